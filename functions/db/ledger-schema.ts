@@ -1,0 +1,68 @@
+/**
+ * The project's own bookkeeping, in a schema of the target database (DESIGN §2: the target's public
+ * tables are never created or altered). Created on the first real run; dry runs never call this.
+ */
+export const LEDGER_SCHEMA = 'bigmemory_migration';
+
+export const LEDGER_DDL = `
+CREATE SCHEMA IF NOT EXISTS ${LEDGER_SCHEMA};
+
+CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.runs (
+  run_id text PRIMARY KEY,
+  status text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'rolled_back')),
+  options jsonb NOT NULL DEFAULT '{}'::jsonb,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  finished_at timestamptz,
+  -- Highest source updated_at the run planned over: the next incremental run starts after it.
+  watermark timestamptz,
+  summary jsonb
+);
+
+-- One row at most: the run that may write. A second execution stops with a clear message.
+CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.lock (
+  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  run_id text NOT NULL,
+  acquired_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Per source memory: where it went (or why not). Keyed by source id so reruns update in place.
+CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.memory_ledger (
+  source_id text PRIMARY KEY,
+  status text NOT NULL CHECK (status IN ('migrated', 'rejected')),
+  module text,
+  target_id text,
+  target_user_id text,
+  content_hash text,
+  source_updated_at timestamptz,
+  rule text,
+  reason text,
+  detail text,
+  run_id text NOT NULL,
+  first_run_id text NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS memory_ledger_run_idx ON ${LEDGER_SCHEMA}.memory_ledger (run_id);
+
+-- Per source user: the decision taken and the target user it maps to (NULL when unmapped).
+CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.user_map (
+  source_user_id text PRIMARY KEY,
+  target_user_id text,
+  decision text NOT NULL,
+  detail text,
+  -- The run that created the target user, if one did: rollback removes only users it created.
+  created_by_run text,
+  run_id text NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Per source relation (and per project-task link): migrated, or skipped with a reason.
+CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.relationship_ledger (
+  source_key text PRIMARY KEY,
+  status text NOT NULL CHECK (status IN ('migrated', 'skipped')),
+  reason text,
+  target_id text,
+  run_id text NOT NULL,
+  first_run_id text NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+`;
