@@ -4,9 +4,17 @@
 # package (see shared PLATFORM-NOTES). A private apt config keeps the system's source lists intact.
 set -euo pipefail
 
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
+if [ -z "$PG_BIN" ] && [ -f /etc/debian_version ] && command -v apt-get >/dev/null 2>&1; then
+  echo "install-pgvector: no PostgreSQL server binaries; installing Debian's postgresql"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+  PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+fi
 if [ -z "$PG_BIN" ]; then
-  echo "install-pgvector: no PostgreSQL server binaries under /usr/lib/postgresql/*/bin; install postgresql first" >&2
+  echo "install-pgvector: no PostgreSQL server binaries under /usr/lib/postgresql/*/bin; install PostgreSQL (with pgvector) or set TEST_DATABASE_URL" >&2
   exit 1
 fi
 PG_MAJOR="$(basename "$(dirname "$PG_BIN")")"
@@ -20,9 +28,6 @@ if ! command -v apt-get >/dev/null 2>&1 || [ ! -f /etc/debian_version ]; then
   echo "Install pgvector (https://github.com/pgvector/pgvector#installation) or set TEST_DATABASE_URL to a server that has it." >&2
   exit 1
 fi
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-
 export DEBIAN_FRONTEND=noninteractive
 if ! dpkg -s "postgresql-server-dev-$PG_MAJOR" >/dev/null 2>&1; then
   $SUDO apt-get update -qq

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import {
+  COPY_BINARY_HEADER,
+  COPY_BINARY_TRAILER,
+  CopyBinaryParser,
+  decodeField,
+  decodeVector,
+  encodeField,
+  encodeTuple,
+  encodeVector,
+} from '../../functions/db/pg-binary.js';
+
+describe('Function: encodeVector', () => {
+  it('writes pgvector binary form: int16 dims, int16 zero, float4 big-endian', () => {
+    // Act
+    const bytes = encodeVector([1, -2.5]);
+
+    // Assess
+    expect(bytes.toString('hex')).toBe('00020000' + '3f800000' + 'c0200000');
+  });
+
+  it('round-trips float32 values bit-exactly', () => {
+    // Prepare
+    const values = Float32Array.from([0.1, -0.333333, 1e-30, 3.4e38]);
+
+    // Act
+    const decoded = decodeVector(encodeVector(values));
+
+    // Assess
+    expect(Buffer.from(decoded.buffer).equals(Buffer.from(values.buffer))).toBe(true);
+  });
+
+  it('refuses a buffer whose length does not match its dimension header', () => {
+    expect(() => decodeVector(Buffer.from('000300003f800000', 'hex'))).toThrow(/3 dimensions/);
+  });
+});
+
+describe('Function: encodeField', () => {
+  it('encodes timestamps as microseconds since 2000-01-01 UTC', () => {
+    // Act
+    const bytes = encodeField('timestamp', new Date('2000-01-01T00:00:01.234Z'));
+
+    // Assess
+    expect(bytes.readBigInt64BE(0)).toBe(1_234_000n);
+  });
+
+  it('encodes jsonb with a version byte', () => {
+    const bytes = encodeField('jsonb', { a: 1 });
+    expect(bytes[0]).toBe(1);
+    expect(bytes.subarray(1).toString()).toBe('{"a":1}');
+  });
+
+  it('encodes text[] in array_send layout with NULL elements', () => {
+    // Act
+    const bytes = encodeField('text[]', ['ab', null]);
+
+    // Assess: ndim 1, hasnull 1, oid 25, length 2, lbound 1, "ab", NULL
+    expect(bytes.toString('hex')).toBe(
+      '00000001' + '00000001' + '00000019' + '00000002' + '00000001' + '00000002' + '6162' + 'ffffffff',
+    );
+  });
+
+  it('encodes an empty text[] with zero dimensions', () => {
+    expect(encodeField('text[]', []).toString('hex')).toBe('00000000' + '00000000' + '00000019');
+  });
+
+  it.each([
+    ['text', 'héllo'],
+    ['uuid', '123e4567-e89b-12d3-a456-426614174000'],
+    ['int4', -42],
+    ['float8', 0.1],
+    ['bool', true],
+    ['jsonb', { nested: [1, 'x', null] }],
+    ['text[]', ['a', 'b c']],
+  ] as const)('round-trips %s', (type, value) => {
+    expect(decodeField(type, encodeField(type, value))).toEqual(value);
+  });
+
+  it('round-trips timestamps to the millisecond', () => {
+    const at = new Date('2024-02-29T23:59:59.999Z');
+    expect((decodeField('timestamptz', encodeField('timestamptz', at)) as Date).toISOString()).toBe(at.toISOString());
+  });
+});
+
+describe('Class: CopyBinaryParser', () => {
+  it('parses tuples split across arbitrary chunk boundaries', () => {
+    // Prepare
+    const stream = Buffer.concat([
+      COPY_BINARY_HEADER,
+      encodeTuple(['text', 'int4'], ['first', 1]),
+      encodeTuple(['text', 'int4'], [null, 2]),
+      COPY_BINARY_TRAILER,
+    ]);
+    const parser = new CopyBinaryParser();
+    const tuples: (Buffer | null)[][] = [];
+
+    // Act: feed it three bytes at a time
+    for (let i = 0; i < stream.length; i += 3) tuples.push(...parser.push(stream.subarray(i, i + 3)));
+
+    // Assess
+    expect(tuples.map((t) => [decodeField('text', t[0] ?? null), decodeField('int4', t[1] ?? null)])).toEqual([
+      ['first', 1],
+      [null, 2],
+    ]);
+    expect(parser.done).toBe(true);
+  });
+
+  it('rejects a stream without the PGCOPY signature', () => {
+    expect(() => new CopyBinaryParser().push(Buffer.alloc(32))).toThrow(/bad signature/);
+  });
+});
