@@ -1,0 +1,154 @@
+import { deriveCmiEntry } from './cmi.js';
+import { classifyMemory } from './classify.js';
+import type { ModuleCentroids } from './centroids.js';
+import type { CompiledRules } from './rules.js';
+import { contentHash, transformMemory } from './transform.js';
+import type { CmiRow, Classification, ModuleId, ModuleMemoryRow, RejectReason, Repair, SourceMemory } from './types.js';
+
+/** What the ledger keeps for one source memory. */
+export interface LedgerEntry {
+  sourceId: string;
+  status: 'migrated' | 'rejected';
+  module: ModuleId | null;
+  targetId: string | null;
+  targetUserId: string | null;
+  contentHash: string | null;
+  sourceUpdatedAt: Date;
+  rule: string | null;
+  reason: RejectReason | null;
+  detail: string | null;
+}
+
+export interface PreparedMemory {
+  row: ModuleMemoryRow;
+  cmi: CmiRow;
+  ledger: LedgerEntry;
+}
+
+export interface PreparedBatch {
+  runId: string;
+  migrated: PreparedMemory[];
+  rejected: LedgerEntry[];
+}
+
+/** One line of decisions.jsonl: what happened to a memory and why. */
+export interface MemoryDecision {
+  sourceId: string;
+  userId: string;
+  status: 'migrated' | 'rejected';
+  module: ModuleId | null;
+  rule: string | null;
+  evidence: string | null;
+  confidence: number | null;
+  reason?: RejectReason;
+  detail?: string;
+  repairs?: Repair['rule'][];
+}
+
+/** The target user a source user maps to, or null with the decision that left it unmapped. */
+export interface UserMapping {
+  targetUserId: string | null;
+  decision: string;
+}
+
+export interface PrepareOptions {
+  runId: string;
+  rules: CompiledRules;
+  centroids?: ModuleCentroids;
+  users: ReadonlyMap<string, UserMapping>;
+  /** Regenerated embeddings by source id; absent means preserve the source's own. */
+  embeddings?: ReadonlyMap<string, Float32Array>;
+  embeddingModel?: string;
+}
+
+export interface PreparedBatchWithDecisions {
+  batch: PreparedBatch;
+  decisions: MemoryDecision[];
+  repairs: Repair[];
+}
+
+/**
+ * Classifies and transforms one batch of source memories. Row-level defects never throw: each
+ * memory ends as a prepared target row or a rejection with its reason.
+ */
+export function prepareBatch(memories: readonly SourceMemory[], options: PrepareOptions): PreparedBatchWithDecisions {
+  const migrated: PreparedMemory[] = [];
+  const rejected: LedgerEntry[] = [];
+  const decisions: MemoryDecision[] = [];
+  const repairs: Repair[] = [];
+
+  for (const memory of memories) {
+    const hash = memory.contentHash ?? (memory.content ? contentHash(memory.content) : null);
+    const reject = (reason: RejectReason, detail: string, classification: Classification | null) => {
+      rejected.push({
+        sourceId: memory.id,
+        status: 'rejected',
+        module: null,
+        targetId: null,
+        targetUserId: null,
+        contentHash: hash,
+        sourceUpdatedAt: memory.updatedAt,
+        rule: classification?.rule ?? null,
+        reason,
+        detail,
+      });
+      decisions.push({
+        sourceId: memory.id,
+        userId: memory.userId,
+        status: 'rejected',
+        module: classification?.module ?? null,
+        rule: classification?.rule ?? null,
+        evidence: classification?.evidence ?? null,
+        confidence: classification?.confidence ?? null,
+        reason,
+        detail,
+      });
+    };
+
+    const classification = classifyMemory(memory, options.rules, options.centroids);
+    const user = options.users.get(memory.userId);
+    if (!user || user.targetUserId === null) {
+      reject('unmapped_user', `user ${memory.userId}: ${user?.decision ?? 'not in the source users table'}`, classification);
+      continue;
+    }
+    const result = transformMemory(memory, {
+      classification,
+      targetUserId: user.targetUserId,
+      embedding: options.embeddings?.get(memory.id),
+      embeddingModel: options.embeddingModel,
+    });
+    if (!result.ok) {
+      reject(result.rejection.reason, result.rejection.detail, classification);
+      continue;
+    }
+    repairs.push(...result.repairs);
+    const row = result.row;
+    migrated.push({
+      row,
+      cmi: deriveCmiEntry(row),
+      ledger: {
+        sourceId: memory.id,
+        status: 'migrated',
+        module: row.module,
+        targetId: row.id,
+        targetUserId: row.userId,
+        contentHash: hash,
+        sourceUpdatedAt: memory.updatedAt,
+        rule: classification.rule,
+        reason: null,
+        detail: null,
+      },
+    });
+    decisions.push({
+      sourceId: memory.id,
+      userId: memory.userId,
+      status: 'migrated',
+      module: row.module,
+      rule: classification.rule,
+      evidence: classification.evidence,
+      confidence: classification.confidence,
+      ...(result.repairs.length > 0 ? { repairs: result.repairs.map((r) => r.rule) } : {}),
+    });
+  }
+  return { batch: { runId: options.runId, migrated, rejected }, decisions, repairs };
+}

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { InvalidInputError } from '../errors.js';
+
+/**
+ * The execution input a person types in the console (or the CLI builds from the guide's flags).
+ * Every field is optional; unknown fields are refused so a typo does not silently do nothing.
+ */
+export const MigrationInputSchema = z
+  .object({
+    dryRun: z.boolean().default(false),
+    preserveEmbeddings: z.boolean().default(false),
+    batchSize: z.number().int().min(1).max(10_000).default(500),
+    /** `s3://bucket/key` in AWS; `file:///path` for local runs. JSON `{ "<BigMemory user id or token>": "<Federated user id>" }`. */
+    userMapS3Uri: z.string().regex(/^(s3|file):\/\/.+/, 'must be an s3:// or file:// URI').optional(),
+    createUsers: z.boolean().default(true),
+    /** A rules file that overrides/extends the default classification rules (`s3://` or `file://`). */
+    rules: z.string().regex(/^(s3|file):\/\/.+/, 'must be an s3:// or file:// URI').optional(),
+    /** Only rows changed since the last successful run (the schedule's reruns). */
+    incremental: z.boolean().default(false),
+    /** Same email, different token: map to the existing Federated user instead of skipping. */
+    mergeOnEmail: z.boolean().default(false),
+    /** Where the target requires an email and the source has none: create `bigmemory-<id>@<domain>`. */
+    placeholderEmailDomain: z.string().min(1).optional(),
+    /** Place unclear memories by their embedding's nearest module centroid before the fallback. */
+    centroidClassification: z.boolean().default(true),
+    embeddingModel: z.string().min(1).default('text-embedding-3-small'),
+  })
+  .strict();
+
+export type MigrationInput = z.infer<typeof MigrationInputSchema>;
+
+export function parseMigrationInput(raw: unknown): MigrationInput {
+  const parsed = MigrationInputSchema.safeParse(raw ?? {});
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => {
+    const path = i.path.join('.') || '(input)';
+    return i.code === 'unrecognized_keys'
+      ? `unknown field(s) ${i.keys.map((k) => `"${k}"`).join(', ')}`
+      : `${path}: ${i.message}`;
+  });
+  throw new InvalidInputError(
+    `Invalid execution input: ${problems.join('; ')}. Allowed fields: ${Object.keys(MigrationInputSchema.shape).join(', ')}.`,
+    { context: { problems } },
+  );
+}
+
+/** Object keys of one run, all under one prefix so a run's artefacts travel (and expire) together. */
+export function runLayout(runId: string) {
+  const prefix = `runs/${runId}/`;
+  const pad = (n: number) => String(n).padStart(6, '0');
+  return {
+    prefix,
+    userMap: `${prefix}inputs/user-map.json`,
+    rules: `${prefix}inputs/rules.json`,
+    memoryRanges: `${prefix}plan/memory-ranges.json`,
+    relationshipRanges: `${prefix}plan/relationship-ranges.json`,
+    centroids: `${prefix}plan/centroids.json`,
+    userMapping: `${prefix}users/mapping.json`,
+    usersSummary: `${prefix}users/summary.json`,
+    batchesPrefix: `${prefix}batches/`,
+    batch: (index: number) => `${prefix}batches/${pad(index)}.json`,
+    decisionsPrefix: `${prefix}decisions/`,
+    decisions: (index: number) => `${prefix}decisions/${pad(index)}.jsonl.gz`,
+    relationshipsPrefix: `${prefix}relationships/`,
+    relationships: (kind: string, index: number) => `${prefix}relationships/${kind}-${pad(index)}.json`,
+    cmi: `${prefix}cmi.json`,
+    verification: `${prefix}verification.json`,
+    report: {
+      json: `${prefix}report.json`,
+      markdown: `${prefix}report.md`,
+      html: `${prefix}report.html`,
+      decisions: `${prefix}decisions.jsonl.gz`,
+    },
+  };
+}
+
+/** Execution names allow more than S3 keys and SQL literals should carry. */
+export function runIdFrom(executionName: string): string {
+  const id = executionName.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 80);
+  if (!id) throw new InvalidInputError('An execution name is needed to derive the run id.');
+  return id;
+}

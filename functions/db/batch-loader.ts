@@ -1,0 +1,278 @@
+import type { ClientBase, Pool } from 'pg';
+import type { LedgerEntry, PreparedBatch, PreparedMemory } from '../core/batch.js';
+import type { CmiRow, ModuleId, ModuleMemoryRow } from '../core/types.js';
+import { classifyDatabaseFailure } from '../errors.js';
+import { copyRowsIn } from './copy-stream.js';
+import { LEDGER_SCHEMA } from './ledger-schema.js';
+import type { PgBinaryType } from './pg-binary.js';
+
+export interface LoadResult {
+  /** Memories new to the target, written by plain COPY. */
+  inserted: number;
+  /** Memories already migrated by an earlier run, upserted through staging. */
+  upserted: number;
+  /** Memories whose module changed: their old module row, CMI row and relationships were removed. */
+  moved: number;
+  /** Memories migrated earlier and rejected now: their target rows were removed. */
+  withdrawn: number;
+  /** 'copy' when every row was new; 'upsert' when a rerun or a conflict needed the staging path. */
+  path: 'copy' | 'mixed' | 'upsert';
+}
+
+const moduleTable = (module: string) => `"${module}_memories"`;
+
+const MODULE_COLUMNS: { name: string; type: PgBinaryType }[] = [
+  { name: 'id', type: 'text' },
+  { name: 'userId', type: 'text' },
+  { name: 'content', type: 'text' },
+  { name: 'embedding', type: 'vector' },
+  { name: 'metadata', type: 'jsonb' },
+  { name: 'accessCount', type: 'int4' },
+  { name: 'lastAccessed', type: 'timestamp' },
+  { name: 'createdAt', type: 'timestamp' },
+  { name: 'updatedAt', type: 'timestamp' },
+];
+const moduleValues = (r: ModuleMemoryRow) => [
+  r.id,
+  r.userId,
+  r.content,
+  r.embedding,
+  r.metadata,
+  r.accessCount,
+  r.lastAccessed,
+  r.createdAt,
+  r.updatedAt,
+];
+
+const CMI_COLUMNS: { name: string; type: PgBinaryType }[] = [
+  { name: 'id', type: 'text' },
+  { name: 'userId', type: 'text' },
+  { name: 'moduleId', type: 'text' },
+  { name: 'remoteMemoryId', type: 'text' },
+  { name: 'embedding', type: 'vector' },
+  { name: 'title', type: 'text' },
+  { name: 'summary', type: 'text' },
+  { name: 'keywords', type: 'text[]' },
+  { name: 'categories', type: 'text[]' },
+  { name: 'importanceScore', type: 'float8' },
+  { name: 'accessCount', type: 'int4' },
+  { name: 'lastAccessed', type: 'timestamp' },
+  { name: 'createdAt', type: 'timestamp' },
+  { name: 'updatedAt', type: 'timestamp' },
+];
+const cmiValues = (c: CmiRow) => [
+  c.id,
+  c.userId,
+  c.moduleId,
+  c.remoteMemoryId,
+  c.embedding,
+  c.title,
+  c.summary,
+  c.keywords,
+  c.categories,
+  c.importanceScore,
+  c.accessCount,
+  c.lastAccessed,
+  c.createdAt,
+  c.updatedAt,
+];
+
+const LEDGER_COLUMNS: { name: string; type: PgBinaryType }[] = [
+  { name: 'source_id', type: 'text' },
+  { name: 'status', type: 'text' },
+  { name: 'module', type: 'text' },
+  { name: 'target_id', type: 'text' },
+  { name: 'target_user_id', type: 'text' },
+  { name: 'content_hash', type: 'text' },
+  { name: 'source_updated_at', type: 'timestamptz' },
+  { name: 'rule', type: 'text' },
+  { name: 'reason', type: 'text' },
+  { name: 'detail', type: 'text' },
+  { name: 'run_id', type: 'text' },
+  { name: 'first_run_id', type: 'text' },
+];
+const ledgerValues = (runId: string) => (l: LedgerEntry) => [
+  l.sourceId,
+  l.status,
+  l.module,
+  l.targetId,
+  l.targetUserId,
+  l.contentHash,
+  l.sourceUpdatedAt,
+  l.rule,
+  l.reason,
+  l.detail,
+  runId,
+  runId,
+];
+
+const quoted = (cols: { name: string }[]) => cols.map((c) => `"${c.name}"`).join(', ');
+const excludedSet = (cols: { name: string }[], keep: string[]) =>
+  cols
+    .filter((c) => !keep.includes(c.name))
+    .map((c) => `"${c.name}" = EXCLUDED."${c.name}"`)
+    .join(', ');
+
+// Temporary staging for the rerun path: rows land by binary COPY, then one upsert per table.
+// ON COMMIT DELETE ROWS lets a pooled connection keep the tables between batches.
+const STAGING_DDL = `
+CREATE TEMP TABLE IF NOT EXISTS bm_stage_memories (
+  "module" text, "id" text, "userId" text, "content" text, "embedding" vector, "metadata" jsonb,
+  "accessCount" int4, "lastAccessed" timestamp(3), "createdAt" timestamp(3), "updatedAt" timestamp(3)
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS bm_stage_cmi (LIKE memory_index INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS bm_stage_ledger (LIKE ${LEDGER_SCHEMA}.memory_ledger INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+`;
+
+interface ExistingEntry {
+  status: string;
+  module: string | null;
+  target_id: string | null;
+}
+
+/**
+ * Writes one batch to the target in one transaction: module rows, CMI rows and ledger rows commit
+ * together or not at all. Memories the ledger has never seen go in by plain binary COPY (the
+ * first run's path, about as fast as the target can take rows); memories an earlier run migrated go
+ * through staging and upsert, and a memory whose module changed leaves no stale copy behind.
+ */
+export class BatchLoader {
+  constructor(private readonly target: Pool) {}
+
+  async load(batch: PreparedBatch): Promise<LoadResult> {
+    const client = await this.target.connect();
+    try {
+      try {
+        return await this.loadInTransaction(client, batch, false);
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        // A unique violation on the COPY path means rows exist that the ledger does not know
+        // (e.g. a ledger restored from an older snapshot): redo the batch through upserts.
+        if ((error as { code?: string }).code !== '23505') throw error;
+        return await this.loadInTransaction(client, batch, true);
+      }
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw classifyDatabaseFailure(error, { runId: batch.runId, memories: batch.migrated.length });
+    } finally {
+      client.release();
+    }
+  }
+
+  private async loadInTransaction(client: ClientBase, batch: PreparedBatch, upsertAll: boolean): Promise<LoadResult> {
+    await client.query('BEGIN');
+    const entries = [...batch.migrated.map((m) => m.ledger), ...batch.rejected];
+    const existing = await this.readLedger(
+      client,
+      entries.map((e) => e.sourceId),
+    );
+    const { moved, withdrawn } = await this.removeStaleCopies(client, entries, existing);
+
+    const fresh = upsertAll ? [] : batch.migrated.filter((m) => !existing.has(m.ledger.sourceId));
+    const known = upsertAll ? batch.migrated : batch.migrated.filter((m) => existing.has(m.ledger.sourceId));
+
+    for (const [module, rows] of groupByModule(fresh)) {
+      await copyRowsIn(client, moduleTable(module), MODULE_COLUMNS, rows.map((m) => moduleValues(m.row)));
+    }
+    if (fresh.length > 0) {
+      await copyRowsIn(client, 'memory_index', CMI_COLUMNS, fresh.map((m) => cmiValues(m.cmi)));
+    }
+    if (known.length > 0) await this.upsertKnown(client, known);
+
+    const newEntries = upsertAll ? [] : entries.filter((e) => !existing.has(e.sourceId));
+    const knownEntries = upsertAll ? entries : entries.filter((e) => existing.has(e.sourceId));
+    const toLedgerRow = ledgerValues(batch.runId);
+    if (newEntries.length > 0) {
+      await copyRowsIn(client, `${LEDGER_SCHEMA}.memory_ledger`, LEDGER_COLUMNS, newEntries.map(toLedgerRow));
+    }
+    if (knownEntries.length > 0) {
+      await client.query(STAGING_DDL);
+      await copyRowsIn(client, 'bm_stage_ledger', LEDGER_COLUMNS, knownEntries.map(toLedgerRow));
+      await client.query(
+        `INSERT INTO ${LEDGER_SCHEMA}.memory_ledger (${quoted(LEDGER_COLUMNS)})
+         SELECT ${quoted(LEDGER_COLUMNS)} FROM bm_stage_ledger
+         ON CONFLICT (source_id) DO UPDATE SET ${excludedSet(LEDGER_COLUMNS, ['source_id', 'first_run_id'])}, updated_at = now()`,
+      );
+    }
+    await client.query('COMMIT');
+    const path = known.length === 0 ? 'copy' : fresh.length === 0 ? 'upsert' : 'mixed';
+    return { inserted: fresh.length, upserted: known.length, moved, withdrawn, path };
+  }
+
+  private async readLedger(client: ClientBase, sourceIds: string[]): Promise<Map<string, ExistingEntry>> {
+    const { rows } = await client.query<ExistingEntry & { source_id: string }>(
+      `SELECT source_id, status, module, target_id FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id = ANY($1::text[])`,
+      [sourceIds],
+    );
+    return new Map(rows.map((r) => [r.source_id, r]));
+  }
+
+  /** Deletes target rows of memories that moved module or are now rejected (relationships follow later). */
+  private async removeStaleCopies(
+    client: ClientBase,
+    entries: LedgerEntry[],
+    existing: Map<string, ExistingEntry>,
+  ): Promise<{ moved: number; withdrawn: number }> {
+    const staleByModule = new Map<string, string[]>();
+    let moved = 0;
+    let withdrawn = 0;
+    for (const entry of entries) {
+      const before = existing.get(entry.sourceId);
+      if (!before || before.status !== 'migrated' || !before.module || !before.target_id) continue;
+      if (entry.status === 'migrated' && entry.module === before.module) continue;
+      if (entry.status === 'migrated') moved++;
+      else withdrawn++;
+      const ids = staleByModule.get(before.module) ?? [];
+      ids.push(before.target_id);
+      staleByModule.set(before.module, ids);
+    }
+    for (const [module, ids] of staleByModule) {
+      await client.query(`DELETE FROM ${moduleTable(module)} WHERE id = ANY($1::text[])`, [ids]);
+      await client.query(`DELETE FROM memory_index WHERE "moduleId" = $1 AND "remoteMemoryId" = ANY($2::text[])`, [
+        module,
+        ids,
+      ]);
+      await client.query(
+        `DELETE FROM memory_relationships
+          WHERE ("sourceModule" = $1 AND "sourceMemoryId" = ANY($2::text[]))
+             OR ("targetModule" = $1 AND "targetMemoryId" = ANY($2::text[]))`,
+        [module, ids],
+      );
+    }
+    return { moved, withdrawn };
+  }
+
+  private async upsertKnown(client: ClientBase, known: PreparedMemory[]): Promise<void> {
+    await client.query(STAGING_DDL);
+    await copyRowsIn(
+      client,
+      'bm_stage_memories',
+      [{ name: 'module', type: 'text' }, ...MODULE_COLUMNS],
+      known.map((m) => [m.row.module, ...moduleValues(m.row)]),
+    );
+    for (const module of new Set(known.map((m) => m.row.module))) {
+      await client.query(
+        `INSERT INTO ${moduleTable(module)} (${quoted(MODULE_COLUMNS)})
+         SELECT ${quoted(MODULE_COLUMNS)} FROM bm_stage_memories WHERE "module" = $1
+         ON CONFLICT ("id") DO UPDATE SET ${excludedSet(MODULE_COLUMNS, ['id'])}`,
+        [module],
+      );
+    }
+    await copyRowsIn(client, 'bm_stage_cmi', CMI_COLUMNS, known.map((m) => cmiValues(m.cmi)));
+    await client.query(
+      `INSERT INTO memory_index (${quoted(CMI_COLUMNS)})
+       SELECT ${quoted(CMI_COLUMNS)} FROM bm_stage_cmi
+       ON CONFLICT ("moduleId", "remoteMemoryId") DO UPDATE SET ${excludedSet(CMI_COLUMNS, ['id', 'moduleId', 'remoteMemoryId'])}`,
+    );
+  }
+}
+
+function groupByModule(memories: PreparedMemory[]): Map<ModuleId, PreparedMemory[]> {
+  const groups = new Map<ModuleId, PreparedMemory[]>();
+  for (const m of memories) {
+    const group = groups.get(m.row.module) ?? [];
+    group.push(m);
+    groups.set(m.row.module, group);
+  }
+  return groups;
+}

@@ -1,0 +1,89 @@
+import type { ClientBase } from 'pg';
+import type { TaskProjectReference } from '../core/project-links.js';
+import { copyQueryOut } from './copy-stream.js';
+import { decodeField, type PgBinaryType } from './pg-binary.js';
+import type { SourceSchema } from './source-schema.js';
+import { type KeyRange, rangePredicate } from './source-reader.js';
+
+const READ_TYPES: PgBinaryType[] = ['text', 'timestamptz', 'text', 'text', 'text', 'bool', 'text', 'bool'];
+
+// `projectId` is free text in the metadata: a value that is not a valid key of the id's type must
+// read as "no such project", not fail the whole range with a cast error.
+function projectIdLookup(idType: string, ref: string): string {
+  if (idType === 'uuid') {
+    return `CASE WHEN ${ref} ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN ${ref}::uuid END`;
+  }
+  if (idType === 'int2' || idType === 'int4' || idType === 'int8') {
+    const max = idType === 'int8' ? 18 : idType === 'int4' ? 9 : 4;
+    return `CASE WHEN ${ref} ~ '^-?[0-9]{1,${max}}$' THEN ${ref}::${idType} END`;
+  }
+  return `${ref}::${idType}`;
+}
+
+/**
+ * The live tasks of one key range of `memories` that name a project, each with its candidate
+ * projects: the memory its `projectId` names, and the user's earliest project (live first) whose
+ * `projectName` or `title` equals its `projectName`, case-insensitive. One query per range; the
+ * name lookup reads only the projects of the range's users, through the user_id index.
+ */
+export async function readTaskProjectReferences(
+  client: ClientBase,
+  schema: SourceSchema,
+  range: KeyRange,
+): Promise<TaskProjectReference[]> {
+  const columns = new Set(schema.memoryColumns);
+  if (!columns.has('source_metadata')) return [];
+  const meta = (alias: string) => `${alias}.source_metadata${schema.metadataIsJson ? '::jsonb' : ''}`;
+  const created = (alias: string) => (columns.has('created_at') ? `${alias}.created_at` : `NULL::timestamptz`);
+  const title = columns.has('title') ? 'lower(p.title)' : 'NULL::text';
+  const query = `
+    WITH tasks AS MATERIALIZED (
+      SELECT t.id, t.user_id, ${created('t')} AS created_at,
+             NULLIF(btrim(${meta('t')}->>'projectId'), '') AS id_ref,
+             NULLIF(btrim(${meta('t')}->>'projectName'), '') AS name_ref
+        FROM memories t
+       WHERE ${rangePredicate(client, range, schema.memoryIdType)}
+         AND t.is_deleted IS NOT TRUE
+         AND jsonb_typeof(${meta('t')}) = 'object'
+         AND lower(${meta('t')}->>'type') = 'task'
+    ),
+    named AS (
+      SELECT * FROM tasks WHERE id_ref IS NOT NULL OR name_ref IS NOT NULL
+    ),
+    projects AS MATERIALIZED (
+      SELECT p.id, p.user_id, ${created('p')} AS created_at, p.is_deleted IS TRUE AS deleted,
+             lower(${meta('p')}->>'projectName') AS project_name, ${title} AS title
+        FROM memories p
+       WHERE p.user_id IN (SELECT user_id FROM named WHERE name_ref IS NOT NULL)
+         AND jsonb_typeof(${meta('p')}) = 'object'
+         AND lower(${meta('p')}->>'type') = 'project'
+    ),
+    by_name AS (
+      SELECT DISTINCT ON (n.id) n.id AS task_id, p.id::text AS project_id, p.deleted
+        FROM named n
+        JOIN projects p ON p.user_id = n.user_id
+                       AND (p.project_name = lower(n.name_ref) OR p.title = lower(n.name_ref))
+       ORDER BY n.id, p.deleted, p.created_at, p.id
+    )
+    SELECT n.id::text, n.created_at, n.id_ref, n.name_ref,
+           bi.id::text, bi.is_deleted IS TRUE, bn.project_id, bn.deleted
+      FROM named n
+      LEFT JOIN memories bi ON bi.id = ${projectIdLookup(schema.memoryIdType, 'n.id_ref')}
+      LEFT JOIN by_name bn ON bn.task_id = n.id
+     ORDER BY n.id`;
+  const refs: TaskProjectReference[] = [];
+  await copyQueryOut(client, query, (fields) => {
+    const v = (i: number) => decodeField(READ_TYPES[i] as PgBinaryType, fields[i] ?? null);
+    const byId = v(4) as string | null;
+    const byName = v(6) as string | null;
+    refs.push({
+      taskSourceId: v(0) as string,
+      taskCreatedAt: (v(1) as Date | null) ?? new Date(0),
+      projectIdRef: v(2) as string | null,
+      projectNameRef: v(3) as string | null,
+      byId: byId === null ? null : { sourceId: byId, deleted: v(5) as boolean },
+      byName: byName === null ? null : { sourceId: byName, deleted: v(7) as boolean },
+    });
+  });
+  return refs;
+}

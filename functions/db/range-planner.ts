@@ -1,0 +1,49 @@
+import type { ClientBase, Pool } from 'pg';
+import type { KeyRange } from './source-reader.js';
+
+export interface PlanOptions {
+  batchSize: number;
+  /** Incremental runs plan only over rows changed after this instant. */
+  changedSince?: Date | null;
+  /** Plan over deleted rows too (the range then holds fewer live rows); the default. */
+  table?: 'memories' | 'memory_relations';
+}
+
+/**
+ * Splits a table's primary keys into consecutive ranges of `batchSize` keys. One pass over the
+ * primary-key index with row_number(): no OFFSET, no per-range query, a few seconds for 10M rows.
+ * Soft-deleted rows are counted too, so ranges never hold more than `batchSize` live rows.
+ */
+export async function planKeyRanges(db: Pool | ClientBase, options: PlanOptions): Promise<KeyRange[]> {
+  const table = options.table ?? 'memories';
+  const batchSize = Math.max(1, Math.floor(options.batchSize));
+  const params: unknown[] = [batchSize];
+  let where = '';
+  if (options.changedSince) {
+    params.push(options.changedSince.toISOString());
+    where = `WHERE updated_at > $2::timestamptz`;
+  }
+  const { rows } = await db.query<{ key: string }>(
+    `SELECT key FROM (
+       SELECT id::text AS key, row_number() OVER (ORDER BY id) AS rn FROM ${table} ${where}
+     ) k
+     WHERE rn % $1 = 0
+     ORDER BY rn`,
+    params,
+  );
+  // The last key closes the final, partial range; an index lookup, unlike count(*) OVER ().
+  const { rows: last } = await db.query<{ key: string }>(
+    `SELECT id::text AS key FROM ${table} ${where.replace('$2', '$1')} ORDER BY id DESC LIMIT 1`,
+    params.slice(1),
+  );
+  const boundaries = rows.map((r) => r.key);
+  const lastKey = last[0]?.key;
+  if (lastKey !== undefined && boundaries[boundaries.length - 1] !== lastKey) boundaries.push(lastKey);
+  const ranges: KeyRange[] = [];
+  let fromKey: string | null = null;
+  for (const key of boundaries) {
+    ranges.push({ index: ranges.length, fromKey, toKey: key });
+    fromKey = key;
+  }
+  return ranges;
+}

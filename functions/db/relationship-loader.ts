@@ -1,0 +1,288 @@
+import type { ClientBase, Pool } from 'pg';
+import type { ProjectIdUpdate } from '../core/project-links.js';
+import type { LedgerEnd, MigratedRelationship, RelationshipRow, SkippedRelationship } from '../core/relationships.js';
+import { MODULE_IDS } from '../core/types.js';
+import { classifyDatabaseFailure, InvalidInputError, TransientDatabaseError } from '../errors.js';
+import { copyRowsIn } from './copy-stream.js';
+import { LEDGER_SCHEMA } from './ledger-schema.js';
+import type { PgBinaryType } from './pg-binary.js';
+
+export type RelationshipKind = 'relations' | 'project-links';
+
+export interface RelationshipBatch {
+  runId: string;
+  kind: RelationshipKind;
+  migrated: MigratedRelationship[];
+  skipped: SkippedRelationship[];
+  /** Project-links only: `project_id` / `project_source_id` for the linked tasks' module rows. */
+  projectUpdates?: ProjectIdUpdate[];
+}
+
+export interface RelationshipLoadResult {
+  /** What the ledger now says for each key of the batch (a relation may lose to an earlier one). */
+  migrated: MigratedRelationship[];
+  skipped: SkippedRelationship[];
+  /** Relations of other batches that this batch found to be later duplicates of one of its own. */
+  displaced: number;
+  /** Rows an earlier run wrote for relations that are now skipped or resolve elsewhere. */
+  withdrawn: number;
+  projectIdsWritten: number;
+}
+
+const RELATIONSHIP_COLUMNS: { name: string; type: PgBinaryType }[] = [
+  { name: 'id', type: 'text' },
+  { name: 'userId', type: 'text' },
+  { name: 'sourceModule', type: 'text' },
+  { name: 'sourceMemoryId', type: 'text' },
+  { name: 'targetModule', type: 'text' },
+  { name: 'targetMemoryId', type: 'text' },
+  { name: 'relationshipType', type: 'text' },
+  { name: 'strength', type: 'float8' },
+  { name: 'metadata', type: 'jsonb' },
+  { name: 'createdAt', type: 'timestamp' },
+];
+const relationshipValues = (r: RelationshipRow) => [
+  r.id,
+  r.userId,
+  r.sourceModule,
+  r.sourceMemoryId,
+  r.targetModule,
+  r.targetMemoryId,
+  r.relationshipType,
+  r.strength,
+  r.metadata,
+  r.createdAt,
+];
+
+const LEDGER_COLUMNS: { name: string; type: PgBinaryType }[] = [
+  { name: 'source_key', type: 'text' },
+  { name: 'status', type: 'text' },
+  { name: 'reason', type: 'text' },
+  { name: 'target_id', type: 'text' },
+  { name: 'run_id', type: 'text' },
+  { name: 'first_run_id', type: 'text' },
+];
+
+const quoted = (cols: { name: string }[]) => cols.map((c) => `"${c.name}"`).join(', ');
+
+const STAGING_DDL = `
+CREATE TEMP TABLE IF NOT EXISTS bm_stage_relationships (LIKE memory_relationships INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS bm_stage_relationship_ledger (LIKE ${LEDGER_SCHEMA}.relationship_ledger INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+`;
+
+// Who owns a row of memory_relationships: a source relation (its id in the metadata) or, failing
+// one, a project–task link. A relation always wins over a link; of two relations the lower id wins.
+const RELATION_OWNER = `metadata->>'original_relation_id'`;
+const LINK_OWNER = `metadata->>'original_task_id'`;
+
+/** A concurrent batch wrote a row between this batch's lock and its upsert: the batch is redone. */
+class ConcurrentOwnerChange extends Error {}
+
+const MAX_ATTEMPTS = 4;
+
+/**
+ * Writes one batch of relationships in one transaction: `memory_relationships` rows by binary COPY
+ * into staging and an upsert on the target's unique key, the linked tasks' `project_id`, and a
+ * relationship-ledger row for every relation or link of the batch, migrated or skipped.
+ *
+ * Duplicates across batches (same target key, different source relations) are settled here: the
+ * lowest source relation id owns the row whichever batch runs first, and the loser is ledgered as
+ * `duplicate`, so a rerun in any order gives the same rows and the same ledger.
+ */
+export class RelationshipLoader {
+  private readonly relationIdType: string;
+
+  constructor(
+    private readonly target: Pool,
+    options: { relationIdType: string | null },
+  ) {
+    const idType = options.relationIdType ?? 'text';
+    if (!/^[a-z_][a-z0-9_]*$/.test(idType)) {
+      throw new InvalidInputError(`unexpected relation id type ${JSON.stringify(idType)}`, { context: { idType } });
+    }
+    this.relationIdType = idType;
+  }
+
+  async load(batch: RelationshipBatch): Promise<RelationshipLoadResult> {
+    for (const update of batch.projectUpdates ?? []) {
+      if (!(MODULE_IDS as readonly string[]).includes(update.module)) {
+        throw new InvalidInputError(`unknown module ${JSON.stringify(update.module)} in the memory ledger`, {
+          context: { taskTargetId: update.taskTargetId },
+        });
+      }
+    }
+    const client = await this.target.connect();
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.loadInTransaction(client, batch);
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          const code = (error as { code?: string }).code;
+          const retryable = error instanceof ConcurrentOwnerChange || code === '40P01' || code === '40001';
+          if (!retryable) throw error;
+          if (attempt >= MAX_ATTEMPTS) {
+            throw new TransientDatabaseError('relationship batch kept meeting concurrent writers', {
+              cause: error,
+              context: { runId: batch.runId, kind: batch.kind, attempts: attempt },
+            });
+          }
+        }
+      }
+    } catch (error) {
+      throw classifyDatabaseFailure(error, { runId: batch.runId, kind: batch.kind, relations: batch.migrated.length });
+    } finally {
+      client.release();
+    }
+  }
+
+  private async loadInTransaction(client: ClientBase, batch: RelationshipBatch): Promise<RelationshipLoadResult> {
+    const keys = [...batch.migrated.map((m) => m.key), ...batch.skipped.map((s) => s.key)];
+    if (keys.length === 0) return { migrated: [], skipped: [], displaced: 0, withdrawn: 0, projectIdsWritten: 0 };
+    const rows = [...batch.migrated].sort((a, b) => (a.row.id < b.row.id ? -1 : a.row.id > b.row.id ? 1 : 0));
+
+    await client.query('BEGIN');
+    await client.query(STAGING_DDL);
+    const withdrawn = await this.withdrawStale(client, batch);
+
+    // Locks the rows that exist, in id order: their owners cannot change until this commits.
+    const { rows: before } = await client.query<{ id: string; relation_owner: string | null }>(
+      `SELECT id, ${RELATION_OWNER} AS relation_owner FROM memory_relationships
+        WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+      [rows.map((m) => m.row.id)],
+    );
+    const ownerBefore = new Map(before.map((r) => [r.id, r.relation_owner]));
+
+    await copyRowsIn(client, 'bm_stage_relationships', RELATIONSHIP_COLUMNS, rows.map((m) => relationshipValues(m.row)));
+    const { rows: written } = await client.query<{ id: string; inserted: boolean }>(
+      `INSERT INTO memory_relationships (${quoted(RELATIONSHIP_COLUMNS)})
+       SELECT ${quoted(RELATIONSHIP_COLUMNS)} FROM bm_stage_relationships ORDER BY id
+       ON CONFLICT ("sourceModule", "sourceMemoryId", "targetModule", "targetMemoryId", "relationshipType")
+       DO UPDATE SET "strength" = EXCLUDED."strength", "metadata" = EXCLUDED."metadata", "userId" = EXCLUDED."userId"
+       WHERE ${this.takeoverCondition(batch.kind)}
+       RETURNING id, (xmax = 0) AS inserted`,
+    );
+    const won = new Map(written.map((w) => [w.id, w.inserted]));
+
+    const migrated: MigratedRelationship[] = [];
+    const skipped: SkippedRelationship[] = [...batch.skipped];
+    const displacedKeys: string[] = [];
+    for (const m of batch.migrated) {
+      const inserted = won.get(m.row.id);
+      const previous = ownerBefore.get(m.row.id);
+      if (inserted === undefined) {
+        // Links count as migrated when a source relation already carries the same belongs_to.
+        if (batch.kind === 'project-links') migrated.push(m);
+        else skipped.push({ key: m.key, reason: 'duplicate', detail: `same target key as relation ${previous ?? '(concurrent)'}` });
+        continue;
+      }
+      if (!inserted && !ownerBefore.has(m.row.id)) throw new ConcurrentOwnerChange(m.row.id);
+      const mine = m.row.metadata.original_relation_id;
+      if (previous && previous !== mine && batch.kind === 'relations') displacedKeys.push(`relation:${previous}`);
+      migrated.push(m);
+    }
+
+    if (displacedKeys.length > 0) {
+      await client.query(
+        `UPDATE ${LEDGER_SCHEMA}.relationship_ledger
+            SET status = 'skipped', reason = 'duplicate', target_id = NULL, run_id = $2, updated_at = now()
+          WHERE source_key = ANY($1::text[]) AND status = 'migrated'`,
+        [displacedKeys, batch.runId],
+      );
+    }
+    const projectIdsWritten = await this.writeProjectIds(client, batch.projectUpdates ?? []);
+    await this.writeLedger(client, batch.runId, migrated, skipped);
+    await client.query('COMMIT');
+    return { migrated, skipped, displaced: displacedKeys.length, withdrawn, projectIdsWritten };
+  }
+
+  private takeoverCondition(kind: RelationshipKind): string {
+    if (kind === 'project-links') return `NOT (memory_relationships.metadata ? 'original_relation_id')`;
+    const t = this.relationIdType;
+    return `memory_relationships.${RELATION_OWNER} IS NULL
+         OR (memory_relationships.${RELATION_OWNER})::${t} >= (EXCLUDED.${RELATION_OWNER})::${t}`;
+  }
+
+  /**
+   * Deletes the rows an earlier run wrote for keys of this batch that are now skipped or resolve to
+   * another row (an end changed module), but only rows the key still owns.
+   */
+  private async withdrawStale(client: ClientBase, batch: RelationshipBatch): Promise<number> {
+    const now = new Map<string, string | null>([
+      ...batch.migrated.map((m) => [m.key, m.row.id] as const),
+      ...batch.skipped.map((s) => [s.key, null] as const),
+    ]);
+    const { rows: previous } = await client.query<{ source_key: string; target_id: string }>(
+      `SELECT source_key, target_id FROM ${LEDGER_SCHEMA}.relationship_ledger
+        WHERE source_key = ANY($1::text[]) AND status = 'migrated' AND target_id IS NOT NULL`,
+      [[...now.keys()]],
+    );
+    const stale = previous.filter((p) => now.get(p.source_key) !== p.target_id);
+    if (stale.length === 0) return 0;
+    const owners = stale.map((p) => p.source_key.slice(p.source_key.indexOf(':') + 1));
+    const ownership =
+      batch.kind === 'relations'
+        ? `m.${RELATION_OWNER} = w.owner`
+        : `m.${LINK_OWNER} = w.owner AND NOT (m.metadata ? 'original_relation_id')`;
+    const { rowCount } = await client.query(
+      `DELETE FROM memory_relationships m USING unnest($1::text[], $2::text[]) AS w(id, owner)
+        WHERE m.id = w.id AND ${ownership}`,
+      [stale.map((p) => p.target_id), owners],
+    );
+    return rowCount ?? 0;
+  }
+
+  private async writeProjectIds(client: ClientBase, updates: ProjectIdUpdate[]): Promise<number> {
+    let written = 0;
+    for (const module of new Set(updates.map((u) => u.module))) {
+      const group = updates.filter((u) => u.module === module);
+      const { rowCount } = await client.query(
+        `UPDATE "${module}_memories" m
+            SET metadata = jsonb_set(jsonb_set(m.metadata, '{project_id}', to_jsonb(u.project_id)),
+                                     '{project_source_id}', to_jsonb(u.project_source_id))
+           FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, project_id, project_source_id)
+          WHERE m.id = u.id`,
+        [group.map((u) => u.taskTargetId), group.map((u) => u.projectTargetId), group.map((u) => u.projectSourceId)],
+      );
+      written += rowCount ?? 0;
+    }
+    return written;
+  }
+
+  private async writeLedger(
+    client: ClientBase,
+    runId: string,
+    migrated: MigratedRelationship[],
+    skipped: SkippedRelationship[],
+  ): Promise<void> {
+    const rows = [
+      ...migrated.map((m) => [m.key, 'migrated', null, m.row.id, runId, runId]),
+      ...skipped.map((s) => [s.key, 'skipped', s.reason, null, runId, runId]),
+    ];
+    await copyRowsIn(client, 'bm_stage_relationship_ledger', LEDGER_COLUMNS, rows);
+    await client.query(
+      `INSERT INTO ${LEDGER_SCHEMA}.relationship_ledger (${quoted(LEDGER_COLUMNS)})
+       SELECT ${quoted(LEDGER_COLUMNS)} FROM bm_stage_relationship_ledger
+       ON CONFLICT (source_key) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason,
+         target_id = EXCLUDED.target_id, run_id = EXCLUDED.run_id, updated_at = now()`,
+    );
+  }
+}
+
+/** The memory ledger's entries for the given source memory ids (both ends of a batch's relations). */
+export async function readLedgerEnds(db: Pool | ClientBase, sourceIds: string[]): Promise<Map<string, LedgerEnd>> {
+  const { rows } = await db.query<{
+    source_id: string;
+    status: 'migrated' | 'rejected';
+    module: string | null;
+    target_id: string | null;
+    target_user_id: string | null;
+  }>(
+    `SELECT source_id, status, module, target_id, target_user_id FROM ${LEDGER_SCHEMA}.memory_ledger
+      WHERE source_id = ANY($1::text[])`,
+    [[...new Set(sourceIds)]],
+  );
+  return new Map(
+    rows.map((r) => [r.source_id, { status: r.status, module: r.module, targetId: r.target_id, targetUserId: r.target_user_id }]),
+  );
+}

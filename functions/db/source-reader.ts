@@ -1,0 +1,104 @@
+import type { ClientBase } from 'pg';
+import type { SourceMemory } from '../core/types.js';
+import { copyQueryOut } from './copy-stream.js';
+import { decodeField, type PgBinaryType } from './pg-binary.js';
+import type { SourceSchema } from './source-schema.js';
+
+/** A keyset range of source primary keys: `fromKey < id <= toKey`; a null bound is open. */
+export interface KeyRange {
+  index: number;
+  fromKey: string | null;
+  toKey: string | null;
+}
+
+export interface ReadOptions {
+  /** Incremental runs read only rows changed after the previous run's watermark. */
+  changedSince?: Date | null;
+}
+
+// Column list of the read, in the order of SourceMemory's fields; absent optional columns read as
+// NULL so one decoder serves every installation.
+const READ_COLUMNS: { column: string; type: PgBinaryType; expr?: (schema: SourceSchema) => string }[] = [
+  { column: 'id', type: 'text', expr: () => 'id::text' },
+  { column: 'user_id', type: 'text', expr: () => 'user_id::text' },
+  { column: 'content', type: 'text' },
+  { column: 'content_hash', type: 'text', expr: () => 'content_hash::text' },
+  { column: 'embedding', type: 'vector' },
+  { column: 'title', type: 'text' },
+  { column: 'summary', type: 'text' },
+  { column: 'tags', type: 'text[]', expr: () => 'tags::text[]' },
+  { column: 'source', type: 'text' },
+  { column: 'source_metadata', type: 'jsonb', expr: (s) => (s.metadataIsJson ? 'source_metadata::jsonb' : 'source_metadata') },
+  // timestamp and timestamptz share one binary form; a zone-less value is read as the UTC it holds.
+  { column: 'created_at', type: 'timestamptz' },
+  { column: 'updated_at', type: 'timestamptz' },
+  { column: 'accessed_at', type: 'timestamptz' },
+  { column: 'access_count', type: 'int4', expr: () => 'COALESCE(access_count, 0)::int4' },
+];
+const READ_TYPES = READ_COLUMNS.map((c) => c.type);
+
+function selectList(schema: SourceSchema): string {
+  const present = new Set(schema.memoryColumns);
+  return READ_COLUMNS.map((c) => {
+    if (!present.has(c.column)) {
+      if (c.column === 'access_count') return '0::int4';
+      if (c.type === 'vector') return 'NULL::vector';
+      return `NULL::${c.type === 'timestamptz' ? 'timestamptz' : c.type}`;
+    }
+    return c.expr ? c.expr(schema) : c.column;
+  }).join(', ');
+}
+
+/** SQL predicate for a key range, with the keys as literals of the id's own type (COPY takes no parameters). */
+export function rangePredicate(client: ClientBase, range: KeyRange, idType: string): string {
+  const parts: string[] = [];
+  if (range.fromKey !== null) parts.push(`id > ${client.escapeLiteral(range.fromKey)}::${idType}`);
+  if (range.toKey !== null) parts.push(`id <= ${client.escapeLiteral(range.toKey)}::${idType}`);
+  return parts.length > 0 ? parts.join(' AND ') : 'true';
+}
+
+export function changedSincePredicate(client: ClientBase, schema: SourceSchema, since?: Date | null): string {
+  if (!since || !schema.memoryColumns.includes('updated_at')) return 'true';
+  return `updated_at > ${client.escapeLiteral(since.toISOString())}::timestamptz`;
+}
+
+function toSourceMemory(fields: (Buffer | null)[]): SourceMemory {
+  const v = (i: number) => decodeField(READ_TYPES[i] as PgBinaryType, fields[i] ?? null);
+  const createdAt = (v(10) as Date | null) ?? new Date(0);
+  return {
+    id: v(0) as string,
+    userId: v(1) as string,
+    content: v(2) as string | null,
+    contentHash: v(3) as string | null,
+    embedding: v(4) as Float32Array | null,
+    title: v(5) as string | null,
+    summary: v(6) as string | null,
+    tags: v(7) as string[] | null,
+    source: v(8) as string | null,
+    sourceMetadata: v(9),
+    createdAt,
+    updatedAt: (v(11) as Date | null) ?? createdAt,
+    accessedAt: v(12) as Date | null,
+    accessCount: v(13) as number,
+  };
+}
+
+/**
+ * Reads one key range of live (not soft-deleted) memories in key order, as binary COPY so
+ * embeddings arrive as bytes. Keyset, never OFFSET: cost is the range's size, not its position.
+ */
+export async function readSourceRange(
+  client: ClientBase,
+  schema: SourceSchema,
+  range: KeyRange,
+  options: ReadOptions = {},
+): Promise<SourceMemory[]> {
+  const query = `SELECT ${selectList(schema)} FROM memories
+    WHERE ${rangePredicate(client, range, schema.memoryIdType)}
+      AND is_deleted IS NOT TRUE
+      AND ${changedSincePredicate(client, schema, options.changedSince)}
+    ORDER BY id`;
+  const memories: SourceMemory[] = [];
+  await copyQueryOut(client, query, (fields) => memories.push(toSourceMemory(fields)));
+  return memories;
+}

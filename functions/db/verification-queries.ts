@@ -1,0 +1,342 @@
+/**
+ * The SQL of the verify step. Streams come out of binary COPY sorted in "C" collation (code-point
+ * order), which is the order the core's merge-join expects; the per-row comparisons travel as md5
+ * hashes and timestamps, never as whole rows.
+ */
+import type { ClientBase } from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import type {
+  CmiModuleCount,
+  LedgerMemoryKey,
+  MemoryFingerprint,
+  ModuleCount,
+  RelationshipLedgerKey,
+  SourceMemoryKey,
+  TargetFingerprint,
+} from '../core/verification.js';
+import { SAMPLE_LIMIT } from '../core/verification.js';
+import { MODULE_IDS, type ModuleId } from '../core/types.js';
+import { LEDGER_SCHEMA } from './ledger-schema.js';
+import { CopyBinaryParser, decodeField } from './pg-binary.js';
+import type { SourceSchema } from './source-schema.js';
+
+const LEDGER = `${LEDGER_SCHEMA}.memory_ledger`;
+const RELATIONSHIP_LEDGER = `${LEDGER_SCHEMA}.relationship_ledger`;
+export const moduleTable = (module: string) => `"${module}_memories"`;
+
+/**
+ * Pull-based `COPY (<query>) TO STDOUT (FORMAT binary)`: the next tuple is parsed only when asked
+ * for, and pg-copy-streams pauses the socket meanwhile, so two of these can be merge-joined with
+ * only a chunk of each in memory. (copyQueryOut pushes every tuple and cannot be paused.)
+ */
+export async function* streamTuples(client: ClientBase, query: string): AsyncGenerator<(Buffer | null)[]> {
+  const parser = new CopyBinaryParser();
+  const stream = client.query(copyTo(`COPY (${query}) TO STDOUT (FORMAT binary)`));
+  try {
+    for await (const chunk of stream) {
+      for (const tuple of parser.push(chunk as Buffer)) yield tuple;
+    }
+  } finally {
+    // A consumer that stops early leaves the COPY unfinished; the caller must then discard the
+    // connection (release(error)) rather than return it to the pool.
+    if (!parser.done) stream.destroy();
+  }
+}
+
+const text = (field: Buffer | null | undefined) => (field ? field.toString('utf8') : null);
+const int4 = (field: Buffer | null | undefined) => (field ? field.readInt32BE(0) : null);
+const bool = (field: Buffer | null | undefined) => field?.[0] === 1;
+const millis = (field: Buffer | null | undefined) =>
+  field ? (decodeField('timestamptz', field) as Date).getTime() : null;
+
+/** ORDER BY for source ids in code-point order; a uuid's own order already is, and can use the index. */
+function sourceIdOrder(schema: SourceSchema): string {
+  return schema.memoryIdType === 'uuid' ? 'id' : 'id::text COLLATE "C"';
+}
+
+function sourceColumn(schema: SourceSchema, column: string, expr: string, type: string): string {
+  return schema.memoryColumns.includes(column) ? expr : `NULL::${type}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounting
+
+export async function* sourceMemoryKeys(client: ClientBase, schema: SourceSchema): AsyncGenerator<SourceMemoryKey> {
+  const query = `SELECT id::text, is_deleted IS TRUE FROM memories ORDER BY ${sourceIdOrder(schema)}`;
+  for await (const t of streamTuples(client, query)) yield { id: text(t[0]) as string, deleted: bool(t[1]) };
+}
+
+export async function* ledgerMemoryKeys(client: ClientBase): AsyncGenerator<LedgerMemoryKey> {
+  const query = `SELECT source_id, status, reason FROM ${LEDGER} ORDER BY source_id COLLATE "C"`;
+  for await (const t of streamTuples(client, query)) {
+    yield { sourceId: text(t[0]) as string, status: text(t[1]) as string, reason: text(t[2]) };
+  }
+}
+
+export async function rejectedWithoutReason(client: ClientBase): Promise<{ count: number; samples: string[] }> {
+  const where = `status = 'rejected' AND (reason IS NULL OR btrim(reason) = '')`;
+  const { rows: count } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${LEDGER} WHERE ${where}`);
+  const { rows: samples } = await client.query<{ source_id: string }>(
+    `SELECT source_id FROM ${LEDGER} WHERE ${where} ORDER BY source_id LIMIT ${SAMPLE_LIMIT}`,
+  );
+  return { count: count[0]?.n ?? 0, samples: samples.map((r) => r.source_id) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-row fingerprints
+
+export async function* sourceFingerprints(client: ClientBase, schema: SourceSchema): AsyncGenerator<MemoryFingerprint> {
+  const hasEmbedding = schema.memoryColumns.includes('embedding');
+  const query = `SELECT id::text, md5(content),
+      ${hasEmbedding ? 'md5(vector_send(embedding)), vector_dims(embedding)' : 'NULL::text, NULL::int4'},
+      ${sourceColumn(schema, 'created_at', 'created_at', 'timestamptz')},
+      ${sourceColumn(schema, 'updated_at', 'updated_at', 'timestamptz')},
+      ${sourceColumn(schema, 'accessed_at', 'accessed_at', 'timestamptz')}
+    FROM memories WHERE is_deleted IS NOT TRUE ORDER BY ${sourceIdOrder(schema)}`;
+  for await (const t of streamTuples(client, query)) {
+    yield {
+      sourceId: text(t[0]) as string,
+      contentMd5: text(t[1]),
+      embeddingMd5: text(t[2]),
+      embeddingDims: int4(t[3]),
+      createdMs: millis(t[4]),
+      updatedMs: millis(t[5]),
+      accessedMs: millis(t[6]),
+    };
+  }
+}
+
+/** Every ledger-migrated memory with its module row (absent when the row is missing), by source id. */
+export async function* targetFingerprints(client: ClientBase): AsyncGenerator<TargetFingerprint> {
+  const perModule = MODULE_IDS.map(
+    (module) => `SELECT l.source_id, l.module, l.target_id, m.id IS NOT NULL, md5(m.content),
+        md5(vector_send(m.embedding)), vector_dims(m.embedding), m."createdAt", m."updatedAt", m."lastAccessed"
+      FROM ${LEDGER} l LEFT JOIN ${moduleTable(module)} m ON m.id = l.target_id
+      WHERE l.status = 'migrated' AND l.module = '${module}'`,
+  );
+  const query = `SELECT * FROM (${perModule.join(' UNION ALL ')}) f ORDER BY 1 COLLATE "C"`;
+  for await (const t of streamTuples(client, query)) {
+    yield {
+      sourceId: text(t[0]) as string,
+      module: text(t[1]) as string,
+      targetId: text(t[2]) as string,
+      present: bool(t[3]),
+      contentMd5: text(t[4]),
+      embeddingMd5: text(t[5]),
+      embeddingDims: int4(t[6]),
+      createdMs: millis(t[7]),
+      updatedMs: millis(t[8]),
+      accessedMs: millis(t[9]),
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Module and CMI counts (target only)
+
+export async function moduleCounts(client: ClientBase): Promise<ModuleCount[]> {
+  const counts: ModuleCount[] = [];
+  for (const module of MODULE_IDS) {
+    const from = `FROM ${LEDGER} l LEFT JOIN ${moduleTable(module)} m ON m.id = l.target_id
+      WHERE l.status = 'migrated' AND l.module = $1`;
+    const { rows } = await client.query<{ ledger: number; present: number }>(
+      `SELECT count(*)::int AS ledger, count(m.id)::int AS present ${from}`,
+      [module],
+    );
+    const { rows: missing } = await client.query<{ source_id: string }>(
+      `SELECT l.source_id ${from} AND m.id IS NULL ORDER BY l.source_id LIMIT ${SAMPLE_LIMIT}`,
+      [module],
+    );
+    counts.push({
+      module,
+      ledgerMigrated: rows[0]?.ledger ?? 0,
+      present: rows[0]?.present ?? 0,
+      missingSamples: missing.map((r) => r.source_id),
+    });
+  }
+  // A module name the ledger holds that is not a module table is as bad as a missing row.
+  const { rows: unknown } = await client.query<{ module: string | null; n: number }>(
+    `SELECT module, count(*)::int AS n FROM ${LEDGER}
+      WHERE status = 'migrated' AND (module IS NULL OR module <> ALL($1::text[])) GROUP BY module`,
+    [MODULE_IDS],
+  );
+  for (const row of unknown) {
+    counts.push({ module: row.module ?? '(none)', ledgerMigrated: row.n, present: 0, missingSamples: [] });
+  }
+  return counts;
+}
+
+export async function cmiCounts(client: ClientBase): Promise<CmiModuleCount[]> {
+  const counts: CmiModuleCount[] = [];
+  for (const module of MODULE_IDS) {
+    const rows = `FROM ${LEDGER} l JOIN ${moduleTable(module)} m ON m.id = l.target_id
+      WHERE l.status = 'migrated' AND l.module = $1`;
+    const { rows: own } = await client.query<{ module_rows: number; cmi_rows: number; missing: number; wrong_user: number }>(
+      `SELECT count(*)::int AS module_rows, count(c.id)::int AS cmi_rows,
+              count(*) FILTER (WHERE c.id IS NULL)::int AS missing,
+              count(*) FILTER (WHERE c.id IS NOT NULL AND c."userId" IS DISTINCT FROM m."userId")::int AS wrong_user
+         FROM ${LEDGER} l JOIN ${moduleTable(module)} m ON m.id = l.target_id
+         LEFT JOIN memory_index c ON c."moduleId" = l.module AND c."remoteMemoryId" = l.target_id
+        WHERE l.status = 'migrated' AND l.module = $1`,
+      [module],
+    );
+    const { rows: wrongModule } = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${LEDGER} l
+         JOIN memory_index c ON c."remoteMemoryId" = l.target_id AND c."moduleId" <> l.module
+        WHERE l.status = 'migrated' AND l.module = $1`,
+      [module],
+    );
+    const { rows: samples } = await client.query<{ sample: string }>(
+      `(SELECT l.source_id || ' has no CMI row' AS sample ${rows}
+           AND NOT EXISTS (SELECT 1 FROM memory_index c WHERE c."moduleId" = l.module AND c."remoteMemoryId" = l.target_id)
+         ORDER BY l.source_id LIMIT ${SAMPLE_LIMIT})
+       UNION ALL
+       (SELECT l.source_id || ' also has a CMI row in ' || c."moduleId" FROM ${LEDGER} l
+          JOIN memory_index c ON c."remoteMemoryId" = l.target_id AND c."moduleId" <> l.module
+         WHERE l.status = 'migrated' AND l.module = $1 ORDER BY l.source_id LIMIT ${SAMPLE_LIMIT})
+       UNION ALL
+       (SELECT l.source_id || ' has a CMI row of user ' || c."userId" || ', module row of ' || m."userId" ${rows.replace(
+         'WHERE',
+         `JOIN memory_index c ON c."moduleId" = l.module AND c."remoteMemoryId" = l.target_id WHERE`,
+       )} AND c."userId" IS DISTINCT FROM m."userId" ORDER BY l.source_id LIMIT ${SAMPLE_LIMIT})`,
+      [module],
+    );
+    const o = own[0];
+    counts.push({
+      module,
+      moduleRows: o?.module_rows ?? 0,
+      cmiRows: o?.cmi_rows ?? 0,
+      missing: o?.missing ?? 0,
+      wrongUser: o?.wrong_user ?? 0,
+      wrongModule: wrongModule[0]?.n ?? 0,
+      samples: samples.map((s) => s.sample).slice(0, SAMPLE_LIMIT),
+    });
+  }
+  return counts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Relationships
+
+export async function countSourceRelations(client: ClientBase): Promise<number> {
+  const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM memory_relations');
+  return Number(rows[0]?.n ?? 0);
+}
+
+export async function relationshipLedgerIsEmpty(client: ClientBase): Promise<boolean> {
+  const { rows } = await client.query(`SELECT 1 FROM ${RELATIONSHIP_LEDGER} LIMIT 1`);
+  return rows.length === 0;
+}
+
+export async function* sourceRelationIds(client: ClientBase, schema: SourceSchema): AsyncGenerator<string> {
+  const order = schema.relationIdType === 'uuid' ? 'id' : 'id::text COLLATE "C"';
+  for await (const t of streamTuples(client, `SELECT id::text FROM memory_relations ORDER BY ${order}`)) {
+    yield text(t[0]) as string;
+  }
+}
+
+export async function* relationshipLedgerKeys(client: ClientBase): AsyncGenerator<RelationshipLedgerKey> {
+  const query = `SELECT source_key, status, reason FROM ${RELATIONSHIP_LEDGER} ORDER BY source_key COLLATE "C"`;
+  for await (const t of streamTuples(client, query)) {
+    yield { sourceKey: text(t[0]) as string, status: text(t[1]) as string, reason: text(t[2]) };
+  }
+}
+
+export async function migratedRelationshipsMissing(client: ClientBase): Promise<{ count: number; samples: string[] }> {
+  const from = `FROM ${RELATIONSHIP_LEDGER} r WHERE r.status = 'migrated'
+      AND NOT EXISTS (SELECT 1 FROM memory_relationships m WHERE m.id = r.target_id)`;
+  const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n ${from}`);
+  const { rows: samples } = await client.query<{ source_key: string }>(
+    `SELECT r.source_key ${from} ORDER BY r.source_key LIMIT ${SAMPLE_LIMIT}`,
+  );
+  return { count: rows[0]?.n ?? 0, samples: samples.map((r) => r.source_key) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Search smoke test
+
+export interface SearchSample {
+  sourceId: string;
+  module: ModuleId;
+  targetId: string;
+  userId: string;
+  embedding: Float32Array;
+}
+
+/** A deterministic sample (by md5 of the source id) of migrated memories that have an embedding. */
+export async function searchSamples(client: ClientBase, size: number): Promise<SearchSample[]> {
+  const perModule = MODULE_IDS.map(
+    (module) => `SELECT l.source_id, l.module, m.id, m."userId", m.embedding
+      FROM ${LEDGER} l JOIN ${moduleTable(module)} m ON m.id = l.target_id
+      WHERE l.status = 'migrated' AND l.module = '${module}' AND m.embedding IS NOT NULL`,
+  );
+  const query = `SELECT * FROM (${perModule.join(' UNION ALL ')}) s ORDER BY md5(source_id), source_id LIMIT ${Math.max(0, Math.floor(size))}`;
+  const samples: SearchSample[] = [];
+  for await (const t of streamTuples(client, query)) {
+    samples.push({
+      sourceId: text(t[0]) as string,
+      module: text(t[1]) as ModuleId,
+      targetId: text(t[2]) as string,
+      userId: text(t[3]) as string,
+      embedding: decodeField('vector', t[4] ?? null) as Float32Array,
+    });
+  }
+  return samples;
+}
+
+const vectorLiteral = (v: Float32Array) => `[${Array.from(v).join(',')}]`;
+
+export interface NearestHit {
+  id: string;
+  distance: number;
+  /** The probed row's own distance, to accept an exact tie with another row. */
+  selfDistance: number;
+}
+
+/** Nearest neighbour of a memory's own embedding in its module table (cosine distance, as FM searches). */
+export async function nearestInModule(client: ClientBase, sample: SearchSample): Promise<NearestHit | null> {
+  const { rows } = await client.query<{ id: string; distance: number; self_distance: number }>(
+    `WITH q AS (SELECT embedding FROM ${moduleTable(sample.module)} WHERE id = $1)
+     SELECT t.id, t.embedding <=> q.embedding AS distance,
+            (SELECT s.embedding <=> q.embedding FROM ${moduleTable(sample.module)} s WHERE s.id = $1) AS self_distance
+       FROM ${moduleTable(sample.module)} t, q
+      WHERE t.embedding IS NOT NULL
+      ORDER BY t.embedding <=> q.embedding LIMIT 1`,
+    [sample.targetId],
+  );
+  const row = rows[0];
+  return row ? { id: row.id, distance: row.distance, selfDistance: row.self_distance } : null;
+}
+
+export interface CmiHit {
+  moduleId: string;
+  remoteMemoryId: string;
+  distance: number;
+  selfDistance: number | null;
+}
+
+/** The CMI's top hit for a reduced query vector among one user's entries, as FM's router searches. */
+export async function nearestInCmi(
+  client: ClientBase,
+  sample: SearchSample,
+  reduced: Float32Array,
+): Promise<CmiHit | null> {
+  const { rows } = await client.query<{
+    moduleId: string;
+    remoteMemoryId: string;
+    distance: number;
+    self_distance: number | null;
+  }>(
+    `SELECT c."moduleId", c."remoteMemoryId", c.embedding <=> $1::vector AS distance,
+            (SELECT s.embedding <=> $1::vector FROM memory_index s
+              WHERE s."moduleId" = $3 AND s."remoteMemoryId" = $4) AS self_distance
+       FROM memory_index c
+      WHERE c."userId" = $2 AND c.embedding IS NOT NULL
+      ORDER BY c.embedding <=> $1::vector LIMIT 1`,
+    [vectorLiteral(reduced), sample.userId, sample.module, sample.targetId],
+  );
+  const row = rows[0];
+  return row
+    ? { moduleId: row.moduleId, remoteMemoryId: row.remoteMemoryId, distance: row.distance, selfDistance: row.self_distance }
+    : null;
+}

@@ -1,0 +1,45 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { MigrationError } from '../errors.js';
+import { awsMigrationRuntime, type MigrationRuntime } from '../runtime/migration-runtime.js';
+
+export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'bigmemory-migration' });
+export const metrics = new Metrics({
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'BigMemoryMigration',
+  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'bigmemory-migration',
+});
+export { MetricUnit };
+
+/** A state's work, free of Lambda: the runtime's clients in, the event in, a small result out. */
+export type StepFunction<E, R> = (runtime: MigrationRuntime, event: E) => Promise<R>;
+
+/**
+ * Wraps a state's work as a Lambda handler: Powertools logger context, metrics flush, and errors
+ * logged with their name and context (never a URL or secret: none is ever in the context) and
+ * re-thrown so Step Functions matches on `error.name`.
+ */
+export function lambdaHandler<E, R>(step: string, work: StepFunction<E, R>, runtime?: () => MigrationRuntime) {
+  const base = async (event: E, _context: Context): Promise<R> => {
+    const started = performance.now();
+    try {
+      const result = await work((runtime ?? awsMigrationRuntime)(), event);
+      metrics.addMetric(`${step}Duration`, MetricUnit.Milliseconds, performance.now() - started);
+      return result;
+    } catch (error) {
+      const named = error instanceof Error ? error : new Error(String(error));
+      logger.error(`${step} failed`, {
+        errorName: named.name,
+        errorMessage: named.message,
+        context: named instanceof MigrationError ? named.context : undefined,
+      });
+      throw named;
+    }
+  };
+  return middy(base)
+    .use(injectLambdaContext(logger, { clearState: true }))
+    .use(logMetrics(metrics, { throwOnEmptyMetrics: false }));
+}

@@ -1,0 +1,45 @@
+import { gzipSync } from 'node:zlib';
+import { runLayout } from '../core/run-options.js';
+import { migrateBatch as migrateBatchRange } from '../engine/migrate-batch.js';
+import type { KeyRange } from '../db/source-reader.js';
+import type { MigrationRuntime } from '../runtime/migration-runtime.js';
+import { putJson } from '../store/run-store.js';
+import type { RunContext } from './run-context.js';
+import { loadRunCentroids, loadRunRules } from './run-inputs.js';
+import { userResolver } from './users.js';
+
+export interface MigrateBatchEvent {
+  run: RunContext;
+  range: KeyRange;
+}
+
+export interface MigrateBatchResult {
+  index: number;
+  migrated: number;
+  rejected: number;
+}
+
+/**
+ * One Map item: a key range through the engine. The batch's summary and its per-memory decisions
+ * go to the run store (the Report gathers them); the state returns three numbers, so thousands of
+ * items stay far under the Map's result limit.
+ */
+export async function migrateBatch(runtime: MigrationRuntime, event: MigrateBatchEvent): Promise<MigrateBatchResult> {
+  const { run, range } = event;
+  const layout = runLayout(run.runId);
+  const outcome = await migrateBatchRange(
+    {
+      source: await runtime.sourcePool(),
+      target: await runtime.targetPool(),
+      schema: run.sourceSchema,
+      rules: await loadRunRules(runtime, run),
+      centroids: await loadRunCentroids(runtime, run),
+      resolveUsers: await userResolver(runtime, run),
+    },
+    { runId: run.runId, range, dryRun: run.dryRun, changedSince: run.changedSince ? new Date(run.changedSince) : null },
+  );
+  const lines = outcome.decisions.map((d) => JSON.stringify(d)).join('\n');
+  await runtime.store.put(layout.decisions(range.index), gzipSync(lines.length > 0 ? `${lines}\n` : ''), 'application/gzip');
+  await putJson(runtime.store, layout.batch(range.index), outcome.summary);
+  return { index: range.index, migrated: outcome.summary.migrated, rejected: outcome.summary.rejected };
+}

@@ -1,0 +1,88 @@
+import { classifyMemory, isConfident } from '../core/classify.js';
+import { ModuleCentroidAccumulator } from '../core/centroids.js';
+import { validateEmbedding } from '../core/embedding.js';
+import { runLayout } from '../core/run-options.js';
+import { planKeyRanges } from '../db/range-planner.js';
+import { type KeyRange, readSourceRange } from '../db/source-reader.js';
+import type { MigrationRuntime } from '../runtime/migration-runtime.js';
+import { putJson } from '../store/run-store.js';
+import { loadRunRules } from './run-inputs.js';
+import type { RunContext } from './run-context.js';
+
+export interface PlanEvent {
+  run: RunContext;
+}
+
+/** One item of the relationships Map: a range of relations, or a range of memories whose tasks link to projects. */
+export interface RelationshipItem extends KeyRange {
+  kind: 'relations' | 'project-links';
+}
+
+export interface PlanResult {
+  batchCount: number;
+  rangesKey: string;
+  relationBatchCount: number;
+  relationRangesKey: string;
+  centroids: { modules: number; samples: number } | null;
+}
+
+// Ranges sampled for centroids, spread evenly over the key space so one user's habits do not
+// dominate. A few thousand confident samples fix a centroid's direction well.
+const CENTROID_SAMPLE_RANGES = 8;
+
+/**
+ * Keyset ranges for the batch Map and the relationships Map, written to the run store (the Maps
+ * read them from there: the lists outgrow a state's payload at millions of rows), plus module
+ * centroids from confidently classified memories for placing the unclear ones.
+ */
+export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise<PlanResult> {
+  const { run } = event;
+  const layout = runLayout(run.runId);
+  const source = await runtime.sourcePool();
+  const changedSince = run.changedSince ? new Date(run.changedSince) : null;
+
+  const memoryRanges = await planKeyRanges(source, { batchSize: run.batchSize, changedSince });
+  const relationRanges = run.sourceSchema.hasRelations && !run.incremental
+    ? await planKeyRanges(source, { batchSize: Math.max(run.batchSize, 1000), table: 'memory_relations' })
+    : [];
+  const relationshipItems: RelationshipItem[] = [
+    ...relationRanges.map((r) => ({ ...r, kind: 'relations' as const })),
+    ...memoryRanges.map((r) => ({ ...r, kind: 'project-links' as const })),
+  ].map((item, index) => ({ ...item, index }));
+
+  await putJson(runtime.store, layout.memoryRanges, memoryRanges);
+  await putJson(runtime.store, layout.relationshipRanges, relationshipItems);
+
+  let centroids: PlanResult['centroids'] = null;
+  if (run.centroidClassification && memoryRanges.length > 0) {
+    const rules = await loadRunRules(runtime, run);
+    if (rules.centroid.enabled) {
+      const accumulator = new ModuleCentroidAccumulator(rules.centroid.maxSamplesPerModule);
+      const step = Math.max(1, Math.floor(memoryRanges.length / CENTROID_SAMPLE_RANGES));
+      const client = await source.connect();
+      try {
+        for (let i = 0; i < memoryRanges.length; i += step) {
+          for (const memory of await readSourceRange(client, run.sourceSchema, memoryRanges[i]!)) {
+            if (!memory.embedding || !validateEmbedding(memory.embedding).ok) continue;
+            const classification = classifyMemory(memory, rules);
+            if (isConfident(classification)) accumulator.add(classification.module, memory.embedding);
+          }
+        }
+      } finally {
+        client.release();
+      }
+      const json = accumulator.toJSON();
+      await putJson(runtime.store, layout.centroids, json);
+      const counts = Object.values(json.modules).map((m) => m?.count ?? 0);
+      centroids = { modules: counts.length, samples: counts.reduce((a, b) => a + b, 0) };
+    }
+  }
+
+  return {
+    batchCount: memoryRanges.length,
+    rangesKey: layout.memoryRanges,
+    relationBatchCount: relationshipItems.length,
+    relationRangesKey: layout.relationshipRanges,
+    centroids,
+  };
+}

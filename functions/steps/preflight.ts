@@ -1,0 +1,133 @@
+import type { Pool } from 'pg';
+import { loadRules } from '../core/rules.js';
+import { parseMigrationInput, runIdFrom, runLayout } from '../core/run-options.js';
+import { parseUserMap, validateUserMap } from '../core/user-map.js';
+import { acquireRunLock, ensureLedger, lastSuccessfulWatermark, recordRunStart } from '../db/run-ledger.js';
+import { introspectSource } from '../db/source-schema.js';
+import { checkPgvector, checkTargetSchema } from '../db/target-schema.js';
+import { InvalidInputError, PreflightError } from '../errors.js';
+import type { MigrationRuntime } from '../runtime/migration-runtime.js';
+import { putJson } from '../store/run-store.js';
+import { reportableOptions, type RunContext } from './run-context.js';
+
+export interface PreflightEvent {
+  input?: unknown;
+  executionName: string;
+}
+
+async function connected(pool: () => Promise<Pool>, role: string): Promise<Pool> {
+  try {
+    const p = await pool();
+    await p.query('SELECT 1');
+    return p;
+  } catch (error) {
+    if (error instanceof PreflightError) throw error;
+    const code = (error as { code?: string }).code;
+    throw new PreflightError(
+      `Cannot connect to the ${role} database${code ? ` (${code})` : ''}: ${(error as Error).message}. Check the URL (postgresql://user:pass@host:port/dbname), network access and credentials.`,
+      { cause: error, context: { role, code } },
+    );
+  }
+}
+
+function parseJsonObject(bytes: Buffer, what: string, uri: string): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    throw new InvalidInputError(`The ${what} at ${uri} is not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Checks everything that can be checked before anything is written: input, both connections,
+ * pgvector, both schemas, the user map and rules; then (real runs only) the ledger and the lock.
+ */
+export async function preflight(runtime: MigrationRuntime, event: PreflightEvent): Promise<RunContext> {
+  const input = parseMigrationInput(event.input);
+  const runId = runIdFrom(event.executionName);
+  const layout = runLayout(runId);
+
+  const source = await connected(runtime.sourcePool, 'source');
+  const target = await connected(runtime.targetPool, 'target');
+  await checkPgvector(source, 'source');
+  await checkPgvector(target, 'target');
+  const sourceSchema = await introspectSource(source);
+  const targetSchema = await checkTargetSchema(target);
+
+  if (input.preserveEmbeddings && sourceSchema.embeddingDimensions !== null &&
+      sourceSchema.embeddingDimensions !== targetSchema.moduleEmbeddingDimensions) {
+    throw new PreflightError(
+      `Source embeddings are vector(${sourceSchema.embeddingDimensions}) but the target's module tables take vector(${targetSchema.moduleEmbeddingDimensions}); embeddings cannot be preserved — regenerate them instead (drop --preserve-embeddings).`,
+    );
+  }
+  if (!input.preserveEmbeddings && !input.dryRun) {
+    const key = await runtime.openAiApiKey?.();
+    if (!key) {
+      throw new PreflightError(
+        'Regenerating embeddings needs an OpenAI API key: set OPENAI_API_KEY (local) or the stack\'s openAiApiKeySecretArn (AWS), or keep the existing vectors with --preserve-embeddings / "preserveEmbeddings": true.',
+      );
+    }
+  }
+
+  if (input.rules) {
+    const rules = parseJsonObject(await runtime.readObject(input.rules), 'rules file', input.rules);
+    loadRules(rules); // throws InvalidInputError naming the bad path
+    await putJson(runtime.store, layout.rules, rules);
+  }
+  if (input.userMapS3Uri) {
+    const raw = parseJsonObject(await runtime.readObject(input.userMapS3Uri), 'user map', input.userMapS3Uri);
+    const map = parseUserMap(raw);
+    const [{ rows: sourceUsers }, { rows: targetUsers }] = await Promise.all([
+      source.query<{ id: string; token: string }>('SELECT id::text AS id, token FROM users'),
+      target.query<{ id: string }>('SELECT id FROM "users"'),
+    ]);
+    validateUserMap(map, {
+      sourceUserIds: sourceUsers.map((u) => u.id),
+      sourceTokens: sourceUsers.map((u) => u.token),
+      targetUserIds: targetUsers.map((u) => u.id),
+    });
+    await putJson(runtime.store, layout.userMap, Object.fromEntries(map));
+  }
+
+  const { rows: counts } = await source.query<{ total: string; live: string; users: string; relations: string; watermark: Date | null }>(
+    `SELECT (SELECT count(*) FROM memories) AS total,
+            (SELECT count(*) FROM memories WHERE is_deleted IS NOT TRUE) AS live,
+            (SELECT count(*) FROM users) AS users,
+            ${sourceSchema.hasRelations ? '(SELECT count(*) FROM memory_relations)' : '0'} AS relations,
+            ${sourceSchema.memoryColumns.includes('updated_at') ? '(SELECT max(updated_at) FROM memories)' : 'NULL::timestamptz'} AS watermark`,
+  );
+  const c = counts[0]!;
+  const changedSince = input.incremental ? await lastSuccessfulWatermark(target) : null;
+
+  const run: RunContext = {
+    runId,
+    dryRun: input.dryRun,
+    preserveEmbeddings: input.preserveEmbeddings,
+    batchSize: input.batchSize,
+    createUsers: input.createUsers,
+    incremental: input.incremental,
+    changedSince: changedSince?.toISOString() ?? null,
+    mergeOnEmail: input.mergeOnEmail,
+    placeholderEmailDomain: input.placeholderEmailDomain,
+    centroidClassification: input.centroidClassification,
+    embeddingModel: input.embeddingModel,
+    hasUserMap: Boolean(input.userMapS3Uri),
+    hasRules: Boolean(input.rules),
+    sourceSchema,
+    startedAt: new Date().toISOString(),
+    sourceCounts: {
+      memories: Number(c.total),
+      liveMemories: Number(c.live),
+      deletedMemories: Number(c.total) - Number(c.live),
+      users: Number(c.users),
+      relations: Number(c.relations),
+    },
+  };
+
+  if (!run.dryRun) {
+    await ensureLedger(target);
+    await acquireRunLock(target, runId);
+    await recordRunStart(target, { runId, options: reportableOptions(run), watermark: c.watermark });
+  }
+  return run;
+}

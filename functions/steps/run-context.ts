@@ -1,0 +1,42 @@
+import type { SourceSchema } from '../db/source-schema.js';
+
+/**
+ * What Preflight hands every later state (`$.run`): small, and free of URLs and secrets; anything
+ * bigger sits in the run store under `runLayout(runId)`.
+ */
+export interface RunContext {
+  runId: string;
+  dryRun: boolean;
+  preserveEmbeddings: boolean;
+  batchSize: number;
+  createUsers: boolean;
+  incremental: boolean;
+  /** Incremental runs: rows updated after this ISO instant (the last successful run's watermark). */
+  changedSince: string | null;
+  mergeOnEmail: boolean;
+  placeholderEmailDomain?: string;
+  centroidClassification: boolean;
+  embeddingModel: string;
+  hasUserMap: boolean;
+  hasRules: boolean;
+  sourceSchema: SourceSchema;
+  startedAt: string;
+  sourceCounts: { memories: number; liveMemories: number; deletedMemories: number; users: number; relations: number };
+}
+
+/** The options worth showing in a report: the run context minus what is bulky or internal. */
+export function reportableOptions(run: RunContext): Record<string, unknown> {
+  return {
+    dryRun: run.dryRun,
+    preserveEmbeddings: run.preserveEmbeddings,
+    batchSize: run.batchSize,
+    createUsers: run.createUsers,
+    incremental: run.incremental,
+    changedSince: run.changedSince,
+    mergeOnEmail: run.mergeOnEmail,
+    placeholderEmailDomain: run.placeholderEmailDomain ?? null,
+    centroidClassification: run.centroidClassification,
+    userMap: run.hasUserMap,
+    customRules: run.hasRules,
+  };
+}

@@ -1,0 +1,43 @@
+import pg from 'pg';
+import { MODULE_IDS } from '../../functions/core/types.js';
+
+/** md5 over every row of a table in key order: equal checksums mean byte-identical contents. */
+export async function tableChecksum(client: pg.ClientBase, table: string, orderBy = 'id'): Promise<string> {
+  const { rows } = await client.query<{ md5: string | null; n: string }>(
+    `SELECT md5(string_agg(t::text, '|' ORDER BY ${orderBy})) AS md5, count(*) AS n FROM ${table} t`,
+  );
+  return `${rows[0]?.n}:${rows[0]?.md5 ?? 'empty'}`;
+}
+
+export const TARGET_PUBLIC_TABLES = [
+  '"users"',
+  ...MODULE_IDS.map((m) => `"${m}_memories"`),
+  'memory_index',
+  'memory_relationships',
+  'memory_modules',
+];
+
+/** Checksums of every public table of a Federated Memory database (the ledger schema excluded). */
+export async function targetChecksums(url: string): Promise<Record<string, string>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const out: Record<string, string> = {};
+    for (const table of TARGET_PUBLIC_TABLES) {
+      out[table] = await tableChecksum(client, table, table === 'memory_modules' ? '"moduleId"' : 'id');
+    }
+    return out;
+  } finally {
+    await client.end();
+  }
+}
+
+export async function withPg<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
