@@ -50,7 +50,9 @@ export interface UsersSummary {
   byDecision: Record<UserDecisionKind, number>;
   /** Users inserted by this run (a dry run: users it would insert). */
   created: number;
+  /** Users with a target user, whatever the decision (not only `byDecision.mapped`). */
   mapped: number;
+  /** Users left without one: their memories are rejected as `unmapped_user`. */
   unmapped: number;
   /** The first CONFLICT_LIST_LIMIT non-clean decisions; `conflictCount` counts them all. */
   conflicts: Array<{ sourceUserId: string; decision: UserDecisionKind; detail: string }>;
