@@ -34,12 +34,19 @@ const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
 // ---------------------------------------------------------------------------------------------
 // pgvector
 
-/** pgvector's binary form (vector_send): int16 dimensions, int16 unused, float4 big-endian each. */
+// pgvector's binary form (vector_send): int16 dimensions, int16 unused, float4 big-endian each.
+// Both directions copy the floats as one block and swap byte order natively (swap32): per-value
+// readFloatBE/writeFloatBE cost more than the rest of a row's encoding together.
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 export function encodeVector(values: ArrayLike<number>): Buffer {
-  const buf = Buffer.allocUnsafe(4 + values.length * 4);
-  buf.writeInt16BE(values.length, 0);
+  const floats = values instanceof Float32Array ? values : Float32Array.from(values);
+  const buf = Buffer.allocUnsafe(4 + floats.length * 4);
+  buf.writeInt16BE(floats.length, 0);
   buf.writeInt16BE(0, 2);
-  for (let i = 0; i < values.length; i++) buf.writeFloatBE(values[i] as number, 4 + i * 4);
+  const body = buf.subarray(4);
+  Buffer.from(floats.buffer, floats.byteOffset, floats.byteLength).copy(body);
+  if (LITTLE_ENDIAN) body.swap32();
   return buf;
 }
 
@@ -49,7 +56,9 @@ export function decodeVector(buf: Buffer): Float32Array {
     throw new RangeError(`vector of ${dims} dimensions needs ${4 + dims * 4} bytes, got ${buf.length}`);
   }
   const out = new Float32Array(dims);
-  for (let i = 0; i < dims; i++) out[i] = buf.readFloatBE(4 + i * 4);
+  const bytes = Buffer.from(out.buffer);
+  buf.copy(bytes, 0, 4);
+  if (LITTLE_ENDIAN) bytes.swap32();
   return out;
 }
 

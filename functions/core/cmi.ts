@@ -1,0 +1,73 @@
+/**
+ * A Central Memory Index row derived exactly as Federated Memory derives it (DESIGN §2), so rows
+ * written by the migration are indistinguishable from rows the system writes itself.
+ */
+import { reduceEmbeddingForCmi } from './embedding.js';
+import { cmiEntryId } from './ids.js';
+import { ENGLISH_STOP_WORDS } from './stop-words.js';
+import type { CmiRow, ModuleMemoryRow } from './types.js';
+
+const TITLE_LENGTH = 50;
+const SUMMARY_LENGTH = 100;
+const KEYWORD_MIN_LENGTH = 4;
+const KEYWORD_LIMIT = 10;
+const DEFAULT_IMPORTANCE = 0.5;
+
+/**
+ * Cuts like JavaScript's `substring` (UTF-16 units, as Federated Memory does), except that it never
+ * splits a surrogate pair: half an emoji would reach PostgreSQL as U+FFFD.
+ */
+function cutWithEllipsis(text: string, length: number): string {
+  if (text.length <= length) return text;
+  let end = length;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${text.substring(0, end)}...`;
+}
+
+export function deriveCmiTitle(content: string): string {
+  return cutWithEllipsis(content.split('\n')[0] ?? '', TITLE_LENGTH);
+}
+
+export function deriveCmiSummary(content: string): string {
+  return cutWithEllipsis(content, SUMMARY_LENGTH);
+}
+
+export function deriveCmiKeywords(content: string): string[] {
+  const keywords = new Set<string>();
+  for (const word of content.toLowerCase().split(/\W+/)) {
+    if (word.length < KEYWORD_MIN_LENGTH || ENGLISH_STOP_WORDS.has(word)) continue;
+    keywords.add(word);
+    if (keywords.size === KEYWORD_LIMIT) break;
+  }
+  return [...keywords];
+}
+
+function categoriesOf(metadata: Record<string, unknown>): string[] {
+  const categories = metadata['categories'];
+  return Array.isArray(categories) && categories.every((c) => typeof c === 'string') ? [...categories] : [];
+}
+
+function importanceOf(metadata: Record<string, unknown>): number {
+  const score = metadata['importanceScore'];
+  return typeof score === 'number' && Number.isFinite(score) ? score : DEFAULT_IMPORTANCE;
+}
+
+export function deriveCmiEntry(row: ModuleMemoryRow): CmiRow {
+  return {
+    id: cmiEntryId(row.id),
+    userId: row.userId,
+    moduleId: row.module,
+    remoteMemoryId: row.id,
+    embedding: row.embedding === null ? null : reduceEmbeddingForCmi(row.embedding),
+    title: deriveCmiTitle(row.content),
+    summary: deriveCmiSummary(row.content),
+    keywords: deriveCmiKeywords(row.content),
+    categories: categoriesOf(row.metadata),
+    importanceScore: importanceOf(row.metadata),
+    accessCount: row.accessCount,
+    lastAccessed: row.lastAccessed,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}

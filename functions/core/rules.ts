@@ -1,0 +1,224 @@
+/**
+ * Classification rules are data (DESIGN §3): `rules/default-rules.json`, optionally overlaid by a
+ * user's rules document. Both are validated here and compiled once (regexes included), so the
+ * classifier's hot loop only looks things up.
+ */
+import { z } from 'zod';
+import { InvalidInputError } from '../errors.js';
+import defaultRulesDocument from './rules/default-rules.json' with { type: 'json' };
+import { MODULE_IDS, type ModuleId } from './types.js';
+
+const moduleId = z.enum(MODULE_IDS);
+
+const contentModuleSchema = z.strictObject({
+  /** Regex sources, compiled case-insensitive and multi-line (`^` matches at every line start). */
+  patterns: z.array(z.string().min(1)),
+  /** Whole words or phrases, matched case-insensitively. */
+  keywords: z.array(z.string().min(1)),
+});
+
+const centroidSchema = z.strictObject({
+  enabled: z.boolean(),
+  minSimilarity: z.number().min(-1).max(1),
+  minMargin: z.number().min(0).max(2),
+  maxSamplesPerModule: z.number().int().positive(),
+});
+
+const rulesDocumentSchema = z.strictObject({
+  version: z.literal(1),
+  description: z.string().optional(),
+  typeRules: z.record(z.string(), moduleId),
+  categoryAliases: z.record(z.string(), moduleId),
+  tagRules: z.record(z.string(), moduleId),
+  contentPatterns: z.strictObject({
+    minScore: z.number().positive(),
+    modules: z.partialRecord(moduleId, contentModuleSchema),
+  }),
+  fallback: moduleId,
+  centroid: centroidSchema,
+});
+
+export type RulesDocument = z.infer<typeof rulesDocumentSchema>;
+export type CentroidRules = z.infer<typeof centroidSchema>;
+
+/**
+ * A user's overlay: every part optional. Map entries add or override one key each (`null` removes a
+ * default). Content patterns and keywords are appended to the defaults unless `replace` is true.
+ */
+const userRulesDocumentSchema = z.strictObject({
+  version: z.literal(1).optional(),
+  description: z.string().optional(),
+  typeRules: z.record(z.string(), moduleId.nullable()).optional(),
+  categoryAliases: z.record(z.string(), moduleId.nullable()).optional(),
+  tagRules: z.record(z.string(), moduleId.nullable()).optional(),
+  contentPatterns: z
+    .strictObject({
+      minScore: z.number().positive().optional(),
+      modules: z
+        .partialRecord(
+          moduleId,
+          z.strictObject({
+            patterns: z.array(z.string().min(1)).optional(),
+            keywords: z.array(z.string().min(1)).optional(),
+            replace: z.boolean().optional(),
+          }),
+        )
+        .optional(),
+    })
+    .optional(),
+  fallback: moduleId.optional(),
+  centroid: centroidSchema.partial().optional(),
+});
+
+type UserRulesDocument = z.infer<typeof userRulesDocumentSchema>;
+
+/** One compiled content signal; `label` is how evidence names it (`/regex/` or `"keyword"`). */
+export interface ContentMatcher {
+  label: string;
+  regex: RegExp;
+}
+
+export interface CompiledRules {
+  /** The merged document, for the report. */
+  document: RulesDocument;
+  /** Keys trimmed and lower-cased. */
+  typeRules: ReadonlyMap<string, ModuleId>;
+  categoryAliases: ReadonlyMap<string, ModuleId>;
+  tagRules: ReadonlyMap<string, ModuleId>;
+  content: {
+    minScore: number;
+    modules: ReadonlyArray<{ module: ModuleId; matchers: readonly ContentMatcher[] }>;
+  };
+  fallback: ModuleId;
+  centroid: CentroidRules;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let text = '';
+  for (const part of path) {
+    text += typeof part === 'number' ? `[${part}]` : `${text === '' ? '' : '.'}${String(part)}`;
+  }
+  return text === '' ? '(root)' : text;
+}
+
+interface RulesIssue {
+  path: string;
+  message: string;
+}
+
+function describeIssues(error: z.ZodError): RulesIssue[] {
+  return error.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      const message = formatPath(issue.path).endsWith('modules') ? 'unknown module id' : 'unknown key';
+      return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message }));
+    }
+    return [{ path: formatPath(issue.path), message: issue.message }];
+  });
+}
+
+function invalidRules(origin: string, issues: RulesIssue[]): InvalidInputError {
+  const summary = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+  return new InvalidInputError(`invalid ${origin}: ${summary}`, { context: { origin, issues } });
+}
+
+function mergeMap(
+  base: Record<string, ModuleId>,
+  overlay: Record<string, ModuleId | null> | undefined,
+): Record<string, ModuleId> {
+  const merged = { ...base };
+  for (const [key, value] of Object.entries(overlay ?? {})) {
+    if (value === null) delete merged[key];
+    else merged[key] = value;
+  }
+  return merged;
+}
+
+function mergeDocuments(base: RulesDocument, user: UserRulesDocument): RulesDocument {
+  const modules = { ...base.contentPatterns.modules };
+  for (const module of MODULE_IDS) {
+    const overlay = user.contentPatterns?.modules?.[module];
+    if (!overlay) continue;
+    const current = overlay.replace
+      ? { patterns: [], keywords: [] }
+      : (modules[module] ?? { patterns: [], keywords: [] });
+    modules[module] = {
+      patterns: [...new Set([...current.patterns, ...(overlay.patterns ?? [])])],
+      keywords: [...new Set([...current.keywords, ...(overlay.keywords ?? [])])],
+    };
+  }
+  return {
+    version: base.version,
+    ...(user.description !== undefined ? { description: user.description } : {}),
+    typeRules: mergeMap(base.typeRules, user.typeRules),
+    categoryAliases: mergeMap(base.categoryAliases, user.categoryAliases),
+    tagRules: mergeMap(base.tagRules, user.tagRules),
+    contentPatterns: { minScore: user.contentPatterns?.minScore ?? base.contentPatterns.minScore, modules },
+    fallback: user.fallback ?? base.fallback,
+    centroid: { ...base.centroid, ...user.centroid },
+  };
+}
+
+function normalisedMap(entries: Record<string, ModuleId>): Map<string, ModuleId> {
+  return new Map(Object.entries(entries).map(([key, module]) => [key.trim().toLowerCase(), module]));
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function compileContent(document: RulesDocument, origin: string): CompiledRules['content'] {
+  const issues: RulesIssue[] = [];
+  const modules = MODULE_IDS.flatMap((module) => {
+    const entry = document.contentPatterns.modules[module];
+    if (!entry) return [];
+    const matchers: ContentMatcher[] = [];
+    entry.patterns.forEach((source, index) => {
+      try {
+        matchers.push({ label: `/${source}/`, regex: new RegExp(source, 'im') });
+      } catch (error) {
+        issues.push({
+          path: formatPath(['contentPatterns', 'modules', module, 'patterns', index]),
+          message: `not a valid regular expression (${(error as Error).message})`,
+        });
+      }
+    });
+    // Lookarounds instead of \b so keywords starting or ending in a symbol ("c++", "@here") still work.
+    for (const keyword of entry.keywords) {
+      const source = `(?<!\\w)${escapeRegex(keyword.trim())}(?!\\w)`;
+      matchers.push({ label: `"${keyword.trim()}"`, regex: new RegExp(source, 'i') });
+    }
+    return matchers.length > 0 ? [{ module, matchers }] : [];
+  });
+  if (issues.length > 0) throw invalidRules(origin, issues);
+  return { minScore: document.contentPatterns.minScore, modules };
+}
+
+function compile(document: RulesDocument, origin: string): CompiledRules {
+  return {
+    document,
+    typeRules: normalisedMap(document.typeRules),
+    categoryAliases: normalisedMap(document.categoryAliases),
+    tagRules: normalisedMap(document.tagRules),
+    content: compileContent(document, origin),
+    fallback: document.fallback,
+    centroid: document.centroid,
+  };
+}
+
+function parseDefaults(): RulesDocument {
+  const parsed = rulesDocumentSchema.safeParse(defaultRulesDocument);
+  if (!parsed.success) throw invalidRules('default rules document', describeIssues(parsed.error));
+  return parsed.data;
+}
+
+/**
+ * The default rules, overlaid by `userRules` when given (a parsed JSON value from a rules file).
+ * Throws `InvalidInputError` naming every bad path (unknown keys, unknown module ids, bad regexes).
+ */
+export function loadRules(userRules?: unknown): CompiledRules {
+  const defaults = parseDefaults();
+  if (userRules === undefined || userRules === null) return compile(defaults, 'default rules document');
+  const parsed = userRulesDocumentSchema.safeParse(userRules);
+  if (!parsed.success) throw invalidRules('rules document', describeIssues(parsed.error));
+  return compile(mergeDocuments(defaults, parsed.data), 'rules document');
+}

@@ -1,0 +1,175 @@
+import { describe, expect, it } from 'vitest';
+import {
+  deriveCmiEntry,
+  deriveCmiKeywords,
+  deriveCmiSummary,
+  deriveCmiTitle,
+} from '../../functions/core/cmi.js';
+import { cmiEntryId } from '../../functions/core/ids.js';
+import type { ModuleMemoryRow } from '../../functions/core/types.js';
+
+function moduleRow(overrides: Partial<ModuleMemoryRow> = {}): ModuleMemoryRow {
+  return {
+    id: '9b1deb4d-3b7d-5bad-9bdd-2b0d7b3dcb6d',
+    module: 'technical',
+    userId: 'user-1',
+    content: 'Postgres vacuum tuning notes',
+    embedding: null,
+    metadata: {},
+    accessCount: 7,
+    lastAccessed: new Date('2024-03-01T10:00:00.123Z'),
+    createdAt: new Date('2024-01-01T00:00:00.001Z'),
+    updatedAt: new Date('2024-02-01T00:00:00.999Z'),
+    ...overrides,
+  };
+}
+
+describe('Function: deriveCmiTitle', () => {
+  it('keeps a first line of exactly 50 characters as is', () => {
+    // Prepare
+    const line = 'a'.repeat(50);
+
+    // Act & Assess
+    expect(deriveCmiTitle(line)).toBe(line);
+  });
+
+  it('cuts a 51-character first line to 50 plus ...', () => {
+    // Act & Assess
+    expect(deriveCmiTitle(`${'a'.repeat(50)}b`)).toBe(`${'a'.repeat(50)}...`);
+  });
+
+  it('uses only the first line of multi-line content', () => {
+    // Act & Assess
+    expect(deriveCmiTitle('Release checklist\nstep one\nstep two')).toBe('Release checklist');
+    expect(deriveCmiTitle('\nsecond line')).toBe('');
+  });
+
+  it('counts UTF-16 units like Federated Memory but never splits a surrogate pair', () => {
+    // Prepare: 49 letters then an emoji (2 UTF-16 units) straddling the cut
+    const content = `${'a'.repeat(49)}😀 and more`;
+
+    // Act
+    const title = deriveCmiTitle(content);
+
+    // Assess
+    expect(title).toBe(`${'a'.repeat(49)}...`);
+    expect(deriveCmiTitle('Über café naïve résumé')).toBe('Über café naïve résumé');
+  });
+});
+
+describe('Function: deriveCmiSummary', () => {
+  it('keeps exactly 100 characters and cuts 101 to 100 plus ...', () => {
+    // Act & Assess
+    expect(deriveCmiSummary('x'.repeat(100))).toBe('x'.repeat(100));
+    expect(deriveCmiSummary('x'.repeat(101))).toBe(`${'x'.repeat(100)}...`);
+  });
+
+  it('spans lines, unlike the title', () => {
+    // Act & Assess
+    expect(deriveCmiSummary('line one\nline two')).toBe('line one\nline two');
+  });
+});
+
+describe('Function: deriveCmiKeywords', () => {
+  it('lower-cases, splits on non-word characters, keeps words over 3 characters minus stop words', () => {
+    // Act
+    const keywords = deriveCmiKeywords(
+      'The Deploy of THIS service failed: should have checked the logs, with care!',
+    );
+
+    // Assess
+    expect(keywords).toEqual(['deploy', 'service', 'failed', 'checked', 'logs', 'care']);
+  });
+
+  it('de-duplicates in first-occurrence order and stops at 10', () => {
+    // Act
+    const keywords = deriveCmiKeywords(
+      'alpha bravo alpha charlie delta echo foxtrot golf hotel india juliet kilo lima mike',
+    );
+
+    // Assess
+    expect(keywords).toEqual([
+      'alpha',
+      'bravo',
+      'charlie',
+      'delta',
+      'echo',
+      'foxtrot',
+      'golf',
+      'hotel',
+      'india',
+      'juliet',
+    ]);
+  });
+
+  it('treats non-ASCII letters as separators, as the JavaScript \\W does', () => {
+    // Act & Assess: "café" splits into "caf" + "_au_lait"; "résumé" into "r" + "sum"
+    expect(deriveCmiKeywords('naïve résumé café_au_lait 2024')).toEqual(['_au_lait', '2024']);
+  });
+
+  it('returns no keywords for content of short words and stop words only', () => {
+    // Act & Assess
+    expect(deriveCmiKeywords('it is what they would have done')).toEqual([]);
+  });
+});
+
+describe('Function: deriveCmiEntry', () => {
+  it('derives every CMI field from the module row', () => {
+    // Prepare
+    const embedding = Float32Array.from({ length: 1536 }, (_, i) => i % 3);
+    const row = moduleRow({
+      content: 'Postgres vacuum tuning\nautovacuum_naptime matters for busy tables',
+      embedding,
+      metadata: { categories: ['db', 'ops'], importanceScore: 0.9 },
+    });
+
+    // Act
+    const entry = deriveCmiEntry(row);
+
+    // Assess
+    expect(entry).toEqual({
+      id: cmiEntryId(row.id),
+      userId: 'user-1',
+      moduleId: 'technical',
+      remoteMemoryId: row.id,
+      embedding: expect.any(Float32Array),
+      title: 'Postgres vacuum tuning',
+      summary: 'Postgres vacuum tuning\nautovacuum_naptime matters for busy tables',
+      keywords: ['postgres', 'vacuum', 'tuning', 'autovacuum_naptime', 'matters', 'busy', 'tables'],
+      categories: ['db', 'ops'],
+      importanceScore: 0.9,
+      accessCount: 7,
+      lastAccessed: row.lastAccessed,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+    });
+    expect(entry.embedding).toHaveLength(512);
+    expect(entry.embedding?.every((v) => v === 1)).toBe(true);
+  });
+
+  it('keeps a NULL embedding NULL and a NULL lastAccessed NULL', () => {
+    // Act
+    const entry = deriveCmiEntry(moduleRow({ embedding: null, lastAccessed: null }));
+
+    // Assess
+    expect(entry.embedding).toBeNull();
+    expect(entry.lastAccessed).toBeNull();
+  });
+
+  it.each([
+    [{}, [], 0.5],
+    [{ categories: 'work' }, [], 0.5],
+    [{ categories: ['a', 1] }, [], 0.5],
+    [{ categories: [] }, [], 0.5],
+    [{ importanceScore: '0.9' }, [], 0.5],
+    [{ importanceScore: Number.NaN }, [], 0.5],
+    [{ importanceScore: 0 }, [], 0],
+  ])('falls back to [] and 0.5 for metadata %j', (metadata, categories, importance) => {
+    // Act
+    const entry = deriveCmiEntry(moduleRow({ metadata }));
+
+    // Assess
+    expect(entry.categories).toEqual(categories);
+    expect(entry.importanceScore).toBe(importance);
+  });
+});

@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import { loadRules } from '../../functions/core/rules.js';
+import { InvalidInputError } from '../../functions/errors.js';
+
+function captureError(action: () => unknown): InvalidInputError {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof InvalidInputError) return error;
+    throw error;
+  }
+  throw new Error('expected an InvalidInputError');
+}
+
+describe('Function: loadRules', () => {
+  it('loads the default rules with personal as the fallback', () => {
+    // Act
+    const rules = loadRules();
+
+    // Assess
+    expect(rules.fallback).toBe('personal');
+    expect(rules.typeRules.get('project')).toBe('work');
+    expect(rules.typeRules.get('task')).toBe('work');
+    expect(rules.categoryAliases.get('programming')).toBe('technical');
+    expect(rules.tagRules.get('code')).toBe('technical');
+    expect(rules.centroid.enabled).toBe(true);
+    expect(rules.content.modules.map((m) => m.module).sort()).toEqual(
+      ['communication', 'creative', 'learning', 'personal', 'technical', 'work'].sort(),
+    );
+  });
+
+  it('compiles regexes once, case-insensitive and multi-line', () => {
+    // Act
+    const rules = loadRules();
+    const communication = rules.content.modules.find((m) => m.module === 'communication');
+    const subject = communication?.matchers.find((m) => m.label === '/^subject:/');
+
+    // Assess
+    expect(subject?.regex.flags).toBe('im');
+    expect(subject?.regex.test('hello\nSubject: quarterly numbers')).toBe(true);
+  });
+
+  it('lets a user override one key and add others, keeping the remaining defaults', () => {
+    // Act
+    const rules = loadRules({
+      typeRules: { note: 'learning', Meeting: 'communication' },
+      categoryAliases: { Hobby: 'creative' },
+      tagRules: { code: 'learning' },
+      fallback: 'work',
+      centroid: { minMargin: 0.1 },
+    });
+
+    // Assess
+    expect(rules.typeRules.get('note')).toBe('learning');
+    expect(rules.typeRules.get('meeting')).toBe('communication');
+    expect(rules.typeRules.get('project')).toBe('work');
+    expect(rules.categoryAliases.get('hobby')).toBe('creative');
+    expect(rules.categoryAliases.get('job')).toBe('work');
+    expect(rules.tagRules.get('code')).toBe('learning');
+    expect(rules.fallback).toBe('work');
+    expect(rules.centroid).toMatchObject({ enabled: true, minMargin: 0.1, minSimilarity: 0.3 });
+  });
+
+  it('removes a default mapping given null', () => {
+    // Act
+    const rules = loadRules({ typeRules: { meeting: null } });
+
+    // Assess
+    expect(rules.typeRules.has('meeting')).toBe(false);
+  });
+
+  it('appends user content patterns to the defaults, or replaces them when asked', () => {
+    // Act
+    const extended = loadRules({ contentPatterns: { modules: { creative: { keywords: ['haiku'] } } } });
+    const replaced = loadRules({
+      contentPatterns: { minScore: 1, modules: { creative: { patterns: ['\\bhaiku\\b'], replace: true } } },
+    });
+
+    // Assess
+    const creative = (rules: ReturnType<typeof loadRules>) =>
+      rules.content.modules.find((m) => m.module === 'creative')?.matchers.map((m) => m.label) ?? [];
+    expect(creative(extended)).toContain('"haiku"');
+    expect(creative(extended)).toContain('"poem"');
+    expect(creative(replaced)).toEqual(['/\\bhaiku\\b/']);
+    expect(replaced.content.minScore).toBe(1);
+  });
+
+  it('names the path of an unknown module id', () => {
+    // Act
+    const error = captureError(() => loadRules({ typeRules: { meeting: 'meetings' } }));
+
+    // Assess
+    expect(error.message).toMatch(/^invalid rules document: typeRules\.meeting: Invalid option/);
+    expect(error.context['issues']).toEqual([{ path: 'typeRules.meeting', message: expect.any(String) }]);
+  });
+
+  it('names an unknown content module and an unknown key', () => {
+    // Act
+    const error = captureError(() =>
+      loadRules({ contentPatterns: { modules: { finance: { keywords: ['invoice'] } } }, tagsRules: {} }),
+    );
+
+    // Assess
+    expect(error.message).toContain('contentPatterns.modules.finance: unknown module id');
+    expect(error.message).toContain('tagsRules: unknown key');
+  });
+
+  it('names the index of a pattern that is not a regular expression', () => {
+    // Act
+    const error = captureError(() =>
+      loadRules({
+        contentPatterns: { modules: { technical: { patterns: ['ok', '(unclosed'], replace: true } } },
+      }),
+    );
+
+    // Assess
+    expect(error.message).toMatch(
+      /contentPatterns\.modules\.technical\.patterns\[1\]: not a valid regular expression/,
+    );
+  });
+
+  it.each([
+    [{ fallback: 'misc' }, 'fallback'],
+    [{ centroid: { minSimilarity: 2 } }, 'centroid.minSimilarity'],
+    [{ version: 2 }, 'version'],
+    [{ tagRules: ['code'] }, 'tagRules'],
+    [
+      { contentPatterns: { modules: { work: { keywords: [''] } } } },
+      'contentPatterns.modules.work.keywords[0]',
+    ],
+  ])('rejects %j at %s', (document, path) => {
+    // Act
+    const error = captureError(() => loadRules(document));
+
+    // Assess
+    expect(error.message).toContain(`${path}: `);
+  });
+
+  it.each(['rules', 42, ['work']])('rejects a document that is not an object (%j)', (document) => {
+    // Act & Assess
+    expect(() => loadRules(document)).toThrow(InvalidInputError);
+  });
+});
