@@ -2,8 +2,8 @@ import type { ClientBase } from 'pg';
 import type { TaskProjectReference } from '../core/project-links.js';
 import { copyQueryOut } from './copy-stream.js';
 import { decodeField, type PgBinaryType } from './pg-binary.js';
-import type { SourceSchema } from './source-schema.js';
 import { type KeyRange, rangePredicate } from './source-reader.js';
+import type { SourceSchema } from './source-schema.js';
 
 const READ_TYPES: PgBinaryType[] = ['text', 'timestamptz', 'text', 'text', 'text', 'bool', 'text', 'bool'];
 
@@ -34,7 +34,8 @@ export async function readTaskProjectReferences(
   const columns = new Set(schema.memoryColumns);
   if (!columns.has('source_metadata')) return [];
   const meta = (alias: string) => `${alias}.source_metadata${schema.metadataIsJson ? '::jsonb' : ''}`;
-  const created = (alias: string) => (columns.has('created_at') ? `${alias}.created_at` : `NULL::timestamptz`);
+  const created = (alias: string) =>
+    columns.has('created_at') ? `${alias}.created_at` : `NULL::timestamptz`;
   const title = columns.has('title') ? 'lower(p.title)' : 'NULL::text';
   const query = `
     WITH tasks AS MATERIALIZED (

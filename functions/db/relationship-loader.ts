@@ -1,6 +1,11 @@
 import type { ClientBase, Pool } from 'pg';
 import type { ProjectIdUpdate } from '../core/project-links.js';
-import type { LedgerEnd, MigratedRelationship, RelationshipRow, SkippedRelationship } from '../core/relationships.js';
+import type {
+  LedgerEnd,
+  MigratedRelationship,
+  RelationshipRow,
+  SkippedRelationship,
+} from '../core/relationships.js';
 import { MODULE_IDS } from '../core/types.js';
 import { classifyDatabaseFailure, InvalidInputError, TransientDatabaseError } from '../errors.js';
 import { copyRowsIn } from './copy-stream.js';
@@ -98,7 +103,9 @@ export class RelationshipLoader {
   ) {
     const idType = options.relationIdType ?? 'text';
     if (!/^[a-z_][a-z0-9_]*$/.test(idType)) {
-      throw new InvalidInputError(`unexpected relation id type ${JSON.stringify(idType)}`, { context: { idType } });
+      throw new InvalidInputError(`unexpected relation id type ${JSON.stringify(idType)}`, {
+        context: { idType },
+      });
     }
     this.relationIdType = idType;
   }
@@ -130,15 +137,23 @@ export class RelationshipLoader {
         }
       }
     } catch (error) {
-      throw classifyDatabaseFailure(error, { runId: batch.runId, kind: batch.kind, relations: batch.migrated.length });
+      throw classifyDatabaseFailure(error, {
+        runId: batch.runId,
+        kind: batch.kind,
+        relations: batch.migrated.length,
+      });
     } finally {
       client.release();
     }
   }
 
-  private async loadInTransaction(client: ClientBase, batch: RelationshipBatch): Promise<RelationshipLoadResult> {
+  private async loadInTransaction(
+    client: ClientBase,
+    batch: RelationshipBatch,
+  ): Promise<RelationshipLoadResult> {
     const keys = [...batch.migrated.map((m) => m.key), ...batch.skipped.map((s) => s.key)];
-    if (keys.length === 0) return { migrated: [], skipped: [], displaced: 0, withdrawn: 0, projectIdsWritten: 0 };
+    if (keys.length === 0)
+      return { migrated: [], skipped: [], displaced: 0, withdrawn: 0, projectIdsWritten: 0 };
     const rows = [...batch.migrated].sort((a, b) => (a.row.id < b.row.id ? -1 : a.row.id > b.row.id ? 1 : 0));
 
     await client.query('BEGIN');
@@ -153,12 +168,18 @@ export class RelationshipLoader {
     );
     const ownerBefore = new Map(before.map((r) => [r.id, r.relation_owner]));
 
-    await copyRowsIn(client, 'bm_stage_relationships', RELATIONSHIP_COLUMNS, rows.map((m) => relationshipValues(m.row)));
+    await copyRowsIn(
+      client,
+      'bm_stage_relationships',
+      RELATIONSHIP_COLUMNS,
+      rows.map((m) => relationshipValues(m.row)),
+    );
     const { rows: written } = await client.query<{ id: string; inserted: boolean }>(
       `INSERT INTO memory_relationships (${quoted(RELATIONSHIP_COLUMNS)})
        SELECT ${quoted(RELATIONSHIP_COLUMNS)} FROM bm_stage_relationships ORDER BY id
        ON CONFLICT ("sourceModule", "sourceMemoryId", "targetModule", "targetMemoryId", "relationshipType")
-       DO UPDATE SET "strength" = EXCLUDED."strength", "metadata" = EXCLUDED."metadata", "userId" = EXCLUDED."userId"
+       DO UPDATE SET "strength" = EXCLUDED."strength", "metadata" = EXCLUDED."metadata", "userId" = EXCLUDED."userId",
+                     "createdAt" = EXCLUDED."createdAt"
        WHERE ${this.takeoverCondition(batch.kind)}
        RETURNING id, (xmax = 0) AS inserted`,
     );
@@ -173,12 +194,18 @@ export class RelationshipLoader {
       if (inserted === undefined) {
         // Links count as migrated when a source relation already carries the same belongs_to.
         if (batch.kind === 'project-links') migrated.push(m);
-        else skipped.push({ key: m.key, reason: 'duplicate', detail: `same target key as relation ${previous ?? '(concurrent)'}` });
+        else
+          skipped.push({
+            key: m.key,
+            reason: 'duplicate',
+            detail: `same target key as relation ${previous ?? '(concurrent)'}`,
+          });
         continue;
       }
       if (!inserted && !ownerBefore.has(m.row.id)) throw new ConcurrentOwnerChange(m.row.id);
       const mine = m.row.metadata.original_relation_id;
-      if (previous && previous !== mine && batch.kind === 'relations') displacedKeys.push(`relation:${previous}`);
+      if (previous && previous !== mine && batch.kind === 'relations')
+        displacedKeys.push(`relation:${previous}`);
       migrated.push(m);
     }
 
@@ -242,7 +269,11 @@ export class RelationshipLoader {
                                      '{project_source_id}', to_jsonb(u.project_source_id))
            FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, project_id, project_source_id)
           WHERE m.id = u.id`,
-        [group.map((u) => u.taskTargetId), group.map((u) => u.projectTargetId), group.map((u) => u.projectSourceId)],
+        [
+          group.map((u) => u.taskTargetId),
+          group.map((u) => u.projectTargetId),
+          group.map((u) => u.projectSourceId),
+        ],
       );
       written += rowCount ?? 0;
     }
@@ -270,7 +301,10 @@ export class RelationshipLoader {
 }
 
 /** The memory ledger's entries for the given source memory ids (both ends of a batch's relations). */
-export async function readLedgerEnds(db: Pool | ClientBase, sourceIds: string[]): Promise<Map<string, LedgerEnd>> {
+export async function readLedgerEnds(
+  db: Pool | ClientBase,
+  sourceIds: string[],
+): Promise<Map<string, LedgerEnd>> {
   const { rows } = await db.query<{
     source_id: string;
     status: 'migrated' | 'rejected';
@@ -283,6 +317,9 @@ export async function readLedgerEnds(db: Pool | ClientBase, sourceIds: string[])
     [[...new Set(sourceIds)]],
   );
   return new Map(
-    rows.map((r) => [r.source_id, { status: r.status, module: r.module, targetId: r.target_id, targetUserId: r.target_user_id }]),
+    rows.map((r) => [
+      r.source_id,
+      { status: r.status, module: r.module, targetId: r.target_id, targetUserId: r.target_user_id },
+    ]),
   );
 }

@@ -2,8 +2,8 @@ import type { ClientBase } from 'pg';
 import type { EndState, SourceRelation } from '../core/relationships.js';
 import { copyQueryOut } from './copy-stream.js';
 import { decodeField, type PgBinaryType } from './pg-binary.js';
-import type { SourceSchema } from './source-schema.js';
 import { type KeyRange, rangePredicate } from './source-reader.js';
+import type { SourceSchema } from './source-schema.js';
 
 const READ_TYPES: PgBinaryType[] = [
   'text',
@@ -44,7 +44,11 @@ function toRelation(fields: (Buffer | null)[]): SourceRelation {
  * so a zone-less `created_at` is read as the UTC it holds, whatever the session's zone.
  * A source without `memory_relations` has nothing to read.
  */
-export async function readRelationRange(client: ClientBase, schema: SourceSchema, range: KeyRange): Promise<SourceRelation[]> {
+export async function readRelationRange(
+  client: ClientBase,
+  schema: SourceSchema,
+  range: KeyRange,
+): Promise<SourceRelation[]> {
   if (!schema.hasRelations) return [];
   const idType = schema.relationIdType ?? 'text';
   const query = `SELECT r.id::text, r.user_id::text, r.source_memory_id::text, r.target_memory_id::text,

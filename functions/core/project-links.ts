@@ -1,0 +1,152 @@
+/**
+ * Project–task links (DESIGN §3): a task that names its project (by the project's source id and/or
+ * its name) gets `project_id` = the project's *new* id in its metadata and a `belongs_to`
+ * relationship task → project. Pure: the source query finds the candidate projects, this decides.
+ */
+import { relationshipId } from './ids.js';
+import {
+  checkLedgerEnd,
+  increment,
+  type LedgerEnd,
+  type MigratedRelationship,
+  type RelationshipSkipReason,
+  type SkippedRelationship,
+} from './relationships.js';
+
+export const BELONGS_TO = 'belongs_to';
+
+/** A project candidate the source query found for a task: by id, or the earliest by name. */
+export interface ProjectCandidate {
+  sourceId: string;
+  deleted: boolean;
+}
+
+/** A live task that names a project, with the candidates the source holds for each way it names it. */
+export interface TaskProjectReference {
+  taskSourceId: string;
+  taskCreatedAt: Date;
+  /** `source_metadata.projectId` as written, or null. */
+  projectIdRef: string | null;
+  /** `source_metadata.projectName` as written, or null. */
+  projectNameRef: string | null;
+  byId: ProjectCandidate | null;
+  /** The user's earliest project whose `projectName` or `title` equals the name, case-insensitive. */
+  byName: ProjectCandidate | null;
+}
+
+/** The metadata a linked task's module row gets. */
+export interface ProjectIdUpdate {
+  module: string;
+  taskTargetId: string;
+  projectTargetId: string;
+  projectSourceId: string;
+}
+
+export interface ResolvedProjectLinks {
+  migrated: MigratedRelationship[];
+  skipped: SkippedRelationship[];
+  updates: ProjectIdUpdate[];
+}
+
+export const projectLinkKey = (taskSourceId: string) => `project:${taskSourceId}`;
+
+type ProjectChoice =
+  | { project: ProjectCandidate; resolvedBy: 'projectId' | 'projectName' }
+  | { reason: RelationshipSkipReason; detail: string };
+
+/**
+ * The id wins over the name when it names a live memory; a deleted project is reported as such
+ * only when no live one answers to either reference.
+ */
+export function chooseProject(ref: TaskProjectReference): ProjectChoice {
+  if (ref.byId && !ref.byId.deleted) return { project: ref.byId, resolvedBy: 'projectId' };
+  if (ref.byName && !ref.byName.deleted) return { project: ref.byName, resolvedBy: 'projectName' };
+  const named = [
+    ref.projectIdRef !== null ? `projectId ${JSON.stringify(ref.projectIdRef)}` : null,
+    ref.projectNameRef !== null ? `projectName ${JSON.stringify(ref.projectNameRef)}` : null,
+  ]
+    .filter((n) => n !== null)
+    .join(' / ');
+  const deleted = ref.byId ?? ref.byName;
+  if (deleted)
+    return { reason: 'project_deleted', detail: `${named}: project ${deleted.sourceId} is soft-deleted` };
+  return { reason: 'project_not_found', detail: `${named}: no such project` };
+}
+
+/** Resolves task → project references through the memory ledger into links and metadata updates. */
+export function resolveProjectLinks(
+  refs: readonly TaskProjectReference[],
+  ledger: ReadonlyMap<string, LedgerEnd>,
+): ResolvedProjectLinks {
+  const result: ResolvedProjectLinks = { migrated: [], skipped: [], updates: [] };
+  for (const ref of refs) {
+    const key = projectLinkKey(ref.taskSourceId);
+    const choice = chooseProject(ref);
+    if ('reason' in choice) {
+      result.skipped.push({ key, reason: choice.reason, detail: choice.detail });
+      continue;
+    }
+    if (choice.project.sourceId === ref.taskSourceId) {
+      result.skipped.push({
+        key,
+        reason: 'self_relation',
+        detail: `task ${ref.taskSourceId} names itself as its project`,
+      });
+      continue;
+    }
+    const task = checkLedgerEnd('task', ref.taskSourceId, ledger);
+    if (!task.ok) {
+      result.skipped.push({ key, reason: task.reason, detail: task.detail });
+      continue;
+    }
+    const project = checkLedgerEnd('project', choice.project.sourceId, ledger);
+    if (!project.ok) {
+      result.skipped.push({ key, reason: project.reason, detail: project.detail });
+      continue;
+    }
+    const { end: t } = task;
+    const { end: p } = project;
+    result.migrated.push({
+      key,
+      row: {
+        id: relationshipId(t.module, t.targetId, p.module, p.targetId, BELONGS_TO),
+        userId: t.targetUserId,
+        sourceModule: t.module,
+        sourceMemoryId: t.targetId,
+        targetModule: p.module,
+        targetMemoryId: p.targetId,
+        relationshipType: BELONGS_TO,
+        strength: 1.0,
+        metadata: {
+          migrated_from: 'bigmemory',
+          link: 'project_task',
+          original_task_id: ref.taskSourceId,
+          original_project_id: choice.project.sourceId,
+          resolved_by: choice.resolvedBy,
+        },
+        createdAt: ref.taskCreatedAt,
+      },
+    });
+    result.updates.push({
+      module: t.module,
+      taskTargetId: t.targetId,
+      projectTargetId: p.targetId,
+      projectSourceId: choice.project.sourceId,
+    });
+  }
+  return result;
+}
+
+/** Dry run: the source alone tells found / deleted / not found; rejections cannot be foreseen. */
+export function dryRunProjectLinks(refs: readonly TaskProjectReference[]): {
+  wouldMigrate: number;
+  skippedByReason: Record<string, number>;
+} {
+  const outcome = { wouldMigrate: 0, skippedByReason: {} as Record<string, number> };
+  for (const ref of refs) {
+    const choice = chooseProject(ref);
+    if ('reason' in choice) increment(outcome.skippedByReason, choice.reason);
+    else outcome.wouldMigrate++;
+  }
+  return outcome;
+}

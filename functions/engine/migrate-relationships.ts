@@ -1,0 +1,190 @@
+import type { Pool, PoolClient } from 'pg';
+import { dryRunProjectLinks, resolveProjectLinks, type TaskProjectReference } from '../core/project-links.js';
+import {
+  dryRunRelations,
+  increment,
+  type MigratedRelationship,
+  resolveRelations,
+  type SkippedRelationship,
+  type SourceRelation,
+} from '../core/relationships.js';
+import { readTaskProjectReferences } from '../db/project-links.js';
+import { type RelationshipKind, RelationshipLoader, readLedgerEnds } from '../db/relationship-loader.js';
+import { readRelationRange } from '../db/relationship-reader.js';
+import type { KeyRange } from '../db/source-reader.js';
+import type { SourceSchema } from '../db/source-schema.js';
+import { classifyDatabaseFailure } from '../errors.js';
+
+export interface MigrateRelationshipsDeps {
+  source: Pool;
+  target: Pool;
+  schema: SourceSchema;
+}
+
+export interface MigrateRelationshipsInput {
+  runId: string;
+  /** `relations`: a key range of `memory_relations`; `project-links`: a key range of `memories`. */
+  kind: RelationshipKind;
+  range: KeyRange;
+  dryRun: boolean;
+}
+
+export interface RelationshipBatchSummary {
+  index: number;
+  kind: RelationshipKind;
+  read: number;
+  migrated: number;
+  skippedByReason: Record<string, number>;
+  /** Migrated (or, in a dry run, would-be migrated) rows by relationship type. */
+  byType: Record<string, number>;
+  /** Real runs only: rows of earlier runs removed, other batches' relations found to be duplicates. */
+  withdrawn?: number;
+  displaced?: number;
+  projectIdsWritten?: number;
+}
+
+async function readFromSource<T>(
+  deps: MigrateRelationshipsDeps,
+  input: MigrateRelationshipsInput,
+  read: (client: PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await deps.source.connect();
+  try {
+    return await read(client);
+  } catch (error) {
+    throw classifyDatabaseFailure(error, { database: 'source', kind: input.kind, batch: input.range.index });
+  } finally {
+    client.release();
+  }
+}
+
+function summarize(
+  input: MigrateRelationshipsInput,
+  read: number,
+  migrated: MigratedRelationship[],
+  skipped: SkippedRelationship[],
+): RelationshipBatchSummary {
+  const skippedByReason: Record<string, number> = {};
+  const byType: Record<string, number> = {};
+  for (const s of skipped) increment(skippedByReason, s.reason);
+  for (const m of migrated) increment(byType, m.row.relationshipType);
+  return {
+    index: input.range.index,
+    kind: input.kind,
+    read,
+    migrated: migrated.length,
+    skippedByReason,
+    byType,
+  };
+}
+
+/**
+ * One range of relations, or of tasks that name a project, end to end: read from the source,
+ * resolve both ends through the memory ledger, write rows, `project_id` and relationship-ledger
+ * rows in one transaction. A dry run reads the source only (the ledger may not exist yet) and
+ * counts what would happen.
+ */
+export async function migrateRelationships(
+  deps: MigrateRelationshipsDeps,
+  input: MigrateRelationshipsInput,
+): Promise<{ summary: RelationshipBatchSummary }> {
+  if (input.kind === 'relations') {
+    const relations = await readFromSource(deps, input, (c) =>
+      readRelationRange(c, deps.schema, input.range),
+    );
+    return {
+      summary: input.dryRun
+        ? dryRunSummary(input, relations)
+        : await migrateRelations(deps, input, relations),
+    };
+  }
+  const refs = await readFromSource(deps, input, (c) =>
+    readTaskProjectReferences(c, deps.schema, input.range),
+  );
+  if (input.dryRun) {
+    const outcome = dryRunProjectLinks(refs);
+    return {
+      summary: {
+        index: input.range.index,
+        kind: input.kind,
+        read: refs.length,
+        migrated: outcome.wouldMigrate,
+        skippedByReason: outcome.skippedByReason,
+        byType: outcome.wouldMigrate > 0 ? { belongs_to: outcome.wouldMigrate } : {},
+      },
+    };
+  }
+  return { summary: await migrateProjectLinks(deps, input, refs) };
+}
+
+function dryRunSummary(
+  input: MigrateRelationshipsInput,
+  relations: SourceRelation[],
+): RelationshipBatchSummary {
+  const outcome = dryRunRelations(relations);
+  return {
+    index: input.range.index,
+    kind: input.kind,
+    read: relations.length,
+    migrated: outcome.wouldMigrate,
+    skippedByReason: outcome.skippedByReason,
+    byType: outcome.byType,
+  };
+}
+
+async function migrateRelations(
+  deps: MigrateRelationshipsDeps,
+  input: MigrateRelationshipsInput,
+  relations: SourceRelation[],
+): Promise<RelationshipBatchSummary> {
+  const ledger = await readTargetLedger(
+    deps,
+    input,
+    relations.flatMap((r) => [r.sourceMemoryId, r.targetMemoryId]),
+  );
+  const resolved = resolveRelations(relations, ledger);
+  const loader = new RelationshipLoader(deps.target, { relationIdType: deps.schema.relationIdType });
+  const result = await loader.load({ runId: input.runId, kind: input.kind, ...resolved });
+  return {
+    ...summarize(input, relations.length, result.migrated, result.skipped),
+    withdrawn: result.withdrawn,
+    displaced: result.displaced,
+  };
+}
+
+async function migrateProjectLinks(
+  deps: MigrateRelationshipsDeps,
+  input: MigrateRelationshipsInput,
+  refs: TaskProjectReference[],
+): Promise<RelationshipBatchSummary> {
+  const ids = refs.flatMap((r) =>
+    [r.taskSourceId, r.byId?.sourceId, r.byName?.sourceId].filter((id) => id !== undefined),
+  );
+  const ledger = await readTargetLedger(deps, input, ids);
+  const resolved = resolveProjectLinks(refs, ledger);
+  const loader = new RelationshipLoader(deps.target, { relationIdType: deps.schema.relationIdType });
+  const result = await loader.load({
+    runId: input.runId,
+    kind: input.kind,
+    migrated: resolved.migrated,
+    skipped: resolved.skipped,
+    projectUpdates: resolved.updates,
+  });
+  return {
+    ...summarize(input, refs.length, result.migrated, result.skipped),
+    withdrawn: result.withdrawn,
+    projectIdsWritten: result.projectIdsWritten,
+  };
+}
+
+async function readTargetLedger(
+  deps: MigrateRelationshipsDeps,
+  input: MigrateRelationshipsInput,
+  ids: string[],
+) {
+  try {
+    return await readLedgerEnds(deps.target, ids);
+  } catch (error) {
+    throw classifyDatabaseFailure(error, { database: 'target', kind: input.kind, batch: input.range.index });
+  }
+}
