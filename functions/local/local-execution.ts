@@ -1,0 +1,143 @@
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { InvalidInputError } from '../errors.js';
+import { type AslDefinition, allStates, functionNameOf } from './asl-definition.js';
+import { LOCAL_ITEM_READER_RESOURCE, prepareForLocalExecution } from './local-definition.js';
+
+/** A Lambda handler as the local runner calls it: the task's payload in, its result out. */
+export type LocalTaskHandler = (event: unknown) => Promise<unknown>;
+
+type RunResult = ReturnType<StateMachine['run']>;
+type RunOverrides = NonNullable<NonNullable<Parameters<StateMachine['run']>[1]>['overrides']>;
+// The interpreter types handlers over its own JSON type; ours take and return plain unknown JSON.
+type InterpreterHandlers = NonNullable<RunOverrides['taskResourceLocalHandlers']>;
+/** An execution event of aws-local-stepfunctions (StateEntered, StateRetried, StateCaught, …). */
+export type LocalStateEvent = RunResult['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+
+export interface LocalExecutionOptions {
+  /** A definition from `loadSynthesizedDefinition`. */
+  definition: AslDefinition;
+  /**
+   * Handlers by the function a task's ARN names (`Preflight`, `MigrateBatch`, `Report`, …); a key
+   * equal to a state's name (`FailureReport`) takes precedence for that state.
+   */
+  handlers: Record<string, LocalTaskHandler>;
+  input: unknown;
+  /** The run bucket the Distributed Maps read their items from. */
+  bucket: string;
+  /** For the Maps' item reads; by default one honouring `AWS_ENDPOINT_URL`. */
+  s3Client?: S3Client;
+  /** `$$.Execution.Name`; by default `local-<timestamp>`. */
+  executionName?: string;
+  /** Replaces every retry's backoff (tests: 0); by default the definition's own intervals and jitter. */
+  retryIntervalMs?: number;
+  onStateEvent?: (event: LocalStateEvent) => void;
+}
+
+export interface LocalExecutionResult {
+  status: 'SUCCEEDED' | 'FAILED';
+  output?: unknown;
+  /** The error name, as a Fail state or an uncaught task error reports it. */
+  error?: string;
+  cause?: string;
+}
+
+/**
+ * Runs the synthesized definition in this process with aws-local-stepfunctions, every Lambda task
+ * bound to a local handler. The Distributed Maps' S3 item reads are made explicit (see
+ * `prepareForLocalExecution`); everything else runs as synthesized.
+ *
+ * Difference from AWS: a task error's `Cause` is the error's message, where Lambda gives a JSON
+ * string of errorType/errorMessage/trace.
+ */
+export async function runLocalExecution(options: LocalExecutionOptions): Promise<LocalExecutionResult> {
+  const { definition } = prepareForLocalExecution(options.definition);
+  const readItems = itemReaderFor(options);
+  const localHandlers: Record<string, LocalTaskHandler> = {};
+  const missing: string[] = [];
+  for (const [stateName, state] of allStates(definition)) {
+    if (state.Type !== 'Task') continue;
+    if (state.Resource === LOCAL_ITEM_READER_RESOURCE) {
+      localHandlers[stateName] = readItems;
+      continue;
+    }
+    const functionName = functionNameOf(state.Resource);
+    const handler =
+      options.handlers[stateName] ?? (functionName ? options.handlers[functionName] : undefined);
+    if (handler) localHandlers[stateName] = handler;
+    else missing.push(functionName ? `${stateName} (${functionName})` : stateName);
+  }
+  if (missing.length > 0) {
+    throw new InvalidInputError(`No local handler for task(s): ${missing.join(', ')}`, {
+      context: { missing },
+    });
+  }
+
+  const retryStates = allStates(definition).filter(([, state]) => state.Retry !== undefined);
+  const retryIntervalOverrides =
+    options.retryIntervalMs === undefined
+      ? undefined
+      : Object.fromEntries(retryStates.map(([name]) => [name, options.retryIntervalMs as number]));
+
+  // The local ARNs (region `local`) are not valid AWS ARNs; every task is bound to a local handler anyway.
+  const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
+  const execution = machine.run(options.input as Parameters<StateMachine['run']>[0], {
+    overrides: { taskResourceLocalHandlers: localHandlers as InterpreterHandlers, retryIntervalOverrides },
+    context: {
+      Execution: {
+        Name: options.executionName ?? `local-${new Date().toISOString().replace(/[:.]/g, '-')}`,
+      },
+    },
+  });
+  const events = forwardEvents(execution.eventLogs, options.onStateEvent);
+  try {
+    const output = await execution.result;
+    return { status: 'SUCCEEDED', output };
+  } catch (error) {
+    const failure = (error as { cause?: unknown }).cause ?? error;
+    const { name, message } = failure instanceof Error ? failure : new Error(String(failure));
+    return { status: 'FAILED', error: name, cause: message };
+  } finally {
+    await events;
+  }
+}
+
+async function forwardEvents(
+  events: AsyncGenerator<LocalStateEvent>,
+  onStateEvent: ((event: LocalStateEvent) => void) | undefined,
+): Promise<void> {
+  if (!onStateEvent) return;
+  for await (const event of events) onStateEvent(event);
+}
+
+/** Reads a Map's items as the deployed ItemReader does: a JSON array in one S3 object of the run bucket. */
+function itemReaderFor(options: LocalExecutionOptions): LocalTaskHandler {
+  let client = options.s3Client;
+  return async (event) => {
+    const { Key } = event as { Key?: unknown };
+    if (typeof Key !== 'string') {
+      throw new InvalidInputError('The Map has no S3 key for its items', { context: { event } });
+    }
+    client ??= defaultS3Client();
+    const response = await client.send(new GetObjectCommand({ Bucket: options.bucket, Key }));
+    const items = JSON.parse((await response.Body?.transformToString()) ?? 'null') as unknown;
+    if (!Array.isArray(items)) {
+      throw new InvalidInputError('A Map item list in the run bucket is not a JSON array', {
+        context: { bucket: options.bucket, key: Key },
+      });
+    }
+    return items;
+  };
+}
+
+// S3-compatible endpoints (MinIO, LocalStack, s3rver) break on the SDK's default CRC32 checksums.
+function defaultS3Client(): S3Client {
+  const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+  return endpoint
+    ? new S3Client({
+        forcePathStyle: true,
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      })
+    : new S3Client({});
+}

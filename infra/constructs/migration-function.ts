@@ -1,0 +1,75 @@
+import { fileURLToPath } from 'node:url';
+import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+
+/** The handler files in `functions/handlers/`, named as the state machine's tasks name them. */
+export const HANDLER_FILES = {
+  Preflight: 'preflight.ts',
+  Users: 'users.ts',
+  Plan: 'plan.ts',
+  MigrateBatch: 'migrate-batch.ts',
+  MigrateRelationships: 'migrate-relationships.ts',
+  RebuildCmi: 'rebuild-cmi.ts',
+  Verify: 'verify.ts',
+  Report: 'report.ts',
+} as const;
+
+export type HandlerName = keyof typeof HANDLER_FILES;
+
+const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+// esbuild's ESM output has no `require`; CommonJS dependencies (pg, middy plugins) still call it.
+const REQUIRE_SHIM =
+  "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
+
+export interface MigrationFunctionProps {
+  handler: HandlerName;
+  environment: Record<string, string>;
+  timeout: Duration;
+  memorySize: number;
+  logRetention: RetentionDays;
+  vpc?: IVpc;
+  vpcSubnets?: SubnetSelection;
+  securityGroups?: ISecurityGroup[];
+}
+
+/** One Lambda handler with the project's shared defaults: Node 22 on arm64, an ESM bundle, its own log group. */
+export class MigrationFunction extends NodejsFunction {
+  readonly handlerName: HandlerName;
+
+  constructor(scope: Construct, id: string, props: MigrationFunctionProps) {
+    const logGroup = new LogGroup(scope, `${id}Logs`, {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    super(scope, id, {
+      entry: `${PROJECT_ROOT}functions/handlers/${HANDLER_FILES[props.handler]}`,
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
+      handler: 'handler',
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      tracing: Tracing.ACTIVE,
+      logGroup,
+      environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      vpc: props.vpc,
+      vpcSubnets: props.vpc ? props.vpcSubnets : undefined,
+      securityGroups: props.vpc ? props.securityGroups : undefined,
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        banner: REQUIRE_SHIM,
+        minify: true,
+        sourceMap: true,
+      },
+    });
+    this.handlerName = props.handler;
+  }
+}

@@ -1,0 +1,68 @@
+import type { Duration } from 'aws-cdk-lib';
+import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { HANDLER_FILES, type HandlerName, MigrationFunction } from './migration-function.js';
+import type { MigrationSecrets } from './migration-secrets.js';
+
+type SecretName = 'sourceDatabase' | 'targetDatabase' | 'openAiApiKey';
+
+/** Which secrets each handler may read: only the embedding steps see the OpenAI key. */
+export const SECRETS_BY_HANDLER: Record<HandlerName, readonly SecretName[]> = {
+  Preflight: ['sourceDatabase', 'targetDatabase', 'openAiApiKey'],
+  Users: ['sourceDatabase', 'targetDatabase'],
+  Plan: ['sourceDatabase', 'targetDatabase'],
+  MigrateBatch: ['sourceDatabase', 'targetDatabase', 'openAiApiKey'],
+  MigrateRelationships: ['sourceDatabase', 'targetDatabase'],
+  RebuildCmi: ['targetDatabase'],
+  Verify: ['sourceDatabase', 'targetDatabase'],
+  Report: ['sourceDatabase', 'targetDatabase'],
+};
+
+export interface MigrationFunctionsProps {
+  bucket: IBucket;
+  secrets: MigrationSecrets;
+  timeout: Duration;
+  memorySize: number;
+  logRetention: RetentionDays;
+  logLevel: string;
+  vpc?: IVpc;
+  vpcSubnets?: SubnetSelection;
+  securityGroups?: ISecurityGroup[];
+}
+
+/** One function per state, each allowed the run bucket and only the secrets it needs. */
+export class MigrationFunctions extends Construct {
+  readonly byHandler: Record<HandlerName, MigrationFunction>;
+
+  constructor(scope: Construct, id: string, props: MigrationFunctionsProps) {
+    super(scope, id);
+    // ARNs only: a secret's value is read by the function at run time, never put in its configuration.
+    const environment = {
+      RUN_BUCKET: props.bucket.bucketName,
+      SOURCE_DATABASE_SECRET_ARN: props.secrets.sourceDatabase.secretArn,
+      TARGET_DATABASE_SECRET_ARN: props.secrets.targetDatabase.secretArn,
+      OPENAI_API_KEY_SECRET_ARN: props.secrets.openAiApiKey.secretArn,
+      POWERTOOLS_SERVICE_NAME: 'bigmemory-migration',
+      POWERTOOLS_METRICS_NAMESPACE: 'BigMemoryMigration',
+      LOG_LEVEL: props.logLevel,
+    };
+    const entries = (Object.keys(HANDLER_FILES) as HandlerName[]).map((handler) => {
+      const fn = new MigrationFunction(this, handler, {
+        handler,
+        environment,
+        timeout: props.timeout,
+        memorySize: props.memorySize,
+        logRetention: props.logRetention,
+        vpc: props.vpc,
+        vpcSubnets: props.vpcSubnets,
+        securityGroups: props.securityGroups,
+      });
+      props.bucket.grantReadWrite(fn);
+      for (const secret of SECRETS_BY_HANDLER[handler]) props.secrets[secret].grantRead(fn);
+      return [handler, fn] as const;
+    });
+    this.byHandler = Object.fromEntries(entries) as Record<HandlerName, MigrationFunction>;
+  }
+}

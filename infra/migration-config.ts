@@ -1,0 +1,88 @@
+import type { Node } from 'constructs';
+import { InvalidInputError } from '../functions/errors.js';
+
+/** Prefix of every context key this app reads (`cdk.json`, or `-c bigmemory-migration:key=value`). */
+export const CONTEXT_PREFIX = 'bigmemory-migration';
+
+/** What a deployment can be told through CDK context, read once and checked at synth time. */
+export interface MigrationConfig {
+  /** Distributed Map child executions at once: each holds database connections, so this protects the DB. */
+  maxConcurrency: number;
+  /** Lambda timeout of every migration function; a batch of `batchSize` rows must fit in it. */
+  functionTimeoutMinutes: number;
+  functionMemoryMb: number;
+  logRetentionDays: number;
+  logLevel: string;
+  /** Days a run's objects (reports, decisions, map results) stay in the bucket. */
+  runRetentionDays: number;
+  /** An EventBridge Scheduler expression (`rate(1 day)`, `cron(0 3 * * ? *)`); no schedule when absent. */
+  schedule?: string;
+  /** LocalStack/dev: the stack creates the secrets with placeholder values to fill in by hand. */
+  createSecrets: boolean;
+  sourceDatabaseSecretArn?: string;
+  targetDatabaseSecretArn?: string;
+  openAiApiKeySecretArn?: string;
+  vpcId?: string;
+  subnetIds: string[];
+  securityGroupIds: string[];
+  /** Alarms notify this SNS topic when given. */
+  alarmTopicArn?: string;
+  /** Keep the bucket and its runs when the stack is deleted (default), or empty and delete it. */
+  destroyRunBucket: boolean;
+}
+
+/** Reads the app's context; values typed on the command line arrive as strings, so both are accepted. */
+export function readMigrationConfig(node: Node): MigrationConfig {
+  const read = (key: string): unknown => node.tryGetContext(`${CONTEXT_PREFIX}:${key}`);
+  return {
+    maxConcurrency: positiveInteger(read('maxConcurrency'), 4, 'maxConcurrency'),
+    functionTimeoutMinutes: positiveInteger(read('functionTimeoutMinutes'), 15, 'functionTimeoutMinutes'),
+    functionMemoryMb: positiveInteger(read('functionMemoryMb'), 1024, 'functionMemoryMb'),
+    logRetentionDays: positiveInteger(read('logRetentionDays'), 90, 'logRetentionDays'),
+    logLevel: optionalString(read('logLevel')) ?? 'INFO',
+    runRetentionDays: positiveInteger(read('runRetentionDays'), 180, 'runRetentionDays'),
+    schedule: optionalString(read('schedule')),
+    createSecrets: flag(read('createSecrets')),
+    sourceDatabaseSecretArn: optionalString(read('sourceDatabaseSecretArn')),
+    targetDatabaseSecretArn: optionalString(read('targetDatabaseSecretArn')),
+    openAiApiKeySecretArn: optionalString(read('openAiApiKeySecretArn')),
+    vpcId: optionalString(read('vpcId')),
+    subnetIds: stringList(read('subnetIds')),
+    securityGroupIds: stringList(read('securityGroupIds')),
+    alarmTopicArn: optionalString(read('alarmTopicArn')),
+    destroyRunBucket: flag(read('destroyRunBucket')),
+  };
+}
+
+function positiveInteger(value: unknown, fallback: number, key: string): number {
+  if (value === undefined || value === null || value === '') return fallback;
+  const parsed = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) {
+    throw new InvalidInputError(`Context ${CONTEXT_PREFIX}:${key} must be a positive integer`, {
+      context: { key, value },
+    });
+  }
+  return parsed;
+}
+
+function optionalString(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  const text = String(value).trim();
+  return text === '' ? undefined : text;
+}
+
+function flag(value: unknown): boolean {
+  return value === true || value === 'true';
+}
+
+/** A JSON array, or a comma-separated string as typed with `-c`. */
+function stringList(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String).filter((item) => item !== '');
+  const text = optionalString(value);
+  if (!text) return [];
+  if (text.startsWith('[')) return stringList(JSON.parse(text) as unknown);
+  return text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}

@@ -1,0 +1,291 @@
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { InvalidInputError, PreflightError, TransientDatabaseError } from '../../functions/errors.js';
+import { localFunctionArn } from '../../functions/local/asl-definition.js';
+import {
+  type LocalStateEvent,
+  type LocalTaskHandler,
+  runLocalExecution,
+} from '../../functions/local/local-execution.js';
+import {
+  type AslDefinition,
+  loadSynthesizedDefinition,
+} from '../../functions/local/state-machine-definition.js';
+import { createBucket, makeS3Client } from '../harness/s3.js';
+import { services } from '../harness/services.js';
+
+interface Call {
+  task: string;
+  event: Record<string, unknown>;
+}
+
+const RANGES = [
+  { index: 0, fromKey: 'a', toKey: 'f' },
+  { index: 1, fromKey: 'f', toKey: 'm' },
+  { index: 2, fromKey: 'm', toKey: 'z' },
+];
+const RELATION_RANGES = [
+  { index: 0, fromKey: '1', toKey: '5' },
+  { index: 1, fromKey: '5', toKey: '9' },
+];
+
+/** Test fixtures standing in for the handlers: they record what they get and return tiny results. */
+function fixtureHandlers(s3: S3Client, bucket: string, calls: Call[]): Record<string, LocalTaskHandler> {
+  const task =
+    (
+      name: string,
+      result: (event: Record<string, unknown>) => unknown | Promise<unknown>,
+    ): LocalTaskHandler =>
+    async (event) => {
+      calls.push({ task: name, event: event as Record<string, unknown> });
+      return result(event as Record<string, unknown>);
+    };
+  return {
+    Preflight: task('Preflight', (event) => ({
+      runId: 'run-1',
+      bucket,
+      runPrefix: 'runs/run-1/',
+      options: event.input,
+    })),
+    Users: task('Users', () => ({ matched: 2, created: 1 })),
+    Plan: task('Plan', async () => {
+      await putJson(s3, bucket, 'runs/run-1/ranges.json', RANGES);
+      await putJson(s3, bucket, 'runs/run-1/relation-ranges.json', RELATION_RANGES);
+      return {
+        batchCount: RANGES.length,
+        rangesKey: 'runs/run-1/ranges.json',
+        relationBatchCount: RELATION_RANGES.length,
+        relationRangesKey: 'runs/run-1/relation-ranges.json',
+      };
+    }),
+    MigrateBatch: task('MigrateBatch', () => ({ migrated: 10 })),
+    MigrateRelationships: task('MigrateRelationships', () => ({ upserted: 3 })),
+    RebuildCmi: task('RebuildCmi', () => ({ rows: 30 })),
+    Verify: task('Verify', () => ({ reconciled: true })),
+    Report: task('Report', (event) =>
+      event.failed ? { reportKey: 'runs/run-1/failure.json' } : { reportKey: 'runs/run-1/report.json' },
+    ),
+  };
+}
+
+async function putJson(s3: S3Client, bucket: string, key: string, body: unknown): Promise<void> {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(body) }));
+}
+
+function failing(
+  error: Error,
+  times: number,
+  then: LocalTaskHandler,
+  calls: Call[],
+  name: string,
+): LocalTaskHandler {
+  let failures = 0;
+  return async (event) => {
+    if (failures < times) {
+      failures += 1;
+      calls.push({ task: name, event: event as Record<string, unknown> });
+      throw error;
+    }
+    return then(event);
+  };
+}
+
+describe('Function: runLocalExecution', () => {
+  let definition: AslDefinition;
+  let s3: S3Client;
+  let bucket: string;
+
+  beforeAll(async () => {
+    s3 = makeS3Client(services().s3Endpoint);
+    bucket = await createBucket(s3);
+    definition = await loadSynthesizedDefinition({ bucket });
+  });
+
+  it('runs the synthesized definition, its tasks named by local function ARNs', () => {
+    // Assess
+    expect(definition.StartAt).toBe('Preflight');
+    expect(definition.States.Preflight?.Resource).toBe(localFunctionArn('Preflight'));
+    expect(definition.States.FailureReport?.Resource).toBe(localFunctionArn('Report'));
+    expect(definition.States.MigrateBatches?.MaxConcurrency).toBe(4);
+    expect(definition.States.MigrateBatches?.ItemReader?.Parameters).toEqual({
+      Bucket: bucket,
+      'Key.$': '$.plan.rangesKey',
+    });
+  });
+
+  it('runs the chain in order with the payloads of the contract', async () => {
+    // Prepare
+    const calls: Call[] = [];
+    const input = { dryRun: true, batchSize: 500 };
+
+    // Act
+    const result = await runLocalExecution({
+      definition,
+      handlers: fixtureHandlers(s3, bucket, calls),
+      input,
+      bucket,
+      s3Client: s3,
+      executionName: 'exec-1',
+    });
+
+    // Assess
+    expect(result).toEqual({ status: 'SUCCEEDED', output: { reportKey: 'runs/run-1/report.json' } });
+    const order = calls.map((call) => call.task).filter((task, i, all) => all[i - 1] !== task);
+    expect(order).toEqual([
+      'Preflight',
+      'Users',
+      'Plan',
+      'MigrateBatch',
+      'MigrateRelationships',
+      'RebuildCmi',
+      'Verify',
+      'Report',
+    ]);
+    const run = { runId: 'run-1', bucket, runPrefix: 'runs/run-1/', options: input };
+    expect(calls[0]?.event).toEqual({ input, executionName: 'exec-1' });
+    expect(calls.find((call) => call.task === 'Users')?.event).toEqual({ run });
+    expect(calls.find((call) => call.task === 'Verify')?.event).toEqual({ run });
+    expect(calls.at(-1)?.event).toEqual({
+      run,
+      users: { matched: 2, created: 1 },
+      plan: expect.objectContaining({ batchCount: 3, rangesKey: 'runs/run-1/ranges.json' }),
+      verify: { reconciled: true },
+    });
+  });
+
+  it('fans each Distributed Map out over the items Plan wrote to the bucket', async () => {
+    // Prepare
+    const calls: Call[] = [];
+
+    // Act
+    await runLocalExecution({
+      definition,
+      handlers: fixtureHandlers(s3, bucket, calls),
+      input: {},
+      bucket,
+      s3Client: s3,
+    });
+
+    // Assess
+    const batches = calls.filter((call) => call.task === 'MigrateBatch').map((call) => call.event);
+    expect(batches.map((event) => event.range)).toEqual(expect.arrayContaining(RANGES));
+    expect(batches).toHaveLength(RANGES.length);
+    expect(batches.every((event) => (event.run as { runId: string }).runId === 'run-1')).toBe(true);
+    const relations = calls
+      .filter((call) => call.task === 'MigrateRelationships')
+      .map((call) => call.event.range);
+    expect(relations).toEqual(expect.arrayContaining(RELATION_RANGES));
+    expect(relations).toHaveLength(RELATION_RANGES.length);
+  });
+
+  it('retries a step that fails with a transient error name', async () => {
+    // Prepare
+    const calls: Call[] = [];
+    const events: LocalStateEvent[] = [];
+    const handlers = fixtureHandlers(s3, bucket, calls);
+    handlers.Users = failing(
+      new TransientDatabaseError('connection reset'),
+      2,
+      handlers.Users!,
+      calls,
+      'Users',
+    );
+    handlers.MigrateBatch = failing(
+      new TransientDatabaseError('deadlock'),
+      1,
+      handlers.MigrateBatch!,
+      calls,
+      'MigrateBatch',
+    );
+
+    // Act
+    const result = await runLocalExecution({
+      definition,
+      handlers,
+      input: {},
+      bucket,
+      s3Client: s3,
+      retryIntervalMs: 0,
+      onStateEvent: (event) => events.push(event),
+    });
+
+    // Assess
+    expect(result.status).toBe('SUCCEEDED');
+    expect(calls.filter((call) => call.task === 'Users')).toHaveLength(3);
+    expect(calls.filter((call) => call.task === 'MigrateBatch')).toHaveLength(RANGES.length + 1);
+    expect(events.filter((event) => event.type === 'StateRetried').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('ends a non-transient error in FailureReport, then FAILED with the error name', async () => {
+    // Prepare
+    const calls: Call[] = [];
+    const handlers = fixtureHandlers(s3, bucket, calls);
+    handlers.Plan = failing(
+      new InvalidInputError('batchSize must be positive'),
+      1,
+      handlers.Plan!,
+      calls,
+      'Plan',
+    );
+
+    // Act
+    const result = await runLocalExecution({
+      definition,
+      handlers,
+      input: {},
+      bucket,
+      s3Client: s3,
+      retryIntervalMs: 0,
+    });
+
+    // Assess
+    expect(result).toEqual({
+      status: 'FAILED',
+      error: 'InvalidInputError',
+      cause: 'batchSize must be positive',
+    });
+    expect(calls.map((call) => call.task)).toEqual(['Preflight', 'Users', 'Plan', 'Report']);
+    expect(calls.at(-1)?.event).toMatchObject({
+      failed: true,
+      error: { Error: 'InvalidInputError', Cause: 'batchSize must be positive' },
+      state: { run: { runId: 'run-1' }, users: { matched: 2, created: 1 } },
+    });
+  });
+
+  it('still reports a failure when Preflight fails before there is a run', async () => {
+    // Prepare
+    const calls: Call[] = [];
+    const handlers = fixtureHandlers(s3, bucket, calls);
+    handlers.Preflight = failing(
+      new PreflightError('target unreachable'),
+      1,
+      handlers.Preflight!,
+      calls,
+      'Preflight',
+    );
+    const reports: unknown[] = [];
+    handlers.FailureReport = async (event) => {
+      reports.push(event);
+      return { reportKey: 'failure.json' };
+    };
+
+    // Act
+    const result = await runLocalExecution({
+      definition,
+      handlers,
+      input: { dryRun: true },
+      bucket,
+      s3Client: s3,
+    });
+
+    // Assess
+    expect(result).toMatchObject({ status: 'FAILED', error: 'PreflightError' });
+    expect(reports).toEqual([
+      {
+        failed: true,
+        error: { Error: 'PreflightError', Cause: 'target unreachable' },
+        state: { dryRun: true, error: { Error: 'PreflightError', Cause: 'target unreachable' } },
+      },
+    ]);
+  });
+});

@@ -1,0 +1,158 @@
+import type { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TRANSIENT_ERROR_NAMES } from '../../functions/errors.js';
+import type { AslDefinition, AslState } from '../../functions/local/asl-definition.js';
+import { stateMachineDefinition, synthesize } from './template-queries.js';
+
+function tasksOf(states: Record<string, AslState>): [string, AslState][] {
+  return Object.entries(states).flatMap(([name, state]) => [
+    ...(state.Type === 'Task' ? [[name, state] as [string, AslState]] : []),
+    ...(state.ItemProcessor ? tasksOf(state.ItemProcessor.States) : []),
+  ]);
+}
+
+describe('Class: MigrationStateMachine', () => {
+  let template: Template;
+  let definition: AslDefinition;
+
+  beforeAll(() => {
+    ({ template } = synthesize());
+    definition = stateMachineDefinition(template);
+  });
+
+  it('chains the states in the order of the pipeline', () => {
+    // Prepare
+    const order: string[] = [];
+    let name: string | undefined = definition.StartAt;
+
+    // Act
+    while (name) {
+      order.push(name);
+      name = definition.States[name]?.Next;
+    }
+
+    // Assess
+    expect(order).toEqual([
+      'Preflight',
+      'Users',
+      'Plan',
+      'MigrateBatches',
+      'MigrateRelationships',
+      'RebuildCmi',
+      'Verify',
+      'Report',
+    ]);
+    expect(definition.States.Report?.End).toBe(true);
+  });
+
+  it('passes each step the small payload of the contract', () => {
+    // Assess
+    const { States: states } = definition;
+    expect(states.Preflight).toMatchObject({
+      Parameters: { 'input.$': '$', 'executionName.$': '$$.Execution.Name' },
+      ResultPath: '$.run',
+    });
+    expect(states.Users).toMatchObject({ Parameters: { 'run.$': '$.run' }, ResultPath: '$.users' });
+    expect(states.Plan).toMatchObject({ Parameters: { 'run.$': '$.run' }, ResultPath: '$.plan' });
+    expect(states.RebuildCmi).toMatchObject({ Parameters: { 'run.$': '$.run' }, ResultPath: '$.cmi' });
+    expect(states.Verify).toMatchObject({ Parameters: { 'run.$': '$.run' }, ResultPath: '$.verify' });
+    expect(states.Report?.Parameters).toEqual({
+      'run.$': '$.run',
+      'users.$': '$.users',
+      'plan.$': '$.plan',
+      'verify.$': '$.verify',
+    });
+    expect(states.Report?.ResultPath).toBeUndefined();
+  });
+
+  it('invokes the functions directly, so results need no unwrapping', () => {
+    // Assess
+    for (const [, task] of tasksOf(definition.States)) {
+      expect(task.Resource).toMatch(/^<Functions\w+\.Arn>$/);
+    }
+  });
+
+  it('fans out over the planned ranges with distributed maps of bounded concurrency', () => {
+    // Assess
+    for (const [map, keyPath, task] of [
+      ['MigrateBatches', '$.plan.rangesKey', 'MigrateBatch'],
+      ['MigrateRelationships', '$.plan.relationRangesKey', 'MigrateRelationshipBatch'],
+    ] as const) {
+      expect(definition.States[map]).toMatchObject({
+        Type: 'Map',
+        MaxConcurrency: 4,
+        ResultPath: null,
+        ItemReader: {
+          Resource: 'arn:<AWS::Partition>:states:::s3:getObject',
+          ReaderConfig: { InputType: 'JSON' },
+          Parameters: { Bucket: expect.stringMatching(/^<RunBucket/), 'Key.$': keyPath },
+        },
+        ItemSelector: { 'run.$': '$.run', 'range.$': '$$.Map.Item.Value' },
+        ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, StartAt: task },
+        ResultWriter: {
+          Parameters: { Bucket: expect.stringMatching(/^<RunBucket/), Prefix: 'map-results/' },
+        },
+      });
+    }
+  });
+
+  it('takes MaxConcurrency from context', () => {
+    // Act
+    const { template: limited } = synthesize({ 'bigmemory-migration:maxConcurrency': '2' });
+
+    // Assess
+    const { States: states } = stateMachineDefinition(limited);
+    expect(states.MigrateBatches?.MaxConcurrency).toBe(2);
+    expect(states.MigrateRelationships?.MaxConcurrency).toBe(2);
+  });
+
+  it('retries only the transient error names, with backoff and full jitter', () => {
+    // Assess
+    const tasks = tasksOf(definition.States);
+    expect(tasks).toHaveLength(9);
+    for (const [, task] of tasks) {
+      expect(task.Retry).toEqual([
+        {
+          ErrorEquals: [...TRANSIENT_ERROR_NAMES],
+          IntervalSeconds: 2,
+          BackoffRate: 2,
+          MaxAttempts: 5,
+          JitterStrategy: 'FULL',
+        },
+      ]);
+    }
+  });
+
+  it('catches every failure into FailureReport, then the one Fail state', () => {
+    // Assess
+    const steps = Object.entries(definition.States).filter(
+      ([name, state]) => name !== 'FailureReport' && state.Type !== 'Fail',
+    );
+    expect(steps).toHaveLength(8);
+    for (const [, state] of steps) {
+      expect(state.Catch).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'FailureReport' },
+      ]);
+    }
+    expect(definition.States.FailureReport).toMatchObject({
+      Parameters: { failed: true, 'error.$': '$.error', 'state.$': '$' },
+      Next: 'MigrationFailed',
+      Catch: [{ ErrorEquals: ['States.ALL'], Next: 'MigrationFailed' }],
+    });
+    expect(definition.States.FailureReport?.Resource).toBe(definition.States.Report?.Resource);
+    expect(definition.States.MigrationFailed).toEqual({
+      Type: 'Fail',
+      ErrorPath: '$.error.Error',
+      CausePath: '$.error.Cause',
+    });
+  });
+
+  it('logs every event and traces executions', () => {
+    // Assess
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false },
+    });
+  });
+});
