@@ -5,6 +5,8 @@
  */
 import type { ClientBase } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { relationKey } from '../core/relationships.js';
+import { MODULE_IDS, type ModuleId } from '../core/types.js';
 import type {
   CmiModuleCount,
   LedgerMemoryKey,
@@ -15,7 +17,6 @@ import type {
   TargetFingerprint,
 } from '../core/verification.js';
 import { SAMPLE_LIMIT } from '../core/verification.js';
-import { MODULE_IDS, type ModuleId } from '../core/types.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import { CopyBinaryParser, decodeField } from './pg-binary.js';
 import type { SourceSchema } from './source-schema.js';
@@ -61,7 +62,10 @@ function sourceColumn(schema: SourceSchema, column: string, expr: string, type: 
 // ---------------------------------------------------------------------------------------------
 // Accounting
 
-export async function* sourceMemoryKeys(client: ClientBase, schema: SourceSchema): AsyncGenerator<SourceMemoryKey> {
+export async function* sourceMemoryKeys(
+  client: ClientBase,
+  schema: SourceSchema,
+): AsyncGenerator<SourceMemoryKey> {
   const query = `SELECT id::text, is_deleted IS TRUE FROM memories ORDER BY ${sourceIdOrder(schema)}`;
   for await (const t of streamTuples(client, query)) yield { id: text(t[0]) as string, deleted: bool(t[1]) };
 }
@@ -73,9 +77,13 @@ export async function* ledgerMemoryKeys(client: ClientBase): AsyncGenerator<Ledg
   }
 }
 
-export async function rejectedWithoutReason(client: ClientBase): Promise<{ count: number; samples: string[] }> {
+export async function rejectedWithoutReason(
+  client: ClientBase,
+): Promise<{ count: number; samples: string[] }> {
   const where = `status = 'rejected' AND (reason IS NULL OR btrim(reason) = '')`;
-  const { rows: count } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${LEDGER} WHERE ${where}`);
+  const { rows: count } = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM ${LEDGER} WHERE ${where}`,
+  );
   const { rows: samples } = await client.query<{ source_id: string }>(
     `SELECT source_id FROM ${LEDGER} WHERE ${where} ORDER BY source_id LIMIT ${SAMPLE_LIMIT}`,
   );
@@ -85,7 +93,10 @@ export async function rejectedWithoutReason(client: ClientBase): Promise<{ count
 // ---------------------------------------------------------------------------------------------
 // Per-row fingerprints
 
-export async function* sourceFingerprints(client: ClientBase, schema: SourceSchema): AsyncGenerator<MemoryFingerprint> {
+export async function* sourceFingerprints(
+  client: ClientBase,
+  schema: SourceSchema,
+): AsyncGenerator<MemoryFingerprint> {
   const hasEmbedding = schema.memoryColumns.includes('embedding');
   const query = `SELECT id::text, md5(content),
       ${hasEmbedding ? 'md5(vector_send(embedding)), vector_dims(embedding)' : 'NULL::text, NULL::int4'},
@@ -114,7 +125,7 @@ export async function* targetFingerprints(client: ClientBase): AsyncGenerator<Ta
       FROM ${LEDGER} l LEFT JOIN ${moduleTable(module)} m ON m.id = l.target_id
       WHERE l.status = 'migrated' AND l.module = '${module}'`,
   );
-  const query = `SELECT * FROM (${perModule.join(' UNION ALL ')}) f ORDER BY 1 COLLATE "C"`;
+  const query = `SELECT * FROM (${perModule.join(' UNION ALL ')}) f ORDER BY f.source_id COLLATE "C"`;
   for await (const t of streamTuples(client, query)) {
     yield {
       sourceId: text(t[0]) as string,
@@ -169,9 +180,15 @@ export async function moduleCounts(client: ClientBase): Promise<ModuleCount[]> {
 export async function cmiCounts(client: ClientBase): Promise<CmiModuleCount[]> {
   const counts: CmiModuleCount[] = [];
   for (const module of MODULE_IDS) {
-    const rows = `FROM ${LEDGER} l JOIN ${moduleTable(module)} m ON m.id = l.target_id
-      WHERE l.status = 'migrated' AND l.module = $1`;
-    const { rows: own } = await client.query<{ module_rows: number; cmi_rows: number; missing: number; wrong_user: number }>(
+    // The other modules by name, not `<> module`: equality on the unique index's leading column
+    // keeps this an index lookup even when stale statistics would pick a nested loop.
+    const others = MODULE_IDS.filter((m) => m !== module);
+    const { rows: own } = await client.query<{
+      module_rows: number;
+      cmi_rows: number;
+      missing: number;
+      wrong_user: number;
+    }>(
       `SELECT count(*)::int AS module_rows, count(c.id)::int AS cmi_rows,
               count(*) FILTER (WHERE c.id IS NULL)::int AS missing,
               count(*) FILTER (WHERE c.id IS NOT NULL AND c."userId" IS DISTINCT FROM m."userId")::int AS wrong_user
@@ -182,37 +199,46 @@ export async function cmiCounts(client: ClientBase): Promise<CmiModuleCount[]> {
     );
     const { rows: wrongModule } = await client.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM ${LEDGER} l
-         JOIN memory_index c ON c."remoteMemoryId" = l.target_id AND c."moduleId" <> l.module
+         JOIN memory_index c ON c."moduleId" = ANY($2::text[]) AND c."remoteMemoryId" = l.target_id
         WHERE l.status = 'migrated' AND l.module = $1`,
-      [module],
-    );
-    const { rows: samples } = await client.query<{ sample: string }>(
-      `(SELECT l.source_id || ' has no CMI row' AS sample ${rows}
-           AND NOT EXISTS (SELECT 1 FROM memory_index c WHERE c."moduleId" = l.module AND c."remoteMemoryId" = l.target_id)
-         ORDER BY l.source_id LIMIT ${SAMPLE_LIMIT})
-       UNION ALL
-       (SELECT l.source_id || ' also has a CMI row in ' || c."moduleId" FROM ${LEDGER} l
-          JOIN memory_index c ON c."remoteMemoryId" = l.target_id AND c."moduleId" <> l.module
-         WHERE l.status = 'migrated' AND l.module = $1 ORDER BY l.source_id LIMIT ${SAMPLE_LIMIT})
-       UNION ALL
-       (SELECT l.source_id || ' has a CMI row of user ' || c."userId" || ', module row of ' || m."userId" ${rows.replace(
-         'WHERE',
-         `JOIN memory_index c ON c."moduleId" = l.module AND c."remoteMemoryId" = l.target_id WHERE`,
-       )} AND c."userId" IS DISTINCT FROM m."userId" ORDER BY l.source_id LIMIT ${SAMPLE_LIMIT})`,
-      [module],
+      [module, others],
     );
     const o = own[0];
+    const wrong = wrongModule[0]?.n ?? 0;
+    const problems = (o?.missing ?? 0) + (o?.wrong_user ?? 0) + wrong;
     counts.push({
       module,
       moduleRows: o?.module_rows ?? 0,
       cmiRows: o?.cmi_rows ?? 0,
       missing: o?.missing ?? 0,
       wrongUser: o?.wrong_user ?? 0,
-      wrongModule: wrongModule[0]?.n ?? 0,
-      samples: samples.map((s) => s.sample).slice(0, SAMPLE_LIMIT),
+      wrongModule: wrong,
+      samples: problems > 0 ? await cmiSamples(client, module, others) : [],
     });
   }
   return counts;
+}
+
+async function cmiSamples(client: ClientBase, module: ModuleId, others: ModuleId[]): Promise<string[]> {
+  const { rows } = await client.query<{ sample: string }>(
+    `(SELECT l.source_id || ' has no CMI row' AS sample
+        FROM ${LEDGER} l JOIN ${moduleTable(module)} m ON m.id = l.target_id
+       WHERE l.status = 'migrated' AND l.module = $1
+         AND NOT EXISTS (SELECT 1 FROM memory_index c WHERE c."moduleId" = l.module AND c."remoteMemoryId" = l.target_id)
+       ORDER BY l.source_id LIMIT ${SAMPLE_LIMIT})
+     UNION ALL
+     (SELECT l.source_id || ' also has a CMI row in ' || c."moduleId"
+        FROM ${LEDGER} l JOIN memory_index c ON c."moduleId" = ANY($2::text[]) AND c."remoteMemoryId" = l.target_id
+       WHERE l.status = 'migrated' AND l.module = $1 ORDER BY l.source_id LIMIT ${SAMPLE_LIMIT})
+     UNION ALL
+     (SELECT l.source_id || ' has a CMI row of user ' || c."userId" || ', module row of ' || m."userId"
+        FROM ${LEDGER} l JOIN ${moduleTable(module)} m ON m.id = l.target_id
+        JOIN memory_index c ON c."moduleId" = l.module AND c."remoteMemoryId" = l.target_id
+       WHERE l.status = 'migrated' AND l.module = $1 AND c."userId" IS DISTINCT FROM m."userId"
+       ORDER BY l.source_id LIMIT ${SAMPLE_LIMIT})`,
+    [module, others],
+  );
+  return rows.map((r) => r.sample).slice(0, SAMPLE_LIMIT);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -228,21 +254,27 @@ export async function relationshipLedgerIsEmpty(client: ClientBase): Promise<boo
   return rows.length === 0;
 }
 
-export async function* sourceRelationIds(client: ClientBase, schema: SourceSchema): AsyncGenerator<string> {
+/** Source relations as their relationship-ledger keys (`relation:<id>`; a constant prefix keeps the order). */
+export async function* sourceRelationKeys(client: ClientBase, schema: SourceSchema): AsyncGenerator<string> {
   const order = schema.relationIdType === 'uuid' ? 'id' : 'id::text COLLATE "C"';
   for await (const t of streamTuples(client, `SELECT id::text FROM memory_relations ORDER BY ${order}`)) {
-    yield text(t[0]) as string;
+    yield relationKey(text(t[0]) as string);
   }
 }
 
+/** Ledger rows of source relations; project–task links (`project:<task id>`) have no source row. */
 export async function* relationshipLedgerKeys(client: ClientBase): AsyncGenerator<RelationshipLedgerKey> {
-  const query = `SELECT source_key, status, reason FROM ${RELATIONSHIP_LEDGER} ORDER BY source_key COLLATE "C"`;
+  const prefix = relationKey('');
+  const query = `SELECT source_key, status, reason FROM ${RELATIONSHIP_LEDGER}
+    WHERE left(source_key, ${prefix.length}) = '${prefix}' ORDER BY source_key COLLATE "C"`;
   for await (const t of streamTuples(client, query)) {
     yield { sourceKey: text(t[0]) as string, status: text(t[1]) as string, reason: text(t[2]) };
   }
 }
 
-export async function migratedRelationshipsMissing(client: ClientBase): Promise<{ count: number; samples: string[] }> {
+export async function migratedRelationshipsMissing(
+  client: ClientBase,
+): Promise<{ count: number; samples: string[] }> {
   const from = `FROM ${RELATIONSHIP_LEDGER} r WHERE r.status = 'migrated'
       AND NOT EXISTS (SELECT 1 FROM memory_relationships m WHERE m.id = r.target_id)`;
   const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n ${from}`);
@@ -337,6 +369,11 @@ export async function nearestInCmi(
   );
   const row = rows[0];
   return row
-    ? { moduleId: row.moduleId, remoteMemoryId: row.remoteMemoryId, distance: row.distance, selfDistance: row.self_distance }
+    ? {
+        moduleId: row.moduleId,
+        remoteMemoryId: row.remoteMemoryId,
+        distance: row.distance,
+        selfDistance: row.self_distance,
+      }
     : null;
 }

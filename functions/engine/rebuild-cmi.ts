@@ -1,0 +1,233 @@
+import type { Pool, PoolClient } from 'pg';
+import { deriveCmiEntry } from '../core/cmi.js';
+import { type CmiRow, MODULE_IDS, type ModuleId, type ModuleMemoryRow } from '../core/types.js';
+import { copyQueryOut, copyRowsIn } from '../db/copy-stream.js';
+import { decodeField, type PgBinaryType } from '../db/pg-binary.js';
+import { classifyDatabaseFailure } from '../errors.js';
+
+export interface RebuildCmiProgress {
+  module: ModuleId;
+  scanned: number;
+  created: number;
+  updated: number;
+}
+
+export interface RebuildCmiOptions {
+  /** Re-derive every module row's CMI row, not only the missing ones. */
+  all?: boolean;
+  /** Module rows per page (one transaction each). */
+  batchSize?: number;
+  onProgress?: (progress: RebuildCmiProgress) => void;
+}
+
+export interface RebuildCmiResult {
+  scanned: number;
+  created: number;
+  updated: number;
+  removedOrphans: number;
+  /** Module rows whose user is not in `users`: memory_index.userId is a foreign key to it. */
+  skippedMissingUser: number;
+  /**
+   * Rows left out at write time: the CMI id is taken by another module's entry for the same memory
+   * id, or the user was deleted between the page's read and its write.
+   */
+  skippedIdConflict: number;
+  durationMs: number;
+}
+
+export const DEFAULT_REBUILD_BATCH_SIZE = 1000;
+
+const moduleTable = (module: string) => `"${module}_memories"`;
+
+const CMI_COLUMNS: { name: keyof CmiRow; type: PgBinaryType }[] = [
+  { name: 'id', type: 'text' },
+  { name: 'userId', type: 'text' },
+  { name: 'moduleId', type: 'text' },
+  { name: 'remoteMemoryId', type: 'text' },
+  { name: 'embedding', type: 'vector' },
+  { name: 'title', type: 'text' },
+  { name: 'summary', type: 'text' },
+  { name: 'keywords', type: 'text[]' },
+  { name: 'categories', type: 'text[]' },
+  { name: 'importanceScore', type: 'float8' },
+  { name: 'accessCount', type: 'int4' },
+  { name: 'lastAccessed', type: 'timestamp' },
+  { name: 'createdAt', type: 'timestamp' },
+  { name: 'updatedAt', type: 'timestamp' },
+];
+const CMI_COLUMN_LIST = CMI_COLUMNS.map((c) => `"${c.name}"`).join(', ');
+const CMI_UPDATE_SET = CMI_COLUMNS.filter((c) => !['id', 'moduleId', 'remoteMemoryId'].includes(c.name))
+  .map((c) => `"${c.name}" = EXCLUDED."${c.name}"`)
+  .join(', ');
+
+// Its own staging table, not the batch loader's: the two must not depend on each other's layout.
+const STAGING_DDL = `CREATE TEMP TABLE IF NOT EXISTS bm_rebuild_cmi (LIKE memory_index INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`;
+
+// Rows that would break a constraint are filtered here rather than failing the page: a user
+// deleted since the page was read, or a CMI id already used by the same memory id in another module.
+const UPSERT_SQL = `
+WITH upserted AS (
+  INSERT INTO memory_index (${CMI_COLUMN_LIST})
+  SELECT ${CMI_COLUMN_LIST} FROM bm_rebuild_cmi s
+   WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = s."userId")
+     AND NOT EXISTS (SELECT 1 FROM memory_index x WHERE x.id = s.id
+                      AND (x."moduleId" <> s."moduleId" OR x."remoteMemoryId" <> s."remoteMemoryId"))
+  ON CONFLICT ("moduleId", "remoteMemoryId") DO UPDATE SET ${CMI_UPDATE_SET}
+  RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted)::int AS created, count(*) FILTER (WHERE NOT inserted)::int AS updated FROM upserted`;
+
+interface PageRow {
+  row: ModuleMemoryRow;
+  userExists: boolean;
+}
+
+const PAGE_TYPES: PgBinaryType[] = [
+  'text',
+  'text',
+  'text',
+  'vector',
+  'jsonb',
+  'int4',
+  'timestamp',
+  'timestamp',
+  'timestamp',
+  'bool',
+];
+
+function toPageRow(module: ModuleId, fields: (Buffer | null)[]): PageRow {
+  const v = (i: number) => decodeField(PAGE_TYPES[i] as PgBinaryType, fields[i] ?? null);
+  const metadata = v(4);
+  const embedding = v(3) as Float32Array | null;
+  return {
+    row: {
+      id: v(0) as string,
+      module,
+      userId: v(1) as string,
+      content: (v(2) as string | null) ?? '',
+      // A vector the CMI reduction cannot take (not a multiple of 3) leaves the CMI vector NULL.
+      embedding: embedding !== null && embedding.length % 3 === 0 ? embedding : null,
+      metadata:
+        metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata)
+          ? (metadata as Record<string, unknown>)
+          : {},
+      accessCount: (v(5) as number | null) ?? 0,
+      lastAccessed: v(6) as Date | null,
+      createdAt: v(7) as Date,
+      updatedAt: v(8) as Date,
+    },
+    userExists: v(9) as boolean,
+  };
+}
+
+async function readPage(
+  client: PoolClient,
+  module: ModuleId,
+  after: string | null,
+  limit: number,
+  all: boolean,
+): Promise<PageRow[]> {
+  const conditions: string[] = [];
+  if (after !== null) conditions.push(`m.id > ${client.escapeLiteral(after)}`);
+  if (!all) {
+    conditions.push(
+      `NOT EXISTS (SELECT 1 FROM memory_index c WHERE c."moduleId" = ${client.escapeLiteral(module)} AND c."remoteMemoryId" = m.id)`,
+    );
+  }
+  // COPY takes no parameters, hence the escaped literals; keyset on id, never OFFSET.
+  const query = `SELECT m.id, m."userId", m.content, m.embedding, m.metadata, m."accessCount",
+      m."lastAccessed", m."createdAt", m."updatedAt", EXISTS (SELECT 1 FROM users u WHERE u.id = m."userId")
+    FROM ${moduleTable(module)} m
+    ${conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''}
+    ORDER BY m.id LIMIT ${limit}`;
+  const rows: PageRow[] = [];
+  await copyQueryOut(client, query, (fields) => rows.push(toPageRow(module, fields)));
+  return rows;
+}
+
+async function writePage(
+  client: PoolClient,
+  entries: CmiRow[],
+): Promise<{ created: number; updated: number }> {
+  await client.query('BEGIN');
+  try {
+    await client.query(STAGING_DDL);
+    await copyRowsIn(
+      client,
+      'bm_rebuild_cmi',
+      CMI_COLUMNS,
+      entries.map((e) => CMI_COLUMNS.map((c) => e[c.name])),
+    );
+    const { rows } = await client.query<{ created: number; updated: number }>(UPSERT_SQL);
+    await client.query('COMMIT');
+    return { created: rows[0]?.created ?? 0, updated: rows[0]?.updated ?? 0 };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+async function removeOrphans(client: PoolClient, module: ModuleId): Promise<number> {
+  const result = await client.query(
+    `DELETE FROM memory_index c WHERE c."moduleId" = $1
+        AND NOT EXISTS (SELECT 1 FROM ${moduleTable(module)} m WHERE m.id = c."remoteMemoryId")`,
+    [module],
+  );
+  return result.rowCount ?? 0;
+}
+
+/**
+ * The guide's `cmi:populate`: gives every module row of a Federated Memory database the CMI row
+ * Federated Memory itself would derive (all rows with `all`, else only those lacking one) and
+ * removes CMI rows whose module row is gone. Works on any Federated Memory database, migrated or not.
+ */
+export async function rebuildCmi(
+  deps: { target: Pool },
+  options: RebuildCmiOptions = {},
+): Promise<RebuildCmiResult> {
+  const started = performance.now();
+  const batchSize = Math.max(1, Math.floor(options.batchSize ?? DEFAULT_REBUILD_BATCH_SIZE));
+  const all = options.all ?? false;
+  const result: RebuildCmiResult = {
+    scanned: 0,
+    created: 0,
+    updated: 0,
+    removedOrphans: 0,
+    skippedMissingUser: 0,
+    skippedIdConflict: 0,
+    durationMs: 0,
+  };
+  const client = await deps.target.connect();
+  let failure: Error | undefined;
+  try {
+    for (const module of MODULE_IDS) {
+      const progress: RebuildCmiProgress = { module, scanned: 0, created: 0, updated: 0 };
+      let after: string | null = null;
+      for (;;) {
+        const page = await readPage(client, module, after, batchSize, all);
+        if (page.length === 0) break;
+        after = page[page.length - 1]?.row.id ?? null;
+        const entries = page.filter((p) => p.userExists).map((p) => deriveCmiEntry(p.row));
+        const written = entries.length > 0 ? await writePage(client, entries) : { created: 0, updated: 0 };
+        progress.scanned += page.length;
+        progress.created += written.created;
+        progress.updated += written.updated;
+        result.skippedMissingUser += page.length - entries.length;
+        result.skippedIdConflict += entries.length - written.created - written.updated;
+        options.onProgress?.({ ...progress });
+        if (page.length < batchSize) break;
+      }
+      result.scanned += progress.scanned;
+      result.created += progress.created;
+      result.updated += progress.updated;
+      result.removedOrphans += await removeOrphans(client, module);
+    }
+  } catch (error) {
+    failure = error instanceof Error ? error : new Error(String(error));
+    throw classifyDatabaseFailure(error, { step: 'rebuild-cmi' });
+  } finally {
+    client.release(failure);
+  }
+  result.durationMs = Math.round(performance.now() - started);
+  return result;
+}

@@ -1,0 +1,221 @@
+import type { Pool, PoolClient } from 'pg';
+import { reduceEmbeddingForCmi } from '../core/embedding.js';
+import {
+  AccountingTally,
+  assembleVerificationResult,
+  cmiCheck,
+  FingerprintTally,
+  mergeSorted,
+  moduleCountsCheck,
+  type RelationshipCounts,
+  RelationshipTally,
+  rejectsHaveReasonsCheck,
+  relationshipsNotRunCheck,
+  type SearchProbe,
+  searchSmokeCheck,
+  type VerificationCheck,
+  type VerificationResult,
+} from '../core/verification.js';
+import type { SourceSchema } from '../db/source-schema.js';
+import {
+  cmiCounts,
+  countSourceRelations,
+  ledgerMemoryKeys,
+  migratedRelationshipsMissing,
+  moduleCounts,
+  nearestInCmi,
+  nearestInModule,
+  rejectedWithoutReason,
+  relationshipLedgerIsEmpty,
+  relationshipLedgerKeys,
+  type SearchSample,
+  searchSamples,
+  sourceFingerprints,
+  sourceMemoryKeys,
+  sourceRelationKeys,
+  targetFingerprints,
+} from '../db/verification-queries.js';
+import { classifyDatabaseFailure } from '../errors.js';
+
+export interface VerifyDeps {
+  source: Pool;
+  target: Pool;
+  schema: SourceSchema;
+}
+
+export interface VerifyOptions {
+  preserveEmbeddings: boolean;
+  /** Memories probed by the search smoke test. */
+  sampleSize?: number;
+}
+
+export const DEFAULT_SEARCH_SAMPLE_SIZE = 20;
+
+interface Clients {
+  source: PoolClient;
+  target: PoolClient;
+  schema: SourceSchema;
+}
+
+/**
+ * Reconciles the target with the source (DESIGN §4.8) and reports every check; it never throws for
+ * a failed check (the caller decides what a failure means), only for a database it cannot read.
+ */
+export async function verifyMigration(deps: VerifyDeps, options: VerifyOptions): Promise<VerificationResult> {
+  const source = await deps.source.connect();
+  let target: PoolClient | undefined;
+  let failure: unknown;
+  try {
+    target = await deps.target.connect();
+    const clients: Clients = { source, target, schema: deps.schema };
+    const checks: VerificationCheck[] = [];
+    const step = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+      try {
+        return await run();
+      } catch (error) {
+        throw classifyDatabaseFailure(error, { step: 'verify', check: name });
+      }
+    };
+
+    const accounting = await step('accounting', () => checkAccounting(clients));
+    checks.push(accounting.toCheck());
+    checks.push(await step('rejects_have_reasons', () => checkRejectReasons(clients)));
+    checks.push(await step('module_counts', () => checkModuleCounts(clients)));
+    const fingerprints = await step('checksums', () => checkFingerprints(clients, options));
+    checks.push(...fingerprints.toChecks());
+    const cmi = await step('cmi', () => checkCmi(clients));
+    checks.push(cmi.check);
+    const relationships = await step('relationships', () => checkRelationships(clients));
+    checks.push(relationships.check);
+    const sampleSize = options.sampleSize ?? DEFAULT_SEARCH_SAMPLE_SIZE;
+    const probes = await step('search_smoke', () => probeSearch(clients, sampleSize));
+    checks.push(searchSmokeCheck(probes, sampleSize));
+
+    return assembleVerificationResult(checks, {
+      sourceMemories: accounting.sourceMemories,
+      sourceDeleted: accounting.sourceDeleted,
+      migrated: accounting.migrated,
+      rejected: accounting.rejected,
+      unaccounted: accounting.unaccounted,
+      stale: accounting.stale,
+      byModule: cmi.byModule,
+      compared: fingerprints.compared,
+      contentMismatches: fingerprints.content.count,
+      embeddingMismatches: fingerprints.embedding.count,
+      timestampMismatches: fingerprints.timestamps.count,
+      cmiRows: cmi.cmiRows,
+      relationships: relationships.counts,
+      searchSamples: probes.length,
+    });
+  } catch (error) {
+    failure = error;
+    throw error;
+  } finally {
+    // An interrupted COPY leaves a connection mid-protocol: discard it instead of pooling it.
+    source.release(failure instanceof Error ? failure : undefined);
+    target?.release(failure instanceof Error ? failure : undefined);
+  }
+}
+
+async function checkAccounting(c: Clients): Promise<AccountingTally> {
+  const tally = new AccountingTally();
+  const pairs = mergeSorted(
+    sourceMemoryKeys(c.source, c.schema),
+    ledgerMemoryKeys(c.target),
+    (s) => s.id,
+    (l) => l.sourceId,
+  );
+  for await (const pair of pairs) tally.record(pair);
+  return tally;
+}
+
+async function checkRejectReasons(c: Clients): Promise<VerificationCheck> {
+  const { count, samples } = await rejectedWithoutReason(c.target);
+  return rejectsHaveReasonsCheck(count, samples);
+}
+
+async function checkModuleCounts(c: Clients): Promise<VerificationCheck> {
+  return moduleCountsCheck(await moduleCounts(c.target));
+}
+
+async function checkFingerprints(c: Clients, options: VerifyOptions): Promise<FingerprintTally> {
+  const tally = new FingerprintTally({ preserveEmbeddings: options.preserveEmbeddings });
+  const pairs = mergeSorted(
+    sourceFingerprints(c.source, c.schema),
+    targetFingerprints(c.target),
+    (s) => s.sourceId,
+    (t) => t.sourceId,
+  );
+  for await (const pair of pairs) tally.record(pair);
+  return tally;
+}
+
+async function checkCmi(
+  c: Clients,
+): Promise<{ check: VerificationCheck; byModule: Record<string, number>; cmiRows: number }> {
+  const counts = await cmiCounts(c.target);
+  return {
+    check: cmiCheck(counts),
+    byModule: Object.fromEntries(counts.map((m) => [m.module, m.moduleRows])),
+    cmiRows: counts.reduce((n, m) => n + m.cmiRows, 0),
+  };
+}
+
+async function checkRelationships(
+  c: Clients,
+): Promise<{ check: VerificationCheck; counts: RelationshipCounts | null }> {
+  if (!c.schema.hasRelations) return { check: relationshipsNotRunCheck(null), counts: null };
+  if (await relationshipLedgerIsEmpty(c.target)) {
+    const sourceRelations = await countSourceRelations(c.source);
+    if (sourceRelations > 0) return { check: relationshipsNotRunCheck(sourceRelations), counts: null };
+  }
+  const tally = new RelationshipTally();
+  const pairs = mergeSorted(
+    sourceRelationKeys(c.source, c.schema),
+    relationshipLedgerKeys(c.target),
+    (id) => id,
+    (l) => l.sourceKey,
+  );
+  for await (const pair of pairs) tally.record(pair);
+  const missing = await migratedRelationshipsMissing(c.target);
+  return { check: tally.toCheck(missing.count, missing.samples), counts: tally.toCounts(missing.count) };
+}
+
+async function probeSearch(c: Clients, sampleSize: number): Promise<SearchProbe[]> {
+  const samples = await searchSamples(c.target, sampleSize);
+  const probes: SearchProbe[] = [];
+  for (const sample of samples) probes.push(await probeOne(c, sample));
+  return probes;
+}
+
+async function probeOne(c: Clients, sample: SearchSample): Promise<SearchProbe> {
+  const problems: string[] = [];
+  const own = await nearestInModule(c.target, sample);
+  // An exact tie (a duplicate embedding) is as good as finding the memory itself.
+  const foundSelf = own !== null && (own.id === sample.targetId || own.distance === own.selfDistance);
+  if (!foundSelf) {
+    problems.push(
+      own === null
+        ? `no neighbour in ${sample.module}_memories`
+        : `nearest in ${sample.module}_memories is ${own.id} at ${own.distance}, itself at ${own.selfDistance}`,
+    );
+  }
+  const hit = await nearestInCmi(c.target, sample, reduceEmbeddingForCmi(sample.embedding));
+  const foundModule =
+    hit !== null &&
+    (hit.moduleId === sample.module || (hit.selfDistance !== null && hit.distance === hit.selfDistance));
+  if (!foundModule) {
+    problems.push(
+      hit === null
+        ? `no CMI entry of user ${sample.userId}`
+        : `CMI top hit is ${hit.moduleId}/${hit.remoteMemoryId} at ${hit.distance}, own entry at ${hit.selfDistance ?? 'none'}`,
+    );
+  }
+  return {
+    sourceId: sample.sourceId,
+    module: sample.module,
+    foundSelf,
+    foundModule,
+    ...(problems.length > 0 ? { detail: problems.join('; ') } : {}),
+  };
+}
