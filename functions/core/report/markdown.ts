@@ -1,0 +1,399 @@
+/**
+ * report.md: the report for a terminal, a pull request or a ticket. Text from the data (evidence,
+ * details, content snippets) is escaped so it can neither break a table nor inject HTML into a
+ * Markdown viewer.
+ */
+import {
+  checkMark,
+  formatConfidence,
+  formatCount,
+  formatDuration,
+  formatOptional,
+  formatPercent,
+  formatRate,
+  formatUsd,
+  formatValue,
+  runBadge,
+  textBar,
+} from './formatting.js';
+import type { MigrationReport, SampleDecision } from './model.js';
+
+/** Escapes table-breaking and HTML-significant characters; backslash-escapes Markdown emphasis. */
+function md(text: string): string {
+  return text
+    .replace(/\\/g, '\\\\')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/\|/g, '\\|')
+    .replace(/([`*[\]])/g, '\\$1')
+    .replace(/\r?\n/g, ' ');
+}
+
+/** Inline code: Markdown inside is literal, so only backticks, pipes and line breaks need care. */
+function code(text: string): string {
+  return `\`${text.replace(/`/g, "'").replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')}\``;
+}
+
+function table(headers: string[], rows: string[][], align: ('l' | 'r')[] = []): string[] {
+  const rule = headers.map((_, i) => (align[i] === 'r' ? '---:' : '---'));
+  return [
+    `| ${headers.join(' | ')} |`,
+    `| ${rule.join(' | ')} |`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+    '',
+  ];
+}
+
+const section = (title: string, body: string[]) => [`## ${title}`, '', ...body];
+
+function header(r: MigrationReport): string[] {
+  const options = Object.entries(r.run.options)
+    .map(([k, v]) => code(`${k}=${formatValue(v)}`))
+    .join(' ');
+  return [
+    `# Migration report — ${md(r.run.runId)}`,
+    '',
+    `**${runBadge(r)}**`,
+    '',
+    `Started ${md(r.run.startedAt)} · finished ${md(r.run.finishedAt)} · took ${formatDuration(r.timings.measured.wallMs)}`,
+    '',
+    ...(options ? [`Options: ${options}`, ''] : []),
+  ];
+}
+
+function errorSection(r: MigrationReport): string[] {
+  if (!r.error) return [];
+  return section('❌ What failed', [
+    `**${md(r.error.name)}**${r.error.step ? ` in step **${md(r.error.step)}**` : ''}: ${md(r.error.message)}`,
+    '',
+    `**What to do:** ${md(r.error.hint)}`,
+    '',
+  ]);
+}
+
+function summary(r: MigrationReport): string[] {
+  const rows: string[][] = [];
+  if (r.source) {
+    rows.push([
+      'Source memories (live / deleted)',
+      `${formatCount(r.source.liveMemories)} / ${formatCount(r.source.deletedMemories)}`,
+    ]);
+    rows.push([
+      'Source users / relations',
+      `${formatCount(r.source.users)} / ${formatCount(r.source.relations)}`,
+    ]);
+  }
+  rows.push(['Batches', formatCount(r.totals.batches)]);
+  rows.push(['Memories read', formatCount(r.totals.read)]);
+  rows.push([r.run.dryRun ? 'Would migrate' : 'Migrated', formatCount(r.totals.migrated)]);
+  rows.push([r.run.dryRun ? 'Would reject' : 'Rejected', formatCount(r.totals.rejected)]);
+  rows.push(['Repairs applied', formatCount(r.totals.repaired)]);
+  if (r.load) {
+    rows.push([
+      'Loaded (inserted / upserted / moved / withdrawn)',
+      [r.load.inserted, r.load.upserted, r.load.moved, r.load.withdrawn].map(formatCount).join(' / '),
+    ]);
+  }
+  if (r.relationships) {
+    rows.push([
+      r.run.dryRun ? 'Relationships that would migrate' : 'Relationships migrated',
+      formatCount(r.relationships.migrated),
+    ]);
+  }
+  if (r.verification) rows.push(['Verification', r.verification.ok ? '✅ passed' : '❌ failed']);
+  return section('Summary', [
+    ...table(['', ''], rows, ['l', 'r']),
+    `**Accounting:** ${checkMark(r.accounting.holds)} ${md(r.accounting.statement)}`,
+    '',
+  ]);
+}
+
+function modules(r: MigrationReport): string[] {
+  return section(
+    'Modules',
+    table(
+      ['Module', 'Memories', 'Share', ''],
+      r.modules.map((m) => [
+        m.module,
+        formatCount(m.count),
+        formatPercent(m.percent),
+        `\`${textBar(m.percent)}\``,
+      ]),
+      ['l', 'r', 'r', 'l'],
+    ),
+  );
+}
+
+function ruleHits(r: MigrationReport): string[] {
+  if (r.ruleHits.length === 0) return section('Rule hits', ['No rule fired.', '']);
+  return section(
+    'Rule hits',
+    table(
+      ['Rule', 'Hits', 'Share'],
+      r.ruleHits.map((h) => [code(h.rule), formatCount(h.count), formatPercent(h.percent)]),
+      ['l', 'r', 'r'],
+    ),
+  );
+}
+
+function decisionRows(decisions: SampleDecision[], withReason: boolean): string[][] {
+  return decisions.map((d) => [
+    code(d.sourceId),
+    d.rule ? code(d.rule) : '—',
+    d.evidence ? code(d.evidence) : '—',
+    formatConfidence(d.confidence),
+    md(withReason ? (d.detail ?? '—') : d.repairs.join(', ') || '—'),
+    md(d.snippet ?? ''),
+  ]);
+}
+
+function samples(r: MigrationReport): string[] {
+  const body: string[] = [];
+  for (const { module, decisions } of r.samples) {
+    body.push(`### ${module}`, '');
+    if (decisions.length === 0) body.push('_No memories._', '');
+    else
+      body.push(
+        ...table(
+          ['Source id', 'Rule', 'Evidence', 'Confidence', 'Repairs', 'Content'],
+          decisionRows(decisions, false),
+        ),
+      );
+  }
+  for (const { reason, decisions } of r.rejectSamples) {
+    body.push(`### Rejected: ${md(reason)}`, '');
+    body.push(
+      ...table(
+        ['Source id', 'Rule', 'Evidence', 'Confidence', 'Detail', 'Content'],
+        decisionRows(decisions, true),
+      ),
+    );
+  }
+  return section('Sample decisions', body);
+}
+
+function rejectsAndRepairs(r: MigrationReport): string[] {
+  const rejects =
+    r.rejectsByReason.length === 0
+      ? ['No memory was rejected.', '']
+      : table(
+          ['Reason', 'Memories'],
+          r.rejectsByReason.map((x) => [code(x.reason), formatCount(x.count)]),
+          ['l', 'r'],
+        );
+  const repairs =
+    r.repairsByRule.length === 0
+      ? ['No repair was needed.', '']
+      : table(
+          ['Repair', 'Memories'],
+          r.repairsByRule.map((x) => [code(x.rule), formatCount(x.count)]),
+          ['l', 'r'],
+        );
+  return [...section('Rejects by reason', rejects), ...section('Repairs by rule', repairs)];
+}
+
+function users(r: MigrationReport): string[] {
+  const u = r.users;
+  if (!u) return section('Users', ['The users step did not run.', '']);
+  const body = [
+    `${formatCount(u.total)} source users: ${formatCount(u.mapped)} with a target user (${formatCount(u.created)} created), ${formatCount(u.unmapped)} unmapped.`,
+    '',
+    ...table(
+      ['Decision', 'Users'],
+      u.byDecision.map((d) => [code(d.decision), formatCount(d.count)]),
+      ['l', 'r'],
+    ),
+  ];
+  if (u.conflictCount > 0) {
+    body.push(`### Conflicts (${formatCount(u.conflictCount)})`, '');
+    body.push(
+      ...table(
+        ['Source user', 'Decision', 'Detail'],
+        u.conflicts.map((c) => [code(c.sourceUserId), code(c.decision), md(c.detail)]),
+      ),
+    );
+    if (u.conflicts.length < u.conflictCount)
+      body.push(`_First ${formatCount(u.conflicts.length)} listed._`, '');
+  }
+  return section('Users', body);
+}
+
+function relationships(r: MigrationReport): string[] {
+  const x = r.relationships;
+  if (!x) return section('Relationships', ['The relationship step did not run.', '']);
+  const body = [
+    ...table(
+      ['', 'Read', 'Migrated', 'Skipped'],
+      [
+        [
+          'Memory relations',
+          formatCount(x.relations.read),
+          formatCount(x.relations.migrated),
+          formatCount(x.relations.skipped),
+        ],
+        [
+          'Project links',
+          formatCount(x.projectLinks.read),
+          formatCount(x.projectLinks.migrated),
+          formatCount(x.projectLinks.skipped),
+        ],
+        ['**Total**', formatCount(x.read), formatCount(x.migrated), formatCount(x.skipped)],
+      ],
+      ['l', 'r', 'r', 'r'],
+    ),
+    `**Accounting:** ${checkMark(x.holds)} ${formatCount(x.read)} read ${x.holds ? '=' : '≠'} ${formatCount(x.migrated)} migrated + ${formatCount(x.skipped)} skipped` +
+      (x.sourceRelations === null ? '' : ` (source holds ${formatCount(x.sourceRelations)} relations)`),
+    '',
+  ];
+  if (x.skippedByReason.length > 0) {
+    body.push(
+      ...table(
+        ['Skipped because', 'Count'],
+        x.skippedByReason.map((s) => [code(s.reason), formatCount(s.count)]),
+        ['l', 'r'],
+      ),
+    );
+  }
+  if (x.byType.length > 0) {
+    body.push(
+      ...table(
+        ['Type', 'Count'],
+        x.byType.map((t) => [code(t.type), formatCount(t.count)]),
+        ['l', 'r'],
+      ),
+    );
+  }
+  return section('Relationships', body);
+}
+
+function cmi(r: MigrationReport): string[] {
+  if (!r.cmi) return [];
+  const c = r.cmi;
+  return section(
+    'Central Memory Index',
+    table(
+      [
+        'Scanned',
+        'Created',
+        'Updated',
+        'Orphans removed',
+        'Skipped (missing user)',
+        'Skipped (id conflict)',
+        'Took',
+      ],
+      [
+        [c.scanned, c.created, c.updated, c.removedOrphans, c.skippedMissingUser, c.skippedIdConflict]
+          .map(formatCount)
+          .concat(formatDuration(c.durationMs)),
+      ],
+      ['r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ),
+  );
+}
+
+function verification(r: MigrationReport): string[] {
+  if (!r.verification) return r.run.dryRun ? [] : section('Verification', ['Verification did not run.', '']);
+  return section(
+    'Verification',
+    table(
+      ['', 'Check', 'Expected', 'Actual', 'Detail'],
+      r.verification.checks.map((c) => [
+        checkMark(c.ok, c.skipped),
+        code(c.name),
+        md(formatValue(c.expected)),
+        md(formatValue(c.actual)),
+        md(
+          [c.detail ?? '', c.samples.length > 0 ? `e.g. ${c.samples.join(', ')}` : '']
+            .filter(Boolean)
+            .join(' — ') || '—',
+        ),
+      ]),
+    ),
+  );
+}
+
+function embeddings(r: MigrationReport): string[] {
+  const e = r.embeddings;
+  if (!e) return [];
+  const rows: string[][] = [['Mode', e.mode === 'preserve' ? 'preserve (copied bit for bit)' : 'regenerate']];
+  if (e.model) rows.push(['Model', md(e.model)]);
+  if (e.mode === 'regenerate') {
+    rows.push(['Requests / tokens', `${formatOptional(e.requests)} / ${formatOptional(e.tokens)}`]);
+    rows.push(['Retries / waited', `${formatOptional(e.retries)} / ${formatDuration(e.waitMs)}`]);
+    rows.push([
+      'Estimated requests / tokens',
+      `${formatOptional(e.estimatedRequests)} / ${formatOptional(e.estimatedTokens)}`,
+    ]);
+    rows.push(['Estimated cost', formatUsd(e.estimatedCostUsd)]);
+  } else {
+    rows.push(['Cost', '$0 (no API calls)']);
+  }
+  return section('Embeddings and cost', table(['', ''], rows));
+}
+
+function timings(r: MigrationReport): string[] {
+  const t = r.timings.measured;
+  const body = table(
+    ['Step', 'Time'],
+    [
+      ['Wall clock', formatDuration(t.wallMs)],
+      ['Read (sum over batches)', formatDuration(t.readMs)],
+      ['Embed', formatDuration(t.embedMs)],
+      ['Classify + transform', formatDuration(t.prepareMs)],
+      ['Load', formatDuration(t.loadMs)],
+      ['CMI rebuild', formatDuration(t.cmiMs)],
+      ['Throughput (wall clock)', formatRate(t.memoriesPerSecond)],
+      ['Throughput (per worker)', formatRate(t.memoriesPerWorkerSecond)],
+      ...(t.slowestBatch
+        ? [[`Slowest batch (#${t.slowestBatch.index})`, formatDuration(t.slowestBatch.ms)]]
+        : []),
+    ],
+    ['l', 'r'],
+  );
+  const p = r.timings.projected;
+  if (p) {
+    body.push(
+      '### Projected real run (estimate)',
+      '',
+      `About **${formatDuration(p.totalMs)}** for ${formatCount(p.memories)} memories (${formatRate(p.memoriesPerSecond)}): ` +
+        `${p.measuredMsPerMemory} ms measured + ${p.loadMsPerMemory} ms load per memory, ${p.concurrency} at a time.`,
+      '',
+      `_${md(p.note)}_`,
+      '',
+    );
+  }
+  return section('Timings', body);
+}
+
+function nextSteps(r: MigrationReport): string[] {
+  const body: string[] = [];
+  for (const step of r.nextSteps) {
+    body.push(`- ${md(step.text)}`);
+    if (step.code) body.push('', `  \`\`\`${step.language ?? 'sh'}`, `  ${step.code}`, '  ```', '');
+  }
+  return section('Next steps', [...body, '']);
+}
+
+export function renderReportMarkdown(report: MigrationReport): string {
+  return [
+    ...header(report),
+    ...errorSection(report),
+    ...summary(report),
+    ...modules(report),
+    ...ruleHits(report),
+    ...samples(report),
+    ...rejectsAndRepairs(report),
+    ...users(report),
+    ...relationships(report),
+    ...cmi(report),
+    ...verification(report),
+    ...embeddings(report),
+    ...timings(report),
+    ...nextSteps(report),
+  ]
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trimEnd()
+    .concat('\n');
+}
