@@ -1,9 +1,17 @@
-import { deriveCmiEntry } from './cmi.js';
-import { classifyMemory } from './classify.js';
 import type { ModuleCentroids } from './centroids.js';
+import { classifyMemory } from './classify.js';
+import { deriveCmiEntry } from './cmi.js';
 import type { CompiledRules } from './rules.js';
 import { contentHash, transformMemory } from './transform.js';
-import type { CmiRow, Classification, ModuleId, ModuleMemoryRow, RejectReason, Repair, SourceMemory } from './types.js';
+import type {
+  Classification,
+  CmiRow,
+  ModuleId,
+  ModuleMemoryRow,
+  RejectReason,
+  Repair,
+  SourceMemory,
+} from './types.js';
 
 /** What the ledger keeps for one source memory. */
 export interface LedgerEntry {
@@ -71,7 +79,10 @@ export interface PreparedBatchWithDecisions {
  * Classifies and transforms one batch of source memories. Row-level defects never throw: each
  * memory ends as a prepared target row or a rejection with its reason.
  */
-export function prepareBatch(memories: readonly SourceMemory[], options: PrepareOptions): PreparedBatchWithDecisions {
+export function prepareBatch(
+  memories: readonly SourceMemory[],
+  options: PrepareOptions,
+): PreparedBatchWithDecisions {
   const migrated: PreparedMemory[] = [];
   const rejected: LedgerEntry[] = [];
   const decisions: MemoryDecision[] = [];
@@ -108,7 +119,11 @@ export function prepareBatch(memories: readonly SourceMemory[], options: Prepare
     const classification = classifyMemory(memory, options.rules, options.centroids);
     const user = options.users.get(memory.userId);
     if (!user || user.targetUserId === null) {
-      reject('unmapped_user', `user ${memory.userId}: ${user?.decision ?? 'not in the source users table'}`, classification);
+      reject(
+        'unmapped_user',
+        `user ${memory.userId}: ${user?.decision ?? 'not in the source users table'}`,
+        classification,
+      );
       continue;
     }
     const result = transformMemory(memory, {

@@ -11,10 +11,16 @@ export const MigrationInputSchema = z
     preserveEmbeddings: z.boolean().default(false),
     batchSize: z.number().int().min(1).max(10_000).default(500),
     /** `s3://bucket/key` in AWS; `file:///path` for local runs. JSON `{ "<BigMemory user id or token>": "<Federated user id>" }`. */
-    userMapS3Uri: z.string().regex(/^(s3|file):\/\/.+/, 'must be an s3:// or file:// URI').optional(),
+    userMapS3Uri: z
+      .string()
+      .regex(/^(s3|file):\/\/.+/, 'must be an s3:// or file:// URI')
+      .optional(),
     createUsers: z.boolean().default(true),
     /** A rules file that overrides/extends the default classification rules (`s3://` or `file://`). */
-    rules: z.string().regex(/^(s3|file):\/\/.+/, 'must be an s3:// or file:// URI').optional(),
+    rules: z
+      .string()
+      .regex(/^(s3|file):\/\/.+/, 'must be an s3:// or file:// URI')
+      .optional(),
     /** Only rows changed since the last successful run (the schedule's reruns). */
     incremental: z.boolean().default(false),
     /** Same email, different token: map to the existing Federated user instead of skipping. */
@@ -24,10 +30,26 @@ export const MigrationInputSchema = z
     /** Place unclear memories by their embedding's nearest module centroid before the fallback. */
     centroidClassification: z.boolean().default(true),
     embeddingModel: z.string().min(1).default('text-embedding-3-small'),
+    /** Shorter vectors from text-embedding-3 models; must equal the target's vector(…) size. */
+    embeddingDimensions: z.number().int().positive().optional(),
+    /** Keep every valid existing embedding and embed only memories whose vector is missing or unusable. */
+    embedMissingOnly: z.boolean().default(false),
+    /** For the cost estimate; defaults are known for OpenAI's embedding models. */
+    embeddingPricePerMillionTokens: z.number().nonnegative().optional(),
   })
   .strict();
 
 export type MigrationInput = z.infer<typeof MigrationInputSchema>;
+
+/** preserve: copy vectors bit for bit; all: regenerate every one; missing-only: regenerate NULL/invalid ones. */
+export type EmbedMode = 'preserve' | 'all' | 'missing-only';
+
+export function embedModeOf(
+  input: Pick<MigrationInput, 'preserveEmbeddings' | 'embedMissingOnly'>,
+): EmbedMode {
+  if (input.embedMissingOnly) return 'missing-only';
+  return input.preserveEmbeddings ? 'preserve' : 'all';
+}
 
 export function parseMigrationInput(raw: unknown): MigrationInput {
   const parsed = MigrationInputSchema.safeParse(raw ?? {});

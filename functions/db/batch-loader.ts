@@ -159,7 +159,11 @@ export class BatchLoader {
     }
   }
 
-  private async loadInTransaction(client: ClientBase, batch: PreparedBatch, upsertAll: boolean): Promise<LoadResult> {
+  private async loadInTransaction(
+    client: ClientBase,
+    batch: PreparedBatch,
+    upsertAll: boolean,
+  ): Promise<LoadResult> {
     await client.query('BEGIN');
     const entries = [...batch.migrated.map((m) => m.ledger), ...batch.rejected];
     const existing = await this.readLedger(
@@ -172,10 +176,20 @@ export class BatchLoader {
     const known = upsertAll ? batch.migrated : batch.migrated.filter((m) => existing.has(m.ledger.sourceId));
 
     for (const [module, rows] of groupByModule(fresh)) {
-      await copyRowsIn(client, moduleTable(module), MODULE_COLUMNS, rows.map((m) => moduleValues(m.row)));
+      await copyRowsIn(
+        client,
+        moduleTable(module),
+        MODULE_COLUMNS,
+        rows.map((m) => moduleValues(m.row)),
+      );
     }
     if (fresh.length > 0) {
-      await copyRowsIn(client, 'memory_index', CMI_COLUMNS, fresh.map((m) => cmiValues(m.cmi)));
+      await copyRowsIn(
+        client,
+        'memory_index',
+        CMI_COLUMNS,
+        fresh.map((m) => cmiValues(m.cmi)),
+      );
     }
     if (known.length > 0) await this.upsertKnown(client, known);
 
@@ -218,7 +232,7 @@ export class BatchLoader {
     let withdrawn = 0;
     for (const entry of entries) {
       const before = existing.get(entry.sourceId);
-      if (!before || before.status !== 'migrated' || !before.module || !before.target_id) continue;
+      if (before?.status !== 'migrated' || !before.module || !before.target_id) continue;
       if (entry.status === 'migrated' && entry.module === before.module) continue;
       if (entry.status === 'migrated') moved++;
       else withdrawn++;
@@ -228,10 +242,10 @@ export class BatchLoader {
     }
     for (const [module, ids] of staleByModule) {
       await client.query(`DELETE FROM ${moduleTable(module)} WHERE id = ANY($1::text[])`, [ids]);
-      await client.query(`DELETE FROM memory_index WHERE "moduleId" = $1 AND "remoteMemoryId" = ANY($2::text[])`, [
-        module,
-        ids,
-      ]);
+      await client.query(
+        `DELETE FROM memory_index WHERE "moduleId" = $1 AND "remoteMemoryId" = ANY($2::text[])`,
+        [module, ids],
+      );
       await client.query(
         `DELETE FROM memory_relationships
           WHERE ("sourceModule" = $1 AND "sourceMemoryId" = ANY($2::text[]))
@@ -258,7 +272,12 @@ export class BatchLoader {
         [module],
       );
     }
-    await copyRowsIn(client, 'bm_stage_cmi', CMI_COLUMNS, known.map((m) => cmiValues(m.cmi)));
+    await copyRowsIn(
+      client,
+      'bm_stage_cmi',
+      CMI_COLUMNS,
+      known.map((m) => cmiValues(m.cmi)),
+    );
     await client.query(
       `INSERT INTO memory_index (${quoted(CMI_COLUMNS)})
        SELECT ${quoted(CMI_COLUMNS)} FROM bm_stage_cmi

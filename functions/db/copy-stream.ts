@@ -2,13 +2,22 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ClientBase } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, CopyBinaryParser, encodeTuple, type PgBinaryType } from './pg-binary.js';
+import {
+  COPY_BINARY_HEADER,
+  COPY_BINARY_TRAILER,
+  CopyBinaryParser,
+  encodeTuple,
+  type PgBinaryType,
+} from './pg-binary.js';
 
 // Tuples are gathered into chunks of about this size before they reach the socket: one write per
 // tuple costs more in syscalls than the encoding itself.
 const CHUNK_BYTES = 256 * 1024;
 
-function* binaryCopyChunks(types: readonly PgBinaryType[], rows: Iterable<readonly unknown[]>): Generator<Buffer> {
+function* binaryCopyChunks(
+  types: readonly PgBinaryType[],
+  rows: Iterable<readonly unknown[]>,
+): Generator<Buffer> {
   let parts: Buffer[] = [COPY_BINARY_HEADER];
   let size = COPY_BINARY_HEADER.length;
   for (const row of rows) {

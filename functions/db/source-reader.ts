@@ -28,7 +28,11 @@ const READ_COLUMNS: { column: string; type: PgBinaryType; expr?: (schema: Source
   { column: 'summary', type: 'text' },
   { column: 'tags', type: 'text[]', expr: () => 'tags::text[]' },
   { column: 'source', type: 'text' },
-  { column: 'source_metadata', type: 'jsonb', expr: (s) => (s.metadataIsJson ? 'source_metadata::jsonb' : 'source_metadata') },
+  {
+    column: 'source_metadata',
+    type: 'jsonb',
+    expr: (s) => (s.metadataIsJson ? 'source_metadata::jsonb' : 'source_metadata'),
+  },
   // timestamp and timestamptz share one binary form; a zone-less value is read as the UTC it holds.
   { column: 'created_at', type: 'timestamptz' },
   { column: 'updated_at', type: 'timestamptz' },

@@ -48,7 +48,13 @@ export async function introspectSource(db: Pool | ClientBase): Promise<SourceSch
       );
     }
   }
-  const { rows: columns } = await db.query<{ table_name: string; column_name: string; data_type: string; udt_name: string; typmod: number }>(
+  const { rows: columns } = await db.query<{
+    table_name: string;
+    column_name: string;
+    data_type: string;
+    udt_name: string;
+    typmod: number;
+  }>(
     `SELECT c.table_name, c.column_name, c.data_type, c.udt_name, a.atttypmod AS typmod
        FROM information_schema.columns c
        JOIN pg_attribute a ON a.attrelid = (quote_ident(c.table_schema) || '.' || quote_ident(c.table_name))::regclass

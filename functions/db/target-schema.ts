@@ -47,7 +47,9 @@ export async function checkTargetSchema(db: Pool | ClientBase): Promise<TargetSc
 }
 
 export async function checkPgvector(db: Pool | ClientBase, role: string): Promise<string> {
-  const { rows } = await db.query<{ extversion: string }>(`SELECT extversion FROM pg_extension WHERE extname = 'vector'`);
+  const { rows } = await db.query<{ extversion: string }>(
+    `SELECT extversion FROM pg_extension WHERE extname = 'vector'`,
+  );
   if (!rows[0]) {
     throw new PreflightError(
       `The ${role} database has no pgvector extension. Install pgvector on the server and run CREATE EXTENSION vector; in that database.`,

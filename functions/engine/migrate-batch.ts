@@ -1,11 +1,13 @@
 import type { Pool } from 'pg';
 import { type MemoryDecision, prepareBatch, type UserMapping } from '../core/batch.js';
 import type { ModuleCentroids } from '../core/centroids.js';
+import { validateEmbedding } from '../core/embedding.js';
 import type { CompiledRules } from '../core/rules.js';
-import type { ModuleId } from '../core/types.js';
+import type { ModuleId, SourceMemory } from '../core/types.js';
 import { BatchLoader, type LoadResult } from '../db/batch-loader.js';
-import type { SourceSchema } from '../db/source-schema.js';
 import { type KeyRange, readSourceRange } from '../db/source-reader.js';
+import type { SourceSchema } from '../db/source-schema.js';
+import { planEmbeddingRequests } from '../embed/token-estimate.js';
 import { classifyDatabaseFailure } from '../errors.js';
 
 export interface MigrateBatchDeps {
@@ -16,9 +18,32 @@ export interface MigrateBatchDeps {
   centroids?: ModuleCentroids;
   /** Target users for the batch's source users (from the ledger, or computed for a dry run). */
   resolveUsers: (sourceUserIds: string[]) => Promise<ReadonlyMap<string, UserMapping>>;
-  /** Regenerate mode: embeds the batch's memories before any transaction opens. */
-  embed?: (memories: { id: string; content: string }[]) => Promise<ReadonlyMap<string, Float32Array>>;
+  /**
+   * Regenerate mode: embeds the batch's memories before any transaction opens, so a batch whose
+   * embeddings cannot be had writes nothing. Absent: embeddings are preserved.
+   */
+  embedder?: BatchEmbedder;
   embeddingModel?: string;
+}
+
+export interface BatchEmbedder {
+  /** `all` regenerates every embedding; `missing-only` keeps valid ones and embeds NULL/invalid ones. */
+  mode: 'all' | 'missing-only';
+  embedBatch(
+    items: { id: string; text: string }[],
+  ): Promise<{ vectors: ReadonlyMap<string, Float32Array>; truncatedIds: readonly string[] }>;
+  stats(): { requests: number; tokens: number; retries: number; waitMs: number };
+}
+
+/** What the batch asked of the embeddings API (or, in a dry run, would have). */
+export interface BatchEmbeddingSummary {
+  inputs: number;
+  requests: number;
+  tokens: number;
+  retries: number;
+  waitMs: number;
+  truncated: number;
+  estimated: boolean;
 }
 
 export interface MigrateBatchInput {
@@ -38,6 +63,7 @@ export interface BatchSummary {
   rejectsByReason: Record<string, number>;
   repairsByRule: Record<string, number>;
   load: LoadResult | null;
+  embedding: BatchEmbeddingSummary | null;
   /** Up to SAMPLES_PER_MODULE decisions per module (and per reject reason) for the report. */
   samples: MemoryDecision[];
   timings: { readMs: number; embedMs: number; prepareMs: number; loadMs: number };
@@ -49,6 +75,71 @@ export interface BatchOutcome {
 }
 
 const SAMPLES_PER_MODULE = 3;
+
+/**
+ * Which memories need an embedding from the API: those that will migrate (content, mapped user),
+ * and in missing-only mode only those whose own vector is absent or unusable. A dry run plans the
+ * requests (tokens, request count) without sending them.
+ */
+async function embedMemories(
+  deps: MigrateBatchDeps,
+  input: MigrateBatchInput,
+  memories: SourceMemory[],
+  users: ReadonlyMap<string, UserMapping>,
+): Promise<{
+  embeddings: ReadonlyMap<string, Float32Array> | undefined;
+  summary: BatchEmbeddingSummary | null;
+}> {
+  const embedder = deps.embedder;
+  if (!embedder) return { embeddings: undefined, summary: null };
+  const items = memories
+    .filter((m) => m.content && m.content.trim() !== '' && users.get(m.userId)?.targetUserId)
+    .filter((m) => embedder.mode === 'all' || !m.embedding || !validateEmbedding(m.embedding).ok)
+    .map((m) => ({ id: m.id, text: m.content as string }));
+  if (items.length === 0) {
+    return {
+      embeddings: new Map(),
+      summary: {
+        inputs: 0,
+        requests: 0,
+        tokens: 0,
+        retries: 0,
+        waitMs: 0,
+        truncated: 0,
+        estimated: input.dryRun,
+      },
+    };
+  }
+  if (input.dryRun) {
+    const plan = planEmbeddingRequests(items);
+    return {
+      embeddings: undefined,
+      summary: {
+        inputs: items.length,
+        requests: plan.requests.length,
+        tokens: plan.tokens,
+        retries: 0,
+        waitMs: 0,
+        truncated: plan.truncatedIds.length,
+        estimated: true,
+      },
+    };
+  }
+  const { vectors, truncatedIds } = await embedder.embedBatch(items);
+  const stats = embedder.stats();
+  return {
+    embeddings: vectors,
+    summary: {
+      inputs: items.length,
+      requests: stats.requests,
+      tokens: stats.tokens,
+      retries: stats.retries,
+      waitMs: stats.waitMs,
+      truncated: truncatedIds.length,
+      estimated: false,
+    },
+  };
+}
 
 const increment = (counts: Record<string, number>, key: string) => {
   counts[key] = (counts[key] ?? 0) + 1;
@@ -63,7 +154,9 @@ export async function migrateBatch(deps: MigrateBatchDeps, input: MigrateBatchIn
   const sourceClient = await deps.source.connect();
   let memories: Awaited<ReturnType<typeof readSourceRange>>;
   try {
-    memories = await readSourceRange(sourceClient, deps.schema, input.range, { changedSince: input.changedSince });
+    memories = await readSourceRange(sourceClient, deps.schema, input.range, {
+      changedSince: input.changedSince,
+    });
   } catch (error) {
     throw classifyDatabaseFailure(error, { database: 'source', batch: input.range.index });
   } finally {
@@ -72,13 +165,7 @@ export async function migrateBatch(deps: MigrateBatchDeps, input: MigrateBatchIn
   const t1 = performance.now();
 
   const users = await deps.resolveUsers([...new Set(memories.map((m) => m.userId))]);
-  const embeddings = deps.embed
-    ? await deps.embed(
-        memories
-          .filter((m) => m.content && m.content.trim() !== '' && users.get(m.userId)?.targetUserId)
-          .map((m) => ({ id: m.id, content: m.content as string })),
-      )
-    : undefined;
+  const { embeddings, summary: embedding } = await embedMemories(deps, input, memories, users);
   const t2 = performance.now();
 
   const prepared = prepareBatch(memories, {
@@ -87,7 +174,7 @@ export async function migrateBatch(deps: MigrateBatchDeps, input: MigrateBatchIn
     centroids: deps.centroids,
     users,
     embeddings,
-    embeddingModel: deps.embeddingModel,
+    embeddingModel: embeddings && embeddings.size > 0 ? deps.embeddingModel : undefined,
   });
   const t3 = performance.now();
 
@@ -123,6 +210,7 @@ export async function migrateBatch(deps: MigrateBatchDeps, input: MigrateBatchIn
       rejectsByReason,
       repairsByRule,
       load,
+      embedding,
       samples,
       timings: { readMs: t1 - t0, embedMs: t2 - t1, prepareMs: t3 - t2, loadMs: t4 - t3 },
     },

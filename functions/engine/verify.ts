@@ -181,14 +181,27 @@ async function checkRelationships(
   return { check: tally.toCheck(missing.count, missing.samples), counts: tally.toCounts(missing.count) };
 }
 
-async function probeSearch(c: Clients, sampleSize: number): Promise<SearchProbe[]> {
+/**
+ * The search smoke test alone, against the target only (the guide's `npm run test:api`): a sample
+ * of migrated memories must find themselves in their module table and their module through the CMI.
+ */
+export async function searchSmokeTest(target: Pool, sampleSize = 20): Promise<VerificationCheck> {
+  const client = await target.connect();
+  try {
+    return searchSmokeCheck(await probeSearch({ target: client }, sampleSize), sampleSize);
+  } finally {
+    client.release();
+  }
+}
+
+async function probeSearch(c: Pick<Clients, 'target'>, sampleSize: number): Promise<SearchProbe[]> {
   const samples = await searchSamples(c.target, sampleSize);
   const probes: SearchProbe[] = [];
   for (const sample of samples) probes.push(await probeOne(c, sample));
   return probes;
 }
 
-async function probeOne(c: Clients, sample: SearchSample): Promise<SearchProbe> {
+async function probeOne(c: Pick<Clients, 'target'>, sample: SearchSample): Promise<SearchProbe> {
   const problems: string[] = [];
   const own = await nearestInModule(c.target, sample);
   // An exact tie (a duplicate embedding) is as good as finding the memory itself.

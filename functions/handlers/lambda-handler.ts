@@ -7,7 +7,9 @@ import type { Context } from 'aws-lambda';
 import { MigrationError } from '../errors.js';
 import { awsMigrationRuntime, type MigrationRuntime } from '../runtime/migration-runtime.js';
 
-export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'bigmemory-migration' });
+export const logger = new Logger({
+  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'bigmemory-migration',
+});
 export const metrics = new Metrics({
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'BigMemoryMigration',
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'bigmemory-migration',
@@ -22,12 +24,18 @@ export type StepFunction<E, R> = (runtime: MigrationRuntime, event: E) => Promis
  * logged with their name and context (never a URL or secret: none is ever in the context) and
  * re-thrown so Step Functions matches on `error.name`.
  */
-export function lambdaHandler<E, R>(step: string, work: StepFunction<E, R>, runtime?: () => MigrationRuntime) {
+export function lambdaHandler<E, R>(
+  step: string,
+  work: StepFunction<E, R>,
+  runtime?: () => MigrationRuntime,
+) {
   const base = async (event: E, _context: Context): Promise<R> => {
     const started = performance.now();
     try {
       const result = await work((runtime ?? awsMigrationRuntime)(), event);
-      metrics.addMetric(`${step}Duration`, MetricUnit.Milliseconds, performance.now() - started);
+      const durationMs = performance.now() - started;
+      metrics.addMetric(`${step}Duration`, MetricUnit.Milliseconds, durationMs);
+      logger.info(`${step} done`, { durationMs: Math.round(durationMs) });
       return result;
     } catch (error) {
       const named = error instanceof Error ? error : new Error(String(error));

@@ -27,6 +27,8 @@ export interface LocalExecutionOptions {
   bucket: string;
   /** For the Maps' item reads; by default one honouring `AWS_ENDPOINT_URL`. */
   s3Client?: S3Client;
+  /** Reads a Map's item list by key instead of S3 (a local run that keeps its run store in a folder). */
+  readObject?: (key: string) => Promise<Buffer>;
   /** `$$.Execution.Name`; by default `local-<timestamp>`. */
   executionName?: string;
   /** Replaces every retry's backoff (tests: 0); by default the definition's own intervals and jitter. */
@@ -118,9 +120,15 @@ function itemReaderFor(options: LocalExecutionOptions): LocalTaskHandler {
     if (typeof Key !== 'string') {
       throw new InvalidInputError('The Map has no S3 key for its items', { context: { event } });
     }
-    client ??= defaultS3Client();
-    const response = await client.send(new GetObjectCommand({ Bucket: options.bucket, Key }));
-    const items = JSON.parse((await response.Body?.transformToString()) ?? 'null') as unknown;
+    let text: string;
+    if (options.readObject) {
+      text = (await options.readObject(Key)).toString('utf8');
+    } else {
+      client ??= defaultS3Client();
+      const response = await client.send(new GetObjectCommand({ Bucket: options.bucket, Key }));
+      text = (await response.Body?.transformToString()) ?? 'null';
+    }
+    const items = JSON.parse(text) as unknown;
     if (!Array.isArray(items)) {
       throw new InvalidInputError('A Map item list in the run bucket is not a JSON array', {
         context: { bucket: options.bucket, key: Key },

@@ -21,7 +21,8 @@ export async function resolveDatabaseUrl(
   const names = ENV[role];
   const arn = env[names.secretArn];
   if (arn) {
-    if (!secrets) throw new PreflightError(`${names.secretArn} is set but no Secrets Manager client is available`);
+    if (!secrets)
+      throw new PreflightError(`${names.secretArn} is set but no Secrets Manager client is available`);
     const out = await secrets().send(new GetSecretValueCommand({ SecretId: arn }));
     return databaseUrlFromSecret(out.SecretString ?? '', role);
   }

@@ -31,19 +31,30 @@ export interface RuntimeOptions {
   openAiApiKey?: () => Promise<string | undefined>;
 }
 
-function lazyPool(url: () => Promise<string>, role: string, max: number): { get(): Promise<pg.Pool>; end(): Promise<void> } {
+function lazyPool(
+  url: () => Promise<string>,
+  role: string,
+  max: number,
+): { get(): Promise<pg.Pool>; end(): Promise<void> } {
   let pool: Promise<pg.Pool> | undefined;
   return {
     get() {
       pool ??= url().then((connectionString) => {
-        const p = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000 });
+        const p = new pg.Pool({
+          connectionString,
+          max,
+          connectionTimeoutMillis: 10_000,
+          idleTimeoutMillis: 30_000,
+        });
         // An idle client's error must not crash the process; the next query reports it.
         p.on('error', () => undefined);
         return p;
       });
       return pool.catch((error) => {
         pool = undefined;
-        throw error instanceof PreflightError ? error : new PreflightError(`cannot set up the ${role} database pool`, { cause: error });
+        throw error instanceof PreflightError
+          ? error
+          : new PreflightError(`cannot set up the ${role} database pool`, { cause: error });
       });
     },
     async end() {

@@ -1,4 +1,3 @@
-import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { migrateBatch } from './migrate-batch.js';
 import { migrateRelationships } from './migrate-relationships.js';
 import { plan } from './plan.js';
@@ -24,10 +23,3 @@ export const STEPS = {
 } as const;
 
 export type StepName = keyof typeof STEPS;
-
-/** The steps bound to one runtime, as the `(event) => Promise<result>` functions a local ASL interpreter calls. */
-export function bindSteps(runtime: MigrationRuntime): Record<StepName, (event: unknown) => Promise<unknown>> {
-  return Object.fromEntries(
-    Object.entries(STEPS).map(([name, step]) => [name, (event: unknown) => (step as (r: MigrationRuntime, e: unknown) => Promise<unknown>)(runtime, event)]),
-  ) as Record<StepName, (event: unknown) => Promise<unknown>>;
-}

@@ -1,7 +1,9 @@
 import { gzipSync } from 'node:zlib';
 import { runLayout } from '../core/run-options.js';
-import { migrateBatch as migrateBatchRange } from '../engine/migrate-batch.js';
 import type { KeyRange } from '../db/source-reader.js';
+import { EmbeddingClient } from '../embed/embedding-client.js';
+import { type BatchEmbedder, migrateBatch as migrateBatchRange } from '../engine/migrate-batch.js';
+import { PreflightError } from '../errors.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { putJson } from '../store/run-store.js';
 import type { RunContext } from './run-context.js';
@@ -19,12 +21,35 @@ export interface MigrateBatchResult {
   rejected: number;
 }
 
+/** A fresh client per batch, so its counters are the batch's own. Dry runs never call the API. */
+async function batchEmbedder(runtime: MigrationRuntime, run: RunContext): Promise<BatchEmbedder | undefined> {
+  if (run.embedMode === 'preserve') return undefined;
+  const apiKey = run.dryRun ? 'dry-run-sends-nothing' : await runtime.openAiApiKey?.();
+  if (!apiKey)
+    throw new PreflightError(
+      'No OpenAI API key for regenerating embeddings (OPENAI_API_KEY / openAiApiKeySecretArn).',
+    );
+  const client = new EmbeddingClient({
+    apiKey,
+    model: run.embeddingModel,
+    dimensions: run.embeddingDimensions,
+  });
+  return {
+    mode: run.embedMode,
+    embedBatch: (items) => client.embedBatch(items),
+    stats: () => client.stats(),
+  };
+}
+
 /**
  * One Map item: a key range through the engine. The batch's summary and its per-memory decisions
  * go to the run store (the Report gathers them); the state returns three numbers, so thousands of
  * items stay far under the Map's result limit.
  */
-export async function migrateBatch(runtime: MigrationRuntime, event: MigrateBatchEvent): Promise<MigrateBatchResult> {
+export async function migrateBatch(
+  runtime: MigrationRuntime,
+  event: MigrateBatchEvent,
+): Promise<MigrateBatchResult> {
   const { run, range } = event;
   const layout = runLayout(run.runId);
   const outcome = await migrateBatchRange(
@@ -35,11 +60,22 @@ export async function migrateBatch(runtime: MigrationRuntime, event: MigrateBatc
       rules: await loadRunRules(runtime, run),
       centroids: await loadRunCentroids(runtime, run),
       resolveUsers: await userResolver(runtime, run),
+      embedder: await batchEmbedder(runtime, run),
+      embeddingModel: run.embeddingModel,
     },
-    { runId: run.runId, range, dryRun: run.dryRun, changedSince: run.changedSince ? new Date(run.changedSince) : null },
+    {
+      runId: run.runId,
+      range,
+      dryRun: run.dryRun,
+      changedSince: run.changedSince ? new Date(run.changedSince) : null,
+    },
   );
   const lines = outcome.decisions.map((d) => JSON.stringify(d)).join('\n');
-  await runtime.store.put(layout.decisions(range.index), gzipSync(lines.length > 0 ? `${lines}\n` : ''), 'application/gzip');
+  await runtime.store.put(
+    layout.decisions(range.index),
+    gzipSync(lines.length > 0 ? `${lines}\n` : ''),
+    'application/gzip',
+  );
   await putJson(runtime.store, layout.batch(range.index), outcome.summary);
   return { index: range.index, migrated: outcome.summary.migrated, rejected: outcome.summary.rejected };
 }

@@ -1,13 +1,13 @@
-import { classifyMemory, isConfident } from '../core/classify.js';
 import { ModuleCentroidAccumulator } from '../core/centroids.js';
+import { classifyMemory, isConfident } from '../core/classify.js';
 import { validateEmbedding } from '../core/embedding.js';
 import { runLayout } from '../core/run-options.js';
 import { planKeyRanges } from '../db/range-planner.js';
 import { type KeyRange, readSourceRange } from '../db/source-reader.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { putJson } from '../store/run-store.js';
-import { loadRunRules } from './run-inputs.js';
 import type { RunContext } from './run-context.js';
+import { loadRunRules } from './run-inputs.js';
 
 export interface PlanEvent {
   run: RunContext;
@@ -42,9 +42,10 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
   const changedSince = run.changedSince ? new Date(run.changedSince) : null;
 
   const memoryRanges = await planKeyRanges(source, { batchSize: run.batchSize, changedSince });
-  const relationRanges = run.sourceSchema.hasRelations && !run.incremental
-    ? await planKeyRanges(source, { batchSize: Math.max(run.batchSize, 1000), table: 'memory_relations' })
-    : [];
+  const relationRanges =
+    run.sourceSchema.hasRelations && !run.incremental
+      ? await planKeyRanges(source, { batchSize: Math.max(run.batchSize, 1000), table: 'memory_relations' })
+      : [];
   const relationshipItems: RelationshipItem[] = [
     ...relationRanges.map((r) => ({ ...r, kind: 'relations' as const })),
     ...memoryRanges.map((r) => ({ ...r, kind: 'project-links' as const })),

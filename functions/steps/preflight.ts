@@ -1,14 +1,15 @@
 import type { Pool } from 'pg';
 import { loadRules } from '../core/rules.js';
-import { parseMigrationInput, runIdFrom, runLayout } from '../core/run-options.js';
+import { embedModeOf, parseMigrationInput, runIdFrom, runLayout } from '../core/run-options.js';
 import { parseUserMap, validateUserMap } from '../core/user-map.js';
 import { acquireRunLock, ensureLedger, lastSuccessfulWatermark, recordRunStart } from '../db/run-ledger.js';
 import { introspectSource } from '../db/source-schema.js';
 import { checkPgvector, checkTargetSchema } from '../db/target-schema.js';
+import { expectedEmbeddingDimensions } from '../embed/models.js';
 import { InvalidInputError, PreflightError } from '../errors.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { putJson } from '../store/run-store.js';
-import { reportableOptions, type RunContext } from './run-context.js';
+import { type RunContext, reportableOptions } from './run-context.js';
 
 export interface PreflightEvent {
   input?: unknown;
@@ -34,7 +35,9 @@ function parseJsonObject(bytes: Buffer, what: string, uri: string): unknown {
   try {
     return JSON.parse(bytes.toString('utf8'));
   } catch (error) {
-    throw new InvalidInputError(`The ${what} at ${uri} is not valid JSON: ${(error as Error).message}`, { cause: error });
+    throw new InvalidInputError(`The ${what} at ${uri} is not valid JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 
@@ -54,15 +57,36 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
   const sourceSchema = await introspectSource(source);
   const targetSchema = await checkTargetSchema(target);
 
-  if (input.preserveEmbeddings && sourceSchema.embeddingDimensions !== null &&
-      sourceSchema.embeddingDimensions !== targetSchema.moduleEmbeddingDimensions) {
+  if (
+    input.preserveEmbeddings &&
+    sourceSchema.embeddingDimensions !== null &&
+    sourceSchema.embeddingDimensions !== targetSchema.moduleEmbeddingDimensions
+  ) {
     throw new PreflightError(
       `Source embeddings are vector(${sourceSchema.embeddingDimensions}) but the target's module tables take vector(${targetSchema.moduleEmbeddingDimensions}); embeddings cannot be preserved — regenerate them instead (drop --preserve-embeddings).`,
     );
   }
-  if (!input.preserveEmbeddings && !input.dryRun) {
-    const key = await runtime.openAiApiKey?.();
-    if (!key) {
+  const embedMode = embedModeOf(input);
+  if (embedMode !== 'preserve') {
+    const dimensions = expectedEmbeddingDimensions(input.embeddingModel, input.embeddingDimensions);
+    if (dimensions === undefined) {
+      throw new InvalidInputError(
+        `The dimensions of embedding model "${input.embeddingModel}" are not known; set "embeddingDimensions" to ${targetSchema.moduleEmbeddingDimensions}.`,
+      );
+    }
+    if (dimensions !== targetSchema.moduleEmbeddingDimensions) {
+      throw new PreflightError(
+        `Embedding model ${input.embeddingModel} gives ${dimensions}-d vectors but the target's module tables take vector(${targetSchema.moduleEmbeddingDimensions}); choose a model/dimensions that match (e.g. "embeddingDimensions": ${targetSchema.moduleEmbeddingDimensions} with text-embedding-3-*).`,
+        {
+          context: {
+            model: input.embeddingModel,
+            dimensions,
+            target: targetSchema.moduleEmbeddingDimensions,
+          },
+        },
+      );
+    }
+    if (!input.dryRun && !(await runtime.openAiApiKey?.())) {
       throw new PreflightError(
         'Regenerating embeddings needs an OpenAI API key: set OPENAI_API_KEY (local) or the stack\'s openAiApiKeySecretArn (AWS), or keep the existing vectors with --preserve-embeddings / "preserveEmbeddings": true.',
       );
@@ -89,7 +113,13 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     await putJson(runtime.store, layout.userMap, Object.fromEntries(map));
   }
 
-  const { rows: counts } = await source.query<{ total: string; live: string; users: string; relations: string; watermark: Date | null }>(
+  const { rows: counts } = await source.query<{
+    total: string;
+    live: string;
+    users: string;
+    relations: string;
+    watermark: Date | null;
+  }>(
     `SELECT (SELECT count(*) FROM memories) AS total,
             (SELECT count(*) FROM memories WHERE is_deleted IS NOT TRUE) AS live,
             (SELECT count(*) FROM users) AS users,
@@ -110,7 +140,10 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     mergeOnEmail: input.mergeOnEmail,
     placeholderEmailDomain: input.placeholderEmailDomain,
     centroidClassification: input.centroidClassification,
+    embedMode,
     embeddingModel: input.embeddingModel,
+    embeddingDimensions: input.embeddingDimensions,
+    embeddingPricePerMillionTokens: input.embeddingPricePerMillionTokens,
     hasUserMap: Boolean(input.userMapS3Uri),
     hasRules: Boolean(input.rules),
     sourceSchema,

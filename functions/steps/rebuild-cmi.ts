@@ -17,7 +17,10 @@ export interface RebuildCmiEvent {
 export async function rebuildCmi(runtime: MigrationRuntime, event: RebuildCmiEvent) {
   const { run } = event;
   if (run.dryRun) return { skipped: true as const, reason: 'dry run' };
-  const result = await rebuildCentralIndex({ target: await runtime.targetPool() }, { all: event.all ?? false });
+  const result = await rebuildCentralIndex(
+    { target: await runtime.targetPool() },
+    { all: event.all ?? false },
+  );
   await putJson(runtime.store, runLayout(run.runId).cmi, result);
   return { skipped: false as const, ...result };
 }

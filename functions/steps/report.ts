@@ -1,11 +1,13 @@
 import { renderReportHtml } from '../core/report/html.js';
 import { renderReportMarkdown } from '../core/report/markdown.js';
 import { buildMigrationReport, type ReportInput } from '../core/report/model.js';
-import { runLayout } from '../core/run-options.js';
+import { runIdFrom, runLayout } from '../core/run-options.js';
 import { recordRunEnd, releaseRunLock } from '../db/run-ledger.js';
+import { estimateEmbeddingCost } from '../embed/cost.js';
+import type { BatchSummary } from '../engine/migrate-batch.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { getJson, putJson, type RunStore } from '../store/run-store.js';
-import { reportableOptions, type RunContext } from './run-context.js';
+import { type RunContext, reportableOptions } from './run-context.js';
 
 export interface ReportEvent {
   run?: RunContext;
@@ -13,7 +15,9 @@ export interface ReportEvent {
   /** Failure path: the caught error (`{ Error, Cause }`) and the whole state at the time. */
   failed?: boolean;
   error?: { Error?: string; Cause?: string };
-  state?: { run?: RunContext; plan?: { batchCount: number; relationBatchCount: number } };
+  state?: { run?: RunContext; plan?: { batchCount: number; relationBatchCount: number }; dryRun?: unknown };
+  /** Failure path: names the run when Preflight failed before a run context existed. */
+  executionName?: string;
 }
 
 export interface ReportResult {
@@ -70,16 +74,16 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
   } catch {
     // Not JSON: the cause is the message itself.
   }
-  if (!run) {
-    // Preflight failed before a run existed: there is nowhere to write, so the output is the report.
-    return { runId: null, status: 'failed', dryRun: false, report: null, accounting: null };
-  }
+  if (!run) return reportEarlyFailure(runtime.store, event, { name: errorName, message: errorMessage });
   const layout = runLayout(run.runId);
   const store = runtime.store;
   const plan = event.plan ?? event.state?.plan;
 
-  const batches = await readAll<ReportInput['batches'][number]>(store, layout.batchesPrefix);
-  const relationships = await readAll<ReportInput['relationships'][number]>(store, layout.relationshipsPrefix);
+  const batches = await readAll<BatchSummary>(store, layout.batchesPrefix);
+  const relationships = await readAll<ReportInput['relationships'][number]>(
+    store,
+    layout.relationshipsPrefix,
+  );
   const input: ReportInput = {
     run: {
       runId: run.runId,
@@ -91,13 +95,15 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
       ...(failed ? { error: { name: errorName, message: errorMessage, hint: hintFor(errorName) } } : {}),
     },
     source: run.sourceCounts,
-    plan: plan ? { batchCount: plan.batchCount, relationBatchCount: plan.relationBatchCount, batchSize: run.batchSize } : undefined,
+    plan: plan
+      ? { batchCount: plan.batchCount, relationBatchCount: plan.relationBatchCount, batchSize: run.batchSize }
+      : undefined,
     users: await readOptional(store, layout.usersSummary),
     batches,
     relationships,
     cmi: await readOptional(store, layout.cmi),
     verification: await readOptional(store, layout.verification),
-    embeddings: { mode: run.preserveEmbeddings ? 'preserve' : 'regenerate', model: run.preserveEmbeddings ? undefined : run.embeddingModel },
+    embeddings: embeddingsSection(run, batches),
   };
   const model = buildMigrationReport(input);
   await putJson(store, layout.report.json, model);
@@ -126,6 +132,83 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
       decisions: store.locate(layout.report.decisions),
     },
     accounting: { liveSourceMemories: run.sourceCounts.liveMemories, migrated, rejected },
+  };
+}
+
+/**
+ * Preflight failed, so there is no run context: the report says what failed and that nothing was
+ * written, under the run id the execution's name gives.
+ */
+async function reportEarlyFailure(
+  store: RunStore,
+  event: ReportEvent,
+  error: { name: string; message: string },
+): Promise<ReportResult> {
+  if (!event.executionName)
+    return { runId: null, status: 'failed', dryRun: false, report: null, accounting: null };
+  const runId = runIdFrom(event.executionName);
+  const layout = runLayout(runId);
+  const dryRun = event.state?.dryRun === true;
+  const now = new Date().toISOString();
+  const model = buildMigrationReport({
+    run: {
+      runId,
+      dryRun,
+      status: 'failed',
+      startedAt: now,
+      finishedAt: now,
+      options: { dryRun },
+      error: { ...error, step: 'Preflight', hint: hintFor(error.name) },
+    },
+    batches: [],
+    relationships: [],
+  });
+  await putJson(store, layout.report.json, model);
+  await store.put(layout.report.markdown, renderReportMarkdown(model), 'text/markdown; charset=utf-8');
+  await store.put(layout.report.html, renderReportHtml(model), 'text/html; charset=utf-8');
+  return {
+    runId,
+    status: 'failed',
+    dryRun,
+    report: {
+      json: store.locate(layout.report.json),
+      markdown: store.locate(layout.report.markdown),
+      html: store.locate(layout.report.html),
+      decisions: store.locate(layout.report.decisions),
+    },
+    accounting: null,
+  };
+}
+
+/** Sums what the batches asked of the embeddings API; a dry run's figures are estimates with a cost. */
+function embeddingsSection(run: RunContext, batches: BatchSummary[]): ReportInput['embeddings'] {
+  if (run.embedMode === 'preserve') return { mode: 'preserve' };
+  const sum = (pick: (e: NonNullable<BatchSummary['embedding']>) => number) =>
+    batches.reduce((n, b) => n + (b.embedding ? pick(b.embedding) : 0), 0);
+  const tokens = sum((e) => e.tokens);
+  const requests = sum((e) => e.requests);
+  const cost = estimateEmbeddingCost({
+    tokens,
+    model: run.embeddingModel,
+    pricePerMillionTokens: run.embeddingPricePerMillionTokens,
+  });
+  if (run.dryRun) {
+    return {
+      mode: 'regenerate',
+      model: run.embeddingModel,
+      estimatedTokens: tokens,
+      estimatedRequests: requests,
+      estimatedCostUsd: cost.costUsd ?? undefined,
+    };
+  }
+  return {
+    mode: 'regenerate',
+    model: run.embeddingModel,
+    requests,
+    tokens,
+    retries: sum((e) => e.retries),
+    waitMs: sum((e) => e.waitMs),
+    estimatedCostUsd: cost.costUsd ?? undefined,
   };
 }
 

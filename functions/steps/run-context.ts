@@ -1,3 +1,4 @@
+import type { EmbedMode } from '../core/run-options.js';
 import type { SourceSchema } from '../db/source-schema.js';
 
 /**
@@ -16,12 +17,21 @@ export interface RunContext {
   mergeOnEmail: boolean;
   placeholderEmailDomain?: string;
   centroidClassification: boolean;
+  embedMode: EmbedMode;
   embeddingModel: string;
+  embeddingDimensions?: number;
+  embeddingPricePerMillionTokens?: number;
   hasUserMap: boolean;
   hasRules: boolean;
   sourceSchema: SourceSchema;
   startedAt: string;
-  sourceCounts: { memories: number; liveMemories: number; deletedMemories: number; users: number; relations: number };
+  sourceCounts: {
+    memories: number;
+    liveMemories: number;
+    deletedMemories: number;
+    users: number;
+    relations: number;
+  };
 }
 
 /** The options worth showing in a report: the run context minus what is bulky or internal. */
@@ -29,6 +39,10 @@ export function reportableOptions(run: RunContext): Record<string, unknown> {
   return {
     dryRun: run.dryRun,
     preserveEmbeddings: run.preserveEmbeddings,
+    embeddings:
+      run.embedMode === 'preserve'
+        ? 'preserved'
+        : `${run.embedMode === 'all' ? 'regenerated' : 'missing ones regenerated'} with ${run.embeddingModel}`,
     batchSize: run.batchSize,
     createUsers: run.createUsers,
     incremental: run.incremental,

@@ -19,7 +19,10 @@ export async function loadRunRules(runtime: MigrationRuntime, run: RunContext): 
   return rules;
 }
 
-export async function loadRunCentroids(runtime: MigrationRuntime, run: RunContext): Promise<ModuleCentroids | undefined> {
+export async function loadRunCentroids(
+  runtime: MigrationRuntime,
+  run: RunContext,
+): Promise<ModuleCentroids | undefined> {
   if (!run.centroidClassification) return undefined;
   if (!centroidsByRun.has(run.runId)) {
     const json = await getJson(runtime.store, runLayout(run.runId).centroids).catch(() => null);

@@ -1,7 +1,12 @@
 import type { UserMapping } from '../core/batch.js';
 import { runLayout } from '../core/run-options.js';
 import { parseUserMap } from '../core/user-map.js';
-import { loadUserMapping, migrateUsers, type UsersSummary, userMappingFromDecisions } from '../db/user-migration.js';
+import {
+  loadUserMapping,
+  migrateUsers,
+  type UsersSummary,
+  userMappingFromDecisions,
+} from '../db/user-migration.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { getJson, putJson } from '../store/run-store.js';
 import type { RunContext } from './run-context.js';
@@ -32,7 +37,11 @@ export async function users(runtime: MigrationRuntime, event: UsersEvent): Promi
   });
   const { decisions, conflicts, ...counts } = summary;
   if (run.dryRun) {
-    await putJson(runtime.store, layout.userMapping, Object.fromEntries(userMappingFromDecisions(decisions ?? [])));
+    await putJson(
+      runtime.store,
+      layout.userMapping,
+      Object.fromEntries(userMappingFromDecisions(decisions ?? [])),
+    );
   }
   await putJson(runtime.store, layout.usersSummary, { ...counts, conflicts });
   // The state's output stays small: the conflicts list lives in the store.
@@ -52,7 +61,10 @@ export async function userResolver(
   }
   let mapping = dryRunMappings.get(run.runId);
   if (!mapping) {
-    const stored = await getJson<Record<string, UserMapping>>(runtime.store, runLayout(run.runId).userMapping);
+    const stored = await getJson<Record<string, UserMapping>>(
+      runtime.store,
+      runLayout(run.runId).userMapping,
+    );
     mapping = new Map(Object.entries(stored));
     dryRunMappings.set(run.runId, mapping);
   }

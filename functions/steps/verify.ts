@@ -18,14 +18,17 @@ export async function verify(runtime: MigrationRuntime, event: VerifyEvent) {
   if (run.dryRun) return { skipped: true as const, ok: true, reason: 'dry run' };
   const result = await verifyMigration(
     { source: await runtime.sourcePool(), target: await runtime.targetPool(), schema: run.sourceSchema },
-    { preserveEmbeddings: run.preserveEmbeddings },
+    { preserveEmbeddings: run.embedMode === 'preserve' },
   );
   await putJson(runtime.store, runLayout(run.runId).verification, result);
   const failed = result.checks.filter((c) => !c.ok).map((c) => c.name);
   if (!result.ok) {
-    throw new VerificationError(`Verification failed: ${failed.join(', ')}. See verification.json in the run's report folder.`, {
-      context: { failed },
-    });
+    throw new VerificationError(
+      `Verification failed: ${failed.join(', ')}. See verification.json in the run's report folder.`,
+      {
+        context: { failed },
+      },
+    );
   }
   return { skipped: false as const, ok: true, checks: result.checks.length };
 }

@@ -31,7 +31,9 @@ export class S3RunStore implements RunStore {
   ) {}
 
   async put(key: string, body: Buffer | string, contentType?: string): Promise<void> {
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
+    await this.s3.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }),
+    );
   }
 
   async get(key: string): Promise<Buffer> {
@@ -67,7 +69,8 @@ export class FileRunStore implements RunStore {
 
   private path(key: string): string {
     const path = resolve(this.root, key);
-    if (path !== this.root && !path.startsWith(this.root + sep)) throw new Error(`key escapes the store: ${key}`);
+    if (path !== this.root && !path.startsWith(this.root + sep))
+      throw new Error(`key escapes the store: ${key}`);
     return path;
   }
 

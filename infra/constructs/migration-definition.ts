@@ -42,7 +42,7 @@ export function buildMigrationDefinition(scope: Construct, props: MigrationDefin
   // whole state instead and let the report handler find what it can.
   const failureReport = lambdaStep(scope, 'FailureReport', {
     fn: functions.Report,
-    payload: { failed: true, 'error.$': ERROR_PATH, 'state.$': '$' },
+    payload: { failed: true, 'error.$': ERROR_PATH, 'state.$': '$', 'executionName.$': '$$.Execution.Name' },
     resultPath: '$.failureReport',
     functionTimeout,
   });

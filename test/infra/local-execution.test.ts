@@ -276,6 +276,7 @@ describe('Function: runLocalExecution', () => {
       input: { dryRun: true },
       bucket,
       s3Client: s3,
+      executionName: 'early-failure',
     });
 
     // Assess
@@ -283,6 +284,7 @@ describe('Function: runLocalExecution', () => {
     expect(reports).toEqual([
       {
         failed: true,
+        executionName: 'early-failure',
         error: { Error: 'PreflightError', Cause: 'target unreachable' },
         state: { dryRun: true, error: { Error: 'PreflightError', Cause: 'target unreachable' } },
       },

@@ -109,7 +109,9 @@ describe('Engine: migrating memories batch by batch', () => {
     const leaked = await withPg(targetUrl, async (c) => {
       let n = 0;
       for (const m of MODULE_IDS) {
-        const { rows } = await c.query(`SELECT 1 FROM "${m}_memories" WHERE id = ANY($1::text[])`, [deletedIds]);
+        const { rows } = await c.query(`SELECT 1 FROM "${m}_memories" WHERE id = ANY($1::text[])`, [
+          deletedIds,
+        ]);
         n += rows.length;
       }
       return n;
@@ -158,15 +160,19 @@ describe('Engine: migrating memories batch by batch', () => {
 
     // Assess
     await withPg(targetUrl, async (c) => {
-      const old = await c.query(`SELECT 1 FROM "${before.module}_memories" WHERE id = $1`, [before.target_id]);
+      const old = await c.query(`SELECT 1 FROM "${before.module}_memories" WHERE id = $1`, [
+        before.target_id,
+      ]);
       expect(old.rows).toEqual([]);
-      const now = await c.query<{ metadata: { type: string } }>(`SELECT metadata FROM work_memories WHERE id = $1`, [
-        before.target_id,
-      ]);
+      const now = await c.query<{ metadata: { type: string } }>(
+        `SELECT metadata FROM work_memories WHERE id = $1`,
+        [before.target_id],
+      );
       expect(now.rows[0]?.metadata.type).toBe('project');
-      const cmi = await c.query<{ moduleId: string }>(`SELECT "moduleId" FROM memory_index WHERE "remoteMemoryId" = $1`, [
-        before.target_id,
-      ]);
+      const cmi = await c.query<{ moduleId: string }>(
+        `SELECT "moduleId" FROM memory_index WHERE "remoteMemoryId" = $1`,
+        [before.target_id],
+      );
       expect(cmi.rows).toEqual([{ moduleId: 'work' }]);
       const ledger = await c.query(`SELECT module FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id = $1`, [
         before.source_id,

@@ -78,7 +78,9 @@ describe('Function: encodeField', () => {
 
   it('round-trips timestamps to the millisecond', () => {
     const at = new Date('2024-02-29T23:59:59.999Z');
-    expect((decodeField('timestamptz', encodeField('timestamptz', at)) as Date).toISOString()).toBe(at.toISOString());
+    expect((decodeField('timestamptz', encodeField('timestamptz', at)) as Date).toISOString()).toBe(
+      at.toISOString(),
+    );
   });
 });
 
@@ -98,10 +100,12 @@ describe('Class: CopyBinaryParser', () => {
     for (let i = 0; i < stream.length; i += 3) tuples.push(...parser.push(stream.subarray(i, i + 3)));
 
     // Assess
-    expect(tuples.map((t) => [decodeField('text', t[0] ?? null), decodeField('int4', t[1] ?? null)])).toEqual([
-      ['first', 1],
-      [null, 2],
-    ]);
+    expect(tuples.map((t) => [decodeField('text', t[0] ?? null), decodeField('int4', t[1] ?? null)])).toEqual(
+      [
+        ['first', 1],
+        [null, 2],
+      ],
+    );
     expect(parser.done).toBe(true);
   });
 

@@ -52,6 +52,7 @@ function batch(index: number, overrides: Partial<BatchSummary> = {}): BatchSumma
     rejectsByReason: { empty_content: 2 },
     repairsByRule: { tags_null: 5 },
     load: null,
+    embedding: null,
     samples: [
       decision('work', index * 10 + 1),
       decision('work', index * 10 + 2),

@@ -1,0 +1,37 @@
+import type { Context } from 'aws-lambda';
+import { lambdaHandler } from '../handlers/lambda-handler.js';
+import type { MigrationRuntime } from '../runtime/migration-runtime.js';
+import { STEPS, type StepName } from '../steps/index.js';
+import type { LocalTaskHandler } from './local-execution.js';
+
+function localContext(functionName: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: `local-${Date.now().toString(36)}`,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => 15 * 60_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/**
+ * The Lambda handlers as deployed (middy, Powertools logger and metrics) bound to a local runtime:
+ * a local run logs, names its errors and shapes its results exactly as the deployed functions do.
+ */
+export function localLambdaHandlers(runtime: MigrationRuntime): Record<StepName, LocalTaskHandler> {
+  return Object.fromEntries(
+    (Object.entries(STEPS) as [StepName, (r: MigrationRuntime, e: unknown) => Promise<unknown>][]).map(
+      ([name, step]) => {
+        const handler = lambdaHandler(name, step, () => runtime);
+        return [name, (event: unknown) => handler(event, localContext(name))];
+      },
+    ),
+  ) as Record<StepName, LocalTaskHandler>;
+}

@@ -1,0 +1,48 @@
+import { redactDatabaseUrl } from '../../functions/runtime/database-urls.js';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** The guide's connection options: the flag, else SOURCE_DATABASE_URL / DATABASE_URL. */
+export function databaseUrls(flags: { 'source-db'?: string; 'target-db'?: string }): {
+  sourceUrl: string;
+  targetUrl: string;
+} {
+  const sourceUrl = flags['source-db'] ?? process.env.SOURCE_DATABASE_URL;
+  const targetUrl = flags['target-db'] ?? process.env.DATABASE_URL;
+  if (!sourceUrl)
+    throw new UsageError('No BigMemory database: pass --source-db <url> or set SOURCE_DATABASE_URL.');
+  if (!targetUrl)
+    throw new UsageError('No Federated Memory database: pass --target-db <url> or set DATABASE_URL.');
+  for (const [name, url] of [
+    ['--source-db', sourceUrl],
+    ['--target-db', targetUrl],
+  ] as const) {
+    if (!/^postgres(ql)?:\/\//.test(url)) {
+      throw new UsageError(
+        `${name} must be a postgresql://user:pass@host:port/dbname URL, got ${redactDatabaseUrl(url)}`,
+      );
+    }
+  }
+  return { sourceUrl, targetUrl };
+}
+
+export function positiveInteger(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} takes a whole number ≥ 1, got "${value}"`);
+  return n;
+}
+
+/** Runs a CLI's main, mapping failures to exit codes: 2 for usage, 1 for anything else. */
+export function runCli(main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      const e = error instanceof Error ? error : new Error(String(error));
+      console.error(`${e.name === 'UsageError' ? 'usage error' : e.name}: ${e.message}`);
+      process.exit(e.name === 'UsageError' ? 2 : 1);
+    },
+  );
+}

@@ -1,0 +1,108 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { type LocalExecutionResult, runLocalExecution } from '../../functions/local/local-execution.js';
+import { localLambdaHandlers } from '../../functions/local/local-handlers.js';
+import { loadSynthesizedDefinition } from '../../functions/local/state-machine-definition.js';
+import { createMigrationRuntime, type MigrationRuntime } from '../../functions/runtime/migration-runtime.js';
+import { FileRunStore, type RunStore, S3RunStore } from '../../functions/store/run-store.js';
+import { ProgressBar } from './progress.js';
+
+export interface StoreChoice {
+  store: RunStore;
+  bucket: string;
+  s3?: S3Client;
+}
+
+/**
+ * Where a local run keeps its artefacts: an S3 bucket when one is named (`--bucket` or
+ * MIGRATION_BUCKET, at AWS_ENDPOINT_URL when set), otherwise a folder (default ./reports).
+ */
+export function chooseRunStore(options: { bucket?: string; reportsDir?: string }): StoreChoice {
+  const bucket = options.bucket ?? process.env.MIGRATION_BUCKET;
+  if (bucket) {
+    const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+    // S3-compatible stores (MinIO, LocalStack, s3rver) reject the SDK's default CRC32 checksums.
+    const s3 = new S3Client(
+      endpoint
+        ? {
+            forcePathStyle: true,
+            requestChecksumCalculation: 'WHEN_REQUIRED',
+            responseChecksumValidation: 'WHEN_REQUIRED',
+          }
+        : {},
+    );
+    return { store: new S3RunStore(s3, bucket), bucket, s3 };
+  }
+  return { store: new FileRunStore(options.reportsDir ?? 'reports'), bucket: 'local-run-store' };
+}
+
+export interface LocalMigrationOptions {
+  sourceUrl: string;
+  targetUrl: string;
+  input: Record<string, unknown>;
+  storeChoice: StoreChoice;
+  /** The Maps' MaxConcurrency, as the deployed stack's context sets it. */
+  concurrency: number;
+  executionName?: string;
+  progress?: boolean;
+}
+
+export interface LocalMigrationResult extends LocalExecutionResult {
+  seconds: number;
+}
+
+/**
+ * Runs the state machine the CDK app synthesizes, in this process, every Lambda task bound to its
+ * step. The same definition `cdk deploy` puts into AWS; only the clients differ.
+ */
+export async function runLocalMigration(options: LocalMigrationOptions): Promise<LocalMigrationResult> {
+  const { store, bucket, s3 } = options.storeChoice;
+  const runtime: MigrationRuntime = createMigrationRuntime({
+    store,
+    s3,
+    sourceUrl: async () => options.sourceUrl,
+    targetUrl: async () => options.targetUrl,
+    poolSize: options.concurrency + 1,
+    openAiApiKey: async () => process.env.OPENAI_API_KEY,
+  });
+  const definition = await loadSynthesizedDefinition({
+    bucket,
+    context: { 'bigmemory-migration:maxConcurrency': options.concurrency },
+  });
+  const steps = localLambdaHandlers(runtime);
+  const bar = options.progress === false ? null : new ProgressBar('migrating', 0);
+  const relationshipBar = options.progress === false ? null : new ProgressBar('relationships', 0);
+  const handlers = {
+    ...steps,
+    Plan: async (event: unknown) => {
+      const plan = (await steps.Plan(event)) as { batchCount: number; relationBatchCount: number };
+      bar?.setTotal(plan.batchCount);
+      relationshipBar?.setTotal(plan.relationBatchCount);
+      return plan;
+    },
+    MigrateBatch: async (event: unknown) => {
+      const result = (await steps.MigrateBatch(event)) as { migrated: number; rejected: number };
+      bar?.tick(1);
+      return result;
+    },
+    MigrateRelationships: async (event: unknown) => {
+      const result = await steps.MigrateRelationships(event);
+      relationshipBar?.tick(1);
+      return result;
+    },
+  };
+  const started = performance.now();
+  try {
+    const result = await runLocalExecution({
+      definition,
+      handlers,
+      input: options.input,
+      bucket,
+      s3Client: s3,
+      readObject: (key) => store.get(key),
+      executionName: options.executionName,
+    });
+    return { ...result, seconds: (performance.now() - started) / 1000 };
+  } finally {
+    await runtime.close();
+  }
+}

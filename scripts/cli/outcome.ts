@@ -1,0 +1,47 @@
+import { runIdFrom, runLayout } from '../../functions/core/run-options.js';
+import type { ReportResult } from '../../functions/steps/report.js';
+import type { RunStore } from '../../functions/store/run-store.js';
+import type { LocalMigrationResult } from './local-migration.js';
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+/** Prints what a run did and where its report is; returns the exit code. */
+export async function printOutcome(
+  result: LocalMigrationResult,
+  store: RunStore,
+  runId: string,
+): Promise<number> {
+  const output = (result.status === 'SUCCEEDED' ? result.output : undefined) as ReportResult | undefined;
+  if (result.status === 'SUCCEEDED' && output) {
+    const a = output.accounting;
+    console.log(
+      `${output.dryRun ? 'Dry run' : 'Migration'} ${output.runId} succeeded in ${result.seconds.toFixed(1)} s.`,
+    );
+    if (a) {
+      console.log(
+        `  ${fmt(a.liveSourceMemories)} live source memories: ${fmt(a.migrated)} ${output.dryRun ? 'would migrate' : 'migrated'}, ${fmt(a.rejected)} rejected (reasons in the report)`,
+      );
+    }
+    if (output.report) {
+      console.log(`  report:    ${output.report.markdown}`);
+      console.log(`             ${output.report.html}`);
+      console.log(`             ${output.report.json}`);
+      console.log(`  decisions: ${output.report.decisions}`);
+    }
+    return 0;
+  }
+  console.error(
+    `Run failed after ${result.seconds.toFixed(1)} s: ${result.error ?? 'Error'}: ${result.cause ?? ''}`,
+  );
+  const reportKey = runLayout(runIdFrom(runId)).report.markdown;
+  const written = await store.get(reportKey).then(
+    () => true,
+    () => false,
+  );
+  console.error(
+    written
+      ? `  failure report: ${store.locate(reportKey)}`
+      : '  no report: the run failed before it started (nothing was written).',
+  );
+  return 1;
+}

@@ -1,0 +1,91 @@
+/**
+ * npm run demo -- [--memories N]
+ * On a fresh machine: starts the same local services the tests use (PostgreSQL + pgvector, S3
+ * server, embeddings server), generates a sample BigMemory, runs a dry run and then the migration
+ * through the local runner of the synthesized state machine, and prints where the reports are.
+ */
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { formatModuleStatistics, moduleStatistics } from '../functions/db/statistics.js';
+import { FileRunStore } from '../functions/store/run-store.js';
+import { generateBigMemory } from '../test/generator/bigmemory-generator.js';
+import { createDatabase } from '../test/harness/databases.js';
+import { startTestServices } from '../test/harness/services-runtime.js';
+import { positiveInteger, runCli } from './cli/database-flags.js';
+import { runLocalMigration } from './cli/local-migration.js';
+import { printOutcome } from './cli/outcome.js';
+import { defaultRunId } from './migrate-bigmemory.js';
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      memories: { type: 'string' },
+      'reports-dir': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(
+      'usage: npm run demo -- [--memories N (default 5000)] [--reports-dir DIR (default ./reports)]',
+    );
+    return 0;
+  }
+  const memories = positiveInteger(values.memories, '--memories', 5_000);
+  console.log('Starting local services (PostgreSQL + pgvector, S3 server, embeddings server)…');
+  const services = await startTestServices();
+  try {
+    const sourceUrl = await createDatabase('bigmemory');
+    const targetUrl = await createDatabase('federated');
+    const generated = await generateBigMemory({
+      databaseUrl: sourceUrl,
+      memories,
+      users: Math.max(10, Math.round(memories / 100)),
+      seed: 2026,
+      targetDatabaseUrl: targetUrl,
+      targetCollisions: { sameToken: 3, sameEmail: 2 },
+    });
+    console.log(
+      `Generated a BigMemory with ${generated.memories} memories, ${generated.users} users, ${generated.relations} relations.\n`,
+    );
+
+    const storeChoice = {
+      store: new FileRunStore(values['reports-dir'] ?? 'reports'),
+      bucket: 'local-run-store',
+    };
+    const runs = [
+      { id: defaultRunId('demo-dry-run'), input: { dryRun: true, preserveEmbeddings: true, batchSize: 250 } },
+      {
+        id: defaultRunId('demo-migration'),
+        input: { dryRun: false, preserveEmbeddings: true, batchSize: 250 },
+      },
+    ];
+    for (const run of runs) {
+      console.log(`== ${run.input.dryRun ? 'Dry run' : 'Migration'} (${run.id})`);
+      const result = await runLocalMigration({
+        sourceUrl,
+        targetUrl,
+        input: run.input,
+        storeChoice,
+        concurrency: 2,
+        executionName: run.id,
+      });
+      const code = await printOutcome(result, storeChoice.store, run.id);
+      if (code !== 0) return code;
+      console.log('');
+    }
+    const client = new pg.Client({ connectionString: targetUrl });
+    await client.connect();
+    try {
+      console.log('Federated Memory after the migration:');
+      console.log(formatModuleStatistics(await moduleStatistics(client)));
+    } finally {
+      await client.end();
+    }
+    console.log('\nThe databases were temporary and are gone with the services; the reports stay.');
+    return 0;
+  } finally {
+    await services.stop();
+  }
+}
+
+runCli(main);

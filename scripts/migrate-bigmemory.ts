@@ -1,0 +1,113 @@
+/**
+ * npm run migrate:bigmemory -- [options]   (the guide's Step 3, run through the local runner)
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { databaseUrls, positiveInteger, runCli, UsageError } from './cli/database-flags.js';
+import { chooseRunStore, runLocalMigration } from './cli/local-migration.js';
+import { printOutcome } from './cli/outcome.js';
+
+export const MIGRATE_USAGE = `usage: npm run migrate:bigmemory -- [options]
+
+Migrates BigMemory into Federated Memory by running the project's state machine locally.
+
+  --source-db <url>            BigMemory database URL (default: SOURCE_DATABASE_URL)
+  --target-db <url>            Federated Memory database URL (default: DATABASE_URL)
+  --batch-size <n>             memories per batch (default: 100)
+  --preserve-embeddings        keep existing embeddings instead of regenerating them (default: regenerate,
+                               which needs OPENAI_API_KEY)
+  --dry-run                    write the report only; change nothing in the target
+  --user-map <file>            JSON mapping BigMemory user ids/tokens to Federated user ids (default: match by token)
+  --no-create-users            do not create users missing from the target (their memories are rejected)
+  --rules <file>               classification rules that override/extend the defaults
+  --incremental                only memories changed since the last successful run
+  --merge-on-email             same email, different token: map to the existing Federated user
+  --placeholder-email-domain <d>  target needs an email and the user has none: create bigmemory-<id>@<d>
+  --concurrency <n>            batches in flight (the Map's MaxConcurrency; default: 4)
+  --reports-dir <dir>          where reports go when no bucket is set (default: ./reports)
+  --bucket <name>              keep the run's artefacts in this S3 bucket (AWS_ENDPOINT_URL for S3-compatible stores)
+  --run-id <id>                name of the run (default: migration-<timestamp>)
+  --help                       this text
+
+Exit code 0 when the run succeeded, 1 when it failed (the report says why), 2 for bad options.`;
+
+export function migrationFlags() {
+  return {
+    'source-db': { type: 'string' },
+    'target-db': { type: 'string' },
+    'batch-size': { type: 'string' },
+    'preserve-embeddings': { type: 'boolean', default: false },
+    'dry-run': { type: 'boolean', default: false },
+    'user-map': { type: 'string' },
+    'create-users': { type: 'boolean', default: true },
+    'no-create-users': { type: 'boolean', default: false },
+    rules: { type: 'string' },
+    incremental: { type: 'boolean', default: false },
+    'merge-on-email': { type: 'boolean', default: false },
+    'placeholder-email-domain': { type: 'string' },
+    concurrency: { type: 'string' },
+    'reports-dir': { type: 'string' },
+    bucket: { type: 'string' },
+    'run-id': { type: 'string' },
+    help: { type: 'boolean', default: false },
+  } as const;
+}
+
+type Flags = ReturnType<typeof parseFlags>;
+
+function parseFlags(args: string[]) {
+  try {
+    return parseArgs({ args, options: migrationFlags(), strict: true }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** The execution input a person would type in the console, built from the guide's flags. */
+export function executionInput(
+  flags: Flags,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const input: Record<string, unknown> = {
+    dryRun: flags['dry-run'],
+    preserveEmbeddings: flags['preserve-embeddings'],
+    // The guide's default batch size is 100 (the deployed state machine defaults to 500).
+    batchSize: positiveInteger(flags['batch-size'], '--batch-size', 100),
+    createUsers: !flags['no-create-users'],
+    incremental: flags.incremental,
+    mergeOnEmail: flags['merge-on-email'],
+  };
+  if (flags['user-map']) input.userMapS3Uri = pathToFileURL(resolve(flags['user-map'])).href;
+  if (flags.rules) input.rules = pathToFileURL(resolve(flags.rules)).href;
+  if (flags['placeholder-email-domain']) input.placeholderEmailDomain = flags['placeholder-email-domain'];
+  return { ...input, ...overrides };
+}
+
+export function defaultRunId(prefix = 'migration'): string {
+  return `${prefix}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`;
+}
+
+async function main(): Promise<number> {
+  const flags = parseFlags(process.argv.slice(2));
+  if (flags.help) {
+    console.log(MIGRATE_USAGE);
+    return 0;
+  }
+  const { sourceUrl, targetUrl } = databaseUrls(flags);
+  const input = executionInput(flags);
+  const storeChoice = chooseRunStore({ bucket: flags.bucket, reportsDir: flags['reports-dir'] });
+  const runId = flags['run-id'] ?? defaultRunId(input.dryRun ? 'dry-run' : 'migration');
+  console.error(`${input.dryRun ? 'Dry run' : 'Migration'} ${runId}: ${JSON.stringify(input)}`);
+  const result = await runLocalMigration({
+    sourceUrl,
+    targetUrl,
+    input,
+    storeChoice,
+    concurrency: positiveInteger(flags.concurrency, '--concurrency', 4),
+    executionName: runId,
+  });
+  return printOutcome(result, storeChoice.store, runId);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) runCli(main);
