@@ -2,15 +2,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ClientBase } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import {
-  COPY_BINARY_HEADER,
-  COPY_BINARY_TRAILER,
-  CopyBinaryParser,
-  encodeTuple,
-  type PgBinaryType,
-} from './pg-binary.js';
+import { CopyBinaryParser, type PgBinaryType, TupleWriter } from './pg-binary.js';
 
-// Tuples are gathered into chunks of about this size before they reach the socket: one write per
+// Tuples are written into chunks of about this size before they reach the socket: one write per
 // tuple costs more in syscalls than the encoding itself.
 const CHUNK_BYTES = 256 * 1024;
 
@@ -18,20 +12,13 @@ function* binaryCopyChunks(
   types: readonly PgBinaryType[],
   rows: Iterable<readonly unknown[]>,
 ): Generator<Buffer> {
-  let parts: Buffer[] = [COPY_BINARY_HEADER];
-  let size = COPY_BINARY_HEADER.length;
+  const writer = new TupleWriter(CHUNK_BYTES).header();
   for (const row of rows) {
-    const tuple = encodeTuple(types, row);
-    parts.push(tuple);
-    size += tuple.length;
-    if (size >= CHUNK_BYTES) {
-      yield Buffer.concat(parts, size);
-      parts = [];
-      size = 0;
-    }
+    writer.tuple(types, row);
+    if (writer.pending >= CHUNK_BYTES) yield* writer.take();
   }
-  parts.push(COPY_BINARY_TRAILER);
-  yield Buffer.concat(parts, size + COPY_BINARY_TRAILER.length);
+  writer.trailer();
+  yield* writer.take();
 }
 
 /** `COPY <table> (<columns>) FROM STDIN (FORMAT binary)` of the given rows, typed column by column. */

@@ -8,6 +8,7 @@ import {
   encodeField,
   encodeTuple,
   encodeVector,
+  TupleWriter,
 } from '../../functions/db/pg-binary.js';
 
 describe('Function: encodeVector', () => {
@@ -111,5 +112,46 @@ describe('Class: CopyBinaryParser', () => {
 
   it('rejects a stream without the PGCOPY signature', () => {
     expect(() => new CopyBinaryParser().push(Buffer.alloc(32))).toThrow(/bad signature/);
+  });
+});
+
+describe('Class: TupleWriter', () => {
+  it('writes the same bytes whatever the chunk size, fields landing on every chunk boundary', () => {
+    // Prepare: every type, with values of varying size so fields fall across chunk edges
+    const types = [
+      'text',
+      'uuid',
+      'int4',
+      'int8',
+      'float8',
+      'bool',
+      'timestamp',
+      'jsonb',
+      'text[]',
+      'vector',
+    ] as const;
+    const rows = Array.from({ length: 200 }, (_, i) => [
+      `row ${i} ${'é'.repeat(i % 13)}`,
+      '123e4567-e89b-12d3-a456-426614174000',
+      i,
+      BigInt(i) * 1_000_000_007n,
+      i / 7,
+      i % 2 === 0,
+      new Date(1_700_000_000_000 + i),
+      { i, s: '日本'.repeat(i % 5) },
+      i % 3 === 0 ? [] : ['a', null, `k${i}`],
+      i % 4 === 0 ? null : Float32Array.from({ length: (i % 5) * 3 + 3 }, (_, j) => i + j / 10),
+    ]);
+    const reference = Buffer.concat(rows.map((r) => encodeTuple(types, r)));
+
+    // Act: chunks far smaller than a tuple
+    for (const chunkBytes of [64, 100, 4096]) {
+      const writer = new TupleWriter(chunkBytes);
+      const chunks: Buffer[] = [];
+      for (const r of rows) chunks.push(...writer.tuple(types, r).take());
+
+      // Assess
+      expect(Buffer.concat(chunks).equals(reference), `chunk size ${chunkBytes}`).toBe(true);
+    }
   });
 });
