@@ -1,4 +1,4 @@
-import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import { type CfnElement, Stack, Token, Validations } from 'aws-cdk-lib';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { IConstruct } from 'constructs';
@@ -42,7 +42,11 @@ export function acknowledgeMigrationFindings({
 
   const stateMachineId = logicalId(stateMachine);
   const executionName = `{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${stateMachineId}"}]}]}`;
-  const executions = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${executionName}`;
+  // A deployment with a concrete env (`cdk synth` sets CDK_DEFAULT_REGION) names its region in the ARN.
+  const stack = Stack.of(stateMachine);
+  const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+  const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
+  const executions = `arn:<AWS::Partition>:states:${region}:${account}:execution:${executionName}`;
   acknowledge(stateMachine, {
     'AwsSolutions-IAM5[Resource::*]':
       'Log delivery (logs:CreateLogDelivery and friends) and X-Ray tracing have no resource-level permissions.',
