@@ -30,6 +30,20 @@ export interface PlanResult {
 // dominate. A few thousand confident samples fix a centroid's direction well.
 const CENTROID_SAMPLE_RANGES = 8;
 
+// Project links are a few tasks per range, and each item looks up its users' projects once: wider
+// items mean fewer lookups of the same projects.
+const PROJECT_LINK_RANGES_PER_ITEM = 10;
+
+/** Consecutive ranges joined `per` at a time (keyset ranges are contiguous, so only the ends matter). */
+export function mergeRanges(ranges: KeyRange[], per: number): KeyRange[] {
+  const merged: KeyRange[] = [];
+  for (let i = 0; i < ranges.length; i += per) {
+    const group = ranges.slice(i, i + per);
+    merged.push({ index: merged.length, fromKey: group[0]!.fromKey, toKey: group[group.length - 1]!.toKey });
+  }
+  return merged;
+}
+
 /**
  * Keyset ranges for the batch Map and the relationships Map, written to the run store (the Maps
  * read them from there: the lists outgrow a state's payload at millions of rows), plus module
@@ -48,7 +62,10 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
       : [];
   const relationshipItems: RelationshipItem[] = [
     ...relationRanges.map((r) => ({ ...r, kind: 'relations' as const })),
-    ...memoryRanges.map((r) => ({ ...r, kind: 'project-links' as const })),
+    ...mergeRanges(memoryRanges, PROJECT_LINK_RANGES_PER_ITEM).map((r) => ({
+      ...r,
+      kind: 'project-links' as const,
+    })),
   ].map((item, index) => ({ ...item, index }));
 
   await putJson(runtime.store, layout.memoryRanges, memoryRanges);
