@@ -1,5 +1,6 @@
 /**
  * npm run bench -- --memories N [--concurrency C] [--batch-size B] [--baseline-sample S]
+ * npm run bench -- --memories N --regenerate [--latency-ms L]
  *
  * Generates N BigMemory memories, then measures in the same run on the same server:
  *  (a) the raw binary `COPY TO | COPY FROM` pipe of those memories into a plain table — the
@@ -7,15 +8,22 @@
  *  (b) this engine's full migration with preserved embeddings (users, module rows, CMI rows,
  *      ledger, relationships and project links);
  *  (c) optionally a row-at-a-time copy in the style of the original scripts, on a sample.
- * The last line states both rates and their ratio. A benchmark: it prints figures, asserts nothing.
+ * The last line states both rates and their ratio. With --regenerate, (b) regenerates every
+ * embedding through the harness's OpenAI-compatible server answering after L ms, and the last line
+ * sets the memories/s and requests made next to what one request per memory would take at that
+ * latency. A benchmark: it prints figures, asserts nothing.
  */
 
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { generateBigMemory } from '../test/generator/bigmemory-generator.js';
 import { createDatabase } from '../test/harness/databases.js';
+import { embeddingsServerStats } from '../test/harness/embeddings-server.js';
 import { startTestServices } from '../test/harness/services-runtime.js';
 import { runSteps } from '../test/support/run-steps.js';
 
@@ -26,6 +34,9 @@ const USAGE = `usage: npm run bench -- --memories N [options]
   --concurrency C       batches in flight, like the Map's MaxConcurrency (default 3)
   --batch-size B        memories per batch (default 500)
   --baseline-sample S   also time a row-at-a-time copy of S memories (default 0: skip)
+  --regenerate          regenerate embeddings through a local OpenAI-compatible server instead of
+                        preserving them (skips the raw copy)
+  --latency-ms L        that server's delay per request (default 300; only with --regenerate)
   --seed S              generator seed (default 1)
   --help                this text
 
@@ -125,6 +136,140 @@ async function rowAtATime(
   }
 }
 
+interface TimedMigration {
+  rate: number;
+  seconds: number;
+  migrated: number;
+  rejected: number;
+}
+
+/** The full migration through the steps, timed over the phases that move data, with its phase table. */
+async function timedMigration(options: {
+  sourceUrl: string;
+  targetUrl: string;
+  input: Record<string, unknown>;
+  concurrency: number;
+  embeddings?: { baseURL: string };
+}): Promise<TimedMigration> {
+  const { concurrency, embeddings } = options;
+  const peak = trackPeakRss();
+  const { runtime, outputs, phaseMs } = await runSteps({
+    sourceUrl: options.sourceUrl,
+    targetUrl: options.targetUrl,
+    input: options.input,
+    concurrency,
+    // The harness's server takes any key; the real one never sees this.
+    ...(embeddings ? { openAiApiKey: 'sk-bench-local-server', openAiBaseUrl: embeddings.baseURL } : {}),
+  });
+  // The migration proper: everything that moves data. Verify and Report are timed apart.
+  const migrationPhases = ['preflight', 'users', 'plan', 'batches', 'relationships', 'cmi'];
+  const seconds = migrationPhases.reduce((ms, p) => ms + (phaseMs[p] ?? 0), 0) / 1000;
+  const peakRss = peak();
+  await runtime.close();
+  const report = outputs.report as { accounting: { migrated: number; rejected: number } };
+  const { migrated, rejected } = report.accounting;
+  console.log(
+    `phases (s): ${Object.entries(phaseMs)
+      .map(([p, ms]) => `${p} ${(ms / 1000).toFixed(2)}`)
+      .join(', ')}`,
+  );
+  console.log(
+    `migration: ${fmt(migrated)} migrated + ${fmt(rejected)} rejected in ${seconds.toFixed(2)} s (concurrency ${concurrency}, batch ${options.input.batchSize}); peak RSS ${fmt(peakRss / 1048576)} MiB`,
+  );
+  return { rate: (migrated + rejected) / seconds, seconds, migrated, rejected };
+}
+
+async function printBaseline(
+  sourceUrl: string,
+  targetUrl: string,
+  sample: number,
+  rate: number | null,
+): Promise<void> {
+  const base = await rowAtATime(sourceUrl, targetUrl, sample);
+  const baseRate = base.rows / base.seconds;
+  const comparison = rate === null ? '' : `; migration is ${(rate / baseRate).toFixed(0)}x faster`;
+  console.log(
+    `row-at-a-time baseline: ${fmt(base.rows)} memories in ${base.seconds.toFixed(2)} s (${fmt(baseRate)}/s)${comparison}`,
+  );
+}
+
+const duration = (seconds: number) =>
+  seconds >= 3600
+    ? `${(seconds / 3600).toFixed(1)} h`
+    : seconds >= 60
+      ? `${(seconds / 60).toFixed(1)} min`
+      : `${seconds.toFixed(1)} s`;
+
+/**
+ * The harness's embeddings server in a process of its own: computing 20,000 fake vectors costs
+ * seconds of CPU, which in this process would be charged to the migration's event loop.
+ */
+async function embeddingsServerProcess(
+  latencyMs: number,
+): Promise<{ baseURL: string; close(): Promise<void> }> {
+  const harness = new URL('../test/harness/embeddings-server.ts', import.meta.url).href;
+  const script = `const { startEmbeddingsServer } = await import(${JSON.stringify(harness)});
+const server = await startEmbeddingsServer({ latencyMs: ${latencyMs} });
+console.log(server.baseURL);
+process.stdin.resume();
+process.stdin.on('end', () => server.close().then(() => process.exit(0)));`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout });
+  const [baseURL] = (await Promise.race([
+    once(lines, 'line'),
+    once(child, 'exit').then(([code]) => {
+      throw new Error(`the embeddings server process exited with code ${code}`);
+    }),
+  ])) as [string];
+  return {
+    baseURL,
+    async close() {
+      child.stdin.end();
+      await once(child, 'exit');
+    },
+  };
+}
+
+/**
+ * Regenerate mode against a server that answers after `latencyMs`: what the batching buys is the
+ * number of round trips, so the figures that matter are requests made and the time one request
+ * per memory would spend just waiting on that latency.
+ */
+async function benchRegenerate(options: {
+  sourceUrl: string;
+  targetUrl: string;
+  batchSize: number;
+  concurrency: number;
+  latencyMs: number;
+}): Promise<void> {
+  const { batchSize, concurrency, latencyMs } = options;
+  const embeddings = await embeddingsServerProcess(latencyMs);
+  try {
+    const { rate, seconds } = await timedMigration({
+      sourceUrl: options.sourceUrl,
+      targetUrl: options.targetUrl,
+      input: { batchSize, createUsers: true },
+      concurrency,
+      embeddings,
+    });
+    const stats = await embeddingsServerStats(embeddings.baseURL);
+    const perMemory = (stats.inputs * latencyMs) / 1000;
+    console.log(
+      `embeddings: ${fmt(stats.requests)} requests for ${fmt(stats.inputs)} memories (${fmt(stats.tokens)} tokens) at ${latencyMs} ms per request`,
+    );
+    console.log(
+      `one request per memory at ${latencyMs} ms: ${fmt(stats.inputs)} requests, ${duration(perMemory)} of latency alone, ${duration(perMemory / concurrency)} with concurrency ${concurrency} (the seed's two per memory: ${duration((2 * perMemory) / concurrency)})`,
+    );
+    console.log(
+      `regenerate: migration ${fmt(rate)} memories/s in ${seconds.toFixed(2)} s with ${fmt(stats.requests)} embedding requests; one request per memory would wait ${duration(perMemory / concurrency)} at concurrency ${concurrency}, ${(perMemory / concurrency / seconds).toFixed(0)}x this run's whole time`,
+    );
+  } finally {
+    await embeddings.close();
+  }
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -134,6 +279,8 @@ async function main(): Promise<number> {
       'batch-size': { type: 'string', default: '500' },
       'baseline-sample': { type: 'string', default: '0' },
       seed: { type: 'string', default: '1' },
+      regenerate: { type: 'boolean', default: false },
+      'latency-ms': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -154,6 +301,16 @@ async function main(): Promise<number> {
     );
     return 2;
   }
+  const regenerate = values.regenerate;
+  const latencyMs = Number(values['latency-ms'] ?? 300);
+  if (values['latency-ms'] !== undefined && !regenerate) {
+    console.error(`bench: --latency-ms needs --regenerate\n\n${USAGE}`);
+    return 2;
+  }
+  if (!Number.isFinite(latencyMs) || latencyMs < 0) {
+    console.error(`bench: --latency-ms takes a non-negative number of milliseconds\n\n${USAGE}`);
+    return 2;
+  }
   const users = values.users ? Number(values.users) : Math.max(10, Math.round(memories / 200));
 
   const services = await startTestServices();
@@ -170,41 +327,23 @@ async function main(): Promise<number> {
       `generated ${fmt(memories)} memories, ${fmt(generated.relations)} relations in ${(generated.elapsedMs / 1000).toFixed(1)} s (${fmt(generated.memoriesPerSecond)} memories/s)`,
     );
 
+    if (regenerate) {
+      await benchRegenerate({ sourceUrl, targetUrl, batchSize, concurrency, latencyMs });
+      if (baselineSample > 0) await printBaseline(sourceUrl, targetUrl, baselineSample, null);
+      return 0;
+    }
+
     const raw = await rawBinaryCopy(sourceUrl, targetUrl);
     const rawRate = raw.rows / raw.seconds;
     console.log(`raw binary COPY TO | COPY FROM: ${fmt(raw.rows)} memories in ${raw.seconds.toFixed(2)} s`);
 
-    const peak = trackPeakRss();
-    const { runtime, outputs, phaseMs } = await runSteps({
+    const { rate } = await timedMigration({
       sourceUrl,
       targetUrl,
       input: { preserveEmbeddings: true, batchSize, createUsers: true },
       concurrency,
     });
-    // The migration proper: everything that moves data. Verify and Report are timed apart.
-    const migrationPhases = ['preflight', 'users', 'plan', 'batches', 'relationships', 'cmi'];
-    const seconds = migrationPhases.reduce((ms, p) => ms + (phaseMs[p] ?? 0), 0) / 1000;
-    const peakRss = peak();
-    await runtime.close();
-    const report = outputs.report as { accounting: { migrated: number; rejected: number } };
-    const processed = report.accounting.migrated + report.accounting.rejected;
-    const rate = processed / seconds;
-    console.log(
-      `phases (s): ${Object.entries(phaseMs)
-        .map(([p, ms]) => `${p} ${(ms / 1000).toFixed(2)}`)
-        .join(', ')}`,
-    );
-    console.log(
-      `migration: ${fmt(report.accounting.migrated)} migrated + ${fmt(report.accounting.rejected)} rejected in ${seconds.toFixed(2)} s (concurrency ${concurrency}, batch ${batchSize}); peak RSS ${fmt(peakRss / 1048576)} MiB`,
-    );
-
-    if (baselineSample > 0) {
-      const base = await rowAtATime(sourceUrl, targetUrl, baselineSample);
-      const baseRate = base.rows / base.seconds;
-      console.log(
-        `row-at-a-time baseline: ${fmt(base.rows)} memories in ${base.seconds.toFixed(2)} s (${fmt(baseRate)}/s); migration is ${(rate / baseRate).toFixed(0)}x faster`,
-      );
-    }
+    if (baselineSample > 0) await printBaseline(sourceUrl, targetUrl, baselineSample, rate);
     console.log(
       `migration ${fmt(rate)} memories/s, raw binary copy ${fmt(rawRate)}/s, ratio ${(rate / rawRate).toFixed(2)}`,
     );

@@ -17,6 +17,12 @@ Migrates BigMemory into Federated Memory by running the project's state machine 
   --batch-size <n>             memories per batch (default: 100)
   --preserve-embeddings        keep existing embeddings instead of regenerating them (default: regenerate,
                                which needs OPENAI_API_KEY)
+  --embed-missing-only         keep every valid existing embedding; embed only memories whose vector is
+                               missing or unusable (needs OPENAI_API_KEY when any are)
+  --embedding-model <name>     embedding model (default: text-embedding-3-small)
+  --embedding-dimensions <n>   ask the model for n-d vectors; must equal the target's vector(…) size
+  --embedding-price <usd>      US dollars per 1M tokens, for the cost estimate (default: known for
+                               OpenAI's models)
   --dry-run                    write the report only; change nothing in the target
   --user-map <file>            JSON mapping BigMemory user ids/tokens to Federated user ids (default: match by token)
   --no-create-users            do not create users missing from the target (their memories are rejected)
@@ -30,6 +36,11 @@ Migrates BigMemory into Federated Memory by running the project's state machine 
   --run-id <id>                name of the run (default: migration-<timestamp>)
   --help                       this text
 
+Regenerating sends many memories per request to the OpenAI API. OPENAI_BASE_URL points it at any
+OpenAI-compatible server instead (e.g. http://localhost:8080/v1); EMBEDDING_MAX_ATTEMPTS,
+EMBEDDING_BASE_DELAY_MS and EMBEDDING_MAX_DELAY_MS tune its retries. A --dry-run estimates the
+tokens, requests and cost of regenerating without sending anything.
+
 Exit code 0 when the run succeeded, 1 when it failed (the report says why), 2 for bad options.`;
 
 export function migrationFlags() {
@@ -38,6 +49,10 @@ export function migrationFlags() {
     'target-db': { type: 'string' },
     'batch-size': { type: 'string' },
     'preserve-embeddings': { type: 'boolean', default: false },
+    'embed-missing-only': { type: 'boolean', default: false },
+    'embedding-model': { type: 'string' },
+    'embedding-dimensions': { type: 'string' },
+    'embedding-price': { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
     'user-map': { type: 'string' },
     'create-users': { type: 'boolean', default: true },
@@ -81,7 +96,24 @@ export function executionInput(
   if (flags['user-map']) input.userMapS3Uri = pathToFileURL(resolve(flags['user-map'])).href;
   if (flags.rules) input.rules = pathToFileURL(resolve(flags.rules)).href;
   if (flags['placeholder-email-domain']) input.placeholderEmailDomain = flags['placeholder-email-domain'];
+  // Missing-only keeps the existing vectors, so the checks of preserved embeddings apply to it too.
+  if (flags['embed-missing-only']) Object.assign(input, { embedMissingOnly: true, preserveEmbeddings: true });
+  if (flags['embedding-model']) input.embeddingModel = flags['embedding-model'];
+  if (flags['embedding-dimensions'] !== undefined) {
+    input.embeddingDimensions = positiveInteger(flags['embedding-dimensions'], '--embedding-dimensions', 0);
+  }
+  if (flags['embedding-price'] !== undefined) {
+    input.embeddingPricePerMillionTokens = usdPrice(flags['embedding-price']);
+  }
   return { ...input, ...overrides };
+}
+
+function usdPrice(value: string): number {
+  const price = Number(value);
+  if (value.trim() === '' || !Number.isFinite(price) || price < 0) {
+    throw new UsageError(`--embedding-price takes US dollars per 1M tokens (e.g. 0.02), got "${value}"`);
+  }
+  return price;
 }
 
 export function defaultRunId(prefix = 'migration'): string {

@@ -130,7 +130,8 @@ export function prepareBatch(
       classification,
       targetUserId: user.targetUserId,
       embedding: options.embeddings?.get(memory.id),
-      embeddingModel: options.embeddingModel,
+      // Only a memory whose vector the API produced records the model (missing-only keeps the rest).
+      embeddingModel: options.embeddings?.has(memory.id) ? options.embeddingModel : undefined,
     });
     if (!result.ok) {
       reject(result.rejection.reason, result.rejection.detail, classification);

@@ -1,7 +1,7 @@
 import type { ClientBase } from 'pg';
 import type { SourceMemory } from '../core/types.js';
 import { copyQueryOut } from './copy-stream.js';
-import { decodeField, type PgBinaryType } from './pg-binary.js';
+import { decodeField, Float32Slab, type PgBinaryType } from './pg-binary.js';
 import type { SourceSchema } from './source-schema.js';
 
 /** A keyset range of source primary keys: `fromKey < id <= toKey`; a null bound is open. */
@@ -66,8 +66,8 @@ export function changedSincePredicate(client: ClientBase, schema: SourceSchema, 
   return `updated_at > ${client.escapeLiteral(since.toISOString())}::timestamptz`;
 }
 
-function toSourceMemory(fields: (Buffer | null)[]): SourceMemory {
-  const v = (i: number) => decodeField(READ_TYPES[i] as PgBinaryType, fields[i] ?? null);
+function toSourceMemory(fields: (Buffer | null)[], slab: Float32Slab): SourceMemory {
+  const v = (i: number) => decodeField(READ_TYPES[i] as PgBinaryType, fields[i] ?? null, slab);
   const createdAt = (v(10) as Date | null) ?? new Date(0);
   return {
     id: v(0) as string,
@@ -103,6 +103,7 @@ export async function readSourceRange(
       AND ${changedSincePredicate(client, schema, options.changedSince)}
     ORDER BY id`;
   const memories: SourceMemory[] = [];
-  await copyQueryOut(client, query, (fields) => memories.push(toSourceMemory(fields)));
+  const slab = new Float32Slab();
+  await copyQueryOut(client, query, (fields) => memories.push(toSourceMemory(fields, slab)));
   return memories;
 }

@@ -174,7 +174,7 @@ export async function migrateBatch(deps: MigrateBatchDeps, input: MigrateBatchIn
     centroids: deps.centroids,
     users,
     embeddings,
-    embeddingModel: embeddings && embeddings.size > 0 ? deps.embeddingModel : undefined,
+    embeddingModel: deps.embeddingModel,
   });
   const t3 = performance.now();
 

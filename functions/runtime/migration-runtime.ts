@@ -19,7 +19,18 @@ export interface MigrationRuntime {
   readObject(uri: string): Promise<Buffer>;
   /** Embedding settings for regenerate mode; absent when no API key is configured. */
   openAiApiKey?(): Promise<string | undefined>;
+  /** Any OpenAI-compatible server (ending in /v1); undefined leaves the SDK's default, api.openai.com. */
+  openAiBaseUrl?(): string | undefined;
+  /** How hard the embeddings client tries before a batch fails; the client's defaults where absent. */
+  embeddingRetry?: EmbeddingRetrySettings;
   close(): Promise<void>;
+}
+
+export interface EmbeddingRetrySettings {
+  /** Tries per request, the first included. */
+  maxAttempts?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
 }
 
 export interface RuntimeOptions {
@@ -29,6 +40,34 @@ export interface RuntimeOptions {
   s3?: S3Client;
   poolSize?: number;
   openAiApiKey?: () => Promise<string | undefined>;
+  openAiBaseUrl?: () => string | undefined;
+  embeddingRetry?: EmbeddingRetrySettings;
+}
+
+const EMBEDDING_RETRY_VARIABLES = {
+  maxAttempts: ['EMBEDDING_MAX_ATTEMPTS', 1],
+  baseDelayMs: ['EMBEDDING_BASE_DELAY_MS', 0],
+  maxDelayMs: ['EMBEDDING_MAX_DELAY_MS', 0],
+} as const;
+
+/**
+ * EMBEDDING_MAX_ATTEMPTS, EMBEDDING_BASE_DELAY_MS and EMBEDDING_MAX_DELAY_MS: a deployment facing
+ * a strict rate limit waits longer, a test or benchmark against a local server gives up sooner.
+ */
+export function embeddingRetryFromEnv(env: NodeJS.ProcessEnv): EmbeddingRetrySettings {
+  const settings: EmbeddingRetrySettings = {};
+  for (const [key, [variable, min]] of Object.entries(EMBEDDING_RETRY_VARIABLES)) {
+    const raw = env[variable]?.trim();
+    if (!raw) continue;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) {
+      throw new InvalidInputError(`${variable} must be an integer ≥ ${min}, got "${raw}"`, {
+        context: { variable },
+      });
+    }
+    settings[key as keyof EmbeddingRetrySettings] = value;
+  }
+  return settings;
 }
 
 function lazyPool(
@@ -73,6 +112,8 @@ export function createMigrationRuntime(options: RuntimeOptions): MigrationRuntim
     sourcePool: () => source.get(),
     targetPool: () => target.get(),
     openAiApiKey: options.openAiApiKey,
+    openAiBaseUrl: options.openAiBaseUrl,
+    embeddingRetry: options.embeddingRetry,
     async readObject(uri: string): Promise<Buffer> {
       if (uri.startsWith('file://')) return readFile(fileURLToPath(uri));
       const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
@@ -112,6 +153,8 @@ export function awsMigrationRuntime(env: NodeJS.ProcessEnv = process.env): Migra
       const out = await secretsClient().send(new GetSecretValueCommand({ SecretId: arn }));
       return out.SecretString?.trim() || undefined;
     },
+    openAiBaseUrl: () => env.OPENAI_BASE_URL?.trim() || undefined,
+    embeddingRetry: embeddingRetryFromEnv(env),
   });
   return awsRuntime;
 }

@@ -21,7 +21,11 @@ export interface MigrateBatchResult {
   rejected: number;
 }
 
-/** A fresh client per batch, so its counters are the batch's own. Dry runs never call the API. */
+/**
+ * A fresh client per batch, so its counters are the batch's own. Dry runs never call the API. The
+ * endpoint and retry settings come from the runtime (OPENAI_BASE_URL, EMBEDDING_MAX_ATTEMPTS,
+ * EMBEDDING_BASE_DELAY_MS, EMBEDDING_MAX_DELAY_MS), the client's defaults where unset.
+ */
 async function batchEmbedder(runtime: MigrationRuntime, run: RunContext): Promise<BatchEmbedder | undefined> {
   if (run.embedMode === 'preserve') return undefined;
   const apiKey = run.dryRun ? 'dry-run-sends-nothing' : await runtime.openAiApiKey?.();
@@ -31,8 +35,10 @@ async function batchEmbedder(runtime: MigrationRuntime, run: RunContext): Promis
     );
   const client = new EmbeddingClient({
     apiKey,
+    baseURL: runtime.openAiBaseUrl?.(),
     model: run.embeddingModel,
     dimensions: run.embeddingDimensions,
+    ...runtime.embeddingRetry,
   });
   return {
     mode: run.embedMode,

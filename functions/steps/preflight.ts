@@ -57,8 +57,9 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
   const sourceSchema = await introspectSource(source);
   const targetSchema = await checkTargetSchema(target);
 
+  const embedMode = embedModeOf(input);
   if (
-    input.preserveEmbeddings &&
+    embedMode !== 'all' &&
     sourceSchema.embeddingDimensions !== null &&
     sourceSchema.embeddingDimensions !== targetSchema.moduleEmbeddingDimensions
   ) {
@@ -66,7 +67,6 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
       `Source embeddings are vector(${sourceSchema.embeddingDimensions}) but the target's module tables take vector(${targetSchema.moduleEmbeddingDimensions}); embeddings cannot be preserved — regenerate them instead (drop --preserve-embeddings).`,
     );
   }
-  const embedMode = embedModeOf(input);
   if (embedMode !== 'preserve') {
     const dimensions = expectedEmbeddingDimensions(input.embeddingModel, input.embeddingDimensions);
     if (dimensions === undefined) {

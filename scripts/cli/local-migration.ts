@@ -2,7 +2,11 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { type LocalExecutionResult, runLocalExecution } from '../../functions/local/local-execution.js';
 import { localLambdaHandlers } from '../../functions/local/local-handlers.js';
 import { loadSynthesizedDefinition } from '../../functions/local/state-machine-definition.js';
-import { createMigrationRuntime, type MigrationRuntime } from '../../functions/runtime/migration-runtime.js';
+import {
+  createMigrationRuntime,
+  embeddingRetryFromEnv,
+  type MigrationRuntime,
+} from '../../functions/runtime/migration-runtime.js';
 import { FileRunStore, type RunStore, S3RunStore } from '../../functions/store/run-store.js';
 import { ProgressBar } from './progress.js';
 
@@ -63,6 +67,9 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
     targetUrl: async () => options.targetUrl,
     poolSize: options.concurrency + 1,
     openAiApiKey: async () => process.env.OPENAI_API_KEY,
+    // Any OpenAI-compatible server: a gateway, or a self-hosted one such as vLLM, Ollama or LiteLLM.
+    openAiBaseUrl: () => process.env.OPENAI_BASE_URL?.trim() || undefined,
+    embeddingRetry: embeddingRetryFromEnv(process.env),
   });
   const definition = await loadSynthesizedDefinition({
     bucket,

@@ -8,6 +8,7 @@ import {
   encodeField,
   encodeTuple,
   encodeVector,
+  Float32Slab,
   TupleWriter,
 } from '../../functions/db/pg-binary.js';
 
@@ -153,5 +154,48 @@ describe('Class: TupleWriter', () => {
       // Assess
       expect(Buffer.concat(chunks).equals(reference), `chunk size ${chunkBytes}`).toBe(true);
     }
+  });
+});
+
+describe('Class: CopyBinaryParser with large tuples', () => {
+  it('parses tuples larger than a chunk and split anywhere, in chunks of any size', () => {
+    // Prepare: vectors of 6 KB and more, as embeddings arrive
+    const types = ['text', 'vector'] as const;
+    const rows = Array.from({ length: 40 }, (_, i) => [
+      `m${i}`,
+      Float32Array.from({ length: 1536 + i * 300 }, (_, j) => j + i),
+    ]);
+    const stream = Buffer.concat([
+      COPY_BINARY_HEADER,
+      ...rows.map((r) => encodeTuple(types, r)),
+      COPY_BINARY_TRAILER,
+    ]);
+
+    for (const size of [7, 1000, 6150, 65_536, stream.length]) {
+      const parser = new CopyBinaryParser();
+      const ids: unknown[] = [];
+      // Act
+      for (let i = 0; i < stream.length; i += size) {
+        for (const t of parser.push(stream.subarray(i, i + size))) {
+          ids.push(decodeField('text', t[0] ?? null));
+          expect((decodeField('vector', t[1] ?? null) as Float32Array)[5]).toBe(5 + ids.length - 1);
+        }
+      }
+      // Assess
+      expect(ids, `chunk size ${size}`).toEqual(rows.map((r) => r[0]));
+      expect(parser.done).toBe(true);
+    }
+  });
+});
+
+describe('Class: Float32Slab', () => {
+  it('hands out disjoint views that decodeVector fills', () => {
+    const slab = new Float32Slab(10);
+    const a = decodeVector(encodeVector([1, 2, 3, 4]), slab);
+    const b = decodeVector(encodeVector([5, 6, 7, 8]), slab);
+    const c = decodeVector(encodeVector([9, 10, 11, 12]), slab);
+    expect([...a, ...b, ...c]).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(a.buffer).toBe(b.buffer);
+    expect(c.buffer).not.toBe(a.buffer);
   });
 });
