@@ -29,6 +29,16 @@ export interface MigrationConfig {
   alarmTopicArn?: string;
   /** Keep the bucket and its runs when the stack is deleted (default), or empty and delete it. */
   destroyRunBucket: boolean;
+  /**
+   * The RDS instances/clusters holding the two databases, for `snapshot: "rds" | "both"`. The
+   * Snapshot function may snapshot exactly these (IAM); the execution input's `rds` can only name them.
+   */
+  rds: {
+    sourceInstance?: string;
+    sourceCluster?: string;
+    targetInstance?: string;
+    targetCluster?: string;
+  };
 }
 
 /** Reads the app's context; values typed on the command line arrive as strings, so both are accepted. */
@@ -51,6 +61,12 @@ export function readMigrationConfig(node: Node): MigrationConfig {
     securityGroupIds: stringList(read('securityGroupIds')),
     alarmTopicArn: optionalString(read('alarmTopicArn')),
     destroyRunBucket: flag(read('destroyRunBucket')),
+    rds: {
+      sourceInstance: optionalString(read('rdsSourceInstance')),
+      sourceCluster: optionalString(read('rdsSourceCluster')),
+      targetInstance: optionalString(read('rdsTargetInstance')),
+      targetCluster: optionalString(read('rdsTargetCluster')),
+    },
   };
 }
 

@@ -7,6 +7,7 @@ import { MigrationNetwork } from './constructs/migration-network.js';
 import { MigrationSchedule } from './constructs/migration-schedule.js';
 import { MigrationSecrets } from './constructs/migration-secrets.js';
 import { MigrationStateMachine } from './constructs/migration-state-machine.js';
+import { grantRdsSnapshots } from './constructs/rds-snapshot-access.js';
 import { RunBucket } from './constructs/run-bucket.js';
 import { readMigrationConfig } from './migration-config.js';
 import { acknowledgeMigrationFindings } from './nag-acknowledgements.js';
@@ -41,6 +42,7 @@ export class MigrationStack extends Stack {
       vpcSubnets: network.vpcSubnets,
       securityGroups: network.securityGroups,
     });
+    grantRdsSnapshots(this.functions.byHandler.Snapshot, config.rds);
     this.workflow = new MigrationStateMachine(this, 'Workflow', {
       functions: this.functions.byHandler,
       bucket,

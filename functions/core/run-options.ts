@@ -1,6 +1,15 @@
 import { z } from 'zod';
 import { InvalidInputError } from '../errors.js';
 
+/** One RDS DB instance or Aurora cluster, for `snapshot: "rds" | "both"`. */
+const RdsResourceSchema = z
+  .object({ instance: z.string().min(1).optional(), cluster: z.string().min(1).optional() })
+  .strict()
+  .refine(
+    (r) => (r.instance === undefined) !== (r.cluster === undefined),
+    'name exactly one of instance, cluster',
+  );
+
 /**
  * The execution input a person types in the console (or the CLI builds from the guide's flags).
  * Every field is optional; unknown fields are refused so a typo does not silently do nothing.
@@ -36,6 +45,25 @@ export const MigrationInputSchema = z
     embedMissingOnly: z.boolean().default(false),
     /** For the cost estimate; defaults are known for OpenAI's embedding models. */
     embeddingPricePerMillionTokens: z.number().nonnegative().optional(),
+    /**
+     * Before anything is written: `logical` (gzipped SQL of both databases to the run bucket),
+     * `rds` (RDS-native snapshots), `both`, or `none`. Default: `logical` for real runs, `none` for dry runs.
+     */
+    snapshot: z.enum(['logical', 'rds', 'both', 'none']).optional(),
+    /** The RDS instances/clusters of the two databases; the stack context's are used when absent. */
+    rds: z
+      .object({ source: RdsResourceSchema.optional(), target: RdsResourceSchema.optional() })
+      .strict()
+      .optional(),
+    /** Roll back this run instead of migrating: the execution does only that (see the README). */
+    rollbackRunId: z.string().min(1).optional(),
+    /** Restore a snapshot instead of migrating: `{ "snapshot": "s3://bucket/backups/migration-…/", "database": "target" }`. */
+    restore: z
+      .object({ snapshot: z.string().min(1), database: z.enum(['source', 'target']) })
+      .strict()
+      .optional(),
+    /** Rollback/restore only: go ahead over a held lock (rollback) or tables that hold rows (restore). */
+    force: z.boolean().default(false),
   })
   .strict();
 
@@ -49,6 +77,14 @@ export function embedModeOf(
 ): EmbedMode {
   if (input.embedMissingOnly) return 'missing-only';
   return input.preserveEmbeddings ? 'preserve' : 'all';
+}
+
+export type SnapshotMode = 'logical' | 'rds' | 'both' | 'none';
+export type RdsSnapshotInput = NonNullable<MigrationInput['rds']>;
+
+/** Dry runs write nothing to the target, so they skip snapshots unless asked. */
+export function snapshotModeOf(input: Pick<MigrationInput, 'snapshot' | 'dryRun'>): SnapshotMode {
+  return input.snapshot ?? (input.dryRun ? 'none' : 'logical');
 }
 
 export function parseMigrationInput(raw: unknown): MigrationInput {
@@ -86,6 +122,8 @@ export function runLayout(runId: string) {
     relationshipsPrefix: `${prefix}relationships/`,
     relationships: (kind: string, index: number) => `${prefix}relationships/${kind}-${pad(index)}.json`,
     cmi: `${prefix}cmi.json`,
+    /** Where the run's Snapshot step put its snapshot (the directory, manifests, RDS snapshot ids). */
+    snapshot: `${prefix}snapshot.json`,
     verification: `${prefix}verification.json`,
     report: {
       json: `${prefix}report.json`,

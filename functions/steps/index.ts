@@ -4,6 +4,9 @@ import { plan } from './plan.js';
 import { preflight } from './preflight.js';
 import { rebuildCmi } from './rebuild-cmi.js';
 import { report } from './report.js';
+import { restore } from './restore.js';
+import { rollback } from './rollback.js';
+import { snapshot } from './snapshot.js';
 import { users } from './users.js';
 import { verify } from './verify.js';
 
@@ -13,6 +16,7 @@ import { verify } from './verify.js';
  */
 export const STEPS = {
   Preflight: preflight,
+  Snapshot: snapshot,
   Users: users,
   Plan: plan,
   MigrateBatch: migrateBatch,
@@ -20,6 +24,9 @@ export const STEPS = {
   RebuildCmi: rebuildCmi,
   Verify: verify,
   Report: report,
+  // Not steps of a migration: the execution input's `rollbackRunId` / `restore` branch to them.
+  Rollback: rollback,
+  Restore: restore,
 } as const;
 
 export type StepName = keyof typeof STEPS;

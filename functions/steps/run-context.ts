@@ -1,4 +1,4 @@
-import type { EmbedMode } from '../core/run-options.js';
+import type { EmbedMode, RdsSnapshotInput, SnapshotMode } from '../core/run-options.js';
 import type { SourceSchema } from '../db/source-schema.js';
 
 /**
@@ -21,6 +21,9 @@ export interface RunContext {
   embeddingModel: string;
   embeddingDimensions?: number;
   embeddingPricePerMillionTokens?: number;
+  /** Preflight sets it from the input (`snapshotModeOf`); absent means the default for the run kind. */
+  snapshot?: SnapshotMode;
+  rds?: RdsSnapshotInput;
   hasUserMap: boolean;
   hasRules: boolean;
   sourceSchema: SourceSchema;

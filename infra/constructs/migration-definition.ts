@@ -1,7 +1,10 @@
 import type { Duration } from 'aws-cdk-lib';
+import { Duration as CdkDuration } from 'aws-cdk-lib';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import {
   Chain,
+  Choice,
+  Condition,
   DistributedMap,
   Errors,
   Fail,
@@ -9,7 +12,10 @@ import {
   JsonPath,
   ResultWriterV2,
   S3JsonItemReader,
+  Wait,
+  WaitTime,
 } from 'aws-cdk-lib/aws-stepfunctions';
+import type { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { ERROR_PATH, lambdaStep } from './lambda-step.js';
 import type { HandlerName, MigrationFunction } from './migration-function.js';
@@ -24,12 +30,17 @@ export interface MigrationDefinitionProps {
 
 const RUN = { 'run.$': '$.run' };
 
+/** How long the execution waits between two looks at RDS snapshots that are still being made. */
+export const RDS_SNAPSHOT_POLL_SECONDS = 60;
+
 /**
- * Preflight → Users → Plan → MigrateBatches → MigrateRelationships → RebuildCmi → Verify → Report,
- * every step caught into FailureReport → MigrationFailed.
+ * Preflight → Snapshot (→ wait for RDS snapshots) → Users → Plan → MigrateBatches →
+ * MigrateRelationships → RebuildCmi → Verify → Report, every step caught into FailureReport →
+ * MigrationFailed.
  *
- * The chain is a plain list of steps (`steps` below): the Snapshot step goes between Preflight and
- * Users by adding one entry.
+ * The chain is a plain list of steps (`steps` below). In front of it, `Mode` sends an input with
+ * `rollbackRunId` to the Rollback task and one with `restore` to the Restore task instead: such an
+ * execution does only that.
  */
 export function buildMigrationDefinition(scope: Construct, props: MigrationDefinitionProps): Chain {
   const { functions, functionTimeout } = props;
@@ -60,6 +71,7 @@ export function buildMigrationDefinition(scope: Construct, props: MigrationDefin
       functionTimeout,
       onFailure,
     }),
+    snapshotPhase(scope, step('Snapshot', RUN, '$.snapshot'), props, onFailure),
     step('Users', RUN, '$.users'),
     step('Plan', RUN, '$.plan'),
     rangeMap(
@@ -87,7 +99,56 @@ export function buildMigrationDefinition(scope: Construct, props: MigrationDefin
     }),
   ];
   const [first, ...rest] = steps as [IChainable, ...IChainable[]];
-  return rest.reduce<Chain>((chain, next) => chain.next(next), Chain.start(first));
+  const migration = rest.reduce<Chain>((chain, next) => chain.next(next), Chain.start(first));
+
+  // Rollback and restore report through their own result: they are not runs with a failure report.
+  const wholeInput = { 'input.$': '$' };
+  const rollback = lambdaStep(scope, 'Rollback', {
+    fn: functions.Rollback,
+    payload: wholeInput,
+    functionTimeout,
+  });
+  const restore = lambdaStep(scope, 'Restore', {
+    fn: functions.Restore,
+    payload: wholeInput,
+    functionTimeout,
+  });
+  return Chain.start(
+    new Choice(scope, 'Mode')
+      .when(Condition.isPresent('$.rollbackRunId'), rollback)
+      .when(Condition.isPresent('$.restore'), restore)
+      .otherwise(migration),
+  );
+}
+
+/**
+ * The Snapshot task, then — only while RDS snapshots it started are not yet available — a Wait and
+ * the same function again with `pending`, in a loop. Waiting in the state machine rather than in
+ * the Lambda: an RDS snapshot can take longer than a function may run, and a Wait costs nothing.
+ */
+function snapshotPhase(
+  scope: Construct,
+  snapshot: LambdaInvoke,
+  props: MigrationDefinitionProps,
+  onFailure: IChainable,
+): Chain {
+  const poll = lambdaStep(scope, 'SnapshotStatus', {
+    fn: props.functions.Snapshot,
+    payload: { ...RUN, 'pending.$': '$.snapshot' },
+    resultPath: '$.snapshot',
+    functionTimeout: props.functionTimeout,
+    onFailure,
+  });
+  const wait = new Wait(scope, 'WaitForRdsSnapshots', {
+    time: WaitTime.duration(CdkDuration.seconds(RDS_SNAPSHOT_POLL_SECONDS)),
+  });
+  const ready = new Choice(scope, 'RdsSnapshotsPending?').when(
+    Condition.booleanEquals('$.snapshot.rdsPending', true),
+    wait,
+  );
+  wait.next(poll).next(ready);
+  snapshot.next(ready);
+  return Chain.custom(snapshot, ready.afterwards({ includeOtherwise: true }).endStates, ready);
 }
 
 /**

@@ -9,6 +9,7 @@ import type { Construct } from 'constructs';
 /** The handler files in `functions/handlers/`, named as the state machine's tasks name them. */
 export const HANDLER_FILES = {
   Preflight: 'preflight.ts',
+  Snapshot: 'snapshot.ts',
   Users: 'users.ts',
   Plan: 'plan.ts',
   MigrateBatch: 'migrate-batch.ts',
@@ -16,6 +17,8 @@ export const HANDLER_FILES = {
   RebuildCmi: 'rebuild-cmi.ts',
   Verify: 'verify.ts',
   Report: 'report.ts',
+  Rollback: 'rollback.ts',
+  Restore: 'restore.ts',
 } as const;
 
 export type HandlerName = keyof typeof HANDLER_FILES;

@@ -11,6 +11,7 @@ type SecretName = 'sourceDatabase' | 'targetDatabase' | 'openAiApiKey';
 /** Which secrets each handler may read: only the embedding steps see the OpenAI key. */
 export const SECRETS_BY_HANDLER: Record<HandlerName, readonly SecretName[]> = {
   Preflight: ['sourceDatabase', 'targetDatabase', 'openAiApiKey'],
+  Snapshot: ['sourceDatabase', 'targetDatabase'],
   Users: ['sourceDatabase', 'targetDatabase'],
   Plan: ['sourceDatabase', 'targetDatabase'],
   MigrateBatch: ['sourceDatabase', 'targetDatabase', 'openAiApiKey'],
@@ -18,6 +19,8 @@ export const SECRETS_BY_HANDLER: Record<HandlerName, readonly SecretName[]> = {
   RebuildCmi: ['targetDatabase'],
   Verify: ['sourceDatabase', 'targetDatabase'],
   Report: ['sourceDatabase', 'targetDatabase'],
+  Rollback: ['targetDatabase'],
+  Restore: ['sourceDatabase', 'targetDatabase'],
 };
 
 export interface MigrationFunctionsProps {

@@ -47,6 +47,7 @@ function fixtureHandlers(s3: S3Client, bucket: string, calls: Call[]): Record<st
       runPrefix: 'runs/run-1/',
       options: event.input,
     })),
+    Snapshot: task('Snapshot', () => ({ mode: 'logical', skipped: false, rds: [], rdsPending: false })),
     Users: task('Users', () => ({ matched: 2, created: 1 })),
     Plan: task('Plan', async () => {
       await putJson(s3, bucket, 'runs/run-1/ranges.json', RANGES);
@@ -65,6 +66,8 @@ function fixtureHandlers(s3: S3Client, bucket: string, calls: Call[]): Record<st
     Report: task('Report', (event) =>
       event.failed ? { reportKey: 'runs/run-1/failure.json' } : { reportKey: 'runs/run-1/report.json' },
     ),
+    Rollback: task('Rollback', () => ({ runId: 'run-0', removed: {} })),
+    Restore: task('Restore', () => ({ database: 'target', tables: [] })),
   };
 }
 
@@ -103,7 +106,7 @@ describe('Function: runLocalExecution', () => {
 
   it('runs the synthesized definition, its tasks named by local function ARNs', () => {
     // Assess
-    expect(definition.StartAt).toBe('Preflight');
+    expect(definition.StartAt).toBe('Mode');
     expect(definition.States.Preflight?.Resource).toBe(localFunctionArn('Preflight'));
     expect(definition.States.FailureReport?.Resource).toBe(localFunctionArn('Report'));
     expect(definition.States.MigrateBatches?.MaxConcurrency).toBe(4);
@@ -133,6 +136,7 @@ describe('Function: runLocalExecution', () => {
     const order = calls.map((call) => call.task).filter((task, i, all) => all[i - 1] !== task);
     expect(order).toEqual([
       'Preflight',
+      'Snapshot',
       'Users',
       'Plan',
       'MigrateBatch',
@@ -143,6 +147,7 @@ describe('Function: runLocalExecution', () => {
     ]);
     const run = { runId: 'run-1', bucket, runPrefix: 'runs/run-1/', options: input };
     expect(calls[0]?.event).toEqual({ input, executionName: 'exec-1' });
+    expect(calls.find((call) => call.task === 'Snapshot')?.event).toEqual({ run });
     expect(calls.find((call) => call.task === 'Users')?.event).toEqual({ run });
     expect(calls.find((call) => call.task === 'Verify')?.event).toEqual({ run });
     expect(calls.at(-1)?.event).toEqual({
@@ -244,7 +249,7 @@ describe('Function: runLocalExecution', () => {
       error: 'InvalidInputError',
       cause: 'batchSize must be positive',
     });
-    expect(calls.map((call) => call.task)).toEqual(['Preflight', 'Users', 'Plan', 'Report']);
+    expect(calls.map((call) => call.task)).toEqual(['Preflight', 'Snapshot', 'Users', 'Plan', 'Report']);
     expect(calls.at(-1)?.event).toMatchObject({
       failed: true,
       error: { Error: 'InvalidInputError', Cause: 'batchSize must be positive' },
@@ -289,5 +294,45 @@ describe('Function: runLocalExecution', () => {
         state: { dryRun: true, error: { Error: 'PreflightError', Cause: 'target unreachable' } },
       },
     ]);
+  });
+
+  it('runs only the Rollback task for an input naming rollbackRunId', async () => {
+    // Prepare
+    const calls: Call[] = [];
+    const input = { rollbackRunId: 'migration-20250301-101500', force: true };
+
+    // Act
+    const result = await runLocalExecution({
+      definition,
+      handlers: fixtureHandlers(s3, bucket, calls),
+      input,
+      bucket,
+      s3Client: s3,
+    });
+
+    // Assess
+    expect(result).toEqual({ status: 'SUCCEEDED', output: { runId: 'run-0', removed: {} } });
+    expect(calls).toEqual([{ task: 'Rollback', event: { input } }]);
+  });
+
+  it('runs only the Restore task for an input naming a restore', async () => {
+    // Prepare
+    const calls: Call[] = [];
+    const input = {
+      restore: { snapshot: 's3://bucket/backups/migration-20250301-101500/', database: 'target' },
+    };
+
+    // Act
+    const result = await runLocalExecution({
+      definition,
+      handlers: fixtureHandlers(s3, bucket, calls),
+      input,
+      bucket,
+      s3Client: s3,
+    });
+
+    // Assess
+    expect(result.status).toBe('SUCCEEDED');
+    expect(calls).toEqual([{ task: 'Restore', event: { input } }]);
   });
 });

@@ -10,6 +10,8 @@ const FULL_CONTEXT = {
   'bigmemory-migration:vpcId': 'vpc-0123456789abcdef0',
   'bigmemory-migration:subnetIds': 'subnet-0123456789abcdef0,subnet-0123456789abcdef1',
   'bigmemory-migration:alarmTopicArn': 'arn:aws:sns:us-east-1:123456789012:migration-alerts',
+  'bigmemory-migration:rdsSourceInstance': 'bigmemory-db',
+  'bigmemory-migration:rdsTargetCluster': 'federated-aurora',
 };
 
 function acknowledgements(root: IConstruct): { id: string; reason: string }[] {
@@ -26,7 +28,7 @@ function acknowledgements(root: IConstruct): { id: string; reason: string }[] {
 describe('cdk-nag AwsSolutions', () => {
   it.each([
     ['default context', {}],
-    ['schedule, VPC and alarm topic', FULL_CONTEXT],
+    ['schedule, VPC, alarm topic and RDS snapshots', FULL_CONTEXT],
   ])('finds nothing unacknowledged with %s', (_label, context) => {
     // Prepare
     const { stack } = synthesize(context);

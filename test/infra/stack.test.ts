@@ -86,13 +86,13 @@ describe('Class: MigrationStack', () => {
           Timeout: 900,
           TracingConfig: { Mode: 'Active' },
         },
-        8,
+        11,
       );
     });
 
     it('log to their own log groups with a retention', () => {
       // Assess
-      template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 9);
+      template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 12);
       template.allResourcesProperties('AWS::Lambda::Function', {
         LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('^Functions.+Logs') } },
       });
@@ -154,6 +154,52 @@ describe('Class: MigrationStack', () => {
         );
         expect(readable.sort()).toEqual([...expected].sort());
       }
+    });
+
+    it('grants no RDS action unless context names the instances or clusters to snapshot', () => {
+      // Assess
+      const rdsActions = Object.values(template.findResources('AWS::IAM::Policy'))
+        .flatMap((policy) => policy.Properties.PolicyDocument.Statement as PolicyStatement[])
+        .flatMap(actionsOf)
+        .filter((action) => action.startsWith('rds:'));
+      expect(rdsActions).toEqual([]);
+    });
+
+    it('lets only the Snapshot function snapshot the named instance and cluster, under the project prefix', () => {
+      // Prepare
+      const { stack: withRds, template: rdsTemplate } = synthesize({
+        'bigmemory-migration:rdsSourceInstance': 'bigmemory-db',
+        'bigmemory-migration:rdsTargetCluster': 'federated-aurora',
+      });
+
+      // Act
+      const byHandler = Object.entries(withRds.functions.byHandler).map(([handler, fn]) => ({
+        handler,
+        statements: statementsOfRole(rdsTemplate, logicalIdOf(withRds, fn.role as never)).filter((s) =>
+          actionsOf(s).some((action) => action.startsWith('rds:')),
+        ),
+      }));
+
+      // Assess
+      expect(byHandler.filter((h) => h.statements.length > 0).map((h) => h.handler)).toEqual(['Snapshot']);
+      const statements = byHandler.find((h) => h.handler === 'Snapshot')?.statements ?? [];
+      const text = JSON.stringify(statements);
+      expect(statements.map(actionsOf)).toEqual([
+        ['rds:CreateDBSnapshot', 'rds:DescribeDBSnapshots'],
+        ['rds:CreateDBClusterSnapshot', 'rds:DescribeDBClusterSnapshots'],
+      ]);
+      expect(text).toContain(':db:bigmemory-db');
+      expect(text).toContain(':snapshot:bigmemory-migration-*');
+      expect(text).toContain(':cluster:federated-aurora');
+      expect(text).toContain(':cluster-snapshot:bigmemory-migration-*');
+      rdsTemplate.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: Match.objectLike({
+            RDS_SOURCE_INSTANCE: 'bigmemory-db',
+            RDS_TARGET_CLUSTER: 'federated-aurora',
+          }),
+        },
+      });
     });
 
     it('keeps the OpenAI key away from the steps that do not embed', () => {

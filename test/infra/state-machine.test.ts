@@ -25,15 +25,19 @@ describe('Class: MigrationStateMachine', () => {
     const order: string[] = [];
     let name: string | undefined = definition.StartAt;
 
-    // Act
+    // Act: the main line, through each Choice's default
     while (name) {
       order.push(name);
-      name = definition.States[name]?.Next;
+      const state: AslState | undefined = definition.States[name];
+      name = state?.Next ?? (state?.Default as string | undefined);
     }
 
     // Assess
     expect(order).toEqual([
+      'Mode',
       'Preflight',
+      'Snapshot',
+      'RdsSnapshotsPending?',
       'Users',
       'Plan',
       'MigrateBatches',
@@ -52,6 +56,12 @@ describe('Class: MigrationStateMachine', () => {
       Parameters: { 'input.$': '$', 'executionName.$': '$$.Execution.Name' },
       ResultPath: '$.run',
     });
+    expect(states.Snapshot).toMatchObject({ Parameters: { 'run.$': '$.run' }, ResultPath: '$.snapshot' });
+    expect(states.SnapshotStatus).toMatchObject({
+      Parameters: { 'run.$': '$.run', 'pending.$': '$.snapshot' },
+      ResultPath: '$.snapshot',
+    });
+    expect(states.SnapshotStatus?.Resource).toBe(states.Snapshot?.Resource);
     expect(states.Users).toMatchObject({ Parameters: { 'run.$': '$.run' }, ResultPath: '$.users' });
     expect(states.Plan).toMatchObject({ Parameters: { 'run.$': '$.run' }, ResultPath: '$.plan' });
     expect(states.RebuildCmi).toMatchObject({ Parameters: { 'run.$': '$.run' }, ResultPath: '$.cmi' });
@@ -109,7 +119,7 @@ describe('Class: MigrationStateMachine', () => {
   it('retries only the transient error names, with backoff and full jitter', () => {
     // Assess
     const tasks = tasksOf(definition.States);
-    expect(tasks).toHaveLength(9);
+    expect(tasks).toHaveLength(13);
     for (const [, task] of tasks) {
       expect(task.Retry).toEqual([
         {
@@ -125,10 +135,12 @@ describe('Class: MigrationStateMachine', () => {
 
   it('catches every failure into FailureReport, then the one Fail state', () => {
     // Assess
+    // Rollback and Restore are not runs: their own error ends the execution, with no run report.
     const steps = Object.entries(definition.States).filter(
-      ([name, state]) => name !== 'FailureReport' && state.Type !== 'Fail',
+      ([name, state]) =>
+        !['FailureReport', 'Rollback', 'Restore'].includes(name) && ['Task', 'Map'].includes(state.Type),
     );
-    expect(steps).toHaveLength(8);
+    expect(steps).toHaveLength(10);
     for (const [, state] of steps) {
       expect(state.Catch).toEqual([
         { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'FailureReport' },
@@ -145,6 +157,37 @@ describe('Class: MigrationStateMachine', () => {
       ErrorPath: '$.error.Error',
       CausePath: '$.error.Cause',
     });
+  });
+
+  it('sends a rollback or restore input to its own task instead of the migration', () => {
+    // Assess
+    expect(definition.States.Mode).toEqual({
+      Type: 'Choice',
+      Choices: [
+        { Variable: '$.rollbackRunId', IsPresent: true, Next: 'Rollback' },
+        { Variable: '$.restore', IsPresent: true, Next: 'Restore' },
+      ],
+      Default: 'Preflight',
+    });
+    for (const name of ['Rollback', 'Restore']) {
+      expect(definition.States[name]).toMatchObject({
+        Type: 'Task',
+        Parameters: { 'input.$': '$' },
+        End: true,
+      });
+    }
+  });
+
+  it('waits for RDS snapshots in a loop of Wait and SnapshotStatus until none is pending', () => {
+    // Assess
+    const { States: states } = definition;
+    expect(states['RdsSnapshotsPending?']).toEqual({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.snapshot.rdsPending', BooleanEquals: true, Next: 'WaitForRdsSnapshots' }],
+      Default: 'Users',
+    });
+    expect(states.WaitForRdsSnapshots).toEqual({ Type: 'Wait', Seconds: 60, Next: 'SnapshotStatus' });
+    expect(states.SnapshotStatus?.Next).toBe('RdsSnapshotsPending?');
   });
 
   it('logs every event and traces executions', () => {

@@ -4,12 +4,19 @@ import { join } from 'node:path';
 import { runLayout } from '../../functions/core/run-options.js';
 import { recordRunEnd, releaseRunLock } from '../../functions/db/run-ledger.js';
 import type { KeyRange } from '../../functions/db/source-reader.js';
-import { createMigrationRuntime, type MigrationRuntime } from '../../functions/runtime/migration-runtime.js';
+import {
+  createMigrationRuntime,
+  type EmbeddingRetrySettings,
+  embeddingRetryFromEnv,
+  type MigrationRuntime,
+} from '../../functions/runtime/migration-runtime.js';
 import { migrateBatch } from '../../functions/steps/migrate-batch.js';
 import type { RelationshipItem } from '../../functions/steps/plan.js';
 import { plan as planStep } from '../../functions/steps/plan.js';
 import { preflight } from '../../functions/steps/preflight.js';
+import { report } from '../../functions/steps/report.js';
 import type { RunContext } from '../../functions/steps/run-context.js';
+import { snapshot } from '../../functions/steps/snapshot.js';
 import { users } from '../../functions/steps/users.js';
 import { FileRunStore, getJson, type RunStore } from '../../functions/store/run-store.js';
 
@@ -23,6 +30,12 @@ export interface StepRunOptions {
   concurrency?: number;
   /** Stop after the batches (no relationships, CMI rebuild, verify or report). */
   batchesOnly?: boolean;
+  /** Regenerate mode's key; OPENAI_API_KEY when absent. */
+  openAiApiKey?: string;
+  /** An OpenAI-compatible server (e.g. the harness's); OPENAI_BASE_URL when absent. */
+  openAiBaseUrl?: string;
+  /** The embeddings client's retries; EMBEDDING_MAX_ATTEMPTS etc. when absent. */
+  embeddingRetry?: EmbeddingRetrySettings;
 }
 
 export interface StepRunResult {
@@ -35,16 +48,26 @@ export interface StepRunResult {
 
 let runCounter = 0;
 
+// Like a Map that fails: no item starts after a failure, and the ones in flight settle before the
+// first error is thrown, so nothing still writes while the caller inspects the target.
 async function forEachLimited<T>(
   items: T[],
   limit: number,
   work: (item: T) => Promise<unknown>,
 ): Promise<void> {
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++] as T);
+    while (failure === undefined && next < items.length) {
+      try {
+        await work(items[next++] as T);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
   });
   await Promise.all(lanes);
+  if (failure !== undefined) throw failure.error;
 }
 
 /**
@@ -59,7 +82,9 @@ export async function runSteps(options: StepRunOptions): Promise<StepRunResult> 
     sourceUrl: async () => options.sourceUrl,
     targetUrl: async () => options.targetUrl,
     poolSize: concurrency + 1,
-    openAiApiKey: async () => process.env.OPENAI_API_KEY,
+    openAiApiKey: async () => options.openAiApiKey ?? process.env.OPENAI_API_KEY,
+    openAiBaseUrl: () => options.openAiBaseUrl ?? process.env.OPENAI_BASE_URL,
+    embeddingRetry: options.embeddingRetry ?? embeddingRetryFromEnv(process.env),
   });
   const runId = options.runId ?? `run-${process.pid}-${Date.now()}-${++runCounter}`;
   const outputs: Record<string, unknown> = {};
@@ -72,30 +97,63 @@ export async function runSteps(options: StepRunOptions): Promise<StepRunResult> 
       phaseMs[phase] = performance.now() - started;
     }
   };
-  const run = await timed('preflight', () =>
-    preflight(runtime, { input: options.input, executionName: runId }),
-  );
-  outputs.users = await timed('users', () => users(runtime, { run }));
-  const plan = await timed('plan', () => planStep(runtime, { run }));
-  outputs.plan = plan;
-  const ranges = await getJson<KeyRange[]>(store, plan.rangesKey);
-  await timed('batches', () =>
-    forEachLimited(ranges, concurrency, (range) => migrateBatch(runtime, { run, range })),
-  );
-  if (!options.batchesOnly) {
-    const { STEPS } = await import('../../functions/steps/index.js');
-    const items = await getJson<RelationshipItem[]>(store, runLayout(run.runId).relationshipRanges);
-    await timed('relationships', () =>
-      forEachLimited(items, concurrency, (range) => STEPS.MigrateRelationships(runtime, { run, range })),
+  let run: RunContext;
+  try {
+    run = await timed('preflight', () => preflight(runtime, { input: options.input, executionName: runId }));
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
+  let plan: Awaited<ReturnType<typeof planStep>> | undefined;
+  try {
+    outputs.snapshot = await timed('snapshot', () => snapshot(runtime, { run }));
+    outputs.users = await timed('users', () => users(runtime, { run }));
+    plan = await timed('plan', () => planStep(runtime, { run }));
+    outputs.plan = plan;
+    const ranges = await getJson<KeyRange[]>(store, plan.rangesKey);
+    await timed('batches', () =>
+      forEachLimited(ranges, concurrency, (range) => migrateBatch(runtime, { run, range })),
     );
-    outputs.cmi = await timed('cmi', () => STEPS.RebuildCmi(runtime, { run }));
-    outputs.verify = await timed('verify', () => STEPS.Verify(runtime, { run }));
-    outputs.report = await timed('report', () => STEPS.Report(runtime, { run, plan }));
-  } else if (!run.dryRun) {
-    // The Report step closes a run; without it, close it here so the next run can take the lock.
-    const target = await runtime.targetPool();
-    await recordRunEnd(target, run.runId, 'succeeded', {});
-    await releaseRunLock(target, run.runId);
+    if (!options.batchesOnly) {
+      const { STEPS } = await import('../../functions/steps/index.js');
+      const items = await getJson<RelationshipItem[]>(store, runLayout(run.runId).relationshipRanges);
+      await timed('relationships', () =>
+        forEachLimited(items, concurrency, (range) => STEPS.MigrateRelationships(runtime, { run, range })),
+      );
+      outputs.cmi = await timed('cmi', () => STEPS.RebuildCmi(runtime, { run }));
+      outputs.verify = await timed('verify', () => STEPS.Verify(runtime, { run }));
+      outputs.report = await timed('report', () => STEPS.Report(runtime, { run, plan }));
+    } else if (!run.dryRun) {
+      // The Report step closes a run; without it, close it here so the next run can take the lock.
+      const target = await runtime.targetPool();
+      await recordRunEnd(target, run.runId, 'succeeded', {});
+      await releaseRunLock(target, run.runId);
+    }
+  } catch (error) {
+    await reportFailure(runtime, run, plan, error);
+    throw error;
   }
   return { run, runtime, outputs, phaseMs };
+}
+
+/**
+ * The state machine's Catch path: the Report step writes a failure report, marks the run failed and
+ * releases the lock, so the next run is not locked out. The runtime is closed, as the caller never
+ * gets it.
+ */
+async function reportFailure(
+  runtime: MigrationRuntime,
+  run: RunContext,
+  plan: { batchCount: number; relationBatchCount: number } | undefined,
+  error: unknown,
+): Promise<void> {
+  try {
+    const name = error instanceof Error ? error.name : 'Error';
+    const message = error instanceof Error ? error.message : String(error);
+    await report(runtime, { run, plan, failed: true, error: { Error: name, Cause: message } });
+  } catch {
+    // The original failure is what the caller needs to see.
+  } finally {
+    await runtime.close();
+  }
 }

@@ -1,0 +1,104 @@
+/**
+ * npm run migrate:backup -- [options]   (the guide's Step 1: back up both databases)
+ */
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import type { SnapshotDatabase } from '../functions/snapshot/snapshot-manifest.js';
+import { snapshotDirectoryName } from '../functions/snapshot/snapshot-manifest.js';
+import {
+  FolderSnapshotStore,
+  S3SnapshotStore,
+  type SnapshotStore,
+} from '../functions/snapshot/snapshot-store.js';
+import { DEFAULT_GZIP_LEVEL } from '../functions/snapshot/snapshot-writer.js';
+import { takeSnapshot } from '../functions/snapshot/take-snapshot.js';
+import { databaseUrls, positiveInteger, runCli, UsageError } from './cli/database-flags.js';
+import { chooseRunStore } from './cli/local-migration.js';
+
+const USAGE = `usage: npm run migrate:backup -- [options]
+
+Snapshots both databases (every table the migration reads or writes) into
+backups/migration-YYYYMMDD-HHMMSS/: bigmemory_<stamp>.sql.gz and federated_<stamp>.sql.gz (data-only SQL
+that psql replays), a manifest.json per database (tables, columns, row counts, sha256) and snapshot.json.
+
+  --source-db <url>   BigMemory database URL (default: SOURCE_DATABASE_URL)
+  --target-db <url>   Federated Memory database URL (default: DATABASE_URL)
+  --only <database>   source or target: back up only that one
+  --dir <dir>         parent directory of the backups (default: ./backups)
+  --bucket <name>     write to this S3 bucket under backups/ instead (MIGRATION_BUCKET; AWS_ENDPOINT_URL
+                      for S3-compatible stores)
+  --gzip-level <n>    1 (fastest, the default) to 9 (smallest; about 10% smaller, 4x slower)
+  --help              this text
+
+Restore with: gunzip -c backups/migration-*/federated_*.sql.gz | psql -v ON_ERROR_STOP=1 "$DATABASE_URL"
+         or: npm run migrate:restore -- --snapshot backups/migration-… --database target --force`;
+
+function flags(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      strict: true,
+      options: {
+        'source-db': { type: 'string' },
+        'target-db': { type: 'string' },
+        only: { type: 'string' },
+        dir: { type: 'string', default: 'backups' },
+        bucket: { type: 'string' },
+        'gzip-level': { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+async function main(): Promise<number> {
+  const values = flags(process.argv.slice(2));
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (values.only !== undefined && values.only !== 'source' && values.only !== 'target')
+    throw new UsageError('--only takes source or target');
+  const gzipLevel = positiveInteger(values['gzip-level'], '--gzip-level', DEFAULT_GZIP_LEVEL);
+  if (gzipLevel > 9) throw new UsageError('--gzip-level takes 1 to 9');
+  const urls = databaseUrls(values);
+  const startedAt = new Date();
+  const directory = snapshotDirectoryName(startedAt);
+  const bucket = values.bucket ?? process.env.MIGRATION_BUCKET;
+  let store: SnapshotStore;
+  if (bucket) {
+    const { s3 } = chooseRunStore({ bucket });
+    store = new S3SnapshotStore(s3!, bucket, `backups/${directory}/`);
+  } else {
+    store = new FolderSnapshotStore(join(values.dir, directory));
+  }
+  const wanted: SnapshotDatabase[] = values.only ? [values.only as SnapshotDatabase] : ['source', 'target'];
+  const pools = Object.fromEntries(
+    wanted.map((d) => [
+      d,
+      new pg.Pool({ connectionString: d === 'source' ? urls.sourceUrl : urls.targetUrl, max: 1 }),
+    ]),
+  ) as Partial<Record<SnapshotDatabase, pg.Pool>>;
+  console.error(`Backing up ${wanted.join(' and ')} to ${store.locate()} …`);
+  const started = performance.now();
+  try {
+    const summary = await takeSnapshot({ pools, store, startedAt, gzipLevel });
+    const seconds = (performance.now() - started) / 1000;
+    console.log(`Backup written in ${seconds.toFixed(1)} s: ${summary.location}`);
+    for (const manifest of Object.values(summary.manifests)) {
+      const rows = manifest.tables.reduce((n, t) => n + t.rows, 0);
+      console.log(
+        `  ${store.locate(manifest.object.key)}  ${rows.toLocaleString('en-US')} rows in ${manifest.tables.length} tables, ${(manifest.object.bytes / 1e6).toFixed(1)} MB, sha256 ${manifest.object.sha256}`,
+      );
+    }
+    return 0;
+  } finally {
+    await Promise.all(Object.values(pools).map((p) => p.end()));
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) runCli(main);

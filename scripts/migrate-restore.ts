@@ -1,0 +1,81 @@
+/**
+ * npm run migrate:restore -- --snapshot <dir|s3 uri> --database source|target [--db <url>] [--force]
+ */
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { redactDatabaseUrl } from '../functions/runtime/database-urls.js';
+import { restoreSnapshot } from '../functions/snapshot/restore-snapshot.js';
+import { snapshotStoreAt } from '../functions/snapshot/snapshot-store.js';
+import { runCli, UsageError } from './cli/database-flags.js';
+import { chooseRunStore } from './cli/local-migration.js';
+
+const USAGE = `usage: npm run migrate:restore -- --snapshot <dir|s3 uri> --database source|target [--db <url>] [--force]
+
+Replays one database's snapshot (made by migrate:backup or the state machine's Snapshot step) in one
+transaction. The object is checked against its manifest (size, sha256) first; a database whose columns
+differ is refused; tables that hold rows are refused unless --force; row counts are checked before commit.
+
+  --snapshot <loc>     backups/migration-YYYYMMDD-HHMMSS or s3://bucket/backups/migration-YYYYMMDD-HHMMSS/
+  --database <which>   source (BigMemory) or target (Federated Memory)
+  --db <url>           database to restore into (default: SOURCE_DATABASE_URL / DATABASE_URL)
+  --force              replace the contents of tables that hold rows; ignore a held migration lock
+  --help               this text`;
+
+function flags(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      strict: true,
+      options: {
+        snapshot: { type: 'string' },
+        database: { type: 'string' },
+        db: { type: 'string' },
+        force: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+async function main(): Promise<number> {
+  const values = flags(process.argv.slice(2));
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!values.snapshot) throw new UsageError('--snapshot <dir|s3 uri> is required');
+  const database = values.database;
+  if (database !== 'source' && database !== 'target')
+    throw new UsageError('--database takes source or target');
+  const url =
+    values.db ?? (database === 'source' ? process.env.SOURCE_DATABASE_URL : process.env.DATABASE_URL);
+  if (!url)
+    throw new UsageError(
+      `pass --db <url> or set ${database === 'source' ? 'SOURCE_DATABASE_URL' : 'DATABASE_URL'}`,
+    );
+  const store = snapshotStoreAt(values.snapshot, () => {
+    const bucket = /^s3:\/\/([^/]+)/.exec(values.snapshot ?? '')?.[1] ?? '';
+    return chooseRunStore({ bucket }).s3!;
+  });
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  try {
+    console.error(`Restoring the ${database} snapshot at ${store.locate()} into ${redactDatabaseUrl(url)} …`);
+    const report = await restoreSnapshot({ store, database, pool, force: values.force });
+    const rows = report.tables.reduce((n, t) => n + t.rows, 0);
+    console.log(
+      `Restored ${rows.toLocaleString('en-US')} rows into ${report.tables.length} tables as of ${report.snapshotAt} in ${(report.durationMs / 1000).toFixed(1)} s (object ${report.object}, sha256 verified).`,
+    );
+    if (report.replaced.length > 0)
+      console.log(`  replaced the previous contents of ${report.replaced.join(', ')}`);
+    for (const t of report.tables) console.log(`  ${t.table}: ${t.rows.toLocaleString('en-US')} rows`);
+    if (report.ledger === 'absent') console.log('  the migration ledger did not exist then: it was dropped');
+    return 0;
+  } finally {
+    await pool.end();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) runCli(main);

@@ -1,0 +1,278 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cp, mkdtemp, readFile, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
+import { PreflightError, SnapshotIntegrityError } from '../../functions/errors.js';
+import { restoreSnapshot } from '../../functions/snapshot/restore-snapshot.js';
+import { manifestKey, parseSnapshotManifest } from '../../functions/snapshot/snapshot-manifest.js';
+import { FolderSnapshotStore, S3SnapshotStore } from '../../functions/snapshot/snapshot-store.js';
+import { takeSnapshot } from '../../functions/snapshot/take-snapshot.js';
+import { generateBigMemory } from '../generator/bigmemory-generator.js';
+import { createDatabase, freshDatabases } from '../harness/databases.js';
+import { createBucket, makeS3Client } from '../harness/s3.js';
+import { services } from '../harness/services.js';
+import { tableChecksum, targetChecksums, withPg } from '../support/checksums.js';
+import { runSteps } from '../support/run-steps.js';
+
+const SOURCE_TABLES: [string, string][] = [
+  ['users', 'id'],
+  ['memories', 'id'],
+  ['memory_relations', 'id'],
+  ['memory_categories', 'id'],
+];
+const LEDGER_TABLES: [string, string][] = [
+  [`${LEDGER_SCHEMA}.runs`, 'run_id'],
+  [`${LEDGER_SCHEMA}.memory_ledger`, 'source_id'],
+  [`${LEDGER_SCHEMA}.user_map`, 'source_user_id'],
+  [`${LEDGER_SCHEMA}.relationship_ledger`, 'source_key'],
+];
+
+async function checksumsOf(url: string, tables: [string, string][]): Promise<Record<string, string>> {
+  return withPg(url, async (client) => {
+    const out: Record<string, string> = {};
+    for (const [table, key] of tables) out[table] = await tableChecksum(client, table, key);
+    return out;
+  });
+}
+
+const everything = async (urls: { sourceUrl: string; targetUrl: string }) => ({
+  source: await checksumsOf(urls.sourceUrl, SOURCE_TABLES),
+  target: await targetChecksums(urls.targetUrl),
+  ledger: await checksumsOf(urls.targetUrl, LEDGER_TABLES),
+});
+
+/** Deletes, updates and inserts in both databases: a restore has to undo all three. */
+async function changeData(urls: { sourceUrl: string; targetUrl: string }): Promise<void> {
+  await withPg(urls.sourceUrl, async (c) => {
+    await c.query('DELETE FROM memories WHERE id IN (SELECT id FROM memories ORDER BY id LIMIT 20)');
+    await c.query("UPDATE users SET email = 'changed@example.com'");
+    await c.query("INSERT INTO memory_categories (name) VALUES ('added-after-the-snapshot')");
+  });
+  await withPg(urls.targetUrl, async (c) => {
+    await c.query('DELETE FROM memory_relationships');
+    await c.query("UPDATE work_memories SET content = 'changed'");
+    await c.query(`DELETE FROM ${LEDGER_SCHEMA}.memory_ledger WHERE status = 'rejected'`);
+    await c.query('DELETE FROM memory_index WHERE id IN (SELECT id FROM memory_index ORDER BY id LIMIT 5)');
+  });
+}
+
+function psqlReplay(file: string, url: string): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('sh', ['-c', 'gunzip -c "$0" | psql -X -q -v ON_ERROR_STOP=1 "$1"', file, url], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stderr }));
+  });
+}
+
+describe('Function: takeSnapshot and restoreSnapshot', () => {
+  let urls: { sourceUrl: string; targetUrl: string };
+  let pools: { source: pg.Pool; target: pg.Pool };
+  let s3Store: S3SnapshotStore;
+  let original: Awaited<ReturnType<typeof everything>>;
+
+  beforeAll(async () => {
+    urls = await freshDatabases();
+    await generateBigMemory({ databaseUrl: urls.sourceUrl, memories: 400, users: 12, seed: 5 });
+    await withPg(urls.sourceUrl, (c) =>
+      c.query(
+        "INSERT INTO memory_categories (name, description) VALUES ('work', 'tab\there'), ('new\nline', NULL)",
+      ),
+    );
+    const { runtime } = await runSteps({ ...urls, input: { preserveEmbeddings: true, batchSize: 150 } });
+    await runtime.close();
+    pools = {
+      source: new pg.Pool({ connectionString: urls.sourceUrl, max: 2 }),
+      target: new pg.Pool({ connectionString: urls.targetUrl, max: 2 }),
+    };
+    const s3 = makeS3Client(services().s3Endpoint);
+    s3Store = new S3SnapshotStore(s3, await createBucket(s3), 'backups/migration-20250301-101500/');
+    original = await everything(urls);
+  });
+
+  afterAll(async () => {
+    await Promise.all([pools?.source.end(), pools?.target.end()]);
+  });
+
+  it('streams both databases to S3 with a manifest of tables, columns, row counts and checksums', async () => {
+    // Act
+    const summary = await takeSnapshot({
+      pools,
+      store: s3Store,
+      startedAt: new Date('2025-03-01T10:15:00Z'),
+    });
+
+    // Assess
+    const target = summary.manifests.target!;
+    expect(target.object.key).toBe('federated_20250301-101500.sql.gz');
+    expect(summary.manifests.source?.object.key).toBe('bigmemory_20250301-101500.sql.gz');
+    expect(target.tables.map((t) => t.name)).toEqual(
+      expect.arrayContaining([
+        'users',
+        'work_memories',
+        'memory_index',
+        'memory_relationships',
+        'memory_modules',
+        'memory_ledger',
+      ]),
+    );
+    expect(target.tables.map((t) => t.name)).not.toContain('lock');
+    expect(target.tables[0]?.name).toBe('users');
+    expect(target.ledger).toBe('included');
+    const body = Buffer.from(
+      await (await s3Store.read(target.object.key))
+        .toArray()
+        .then((chunks) => Buffer.concat(chunks as Buffer[])),
+    );
+    expect(createHash('sha256').update(body).digest('hex')).toBe(target.object.sha256);
+    expect(body.length).toBe(target.object.bytes);
+    const counts = await withPg(urls.targetUrl, (c) =>
+      c.query<{ n: string }>('SELECT count(*) AS n FROM memory_index'),
+    );
+    expect(target.tables.find((t) => t.name === 'memory_index')?.rows).toBe(Number(counts.rows[0]?.n));
+    const manifest = parseSnapshotManifest(await s3Store.getText(manifestKey('source')), 'source manifest');
+    expect(manifest.sequences.map((s) => s.name)).toEqual(['public.memory_categories_id_seq']);
+    expect(manifest.serverVersion).toMatch(/^\d+/);
+    expect(gunzipSync(body).toString().trimEnd().endsWith('COMMIT;')).toBe(true);
+  });
+
+  it('refuses to restore into tables that hold rows unless forced', async () => {
+    // Act
+    const attempt = restoreSnapshot({ store: s3Store, database: 'target', pool: pools.target });
+
+    // Assess
+    await expect(attempt).rejects.toThrow(PreflightError);
+    await expect(attempt).rejects.toThrow(/hold rows .*--force/);
+  });
+
+  it('restores every table of both databases to its checksum after the data changed', async () => {
+    // Prepare
+    await changeData(urls);
+    expect(await everything(urls)).not.toEqual(original);
+
+    // Act
+    const target = await restoreSnapshot({
+      store: s3Store,
+      database: 'target',
+      pool: pools.target,
+      force: true,
+    });
+    const source = await restoreSnapshot({
+      store: s3Store,
+      database: 'source',
+      pool: pools.source,
+      force: true,
+    });
+
+    // Assess
+    expect(await everything(urls)).toEqual(original);
+    expect(target.replaced).toContain('"public"."users"');
+    expect(source.tables.find((t) => t.table === '"public"."memories"')?.rows).toBe(400);
+    const next = await withPg(urls.sourceUrl, (c) =>
+      c.query<{ id: number }>("INSERT INTO memory_categories (name) VALUES ('after-restore') RETURNING id"),
+    );
+    expect(next.rows[0]?.id).toBe(3);
+  });
+
+  it('replays the same object with nothing but gunzip and psql', async () => {
+    // Prepare
+    const dir = await mkdtemp(join(tmpdir(), 'bm-psql-'));
+    const file = join(dir, 'federated_20250301-101500.sql.gz');
+    const object = await s3Store.read('federated_20250301-101500.sql.gz');
+    await writeFile(file, object);
+    await changeData(urls);
+
+    // Act
+    const { code, stderr } = await psqlReplay(file, urls.targetUrl);
+
+    // Assess
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(await targetChecksums(urls.targetUrl)).toEqual(original.target);
+    expect(await checksumsOf(urls.targetUrl, LEDGER_TABLES)).toEqual(original.ledger);
+  });
+
+  it('refuses a corrupted or truncated object by its checksum, naming it, and changes nothing', async () => {
+    // Prepare: a local copy of the directory, one object with a flipped byte, one cut short
+    const root = await mkdtemp(join(tmpdir(), 'bm-snap-'));
+    const store = new FolderSnapshotStore(root);
+    await takeSnapshot({ pools, store, startedAt: new Date('2025-03-01T11:00:00Z') });
+    const corrupt = join(root, 'federated_20250301-110000.sql.gz');
+    const bytes = await readFile(corrupt);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    await writeFile(corrupt, bytes);
+    const truncatedRoot = await mkdtemp(join(tmpdir(), 'bm-snap-'));
+    await cp(root, truncatedRoot, { recursive: true });
+    await takeSnapshot({
+      pools,
+      store: new FolderSnapshotStore(truncatedRoot),
+      startedAt: new Date('2025-03-01T11:00:00Z'),
+    });
+    await truncate(join(truncatedRoot, 'federated_20250301-110000.sql.gz'), 1000);
+    const before = await targetChecksums(urls.targetUrl);
+
+    // Act
+    const flipped = await restoreSnapshot({
+      store,
+      database: 'target',
+      pool: pools.target,
+      force: true,
+    }).catch((error: unknown) => error);
+    const cut = await restoreSnapshot({
+      store: new FolderSnapshotStore(truncatedRoot),
+      database: 'target',
+      pool: pools.target,
+      force: true,
+    }).catch((error: unknown) => error);
+
+    // Assess
+    expect(flipped).toBeInstanceOf(SnapshotIntegrityError);
+    expect((flipped as Error).message).toMatch(
+      /bm-snap-\w+\/federated_20250301-110000\.sql\.gz does not match its manifest's sha256/,
+    );
+    expect(cut).toBeInstanceOf(SnapshotIntegrityError);
+    expect((cut as Error).message).toMatch(/federated_20250301-110000\.sql\.gz is 1000 bytes .* truncated/);
+    expect(await targetChecksums(urls.targetUrl)).toEqual(before);
+  });
+
+  it('refuses a database whose columns differ from the snapshot', async () => {
+    // Prepare
+    const other = await createDatabase('federated');
+    await withPg(other, (c) => c.query('ALTER TABLE work_memories ADD COLUMN "pinned" boolean'));
+    const pool = new pg.Pool({ connectionString: other, max: 1 });
+
+    // Act
+    const attempt = restoreSnapshot({ store: s3Store, database: 'target', pool });
+
+    // Assess
+    await expect(attempt).rejects.toThrow(
+      /does not match the snapshot's.*"work_memories" has column "pinned"/,
+    );
+    await pool.end();
+  });
+
+  it('restores into an empty database of the same schema without force, ledger included', async () => {
+    // Prepare
+    const empty = await createDatabase('federated');
+    const pool = new pg.Pool({ connectionString: empty, max: 1 });
+
+    // Act
+    const report = await restoreSnapshot({ store: s3Store, database: 'target', pool });
+
+    // Assess
+    expect(report.replaced).toEqual(['"public"."memory_modules"']);
+    expect(await targetChecksums(empty)).toEqual(original.target);
+    expect(await checksumsOf(empty, LEDGER_TABLES)).toEqual(original.ledger);
+    await pool.end();
+  });
+});
