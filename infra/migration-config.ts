@@ -27,6 +27,8 @@ export interface MigrationConfig {
   securityGroupIds: string[];
   /** Alarms notify this SNS topic when given. */
   alarmTopicArn?: string;
+  /** OPENAI_BASE_URL of the functions: any OpenAI-compatible embeddings endpoint. */
+  openAiBaseUrl?: string;
   /** Keep the bucket and its runs when the stack is deleted (default), or empty and delete it. */
   destroyRunBucket: boolean;
   /**
@@ -60,6 +62,7 @@ export function readMigrationConfig(node: Node): MigrationConfig {
     subnetIds: stringList(read('subnetIds')),
     securityGroupIds: stringList(read('securityGroupIds')),
     alarmTopicArn: optionalString(read('alarmTopicArn')),
+    openAiBaseUrl: optionalString(read('openAiBaseUrl')),
     destroyRunBucket: flag(read('destroyRunBucket')),
     rds: {
       sourceInstance: optionalString(read('rdsSourceInstance')),

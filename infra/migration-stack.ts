@@ -38,6 +38,7 @@ export class MigrationStack extends Stack {
       memorySize: config.functionMemoryMb,
       logRetention,
       logLevel: config.logLevel,
+      openAiBaseUrl: config.openAiBaseUrl,
       vpc: network.vpc,
       vpcSubnets: network.vpcSubnets,
       securityGroups: network.securityGroups,

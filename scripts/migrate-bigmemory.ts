@@ -21,6 +21,8 @@ Migrates BigMemory into Federated Memory by running the project's state machine 
                                missing or unusable (needs OPENAI_API_KEY when any are)
   --embedding-model <name>     embedding model (default: text-embedding-3-small)
   --embedding-dimensions <n>   ask the model for n-d vectors; must equal the target's vector(…) size
+  --snapshot <mode>            logical (gzipped SQL of both databases, the default for real runs), rds,
+                               both, or none (the default for dry runs)
   --embedding-price <usd>      US dollars per 1M tokens, for the cost estimate (default: known for
                                OpenAI's models)
   --dry-run                    write the report only; change nothing in the target
@@ -53,6 +55,7 @@ export function migrationFlags() {
     'embedding-model': { type: 'string' },
     'embedding-dimensions': { type: 'string' },
     'embedding-price': { type: 'string' },
+    snapshot: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
     'user-map': { type: 'string' },
     'create-users': { type: 'boolean', default: true },
@@ -104,6 +107,12 @@ export function executionInput(
   }
   if (flags['embedding-price'] !== undefined) {
     input.embeddingPricePerMillionTokens = usdPrice(flags['embedding-price']);
+  }
+  if (flags.snapshot !== undefined) {
+    if (!['logical', 'rds', 'both', 'none'].includes(flags.snapshot)) {
+      throw new UsageError(`--snapshot takes logical, rds, both or none, got "${flags.snapshot}"`);
+    }
+    input.snapshot = flags.snapshot;
   }
   return { ...input, ...overrides };
 }

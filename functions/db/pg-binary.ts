@@ -186,10 +186,12 @@ export class TupleWriter {
   private field(type: PgBinaryType, value: unknown): void {
     switch (type) {
       case 'text':
-        return this.utf8(String(value));
+        this.utf8(String(value));
+        return;
       case 'jsonb':
         // jsonb's binary form is a version byte (1) followed by the JSON text.
-        return this.utf8(typeof value === 'string' ? value : JSON.stringify(value), 1);
+        this.utf8(typeof value === 'string' ? value : JSON.stringify(value), 1);
+        return;
       case 'uuid': {
         const hex = String(value).replace(/-/g, '');
         if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new TypeError(`not a uuid: ${String(value)}`);
@@ -227,9 +229,13 @@ export class TupleWriter {
         return;
       }
       case 'text[]':
-        return this.textArray(value);
+        this.textArray(value);
+        return;
       case 'vector': {
-        if (Buffer.isBuffer(value)) return void this.raw(lengthPrefixed(value));
+        if (Buffer.isBuffer(value)) {
+          this.raw(lengthPrefixed(value));
+          return;
+        }
         const floats = value instanceof Float32Array ? value : Float32Array.from(value as ArrayLike<number>);
         const at = this.fixed(4 + floats.length * 4);
         this.buf.writeInt16BE(floats.length, at);

@@ -194,8 +194,7 @@ export function snapshotStoreInRunStore(store: RunStore, directory: string): Sna
   if (store instanceof FileRunStore) return new FolderSnapshotStore(resolve(store.root, directory));
   if (store instanceof S3RunStore) {
     // The run store's own client: it carries the endpoint and checksum settings of S3-compatible stores.
-    const client = (store as unknown as { s3: S3Client }).s3;
-    return new S3SnapshotStore(client, store.bucket, directory);
+    return new S3SnapshotStore(store.s3, store.bucket, directory);
   }
   throw new InvalidInputError('Snapshots need an S3 or folder run store');
 }

@@ -1,6 +1,12 @@
 import type { Pool } from 'pg';
 import { loadRules } from '../core/rules.js';
-import { embedModeOf, parseMigrationInput, runIdFrom, runLayout } from '../core/run-options.js';
+import {
+  embedModeOf,
+  parseMigrationInput,
+  runIdFrom,
+  runLayout,
+  snapshotModeOf,
+} from '../core/run-options.js';
 import { parseUserMap, validateUserMap } from '../core/user-map.js';
 import { acquireRunLock, ensureLedger, lastSuccessfulWatermark, recordRunStart } from '../db/run-ledger.js';
 import { introspectSource } from '../db/source-schema.js';
@@ -47,6 +53,13 @@ function parseJsonObject(bytes: Buffer, what: string, uri: string): unknown {
  */
 export async function preflight(runtime: MigrationRuntime, event: PreflightEvent): Promise<RunContext> {
   const input = parseMigrationInput(event.input);
+  if (input.rollbackRunId !== undefined || input.restore !== undefined) {
+    // The state machine's Mode choice sends these to their own tasks; reaching Preflight with one
+    // means a caller skipped that choice, and migrating would be the opposite of what was asked.
+    throw new InvalidInputError(
+      'rollbackRunId / restore are not migration options: start the execution with only that field (the state machine routes it), or use npm run migrate:rollback / migrate:restore.',
+    );
+  }
   const runId = runIdFrom(event.executionName);
   const layout = runLayout(runId);
 
@@ -141,6 +154,8 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     placeholderEmailDomain: input.placeholderEmailDomain,
     centroidClassification: input.centroidClassification,
     embedMode,
+    snapshot: snapshotModeOf(input),
+    rds: input.rds,
     embeddingModel: input.embeddingModel,
     embeddingDimensions: input.embeddingDimensions,
     embeddingPricePerMillionTokens: input.embeddingPricePerMillionTokens,

@@ -25,9 +25,7 @@ export async function restore(runtime: MigrationRuntime, event: RestoreEvent): P
   const pool = request.database === 'source' ? await runtime.sourcePool() : await runtime.targetPool();
   const store = snapshotStoreAt(request.snapshot, () =>
     // The run store's client carries the endpoint settings of S3-compatible stores.
-    runtime.store instanceof S3RunStore
-      ? (runtime.store as unknown as { s3: S3Client }).s3
-      : new S3Client({}),
+    runtime.store instanceof S3RunStore ? runtime.store.s3 : new S3Client({}),
   );
   return restoreSnapshot({ store, database: request.database, pool, force: request.force ?? false });
 }

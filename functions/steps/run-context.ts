@@ -55,5 +55,6 @@ export function reportableOptions(run: RunContext): Record<string, unknown> {
     centroidClassification: run.centroidClassification,
     userMap: run.hasUserMap,
     customRules: run.hasRules,
+    snapshot: run.snapshot ?? (run.dryRun ? 'none' : 'logical'),
   };
 }

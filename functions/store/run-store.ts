@@ -26,7 +26,7 @@ export async function getJson<T>(store: RunStore, key: string): Promise<T> {
 
 export class S3RunStore implements RunStore {
   constructor(
-    private readonly s3: S3Client,
+    readonly s3: S3Client,
     readonly bucket: string,
   ) {}
 

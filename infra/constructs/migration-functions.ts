@@ -30,6 +30,8 @@ export interface MigrationFunctionsProps {
   memorySize: number;
   logRetention: RetentionDays;
   logLevel: string;
+  /** An OpenAI-compatible endpoint other than api.openai.com (not a secret: the key stays in its secret). */
+  openAiBaseUrl?: string;
   vpc?: IVpc;
   vpcSubnets?: SubnetSelection;
   securityGroups?: ISecurityGroup[];
@@ -50,6 +52,7 @@ export class MigrationFunctions extends Construct {
       POWERTOOLS_SERVICE_NAME: 'bigmemory-migration',
       POWERTOOLS_METRICS_NAMESPACE: 'BigMemoryMigration',
       LOG_LEVEL: props.logLevel,
+      ...(props.openAiBaseUrl ? { OPENAI_BASE_URL: props.openAiBaseUrl } : {}),
     };
     const entries = (Object.keys(HANDLER_FILES) as HandlerName[]).map((handler) => {
       const fn = new MigrationFunction(this, handler, {

@@ -120,6 +120,20 @@ describe('Class: MigrationStack', () => {
       const environments = JSON.stringify(functions.map((fn) => fn.Properties.Environment));
       expect(environments).not.toMatch(/resolve:secretsmanager|SecretString|REPLACE_ME|postgres(ql)?:\/\//);
     });
+
+    it('point the embeddings client at another OpenAI-compatible endpoint only when context names one', () => {
+      // Prepare
+      const custom = synthesize({
+        'bigmemory-migration:openAiBaseUrl': 'https://llm-gateway.internal/v1',
+      }).template;
+
+      // Assess
+      custom.allResourcesProperties('AWS::Lambda::Function', {
+        Environment: { Variables: Match.objectLike({ OPENAI_BASE_URL: 'https://llm-gateway.internal/v1' }) },
+      });
+      const defaults = JSON.stringify(Object.values(template.findResources('AWS::Lambda::Function')));
+      expect(defaults).not.toContain('OPENAI_BASE_URL');
+    });
   });
 
   describe('IAM', () => {
