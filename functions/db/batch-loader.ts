@@ -1,7 +1,8 @@
 import type { ClientBase, Pool } from 'pg';
 import type { LedgerEntry, PreparedBatch, PreparedMemory } from '../core/batch.js';
-import type { CmiRow, ModuleId, ModuleMemoryRow } from '../core/types.js';
+import type { ModuleId, ModuleMemoryRow } from '../core/types.js';
 import { classifyDatabaseFailure } from '../errors.js';
+import { CMI_COLUMNS, cmiValues } from './cmi-columns.js';
 import { copyRowsIn } from './copy-stream.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import type { PgBinaryType } from './pg-binary.js';
@@ -42,39 +43,6 @@ const moduleValues = (r: ModuleMemoryRow) => [
   r.lastAccessed,
   r.createdAt,
   r.updatedAt,
-];
-
-const CMI_COLUMNS: { name: string; type: PgBinaryType }[] = [
-  { name: 'id', type: 'text' },
-  { name: 'userId', type: 'text' },
-  { name: 'moduleId', type: 'text' },
-  { name: 'remoteMemoryId', type: 'text' },
-  { name: 'embedding', type: 'vector' },
-  { name: 'title', type: 'text' },
-  { name: 'summary', type: 'text' },
-  { name: 'keywords', type: 'text[]' },
-  { name: 'categories', type: 'text[]' },
-  { name: 'importanceScore', type: 'float8' },
-  { name: 'accessCount', type: 'int4' },
-  { name: 'lastAccessed', type: 'timestamp' },
-  { name: 'createdAt', type: 'timestamp' },
-  { name: 'updatedAt', type: 'timestamp' },
-];
-const cmiValues = (c: CmiRow) => [
-  c.id,
-  c.userId,
-  c.moduleId,
-  c.remoteMemoryId,
-  c.embedding,
-  c.title,
-  c.summary,
-  c.keywords,
-  c.categories,
-  c.importanceScore,
-  c.accessCount,
-  c.lastAccessed,
-  c.createdAt,
-  c.updatedAt,
 ];
 
 const LEDGER_COLUMNS: { name: string; type: PgBinaryType }[] = [

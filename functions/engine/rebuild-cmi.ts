@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { deriveCmiEntry } from '../core/cmi.js';
 import { type CmiRow, MODULE_IDS, type ModuleId, type ModuleMemoryRow } from '../core/types.js';
+import { CMI_COLUMNS, cmiValues } from '../db/cmi-columns.js';
 import { copyQueryOut, copyRowsIn } from '../db/copy-stream.js';
 import { decodeField, type PgBinaryType } from '../db/pg-binary.js';
 import { classifyDatabaseFailure } from '../errors.js';
@@ -39,22 +40,6 @@ export const DEFAULT_REBUILD_BATCH_SIZE = 1000;
 
 const moduleTable = (module: string) => `"${module}_memories"`;
 
-const CMI_COLUMNS: { name: keyof CmiRow; type: PgBinaryType }[] = [
-  { name: 'id', type: 'text' },
-  { name: 'userId', type: 'text' },
-  { name: 'moduleId', type: 'text' },
-  { name: 'remoteMemoryId', type: 'text' },
-  { name: 'embedding', type: 'vector' },
-  { name: 'title', type: 'text' },
-  { name: 'summary', type: 'text' },
-  { name: 'keywords', type: 'text[]' },
-  { name: 'categories', type: 'text[]' },
-  { name: 'importanceScore', type: 'float8' },
-  { name: 'accessCount', type: 'int4' },
-  { name: 'lastAccessed', type: 'timestamp' },
-  { name: 'createdAt', type: 'timestamp' },
-  { name: 'updatedAt', type: 'timestamp' },
-];
 const CMI_COLUMN_LIST = CMI_COLUMNS.map((c) => `"${c.name}"`).join(', ');
 const CMI_UPDATE_SET = CMI_COLUMNS.filter((c) => !['id', 'moduleId', 'remoteMemoryId'].includes(c.name))
   .map((c) => `"${c.name}" = EXCLUDED."${c.name}"`)
@@ -152,12 +137,7 @@ async function writePage(
   await client.query('BEGIN');
   try {
     await client.query(STAGING_DDL);
-    await copyRowsIn(
-      client,
-      'bm_rebuild_cmi',
-      CMI_COLUMNS,
-      entries.map((e) => CMI_COLUMNS.map((c) => e[c.name])),
-    );
+    await copyRowsIn(client, 'bm_rebuild_cmi', CMI_COLUMNS, entries.map(cmiValues));
     const { rows } = await client.query<{ created: number; updated: number }>(UPSERT_SQL);
     await client.query('COMMIT');
     return { created: rows[0]?.created ?? 0, updated: rows[0]?.updated ?? 0 };
