@@ -4,6 +4,7 @@
  * server, embeddings server), generates a sample BigMemory, runs a dry run and then the migration
  * through the local runner of the synthesized state machine, and prints where the reports are.
  */
+import './cli/local-console.js';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { formatModuleStatistics, moduleStatistics } from '../functions/db/statistics.js';
@@ -21,6 +22,7 @@ async function main(): Promise<number> {
     options: {
       memories: { type: 'string' },
       'reports-dir': { type: 'string' },
+      verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });

@@ -1,6 +1,7 @@
 /**
  * npm run migrate:backup -- [options]   (the guide's Step 1: back up both databases)
  */
+import './cli/local-console.js';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -47,6 +48,7 @@ function flags(args: string[]) {
         dir: { type: 'string', default: 'backups' },
         bucket: { type: 'string' },
         'gzip-level': { type: 'string' },
+        verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }).values;

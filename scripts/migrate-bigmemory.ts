@@ -1,6 +1,7 @@
 /**
  * npm run migrate:bigmemory -- [options]   (the guide's Step 3, run through the local runner)
  */
+import './cli/local-console.js';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -36,6 +37,7 @@ Migrates BigMemory into Federated Memory by running the project's state machine 
   --reports-dir <dir>          where reports go when no bucket is set (default: ./reports)
   --bucket <name>              keep the run's artefacts in this S3 bucket (AWS_ENDPOINT_URL for S3-compatible stores)
   --run-id <id>                name of the run (default: migration-<timestamp>)
+  --verbose                    the Lambda handlers' JSON logs and metrics too
   --help                       this text
 
 Regenerating sends many memories per request to the OpenAI API. OPENAI_BASE_URL points it at any
@@ -68,6 +70,7 @@ export function migrationFlags() {
     'reports-dir': { type: 'string' },
     bucket: { type: 'string' },
     'run-id': { type: 'string' },
+    verbose: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   } as const;
 }

@@ -1,6 +1,7 @@
 /**
  * npm run migrate:restore -- --snapshot <dir|s3 uri> --database source|target [--db <url>] [--force]
  */
+import './cli/local-console.js';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -32,6 +33,7 @@ function flags(args: string[]) {
         database: { type: 'string' },
         db: { type: 'string' },
         force: { type: 'boolean', default: false },
+        verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }).values;

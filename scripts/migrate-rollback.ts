@@ -1,6 +1,7 @@
 /**
  * npm run migrate:rollback -- --run <id> [--target-db <url>] [--force]
  */
+import './cli/local-console.js';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PreflightError } from '../functions/errors.js';
@@ -34,6 +35,7 @@ function flags(args: string[]) {
         force: { type: 'boolean', default: false },
         'reports-dir': { type: 'string' },
         bucket: { type: 'string' },
+        verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }).values;

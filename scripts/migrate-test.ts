@@ -2,6 +2,7 @@
  * npm run migrate:test -- [options]   (the guide's Step 2)
  * Checks both connections, shows statistics of the data to migrate, then runs a dry run: nothing changes.
  */
+import './cli/local-console.js';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
