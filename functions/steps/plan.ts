@@ -56,10 +56,11 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
   const changedSince = run.changedSince ? new Date(run.changedSince) : null;
 
   const memoryRanges = await planKeyRanges(source, { batchSize: run.batchSize, changedSince });
-  const relationRanges =
-    run.sourceSchema.hasRelations && !run.incremental
-      ? await planKeyRanges(source, { batchSize: Math.max(run.batchSize, 1000), table: 'memory_relations' })
-      : [];
+  // Every relation, incremental runs included: relations carry no updated_at, and a memory that
+  // moved module in this run had its relationships removed for this step to recreate.
+  const relationRanges = run.sourceSchema.hasRelations
+    ? await planKeyRanges(source, { batchSize: Math.max(run.batchSize, 1000), table: 'memory_relations' })
+    : [];
   const relationshipItems: RelationshipItem[] = [
     ...relationRanges.map((r) => ({ ...r, kind: 'relations' as const })),
     ...mergeRanges(memoryRanges, PROJECT_LINK_RANGES_PER_ITEM).map((r) => ({
