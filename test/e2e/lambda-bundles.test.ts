@@ -65,6 +65,7 @@ describe('End to end: the deployed Lambda bundles', () => {
     // Prepare
     const call = async (name: string, event: unknown) => {
       const { handler } = (await import(handlerFile(name))) as {
+        // biome-ignore lint/suspicious/noExplicitAny: each state's result is checked by the assertions below
         handler: (e: unknown, c: Context) => Promise<any>;
       };
       return handler(event, context);
