@@ -55,8 +55,23 @@ describe('End to end: the synthesized state machine run locally', () => {
     return out;
   }
 
-  const run = (input: Record<string, unknown>, executionName: string, urls = { sourceUrl, targetUrl }) =>
-    runLocalMigration({ ...urls, input, storeChoice, concurrency: 2, executionName, progress: false });
+  const executionResults: string[] = [];
+  const run = async (
+    input: Record<string, unknown>,
+    executionName: string,
+    urls = { sourceUrl, targetUrl },
+  ) => {
+    const result = await runLocalMigration({
+      ...urls,
+      input,
+      storeChoice,
+      concurrency: 2,
+      executionName,
+      progress: false,
+    });
+    executionResults.push(JSON.stringify(result));
+    return result;
+  };
 
   it('a dry run writes its report and leaves the target byte-identical', async () => {
     // Prepare
@@ -179,5 +194,8 @@ describe('End to end: the synthesized state machine run locally', () => {
     }
     expect(logs.length).toBeGreaterThan(5);
     expect(logs.join('')).not.toContain(PASSWORD);
+    // Execution outputs and failure causes (the unreachable-target run's included).
+    expect(executionResults.length).toBeGreaterThanOrEqual(4);
+    expect(executionResults.join('\n')).not.toContain(PASSWORD);
   });
 });
