@@ -4,7 +4,6 @@
 import './cli/local-console.js';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import type { SnapshotDatabase } from '../functions/snapshot/snapshot-manifest.js';
 import { snapshotDirectoryName } from '../functions/snapshot/snapshot-manifest.js';
@@ -15,7 +14,7 @@ import {
 } from '../functions/snapshot/snapshot-store.js';
 import { DEFAULT_GZIP_LEVEL } from '../functions/snapshot/snapshot-writer.js';
 import { takeSnapshot } from '../functions/snapshot/take-snapshot.js';
-import { databaseUrls, positiveInteger, runCli, UsageError } from './cli/database-flags.js';
+import { databaseUrls, parseFlags, positiveInteger, runCli, UsageError } from './cli/database-flags.js';
 import { chooseRunStore } from './cli/local-migration.js';
 
 const USAGE = `usage: npm run migrate:backup -- [options]
@@ -36,29 +35,18 @@ that psql replays), a manifest.json per database (tables, columns, row counts, s
 Restore with: gunzip -c backups/migration-*/federated_*.sql.gz | psql -v ON_ERROR_STOP=1 "$DATABASE_URL"
          or: npm run migrate:restore -- --snapshot backups/migration-… --database target --force`;
 
-function flags(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      strict: true,
-      options: {
-        'source-db': { type: 'string' },
-        'target-db': { type: 'string' },
-        only: { type: 'string' },
-        dir: { type: 'string', default: 'backups' },
-        bucket: { type: 'string' },
-        'gzip-level': { type: 'string' },
-        verbose: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-    }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
+const flags = () =>
+  parseFlags({
+    'source-db': { type: 'string' },
+    'target-db': { type: 'string' },
+    only: { type: 'string' },
+    dir: { type: 'string', default: 'backups' },
+    bucket: { type: 'string' },
+    'gzip-level': { type: 'string' },
+  });
 
 async function main(): Promise<number> {
-  const values = flags(process.argv.slice(2));
+  const values = flags();
   if (values.help) {
     console.log(USAGE);
     return 0;

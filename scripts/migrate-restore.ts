@@ -3,12 +3,11 @@
  */
 import './cli/local-console.js';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { redactDatabaseUrl } from '../functions/runtime/database-urls.js';
 import { restoreSnapshot } from '../functions/snapshot/restore-snapshot.js';
 import { snapshotStoreAt } from '../functions/snapshot/snapshot-store.js';
-import { runCli, UsageError } from './cli/database-flags.js';
+import { parseFlags, runCli, UsageError } from './cli/database-flags.js';
 import { chooseRunStore } from './cli/local-migration.js';
 
 const USAGE = `usage: npm run migrate:restore -- --snapshot <dir|s3 uri> --database source|target [--db <url>] [--force]
@@ -23,27 +22,16 @@ differ is refused; tables that hold rows are refused unless --force; row counts 
   --force              replace the contents of tables that hold rows; ignore a held migration lock
   --help               this text`;
 
-function flags(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      strict: true,
-      options: {
-        snapshot: { type: 'string' },
-        database: { type: 'string' },
-        db: { type: 'string' },
-        force: { type: 'boolean', default: false },
-        verbose: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-    }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
+const flags = () =>
+  parseFlags({
+    snapshot: { type: 'string' },
+    database: { type: 'string' },
+    db: { type: 'string' },
+    force: { type: 'boolean', default: false },
+  });
 
 async function main(): Promise<number> {
-  const values = flags(process.argv.slice(2));
+  const values = flags();
   if (values.help) {
     console.log(USAGE);
     return 0;

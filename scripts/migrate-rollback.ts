@@ -3,11 +3,10 @@
  */
 import './cli/local-console.js';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { PreflightError } from '../functions/errors.js';
 import { createMigrationRuntime } from '../functions/runtime/migration-runtime.js';
 import { rollback } from '../functions/steps/rollback.js';
-import { runCli, UsageError } from './cli/database-flags.js';
+import { parseFlags, runCli, UsageError } from './cli/database-flags.js';
 import { chooseRunStore } from './cli/local-migration.js';
 
 const USAGE = `usage: npm run migrate:rollback -- --run <id> [--target-db <url>] [--force]
@@ -24,28 +23,17 @@ restore the run's snapshot for those (the output names it).
   --bucket <name>      or the S3 bucket they went to (MIGRATION_BUCKET)
   --help               this text`;
 
-function flags(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      strict: true,
-      options: {
-        run: { type: 'string' },
-        'target-db': { type: 'string' },
-        force: { type: 'boolean', default: false },
-        'reports-dir': { type: 'string' },
-        bucket: { type: 'string' },
-        verbose: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-    }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
+const flags = () =>
+  parseFlags({
+    run: { type: 'string' },
+    'target-db': { type: 'string' },
+    force: { type: 'boolean', default: false },
+    'reports-dir': { type: 'string' },
+    bucket: { type: 'string' },
+  });
 
 async function main(): Promise<number> {
-  const values = flags(process.argv.slice(2));
+  const values = flags();
   if (values.help) {
     console.log(USAGE);
     return 0;

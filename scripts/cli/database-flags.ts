@@ -1,3 +1,4 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { redactDatabaseUrl } from '../../functions/runtime/database-urls.js';
 
 export class UsageError extends Error {
@@ -45,4 +46,23 @@ export function runCli(main: () => Promise<number>): void {
       process.exit(e.name === 'UsageError' ? 2 : 1);
     },
   );
+}
+
+type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * The scripts' flags, strict (an unknown flag is a usage error, exit 2), plus `--help` and
+ * `--verbose` (read by local-console.ts before anything logs).
+ */
+export function parseFlags<const T extends FlagOptions>(options: T, args: string[] = process.argv.slice(2)) {
+  const all = {
+    ...options,
+    help: { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
+  } as const;
+  try {
+    return parseArgs({ args, options: all, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
