@@ -21,7 +21,7 @@ async function connect(url: string, role: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
   try {
     await client.connect();
-    const { rows } = await client.query<{ v: string }>('SHOW server_version');
+    const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
     const vector = await checkPgvector(client, role);
     console.log(`✓ ${role}: ${redactDatabaseUrl(url)} (PostgreSQL ${rows[0]?.v}, pgvector ${vector})`);
     return client;

@@ -1,0 +1,44 @@
+/**
+ * npm run services -- [--memories N]
+ * Starts the local services the tests use (PostgreSQL + pgvector, an S3 server, an
+ * OpenAI-compatible embeddings server), creates an empty Federated Memory database and a BigMemory
+ * database (seeded with N generated memories, default 2,000), prints the environment to use them
+ * with the migration scripts, and keeps running until Ctrl-C.
+ */
+
+import { generateBigMemory } from '../test/generator/bigmemory-generator.js';
+import { createDatabase } from '../test/harness/databases.js';
+import { startTestServices } from '../test/harness/services-runtime.js';
+import { parseFlags, positiveInteger, runCli } from './cli/database-flags.js';
+
+async function main(): Promise<number> {
+  const values = parseFlags({ memories: { type: 'string' } });
+  if (values.help) {
+    console.log('usage: npm run services -- [--memories N (default 2000)]');
+    return 0;
+  }
+  const services = await startTestServices();
+  const sourceUrl = await createDatabase('bigmemory');
+  const targetUrl = await createDatabase('federated');
+  const memories = positiveInteger(values.memories, '--memories', 2_000);
+  await generateBigMemory({
+    databaseUrl: sourceUrl,
+    memories,
+    users: Math.max(5, Math.round(memories / 100)),
+    seed: 1,
+  });
+  console.log(`# local services are up; ${memories} generated memories in the source. In another shell:
+export SOURCE_DATABASE_URL='${sourceUrl}'
+export DATABASE_URL='${targetUrl}'
+export OPENAI_BASE_URL='${services.embeddingsBaseURL}' OPENAI_API_KEY=local-test-key
+export AWS_ENDPOINT_URL='${services.s3Endpoint}' AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1
+# Ctrl-C stops everything (the databases are temporary).`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await services.stop();
+  return 0;
+}
+
+runCli(main);
