@@ -79,9 +79,19 @@ export async function dropDatabase(url: string): Promise<void> {
       context: { database },
     });
   }
-  await withClient(adminDatabaseUrl, (admin) =>
-    admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)} WITH (FORCE)`),
-  );
+  await withClient(adminDatabaseUrl, async (admin) => {
+    // Clients a test just ended may still be closing: forcing them out mid-close makes pg raise an
+    // error nobody listens to any more. Give them a moment, then force whatever is left.
+    for (let waited = 0; waited < 2_000; waited += 50) {
+      const { rows } = await admin.query<{ n: string }>(
+        'SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1',
+        [database],
+      );
+      if (Number(rows[0]?.n) === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)} WITH (FORCE)`);
+  });
 }
 
 /** Drops every database of one run: the sweep for servers the harness does not throw away. */
