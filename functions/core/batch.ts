@@ -37,6 +37,8 @@ export interface PreparedBatch {
   runId: string;
   migrated: PreparedMemory[];
   rejected: LedgerEntry[];
+  /** Source memories of the range soft-deleted since: whatever an earlier run wrote for them goes. */
+  deletedSourceIds?: string[];
 }
 
 /** One line of decisions.jsonl: what happened to a memory and why. */

@@ -14,7 +14,7 @@ export interface LoadResult {
   upserted: number;
   /** Memories whose module changed: their old module row, CMI row and relationships were removed. */
   moved: number;
-  /** Memories migrated earlier and rejected now: their target rows were removed. */
+  /** Memories migrated earlier and now rejected or soft-deleted in the source: their target rows were removed. */
   withdrawn: number;
   /** 'copy' when every row was new; 'upsert' when a rerun or a conflict needed the staging path. */
   path: 'copy' | 'mixed' | 'upsert';
@@ -134,11 +134,14 @@ export class BatchLoader {
   ): Promise<LoadResult> {
     await client.query('BEGIN');
     const entries = [...batch.migrated.map((m) => m.ledger), ...batch.rejected];
-    const existing = await this.readLedger(
-      client,
-      entries.map((e) => e.sourceId),
-    );
-    const { moved, withdrawn } = await this.removeStaleCopies(client, entries, existing);
+    const deleted = batch.deletedSourceIds ?? [];
+    const existing = await this.readLedger(client, [...entries.map((e) => e.sourceId), ...deleted]);
+    const { moved, withdrawn } = await this.removeStaleCopies(client, entries, existing, deleted);
+    if (deleted.length > 0) {
+      await client.query(`DELETE FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id = ANY($1::text[])`, [
+        deleted,
+      ]);
+    }
 
     const fresh = upsertAll ? [] : batch.migrated.filter((m) => !existing.has(m.ledger.sourceId));
     const known = upsertAll ? batch.migrated : batch.migrated.filter((m) => existing.has(m.ledger.sourceId));
@@ -194,19 +197,29 @@ export class BatchLoader {
     client: ClientBase,
     entries: LedgerEntry[],
     existing: Map<string, ExistingEntry>,
+    deletedSourceIds: string[],
   ): Promise<{ moved: number; withdrawn: number }> {
     const staleByModule = new Map<string, string[]>();
     let moved = 0;
     let withdrawn = 0;
+    const stale = (module: string, targetId: string) => {
+      const ids = staleByModule.get(module) ?? [];
+      ids.push(targetId);
+      staleByModule.set(module, ids);
+    };
+    for (const sourceId of deletedSourceIds) {
+      const before = existing.get(sourceId);
+      if (before?.status !== 'migrated' || !before.module || !before.target_id) continue;
+      withdrawn++;
+      stale(before.module, before.target_id);
+    }
     for (const entry of entries) {
       const before = existing.get(entry.sourceId);
       if (before?.status !== 'migrated' || !before.module || !before.target_id) continue;
       if (entry.status === 'migrated' && entry.module === before.module) continue;
       if (entry.status === 'migrated') moved++;
       else withdrawn++;
-      const ids = staleByModule.get(before.module) ?? [];
-      ids.push(before.target_id);
-      staleByModule.set(before.module, ids);
+      stale(before.module, before.target_id);
     }
     for (const [module, ids] of staleByModule) {
       await client.query(`DELETE FROM ${moduleTable(module)} WHERE id = ANY($1::text[])`, [ids]);

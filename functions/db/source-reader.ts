@@ -107,3 +107,22 @@ export async function readSourceRange(
   await copyQueryOut(client, query, (fields) => memories.push(toSourceMemory(fields, slab)));
   return memories;
 }
+
+/**
+ * Soft-deleted memories of a range (changed since the watermark, for incremental runs): an earlier
+ * run may have migrated them, and the target must not keep what the source deleted.
+ */
+export async function readDeletedSourceIds(
+  client: ClientBase,
+  schema: SourceSchema,
+  range: KeyRange,
+  options: ReadOptions = {},
+): Promise<string[]> {
+  const { rows } = await client.query<{ id: string }>(
+    `SELECT id::text AS id FROM memories
+      WHERE ${rangePredicate(client, range, schema.memoryIdType)}
+        AND is_deleted IS TRUE
+        AND ${changedSincePredicate(client, schema, options.changedSince)}`,
+  );
+  return rows.map((r) => r.id);
+}

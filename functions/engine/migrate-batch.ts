@@ -5,7 +5,7 @@ import { validateEmbedding } from '../core/embedding.js';
 import type { CompiledRules } from '../core/rules.js';
 import type { ModuleId, SourceMemory } from '../core/types.js';
 import { BatchLoader, type LoadResult } from '../db/batch-loader.js';
-import { type KeyRange, readSourceRange } from '../db/source-reader.js';
+import { type KeyRange, readDeletedSourceIds, readSourceRange } from '../db/source-reader.js';
 import type { SourceSchema } from '../db/source-schema.js';
 import { planEmbeddingRequests } from '../embed/token-estimate.js';
 import { classifyDatabaseFailure } from '../errors.js';
@@ -153,8 +153,12 @@ export async function migrateBatch(deps: MigrateBatchDeps, input: MigrateBatchIn
   const t0 = performance.now();
   const sourceClient = await deps.source.connect();
   let memories: Awaited<ReturnType<typeof readSourceRange>>;
+  let deletedSourceIds: string[];
   try {
     memories = await readSourceRange(sourceClient, deps.schema, input.range, {
+      changedSince: input.changedSince,
+    });
+    deletedSourceIds = await readDeletedSourceIds(sourceClient, deps.schema, input.range, {
       changedSince: input.changedSince,
     });
   } catch (error) {
@@ -178,7 +182,9 @@ export async function migrateBatch(deps: MigrateBatchDeps, input: MigrateBatchIn
   });
   const t3 = performance.now();
 
-  const load = input.dryRun ? null : await new BatchLoader(deps.target).load(prepared.batch);
+  const load = input.dryRun
+    ? null
+    : await new BatchLoader(deps.target).load({ ...prepared.batch, deletedSourceIds });
   const t4 = performance.now();
 
   const byModule: Partial<Record<ModuleId, number>> = {};

@@ -24,7 +24,7 @@ describe('Incremental runs (the schedule)', () => {
     await Promise.all(closers.map((c) => c.close()));
   });
 
-  it('migrates only what changed, keeps relationships of a memory that moved module, and verifies', async () => {
+  it('migrates only what changed, removes what the source deleted, keeps relationships of a moved memory, and verifies', async () => {
     // Prepare: one memory moves to work, one memory is new, and the new one relates to the moved one
     const { moved, relationsOfMoved } = await withPg(targetUrl, async (c) => {
       const { rows } = await c.query<{ source_id: string; target_id: string }>(
@@ -40,7 +40,18 @@ describe('Incremental runs (the schedule)', () => {
       );
       return { moved: row, relationsOfMoved: rel.rows.length };
     });
+    const gone = await withPg(targetUrl, async (c) => {
+      const { rows } = await c.query<{ source_id: string; target_id: string; module: string }>(
+        `SELECT source_id, target_id, module FROM ${LEDGER_SCHEMA}.memory_ledger
+          WHERE status = 'migrated' AND source_id <> $1 ORDER BY source_id DESC LIMIT 1`,
+        [moved.source_id],
+      );
+      return rows[0]!;
+    });
     const added = await withPg(sourceUrl, async (c) => {
+      await c.query(`UPDATE memories SET is_deleted = true, updated_at = now() WHERE id = $1`, [
+        gone.source_id,
+      ]);
       await c.query(
         `UPDATE memories SET source_metadata = '{"type": "task", "status": "open"}'::jsonb, updated_at = now() WHERE id = $1`,
         [moved.source_id],
@@ -68,6 +79,8 @@ describe('Incremental runs (the schedule)', () => {
     expect(second.run.changedSince).not.toBeNull();
     const batches = second.outputs.report as { accounting: { migrated: number; rejected: number } };
     expect(batches.accounting.migrated + batches.accounting.rejected).toBe(2);
+    const verification = second.outputs.verify as { ok: boolean };
+    expect(verification.ok).toBe(true);
     expect((second.outputs.verify as { ok: boolean }).ok).toBe(true);
     await withPg(targetUrl, async (c) => {
       const work = await c.query(`SELECT 1 FROM work_memories WHERE id = ANY($1::text[])`, [
@@ -81,6 +94,15 @@ describe('Incremental runs (the schedule)', () => {
       // Its old relationships came back under its new module, plus the new one.
       expect(rel.rows).toHaveLength(relationsOfMoved + 1);
       for (const r of rel.rows) expect([r.sourceModule, r.targetModule]).toContain('work');
+      // The memory soft-deleted in the source is gone from the target, its CMI entry and ledger row too.
+      const left = await c.query(
+        `SELECT (SELECT count(*) FROM "${gone.module}_memories" WHERE id = $1) AS module_rows,
+                (SELECT count(*) FROM memory_index WHERE "remoteMemoryId" = $1) AS cmi_rows,
+                (SELECT count(*) FROM memory_relationships WHERE "sourceMemoryId" = $1 OR "targetMemoryId" = $1) AS relationships,
+                (SELECT count(*) FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id = $2) AS ledger_rows`,
+        [gone.target_id, gone.source_id],
+      );
+      expect(left.rows[0]).toEqual({ module_rows: '0', cmi_rows: '0', relationships: '0', ledger_rows: '0' });
     });
   });
 });
