@@ -99,8 +99,10 @@ export function executionInput(
     incremental: flags.incremental,
     mergeOnEmail: flags['merge-on-email'],
   };
-  if (flags['user-map']) input.userMapS3Uri = pathToFileURL(resolve(flags['user-map'])).href;
-  if (flags.rules) input.rules = pathToFileURL(resolve(flags.rules)).href;
+  // A local file becomes a file:// URI (local runs read it); an s3:// URI passes through.
+  const uri = (value: string) => (value.startsWith('s3://') ? value : pathToFileURL(resolve(value)).href);
+  if (flags['user-map']) input.userMapS3Uri = uri(flags['user-map']);
+  if (flags.rules) input.rules = uri(flags.rules);
   if (flags['placeholder-email-domain']) input.placeholderEmailDomain = flags['placeholder-email-domain'];
   // Missing-only keeps the existing vectors, so the checks of preserved embeddings apply to it too.
   if (flags['embed-missing-only']) Object.assign(input, { embedMissingOnly: true, preserveEmbeddings: true });
