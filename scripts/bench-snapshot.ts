@@ -19,10 +19,9 @@ import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { FolderSnapshotStore, S3SnapshotStore } from '../functions/snapshot/snapshot-store.js';
 import { takeSnapshot } from '../functions/snapshot/take-snapshot.js';
-import { generateBigMemory } from '../test/generator/bigmemory-generator.js';
-import { createDatabase } from '../test/harness/databases.js';
 import { createBucket, makeS3Client } from '../test/harness/s3.js';
 import { startTestServices } from '../test/harness/services-runtime.js';
+import { sampleBigMemory } from './cli/sample-source.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
@@ -106,15 +105,12 @@ async function main(): Promise<number> {
   });
   const memories = Number(values.memories);
   const level = Number(values['gzip-level']);
-  const users = values.users ? Number(values.users) : Math.max(10, Math.round(memories / 200));
   const services = await startTestServices();
   const folder = await mkdtemp(join(tmpdir(), 'bench-snapshot-'));
   try {
-    const sourceUrl = await createDatabase('bigmemory');
-    const generated = await generateBigMemory({
-      databaseUrl: sourceUrl,
+    const { sourceUrl, users, generated } = await sampleBigMemory({
       memories,
-      users,
+      users: values.users ? Number(values.users) : undefined,
       seed: Number(values.seed),
     });
     console.log(

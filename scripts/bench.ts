@@ -21,11 +21,11 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { generateBigMemory } from '../test/generator/bigmemory-generator.js';
 import { createDatabase } from '../test/harness/databases.js';
 import { embeddingsServerStats } from '../test/harness/embeddings-server.js';
 import { startTestServices } from '../test/harness/services-runtime.js';
 import { runSteps } from '../test/support/run-steps.js';
+import { sampleBigMemory } from './cli/sample-source.js';
 
 const USAGE = `usage: npm run bench -- --memories N [options]
 
@@ -311,18 +311,15 @@ async function main(): Promise<number> {
     console.error(`bench: --latency-ms takes a non-negative number of milliseconds\n\n${USAGE}`);
     return 2;
   }
-  const users = values.users ? Number(values.users) : Math.max(10, Math.round(memories / 200));
 
   const services = await startTestServices();
   try {
-    const sourceUrl = await createDatabase('bigmemory');
-    const targetUrl = await createDatabase('federated');
-    const generated = await generateBigMemory({
-      databaseUrl: sourceUrl,
+    const { sourceUrl, generated } = await sampleBigMemory({
       memories,
-      users,
+      users: values.users ? Number(values.users) : undefined,
       seed: Number(values.seed),
     });
+    const targetUrl = await createDatabase('federated');
     console.log(
       `generated ${fmt(memories)} memories, ${fmt(generated.relations)} relations in ${(generated.elapsedMs / 1000).toFixed(1)} s (${fmt(generated.memoriesPerSecond)} memories/s)`,
     );

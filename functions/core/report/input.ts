@@ -4,23 +4,14 @@
  * `VerificationResult`): core must not import engine or db modules, and structural typing keeps
  * the real outputs assignable. Only the fields the report reads are required.
  */
+import type { MemoryDecision } from '../batch.js';
 import type { ModuleId } from '../types.js';
 
-/** One line of a batch's decisions, as sampled for the report. */
-export interface ReportDecisionInput {
-  sourceId: string;
-  userId: string;
-  status: 'migrated' | 'rejected';
-  module: ModuleId | null;
-  rule: string | null;
-  evidence: string | null;
-  confidence: number | null;
-  reason?: string;
-  detail?: string;
-  repairs?: string[];
+/** One line of a batch's decisions, as sampled for the report (a batch's own decision type). */
+export type ReportDecisionInput = MemoryDecision & {
   /** The start of the memory's content, when the batch step samples it. */
   snippet?: string;
-}
+};
 
 export interface ReportBatchInput {
   index: number;
