@@ -16,6 +16,9 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { cpus } from 'node:os';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
@@ -38,9 +41,14 @@ const USAGE = `usage: npm run bench -- --memories N [options]
                         preserving them (skips the raw copy)
   --latency-ms L        that server's delay per request (default 300; only with --regenerate)
   --seed S              generator seed (default 1)
+  --profile FILE        write a V8 CPU profile of one phase to FILE (.cpuprofile, for Chrome DevTools)
+  --profile-phase P     that phase: batches (default), relationships, plan, users, cmi
+  --no-durability       start the private cluster like the tests do (fsync, synchronous_commit and
+                        full_page_writes off) instead of with PostgreSQL's defaults
   --help                this text
 
-Uses TEST_DATABASE_URL when set, otherwise starts a private PostgreSQL like the tests do.`;
+Uses TEST_DATABASE_URL when set, otherwise starts a private PostgreSQL with its default durability
+settings, as a real server has them (the tests' cluster turns them off).`;
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -70,11 +78,15 @@ async function rawBinaryCopy(
       summary text, tags text[], source text, source_metadata jsonb, created_at timestamptz, updated_at timestamptz,
       accessed_at timestamptz, access_count integer, is_deleted boolean)`);
     const started = performance.now();
+    const cpu = cpuByPhase();
+    cpu.onPhase('raw', 'start');
     await pipeline(
       source.query(copyTo('COPY (SELECT * FROM memories WHERE NOT is_deleted) TO STDOUT (FORMAT binary)')),
       target.query(copyFrom('COPY bench_raw_copy FROM STDIN (FORMAT binary)')),
     );
+    cpu.onPhase('raw', 'end');
     const seconds = (performance.now() - started) / 1000;
+    console.log(`cpu (s): ${cpu.line({ raw: seconds * 1000 }, ['raw'])}`);
     const { rows } = await target.query<{ n: string }>('SELECT count(*) AS n FROM bench_raw_copy');
     await target.query('DROP TABLE bench_raw_copy');
     return { rows: Number(rows[0]?.n), seconds };
@@ -136,6 +148,91 @@ async function rowAtATime(
   }
 }
 
+const MS_PER_CLOCK_TICK = 10; // Linux's USER_HZ is 100
+
+/**
+ * CPU time PostgreSQL has spent so far, in ms: the live server processes plus what the postmaster
+ * has reaped from exited backends. Null where /proc is not Linux's.
+ */
+function postgresCpuMs(): number | null {
+  try {
+    let ticks = 0;
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        continue; // exited while we looked
+      }
+      const close = stat.lastIndexOf(')');
+      if (!stat.slice(stat.indexOf('(') + 1, close).startsWith('postgres')) continue;
+      const f = stat.slice(close + 2).split(' ');
+      // Fields after the name start at field 3: utime 14, stime 15, cutime 16, cstime 17.
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    }
+    return ticks * MS_PER_CLOCK_TICK;
+  } catch {
+    return null;
+  }
+}
+
+/** Per phase: wall time, this process's CPU and PostgreSQL's CPU, to show which side bounds it. */
+function cpuByPhase() {
+  const started = new Map<string, { node: number; pg: number | null }>();
+  const spent = new Map<string, { node: number; pg: number | null }>();
+  const nodeMs = () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  };
+  return {
+    onPhase(phase: string, at: 'start' | 'end') {
+      if (at === 'start') {
+        started.set(phase, { node: nodeMs(), pg: postgresCpuMs() });
+        return;
+      }
+      const from = started.get(phase);
+      const pg = postgresCpuMs();
+      if (!from) return;
+      spent.set(phase, {
+        node: nodeMs() - from.node,
+        pg: pg === null || from.pg === null ? null : pg - from.pg,
+      });
+    },
+    line(phaseMs: Record<string, number>, phases: string[]): string {
+      const cores = cpus().length;
+      return phases
+        .filter((p) => spent.has(p) && (phaseMs[p] ?? 0) >= 50)
+        .map((p) => {
+          const { node, pg } = spent.get(p) as { node: number; pg: number | null };
+          const wall = phaseMs[p] ?? 0;
+          const busy =
+            pg === null ? '' : `, ${Math.round(((node + pg) / (wall * cores)) * 100)}% of ${cores} cores`;
+          return `${p} wall ${(wall / 1000).toFixed(2)} node ${(node / 1000).toFixed(2)} postgres ${pg === null ? '?' : (pg / 1000).toFixed(2)}${busy}`;
+        })
+        .join('; ');
+    },
+  };
+}
+
+/** With --profile FILE: a V8 CPU profile of this process over one phase. */
+function profilePhase(phase: string, file: string | undefined) {
+  if (!file) return () => undefined;
+  const session = new Session();
+  session.connect();
+  return (p: string, at: 'start' | 'end') => {
+    if (p !== phase) return;
+    if (at === 'start') {
+      session.post('Profiler.enable', () => session.post('Profiler.start'));
+      return;
+    }
+    session.post('Profiler.stop', (error, result) => {
+      if (!error) writeFileSync(file, JSON.stringify(result.profile));
+      session.disconnect();
+    });
+  };
+}
+
 interface TimedMigration {
   rate: number;
   seconds: number;
@@ -150,10 +247,18 @@ async function timedMigration(options: {
   input: Record<string, unknown>;
   concurrency: number;
   embeddings?: { baseURL: string };
+  profile?: string;
+  profilePhase?: string;
 }): Promise<TimedMigration> {
   const { concurrency, embeddings } = options;
   const peak = trackPeakRss();
+  const cpu = cpuByPhase();
+  const profile = profilePhase(options.profilePhase ?? 'batches', options.profile);
   const { runtime, outputs, phaseMs } = await runSteps({
+    onPhase: (phase, at) => {
+      cpu.onPhase(phase, at);
+      profile(phase, at);
+    },
     sourceUrl: options.sourceUrl,
     targetUrl: options.targetUrl,
     input: options.input,
@@ -173,6 +278,7 @@ async function timedMigration(options: {
       .map(([p, ms]) => `${p} ${(ms / 1000).toFixed(2)}`)
       .join(', ')}`,
   );
+  console.log(`cpu (s): ${cpu.line(phaseMs, migrationPhases)}`);
   console.log(
     `migration: ${fmt(migrated)} migrated + ${fmt(rejected)} rejected in ${seconds.toFixed(2)} s (concurrency ${concurrency}, batch ${options.input.batchSize}); peak RSS ${fmt(peakRss / 1048576)} MiB`,
   );
@@ -281,6 +387,9 @@ async function main(): Promise<number> {
       seed: { type: 'string', default: '1' },
       regenerate: { type: 'boolean', default: false },
       'latency-ms': { type: 'string' },
+      profile: { type: 'string' },
+      'profile-phase': { type: 'string' },
+      'no-durability': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -312,7 +421,13 @@ async function main(): Promise<number> {
     return 2;
   }
 
-  const services = await startTestServices();
+  const durable = !values['no-durability'];
+  const services = await startTestServices({ durable });
+  console.log(
+    process.env.TEST_DATABASE_URL
+      ? 'server: TEST_DATABASE_URL'
+      : `server: private cluster, ${durable ? "PostgreSQL's default durability" : 'fsync, synchronous_commit and full_page_writes off'}`,
+  );
   try {
     const { sourceUrl, generated } = await sampleBigMemory({
       memories,
@@ -340,6 +455,8 @@ async function main(): Promise<number> {
       // The snapshot is timed by bench:snapshot; here only the migration proper.
       input: { preserveEmbeddings: true, batchSize, createUsers: true, snapshot: 'none' },
       concurrency,
+      profile: values.profile,
+      profilePhase: values['profile-phase'],
     });
     if (baselineSample > 0) await printBaseline(sourceUrl, targetUrl, baselineSample, rate);
     console.log(

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { dropRunDatabases, useHarnessDatabases } from './databases.js';
 import { type EmbeddingsServer, startEmbeddingsServer } from './embeddings-server.js';
-import { type PostgresServer, startPostgres } from './postgres.js';
+import { type PostgresOptions, type PostgresServer, startPostgres } from './postgres.js';
 import { type S3Server, startS3Server } from './s3.js';
 import type { TestServices } from './services.js';
 import { prepareTemplates } from './templates.js';
@@ -10,8 +10,8 @@ export interface RunningTestServices extends TestServices {
   stop(): Promise<void>;
 }
 
-async function startDatabases(): Promise<PostgresServer> {
-  const postgres = await startPostgres();
+async function startDatabases(options: PostgresOptions): Promise<PostgresServer> {
+  const postgres = await startPostgres(options);
   try {
     await prepareTemplates(postgres.adminUrl);
   } catch (error) {
@@ -25,8 +25,12 @@ async function startDatabases(): Promise<PostgresServer> {
  * PostgreSQL (with templates), s3rver and an embeddings server, for vitest's global setup and
  * for scripts that run outside vitest. createDatabase() in this process works once it resolves.
  */
-export async function startTestServices(): Promise<RunningTestServices> {
-  const started = await Promise.allSettled([startDatabases(), startS3Server(), startEmbeddingsServer()]);
+export async function startTestServices(options: PostgresOptions = {}): Promise<RunningTestServices> {
+  const started = await Promise.allSettled([
+    startDatabases(options),
+    startS3Server(),
+    startEmbeddingsServer(),
+  ]);
   const [postgres, s3, embeddings] = started;
   if (postgres.status === 'rejected' || s3.status === 'rejected' || embeddings.status === 'rejected') {
     await Promise.allSettled(

@@ -36,6 +36,8 @@ export interface StepRunOptions {
   openAiBaseUrl?: string;
   /** The embeddings client's retries; EMBEDDING_MAX_ATTEMPTS etc. when absent. */
   embeddingRetry?: EmbeddingRetrySettings;
+  /** Called as each phase starts and ends (the benchmark's CPU accounting). */
+  onPhase?: (phase: string, at: 'start' | 'end') => void;
 }
 
 export interface StepRunResult {
@@ -90,11 +92,13 @@ export async function runSteps(options: StepRunOptions): Promise<StepRunResult> 
   const outputs: Record<string, unknown> = {};
   const phaseMs: Record<string, number> = {};
   const timed = async <T>(phase: string, work: () => Promise<T>): Promise<T> => {
+    options.onPhase?.(phase, 'start');
     const started = performance.now();
     try {
       return await work();
     } finally {
       phaseMs[phase] = performance.now() - started;
+      options.onPhase?.(phase, 'end');
     }
   };
   let run: RunContext;
