@@ -26,16 +26,24 @@ function cutWithEllipsis(text: string, length: number): string {
 }
 
 export function deriveCmiTitle(content: string): string {
-  return cutWithEllipsis(content.split('\n')[0] ?? '', TITLE_LENGTH);
+  const lineEnd = content.indexOf('\n');
+  return cutWithEllipsis(lineEnd === -1 ? content : content.slice(0, lineEnd), TITLE_LENGTH);
 }
 
 export function deriveCmiSummary(content: string): string {
   return cutWithEllipsis(content, SUMMARY_LENGTH);
 }
 
+/**
+ * Federated Memory's `content.toLowerCase().split(/\W+/)`, walked as the runs of `\w` it yields
+ * (the same words in the same order) so that scanning stops at the tenth keyword.
+ */
 export function deriveCmiKeywords(content: string): string[] {
   const keywords = new Set<string>();
-  for (const word of content.toLowerCase().split(/\W+/)) {
+  const words = /\w+/g;
+  const lower = content.toLowerCase();
+  for (let match = words.exec(lower); match !== null; match = words.exec(lower)) {
+    const word = match[0];
     if (word.length < KEYWORD_MIN_LENGTH || ENGLISH_STOP_WORDS.has(word)) continue;
     keywords.add(word);
     if (keywords.size === KEYWORD_LIMIT) break;

@@ -7,7 +7,7 @@
  * They are exported so that SQL or another tool can recompute an id (uuid-ossp's
  * `uuid_generate_v5(namespace, name)` gives the same value).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** `targetMemoryId(sourceId) = uuidv5(sourceId, MEMORY_ID_NAMESPACE)`. */
 export const MEMORY_ID_NAMESPACE = 'd6d7451d-e5c8-4b78-9310-04c93c05aacd';
@@ -20,17 +20,29 @@ export const USER_ID_NAMESPACE = 'bf9fa93c-2f8c-4d47-aa47-d4ae5934df71';
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+const namespaceBytes = new Map<string, Buffer>();
+
+function bytesOf(namespace: string): Buffer {
+  let bytes = namespaceBytes.get(namespace);
+  if (!bytes) {
+    if (!UUID_PATTERN.test(namespace)) throw new TypeError(`uuidV5: namespace is not a UUID: ${namespace}`);
+    bytes = Buffer.from(namespace.replaceAll('-', ''), 'hex');
+    namespaceBytes.set(namespace, bytes);
+  }
+  return bytes;
+}
+
 /** RFC 9562 §5.5: SHA-1 over namespace bytes + UTF-8 name, version 5, RFC variant. */
 export function uuidV5(name: string, namespace: string): string {
-  if (!UUID_PATTERN.test(namespace)) throw new TypeError(`uuidV5: namespace is not a UUID: ${namespace}`);
-  const digest = createHash('sha1')
-    .update(Buffer.from(namespace.replaceAll('-', ''), 'hex'))
-    .update(name, 'utf8')
-    .digest();
-  const bytes = digest.subarray(0, 16);
+  const ns = bytesOf(namespace);
+  // One-shot hash over one buffer: a Hash object per id cost more than the digest itself.
+  const input = Buffer.allocUnsafe(ns.length + Buffer.byteLength(name, 'utf8'));
+  ns.copy(input, 0);
+  input.write(name, ns.length, 'utf8');
+  const bytes = hash('sha1', input, 'buffer');
   bytes[6] = ((bytes[6] as number) & 0x0f) | 0x50;
   bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
+  const hex = bytes.toString('hex', 0, 16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 

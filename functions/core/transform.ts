@@ -2,7 +2,7 @@
  * One BigMemory memory → one Federated Memory module row (DESIGN §3). Row defects never throw:
  * the memory is rejected with a stable reason, or migrated with a documented repair.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { deriveCmiSummary, deriveCmiTitle } from './cmi.js';
 import { validateEmbedding } from './embedding.js';
 import { targetMemoryId } from './ids.js';
@@ -23,7 +23,7 @@ export type TransformResult =
 
 /** sha256 hex of the UTF-8 content: how a later run sees that a memory's content changed. */
 export function contentHash(content: string): string {
-  return createHash('sha256').update(content, 'utf8').digest('hex');
+  return hash('sha256', content, 'hex');
 }
 
 function describeKind(value: unknown): string {

@@ -6,6 +6,7 @@ import {
   deriveCmiTitle,
 } from '../../functions/core/cmi.js';
 import { cmiEntryId } from '../../functions/core/ids.js';
+import { ENGLISH_STOP_WORDS } from '../../functions/core/stop-words.js';
 import type { ModuleMemoryRow } from '../../functions/core/types.js';
 
 function moduleRow(overrides: Partial<ModuleMemoryRow> = {}): ModuleMemoryRow {
@@ -110,6 +111,32 @@ describe('Function: deriveCmiKeywords', () => {
   it('returns no keywords for content of short words and stop words only', () => {
     // Act & Assess
     expect(deriveCmiKeywords('it is what they would have done')).toEqual([]);
+  });
+
+  it("gives Federated Memory's split-based keywords for any text, including case-changing letters", () => {
+    // Arrange: the system's own formula, and texts mixing separators, digits, "_" and letters whose
+    // lower case has another length ("İ" → "i̇", which puts an ASCII "i" into a word)
+    const reference = (content: string) =>
+      [
+        ...new Set(
+          content
+            .toLowerCase()
+            .split(/\W+/)
+            .filter((w) => w.length >= 4 && !ENGLISH_STOP_WORDS.has(w)),
+        ),
+      ].slice(0, 10);
+    const alphabet = ['a', 'B', 'z', '_', '1', ' ', '\n', '-', 'é', 'İ', 'ß', '😀', 'Ω', 'their', 'WORK'];
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed;
+    };
+    const texts = Array.from({ length: 500 }, () =>
+      Array.from({ length: next() % 120 }, () => alphabet[next() % alphabet.length]).join(''),
+    );
+
+    // Act & Assess
+    for (const text of texts) expect(deriveCmiKeywords(text), text).toEqual(reference(text));
   });
 });
 
