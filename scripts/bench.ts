@@ -95,7 +95,13 @@ async function rawBinaryCopy(
   }
 }
 
-/** The original scripts' shape: OFFSET pages, per memory a lookup, an INSERT and an index INSERT, vectors as text. */
+const BASELINE_PAGE = 100;
+
+/**
+ * The original scripts' shape: OFFSET pages, per memory a lookup, an INSERT and an index INSERT,
+ * vectors as text. Timed on pages spread evenly over the table: OFFSET reads past every row
+ * before the page, so the first pages alone would show the cheapest part of a whole run.
+ */
 async function rowAtATime(
   sourceUrl: string,
   targetUrl: string,
@@ -112,31 +118,39 @@ async function rowAtATime(
     await target.query(
       'CREATE TABLE bench_rowwise_index (id text PRIMARY KEY, remote text, embedding vector(512))',
     );
+    const { rows: counted } = await source.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM memories WHERE NOT is_deleted',
+    );
+    const total = counted[0]?.n ?? 0;
+    const pages = Math.ceil(Math.min(sample, total) / BASELINE_PAGE);
+    const offsets = Array.from({ length: pages }, (_, k) =>
+      Math.min(Math.floor((k * total) / pages), Math.max(0, total - BASELINE_PAGE)),
+    );
     const started = performance.now();
     let done = 0;
-    for (let offset = 0; done < sample; offset += 100) {
+    for (const offset of offsets) {
       const { rows } = await source.query<{
         id: string;
         content: string;
         embedding: string | null;
         source_metadata: unknown;
       }>(
-        'SELECT id::text, content, embedding::text, source_metadata FROM memories WHERE NOT is_deleted ORDER BY created_at OFFSET $1 LIMIT 100',
-        [offset],
+        'SELECT id::text, content, embedding::text, source_metadata FROM memories WHERE NOT is_deleted ORDER BY created_at OFFSET $1 LIMIT $2',
+        [offset, BASELINE_PAGE],
       );
-      if (rows.length === 0) break;
       for (const row of rows.slice(0, sample - done)) {
         await target.query('SELECT id FROM bench_rowwise WHERE id = $1', [row.id]);
-        await target.query('INSERT INTO bench_rowwise VALUES ($1, $2, $3::vector, $4)', [
-          row.id,
-          row.content,
-          row.embedding,
-          JSON.stringify(row.source_metadata ?? {}),
-        ]);
+        await target.query(
+          'INSERT INTO bench_rowwise VALUES ($1, $2, $3::vector, $4) ON CONFLICT DO NOTHING',
+          [row.id, row.content, row.embedding, JSON.stringify(row.source_metadata ?? {})],
+        );
         const reduced = row.embedding
           ? `[${(JSON.parse(row.embedding) as number[]).filter((_, i) => i < 512).join(',')}]`
           : null;
-        await target.query('INSERT INTO bench_rowwise_index VALUES ($1, $1, $2::vector)', [row.id, reduced]);
+        await target.query(
+          'INSERT INTO bench_rowwise_index VALUES ($1, $1, $2::vector) ON CONFLICT DO NOTHING',
+          [row.id, reduced],
+        );
         done++;
       }
     }
