@@ -226,6 +226,18 @@ function cpuByPhase() {
         })
         .join('; ');
     },
+    /** CPU ms summed over the phases; pg is null where /proc could not be read. */
+    total(phases: string[]): { node: number; pg: number | null } {
+      let node = 0;
+      let pg: number | null = 0;
+      for (const p of phases) {
+        const one = spent.get(p);
+        if (!one) continue;
+        node += one.node;
+        pg = pg === null || one.pg === null ? null : pg + one.pg;
+      }
+      return { node, pg };
+    },
   };
 }
 
@@ -252,6 +264,8 @@ interface TimedMigration {
   seconds: number;
   migrated: number;
   rejected: number;
+  /** CPU seconds the migration phases took, in this process and in PostgreSQL (null: unknown). */
+  cpu: { node: number; pg: number | null };
 }
 
 /** The full migration through the steps, timed over the phases that move data, with its phase table. */
@@ -296,7 +310,32 @@ async function timedMigration(options: {
   console.log(
     `migration: ${fmt(migrated)} migrated + ${fmt(rejected)} rejected in ${seconds.toFixed(2)} s (concurrency ${concurrency}, batch ${options.input.batchSize}); peak RSS ${fmt(peakRss / 1048576)} MiB`,
   );
-  return { rate: (migrated + rejected) / seconds, seconds, migrated, rejected };
+  const cpuMs = cpu.total(migrationPhases);
+  return {
+    rate: (migrated + rejected) / seconds,
+    seconds,
+    migrated,
+    rejected,
+    cpu: { node: cpuMs.node / 1000, pg: cpuMs.pg === null ? null : cpuMs.pg / 1000 },
+  };
+}
+
+/**
+ * What the CPU the migration needed allows on this machine: however well the work overlapped, it
+ * cannot take less wall time than its CPU seconds spread over every core, nor PostgreSQL's share
+ * over the cores the client leaves it.
+ */
+function printBound(migration: TimedMigration, rawSeconds: number): void {
+  const { node, pg } = migration.cpu;
+  if (pg === null) return;
+  const cores = cpus().length;
+  const floor = (node + pg) / cores;
+  const records = migration.migrated + migration.rejected;
+  const bestRatio = rawSeconds / floor;
+  const pgOnlyRatio = rawSeconds / (pg / cores);
+  console.log(
+    `bound: the migration used ${(node + pg).toFixed(2)} CPU s (this process ${node.toFixed(2)}, PostgreSQL ${pg.toFixed(2)}); on ${cores} cores that takes at least ${floor.toFixed(2)} s (${fmt(records / floor)} memories/s, ratio ≤ ${bestRatio.toFixed(2)}), and PostgreSQL's share alone, with a client that cost nothing, ≥ ${(pg / cores).toFixed(2)} s (ratio ≤ ${pgOnlyRatio.toFixed(2)})`,
+  );
 }
 
 async function printBaseline(
@@ -463,7 +502,7 @@ async function main(): Promise<number> {
     const rawRate = raw.rows / raw.seconds;
     console.log(`raw binary COPY TO | COPY FROM: ${fmt(raw.rows)} memories in ${raw.seconds.toFixed(2)} s`);
 
-    const { rate } = await timedMigration({
+    const migration = await timedMigration({
       sourceUrl,
       targetUrl,
       // The snapshot is timed by bench:snapshot; here only the migration proper.
@@ -472,6 +511,8 @@ async function main(): Promise<number> {
       profile: values.profile,
       profilePhase: values['profile-phase'],
     });
+    const { rate } = migration;
+    printBound(migration, raw.seconds);
     if (baselineSample > 0) await printBaseline(sourceUrl, targetUrl, baselineSample, rate);
     console.log(
       `migration ${fmt(rate)} memories/s, raw binary copy ${fmt(rawRate)}/s, ratio ${(rate / rawRate).toFixed(2)}`,
