@@ -14,6 +14,8 @@ export interface KeyRange {
 export interface ReadOptions {
   /** Incremental runs read only rows changed after the previous run's watermark. */
   changedSince?: Date | null;
+  /** At most this many rows, from the start of the range (a sample). */
+  limit?: number;
 }
 
 // Column list of the read, in the order of SourceMemory's fields; absent optional columns read as
@@ -101,7 +103,7 @@ export async function readSourceRange(
     WHERE ${rangePredicate(client, range, schema.memoryIdType)}
       AND is_deleted IS NOT TRUE
       AND ${changedSincePredicate(client, schema, options.changedSince)}
-    ORDER BY id`;
+    ORDER BY id${options.limit === undefined ? '' : ` LIMIT ${Math.max(0, Math.floor(options.limit))}`}`;
   const memories: SourceMemory[] = [];
   const slab = new Float32Slab();
   await copyQueryOut(client, query, (fields) => memories.push(toSourceMemory(fields, slab)));

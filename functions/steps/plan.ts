@@ -27,8 +27,10 @@ export interface PlanResult {
 }
 
 // Ranges sampled for centroids, spread evenly over the key space so one user's habits do not
-// dominate. A few thousand confident samples fix a centroid's direction well.
+// dominate. A few thousand confident samples fix a centroid's direction well, so the sample has a
+// fixed budget: with the batch size it would grow to tens of thousands of rows for large batches.
 const CENTROID_SAMPLE_RANGES = 8;
+const CENTROID_SAMPLE_MEMORIES = 2400;
 
 // Project links are a few tasks per range, and each item looks up its users' projects once: wider
 // items mean fewer lookups of the same projects.
@@ -81,7 +83,10 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
       const client = await source.connect();
       try {
         for (let i = 0; i < memoryRanges.length; i += step) {
-          for (const memory of await readSourceRange(client, run.sourceSchema, memoryRanges[i]!)) {
+          const sample = await readSourceRange(client, run.sourceSchema, memoryRanges[i]!, {
+            limit: Math.ceil(CENTROID_SAMPLE_MEMORIES / CENTROID_SAMPLE_RANGES),
+          });
+          for (const memory of sample) {
             if (!memory.embedding || !validateEmbedding(memory.embedding).ok) continue;
             const classification = classifyMemory(memory, rules);
             if (isConfident(classification)) accumulator.add(classification.module, memory.embedding);

@@ -47,6 +47,25 @@ describe('Function: planKeyRanges', () => {
     }
   });
 
+  it('reads a sample of a range: the first rows in key order, at most the limit', async () => {
+    // Arrange
+    const [range] = await planKeyRanges(pool, { batchSize: 100 });
+    const schema = await introspectSource(pool);
+    const client = await pool.connect();
+    try {
+      const whole = await readSourceRange(client, schema, range!);
+
+      // Act
+      const sample = await readSourceRange(client, schema, range!, { limit: 7 });
+
+      // Assess
+      expect(sample.map((m) => m.id)).toEqual(whole.slice(0, 7).map((m) => m.id));
+      expect(sample[3]?.embedding).toEqual(whole[3]?.embedding);
+    } finally {
+      client.release();
+    }
+  });
+
   it('plans only rows changed since a watermark for incremental runs', async () => {
     // Prepare
     const { rows } = await pool.query<{ max: Date }>('SELECT max(updated_at) AS max FROM memories');
