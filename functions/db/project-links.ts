@@ -21,10 +21,11 @@ function projectIdLookup(idType: string, ref: string): string {
 }
 
 /**
- * The live tasks of one key range of `memories` that name a project, each with its candidate
- * projects: the memory its `projectId` names, and the user's earliest project (live first) whose
- * `projectName` or `title` equals its `projectName`, case-insensitive. One query per range; the
- * name lookup reads only the projects of the range's users, through the user_id index.
+ * The live tasks of one range of users (a key range of `memories.user_id`, see planUserRanges)
+ * that name a project, each with its candidate projects: the memory its `projectId` names, and the
+ * user's earliest project (live first) whose `projectName` or `title` equals its `projectName`,
+ * case-insensitive. One query per range, reading the range's users' memories through the user_id
+ * index: over the whole run each memory is read once, whatever the number of ranges.
  */
 export async function readTaskProjectReferences(
   client: ClientBase,
@@ -43,7 +44,7 @@ export async function readTaskProjectReferences(
              NULLIF(btrim(${meta('t')}->>'projectId'), '') AS id_ref,
              NULLIF(btrim(${meta('t')}->>'projectName'), '') AS name_ref
         FROM memories t
-       WHERE ${rangePredicate(client, range, schema.memoryIdType)}
+       WHERE ${rangePredicate(client, range, schema.userIdType, 't.user_id')}
          AND t.is_deleted IS NOT TRUE
          AND jsonb_typeof(${meta('t')}) = 'object'
          AND lower(${meta('t')}->>'type') = 'task'

@@ -47,3 +47,43 @@ export async function planKeyRanges(db: Pool | ClientBase, options: PlanOptions)
   }
   return ranges;
 }
+
+export interface UserPlanOptions {
+  /** About this many memories per range; one user's memories are never split. */
+  memoriesPerRange: number;
+  /** Incremental runs plan only over users with memories changed after this instant. */
+  changedSince?: Date | null;
+}
+
+/**
+ * Splits the users that own memories into consecutive ranges of `memories.user_id` holding about
+ * `memoriesPerRange` memories each (a user with more gets a range alone). Work that looks across
+ * a user's memories (a task's project by name) then reads each user's memories once in the whole
+ * run, through the user_id index, instead of once per key range of memories.
+ */
+export async function planUserRanges(db: Pool | ClientBase, options: UserPlanOptions): Promise<KeyRange[]> {
+  const perRange = Math.max(1, Math.floor(options.memoriesPerRange));
+  const params: unknown[] = [];
+  let where = 'WHERE user_id IS NOT NULL';
+  if (options.changedSince) {
+    params.push(options.changedSince.toISOString());
+    where += ' AND updated_at > $1::timestamptz';
+  }
+  const { rows } = await db.query<{ key: string; memories: number }>(
+    `SELECT user_id::text AS key, count(*)::int AS memories FROM memories ${where}
+      GROUP BY user_id ORDER BY user_id`,
+    params,
+  );
+  const ranges: KeyRange[] = [];
+  let fromKey: string | null = null;
+  let memories = 0;
+  rows.forEach((row, i) => {
+    memories += row.memories;
+    if (memories >= perRange || i === rows.length - 1) {
+      ranges.push({ index: ranges.length, fromKey, toKey: row.key });
+      fromKey = row.key;
+      memories = 0;
+    }
+  });
+  return ranges;
+}

@@ -55,11 +55,14 @@ function selectList(schema: SourceSchema): string {
   }).join(', ');
 }
 
-/** SQL predicate for a key range, with the keys as literals of the id's own type (COPY takes no parameters). */
-export function rangePredicate(client: ClientBase, range: KeyRange, idType: string): string {
+/**
+ * SQL predicate for a key range of `column` (default `id`), with the keys as literals of the
+ * column's own type (COPY takes no parameters).
+ */
+export function rangePredicate(client: ClientBase, range: KeyRange, idType: string, column = 'id'): string {
   const parts: string[] = [];
-  if (range.fromKey !== null) parts.push(`id > ${client.escapeLiteral(range.fromKey)}::${idType}`);
-  if (range.toKey !== null) parts.push(`id <= ${client.escapeLiteral(range.toKey)}::${idType}`);
+  if (range.fromKey !== null) parts.push(`${column} > ${client.escapeLiteral(range.fromKey)}::${idType}`);
+  if (range.toKey !== null) parts.push(`${column} <= ${client.escapeLiteral(range.toKey)}::${idType}`);
   return parts.length > 0 ? parts.join(' AND ') : 'true';
 }
 

@@ -10,6 +10,8 @@ export interface SourceSchema {
   memoryColumns: string[];
   /** Data type of `memories.id` (keyset comparisons cast key literals to it). */
   memoryIdType: string;
+  /** Data type of `memories.user_id` (project links are planned over ranges of it). */
+  userIdType: string;
   /** Declared dimensions of `memories.embedding`, or null when the column is unconstrained/absent. */
   embeddingDimensions: number | null;
   /** Whether `source_metadata` is json rather than jsonb (it is then cast). */
@@ -76,6 +78,7 @@ export async function introspectSource(db: Pool | ClientBase): Promise<SourceSch
   return {
     memoryColumns: [...names],
     memoryIdType: byName('id')?.udt_name ?? 'text',
+    userIdType: byName('user_id')?.udt_name ?? 'text',
     embeddingDimensions: embedding && embedding.typmod > 0 ? embedding.typmod : null,
     metadataIsJson: byName('source_metadata')?.udt_name === 'json',
     hasRelations: tableNames.has('memory_relations'),

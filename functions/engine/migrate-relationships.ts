@@ -23,7 +23,7 @@ export interface MigrateRelationshipsDeps {
 
 export interface MigrateRelationshipsInput {
   runId: string;
-  /** `relations`: a key range of `memory_relations`; `project-links`: a key range of `memories`. */
+  /** `relations`: a key range of `memory_relations`; `project-links`: a range of `memories.user_id`. */
   kind: RelationshipKind;
   range: KeyRange;
   dryRun: boolean;

@@ -2,7 +2,7 @@ import { ModuleCentroidAccumulator } from '../core/centroids.js';
 import { classifyMemory, isConfident } from '../core/classify.js';
 import { validateEmbedding } from '../core/embedding.js';
 import { runLayout } from '../core/run-options.js';
-import { planKeyRanges } from '../db/range-planner.js';
+import { planKeyRanges, planUserRanges } from '../db/range-planner.js';
 import { type KeyRange, readSourceRange } from '../db/source-reader.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { putJson } from '../store/run-store.js';
@@ -13,7 +13,7 @@ export interface PlanEvent {
   run: RunContext;
 }
 
-/** One item of the relationships Map: a range of relations, or a range of memories whose tasks link to projects. */
+/** One item of the relationships Map: a range of relations, or a range of users whose tasks link to projects. */
 export interface RelationshipItem extends KeyRange {
   kind: 'relations' | 'project-links';
 }
@@ -32,19 +32,9 @@ export interface PlanResult {
 const CENTROID_SAMPLE_RANGES = 8;
 const CENTROID_SAMPLE_MEMORIES = 2400;
 
-// Project links are a few tasks per range, and each item looks up its users' projects once: wider
-// items mean fewer lookups of the same projects.
-const PROJECT_LINK_RANGES_PER_ITEM = 10;
-
-/** Consecutive ranges joined `per` at a time (keyset ranges are contiguous, so only the ends matter). */
-export function mergeRanges(ranges: KeyRange[], per: number): KeyRange[] {
-  const merged: KeyRange[] = [];
-  for (let i = 0; i < ranges.length; i += per) {
-    const group = ranges.slice(i, i + per);
-    merged.push({ index: merged.length, fromKey: group[0]!.fromKey, toKey: group[group.length - 1]!.toKey });
-  }
-  return merged;
-}
+// Project links are a few tasks among many memories: an item reads its users' memories whole (to
+// find their projects by name), so items span many batches' worth of memories.
+const PROJECT_LINK_BATCHES_PER_ITEM = 10;
 
 /**
  * Keyset ranges for the batch Map and the relationships Map, written to the run store (the Maps
@@ -65,10 +55,12 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
     : [];
   const relationshipItems: RelationshipItem[] = [
     ...relationRanges.map((r) => ({ ...r, kind: 'relations' as const })),
-    ...mergeRanges(memoryRanges, PROJECT_LINK_RANGES_PER_ITEM).map((r) => ({
-      ...r,
-      kind: 'project-links' as const,
-    })),
+    ...(
+      await planUserRanges(source, {
+        memoriesPerRange: run.batchSize * PROJECT_LINK_BATCHES_PER_ITEM,
+        changedSince,
+      })
+    ).map((r) => ({ ...r, kind: 'project-links' as const })),
   ].map((item, index) => ({ ...item, index }));
 
   await putJson(runtime.store, layout.memoryRanges, memoryRanges);

@@ -1,9 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planKeyRanges } from '../../functions/db/range-planner.js';
+import { planKeyRanges, planUserRanges } from '../../functions/db/range-planner.js';
 import { readSourceRange } from '../../functions/db/source-reader.js';
 import { introspectSource } from '../../functions/db/source-schema.js';
-import { mergeRanges } from '../../functions/steps/plan.js';
 import { generateBigMemory } from '../generator/bigmemory-generator.js';
 import { createDatabase } from '../harness/databases.js';
 
@@ -108,16 +107,62 @@ describe('Function: planKeyRanges', () => {
   });
 });
 
-describe('Function: mergeRanges', () => {
-  it('joins consecutive ranges, keeping the outer ends and renumbering', () => {
-    const ranges = [
-      { index: 0, fromKey: null, toKey: 'b' },
-      { index: 1, fromKey: 'b', toKey: 'd' },
-      { index: 2, fromKey: 'd', toKey: 'f' },
-    ];
-    expect(mergeRanges(ranges, 2)).toEqual([
-      { index: 0, fromKey: null, toKey: 'd' },
-      { index: 1, fromKey: 'd', toKey: 'f' },
-    ]);
+describe('Function: planUserRanges', () => {
+  let pool: pg.Pool;
+
+  beforeAll(async () => {
+    const url = await createDatabase('bigmemory');
+    await generateBigMemory({ databaseUrl: url, memories: 1_200, users: 30, seed: 11 });
+    pool = new pg.Pool({ connectionString: url, max: 2 });
+  });
+
+  afterAll(async () => {
+    await pool.end();
+  });
+
+  it('splits the users into consecutive ranges of about the given number of memories, every user in exactly one', async () => {
+    // Act
+    const ranges = await planUserRanges(pool, { memoriesPerRange: 200 });
+
+    // Assess: contiguous, each user once, never a user split, ranges near the size asked for
+    expect(ranges[0]?.fromKey).toBeNull();
+    for (let i = 1; i < ranges.length; i++) expect(ranges[i]?.fromKey).toBe(ranges[i - 1]?.toKey);
+    const counted = await Promise.all(
+      ranges.map(async (range) => {
+        const { rows } = await pool.query<{ users: number; memories: number }>(
+          `SELECT count(DISTINCT user_id)::int AS users, count(*)::int AS memories FROM memories
+            WHERE ($1::uuid IS NULL OR user_id > $1::uuid) AND user_id <= $2::uuid`,
+          [range.fromKey, range.toKey],
+        );
+        return rows[0]!;
+      }),
+    );
+    const { rows: all } = await pool.query<{ users: number; memories: number }>(
+      'SELECT count(DISTINCT user_id)::int AS users, count(*)::int AS memories FROM memories',
+    );
+    expect(counted.reduce((n, c) => n + c.users, 0)).toBe(all[0]?.users);
+    expect(counted.reduce((n, c) => n + c.memories, 0)).toBe(all[0]?.memories);
+    for (const c of counted.slice(0, -1)) expect(c.memories).toBeGreaterThanOrEqual(200);
+    expect(ranges.length).toBeGreaterThan(2);
+    expect(ranges.length).toBeLessThanOrEqual(Math.ceil(all[0]!.memories / 200));
+  });
+
+  it('plans only users with memories changed since a watermark', async () => {
+    // Arrange: one user's memories changed after the watermark
+    const watermark = new Date('2100-01-01T00:00:00Z');
+    const { rows } = await pool.query<{ user_id: string }>(
+      'SELECT user_id::text FROM memories ORDER BY user_id DESC LIMIT 1',
+    );
+    const userId = rows[0]!.user_id;
+    await pool.query(`UPDATE memories SET updated_at = '2100-01-02T00:00:00Z' WHERE user_id = $1`, [userId]);
+    try {
+      // Act
+      const ranges = await planUserRanges(pool, { memoriesPerRange: 200, changedSince: watermark });
+
+      // Assess
+      expect(ranges).toEqual([{ index: 0, fromKey: null, toKey: userId }]);
+    } finally {
+      await pool.query(`UPDATE memories SET updated_at = created_at WHERE user_id = $1`, [userId]);
+    }
   });
 });

@@ -5,7 +5,7 @@ import { RELATIONSHIP_SKIP_REASONS } from '../../functions/core/relationships.js
 import { loadRules } from '../../functions/core/rules.js';
 import { MODULE_IDS } from '../../functions/core/types.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
-import { planKeyRanges } from '../../functions/db/range-planner.js';
+import { planKeyRanges, planUserRanges } from '../../functions/db/range-planner.js';
 import type { KeyRange } from '../../functions/db/source-reader.js';
 import { introspectSource, type SourceSchema } from '../../functions/db/source-schema.js';
 import { loadUserMapping, migrateUsers } from '../../functions/db/user-migration.js';
@@ -34,6 +34,7 @@ describe('Engine: migrating relationships and project–task links', () => {
   let schema: SourceSchema;
   let generated: GeneratorSummary;
   let memoryRanges: KeyRange[];
+  let userRanges: KeyRange[];
   let relationRanges: KeyRange[];
   let run = 0;
 
@@ -62,7 +63,7 @@ describe('Engine: migrating relationships and project–task links', () => {
         (await migrateRelationships(deps, { runId, kind: 'relations', range, dryRun: false })).summary,
       );
     }
-    for (const range of memoryRanges) {
+    for (const range of userRanges) {
       summaries.push(
         (await migrateRelationships(deps, { runId, kind: 'project-links', range, dryRun: false })).summary,
       );
@@ -102,6 +103,7 @@ describe('Engine: migrating relationships and project–task links', () => {
     target = new pg.Pool({ connectionString: targetUrl, max: 3 });
     schema = await introspectSource(source);
     memoryRanges = await planKeyRanges(source, { batchSize: BATCH_SIZE });
+    userRanges = await planUserRanges(source, { memoriesPerRange: BATCH_SIZE });
     relationRanges = await planKeyRanges(source, {
       table: 'memory_relations',
       batchSize: RELATION_BATCH_SIZE,

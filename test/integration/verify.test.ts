@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRules } from '../../functions/core/rules.js';
 import type { VerificationCheck, VerificationResult } from '../../functions/core/verification.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
-import { planKeyRanges } from '../../functions/db/range-planner.js';
+import { planKeyRanges, planUserRanges } from '../../functions/db/range-planner.js';
 import { introspectSource, type SourceSchema } from '../../functions/db/source-schema.js';
 import { loadUserMapping, migrateUsers } from '../../functions/db/user-migration.js';
 import { migrateBatch } from '../../functions/engine/migrate-batch.js';
@@ -94,7 +94,7 @@ describe('Function: verifyMigration', () => {
     for (const range of relationRanges) {
       await migrateRelationships(deps, { runId: RUN_ID, kind: 'relations', range, dryRun: false });
     }
-    for (const range of await planKeyRanges(source, { batchSize: 500 })) {
+    for (const range of await planUserRanges(source, { memoriesPerRange: 500 })) {
       await migrateRelationships(deps, { runId: RUN_ID, kind: 'project-links', range, dryRun: false });
     }
     const { rows: live } = await source.query<{ live: number; deleted: number }>(
