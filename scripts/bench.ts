@@ -24,6 +24,8 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { MODULE_IDS } from '../functions/core/types.js';
+import { LEDGER_SCHEMA } from '../functions/db/ledger-schema.js';
 import { createDatabase } from '../test/harness/databases.js';
 import { embeddingsServerStats } from '../test/harness/embeddings-server.js';
 import { startTestServices } from '../test/harness/services-runtime.js';
@@ -98,9 +100,12 @@ async function rawBinaryCopy(
 const BASELINE_PAGE = 100;
 
 /**
- * The original scripts' shape: OFFSET pages, per memory a lookup, an INSERT and an index INSERT,
- * vectors as text. Timed on pages spread evenly over the table: OFFSET reads past every row
- * before the page, so the first pages alone would show the cheapest part of a whole run.
+ * The original scripts' shape, into the real Federated Memory tables the migration just filled
+ * (so users exist for the foreign key): OFFSET pages, per memory a lookup, an INSERT into its
+ * module table and an INSERT into the CMI, vectors as text, one autocommit statement each. Rows
+ * get ids of their own and are deleted afterwards. Timed on pages spread evenly over the table:
+ * OFFSET reads past every row before the page, so the first pages alone would show the cheapest
+ * part of a whole run.
  */
 async function rowAtATime(
   sourceUrl: string,
@@ -110,14 +115,12 @@ async function rowAtATime(
   const source = new pg.Client({ connectionString: sourceUrl });
   const target = new pg.Client({ connectionString: targetUrl });
   await Promise.all([source.connect(), target.connect()]);
+  const idOf = (sourceId: string) => `baseline-${sourceId}`;
   try {
-    await target.query('DROP TABLE IF EXISTS bench_rowwise; DROP TABLE IF EXISTS bench_rowwise_index');
-    await target.query(
-      'CREATE TABLE bench_rowwise (id text PRIMARY KEY, content text, embedding vector(1536), metadata jsonb)',
+    const { rows: mapped } = await target.query<{ source_user_id: string; target_user_id: string }>(
+      `SELECT source_user_id, target_user_id FROM ${LEDGER_SCHEMA}.user_map WHERE target_user_id IS NOT NULL`,
     );
-    await target.query(
-      'CREATE TABLE bench_rowwise_index (id text PRIMARY KEY, remote text, embedding vector(512))',
-    );
+    const users = new Map(mapped.map((u) => [u.source_user_id, u.target_user_id]));
     const { rows: counted } = await source.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM memories WHERE NOT is_deleted',
     );
@@ -131,31 +134,55 @@ async function rowAtATime(
     for (const offset of offsets) {
       const { rows } = await source.query<{
         id: string;
-        content: string;
+        user_id: string;
+        content: string | null;
         embedding: string | null;
         source_metadata: unknown;
+        created_at: Date;
+        updated_at: Date;
+        access_count: number | null;
       }>(
-        'SELECT id::text, content, embedding::text, source_metadata FROM memories WHERE NOT is_deleted ORDER BY created_at OFFSET $1 LIMIT $2',
+        `SELECT id::text, user_id::text, content, embedding::text, source_metadata, created_at, updated_at, access_count
+           FROM memories WHERE NOT is_deleted ORDER BY created_at OFFSET $1 LIMIT $2`,
         [offset, BASELINE_PAGE],
       );
-      for (const row of rows.slice(0, sample - done)) {
-        await target.query('SELECT id FROM bench_rowwise WHERE id = $1', [row.id]);
+      for (const row of rows) {
+        if (done >= sample) break;
+        const userId = users.get(row.user_id);
+        if (!userId || !row.content) continue;
+        const id = idOf(row.id);
+        const module = MODULE_IDS[done % MODULE_IDS.length] as string;
+        await target.query(`SELECT id FROM "${module}_memories" WHERE id = $1`, [id]);
         await target.query(
-          'INSERT INTO bench_rowwise VALUES ($1, $2, $3::vector, $4) ON CONFLICT DO NOTHING',
-          [row.id, row.content, row.embedding, JSON.stringify(row.source_metadata ?? {})],
+          `INSERT INTO "${module}_memories" ("id", "userId", "content", "embedding", "metadata", "accessCount", "createdAt", "updatedAt")
+           VALUES ($1, $2, $3, $4::vector, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+          [
+            id,
+            userId,
+            row.content,
+            row.embedding,
+            JSON.stringify(row.source_metadata ?? {}),
+            row.access_count ?? 0,
+            row.created_at,
+            row.updated_at,
+          ],
         );
-        const reduced = row.embedding
-          ? `[${(JSON.parse(row.embedding) as number[]).filter((_, i) => i < 512).join(',')}]`
+        const values = row.embedding ? (JSON.parse(row.embedding) as number[]) : null;
+        const reduced = values
+          ? `[${Array.from({ length: values.length / 3 }, (_, i) => ((values[3 * i] as number) + (values[3 * i + 1] as number) + (values[3 * i + 2] as number)) / 3).join(',')}]`
           : null;
         await target.query(
-          'INSERT INTO bench_rowwise_index VALUES ($1, $1, $2::vector) ON CONFLICT DO NOTHING',
-          [row.id, reduced],
+          `INSERT INTO memory_index ("id", "userId", "moduleId", "remoteMemoryId", "embedding", "title", "summary", "updatedAt")
+           VALUES ($1, $2, $3, $1, $4::vector, $5, $6, $7) ON CONFLICT DO NOTHING`,
+          [id, userId, module, reduced, row.content.slice(0, 50), row.content.slice(0, 100), row.updated_at],
         );
         done++;
       }
     }
     const seconds = (performance.now() - started) / 1000;
-    await target.query('DROP TABLE bench_rowwise; DROP TABLE bench_rowwise_index');
+    await target.query(`DELETE FROM memory_index WHERE id LIKE 'baseline-%'`);
+    for (const module of MODULE_IDS)
+      await target.query(`DELETE FROM "${module}_memories" WHERE id LIKE 'baseline-%'`);
     return { rows: done, seconds };
   } finally {
     await Promise.all([source.end(), target.end()]);
