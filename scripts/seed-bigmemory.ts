@@ -5,9 +5,9 @@
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { InvalidInputError, MigrationError } from '../functions/errors.js';
+import { redactDatabaseUrl } from '../functions/runtime/database-urls.js';
 import { type GenerateBigMemoryOptions, generateBigMemory } from '../test/generator/bigmemory-generator.js';
 import { ensureBigMemorySchema } from '../test/generator/bigmemory-schema.js';
-import { redactDatabaseUrl } from '../test/generator/database-url.js';
 
 const USAGE = `Usage: npm run seed:bigmemory -- --database <url> [options]
 

@@ -41,6 +41,46 @@ export interface PreparedBatch {
   deletedSourceIds?: string[];
 }
 
+export interface LoadResult {
+  /** Memories new to the target, written by plain COPY. */
+  inserted: number;
+  /** Memories already migrated by an earlier run, upserted through staging. */
+  upserted: number;
+  /** Memories whose module changed: their old module row, CMI row and relationships were removed. */
+  moved: number;
+  /** Memories migrated earlier and now rejected or soft-deleted in the source: their target rows were removed. */
+  withdrawn: number;
+  /** 'copy' when every row was new; 'upsert' when a rerun or a conflict needed the staging path. */
+  path: 'copy' | 'mixed' | 'upsert';
+}
+
+/** What the batch asked of the embeddings API (or, in a dry run, would have). */
+export interface BatchEmbeddingSummary {
+  inputs: number;
+  requests: number;
+  tokens: number;
+  retries: number;
+  waitMs: number;
+  truncated: number;
+  estimated: boolean;
+}
+
+export interface BatchSummary {
+  index: number;
+  read: number;
+  migrated: number;
+  rejected: number;
+  byModule: Partial<Record<ModuleId, number>>;
+  byRule: Record<string, number>;
+  rejectsByReason: Record<string, number>;
+  repairsByRule: Record<string, number>;
+  load: LoadResult | null;
+  embedding: BatchEmbeddingSummary | null;
+  /** A few decisions per module (and per reject reason) for the report. */
+  samples: MemoryDecision[];
+  timings: { readMs: number; embedMs: number; prepareMs: number; loadMs: number };
+}
+
 /** One line of decisions.jsonl: what happened to a memory and why. */
 export interface MemoryDecision {
   sourceId: string;

@@ -61,6 +61,22 @@ function importanceOf(metadata: Record<string, unknown>): number {
   return typeof score === 'number' && Number.isFinite(score) ? score : DEFAULT_IMPORTANCE;
 }
 
+/** What a CMI rebuild (the guide's `cmi:populate`) did. */
+export interface RebuildCmiResult {
+  scanned: number;
+  created: number;
+  updated: number;
+  removedOrphans: number;
+  /** Module rows whose user is not in `users`: memory_index.userId is a foreign key to it. */
+  skippedMissingUser: number;
+  /**
+   * Rows left out at write time: the CMI id is taken by another module's entry for the same memory
+   * id, or the user was deleted between the page's read and its write.
+   */
+  skippedIdConflict: number;
+  durationMs: number;
+}
+
 export function deriveCmiEntry(row: ModuleMemoryRow): CmiRow {
   return {
     id: cmiEntryId(row.id),

@@ -32,6 +32,23 @@ export interface LedgerEnd {
   targetUserId: string | null;
 }
 
+/** A relationships Map item: a key range of `memory_relations`, or a range of users' project links. */
+export type RelationshipKind = 'relations' | 'project-links';
+
+export interface RelationshipBatchSummary {
+  index: number;
+  kind: RelationshipKind;
+  read: number;
+  migrated: number;
+  skippedByReason: Record<string, number>;
+  /** Migrated (or, in a dry run, would-be migrated) rows by relationship type. */
+  byType: Record<string, number>;
+  /** Real runs only: rows of earlier runs removed, other batches' relations found to be duplicates. */
+  withdrawn?: number;
+  displaced?: number;
+  projectIdsWritten?: number;
+}
+
 /** A row of `memory_relationships`. */
 export interface RelationshipRow {
   id: string;

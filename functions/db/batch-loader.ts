@@ -1,24 +1,11 @@
 import type { ClientBase, Pool } from 'pg';
-import type { LedgerEntry, PreparedBatch, PreparedMemory } from '../core/batch.js';
+import type { LedgerEntry, LoadResult, PreparedBatch, PreparedMemory } from '../core/batch.js';
 import type { ModuleId, ModuleMemoryRow } from '../core/types.js';
 import { classifyDatabaseFailure } from '../errors.js';
 import { CMI_COLUMNS, cmiValues } from './cmi-columns.js';
-import { copyRowsIn } from './copy-stream.js';
+import { columnList, copyRowsIn } from './copy-stream.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import type { PgBinaryType } from './pg-binary.js';
-
-export interface LoadResult {
-  /** Memories new to the target, written by plain COPY. */
-  inserted: number;
-  /** Memories already migrated by an earlier run, upserted through staging. */
-  upserted: number;
-  /** Memories whose module changed: their old module row, CMI row and relationships were removed. */
-  moved: number;
-  /** Memories migrated earlier and now rejected or soft-deleted in the source: their target rows were removed. */
-  withdrawn: number;
-  /** 'copy' when every row was new; 'upsert' when a rerun or a conflict needed the staging path. */
-  path: 'copy' | 'mixed' | 'upsert';
-}
 
 const moduleTable = (module: string) => `"${module}_memories"`;
 
@@ -74,7 +61,6 @@ const ledgerValues = (runId: string) => (l: LedgerEntry) => [
   runId,
 ];
 
-const quoted = (cols: { name: string }[]) => cols.map((c) => `"${c.name}"`).join(', ');
 const excludedSet = (cols: { name: string }[], keep: string[]) =>
   cols
     .filter((c) => !keep.includes(c.name))
@@ -174,8 +160,8 @@ export class BatchLoader {
       await client.query(STAGING_DDL);
       await copyRowsIn(client, 'bm_stage_ledger', LEDGER_COLUMNS, knownEntries.map(toLedgerRow));
       await client.query(
-        `INSERT INTO ${LEDGER_SCHEMA}.memory_ledger (${quoted(LEDGER_COLUMNS)})
-         SELECT ${quoted(LEDGER_COLUMNS)} FROM bm_stage_ledger
+        `INSERT INTO ${LEDGER_SCHEMA}.memory_ledger (${columnList(LEDGER_COLUMNS)})
+         SELECT ${columnList(LEDGER_COLUMNS)} FROM bm_stage_ledger
          ON CONFLICT (source_id) DO UPDATE SET ${excludedSet(LEDGER_COLUMNS, ['source_id', 'first_run_id'])}, updated_at = now()`,
       );
     }
@@ -247,8 +233,8 @@ export class BatchLoader {
     );
     for (const module of new Set(known.map((m) => m.row.module))) {
       await client.query(
-        `INSERT INTO ${moduleTable(module)} (${quoted(MODULE_COLUMNS)})
-         SELECT ${quoted(MODULE_COLUMNS)} FROM bm_stage_memories WHERE "module" = $1
+        `INSERT INTO ${moduleTable(module)} (${columnList(MODULE_COLUMNS)})
+         SELECT ${columnList(MODULE_COLUMNS)} FROM bm_stage_memories WHERE "module" = $1
          ON CONFLICT ("id") DO UPDATE SET ${excludedSet(MODULE_COLUMNS, ['id'])}`,
         [module],
       );
@@ -260,8 +246,8 @@ export class BatchLoader {
       known.map((m) => cmiValues(m.cmi)),
     );
     await client.query(
-      `INSERT INTO memory_index (${quoted(CMI_COLUMNS)})
-       SELECT ${quoted(CMI_COLUMNS)} FROM bm_stage_cmi
+      `INSERT INTO memory_index (${columnList(CMI_COLUMNS)})
+       SELECT ${columnList(CMI_COLUMNS)} FROM bm_stage_cmi
        ON CONFLICT ("moduleId", "remoteMemoryId") DO UPDATE SET ${excludedSet(CMI_COLUMNS, ['id', 'moduleId', 'remoteMemoryId'])}`,
     );
   }

@@ -21,6 +21,11 @@ function* binaryCopyChunks(
   yield* writer.take();
 }
 
+/** The columns as a quoted SQL list: `"id", "userId", …` (the target's names are camelCase). */
+export function columnList(columns: readonly { name: string }[]): string {
+  return columns.map((c) => `"${c.name}"`).join(', ');
+}
+
 /** `COPY <table> (<columns>) FROM STDIN (FORMAT binary)` of the given rows, typed column by column. */
 export async function copyRowsIn(
   client: ClientBase,
@@ -28,8 +33,7 @@ export async function copyRowsIn(
   columns: readonly { name: string; type: PgBinaryType }[],
   rows: Iterable<readonly unknown[]>,
 ): Promise<void> {
-  const columnList = columns.map((c) => `"${c.name}"`).join(', ');
-  const sql = `COPY ${table} (${columnList}) FROM STDIN (FORMAT binary)`;
+  const sql = `COPY ${table} (${columnList(columns)}) FROM STDIN (FORMAT binary)`;
   const types = columns.map((c) => c.type);
   await pipeline(Readable.from(binaryCopyChunks(types, rows)), client.query(copyFrom(sql)));
 }

@@ -3,16 +3,15 @@ import type { ProjectIdUpdate } from '../core/project-links.js';
 import type {
   LedgerEnd,
   MigratedRelationship,
+  RelationshipKind,
   RelationshipRow,
   SkippedRelationship,
 } from '../core/relationships.js';
 import { MODULE_IDS } from '../core/types.js';
 import { classifyDatabaseFailure, InvalidInputError, TransientDatabaseError } from '../errors.js';
-import { copyRowsIn } from './copy-stream.js';
+import { columnList, copyRowsIn } from './copy-stream.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import type { PgBinaryType } from './pg-binary.js';
-
-export type RelationshipKind = 'relations' | 'project-links';
 
 export interface RelationshipBatch {
   runId: string;
@@ -67,8 +66,6 @@ const LEDGER_COLUMNS: { name: string; type: PgBinaryType }[] = [
   { name: 'run_id', type: 'text' },
   { name: 'first_run_id', type: 'text' },
 ];
-
-const quoted = (cols: { name: string }[]) => cols.map((c) => `"${c.name}"`).join(', ');
 
 const STAGING_DDL = `
 CREATE TEMP TABLE IF NOT EXISTS bm_stage_relationships (LIKE memory_relationships INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
@@ -175,8 +172,8 @@ export class RelationshipLoader {
       rows.map((m) => relationshipValues(m.row)),
     );
     const { rows: written } = await client.query<{ id: string; inserted: boolean }>(
-      `INSERT INTO memory_relationships (${quoted(RELATIONSHIP_COLUMNS)})
-       SELECT ${quoted(RELATIONSHIP_COLUMNS)} FROM bm_stage_relationships ORDER BY id
+      `INSERT INTO memory_relationships (${columnList(RELATIONSHIP_COLUMNS)})
+       SELECT ${columnList(RELATIONSHIP_COLUMNS)} FROM bm_stage_relationships ORDER BY id
        ON CONFLICT ("sourceModule", "sourceMemoryId", "targetModule", "targetMemoryId", "relationshipType")
        DO UPDATE SET "strength" = EXCLUDED."strength", "metadata" = EXCLUDED."metadata", "userId" = EXCLUDED."userId",
                      "createdAt" = EXCLUDED."createdAt"
@@ -292,8 +289,8 @@ export class RelationshipLoader {
     ];
     await copyRowsIn(client, 'bm_stage_relationship_ledger', LEDGER_COLUMNS, rows);
     await client.query(
-      `INSERT INTO ${LEDGER_SCHEMA}.relationship_ledger (${quoted(LEDGER_COLUMNS)})
-       SELECT ${quoted(LEDGER_COLUMNS)} FROM bm_stage_relationship_ledger
+      `INSERT INTO ${LEDGER_SCHEMA}.relationship_ledger (${columnList(LEDGER_COLUMNS)})
+       SELECT ${columnList(LEDGER_COLUMNS)} FROM bm_stage_relationship_ledger
        ON CONFLICT (source_key) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason,
          target_id = EXCLUDED.target_id, run_id = EXCLUDED.run_id, updated_at = now()`,
     );

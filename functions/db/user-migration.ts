@@ -18,6 +18,7 @@ import {
 } from '../core/user-decisions.js';
 import { validateUserMap } from '../core/user-map.js';
 import { classifyDatabaseFailure, MigrationError, PreflightError } from '../errors.js';
+import { columnList } from './copy-stream.js';
 import { LEDGER_DDL, LEDGER_SCHEMA } from './ledger-schema.js';
 
 type Queryable = pg.ClientBase | pg.Pool;
@@ -277,12 +278,11 @@ async function insertTargetUsers(
       value: (r) => JSON.stringify({ migrated_from: 'bigmemory', original_id: r.sourceUserId }),
     });
   }
-  const names = columns.map((c) => `"${c.name}"`).join(', ');
   const unnest = columns.map((c, i) => `$${i + 1}::${c.type}[]`).join(', ');
   // ON CONFLICT on the id only: a token or email collision means the target changed under us and
   // must fail the transaction rather than leave a ledger row pointing at a user that is not there.
   const result = await client.query<{ id: string }>(
-    `INSERT INTO "users" (${names}) SELECT * FROM unnest(${unnest})
+    `INSERT INTO "users" (${columnList(columns)}) SELECT * FROM unnest(${unnest})
      ON CONFLICT ("id") DO NOTHING RETURNING "id"`,
     columns.map((c) => rows.map(c.value)),
   );

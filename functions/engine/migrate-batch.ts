@@ -1,10 +1,16 @@
 import type { Pool } from 'pg';
-import { type MemoryDecision, prepareBatch, type UserMapping } from '../core/batch.js';
+import {
+  type BatchEmbeddingSummary,
+  type BatchSummary,
+  type MemoryDecision,
+  prepareBatch,
+  type UserMapping,
+} from '../core/batch.js';
 import type { ModuleCentroids } from '../core/centroids.js';
 import { validateEmbedding } from '../core/embedding.js';
 import type { CompiledRules } from '../core/rules.js';
 import type { ModuleId, SourceMemory } from '../core/types.js';
-import { BatchLoader, type LoadResult } from '../db/batch-loader.js';
+import { BatchLoader } from '../db/batch-loader.js';
 import { type KeyRange, readDeletedSourceIds, readSourceRange } from '../db/source-reader.js';
 import type { SourceSchema } from '../db/source-schema.js';
 import { planEmbeddingRequests } from '../embed/token-estimate.js';
@@ -35,38 +41,11 @@ export interface BatchEmbedder {
   stats(): { requests: number; tokens: number; retries: number; waitMs: number };
 }
 
-/** What the batch asked of the embeddings API (or, in a dry run, would have). */
-export interface BatchEmbeddingSummary {
-  inputs: number;
-  requests: number;
-  tokens: number;
-  retries: number;
-  waitMs: number;
-  truncated: number;
-  estimated: boolean;
-}
-
 export interface MigrateBatchInput {
   runId: string;
   range: KeyRange;
   dryRun: boolean;
   changedSince?: Date | null;
-}
-
-export interface BatchSummary {
-  index: number;
-  read: number;
-  migrated: number;
-  rejected: number;
-  byModule: Partial<Record<ModuleId, number>>;
-  byRule: Record<string, number>;
-  rejectsByReason: Record<string, number>;
-  repairsByRule: Record<string, number>;
-  load: LoadResult | null;
-  embedding: BatchEmbeddingSummary | null;
-  /** Up to SAMPLES_PER_MODULE decisions per module (and per reject reason) for the report. */
-  samples: MemoryDecision[];
-  timings: { readMs: number; embedMs: number; prepareMs: number; loadMs: number };
 }
 
 export interface BatchOutcome {

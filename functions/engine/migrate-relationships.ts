@@ -4,12 +4,14 @@ import {
   dryRunRelations,
   increment,
   type MigratedRelationship,
+  type RelationshipBatchSummary,
+  type RelationshipKind,
   resolveRelations,
   type SkippedRelationship,
   type SourceRelation,
 } from '../core/relationships.js';
 import { readTaskProjectReferences } from '../db/project-links.js';
-import { type RelationshipKind, RelationshipLoader, readLedgerEnds } from '../db/relationship-loader.js';
+import { RelationshipLoader, readLedgerEnds } from '../db/relationship-loader.js';
 import { readRelationRange } from '../db/relationship-reader.js';
 import type { KeyRange } from '../db/source-reader.js';
 import type { SourceSchema } from '../db/source-schema.js';
@@ -27,20 +29,6 @@ export interface MigrateRelationshipsInput {
   kind: RelationshipKind;
   range: KeyRange;
   dryRun: boolean;
-}
-
-export interface RelationshipBatchSummary {
-  index: number;
-  kind: RelationshipKind;
-  read: number;
-  migrated: number;
-  skippedByReason: Record<string, number>;
-  /** Migrated (or, in a dry run, would-be migrated) rows by relationship type. */
-  byType: Record<string, number>;
-  /** Real runs only: rows of earlier runs removed, other batches' relations found to be duplicates. */
-  withdrawn?: number;
-  displaced?: number;
-  projectIdsWritten?: number;
 }
 
 async function readFromSource<T>(

@@ -1,8 +1,8 @@
 import type { Pool, PoolClient } from 'pg';
-import { deriveCmiEntry } from '../core/cmi.js';
+import { deriveCmiEntry, type RebuildCmiResult } from '../core/cmi.js';
 import { type CmiRow, MODULE_IDS, type ModuleId, type ModuleMemoryRow } from '../core/types.js';
 import { CMI_COLUMNS, cmiValues } from '../db/cmi-columns.js';
-import { copyQueryOut, copyRowsIn } from '../db/copy-stream.js';
+import { columnList, copyQueryOut, copyRowsIn } from '../db/copy-stream.js';
 import { decodeField, type PgBinaryType } from '../db/pg-binary.js';
 import { classifyDatabaseFailure } from '../errors.js';
 
@@ -21,26 +21,11 @@ export interface RebuildCmiOptions {
   onProgress?: (progress: RebuildCmiProgress) => void;
 }
 
-export interface RebuildCmiResult {
-  scanned: number;
-  created: number;
-  updated: number;
-  removedOrphans: number;
-  /** Module rows whose user is not in `users`: memory_index.userId is a foreign key to it. */
-  skippedMissingUser: number;
-  /**
-   * Rows left out at write time: the CMI id is taken by another module's entry for the same memory
-   * id, or the user was deleted between the page's read and its write.
-   */
-  skippedIdConflict: number;
-  durationMs: number;
-}
-
 export const DEFAULT_REBUILD_BATCH_SIZE = 1000;
 
 const moduleTable = (module: string) => `"${module}_memories"`;
 
-const CMI_COLUMN_LIST = CMI_COLUMNS.map((c) => `"${c.name}"`).join(', ');
+const CMI_COLUMN_LIST = columnList(CMI_COLUMNS);
 const CMI_UPDATE_SET = CMI_COLUMNS.filter((c) => !['id', 'moduleId', 'remoteMemoryId'].includes(c.name))
   .map((c) => `"${c.name}" = EXCLUDED."${c.name}"`)
   .join(', ');

@@ -52,7 +52,7 @@ export function scriptPrologue(head: ScriptHead): string {
   const lines = [
     `-- BigMemory migration snapshot: ${head.label} database ${head.databaseName} (PostgreSQL ${head.serverVersion}) as of ${head.snapshotAt}.`,
     '-- Data only, in one transaction: the covered tables are emptied, then refilled.',
-    '-- Restore: gunzip -c <this file> | psql -v ON_ERROR_STOP=1 "postgresql://user:pass@host:port/dbname"',
+    '-- Restore: gunzip -c <this file> | psql -v ON_ERROR_STOP=1 "postgresql://<user>:<password>@<host>:<port>/<dbname>"',
     // A failed statement must stop psql: otherwise the data lines that follow are read as SQL.
     '\\set ON_ERROR_STOP on',
     ...SESSION_SETTINGS,

@@ -1,10 +1,11 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, resolve, sep } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { InvalidInputError } from '../errors.js';
+import { pathWithin } from '../store/folder-path.js';
 import { FileRunStore, type RunStore, S3RunStore } from '../store/run-store.js';
 
 /** An object being written: bytes go to `stream`; `done` settles once the object is stored. */
@@ -111,11 +112,7 @@ export class FolderSnapshotStore implements SnapshotStore {
   }
 
   private path(key: string): string {
-    const path = resolve(this.root, key);
-    if (path !== this.root && !path.startsWith(this.root + sep)) {
-      throw new InvalidInputError(`key escapes the snapshot directory: ${key}`);
-    }
-    return path;
+    return pathWithin(this.root, key, 'snapshot directory');
   }
 
   upload(key: string): ObjectUpload {

@@ -31,7 +31,7 @@ async function connected(pool: () => Promise<Pool>, role: string): Promise<Pool>
     if (error instanceof PreflightError) throw error;
     const code = (error as { code?: string }).code;
     throw new PreflightError(
-      `Cannot connect to the ${role} database${code ? ` (${code})` : ''}: ${(error as Error).message}. Check the URL (postgresql://user:pass@host:port/dbname), network access and credentials.`,
+      `Cannot connect to the ${role} database${code ? ` (${code})` : ''}: ${(error as Error).message}. Check the URL (postgresql://<user>:<password>@<host>:<port>/<dbname>), network access and credentials.`,
       { cause: error, context: { role, code } },
     );
   }

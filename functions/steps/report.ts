@@ -1,10 +1,10 @@
+import type { BatchSummary } from '../core/batch.js';
 import { renderReportHtml } from '../core/report/html.js';
 import { renderReportMarkdown } from '../core/report/markdown.js';
 import { buildMigrationReport, type ReportInput } from '../core/report/model.js';
 import { runIdFrom, runLayout } from '../core/run-options.js';
 import { recordRunEnd, releaseRunLock } from '../db/run-ledger.js';
 import { estimateEmbeddingCost } from '../embed/cost.js';
-import type { BatchSummary } from '../engine/migrate-batch.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { getJson, putJson, type RunStore } from '../store/run-store.js';
 import { type RunContext, reportableOptions } from './run-context.js';

@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { pathWithin } from './folder-path.js';
 
 /**
  * Where a run keeps what does not fit in a state's payload: plans, batch summaries, decisions,
@@ -68,10 +69,7 @@ export class FileRunStore implements RunStore {
   }
 
   private path(key: string): string {
-    const path = resolve(this.root, key);
-    if (path !== this.root && !path.startsWith(this.root + sep))
-      throw new Error(`key escapes the store: ${key}`);
-    return path;
+    return pathWithin(this.root, key, 'run store');
   }
 
   async put(key: string, body: Buffer | string): Promise<void> {

@@ -22,7 +22,7 @@ export function databaseUrls(flags: { 'source-db'?: string; 'target-db'?: string
   ] as const) {
     if (!/^postgres(ql)?:\/\//.test(url)) {
       throw new UsageError(
-        `${name} must be a postgresql://user:pass@host:port/dbname URL, got ${redactDatabaseUrl(url)}`,
+        `${name} must be a postgresql://<user>:<password>@<host>:<port>/<dbname> URL, got ${redactDatabaseUrl(url)}`,
       );
     }
   }

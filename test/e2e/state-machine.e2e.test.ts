@@ -9,7 +9,7 @@ import { generateBigMemory } from '../generator/bigmemory-generator.js';
 import { freshDatabases } from '../harness/databases.js';
 import { createBucket, makeS3Client } from '../harness/s3.js';
 import { services } from '../harness/services.js';
-import { targetChecksums, withPg } from '../support/checksums.js';
+import { targetChecksums, withClient } from '../support/checksums.js';
 
 // Trust auth ignores the password, so it can be planted in the URLs and looked for everywhere.
 const PASSWORD = 'pw-Sup3r-s3cret-4e2e';
@@ -83,7 +83,9 @@ describe('End to end: the synthesized state machine run locally', () => {
     // Assess
     expect(result.status).toBe('SUCCEEDED');
     expect(await targetChecksums(targetUrl)).toEqual(before);
-    const ledger = await withPg(targetUrl, (c) => c.query(`SELECT to_regnamespace('${LEDGER_SCHEMA}') AS s`));
+    const ledger = await withClient(targetUrl, (c) =>
+      c.query(`SELECT to_regnamespace('${LEDGER_SCHEMA}') AS s`),
+    );
     expect(ledger.rows[0].s).toBeNull();
     const output = result.output as ReportResult;
     expect(output.dryRun).toBe(true);
@@ -108,13 +110,13 @@ describe('End to end: the synthesized state machine run locally', () => {
     // Assess
     expect(result.status).toBe('SUCCEEDED');
     const output = result.output as ReportResult;
-    const counts = await withPg(targetUrl, async (c) => {
+    const counts = await withClient(targetUrl, async (c) => {
       const { rows } = await c.query<{ status: string; n: string }>(
         `SELECT status, count(*) AS n FROM ${LEDGER_SCHEMA}.memory_ledger GROUP BY status`,
       );
       return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
     });
-    const live = await withPg(sourceUrl, (c) =>
+    const live = await withClient(sourceUrl, (c) =>
       c.query<{ n: string }>('SELECT count(*) AS n FROM memories WHERE NOT is_deleted'),
     );
     expect((counts.migrated ?? 0) + (counts.rejected ?? 0)).toBe(Number(live.rows[0]?.n));
@@ -133,7 +135,7 @@ describe('End to end: the synthesized state machine run locally', () => {
       totals: { migrated: number; rejected: number };
     };
     expect(report.totals.migrated).toBe(counts.migrated);
-    const moduleRows = await withPg(targetUrl, (c) =>
+    const moduleRows = await withClient(targetUrl, (c) =>
       c.query<{ n: string }>(`SELECT count(*) AS n FROM memory_index`),
     );
     expect(Number(moduleRows.rows[0]?.n)).toBe(counts.migrated);

@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { MODULE_IDS, type ModuleId } from '../../functions/core/types.js';
 import { classifyDatabaseFailure, InvalidInputError, PreflightError } from '../../functions/errors.js';
+import { redactDatabaseUrl } from '../../functions/runtime/database-urls.js';
 import { copyRows } from './copy-rows.js';
-import { redactDatabaseUrl } from './database-url.js';
 import { EmbeddingSpace } from './embedding-space.js';
 import {
   AMBIGUITY_KINDS,

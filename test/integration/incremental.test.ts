@@ -3,7 +3,7 @@ import { targetMemoryId } from '../../functions/core/ids.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { generateBigMemory } from '../generator/bigmemory-generator.js';
 import { freshDatabases } from '../harness/databases.js';
-import { withPg } from '../support/checksums.js';
+import { withClient } from '../support/checksums.js';
 import { runSteps } from '../support/run-steps.js';
 
 const INPUT = { preserveEmbeddings: true, batchSize: 200, snapshot: 'none' };
@@ -26,7 +26,7 @@ describe('Incremental runs (the schedule)', () => {
 
   it('migrates only what changed, removes what the source deleted, keeps relationships of a moved memory, and verifies', async () => {
     // Prepare: one memory moves to work, one memory is new, and the new one relates to the moved one
-    const { moved, relationsOfMoved } = await withPg(targetUrl, async (c) => {
+    const { moved, relationsOfMoved } = await withClient(targetUrl, async (c) => {
       const { rows } = await c.query<{ source_id: string; target_id: string }>(
         `SELECT l.source_id, l.target_id FROM ${LEDGER_SCHEMA}.memory_ledger l
           WHERE l.status = 'migrated' AND l.module <> 'work'
@@ -40,7 +40,7 @@ describe('Incremental runs (the schedule)', () => {
       );
       return { moved: row, relationsOfMoved: rel.rows.length };
     });
-    const gone = await withPg(targetUrl, async (c) => {
+    const gone = await withClient(targetUrl, async (c) => {
       const { rows } = await c.query<{ source_id: string; target_id: string; module: string }>(
         `SELECT source_id, target_id, module FROM ${LEDGER_SCHEMA}.memory_ledger
           WHERE status = 'migrated' AND source_id <> $1 ORDER BY source_id DESC LIMIT 1`,
@@ -48,7 +48,7 @@ describe('Incremental runs (the schedule)', () => {
       );
       return rows[0]!;
     });
-    const added = await withPg(sourceUrl, async (c) => {
+    const added = await withClient(sourceUrl, async (c) => {
       await c.query(`UPDATE memories SET is_deleted = true, updated_at = now() WHERE id = $1`, [
         gone.source_id,
       ]);
@@ -82,7 +82,7 @@ describe('Incremental runs (the schedule)', () => {
     const verification = second.outputs.verify as { ok: boolean };
     expect(verification.ok).toBe(true);
     expect((second.outputs.verify as { ok: boolean }).ok).toBe(true);
-    await withPg(targetUrl, async (c) => {
+    await withClient(targetUrl, async (c) => {
       const work = await c.query(`SELECT 1 FROM work_memories WHERE id = ANY($1::text[])`, [
         [moved.target_id, targetMemoryId(added.id)],
       ]);

@@ -4,7 +4,7 @@ import { MODULE_IDS } from '../../functions/core/types.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { generateBigMemory } from '../generator/bigmemory-generator.js';
 import { freshDatabases } from '../harness/databases.js';
-import { targetChecksums, withPg } from '../support/checksums.js';
+import { targetChecksums, withClient } from '../support/checksums.js';
 import { runSteps } from '../support/run-steps.js';
 
 const INPUT = { preserveEmbeddings: true, batchSize: 200, createUsers: true };
@@ -45,7 +45,7 @@ describe('Engine: migrating memories batch by batch', () => {
     await migrate();
 
     // Assess
-    const source = await withPg(sourceUrl, async (c) => {
+    const source = await withClient(sourceUrl, async (c) => {
       const { rows } = await c.query<Row & { tags: string[] | null; meta: unknown }>(
         `SELECT id::text, content, md5(vector_send(embedding)) AS emb,
                 ${ts("created_at AT TIME ZONE 'UTC'")} AS created, ${ts("updated_at AT TIME ZONE 'UTC'")} AS updated,
@@ -54,7 +54,7 @@ describe('Engine: migrating memories batch by batch', () => {
       );
       return new Map(rows.map((r) => [r.id, r]));
     });
-    const target = await withPg(targetUrl, async (c) => {
+    const target = await withClient(targetUrl, async (c) => {
       const out = new Map<string, Row & { metadata: Record<string, unknown> }>();
       for (const m of MODULE_IDS) {
         const { rows } = await c.query<Row & { metadata: Record<string, unknown> }>(
@@ -86,10 +86,10 @@ describe('Engine: migrating memories batch by batch', () => {
   });
 
   it('excludes soft-deleted memories and accounts for every live one as migrated or rejected with a reason', async () => {
-    const live = await withPg(sourceUrl, (c) =>
+    const live = await withClient(sourceUrl, (c) =>
       c.query<{ id: string; is_deleted: boolean }>('SELECT id::text, is_deleted FROM memories'),
     );
-    const ledger = await withPg(targetUrl, (c) =>
+    const ledger = await withClient(targetUrl, (c) =>
       c.query<{ source_id: string; status: string; reason: string | null }>(
         `SELECT source_id, status, reason FROM ${LEDGER_SCHEMA}.memory_ledger`,
       ),
@@ -106,7 +106,7 @@ describe('Engine: migrating memories batch by batch', () => {
       if (entry?.status === 'rejected') expect(entry.reason).toBeTruthy();
     }
     const deletedIds = deleted.map((d) => targetMemoryId(d.id));
-    const leaked = await withPg(targetUrl, async (c) => {
+    const leaked = await withClient(targetUrl, async (c) => {
       let n = 0;
       for (const m of MODULE_IDS) {
         const { rows } = await c.query(`SELECT 1 FROM "${m}_memories" WHERE id = ANY($1::text[])`, [
@@ -132,7 +132,7 @@ describe('Engine: migrating memories batch by batch', () => {
     // Assess
     expect(second).toEqual(first);
     expect(third).toEqual(first);
-    const dupes = await withPg(targetUrl, (c) =>
+    const dupes = await withClient(targetUrl, (c) =>
       c.query(`SELECT "remoteMemoryId" FROM memory_index GROUP BY "remoteMemoryId" HAVING count(*) > 1`),
     );
     expect(dupes.rows).toEqual([]);
@@ -140,14 +140,14 @@ describe('Engine: migrating memories batch by batch', () => {
 
   it('moves a reclassified memory to its new module with no stale copy and its CMI row following', async () => {
     // Prepare: a memory outside work becomes a project (type project → work)
-    const moved = await withPg(targetUrl, (c) =>
+    const moved = await withClient(targetUrl, (c) =>
       c.query<{ source_id: string; module: string; target_id: string }>(
         `SELECT source_id, module, target_id FROM ${LEDGER_SCHEMA}.memory_ledger
           WHERE status = 'migrated' AND module <> 'work' ORDER BY source_id LIMIT 1`,
       ),
     );
     const before = moved.rows[0]!;
-    await withPg(sourceUrl, (c) =>
+    await withClient(sourceUrl, (c) =>
       c.query(
         `UPDATE memories SET source_metadata = '{"type": "project", "projectName": "Moved"}'::jsonb,
                 updated_at = updated_at + interval '1 second' WHERE id = $1`,
@@ -159,7 +159,7 @@ describe('Engine: migrating memories batch by batch', () => {
     await migrate();
 
     // Assess
-    await withPg(targetUrl, async (c) => {
+    await withClient(targetUrl, async (c) => {
       const old = await c.query(`SELECT 1 FROM "${before.module}_memories" WHERE id = $1`, [
         before.target_id,
       ]);

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { BatchSummary } from '../../functions/core/batch.js';
 import { reduceEmbeddingForCmi } from '../../functions/core/embedding.js';
 import type { MigrationReport } from '../../functions/core/report/model.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import { MODULE_IDS } from '../../functions/core/types.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { type KeyRange, rangePredicate } from '../../functions/db/source-reader.js';
-import type { BatchSummary } from '../../functions/engine/migrate-batch.js';
 import { EmbeddingUnavailableError, PreflightError } from '../../functions/errors.js';
 import { FileRunStore, getJson, type RunStore } from '../../functions/store/run-store.js';
 import { generateBigMemory } from '../generator/bigmemory-generator.js';
@@ -20,7 +20,7 @@ import {
   embeddingFor,
   startEmbeddingsServer,
 } from '../harness/embeddings-server.js';
-import { tableChecksum, withPg } from '../support/checksums.js';
+import { tableChecksum, withClient } from '../support/checksums.js';
 import { runSteps, type StepRunOptions, type StepRunResult } from '../support/run-steps.js';
 
 const API_KEY = 'sk-regen-7c41e9a2b5d8f03164a7e2c9b0d5f8a1';
@@ -63,7 +63,7 @@ const embeddable = (row: SourceRow, mappedUsers: ReadonlySet<string>) =>
   row.content !== null && row.content.trim() !== '' && mappedUsers.has(row.user_id);
 
 async function moduleVectors(targetUrl: string): Promise<Map<string, TargetVector>> {
-  return withPg(targetUrl, async (c) => {
+  return withClient(targetUrl, async (c) => {
     const out = new Map<string, TargetVector>();
     for (const module of MODULE_IDS) {
       const { rows } = await c.query<{
@@ -82,7 +82,7 @@ async function moduleVectors(targetUrl: string): Promise<Map<string, TargetVecto
 }
 
 async function cmiVectors(targetUrl: string): Promise<Map<string, Buffer | null>> {
-  return withPg(targetUrl, async (c) => {
+  return withClient(targetUrl, async (c) => {
     const { rows } = await c.query<{ remote: string; embedding: Buffer | null }>(
       'SELECT "remoteMemoryId" AS remote, vector_send(embedding) AS embedding FROM memory_index',
     );
@@ -91,7 +91,7 @@ async function cmiVectors(targetUrl: string): Promise<Map<string, Buffer | null>
 }
 
 async function sourceRows(sourceUrl: string): Promise<Map<string, SourceRow>> {
-  return withPg(sourceUrl, async (c) => {
+  return withClient(sourceUrl, async (c) => {
     const { rows } = await c.query<SourceRow>(
       `SELECT id::text, user_id::text, content, vector_send(embedding) AS embedding
          FROM memories WHERE is_deleted IS NOT TRUE`,
@@ -101,7 +101,7 @@ async function sourceRows(sourceUrl: string): Promise<Map<string, SourceRow>> {
 }
 
 async function mappedUsers(targetUrl: string): Promise<Set<string>> {
-  return withPg(targetUrl, async (c) => {
+  return withClient(targetUrl, async (c) => {
     const { rows } = await c.query<{ id: string }>(
       `SELECT source_user_id AS id FROM ${LEDGER_SCHEMA}.user_map WHERE target_user_id IS NOT NULL`,
     );
@@ -111,7 +111,7 @@ async function mappedUsers(targetUrl: string): Promise<Set<string>> {
 
 /** Source ids of each planned range, read with the range's own predicate. */
 async function idsByRange(sourceUrl: string, ranges: KeyRange[]): Promise<string[][]> {
-  return withPg(sourceUrl, async (c) => {
+  return withClient(sourceUrl, async (c) => {
     const out: string[][] = [];
     for (const range of ranges) {
       const { rows } = await c.query<{ id: string }>(
@@ -125,7 +125,7 @@ async function idsByRange(sourceUrl: string, ranges: KeyRange[]): Promise<string
 
 /** What a failed batch could have touched: module rows, CMI rows and the memory ledger (run ids included). */
 async function batchTableChecksums(targetUrl: string): Promise<Record<string, string>> {
-  return withPg(targetUrl, async (c) => {
+  return withClient(targetUrl, async (c) => {
     const { rows } = await c.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [
       `${LEDGER_SCHEMA}.memory_ledger`,
     ]);
@@ -492,11 +492,11 @@ describe('Step: MigrateBatch regenerating embeddings', () => {
     expect(error).toBeInstanceOf(PreflightError);
     expect(error.message).toMatch(message);
     expect(server.stats().requests).toBe(0);
-    const ledger = await withPg(freshTarget, (c) =>
+    const ledger = await withClient(freshTarget, (c) =>
       c.query<{ present: boolean }>('SELECT to_regnamespace($1) IS NOT NULL AS present', [LEDGER_SCHEMA]),
     );
     expect(ledger.rows[0]?.present).toBe(false);
-    const users = await withPg(freshTarget, (c) => c.query('SELECT 1 FROM "users"'));
+    const users = await withClient(freshTarget, (c) => c.query('SELECT 1 FROM "users"'));
     expect(users.rows).toEqual([]);
   });
 

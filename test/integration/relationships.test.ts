@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { targetMemoryId } from '../../functions/core/ids.js';
+import type { RelationshipBatchSummary } from '../../functions/core/relationships.js';
 import { RELATIONSHIP_SKIP_REASONS } from '../../functions/core/relationships.js';
 import { loadRules } from '../../functions/core/rules.js';
 import { MODULE_IDS } from '../../functions/core/types.js';
@@ -10,13 +11,10 @@ import type { KeyRange } from '../../functions/db/source-reader.js';
 import { introspectSource, type SourceSchema } from '../../functions/db/source-schema.js';
 import { loadUserMapping, migrateUsers } from '../../functions/db/user-migration.js';
 import { migrateBatch } from '../../functions/engine/migrate-batch.js';
-import {
-  migrateRelationships,
-  type RelationshipBatchSummary,
-} from '../../functions/engine/migrate-relationships.js';
+import { migrateRelationships } from '../../functions/engine/migrate-relationships.js';
 import { type GeneratorSummary, generateBigMemory } from '../generator/bigmemory-generator.js';
 import { freshDatabases } from '../harness/databases.js';
-import { tableChecksum, withPg } from '../support/checksums.js';
+import { tableChecksum, withClient } from '../support/checksums.js';
 
 const BATCH_SIZE = 250;
 const RELATION_BATCH_SIZE = 100;
@@ -79,7 +77,7 @@ describe('Engine: migrating relationships and project–task links', () => {
   }
 
   const ledger = (url = targetUrl) =>
-    withPg(url, async (c) => {
+    withClient(url, async (c) => {
       const { rows } = await c.query<LedgerRow>(
         `SELECT source_key, status, reason, target_id FROM ${LEDGER_SCHEMA}.relationship_ledger ORDER BY source_key`,
       );
@@ -87,7 +85,7 @@ describe('Engine: migrating relationships and project–task links', () => {
     });
 
   const relationshipChecksums = (url = targetUrl) =>
-    withPg(url, async (c) => ({
+    withClient(url, async (c) => ({
       relationships: await tableChecksum(c, 'memory_relationships'),
       work: await tableChecksum(c, '"work_memories"'),
     }));
@@ -148,11 +146,11 @@ describe('Engine: migrating relationships and project–task links', () => {
       );
       expect(read).toBe(240);
       expect(accounted).toBe(read);
-      const ledgerSchema = await withPg(dryTarget, (c) =>
+      const ledgerSchema = await withClient(dryTarget, (c) =>
         c.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [LEDGER_SCHEMA]),
       );
       expect(ledgerSchema.rows).toEqual([]);
-      const rows = await withPg(dryTarget, (c) =>
+      const rows = await withClient(dryTarget, (c) =>
         c.query('SELECT count(*)::int AS n FROM memory_relationships'),
       );
       expect(rows.rows[0].n).toBe(0);
@@ -163,7 +161,7 @@ describe('Engine: migrating relationships and project–task links', () => {
 
   it('accounts for every source relation as migrated or skipped with a known reason', async () => {
     // Prepare
-    const sourceIds = await withPg(sourceUrl, (c) =>
+    const sourceIds = await withClient(sourceUrl, (c) =>
       c.query<{ id: string }>('SELECT id::text FROM memory_relations'),
     );
 
@@ -186,7 +184,7 @@ describe('Engine: migrating relationships and project–task links', () => {
       expect(reasons).toContain(planted);
     expect([...reasons].some((r) => r === 'source_deleted' || r === 'target_deleted')).toBe(true);
     // Each migrated relation owns exactly one row; no two migrated relations share one.
-    const owned = await withPg(targetUrl, (c) =>
+    const owned = await withClient(targetUrl, (c) =>
       c.query<{ id: string; owner: string }>(
         `SELECT id, metadata->>'original_relation_id' AS owner FROM memory_relationships
           WHERE metadata ? 'original_relation_id'`,
@@ -203,7 +201,7 @@ describe('Engine: migrating relationships and project–task links', () => {
 
   it('resolves relations to both ends’ modules and new ids, keeping type and strength', async () => {
     // Prepare
-    const sourceRelations = await withPg(sourceUrl, async (c) => {
+    const sourceRelations = await withClient(sourceUrl, async (c) => {
       const { rows } = await c.query<{ id: string; s: string; t: string; type: string; strength: number }>(
         'SELECT id::text, source_memory_id::text AS s, target_memory_id::text AS t, relation_type AS type, strength FROM memory_relations',
       );
@@ -211,7 +209,7 @@ describe('Engine: migrating relationships and project–task links', () => {
     });
 
     // Act
-    const rows = await withPg(targetUrl, async (c) => {
+    const rows = await withClient(targetUrl, async (c) => {
       const result = await c.query<{
         owner: string;
         sourceModule: string;
@@ -258,7 +256,7 @@ describe('Engine: migrating relationships and project–task links', () => {
 
   it('gives tasks their project’s new id and a belongs_to relationship', async () => {
     // Prepare
-    const tasks = await withPg(sourceUrl, async (c) => {
+    const tasks = await withClient(sourceUrl, async (c) => {
       const { rows } = await c.query<{ id: string; project_id: string | null; project_name: string | null }>(
         `SELECT id::text, source_metadata->>'projectId' AS project_id, source_metadata->>'projectName' AS project_name
            FROM memories
@@ -272,7 +270,7 @@ describe('Engine: migrating relationships and project–task links', () => {
     );
 
     // Act
-    const linked = await withPg(targetUrl, async (c) => {
+    const linked = await withClient(targetUrl, async (c) => {
       const { rows } = await c.query<{
         id: string;
         project_id: string;
@@ -333,7 +331,7 @@ describe('Engine: migrating relationships and project–task links', () => {
     expect(await relationshipChecksums()).toEqual(before);
     const ledgerAfter = statuses(await ledger());
     expect(ledgerAfter).toEqual(ledgerBefore);
-    const dupes = await withPg(targetUrl, (c) =>
+    const dupes = await withClient(targetUrl, (c) =>
       c.query(
         `SELECT 1 FROM memory_relationships
           GROUP BY "sourceModule", "sourceMemoryId", "targetModule", "targetMemoryId", "relationshipType" HAVING count(*) > 1`,
@@ -341,7 +339,7 @@ describe('Engine: migrating relationships and project–task links', () => {
     );
     expect(dupes.rows).toEqual([]);
     for (const m of MODULE_IDS) {
-      const orphans = await withPg(targetUrl, (c) =>
+      const orphans = await withClient(targetUrl, (c) =>
         c.query(
           `SELECT 1 FROM memory_relationships r WHERE r."sourceModule" = $1
                   AND NOT EXISTS (SELECT 1 FROM "${m}_memories" x WHERE x.id = r."sourceMemoryId")`,
@@ -384,7 +382,7 @@ describe('Engine: migrating relationships and project–task links', () => {
 
   it('re-resolves a relation whose end moved module, leaving no stale row', async () => {
     // Prepare: a migrated relation whose source end is a plain note outside work becomes a project
-    const picked = await withPg(targetUrl, (c) =>
+    const picked = await withClient(targetUrl, (c) =>
       c.query<{ source_key: string; target_id: string; source_id: string }>(
         `SELECT l.source_key, l.target_id, ml.source_id
            FROM ${LEDGER_SCHEMA}.relationship_ledger l
@@ -395,7 +393,7 @@ describe('Engine: migrating relationships and project–task links', () => {
       ),
     );
     const before = picked.rows[0] as { source_key: string; target_id: string; source_id: string };
-    await withPg(sourceUrl, (c) =>
+    await withClient(sourceUrl, (c) =>
       c.query(
         `UPDATE memories SET source_metadata = '{"type": "project", "projectName": "Moved"}'::jsonb, updated_at = now()
           WHERE id = $1`,
@@ -410,7 +408,7 @@ describe('Engine: migrating relationships and project–task links', () => {
     const after = (await ledger()).find((r) => r.source_key === before.source_key);
     expect(after?.status).toBe('migrated');
     expect(after?.target_id).not.toBe(before.target_id);
-    const rows = await withPg(targetUrl, (c) =>
+    const rows = await withClient(targetUrl, (c) =>
       c.query<{ id: string; sourceModule: string }>(
         `SELECT id, "sourceModule" FROM memory_relationships WHERE id = ANY($1::text[])`,
         [[before.target_id, after?.target_id]],

@@ -6,7 +6,7 @@ import { rollbackRun } from '../../functions/snapshot/run-rollback.js';
 import { rollback } from '../../functions/steps/rollback.js';
 import { generateBigMemory } from '../generator/bigmemory-generator.js';
 import { freshDatabases } from '../harness/databases.js';
-import { targetChecksums, withPg } from '../support/checksums.js';
+import { targetChecksums, withClient } from '../support/checksums.js';
 import { runSteps } from '../support/run-steps.js';
 
 const PRE_EXISTING_USER = 'pre-existing-federated-user';
@@ -14,7 +14,7 @@ const PRE_EXISTING_MEMORY = 'pre-existing-work-memory';
 
 /** A Federated Memory user with a module row and its CMI row, as a live install has before any migration. */
 async function seedPreExistingRows(targetUrl: string): Promise<void> {
-  await withPg(targetUrl, async (c) => {
+  await withClient(targetUrl, async (c) => {
     await c.query(
       `INSERT INTO users (id, token, email, "passwordHash", name, "isActive", "createdAt", "updatedAt")
        VALUES ($1, 'federated-only-token', 'federated-only@example.com', NULL, 'federated', true, now(), now())`,
@@ -63,7 +63,7 @@ describe('Function: rollbackRun', () => {
       runId: 'rollback-first-run',
       input: { preserveEmbeddings: true, batchSize: 200 },
     });
-    const matched = await withPg(urls.targetUrl, (c) =>
+    const matched = await withClient(urls.targetUrl, (c) =>
       c.query<{ n: string }>(
         `SELECT count(*) AS n FROM ${LEDGER_SCHEMA}.user_map WHERE created_by_run IS NULL AND target_user_id IS NOT NULL`,
       ),
@@ -82,7 +82,7 @@ describe('Function: rollbackRun', () => {
     expect(result.removed.relationships).toBeGreaterThan(0);
     expect(result.keptUpdated).toEqual({ memories: 0, relationships: 0 });
     expect(result.snapshot).toMatch(/backups\/migration-\d{8}-\d{6}/);
-    const ledger = await withPg(urls.targetUrl, async (c) => ({
+    const ledger = await withClient(urls.targetUrl, async (c) => ({
       status: (await c.query(`SELECT status FROM ${LEDGER_SCHEMA}.runs WHERE run_id = $1`, [run.runId]))
         .rows[0]?.status,
       memories: (await c.query(`SELECT 1 FROM ${LEDGER_SCHEMA}.memory_ledger`)).rowCount,
@@ -96,7 +96,7 @@ describe('Function: rollbackRun', () => {
     const first = await runSteps({ ...urls, runId: 'rollback-run-a', input: { preserveEmbeddings: true } });
     await first.runtime.close();
     const afterA = await targetChecksums(urls.targetUrl);
-    await withPg(urls.sourceUrl, async (c) => {
+    await withClient(urls.sourceUrl, async (c) => {
       await c.query(
         `UPDATE memories SET content = content || ' (edited)', updated_at = now()
           WHERE id = (SELECT id FROM memories WHERE NOT is_deleted AND content IS NOT NULL ORDER BY id LIMIT 1)`,

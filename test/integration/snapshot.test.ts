@@ -16,7 +16,7 @@ import { generateBigMemory } from '../generator/bigmemory-generator.js';
 import { createDatabase, freshDatabases } from '../harness/databases.js';
 import { createBucket, makeS3Client } from '../harness/s3.js';
 import { services } from '../harness/services.js';
-import { tableChecksum, targetChecksums, withPg } from '../support/checksums.js';
+import { tableChecksum, targetChecksums, withClient } from '../support/checksums.js';
 import { runSteps } from '../support/run-steps.js';
 
 const SOURCE_TABLES: [string, string][] = [
@@ -33,7 +33,7 @@ const LEDGER_TABLES: [string, string][] = [
 ];
 
 async function checksumsOf(url: string, tables: [string, string][]): Promise<Record<string, string>> {
-  return withPg(url, async (client) => {
+  return withClient(url, async (client) => {
     const out: Record<string, string> = {};
     for (const [table, key] of tables) out[table] = await tableChecksum(client, table, key);
     return out;
@@ -48,12 +48,12 @@ const everything = async (urls: { sourceUrl: string; targetUrl: string }) => ({
 
 /** Deletes, updates and inserts in both databases: a restore has to undo all three. */
 async function changeData(urls: { sourceUrl: string; targetUrl: string }): Promise<void> {
-  await withPg(urls.sourceUrl, async (c) => {
+  await withClient(urls.sourceUrl, async (c) => {
     await c.query('DELETE FROM memories WHERE id IN (SELECT id FROM memories ORDER BY id LIMIT 20)');
     await c.query("UPDATE users SET email = 'changed@example.com'");
     await c.query("INSERT INTO memory_categories (name) VALUES ('added-after-the-snapshot')");
   });
-  await withPg(urls.targetUrl, async (c) => {
+  await withClient(urls.targetUrl, async (c) => {
     await c.query('DELETE FROM memory_relationships');
     await c.query("UPDATE work_memories SET content = 'changed'");
     await c.query(`DELETE FROM ${LEDGER_SCHEMA}.memory_ledger WHERE status = 'rejected'`);
@@ -84,7 +84,7 @@ describe('Function: takeSnapshot and restoreSnapshot', () => {
   beforeAll(async () => {
     urls = await freshDatabases();
     await generateBigMemory({ databaseUrl: urls.sourceUrl, memories: 400, users: 12, seed: 5 });
-    await withPg(urls.sourceUrl, (c) =>
+    await withClient(urls.sourceUrl, (c) =>
       c.query(
         "INSERT INTO memory_categories (name, description) VALUES ('work', 'tab\there'), ('new\nline', NULL)",
       ),
@@ -136,7 +136,7 @@ describe('Function: takeSnapshot and restoreSnapshot', () => {
     );
     expect(createHash('sha256').update(body).digest('hex')).toBe(target.object.sha256);
     expect(body.length).toBe(target.object.bytes);
-    const counts = await withPg(urls.targetUrl, (c) =>
+    const counts = await withClient(urls.targetUrl, (c) =>
       c.query<{ n: string }>('SELECT count(*) AS n FROM memory_index'),
     );
     expect(target.tables.find((t) => t.name === 'memory_index')?.rows).toBe(Number(counts.rows[0]?.n));
@@ -178,7 +178,7 @@ describe('Function: takeSnapshot and restoreSnapshot', () => {
     expect(await everything(urls)).toEqual(original);
     expect(target.replaced).toContain('"public"."users"');
     expect(source.tables.find((t) => t.table === '"public"."memories"')?.rows).toBe(400);
-    const next = await withPg(urls.sourceUrl, (c) =>
+    const next = await withClient(urls.sourceUrl, (c) =>
       c.query<{ id: number }>("INSERT INTO memory_categories (name) VALUES ('after-restore') RETURNING id"),
     );
     expect(next.rows[0]?.id).toBe(3);
@@ -248,7 +248,7 @@ describe('Function: takeSnapshot and restoreSnapshot', () => {
   it('refuses a database whose columns differ from the snapshot', async () => {
     // Prepare
     const other = await createDatabase('federated');
-    await withPg(other, (c) => c.query('ALTER TABLE work_memories ADD COLUMN "pinned" boolean'));
+    await withClient(other, (c) => c.query('ALTER TABLE work_memories ADD COLUMN "pinned" boolean'));
     const pool = new pg.Pool({ connectionString: other, max: 1 });
 
     // Act

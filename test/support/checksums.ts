@@ -1,5 +1,9 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { MODULE_IDS } from '../../functions/core/types.js';
+import { withClient } from '../harness/templates.js';
+
+/** One client for the work, always closed (the harness's helper, for the tests' own queries). */
+export { withClient };
 
 /** md5 over every row of a table in key order: equal checksums mean byte-identical contents. */
 export async function tableChecksum(client: pg.ClientBase, table: string, orderBy = 'id'): Promise<string> {
@@ -19,25 +23,11 @@ export const TARGET_PUBLIC_TABLES = [
 
 /** Checksums of every public table of a Federated Memory database (the ledger schema excluded). */
 export async function targetChecksums(url: string): Promise<Record<string, string>> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
+  return withClient(url, async (client) => {
     const out: Record<string, string> = {};
     for (const table of TARGET_PUBLIC_TABLES) {
       out[table] = await tableChecksum(client, table, table === 'memory_modules' ? '"moduleId"' : 'id');
     }
     return out;
-  } finally {
-    await client.end();
-  }
-}
-
-export async function withPg<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
+  });
 }

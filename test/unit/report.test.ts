@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { MemoryDecision } from '../../functions/core/batch.js';
+import type { BatchSummary, MemoryDecision } from '../../functions/core/batch.js';
+import type { RebuildCmiResult } from '../../functions/core/cmi.js';
+import type { RelationshipBatchSummary } from '../../functions/core/relationships.js';
 import { renderReportHtml } from '../../functions/core/report/html.js';
 import { renderReportMarkdown } from '../../functions/core/report/markdown.js';
 import {
@@ -12,9 +14,6 @@ import { ESTIMATED_LOAD_MS_PER_MEMORY } from '../../functions/core/report/timing
 import { MODULE_IDS, type ModuleId } from '../../functions/core/types.js';
 import type { VerificationResult } from '../../functions/core/verification.js';
 import type { UsersSummary } from '../../functions/db/user-migration.js';
-import type { BatchSummary } from '../../functions/engine/migrate-batch.js';
-import type { RelationshipBatchSummary } from '../../functions/engine/migrate-relationships.js';
-import type { RebuildCmiResult } from '../../functions/engine/rebuild-cmi.js';
 
 // The report reads structural copies of the step outputs; these assignments fail to compile when
 // a step's output drifts away from what the report expects.

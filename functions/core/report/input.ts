@@ -1,11 +1,12 @@
 /**
- * What the Report step gathers from the run store. Structural copies of the step outputs
- * (`BatchSummary`, `UsersSummary`, `RelationshipBatchSummary`, `RebuildCmiResult`,
- * `VerificationResult`): core must not import engine or db modules, and structural typing keeps
- * the real outputs assignable. Only the fields the report reads are required.
+ * What the Report step gathers from the run store: the steps' own outputs, whose types core
+ * defines (batch, relationship, CMI and verification results), and shapes of the report's own
+ * (users, embeddings, run facts) that require only the fields the report reads.
  */
-import type { MemoryDecision } from '../batch.js';
-import type { ModuleId } from '../types.js';
+import type { BatchSummary, MemoryDecision } from '../batch.js';
+import type { RebuildCmiResult } from '../cmi.js';
+import type { RelationshipBatchSummary } from '../relationships.js';
+import type { VerificationCheck, VerificationCounts } from '../verification.js';
 
 /** One line of a batch's decisions, as sampled for the report (a batch's own decision type). */
 export type ReportDecisionInput = MemoryDecision & {
@@ -13,19 +14,7 @@ export type ReportDecisionInput = MemoryDecision & {
   snippet?: string;
 };
 
-export interface ReportBatchInput {
-  index: number;
-  read: number;
-  migrated: number;
-  rejected: number;
-  byModule: Partial<Record<ModuleId, number>>;
-  byRule: Record<string, number>;
-  rejectsByReason: Record<string, number>;
-  repairsByRule: Record<string, number>;
-  load: { inserted: number; upserted: number; moved: number; withdrawn: number; path?: string } | null;
-  samples: ReportDecisionInput[];
-  timings: { readMs: number; embedMs: number; prepareMs: number; loadMs: number };
-}
+export type ReportBatchInput = Omit<BatchSummary, 'samples'> & { samples: ReportDecisionInput[] };
 
 export interface ReportUsersInput {
   total: number;
@@ -37,40 +26,15 @@ export interface ReportUsersInput {
   conflictCount?: number;
 }
 
-export interface ReportRelationshipInput {
-  index: number;
-  kind: 'relations' | 'project-links';
-  read: number;
-  migrated: number;
-  skippedByReason: Record<string, number>;
-  byType: Record<string, number>;
-  withdrawn?: number;
-  displaced?: number;
-  projectIdsWritten?: number;
-}
+export type ReportRelationshipInput = RelationshipBatchSummary;
 
-export interface ReportCmiInput {
-  scanned: number;
-  created: number;
-  updated: number;
-  removedOrphans: number;
-  skippedMissingUser: number;
-  skippedIdConflict: number;
-  durationMs: number;
-}
+export type ReportCmiInput = RebuildCmiResult;
 
 export interface ReportVerificationInput {
   ok: boolean;
-  checks: Array<{
-    name: string;
-    ok: boolean;
-    expected?: unknown;
-    actual?: unknown;
-    detail?: string;
-    skipped?: boolean;
-    samples?: string[];
-  }>;
-  counts: { sourceMemories: number; migrated: number; rejected: number; unaccounted: number };
+  /** Check names stay strings: a report may read results of an older or newer version. */
+  checks: Array<Omit<VerificationCheck, 'name'> & { name: string }>;
+  counts: Pick<VerificationCounts, 'sourceMemories' | 'migrated' | 'rejected' | 'unaccounted'>;
 }
 
 export interface ReportEmbeddingsInput {
