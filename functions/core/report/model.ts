@@ -8,7 +8,13 @@ import { MODULE_IDS, type ModuleId } from '../types.js';
 import { USER_DECISION_KINDS } from '../user-decisions.js';
 import { formatCount } from './formatting.js';
 import { defaultHint, type NextStep, nextSteps } from './guidance.js';
-import type { ReportBatchInput, ReportDecisionInput, ReportInput, ReportRelationshipInput } from './input.js';
+import type {
+  ReportBatchInput,
+  ReportDecisionInput,
+  ReportInput,
+  ReportRelationshipInput,
+  ReportRunInput,
+} from './input.js';
 import { maskCredentials, maskCredentialsDeep } from './redaction.js';
 import { type MeasuredTimings, measureTimings, type ProjectedTimings, projectRealRun } from './timings.js';
 
@@ -19,19 +25,13 @@ export const SAMPLES_PER_MODULE = 10;
 /** Content is cut here: enough to recognise a memory, short enough for a table cell. */
 export const SNIPPET_LENGTH = 160;
 
-export interface SampleDecision {
-  sourceId: string;
-  userId: string;
-  status: 'migrated' | 'rejected';
-  module: ModuleId | null;
-  rule: string | null;
-  evidence: string | null;
-  confidence: number | null;
+/** A sampled decision as the report shows it: absent fields become null, repairs a list. */
+export type SampleDecision = Omit<ReportDecisionInput, 'reason' | 'detail' | 'repairs' | 'snippet'> & {
   reason: string | null;
   detail: string | null;
   repairs: string[];
   snippet: string | null;
-}
+};
 
 export interface RelationshipPart {
   batches: number;
@@ -42,14 +42,7 @@ export interface RelationshipPart {
 
 export interface MigrationReport {
   version: typeof REPORT_VERSION;
-  run: {
-    runId: string;
-    dryRun: boolean;
-    status: 'succeeded' | 'failed';
-    startedAt: string;
-    finishedAt: string;
-    options: Record<string, unknown>;
-  };
+  run: Omit<ReportRunInput, 'error'>;
   source: ReportInput['source'] | null;
   plan: ReportInput['plan'] | null;
   totals: { batches: number; read: number; migrated: number; rejected: number; repaired: number };
