@@ -6,6 +6,7 @@ import { CMI_COLUMNS, cmiValues } from './cmi-columns.js';
 import { columnList, copyRowsIn } from './copy-stream.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import type { PgBinaryType } from './pg-binary.js';
+import { beginRederivableWrite } from './write-transaction.js';
 
 const moduleTable = (module: string) => `"${module}_memories"`;
 
@@ -118,7 +119,7 @@ export class BatchLoader {
     batch: PreparedBatch,
     upsertAll: boolean,
   ): Promise<LoadResult> {
-    await client.query('BEGIN');
+    await beginRederivableWrite(client);
     const entries = [...batch.migrated.map((m) => m.ledger), ...batch.rejected];
     const deleted = batch.deletedSourceIds ?? [];
     const existing = await this.readLedger(client, [...entries.map((e) => e.sourceId), ...deleted]);

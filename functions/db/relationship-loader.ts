@@ -12,6 +12,7 @@ import { classifyDatabaseFailure, InvalidInputError, TransientDatabaseError } fr
 import { columnList, copyRowsIn } from './copy-stream.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import type { PgBinaryType } from './pg-binary.js';
+import { beginRederivableWrite } from './write-transaction.js';
 
 export interface RelationshipBatch {
   runId: string;
@@ -153,7 +154,7 @@ export class RelationshipLoader {
       return { migrated: [], skipped: [], displaced: 0, withdrawn: 0, projectIdsWritten: 0 };
     const rows = [...batch.migrated].sort((a, b) => (a.row.id < b.row.id ? -1 : a.row.id > b.row.id ? 1 : 0));
 
-    await client.query('BEGIN');
+    await beginRederivableWrite(client);
     await client.query(STAGING_DDL);
     const withdrawn = await this.withdrawStale(client, batch);
 

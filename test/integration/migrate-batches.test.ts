@@ -181,3 +181,40 @@ describe('Engine: migrating memories batch by batch', () => {
     });
   });
 });
+
+describe('Engine: batch commits and the server commit setting', () => {
+  it('commits batches and relationships without leaving synchronous_commit off on pooled connections', async () => {
+    // Prepare: a target database whose sessions commit synchronously (the test cluster's own
+    // default is off), so a setting that leaked out of a batch's transaction would show
+    const { sourceUrl, targetUrl } = await freshDatabases();
+    await generateBigMemory({ databaseUrl: sourceUrl, memories: 300, users: 6, seed: 7 });
+    const database = new URL(targetUrl).pathname.slice(1);
+    await withClient(targetUrl, (c) => c.query(`ALTER DATABASE "${database}" SET synchronous_commit = on`));
+
+    // Act
+    const { runtime } = await runSteps({ sourceUrl, targetUrl, input: { ...INPUT, batchSize: 50 } });
+
+    // Assess: every connection the loaders used is back in the pool with the database's setting
+    try {
+      const pool = await runtime.targetPool();
+      const idle = pool.idleCount;
+      const clients = await Promise.all(Array.from({ length: idle }, () => pool.connect()));
+      const settings = await Promise.all(
+        clients.map(
+          async (c) =>
+            (await c.query<{ v: string }>('SELECT current_setting($1) AS v', ['synchronous_commit'])).rows[0]
+              ?.v,
+        ),
+      );
+      for (const c of clients) c.release();
+      expect(idle).toBeGreaterThan(1);
+      expect(settings).toEqual(Array(idle).fill('on'));
+      const migrated = await withClient(targetUrl, (c) =>
+        c.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${LEDGER_SCHEMA}.memory_ledger`),
+      );
+      expect(migrated.rows[0]?.n).toBeGreaterThan(250);
+    } finally {
+      await runtime.close();
+    }
+  });
+});
