@@ -118,13 +118,21 @@ export class RelationshipLoader {
     }
     const client = await this.target.connect();
     try {
+      let ledgerByCopy = true;
       for (let attempt = 1; ; attempt++) {
         try {
-          return await this.loadInTransaction(client, batch);
+          return await this.loadInTransaction(client, batch, ledgerByCopy);
         } catch (error) {
           await client.query('ROLLBACK').catch(() => undefined);
           const code = (error as { code?: string }).code;
-          const retryable = error instanceof ConcurrentOwnerChange || code === '40P01' || code === '40001';
+          // Only the ledger COPY can meet a unique violation (the row upsert settles its conflicts):
+          // the same item ran twice at once. Its rerun upserts the ledger.
+          if (code === '23505') ledgerByCopy = false;
+          const retryable =
+            error instanceof ConcurrentOwnerChange ||
+            code === '40P01' ||
+            code === '40001' ||
+            code === '23505';
           if (!retryable) throw error;
           if (attempt >= MAX_ATTEMPTS) {
             throw new TransientDatabaseError('relationship batch kept meeting concurrent writers', {
@@ -148,6 +156,7 @@ export class RelationshipLoader {
   private async loadInTransaction(
     client: ClientBase,
     batch: RelationshipBatch,
+    ledgerByCopy: boolean,
   ): Promise<RelationshipLoadResult> {
     const keys = [...batch.migrated.map((m) => m.key), ...batch.skipped.map((s) => s.key)];
     if (keys.length === 0)
@@ -156,7 +165,7 @@ export class RelationshipLoader {
 
     await beginRederivableWrite(client);
     await client.query(STAGING_DDL);
-    const withdrawn = await this.withdrawStale(client, batch);
+    const { withdrawn, ledgered } = await this.withdrawStale(client, batch);
 
     // Locks the rows that exist, in id order: their owners cannot change until this commits.
     const { rows: before } = await client.query<{ id: string; relation_owner: string | null }>(
@@ -216,7 +225,7 @@ export class RelationshipLoader {
       );
     }
     const projectIdsWritten = await this.writeProjectIds(client, batch.projectUpdates ?? []);
-    await this.writeLedger(client, batch.runId, migrated, skipped);
+    await this.writeLedger(client, batch.runId, migrated, skipped, ledgerByCopy && !ledgered);
     await client.query('COMMIT');
     return { migrated, skipped, displaced: displacedKeys.length, withdrawn, projectIdsWritten };
   }
@@ -230,20 +239,32 @@ export class RelationshipLoader {
 
   /**
    * Deletes the rows an earlier run wrote for keys of this batch that are now skipped or resolve to
-   * another row (an end changed module), but only rows the key still owns.
+   * another row (an end changed module), but only rows the key still owns. `ledgered`: whether the
+   * ledger knows any key of the batch.
    */
-  private async withdrawStale(client: ClientBase, batch: RelationshipBatch): Promise<number> {
+  private async withdrawStale(
+    client: ClientBase,
+    batch: RelationshipBatch,
+  ): Promise<{ withdrawn: number; ledgered: boolean }> {
     const now = new Map<string, string | null>([
       ...batch.migrated.map((m) => [m.key, m.row.id] as const),
       ...batch.skipped.map((s) => [s.key, null] as const),
     ]);
-    const { rows: previous } = await client.query<{ source_key: string; target_id: string }>(
-      `SELECT source_key, target_id FROM ${LEDGER_SCHEMA}.relationship_ledger
-        WHERE source_key = ANY($1::text[]) AND status = 'migrated' AND target_id IS NOT NULL`,
+    const { rows: previous } = await client.query<{
+      source_key: string;
+      status: string;
+      target_id: string | null;
+    }>(
+      `SELECT source_key, status, target_id FROM ${LEDGER_SCHEMA}.relationship_ledger
+        WHERE source_key = ANY($1::text[])`,
       [[...now.keys()]],
     );
-    const stale = previous.filter((p) => now.get(p.source_key) !== p.target_id);
-    if (stale.length === 0) return 0;
+    const ledgered = previous.length > 0;
+    const stale = previous.filter(
+      (p): p is typeof p & { target_id: string } =>
+        p.status === 'migrated' && p.target_id !== null && now.get(p.source_key) !== p.target_id,
+    );
+    if (stale.length === 0) return { withdrawn: 0, ledgered };
     const owners = stale.map((p) => p.source_key.slice(p.source_key.indexOf(':') + 1));
     const ownership =
       batch.kind === 'relations'
@@ -254,7 +275,7 @@ export class RelationshipLoader {
         WHERE m.id = w.id AND ${ownership}`,
       [stale.map((p) => p.target_id), owners],
     );
-    return rowCount ?? 0;
+    return { withdrawn: rowCount ?? 0, ledgered };
   }
 
   private async writeProjectIds(client: ClientBase, updates: ProjectIdUpdate[]): Promise<number> {
@@ -283,11 +304,17 @@ export class RelationshipLoader {
     runId: string,
     migrated: MigratedRelationship[],
     skipped: SkippedRelationship[],
+    byCopy: boolean,
   ): Promise<void> {
     const rows = [
       ...migrated.map((m) => [m.key, 'migrated', null, m.row.id, runId, runId]),
       ...skipped.map((s) => [s.key, 'skipped', s.reason, null, runId, runId]),
     ];
+    // Keys the ledger has never seen (a first run) go in by plain COPY; the rest are upserted.
+    if (byCopy) {
+      await copyRowsIn(client, `${LEDGER_SCHEMA}.relationship_ledger`, LEDGER_COLUMNS, rows);
+      return;
+    }
     await copyRowsIn(client, 'bm_stage_relationship_ledger', LEDGER_COLUMNS, rows);
     await client.query(
       `INSERT INTO ${LEDGER_SCHEMA}.relationship_ledger (${columnList(LEDGER_COLUMNS)})

@@ -380,6 +380,48 @@ describe('Engine: migrating relationships and project–task links', () => {
     }
   });
 
+  it('upserts the ledger when a concurrent writer ledgers a key while the batch copies it in', async () => {
+    // Prepare: a fresh target with the memories; another session ledgers one key of the first
+    // relation range and holds its transaction open, so the batch's COPY of ledger rows must wait
+    const { targetUrl: otherUrl } = await freshDatabases();
+    const other = new pg.Pool({ connectionString: otherUrl, max: 3 });
+    const blocker = new pg.Client({ connectionString: otherUrl });
+    await blocker.connect();
+    try {
+      await migrateMemories('race-run', other);
+      const range = relationRanges[0] as KeyRange;
+      // uuids order as their hex text does, so the range's keys are those at or below its bound
+      const inRange = (r: LedgerRow) =>
+        r.source_key.startsWith('relation:') && r.source_key.slice('relation:'.length) <= String(range.toKey);
+      const key = (await ledger()).find((r) => r.status === 'migrated' && inRange(r))?.source_key as string;
+      await blocker.query('BEGIN');
+      await blocker.query(
+        `INSERT INTO ${LEDGER_SCHEMA}.relationship_ledger (source_key, status, reason, run_id, first_run_id)
+         VALUES ($1, 'skipped', 'stale', 'other-run', 'other-run')`,
+        [key],
+      );
+
+      // Act
+      const batch = migrateRelationships(
+        { source, target: other, schema },
+        { runId: 'race-run', kind: 'relations', range, dryRun: false },
+      );
+      await waitForLockWait(otherUrl);
+      await blocker.query('COMMIT');
+      const { summary } = await batch;
+
+      // Assess: the batch redid its work through the upsert and owns the key's ledger row
+      const rows = await ledger(otherUrl);
+      expect(rows.length).toBe(summary.read);
+      const expected = new Map(statuses(await ledger()).map((r) => [r[0], r]));
+      for (const row of statuses(rows)) expect(row).toEqual(expected.get(row[0] as string));
+      expect(rows.find((r) => r.source_key === key)?.status).toBe('migrated');
+    } finally {
+      await blocker.end();
+      await other.end();
+    }
+  });
+
   it('re-resolves a relation whose end moved module, leaving no stale row', async () => {
     // Prepare: a migrated relation whose source end is a plain note outside work becomes a project
     const picked = await withClient(targetUrl, (c) =>
@@ -417,6 +459,19 @@ describe('Engine: migrating relationships and project–task links', () => {
     expect(rows.rows).toEqual([{ id: after?.target_id, sourceModule: 'work' }]);
   });
 });
+
+/** Until a session of the database waits on a lock (the batch behind the open transaction). */
+async function waitForLockWait(url: string): Promise<void> {
+  const database = new URL(url).pathname.slice(1);
+  for (let tries = 0; tries < 200; tries++) {
+    const waiting = await withClient(url, (c) =>
+      c.query(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`, [database]),
+    );
+    if (waiting.rows.length > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error('no session of the target ever waited on a lock');
+}
 
 function statuses(rows: LedgerRow[]): (string | null)[][] {
   return rows.map(({ source_key, status, reason, target_id }) => [source_key, status, reason, target_id]);
