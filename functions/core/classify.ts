@@ -5,7 +5,7 @@
  */
 import { centroidCount, type ModuleCentroids, nearestCentroid } from './centroids.js';
 import { validateEmbedding } from './embedding.js';
-import type { CompiledRules } from './rules.js';
+import { type CompiledRules, type ContentMatcher, contentWords } from './rules.js';
 import type { Classification, ModuleId, SourceMemory } from './types.js';
 
 const CONFIDENCE = { type: 1, category: 0.95, tag: 0.85, contentMin: 0.5, contentMax: 0.8, fallback: 0.2 };
@@ -77,10 +77,16 @@ function byTags(tags: string[] | null, rules: CompiledRules): Classification | n
 function byContent(content: string | null, rules: CompiledRules): Classification | null {
   if (!content) return null;
   const text = content.length > CONTENT_SCAN_LIMIT ? content.slice(0, CONTENT_SCAN_LIMIT) : content;
+  let words: Set<string> | undefined;
+  const matches = (m: ContentMatcher) => {
+    if (m.word === undefined) return m.regex.test(text);
+    words ??= contentWords(text);
+    return words.has(m.word);
+  };
   const scores = rules.content.modules
     .map(({ module, matchers }) => ({
       module,
-      matched: matchers.filter((m) => m.regex.test(text)).map((m) => m.label),
+      matched: matchers.filter(matches).map((m) => m.label),
     }))
     .sort((a, b) => b.matched.length - a.matched.length);
   const [winner, runnerUp] = scores;

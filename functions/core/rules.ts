@@ -76,6 +76,37 @@ type UserRulesDocument = z.infer<typeof userRulesDocumentSchema>;
 export interface ContentMatcher {
   label: string;
   regex: RegExp;
+  /**
+   * Set for a keyword of ASCII word characters only (most of them), lower-cased: its regex then
+   * matches exactly when the text has that word (see `contentWords`), so one scan of the text
+   * answers all such keywords instead of one regex scan each.
+   */
+  word?: string;
+}
+
+const ASCII_WORD = /^\w+$/;
+
+/**
+ * The text's maximal runs of ASCII word characters (`\w` without the `u` flag), lower-cased. A
+ * keyword regex `(?<!\w)kw(?!\w)` with flag `i` and an all-`\w` keyword matches exactly when its
+ * lower case is one of these: `\w` is ASCII, and case-insensitive matching never maps a non-ASCII
+ * character onto an ASCII one. Lower-casing each ASCII run (not the whole text) keeps characters
+ * like "İ", whose lower case is two characters, out of it.
+ */
+export function contentWords(text: string): Set<string> {
+  const words = new Set<string>();
+  let start = -1;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 0;
+    const isWord = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
+    if (isWord) {
+      if (start < 0) start = i;
+    } else if (start >= 0) {
+      words.add(text.slice(start, i).toLowerCase());
+      start = -1;
+    }
+  }
+  return words;
 }
 
 export interface CompiledRules {
@@ -184,8 +215,13 @@ function compileContent(document: RulesDocument, origin: string): CompiledRules[
     });
     // Lookarounds instead of \b so keywords starting or ending in a symbol ("c++", "@here") still work.
     for (const keyword of entry.keywords) {
-      const source = `(?<!\\w)${escapeRegex(keyword.trim())}(?!\\w)`;
-      matchers.push({ label: `"${keyword.trim()}"`, regex: new RegExp(source, 'i') });
+      const trimmed = keyword.trim();
+      const source = `(?<!\\w)${escapeRegex(trimmed)}(?!\\w)`;
+      matchers.push({
+        label: `"${trimmed}"`,
+        regex: new RegExp(source, 'i'),
+        ...(ASCII_WORD.test(trimmed) ? { word: trimmed.toLowerCase() } : {}),
+      });
     }
     return matchers.length > 0 ? [{ module, matchers }] : [];
   });

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ModuleCentroidAccumulator, type ModuleCentroids } from '../../functions/core/centroids.js';
 import { classifyMemory, isConfident } from '../../functions/core/classify.js';
-import { loadRules } from '../../functions/core/rules.js';
+import { contentWords, loadRules } from '../../functions/core/rules.js';
 import type { SourceMemory } from '../../functions/core/types.js';
+import { hash32 } from '../generator/seeded-random.js';
 
 const rules = loadRules();
 
@@ -209,6 +210,48 @@ describe('Function: classifyMemory', () => {
       evidence: 'no rule matched',
       confidence: 0.2,
     });
+  });
+
+  it('decides content by one word scan exactly as by one keyword regex each, for any text', () => {
+    // Arrange: the default keywords in any case, among separators, digits, "_", letters, and letters
+    // the case-insensitive regexes treat specially ("İ", "ſ", the Kelvin sign "K", "ß");
+    const keywords = rules.content.modules.flatMap((m) =>
+      m.matchers.flatMap((x) => (x.word ? [x.word] : [])),
+    );
+    // the edges of the ASCII word ranges and their neighbours ("/", ":", "@", "[", "`", "{")
+    const alphabet = [' ', '\n', '-', '_', '0', '9', 'a', 'z', 'A', 'Z', '/', ':', '@', '[', '`', '{'];
+    alphabet.push('é', 'İ', 'ſ', '\u212a', 'ß', '😀');
+    let draw = 0;
+    const next = () => hash32(11, 0, draw++);
+    const piece = () => {
+      if (next() % 3 > 0) return alphabet[next() % alphabet.length] as string;
+      const word = keywords[next() % keywords.length] as string;
+      return next() % 2 === 0 ? word.toUpperCase() : word;
+    };
+    const texts = Array.from({ length: 500 }, () => Array.from({ length: next() % 40 }, piece).join(''));
+    const regexOnly = {
+      ...rules,
+      content: {
+        ...rules.content,
+        modules: rules.content.modules.map((m) => ({
+          module: m.module,
+          matchers: m.matchers.map(({ label, regex }) => ({ label, regex })),
+        })),
+      },
+    };
+    expect(keywords.length).toBeGreaterThan(50);
+
+    // Act & Assess
+    for (const text of texts) {
+      const words = contentWords(text);
+      for (const m of rules.content.modules.flatMap((x) => x.matchers)) {
+        if (m.word)
+          expect(words.has(m.word), `${m.label} in ${JSON.stringify(text)}`).toBe(m.regex.test(text));
+      }
+      expect(classifyMemory(sourceMemory({ content: text }), rules)).toEqual(
+        classifyMemory(sourceMemory({ content: text }), regexOnly),
+      );
+    }
   });
 
   it('needs the minimum score before content decides', () => {
