@@ -17,8 +17,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { Session } from 'node:inspector';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
@@ -26,6 +28,7 @@ import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { MODULE_IDS } from '../functions/core/types.js';
 import { LEDGER_SCHEMA } from '../functions/db/ledger-schema.js';
+import { FileRunStore } from '../functions/store/run-store.js';
 import { createDatabase } from '../test/harness/databases.js';
 import { embeddingsServerStats } from '../test/harness/embeddings-server.js';
 import { startTestServices } from '../test/harness/services-runtime.js';
@@ -309,7 +312,10 @@ async function timedMigration(options: {
   const peak = trackPeakRss();
   const cpu = cpuByPhase();
   const profile = profilePhase(options.profilePhase ?? 'batches', options.profile);
+  // The run's decisions and summaries: read by its Report, then of no further use.
+  const storeDir = await mkdtemp(join(tmpdir(), 'bm-bench-run-'));
   const { runtime, outputs, phaseMs } = await runSteps({
+    store: new FileRunStore(storeDir),
     onPhase: (phase, at) => {
       cpu.onPhase(phase, at);
       profile(phase, at);
@@ -326,6 +332,7 @@ async function timedMigration(options: {
   const seconds = migrationPhases.reduce((ms, p) => ms + (phaseMs[p] ?? 0), 0) / 1000;
   const peakRss = peak();
   await runtime.close();
+  await rm(storeDir, { recursive: true, force: true });
   const report = outputs.report as { accounting: { migrated: number; rejected: number } };
   const { migrated, rejected } = report.accounting;
   console.log(
