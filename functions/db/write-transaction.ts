@@ -10,7 +10,7 @@ import type { ClientBase } from 'pg';
  * disk in order, so once a run is recorded every batch before it is durable too. A server crash in
  * mid-run can lose only the last fraction of a second of batch commits, which Verify's accounting
  * identity reports as missing and an idempotent rerun writes again. In exchange, the batch does
- * not wait on a disk flush at every commit (about 15% of a run's time on a 2-core server).
+ * not wait on a disk flush at every commit (about 15% of the batches' time in the benchmark).
  */
 export async function beginRederivableWrite(client: ClientBase): Promise<void> {
   await client.query('BEGIN; SET LOCAL synchronous_commit = off');
