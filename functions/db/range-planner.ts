@@ -1,6 +1,16 @@
 import type { ClientBase, Pool } from 'pg';
 import type { KeyRange } from './source-reader.js';
 
+/**
+ * `WHERE updated_at > $n` for an incremental run, its parameter appended to `params`; empty
+ * otherwise. (Preflight gives a watermark only to sources that have `updated_at`.)
+ */
+function changedSinceWhere(changedSince: Date | null | undefined, params: unknown[]): string {
+  if (!changedSince) return '';
+  params.push(changedSince.toISOString());
+  return `WHERE updated_at > $${params.length}::timestamptz`;
+}
+
 export interface PlanOptions {
   batchSize: number;
   /** Incremental runs plan only over rows changed after this instant. */
@@ -18,11 +28,7 @@ export async function planKeyRanges(db: Pool | ClientBase, options: PlanOptions)
   const table = options.table ?? 'memories';
   const batchSize = Math.max(1, Math.floor(options.batchSize));
   const params: unknown[] = [batchSize];
-  let where = '';
-  if (options.changedSince) {
-    params.push(options.changedSince.toISOString());
-    where = `WHERE updated_at > $2::timestamptz`;
-  }
+  const where = changedSinceWhere(options.changedSince, params);
   const { rows } = await db.query<{ key: string }>(
     `SELECT key FROM (
        SELECT id::text AS key, row_number() OVER (ORDER BY id) AS rn FROM ${table} ${where}
@@ -32,9 +38,10 @@ export async function planKeyRanges(db: Pool | ClientBase, options: PlanOptions)
     params,
   );
   // The last key closes the final, partial range; an index lookup, unlike count(*) OVER ().
+  const lastParams: unknown[] = [];
   const { rows: last } = await db.query<{ key: string }>(
-    `SELECT id::text AS key FROM ${table} ${where.replace('$2', '$1')} ORDER BY id DESC LIMIT 1`,
-    params.slice(1),
+    `SELECT id::text AS key FROM ${table} ${changedSinceWhere(options.changedSince, lastParams)} ORDER BY id DESC LIMIT 1`,
+    lastParams,
   );
   const boundaries = rows.map((r) => r.key);
   const lastKey = last[0]?.key;
@@ -64,13 +71,10 @@ export interface UserPlanOptions {
 export async function planUserRanges(db: Pool | ClientBase, options: UserPlanOptions): Promise<KeyRange[]> {
   const perRange = Math.max(1, Math.floor(options.memoriesPerRange));
   const params: unknown[] = [];
-  let where = 'WHERE user_id IS NOT NULL';
-  if (options.changedSince) {
-    params.push(options.changedSince.toISOString());
-    where += ' AND updated_at > $1::timestamptz';
-  }
+  const changed = changedSinceWhere(options.changedSince, params);
   const { rows } = await db.query<{ key: string; memories: number }>(
-    `SELECT user_id::text AS key, count(*)::int AS memories FROM memories ${where}
+    `SELECT user_id::text AS key, count(*)::int AS memories
+       FROM (SELECT user_id FROM memories ${changed}) m WHERE user_id IS NOT NULL
       GROUP BY user_id ORDER BY user_id`,
     params,
   );

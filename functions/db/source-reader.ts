@@ -71,6 +71,19 @@ export function changedSincePredicate(client: ClientBase, schema: SourceSchema, 
   return `updated_at > ${client.escapeLiteral(since.toISOString())}::timestamptz`;
 }
 
+/** The range's live or soft-deleted rows, only those changed since the watermark on incremental runs. */
+function rangeRows(
+  client: ClientBase,
+  schema: SourceSchema,
+  range: KeyRange,
+  deleted: boolean,
+  options: ReadOptions,
+): string {
+  return `${rangePredicate(client, range, schema.memoryIdType)}
+      AND is_deleted IS ${deleted ? '' : 'NOT '}TRUE
+      AND ${changedSincePredicate(client, schema, options.changedSince)}`;
+}
+
 function toSourceMemory(fields: (Buffer | null)[], slab: Float32Slab): SourceMemory {
   const v = (i: number) => decodeField(READ_TYPES[i] as PgBinaryType, fields[i] ?? null, slab);
   const createdAt = (v(10) as Date | null) ?? new Date(0);
@@ -103,9 +116,7 @@ export async function readSourceRange(
   options: ReadOptions = {},
 ): Promise<SourceMemory[]> {
   const query = `SELECT ${selectList(schema)} FROM memories
-    WHERE ${rangePredicate(client, range, schema.memoryIdType)}
-      AND is_deleted IS NOT TRUE
-      AND ${changedSincePredicate(client, schema, options.changedSince)}
+    WHERE ${rangeRows(client, schema, range, false, options)}
     ORDER BY id${options.limit === undefined ? '' : ` LIMIT ${Math.max(0, Math.floor(options.limit))}`}`;
   const memories: SourceMemory[] = [];
   const slab = new Float32Slab();
@@ -124,10 +135,7 @@ export async function readDeletedSourceIds(
   options: ReadOptions = {},
 ): Promise<string[]> {
   const { rows } = await client.query<{ id: string }>(
-    `SELECT id::text AS id FROM memories
-      WHERE ${rangePredicate(client, range, schema.memoryIdType)}
-        AND is_deleted IS TRUE
-        AND ${changedSincePredicate(client, schema, options.changedSince)}`,
+    `SELECT id::text AS id FROM memories WHERE ${rangeRows(client, schema, range, true, options)}`,
   );
   return rows.map((r) => r.id);
 }
