@@ -47,52 +47,17 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
   const source = await runtime.sourcePool();
   const changedSince = run.changedSince ? new Date(run.changedSince) : null;
 
-  const memoryRanges = await planKeyRanges(source, { batchSize: run.batchSize, changedSince });
-  // Every relation, incremental runs included: relations carry no updated_at, and a memory that
-  // moved module in this run had its relationships removed for this step to recreate.
-  const relationRanges = run.sourceSchema.hasRelations
-    ? await planKeyRanges(source, { batchSize: Math.max(run.batchSize, 1000), table: 'memory_relations' })
-    : [];
-  const relationshipItems: RelationshipItem[] = [
-    ...relationRanges.map((r) => ({ ...r, kind: 'relations' as const })),
-    ...(
-      await planUserRanges(source, {
-        memoriesPerRange: run.batchSize * PROJECT_LINK_BATCHES_PER_ITEM,
-        changedSince,
-      })
-    ).map((r) => ({ ...r, kind: 'project-links' as const })),
-  ].map((item, index) => ({ ...item, index }));
-
+  // Independent reads run side by side, each on a connection of its own from the pool: the
+  // relationship items, and the memory ranges followed by the centroid sample drawn from them.
+  const [{ memoryRanges, centroids }, relationshipItems] = await Promise.all([
+    planKeyRanges(source, { batchSize: run.batchSize, changedSince }).then(async (memoryRanges) => ({
+      memoryRanges,
+      centroids: await sampleCentroids(runtime, run, memoryRanges),
+    })),
+    planRelationshipItems(runtime, run, changedSince),
+  ]);
   await putJson(runtime.store, layout.memoryRanges, memoryRanges);
   await putJson(runtime.store, layout.relationshipRanges, relationshipItems);
-
-  let centroids: PlanResult['centroids'] = null;
-  if (run.centroidClassification && memoryRanges.length > 0) {
-    const rules = await loadRunRules(runtime, run);
-    if (rules.centroid.enabled) {
-      const accumulator = new ModuleCentroidAccumulator(rules.centroid.maxSamplesPerModule);
-      const step = Math.max(1, Math.floor(memoryRanges.length / CENTROID_SAMPLE_RANGES));
-      const client = await source.connect();
-      try {
-        for (let i = 0; i < memoryRanges.length; i += step) {
-          const sample = await readSourceRange(client, run.sourceSchema, memoryRanges[i]!, {
-            limit: Math.ceil(CENTROID_SAMPLE_MEMORIES / CENTROID_SAMPLE_RANGES),
-          });
-          for (const memory of sample) {
-            if (!memory.embedding || !validateEmbedding(memory.embedding).ok) continue;
-            const classification = classifyMemory(memory, rules);
-            if (isConfident(classification)) accumulator.add(classification.module, memory.embedding);
-          }
-        }
-      } finally {
-        client.release();
-      }
-      const json = accumulator.toJSON();
-      await putJson(runtime.store, layout.centroids, json);
-      const counts = Object.values(json.modules).map((m) => m?.count ?? 0);
-      centroids = { modules: counts.length, samples: counts.reduce((a, b) => a + b, 0) };
-    }
-  }
 
   return {
     batchCount: memoryRanges.length,
@@ -101,4 +66,64 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
     relationRangesKey: layout.relationshipRanges,
     centroids,
   };
+}
+
+async function planRelationshipItems(
+  runtime: MigrationRuntime,
+  run: RunContext,
+  changedSince: Date | null,
+): Promise<RelationshipItem[]> {
+  const source = await runtime.sourcePool();
+  // Every relation, incremental runs included: relations carry no updated_at, and a memory that
+  // moved module in this run had its relationships removed for this step to recreate.
+  const [relationRanges, userRanges] = await Promise.all([
+    run.sourceSchema.hasRelations
+      ? planKeyRanges(source, { batchSize: Math.max(run.batchSize, 1000), table: 'memory_relations' })
+      : [],
+    planUserRanges(source, { memoriesPerRange: run.batchSize * PROJECT_LINK_BATCHES_PER_ITEM, changedSince }),
+  ]);
+  return [
+    ...relationRanges.map((r) => ({ ...r, kind: 'relations' as const })),
+    ...userRanges.map((r) => ({ ...r, kind: 'project-links' as const })),
+  ].map((item, index) => ({ ...item, index }));
+}
+
+/**
+ * Module centroids from the confidently classified memories of a sample of ranges, written to the
+ * run store. The ranges are read concurrently but added in range order, so the sums (and the
+ * centroids) do not depend on which read finished first.
+ */
+async function sampleCentroids(
+  runtime: MigrationRuntime,
+  run: RunContext,
+  memoryRanges: KeyRange[],
+): Promise<PlanResult['centroids']> {
+  if (!run.centroidClassification || memoryRanges.length === 0) return null;
+  const rules = await loadRunRules(runtime, run);
+  if (!rules.centroid.enabled) return null;
+  const source = await runtime.sourcePool();
+  const step = Math.max(1, Math.floor(memoryRanges.length / CENTROID_SAMPLE_RANGES));
+  const sampled = memoryRanges.filter((_, i) => i % step === 0);
+  const samples = await Promise.all(
+    sampled.map(async (range) => {
+      const client = await source.connect();
+      try {
+        return await readSourceRange(client, run.sourceSchema, range, {
+          limit: Math.ceil(CENTROID_SAMPLE_MEMORIES / CENTROID_SAMPLE_RANGES),
+        });
+      } finally {
+        client.release();
+      }
+    }),
+  );
+  const accumulator = new ModuleCentroidAccumulator(rules.centroid.maxSamplesPerModule);
+  for (const memory of samples.flat()) {
+    if (!memory.embedding || !validateEmbedding(memory.embedding).ok) continue;
+    const classification = classifyMemory(memory, rules);
+    if (isConfident(classification)) accumulator.add(classification.module, memory.embedding);
+  }
+  const json = accumulator.toJSON();
+  await putJson(runtime.store, runLayout(run.runId).centroids, json);
+  const counts = Object.values(json.modules).map((m) => m?.count ?? 0);
+  return { modules: counts.length, samples: counts.reduce((a, b) => a + b, 0) };
 }
