@@ -32,6 +32,33 @@ const TEXT_OID = 25;
 const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
 
 // ---------------------------------------------------------------------------------------------
+// Timestamps
+
+// An int64 of microseconds as two 32-bit halves while it is a safe integer (years 1715 to 2285),
+// exact in a double; BigInt only beyond. Every row carries several timestamps, and a BigInt per
+// value showed up among the batch's allocations.
+const TWO_32 = 2 ** 32;
+
+/** Whole milliseconds since 2000-01-01 as int64 microseconds. */
+function writeMicroseconds(buf: Buffer, millis: number, at: number): void {
+  const micros = millis * 1000;
+  if (!Number.isSafeInteger(micros)) {
+    buf.writeBigInt64BE(BigInt(millis) * 1000n, at);
+    return;
+  }
+  const high = Math.floor(micros / TWO_32);
+  buf.writeInt32BE(high, at);
+  buf.writeUInt32BE(micros - high * TWO_32, at + 4);
+}
+
+/** int64 microseconds as milliseconds since 2000-01-01, truncated toward zero as int64 division does. */
+function readMilliseconds(buf: Buffer): number {
+  const micros = buf.readInt32BE(0) * TWO_32 + buf.readUInt32BE(4);
+  if (!Number.isSafeInteger(micros)) return Number(buf.readBigInt64BE(0) / 1000n);
+  return (micros - (micros % 1000)) / 1000;
+}
+
+// ---------------------------------------------------------------------------------------------
 // pgvector
 
 // pgvector's binary form (vector_send): int16 dimensions, int16 unused, float4 big-endian each.
@@ -225,7 +252,7 @@ export class TupleWriter {
         const ms = value instanceof Date ? value.getTime() : Number(value);
         if (!Number.isFinite(ms)) throw new TypeError(`not a timestamp: ${String(value)}`);
         const at = this.fixed(8);
-        this.buf.writeBigInt64BE(BigInt(Math.round(ms) - PG_EPOCH_MS) * 1000n, at);
+        writeMicroseconds(this.buf, Math.round(ms) - PG_EPOCH_MS, at);
         return;
       }
       case 'text[]':
@@ -348,7 +375,7 @@ export function decodeField(type: PgBinaryType, buf: Buffer | null, slab?: Float
       return buf[0] === 1;
     case 'timestamp':
     case 'timestamptz':
-      return new Date(Number(buf.readBigInt64BE(0) / 1000n) + PG_EPOCH_MS);
+      return new Date(readMilliseconds(buf) + PG_EPOCH_MS);
     case 'jsonb':
       return JSON.parse(buf.toString('utf8', 1));
     case 'text[]':

@@ -78,6 +78,53 @@ describe('Function: encodeField', () => {
     expect(decodeField(type, encodeField(type, value))).toEqual(value);
   });
 
+  it('writes and reads timestamps as int64 division and BigInt would, before 2000 and beyond the safe range', () => {
+    // Prepare: microsecond values on both sides of 0, of the 32-bit halves and of 2^53.
+    const micros = [
+      0n,
+      1n,
+      -1n,
+      999n,
+      -999n,
+      -1_500n,
+      2n ** 32n - 1n,
+      2n ** 32n,
+      -(2n ** 32n),
+      -(2n ** 32n) - 1n,
+      2n ** 53n - 1n,
+      2n ** 53n,
+      -(2n ** 53n) + 1n,
+      -(2n ** 53n) - 1_001n,
+      2n ** 63n - 1n, // 'infinity'
+      -(2n ** 63n), // '-infinity'
+      -3_155_760_000_000_001n, // 1900-01-01 less a microsecond
+    ];
+    for (const value of micros) {
+      const bytes = Buffer.alloc(8);
+      bytes.writeBigInt64BE(value, 0);
+
+      // Act
+      const decoded = (decodeField('timestamp', bytes) as Date).getTime();
+
+      // Assess
+      // Beyond a Date's range ('infinity') both give an invalid Date.
+      expect(decoded).toBe(new Date(Number(value / 1000n) + Date.UTC(2000, 0, 1)).getTime());
+    }
+    for (const millis of [
+      0,
+      -1,
+      1,
+      -4_294_968,
+      4_294_968,
+      8.64e15,
+      -8.64e15,
+      Date.UTC(1900, 0, 1, 0, 0, 0, 1),
+    ]) {
+      const expected = BigInt(millis - Date.UTC(2000, 0, 1)) * 1000n;
+      expect(encodeField('timestamptz', new Date(millis)).readBigInt64BE(0)).toBe(expected);
+    }
+  });
+
   it('round-trips timestamps to the millisecond', () => {
     const at = new Date('2024-02-29T23:59:59.999Z');
     expect((decodeField('timestamptz', encodeField('timestamptz', at)) as Date).toISOString()).toBe(
