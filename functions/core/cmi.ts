@@ -4,6 +4,7 @@
  */
 import { reduceEmbeddingForCmi } from './embedding.js';
 import { cmiEntryId } from './ids.js';
+import { forEachWordRun } from './rules.js';
 import { ENGLISH_STOP_WORDS } from './stop-words.js';
 import type { CmiRow, ModuleMemoryRow } from './types.js';
 
@@ -36,18 +37,19 @@ export function deriveCmiSummary(content: string): string {
 
 /**
  * Federated Memory's `content.toLowerCase().split(/\W+/)`, walked as the runs of `\w` it yields
- * (the same words in the same order) so that scanning stops at the tenth keyword.
+ * (the same words in the same order) so that scanning stops at the tenth keyword. The whole text is
+ * lower-cased first, as Federated Memory does: some letters ("İ", the Kelvin sign) lower-case to
+ * ASCII word characters.
  */
 export function deriveCmiKeywords(content: string): string[] {
   const keywords = new Set<string>();
-  const words = /\w+/g;
   const lower = content.toLowerCase();
-  for (let match = words.exec(lower); match !== null; match = words.exec(lower)) {
-    const word = match[0];
-    if (word.length < KEYWORD_MIN_LENGTH || ENGLISH_STOP_WORDS.has(word)) continue;
-    keywords.add(word);
-    if (keywords.size === KEYWORD_LIMIT) break;
-  }
+  forEachWordRun(lower, (start, end) => {
+    if (end - start < KEYWORD_MIN_LENGTH) return true;
+    const word = lower.slice(start, end);
+    if (!ENGLISH_STOP_WORDS.has(word)) keywords.add(word);
+    return keywords.size < KEYWORD_LIMIT;
+  });
   return [...keywords];
 }
 

@@ -87,14 +87,11 @@ export interface ContentMatcher {
 const ASCII_WORD = /^\w+$/;
 
 /**
- * The text's maximal runs of ASCII word characters (`\w` without the `u` flag), lower-cased. A
- * keyword regex `(?<!\w)kw(?!\w)` with flag `i` and an all-`\w` keyword matches exactly when its
- * lower case is one of these: `\w` is ASCII, and case-insensitive matching never maps a non-ASCII
- * character onto an ASCII one. Lower-casing each ASCII run (not the whole text) keeps characters
- * like "İ", whose lower case is two characters, out of it.
+ * Calls `onRun(start, end)` for each maximal run of ASCII word characters (`\w` without the `u`
+ * flag) in the text, in order, while it returns true. A scan of char codes: no match arrays and
+ * no substrings for runs the caller skips.
  */
-export function contentWords(text: string): Set<string> {
-  const words = new Set<string>();
+export function forEachWordRun(text: string, onRun: (start: number, end: number) => boolean): void {
   let start = -1;
   for (let i = 0; i <= text.length; i++) {
     const c = i < text.length ? text.charCodeAt(i) : 0;
@@ -102,10 +99,25 @@ export function contentWords(text: string): Set<string> {
     if (isWord) {
       if (start < 0) start = i;
     } else if (start >= 0) {
-      words.add(text.slice(start, i).toLowerCase());
+      if (!onRun(start, i)) return;
       start = -1;
     }
   }
+}
+
+/**
+ * The text's maximal runs of ASCII word characters, lower-cased. A keyword regex
+ * `(?<!\w)kw(?!\w)` with flag `i` and an all-`\w` keyword matches exactly when its lower case is
+ * one of these: `\w` is ASCII, and case-insensitive matching never maps a non-ASCII character onto
+ * an ASCII one. Lower-casing each ASCII run (not the whole text) keeps characters like "İ", whose
+ * lower case is two characters, out of it.
+ */
+export function contentWords(text: string): Set<string> {
+  const words = new Set<string>();
+  forEachWordRun(text, (start, end) => {
+    words.add(text.slice(start, end).toLowerCase());
+    return true;
+  });
   return words;
 }
 
