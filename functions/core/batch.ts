@@ -109,6 +109,8 @@ export interface PrepareOptions {
   /** Regenerated embeddings by source id; absent means preserve the source's own. */
   embeddings?: ReadonlyMap<string, Float32Array>;
   embeddingModel?: string;
+  /** Where the CMI vectors are allocated (the batch's slab); a new array each by default. */
+  allocateVector?: (length: number) => Float32Array;
 }
 
 export interface PreparedBatchWithDecisions {
@@ -183,7 +185,7 @@ export function prepareBatch(
     const row = result.row;
     migrated.push({
       row,
-      cmi: deriveCmiEntry(row),
+      cmi: deriveCmiEntry(row, options.allocateVector),
       ledger: {
         sourceId: memory.id,
         status: 'migrated',

@@ -79,13 +79,14 @@ export interface RebuildCmiResult {
   durationMs: number;
 }
 
-export function deriveCmiEntry(row: ModuleMemoryRow): CmiRow {
+/** `allocate` gives the 512-d vector's array (a batch's slab); a new array by default. */
+export function deriveCmiEntry(row: ModuleMemoryRow, allocate?: (length: number) => Float32Array): CmiRow {
   return {
     id: cmiEntryId(row.id),
     userId: row.userId,
     moduleId: row.module,
     remoteMemoryId: row.id,
-    embedding: row.embedding === null ? null : reduceEmbeddingForCmi(row.embedding),
+    embedding: row.embedding === null ? null : reduceEmbeddingForCmi(row.embedding, allocate),
     title: deriveCmiTitle(row.content),
     summary: deriveCmiSummary(row.content),
     keywords: deriveCmiKeywords(row.content),

@@ -37,15 +37,18 @@ const CMI_REDUCTION_GROUP = 3;
  * Federated Memory's CMI space: the mean of each consecutive group of 3 values (1536 → 512). Its
  * query router reduces query vectors the same way, so CMI rows must live in exactly this space.
  * The sum is taken in float64 and rounded once to float32, so the result does not depend on
- * evaluation order.
+ * evaluation order. `allocate` gives the result's array (a batch's slab); every value is written.
  */
-export function reduceEmbeddingForCmi(embedding: Float32Array): Float32Array {
+export function reduceEmbeddingForCmi(
+  embedding: Float32Array,
+  allocate: (length: number) => Float32Array = (length) => new Float32Array(length),
+): Float32Array {
   if (embedding.length % CMI_REDUCTION_GROUP !== 0) {
     throw new InvalidInputError(`cannot reduce a ${embedding.length}-d embedding in groups of 3`, {
       context: { dimensions: embedding.length },
     });
   }
-  const reduced = new Float32Array(embedding.length / CMI_REDUCTION_GROUP);
+  const reduced = allocate(embedding.length / CMI_REDUCTION_GROUP);
   for (let i = 0; i < reduced.length; i++) {
     const start = i * CMI_REDUCTION_GROUP;
     const sum =

@@ -2,17 +2,20 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ClientBase } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { CopyBinaryParser, type PgBinaryType, TupleWriter } from './pg-binary.js';
+import { BlockPool, CopyBinaryParser, type PgBinaryType, TupleWriter } from './pg-binary.js';
 
 // Tuples are written into chunks of about this size before they reach the socket: one write per
 // tuple costs more in syscalls than the encoding itself.
 const CHUNK_BYTES = 256 * 1024;
+// Three COPYs in flight hold a few chunks each.
+const chunks = new BlockPool(() => Buffer.allocUnsafe(CHUNK_BYTES), 16);
 
 function* binaryCopyChunks(
+  writer: TupleWriter,
   types: readonly PgBinaryType[],
   rows: Iterable<readonly unknown[]>,
 ): Generator<Buffer> {
-  const writer = new TupleWriter(CHUNK_BYTES).header();
+  writer.header();
   for (const row of rows) {
     writer.tuple(types, row);
     if (writer.pending >= CHUNK_BYTES) yield* writer.take();
@@ -35,7 +38,11 @@ export async function copyRowsIn(
 ): Promise<void> {
   const sql = `COPY ${table} (${columnList(columns)}) FROM STDIN (FORMAT binary)`;
   const types = columns.map((c) => c.type);
-  await pipeline(Readable.from(binaryCopyChunks(types, rows)), client.query(copyFrom(sql)));
+  const writer = new TupleWriter(CHUNK_BYTES, chunks);
+  await pipeline(Readable.from(binaryCopyChunks(writer, types, rows)), client.query(copyFrom(sql)));
+  // The server has answered, so it has every byte. After a failure the chunks are left to the
+  // garbage collector instead: some may still wait in the socket's queue.
+  writer.recycle();
 }
 
 /** Runs `COPY (<query>) TO STDOUT (FORMAT binary)` and hands each tuple's raw fields to `onTuple`. */

@@ -16,6 +16,8 @@ export interface ReadOptions {
   changedSince?: Date | null;
   /** At most this many rows, from the start of the range (a sample). */
   limit?: number;
+  /** Where the embeddings are decoded to (a batch's pooled slab); a slab of the read's own otherwise. */
+  slab?: Float32Slab;
 }
 
 // Column list of the read, in the order of SourceMemory's fields; absent optional columns read as
@@ -119,7 +121,7 @@ export async function readSourceRange(
     WHERE ${rangeRows(client, schema, range, false, options)}
     ORDER BY id${options.limit === undefined ? '' : ` LIMIT ${Math.max(0, Math.floor(options.limit))}`}`;
   const memories: SourceMemory[] = [];
-  const slab = new Float32Slab();
+  const slab = options.slab ?? new Float32Slab();
   await copyQueryOut(client, query, (fields) => memories.push(toSourceMemory(fields, slab)));
   return memories;
 }

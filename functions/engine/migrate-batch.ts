@@ -11,6 +11,7 @@ import { validateEmbedding } from '../core/embedding.js';
 import type { CompiledRules } from '../core/rules.js';
 import type { ModuleId, SourceMemory } from '../core/types.js';
 import { BatchLoader } from '../db/batch-loader.js';
+import { Float32Slab } from '../db/pg-binary.js';
 import { type KeyRange, readDeletedSourceIds, readSourceRange } from '../db/source-reader.js';
 import type { SourceSchema } from '../db/source-schema.js';
 import { planEmbeddingRequests } from '../embed/token-estimate.js';
@@ -130,12 +131,15 @@ const increment = (counts: Record<string, number>, key: string) => {
  */
 export async function migrateBatch(deps: MigrateBatchDeps, input: MigrateBatchInput): Promise<BatchOutcome> {
   const t0 = performance.now();
+  // The batch's vectors, source and CMI, live in pooled blocks that the next batches reuse.
+  const vectors = Float32Slab.pooled();
   const sourceClient = await deps.source.connect();
   let memories: Awaited<ReturnType<typeof readSourceRange>>;
   let deletedSourceIds: string[];
   try {
     memories = await readSourceRange(sourceClient, deps.schema, input.range, {
       changedSince: input.changedSince,
+      slab: vectors,
     });
     deletedSourceIds = await readDeletedSourceIds(sourceClient, deps.schema, input.range, {
       changedSince: input.changedSince,
@@ -158,6 +162,7 @@ export async function migrateBatch(deps: MigrateBatchDeps, input: MigrateBatchIn
     users,
     embeddings,
     embeddingModel: deps.embeddingModel,
+    allocateVector: (length) => vectors.take(length),
   });
   const t3 = performance.now();
 
@@ -165,6 +170,9 @@ export async function migrateBatch(deps: MigrateBatchDeps, input: MigrateBatchIn
     ? null
     : await new BatchLoader(deps.target).load({ ...prepared.batch, deletedSourceIds });
   const t4 = performance.now();
+  // Written (or, in a dry run, never to be): nothing below or in the outcome holds a vector, so
+  // the blocks go back to the pool. A failure above leaves them to the garbage collector.
+  vectors.recycle();
 
   const byModule: Partial<Record<ModuleId, number>> = {};
   const byRule: Record<string, number> = {};

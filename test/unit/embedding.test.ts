@@ -73,6 +73,20 @@ describe('Function: reduceEmbeddingForCmi', () => {
     expect(reduceEmbeddingForCmi(embedding)).toEqual(reduced);
   });
 
+  it('writes every value into the array its allocator gives, whatever that array held', () => {
+    // Prepare: a reused block full of stale values
+    const embedding = Float32Array.from({ length: 9 }, (_, i) => i);
+    const block = new Float32Array(8).fill(Number.NaN);
+
+    // Act
+    const reduced = reduceEmbeddingForCmi(embedding, (length) => block.subarray(2, 2 + length));
+
+    // Assess
+    expect(reduced.buffer).toBe(block.buffer);
+    expect([...reduced]).toEqual([1, 4, 7]);
+    expect(reduced).toEqual(reduceEmbeddingForCmi(embedding));
+  });
+
   it('refuses a vector whose length is not a multiple of three', () => {
     // Act & Assess
     expect(() => reduceEmbeddingForCmi(new Float32Array(10))).toThrow(InvalidInputError);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  BlockPool,
   COPY_BINARY_HEADER,
   COPY_BINARY_TRAILER,
   CopyBinaryParser,
@@ -244,5 +245,71 @@ describe('Class: Float32Slab', () => {
     expect([...a, ...b, ...c]).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     expect(a.buffer).toBe(b.buffer);
     expect(c.buffer).not.toBe(a.buffer);
+  });
+});
+
+describe('Class: BlockPool', () => {
+  it('hands back released blocks before making new ones, and keeps only as many as it may', () => {
+    // Prepare
+    let made = 0;
+    const pool = new BlockPool(() => ({ n: ++made }), 2);
+    const blocks = [pool.acquire(), pool.acquire(), pool.acquire()];
+
+    // Act
+    pool.release(blocks);
+    const again = [pool.acquire(), pool.acquire(), pool.acquire()];
+
+    // Assess: two came back from the pool, the third was made anew
+    expect(made).toBe(4);
+    expect(again.slice(0, 2)).toEqual(expect.arrayContaining([blocks[0], blocks[1]]));
+    expect(again[2]).toEqual({ n: 4 });
+  });
+});
+
+describe('Pooled blocks', () => {
+  it('lets a recycled slab’s blocks carry the next slab’s vectors, and keeps oversized vectors out of the pool', () => {
+    // Prepare
+    const pool = new BlockPool(() => new Float32Array(8), 4);
+    const first = new Float32Slab(8, pool);
+    const a = first.take(6);
+    const big = first.take(20);
+
+    // Act
+    first.recycle();
+    const second = new Float32Slab(8, pool);
+    const b = second.take(6);
+    b.set([1, 2, 3, 4, 5, 6]);
+
+    // Assess: the same memory, now the second slab's; the oversized array was never pooled
+    expect(b.buffer).toBe(a.buffer);
+    expect([...a]).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(second.take(8).buffer).not.toBe(big.buffer);
+  });
+
+  it('writes COPY chunks into pooled buffers and gives them back on recycle, but not a field larger than a chunk', () => {
+    // Prepare
+    const made: Buffer[] = [];
+    const pool = new BlockPool(() => {
+      const chunk = Buffer.alloc(64);
+      made.push(chunk);
+      return chunk;
+    }, 100);
+    const writer = new TupleWriter(64, pool);
+    const rows = [['a'.repeat(20)], ['b'.repeat(20)], ['c'.repeat(200)], ['d'.repeat(20)]];
+    const chunks: Buffer[] = [];
+
+    // Act
+    for (const r of rows) chunks.push(...writer.tuple(['text'], r).take());
+    const pooled = made.length;
+    writer.recycle();
+    const next = Array.from({ length: pooled }, () => pool.acquire());
+
+    // Assess: the bytes are right, every pooled chunk came back, the 200-byte field's buffer is not one
+    expect(Buffer.concat(chunks).equals(Buffer.concat(rows.map((r) => encodeTuple(['text'], r))))).toBe(true);
+    expect(made.length).toBe(pooled);
+    expect(new Set(next)).toEqual(new Set(made));
+    const big = chunks.find((c) => c.includes('c'.repeat(200)));
+    expect(big).toBeDefined();
+    expect(made.some((m) => m.buffer === big?.buffer)).toBe(false);
   });
 });
