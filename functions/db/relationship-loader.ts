@@ -163,8 +163,7 @@ export class RelationshipLoader {
       return { migrated: [], skipped: [], displaced: 0, withdrawn: 0, projectIdsWritten: 0 };
     const rows = [...batch.migrated].sort((a, b) => (a.row.id < b.row.id ? -1 : a.row.id > b.row.id ? 1 : 0));
 
-    await beginRederivableWrite(client);
-    await client.query(STAGING_DDL);
+    await beginRederivableWrite(client, STAGING_DDL);
     const { withdrawn, ledgered } = await this.withdrawStale(client, batch);
 
     // Locks the rows that exist, in id order: their owners cannot change until this commits.
