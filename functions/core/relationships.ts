@@ -9,8 +9,8 @@ import type { ModuleId } from './types.js';
 /** Whether a relation's end exists in the source `memories` table, and if it is soft-deleted. */
 export type EndState = 'live' | 'deleted' | 'missing';
 
-/** One row of BigMemory's `memory_relations`, with both ends' state from the source. */
-export interface SourceRelation {
+/** One row of BigMemory's `memory_relations`. */
+export interface RelationRow {
   id: string;
   userId: string | null;
   sourceMemoryId: string;
@@ -20,6 +20,10 @@ export interface SourceRelation {
   /** jsonb as stored: usually an object, but drifted installs hold other JSON or NULL. */
   metadata: unknown;
   createdAt: Date;
+}
+
+/** A relation with both ends' state in the source. */
+export interface SourceRelation extends RelationRow {
   sourceState: EndState;
   targetState: EndState;
 }
@@ -156,6 +160,41 @@ export function checkLedgerEnd(
     ok: true,
     end: { module: entry.module, targetId: entry.targetId, targetUserId: entry.targetUserId },
   };
+}
+
+const ledgerMigrated = (ledger: ReadonlyMap<string, LedgerEnd>, memoryId: string) =>
+  ledger.get(memoryId)?.status === 'migrated';
+
+/** The ends whose source state is needed: those the ledger did not migrate. */
+export function endsToLookUp(
+  relations: readonly RelationRow[],
+  ledger: ReadonlyMap<string, LedgerEnd>,
+): string[] {
+  const ids = new Set<string>();
+  for (const r of relations) {
+    if (!ledgerMigrated(ledger, r.sourceMemoryId)) ids.add(r.sourceMemoryId);
+    if (!ledgerMigrated(ledger, r.targetMemoryId)) ids.add(r.targetMemoryId);
+  }
+  return [...ids];
+}
+
+/**
+ * Both ends' state for relations read without it. An end the ledger migrated is live: its batch
+ * read it live, and a deletion since then is the next run's to withdraw (with its relationships).
+ * Any other end takes its state from the source lookup, and one the lookup did not find is missing.
+ */
+export function withEndStates(
+  relations: readonly RelationRow[],
+  ledger: ReadonlyMap<string, LedgerEnd>,
+  states: ReadonlyMap<string, EndState>,
+): SourceRelation[] {
+  const stateOf = (memoryId: string): EndState =>
+    ledgerMigrated(ledger, memoryId) ? 'live' : (states.get(memoryId) ?? 'missing');
+  return relations.map((r) => ({
+    ...r,
+    sourceState: stateOf(r.sourceMemoryId),
+    targetState: stateOf(r.targetMemoryId),
+  }));
 }
 
 function endStateSkip(relation: SourceRelation): SkippedRelationship | null {

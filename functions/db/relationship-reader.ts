@@ -1,29 +1,18 @@
 import type { ClientBase } from 'pg';
-import type { EndState, SourceRelation } from '../core/relationships.js';
+import type { EndState, RelationRow, SourceRelation } from '../core/relationships.js';
 import { copyQueryOut } from './copy-stream.js';
 import { decodeField, type PgBinaryType } from './pg-binary.js';
 import { type KeyRange, rangePredicate } from './source-reader.js';
 import type { SourceSchema } from './source-schema.js';
 
-const READ_TYPES: PgBinaryType[] = [
-  'text',
-  'text',
-  'text',
-  'text',
-  'text',
-  'float8',
-  'jsonb',
-  'timestamptz',
-  'text',
-  'text',
-];
+const ROW_TYPES: PgBinaryType[] = ['text', 'text', 'text', 'text', 'text', 'float8', 'jsonb', 'timestamptz'];
 
 // `memory_relations` has no foreign keys: either end may be gone (missing) or soft-deleted.
 const endState = (alias: string) =>
   `CASE WHEN ${alias}.id IS NULL THEN 'missing' WHEN ${alias}.is_deleted IS TRUE THEN 'deleted' ELSE 'live' END`;
 
-function toRelation(fields: (Buffer | null)[]): SourceRelation {
-  const v = (i: number) => decodeField(READ_TYPES[i] as PgBinaryType, fields[i] ?? null);
+function toRelationRow(fields: (Buffer | null)[]): RelationRow {
+  const v = (i: number) => decodeField(ROW_TYPES[i] as PgBinaryType, fields[i] ?? null);
   return {
     id: v(0) as string,
     userId: v(1) as string | null,
@@ -33,32 +22,76 @@ function toRelation(fields: (Buffer | null)[]): SourceRelation {
     strength: v(5) as number | null,
     metadata: v(6),
     createdAt: (v(7) as Date | null) ?? new Date(0),
-    sourceState: v(8) as EndState,
-    targetState: v(9) as EndState,
   };
 }
 
 /**
- * Reads one keyset range of `memory_relations` in key order, each with its ends' state from the
- * source `memories`. Binary COPY like the memory reader: timestamp and timestamptz share one binary form,
- * so a zone-less `created_at` is read as the UTC it holds, whatever the session's zone.
- * A source without `memory_relations` has nothing to read.
+ * One keyset range of `memory_relations` in key order, as binary COPY like the memory reader:
+ * timestamp and timestamptz share one binary form, so a zone-less `created_at` is read as the UTC
+ * it holds, whatever the session's zone. With `endStates`, each end's state in the source
+ * `memories` is joined in. A source without `memory_relations` has nothing to read.
  */
-export async function readRelationRange(
+async function readRelations<T>(
+  client: ClientBase,
+  schema: SourceSchema,
+  range: KeyRange,
+  endStates: boolean,
+  toRow: (fields: (Buffer | null)[]) => T,
+): Promise<T[]> {
+  if (!schema.hasRelations) return [];
+  const idType = schema.relationIdType ?? 'text';
+  const columns = `r.id::text, r.user_id::text, r.source_memory_id::text, r.target_memory_id::text,
+      r.relation_type::text, r.strength::float8, r.metadata::jsonb, r.created_at`;
+  const query = endStates
+    ? `SELECT ${columns}, ${endState('s')}, ${endState('t')}
+         FROM (SELECT * FROM memory_relations WHERE ${rangePredicate(client, range, idType)}) r
+         LEFT JOIN memories s ON s.id = r.source_memory_id
+         LEFT JOIN memories t ON t.id = r.target_memory_id
+        ORDER BY r.id`
+    : `SELECT ${columns} FROM memory_relations r WHERE ${rangePredicate(client, range, idType, 'r.id')} ORDER BY r.id`;
+  const rows: T[] = [];
+  await copyQueryOut(client, query, (fields) => rows.push(toRow(fields)));
+  return rows;
+}
+
+/** A range of relations with both ends' state read from the source (dry runs: there is no ledger). */
+export function readRelationRange(
   client: ClientBase,
   schema: SourceSchema,
   range: KeyRange,
 ): Promise<SourceRelation[]> {
-  if (!schema.hasRelations) return [];
-  const idType = schema.relationIdType ?? 'text';
-  const query = `SELECT r.id::text, r.user_id::text, r.source_memory_id::text, r.target_memory_id::text,
-      r.relation_type::text, r.strength::float8, r.metadata::jsonb, r.created_at,
-      ${endState('s')}, ${endState('t')}
-    FROM (SELECT * FROM memory_relations WHERE ${rangePredicate(client, range, idType)}) r
-    LEFT JOIN memories s ON s.id = r.source_memory_id
-    LEFT JOIN memories t ON t.id = r.target_memory_id
-    ORDER BY r.id`;
-  const relations: SourceRelation[] = [];
-  await copyQueryOut(client, query, (fields) => relations.push(toRelation(fields)));
-  return relations;
+  const state = (fields: (Buffer | null)[], i: number) =>
+    decodeField('text', fields[ROW_TYPES.length + i] ?? null) as EndState;
+  return readRelations(client, schema, range, true, (fields) => ({
+    ...toRelationRow(fields),
+    sourceState: state(fields, 0),
+    targetState: state(fields, 1),
+  }));
+}
+
+/**
+ * A range of relations without their ends' state: a real run takes it from the ledger for the ends
+ * it migrated and looks up only the rest (readEndStates), instead of two index lookups into
+ * `memories` per relation.
+ */
+export function readRelationRows(
+  client: ClientBase,
+  schema: SourceSchema,
+  range: KeyRange,
+): Promise<RelationRow[]> {
+  return readRelations(client, schema, range, false, toRelationRow);
+}
+
+/** Each memory's state in the source; an id absent from the map is missing. */
+export async function readEndStates(
+  client: ClientBase,
+  schema: SourceSchema,
+  ids: readonly string[],
+): Promise<Map<string, EndState>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await client.query<{ id: string; deleted: boolean }>(
+    `SELECT id::text AS id, is_deleted IS TRUE AS deleted FROM memories WHERE id = ANY($1::${schema.memoryIdType}[])`,
+    [ids],
+  );
+  return new Map(rows.map((r) => [r.id, r.deleted ? 'deleted' : 'live']));
 }

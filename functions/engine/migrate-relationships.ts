@@ -2,17 +2,20 @@ import type { Pool, PoolClient } from 'pg';
 import { dryRunProjectLinks, resolveProjectLinks, type TaskProjectReference } from '../core/project-links.js';
 import {
   dryRunRelations,
+  endsToLookUp,
   increment,
   type MigratedRelationship,
+  type RelationRow,
   type RelationshipBatchSummary,
   type RelationshipKind,
   resolveRelations,
   type SkippedRelationship,
   type SourceRelation,
+  withEndStates,
 } from '../core/relationships.js';
 import { readTaskProjectReferences } from '../db/project-links.js';
 import { RelationshipLoader, readLedgerEnds } from '../db/relationship-loader.js';
-import { readRelationRange } from '../db/relationship-reader.js';
+import { readEndStates, readRelationRange, readRelationRows } from '../db/relationship-reader.js';
 import type { KeyRange } from '../db/source-reader.js';
 import type { SourceSchema } from '../db/source-schema.js';
 import { classifyDatabaseFailure } from '../errors.js';
@@ -77,14 +80,14 @@ export async function migrateRelationships(
   input: MigrateRelationshipsInput,
 ): Promise<{ summary: RelationshipBatchSummary }> {
   if (input.kind === 'relations') {
-    const relations = await readFromSource(deps, input, (c) =>
-      readRelationRange(c, deps.schema, input.range),
-    );
-    return {
-      summary: input.dryRun
-        ? dryRunSummary(input, relations)
-        : await migrateRelations(deps, input, relations),
-    };
+    if (input.dryRun) {
+      const relations = await readFromSource(deps, input, (c) =>
+        readRelationRange(c, deps.schema, input.range),
+      );
+      return { summary: dryRunSummary(input, relations) };
+    }
+    const rows = await readFromSource(deps, input, (c) => readRelationRows(c, deps.schema, input.range));
+    return { summary: await migrateRelations(deps, input, rows) };
   }
   const refs = await readFromSource(deps, input, (c) =>
     readTaskProjectReferences(c, deps.schema, input.range),
@@ -123,13 +126,17 @@ function dryRunSummary(
 async function migrateRelations(
   deps: MigrateRelationshipsDeps,
   input: MigrateRelationshipsInput,
-  relations: SourceRelation[],
+  rows: RelationRow[],
 ): Promise<RelationshipBatchSummary> {
   const ledger = await readTargetLedger(
     deps,
     input,
-    relations.flatMap((r) => [r.sourceMemoryId, r.targetMemoryId]),
+    rows.flatMap((r) => [r.sourceMemoryId, r.targetMemoryId]),
   );
+  // Only the ends the ledger did not migrate need the source to tell deleted, missing and rejected apart.
+  const lookUp = endsToLookUp(rows, ledger);
+  const states = await readFromSource(deps, input, (c) => readEndStates(c, deps.schema, lookUp));
+  const relations = withEndStates(rows, ledger, states);
   const resolved = resolveRelations(relations, ledger);
   const loader = new RelationshipLoader(deps.target, { relationIdType: deps.schema.relationIdType });
   const result = await loader.load({ runId: input.runId, kind: input.kind, ...resolved });

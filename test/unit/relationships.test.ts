@@ -8,10 +8,13 @@ import {
 } from '../../functions/core/project-links.js';
 import {
   dryRunRelations,
+  type EndState,
+  endsToLookUp,
   type LedgerEnd,
   relationMetadata,
   resolveRelations,
   type SourceRelation,
+  withEndStates,
 } from '../../functions/core/relationships.js';
 
 const CREATED = new Date('2024-03-05T10:11:12.345Z');
@@ -191,6 +194,55 @@ describe('Function: resolveRelations', () => {
     // Assess
     expect(second.migrated.map((m) => m.row.id)).toEqual(first.migrated.map((m) => m.row.id));
     expect(new Set(first.migrated.map((m) => m.row.id)).size).toBe(2);
+  });
+});
+
+describe('Functions: endsToLookUp and withEndStates', () => {
+  it('looks up only the ends the ledger did not migrate, and resolves as with every end read from the source', () => {
+    // Prepare: the source's own states; ends the ledger migrated are live there
+    const sourceStates = new Map<string, EndState>([
+      ['mem-a', 'live'],
+      ['mem-b', 'live'],
+      ['mem-c', 'live'],
+      ['mem-x', 'live'],
+      ['mem-gone', 'deleted'],
+      ['mem-new', 'live'],
+    ]);
+    const pairs: [string, string][] = [
+      ['mem-a', 'mem-b'],
+      ['mem-a', 'mem-gone'],
+      ['mem-nowhere', 'mem-c'],
+      ['mem-x', 'mem-gone'],
+      ['mem-new', 'mem-b'],
+      ['mem-x', 'mem-a'],
+    ];
+    const joined = pairs.map(([from, to], i) =>
+      relation({
+        id: `r${i}`,
+        sourceMemoryId: from,
+        targetMemoryId: to,
+        sourceState: sourceStates.get(from) ?? 'missing',
+        targetState: sourceStates.get(to) ?? 'missing',
+      }),
+    );
+    const rows = joined.map(({ sourceState: _s, targetState: _t, ...row }) => row);
+
+    // Act
+    const lookUp = endsToLookUp(rows, LEDGER);
+    const found = new Map([...sourceStates].filter(([id]) => lookUp.includes(id)));
+    const settled = withEndStates(rows, LEDGER, found);
+
+    // Assess
+    expect(lookUp.sort()).toEqual(['mem-gone', 'mem-new', 'mem-nowhere', 'mem-x']);
+    expect(settled).toEqual(joined);
+    expect(resolveRelations(settled, LEDGER)).toEqual(resolveRelations(joined, LEDGER));
+    expect(resolveRelations(settled, LEDGER).skipped.map((s) => s.reason)).toEqual([
+      'target_deleted',
+      'source_missing',
+      'target_deleted',
+      'source_missing',
+      'source_rejected',
+    ]);
   });
 });
 
