@@ -39,7 +39,7 @@ const USAGE = `usage: npm run bench -- --memories N [options]
 
   --memories N          memories to generate (default 20000)
   --users U             users (default N/200)
-  --concurrency C       batches in flight, like the Map's MaxConcurrency (default 3)
+  --concurrency C       batches in flight, like the Map's MaxConcurrency (default 4, as deployed)
   --batch-size B        memories per batch (default 500)
   --baseline-sample S   also time a row-at-a-time copy of S memories (default 0: skip)
   --regenerate          regenerate embeddings through a local OpenAI-compatible server instead of
@@ -468,7 +468,7 @@ async function main(): Promise<number> {
     options: {
       memories: { type: 'string', default: '20000' },
       users: { type: 'string' },
-      concurrency: { type: 'string', default: '3' },
+      concurrency: { type: 'string', default: '4' },
       'batch-size': { type: 'string', default: '500' },
       'baseline-sample': { type: 'string', default: '0' },
       seed: { type: 'string', default: '1' },
