@@ -119,6 +119,40 @@ export interface PreparedBatchWithDecisions {
   repairs: Repair[];
 }
 
+/** Records a rejection in the ledger entries and the decisions. */
+function reject(
+  into: { rejected: LedgerEntry[]; decisions: MemoryDecision[] },
+  memory: SourceMemory,
+  hash: string | null,
+  reason: RejectReason,
+  detail: string,
+  classification: Classification | null,
+): void {
+  into.rejected.push({
+    sourceId: memory.id,
+    status: 'rejected',
+    module: null,
+    targetId: null,
+    targetUserId: null,
+    contentHash: hash,
+    sourceUpdatedAt: memory.updatedAt,
+    rule: classification?.rule ?? null,
+    reason,
+    detail,
+  });
+  into.decisions.push({
+    sourceId: memory.id,
+    userId: memory.userId,
+    status: 'rejected',
+    module: classification?.module ?? null,
+    rule: classification?.rule ?? null,
+    evidence: classification?.evidence ?? null,
+    confidence: classification?.confidence ?? null,
+    reason,
+    detail,
+  });
+}
+
 /**
  * Classifies and transforms one batch of source memories. Row-level defects never throw: each
  * memory ends as a prepared target row or a rejection with its reason.
@@ -131,39 +165,17 @@ export function prepareBatch(
   const rejected: LedgerEntry[] = [];
   const decisions: MemoryDecision[] = [];
   const repairs: Repair[] = [];
+  const rejections = { rejected, decisions };
 
   for (const memory of memories) {
     const hash = memory.contentHash ?? (memory.content ? contentHash(memory.content) : null);
-    const reject = (reason: RejectReason, detail: string, classification: Classification | null) => {
-      rejected.push({
-        sourceId: memory.id,
-        status: 'rejected',
-        module: null,
-        targetId: null,
-        targetUserId: null,
-        contentHash: hash,
-        sourceUpdatedAt: memory.updatedAt,
-        rule: classification?.rule ?? null,
-        reason,
-        detail,
-      });
-      decisions.push({
-        sourceId: memory.id,
-        userId: memory.userId,
-        status: 'rejected',
-        module: classification?.module ?? null,
-        rule: classification?.rule ?? null,
-        evidence: classification?.evidence ?? null,
-        confidence: classification?.confidence ?? null,
-        reason,
-        detail,
-      });
-    };
-
     const classification = classifyMemory(memory, options.rules, options.centroids);
     const user = options.users.get(memory.userId);
     if (!user || user.targetUserId === null) {
       reject(
+        rejections,
+        memory,
+        hash,
         'unmapped_user',
         `user ${memory.userId}: ${user?.decision ?? 'not in the source users table'}`,
         classification,
@@ -178,7 +190,7 @@ export function prepareBatch(
       embeddingModel: options.embeddings?.has(memory.id) ? options.embeddingModel : undefined,
     });
     if (!result.ok) {
-      reject(result.rejection.reason, result.rejection.detail, classification);
+      reject(rejections, memory, hash, result.rejection.reason, result.rejection.detail, classification);
       continue;
     }
     repairs.push(...result.repairs);

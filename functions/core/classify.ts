@@ -73,20 +73,19 @@ function byTags(tags: string[] | null, rules: CompiledRules): Classification | n
   };
 }
 
+function matchesContent(m: ContentMatcher, text: string, words: ReadonlySet<string>): boolean {
+  return m.word === undefined ? m.regex.test(text) : words.has(m.word);
+}
+
 /** Score = distinct signals matched; the winner must reach minScore and strictly beat the runner-up. */
 function byContent(content: string | null, rules: CompiledRules): Classification | null {
   if (!content) return null;
   const text = content.length > CONTENT_SCAN_LIMIT ? content.slice(0, CONTENT_SCAN_LIMIT) : content;
-  let words: Set<string> | undefined;
-  const matches = (m: ContentMatcher) => {
-    if (m.word === undefined) return m.regex.test(text);
-    words ??= contentWords(text);
-    return words.has(m.word);
-  };
+  const words = contentWords(text);
   const scores = rules.content.modules
     .map(({ module, matchers }) => ({
       module,
-      matched: matchers.filter(matches).map((m) => m.label),
+      matched: matchers.filter((m) => matchesContent(m, text, words)).map((m) => m.label),
     }))
     .sort((a, b) => b.matched.length - a.matched.length);
   const [winner, runnerUp] = scores;

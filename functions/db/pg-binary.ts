@@ -455,6 +455,21 @@ export function decodeField(type: PgBinaryType, buf: Buffer | null, slab?: Float
   }
 }
 
+/**
+ * Every field of a tuple decoded by its column's type. (A per-row closure instead costs more than
+ * it looks under tsx, whose keepNames wraps each one created.)
+ */
+export function decodeTuple(
+  types: readonly PgBinaryType[],
+  fields: readonly (Buffer | null)[],
+  slab?: Float32Slab,
+): unknown[] {
+  const values = new Array<unknown>(types.length);
+  for (let i = 0; i < types.length; i++)
+    values[i] = decodeField(types[i] as PgBinaryType, fields[i] ?? null, slab);
+  return values;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Stream parser
 

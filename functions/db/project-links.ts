@@ -1,7 +1,7 @@
 import type { ClientBase } from 'pg';
 import type { TaskProjectReference } from '../core/project-links.js';
 import { copyQueryOut } from './copy-stream.js';
-import { decodeField, type PgBinaryType } from './pg-binary.js';
+import { decodeTuple, type PgBinaryType } from './pg-binary.js';
 import { type KeyRange, rangePredicate } from './source-reader.js';
 import type { SourceSchema } from './source-schema.js';
 
@@ -75,16 +75,16 @@ export async function readTaskProjectReferences(
      ORDER BY n.id`;
   const refs: TaskProjectReference[] = [];
   await copyQueryOut(client, query, (fields) => {
-    const v = (i: number) => decodeField(READ_TYPES[i] as PgBinaryType, fields[i] ?? null);
-    const byId = v(4) as string | null;
-    const byName = v(6) as string | null;
+    const v = decodeTuple(READ_TYPES, fields);
+    const byId = v[4] as string | null;
+    const byName = v[6] as string | null;
     refs.push({
-      taskSourceId: v(0) as string,
-      taskCreatedAt: (v(1) as Date | null) ?? new Date(0),
-      projectIdRef: v(2) as string | null,
-      projectNameRef: v(3) as string | null,
-      byId: byId === null ? null : { sourceId: byId, deleted: v(5) as boolean },
-      byName: byName === null ? null : { sourceId: byName, deleted: v(7) as boolean },
+      taskSourceId: v[0] as string,
+      taskCreatedAt: (v[1] as Date | null) ?? new Date(0),
+      projectIdRef: v[2] as string | null,
+      projectNameRef: v[3] as string | null,
+      byId: byId === null ? null : { sourceId: byId, deleted: v[5] as boolean },
+      byName: byName === null ? null : { sourceId: byName, deleted: v[7] as boolean },
     });
   });
   return refs;

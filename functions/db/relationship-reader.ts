@@ -1,7 +1,7 @@
 import type { ClientBase } from 'pg';
 import type { EndState, RelationRow, SourceRelation } from '../core/relationships.js';
 import { copyQueryOut } from './copy-stream.js';
-import { decodeField, type PgBinaryType } from './pg-binary.js';
+import { decodeTuple, type PgBinaryType } from './pg-binary.js';
 import { type KeyRange, rangePredicate } from './source-reader.js';
 import type { SourceSchema } from './source-schema.js';
 
@@ -12,16 +12,16 @@ const endState = (alias: string) =>
   `CASE WHEN ${alias}.id IS NULL THEN 'missing' WHEN ${alias}.is_deleted IS TRUE THEN 'deleted' ELSE 'live' END`;
 
 function toRelationRow(fields: (Buffer | null)[]): RelationRow {
-  const v = (i: number) => decodeField(ROW_TYPES[i] as PgBinaryType, fields[i] ?? null);
+  const v = decodeTuple(ROW_TYPES, fields);
   return {
-    id: v(0) as string,
-    userId: v(1) as string | null,
-    sourceMemoryId: v(2) as string,
-    targetMemoryId: v(3) as string,
-    relationType: v(4) as string,
-    strength: v(5) as number | null,
-    metadata: v(6),
-    createdAt: (v(7) as Date | null) ?? new Date(0),
+    id: v[0] as string,
+    userId: v[1] as string | null,
+    sourceMemoryId: v[2] as string,
+    targetMemoryId: v[3] as string,
+    relationType: v[4] as string,
+    strength: v[5] as number | null,
+    metadata: v[6],
+    createdAt: (v[7] as Date | null) ?? new Date(0),
   };
 }
 
@@ -60,13 +60,14 @@ export function readRelationRange(
   schema: SourceSchema,
   range: KeyRange,
 ): Promise<SourceRelation[]> {
-  const state = (fields: (Buffer | null)[], i: number) =>
-    decodeField('text', fields[ROW_TYPES.length + i] ?? null) as EndState;
-  return readRelations(client, schema, range, true, (fields) => ({
-    ...toRelationRow(fields),
-    sourceState: state(fields, 0),
-    targetState: state(fields, 1),
-  }));
+  return readRelations(client, schema, range, true, (fields) => {
+    const [sourceState, targetState] = decodeTuple(['text', 'text'], fields.slice(ROW_TYPES.length));
+    return {
+      ...toRelationRow(fields),
+      sourceState: sourceState as EndState,
+      targetState: targetState as EndState,
+    };
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { ClientBase } from 'pg';
 import type { SourceMemory } from '../core/types.js';
 import { copyQueryOut } from './copy-stream.js';
-import { decodeField, Float32Slab, type PgBinaryType } from './pg-binary.js';
+import { decodeTuple, Float32Slab, type PgBinaryType } from './pg-binary.js';
 import type { SourceSchema } from './source-schema.js';
 
 /** A keyset range of source primary keys: `fromKey < id <= toKey`; a null bound is open. */
@@ -87,23 +87,23 @@ function rangeRows(
 }
 
 function toSourceMemory(fields: (Buffer | null)[], slab: Float32Slab): SourceMemory {
-  const v = (i: number) => decodeField(READ_TYPES[i] as PgBinaryType, fields[i] ?? null, slab);
-  const createdAt = (v(10) as Date | null) ?? new Date(0);
+  const v = decodeTuple(READ_TYPES, fields, slab);
+  const createdAt = (v[10] as Date | null) ?? new Date(0);
   return {
-    id: v(0) as string,
-    userId: v(1) as string,
-    content: v(2) as string | null,
-    contentHash: v(3) as string | null,
-    embedding: v(4) as Float32Array | null,
-    title: v(5) as string | null,
-    summary: v(6) as string | null,
-    tags: v(7) as string[] | null,
-    source: v(8) as string | null,
-    sourceMetadata: v(9),
+    id: v[0] as string,
+    userId: v[1] as string,
+    content: v[2] as string | null,
+    contentHash: v[3] as string | null,
+    embedding: v[4] as Float32Array | null,
+    title: v[5] as string | null,
+    summary: v[6] as string | null,
+    tags: v[7] as string[] | null,
+    source: v[8] as string | null,
+    sourceMetadata: v[9],
     createdAt,
-    updatedAt: (v(11) as Date | null) ?? createdAt,
-    accessedAt: v(12) as Date | null,
-    accessCount: v(13) as number,
+    updatedAt: (v[11] as Date | null) ?? createdAt,
+    accessedAt: v[12] as Date | null,
+    accessCount: v[13] as number,
   };
 }
 

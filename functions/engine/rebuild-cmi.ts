@@ -3,7 +3,7 @@ import { deriveCmiEntry, type RebuildCmiResult } from '../core/cmi.js';
 import { type CmiRow, MODULE_IDS, type ModuleId, type ModuleMemoryRow } from '../core/types.js';
 import { CMI_COLUMNS, cmiValues } from '../db/cmi-columns.js';
 import { columnList, copyQueryOut, copyRowsIn } from '../db/copy-stream.js';
-import { decodeField, type PgBinaryType } from '../db/pg-binary.js';
+import { decodeTuple, type PgBinaryType } from '../db/pg-binary.js';
 import { classifyDatabaseFailure } from '../errors.js';
 
 export interface RebuildCmiProgress {
@@ -66,27 +66,27 @@ const PAGE_TYPES: PgBinaryType[] = [
 ];
 
 function toPageRow(module: ModuleId, fields: (Buffer | null)[]): PageRow {
-  const v = (i: number) => decodeField(PAGE_TYPES[i] as PgBinaryType, fields[i] ?? null);
-  const metadata = v(4);
-  const embedding = v(3) as Float32Array | null;
+  const v = decodeTuple(PAGE_TYPES, fields);
+  const metadata = v[4];
+  const embedding = v[3] as Float32Array | null;
   return {
     row: {
-      id: v(0) as string,
+      id: v[0] as string,
       module,
-      userId: v(1) as string,
-      content: (v(2) as string | null) ?? '',
+      userId: v[1] as string,
+      content: (v[2] as string | null) ?? '',
       // A vector the CMI reduction cannot take (not a multiple of 3) leaves the CMI vector NULL.
       embedding: embedding !== null && embedding.length % 3 === 0 ? embedding : null,
       metadata:
         metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata)
           ? (metadata as Record<string, unknown>)
           : {},
-      accessCount: (v(5) as number | null) ?? 0,
-      lastAccessed: v(6) as Date | null,
-      createdAt: v(7) as Date,
-      updatedAt: v(8) as Date,
+      accessCount: (v[5] as number | null) ?? 0,
+      lastAccessed: v[6] as Date | null,
+      createdAt: v[7] as Date,
+      updatedAt: v[8] as Date,
     },
-    userExists: v(9) as boolean,
+    userExists: v[9] as boolean,
   };
 }
 
