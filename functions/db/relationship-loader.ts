@@ -78,9 +78,6 @@ CREATE TEMP TABLE IF NOT EXISTS bm_stage_relationship_ledger (LIKE ${LEDGER_SCHE
 const RELATION_OWNER = `metadata->>'original_relation_id'`;
 const LINK_OWNER = `metadata->>'original_task_id'`;
 
-/** A concurrent batch wrote a row between this batch's lock and its upsert: the batch is redone. */
-class ConcurrentOwnerChange extends Error {}
-
 const MAX_ATTEMPTS = 4;
 
 /**
@@ -128,11 +125,7 @@ export class RelationshipLoader {
           // Only the ledger COPY can meet a unique violation (the row upsert settles its conflicts):
           // the same item ran twice at once. Its rerun upserts the ledger.
           if (code === '23505') ledgerByCopy = false;
-          const retryable =
-            error instanceof ConcurrentOwnerChange ||
-            code === '40P01' ||
-            code === '40001' ||
-            code === '23505';
+          const retryable = code === '40P01' || code === '40001' || code === '23505';
           if (!retryable) throw error;
           if (attempt >= MAX_ATTEMPTS) {
             throw new TransientDatabaseError('relationship batch kept meeting concurrent writers', {
@@ -190,13 +183,20 @@ export class RelationshipLoader {
        RETURNING id, (xmax = 0) AS inserted`,
     );
     const won = new Map(written.map((w) => [w.id, w.inserted]));
+    // Rows a concurrent batch inserted after this batch's lock, which the upsert then took over:
+    // their previous owner is the relation the ledger gave them (that batch has committed).
+    const ownerTakenOver = await this.ledgeredOwners(
+      client,
+      batch.migrated.filter((m) => won.get(m.row.id) === false && !ownerBefore.has(m.row.id)),
+      keys,
+    );
 
     const migrated: MigratedRelationship[] = [];
     const skipped: SkippedRelationship[] = [...batch.skipped];
     const displacedKeys: string[] = [];
     for (const m of batch.migrated) {
       const inserted = won.get(m.row.id);
-      const previous = ownerBefore.get(m.row.id);
+      const previous = ownerBefore.get(m.row.id) ?? ownerTakenOver.get(m.row.id);
       if (inserted === undefined) {
         // Links count as migrated when a source relation already carries the same belongs_to.
         if (batch.kind === 'project-links') migrated.push(m);
@@ -208,7 +208,6 @@ export class RelationshipLoader {
           });
         continue;
       }
-      if (!inserted && !ownerBefore.has(m.row.id)) throw new ConcurrentOwnerChange(m.row.id);
       const mine = m.row.metadata.original_relation_id;
       if (previous && previous !== mine && batch.kind === 'relations')
         displacedKeys.push(`relation:${previous}`);
@@ -227,6 +226,25 @@ export class RelationshipLoader {
     await this.writeLedger(client, batch.runId, migrated, skipped, ledgerByCopy && !ledgered);
     await client.query('COMMIT');
     return { migrated, skipped, displaced: displacedKeys.length, withdrawn, projectIdsWritten };
+  }
+
+  /**
+   * The source relation the ledger records as owning each of these rows, leaving out this batch's
+   * own keys (a rerun's earlier entries); a row owned by a project–task link has none.
+   */
+  private async ledgeredOwners(
+    client: ClientBase,
+    rows: MigratedRelationship[],
+    ownKeys: string[],
+  ): Promise<Map<string, string>> {
+    if (rows.length === 0) return new Map();
+    const { rows: owners } = await client.query<{ source_key: string; target_id: string }>(
+      `SELECT source_key, target_id FROM ${LEDGER_SCHEMA}.relationship_ledger
+        WHERE target_id = ANY($1::text[]) AND status = 'migrated' AND source_key LIKE 'relation:%'
+          AND NOT (source_key = ANY($2::text[]))`,
+      [rows.map((m) => m.row.id), ownKeys],
+    );
+    return new Map(owners.map((o) => [o.target_id, o.source_key.slice('relation:'.length)]));
   }
 
   private takeoverCondition(kind: RelationshipKind): string {

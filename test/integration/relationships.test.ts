@@ -422,6 +422,81 @@ describe('Engine: migrating relationships and project–task links', () => {
     }
   });
 
+  it('takes over a row another batch inserts between its lock and its upsert, recording that relation as the duplicate', async () => {
+    // Prepare: a fresh target with the memories; another session writes the row of one relation of
+    // the first range, owned by a relation with a higher id, ledgers it and holds its transaction
+    // open, so the batch's lock cannot see the row and its upsert must wait for it
+    const { targetUrl: otherUrl } = await freshDatabases();
+    const other = new pg.Pool({ connectionString: otherUrl, max: 3 });
+    const blocker = new pg.Client({ connectionString: otherUrl });
+    await blocker.connect();
+    const intruder = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+    try {
+      await migrateMemories('takeover-run', other);
+      const range = relationRanges[0] as KeyRange;
+      const inRange = (r: LedgerRow) =>
+        r.source_key.startsWith('relation:') && r.source_key.slice('relation:'.length) <= String(range.toKey);
+      const mine = (await ledger()).find((r) => r.status === 'migrated' && inRange(r)) as LedgerRow;
+      const row = await withClient(targetUrl, (c) =>
+        c.query('SELECT * FROM memory_relationships WHERE id = $1', [mine.target_id]),
+      );
+      const r = row.rows[0] as Record<string, unknown>;
+      await blocker.query('BEGIN');
+      await blocker.query(
+        `INSERT INTO memory_relationships ("id", "userId", "sourceModule", "sourceMemoryId", "targetModule",
+           "targetMemoryId", "relationshipType", "strength", "metadata")
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0.5, $8)`,
+        [
+          r.id,
+          r.userId,
+          r.sourceModule,
+          r.sourceMemoryId,
+          r.targetModule,
+          r.targetMemoryId,
+          r.relationshipType,
+          { original_relation_id: intruder },
+        ],
+      );
+      await blocker.query(
+        `INSERT INTO ${LEDGER_SCHEMA}.relationship_ledger (source_key, status, target_id, run_id, first_run_id)
+         VALUES ($1, 'migrated', $2, 'other-run', 'other-run')`,
+        [`relation:${intruder}`, r.id],
+      );
+
+      // Act
+      const batch = migrateRelationships(
+        { source, target: other, schema },
+        { runId: 'takeover-run', kind: 'relations', range, dryRun: false },
+      );
+      await waitForLockWait(otherUrl);
+      await blocker.query('COMMIT');
+      const { summary } = await batch;
+
+      // Assess: the lower relation id owns the row; the intruder is ledgered as its duplicate
+      expect(summary.displaced).toBe(1);
+      const rows = await ledger(otherUrl);
+      expect(rows.find((x) => x.source_key === `relation:${intruder}`)).toMatchObject({
+        status: 'skipped',
+        reason: 'duplicate',
+        target_id: null,
+      });
+      expect(rows.find((x) => x.source_key === mine.source_key)).toMatchObject({
+        status: 'migrated',
+        target_id: r.id,
+      });
+      const owner = await withClient(otherUrl, (c) =>
+        c.query<{ owner: string }>(
+          `SELECT metadata->>'original_relation_id' AS owner FROM memory_relationships WHERE id = $1`,
+          [r.id],
+        ),
+      );
+      expect(`relation:${owner.rows[0]?.owner}`).toBe(mine.source_key);
+    } finally {
+      await blocker.end();
+      await other.end();
+    }
+  });
+
   it('re-resolves a relation whose end moved module, leaving no stale row', async () => {
     // Prepare: a migrated relation whose source end is a plain note outside work becomes a project
     const picked = await withClient(targetUrl, (c) =>
