@@ -443,19 +443,8 @@ describe('Engine: migrating relationships and project–task links', () => {
       const r = row.rows[0] as Record<string, unknown>;
       await blocker.query('BEGIN');
       await blocker.query(
-        `INSERT INTO memory_relationships ("id", "userId", "sourceModule", "sourceMemoryId", "targetModule",
-           "targetMemoryId", "relationshipType", "strength", "metadata")
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 0.5, $8)`,
-        [
-          r.id,
-          r.userId,
-          r.sourceModule,
-          r.sourceMemoryId,
-          r.targetModule,
-          r.targetMemoryId,
-          r.relationshipType,
-          { original_relation_id: intruder },
-        ],
+        'INSERT INTO memory_relationships SELECT * FROM json_populate_record(NULL::memory_relationships, $1)',
+        [{ ...r, strength: 0.5, metadata: { original_relation_id: intruder } }],
       );
       await blocker.query(
         `INSERT INTO ${LEDGER_SCHEMA}.relationship_ledger (source_key, status, target_id, run_id, first_run_id)
