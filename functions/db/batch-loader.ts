@@ -3,7 +3,7 @@ import type { LedgerEntry, LoadResult, PreparedBatch, PreparedMemory } from '../
 import type { ModuleId, ModuleMemoryRow } from '../core/types.js';
 import { classifyDatabaseFailure } from '../errors.js';
 import { CMI_COLUMNS, cmiValues } from './cmi-columns.js';
-import { columnList, copyRowsIn } from './copy-stream.js';
+import { columnList, copyRowsIn, excludedSet } from './copy-stream.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import type { PgBinaryType } from './pg-binary.js';
 import { beginRederivableWrite } from './write-transaction.js';
@@ -61,12 +61,6 @@ const ledgerValues = (runId: string) => (l: LedgerEntry) => [
   runId,
   runId,
 ];
-
-const excludedSet = (cols: { name: string }[], keep: string[]) =>
-  cols
-    .filter((c) => !keep.includes(c.name))
-    .map((c) => `"${c.name}" = EXCLUDED."${c.name}"`)
-    .join(', ');
 
 // Temporary staging for the rerun path: rows land by binary COPY, then one upsert per table.
 // ON COMMIT DELETE ROWS lets a pooled connection keep the tables between batches.

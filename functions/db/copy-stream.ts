@@ -7,7 +7,7 @@ import { BlockPool, CopyBinaryParser, type PgBinaryType, TupleWriter } from './p
 // Tuples are written into chunks of about this size before they reach the socket: one write per
 // tuple costs more in syscalls than the encoding itself.
 const CHUNK_BYTES = 256 * 1024;
-// Three COPYs in flight hold a few chunks each.
+// Four COPYs in flight hold a few chunks each.
 const chunks = new BlockPool(() => Buffer.allocUnsafe(CHUNK_BYTES), 16);
 
 function* binaryCopyChunks(
@@ -27,6 +27,14 @@ function* binaryCopyChunks(
 /** The columns as a quoted SQL list: `"id", "userId", …` (the target's names are camelCase). */
 export function columnList(columns: readonly { name: string }[]): string {
   return columns.map((c) => `"${c.name}"`).join(', ');
+}
+
+/** An upsert's `"col" = EXCLUDED."col", …` for every column but the key columns in `keep`. */
+export function excludedSet(columns: readonly { name: string }[], keep: readonly string[]): string {
+  return columns
+    .filter((c) => !keep.includes(c.name))
+    .map((c) => `"${c.name}" = EXCLUDED."${c.name}"`)
+    .join(', ');
 }
 
 /** `COPY <table> (<columns>) FROM STDIN (FORMAT binary)` of the given rows, typed column by column. */

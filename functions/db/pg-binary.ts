@@ -89,6 +89,12 @@ export function decodeVector(buf: Buffer, slab?: Float32Slab): Float32Array {
   return out;
 }
 
+/** Blocks taken by one user (a batch's slab, a COPY's writer), given back together when it is done. */
+export interface BlockLease<T> {
+  acquire(): T;
+  release(): void;
+}
+
 /**
  * Large blocks kept for reuse once their user is done with them. Fresh memory costs a page fault
  * per 4 KB on first touch and external memory the garbage collector must notice before it frees
@@ -110,10 +116,22 @@ export class BlockPool<T> {
   release(blocks: readonly T[]): void {
     for (const block of blocks) if (this.free.length < this.keep) this.free.push(block);
   }
+
+  lease(): BlockLease<T> {
+    const taken: T[] = [];
+    return {
+      acquire: () => {
+        const block = this.acquire();
+        taken.push(block);
+        return block;
+      },
+      release: () => this.release(taken.splice(0)),
+    };
+  }
 }
 
 const SLAB_BLOCK_FLOATS = 256 * 1024;
-// Three batches in flight hold about five blocks each.
+// Four batches in flight hold about five blocks each.
 const slabBlocks = new BlockPool(() => new Float32Array(SLAB_BLOCK_FLOATS), 24);
 
 /**
@@ -124,12 +142,14 @@ const slabBlocks = new BlockPool(() => new Float32Array(SLAB_BLOCK_FLOATS), 24);
 export class Float32Slab {
   private block: Float32Array = new Float32Array(0);
   private used = 0;
-  private readonly pooled: Float32Array[] = [];
+  private readonly lease?: BlockLease<Float32Array>;
 
   constructor(
     private readonly blockFloats = SLAB_BLOCK_FLOATS,
-    private readonly pool?: BlockPool<Float32Array>,
-  ) {}
+    pool?: BlockPool<Float32Array>,
+  ) {
+    this.lease = pool?.lease();
+  }
 
   /** A slab whose blocks come from, and go back to, a pool shared by the process's batches. */
   static pooled(): Float32Slab {
@@ -138,9 +158,8 @@ export class Float32Slab {
 
   take(length: number): Float32Array {
     if (this.used + length > this.block.length) {
-      if (this.pool && length <= this.blockFloats) {
-        this.block = this.pool.acquire();
-        this.pooled.push(this.block);
+      if (this.lease && length <= this.blockFloats) {
+        this.block = this.lease.acquire();
       } else {
         this.block = new Float32Array(Math.max(this.blockFloats, length));
       }
@@ -156,7 +175,7 @@ export class Float32Slab {
    * batches, so only call it once none of them is used any more.
    */
   recycle(): void {
-    this.pool?.release(this.pooled.splice(0));
+    this.lease?.release();
     this.block = new Float32Array(0);
     this.used = 0;
   }
@@ -175,12 +194,13 @@ export class TupleWriter {
   private buf: Buffer;
   private offset = 0;
   private readonly chunks: Buffer[] = [];
-  private readonly pooled: Buffer[] = [];
+  private readonly lease?: BlockLease<Buffer>;
 
   constructor(
     private readonly chunkBytes = 1 << 20,
-    private readonly pool?: BlockPool<Buffer>,
+    pool?: BlockPool<Buffer>,
   ) {
+    this.lease = pool?.lease();
     this.buf = this.allocate(chunkBytes);
   }
 
@@ -189,14 +209,12 @@ export class TupleWriter {
    * answered the COPY): later writers overwrite them.
    */
   recycle(): void {
-    this.pool?.release(this.pooled.splice(0));
+    this.lease?.release();
   }
 
   private allocate(bytes: number): Buffer {
-    if (!this.pool || bytes > this.chunkBytes) return Buffer.allocUnsafe(Math.max(this.chunkBytes, bytes));
-    const chunk = this.pool.acquire();
-    this.pooled.push(chunk);
-    return chunk;
+    if (!this.lease || bytes > this.chunkBytes) return Buffer.allocUnsafe(Math.max(this.chunkBytes, bytes));
+    return this.lease.acquire();
   }
 
   /** Bytes written and not yet taken. */

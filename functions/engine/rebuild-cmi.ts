@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import { deriveCmiEntry, type RebuildCmiResult } from '../core/cmi.js';
 import { type CmiRow, MODULE_IDS, type ModuleId, type ModuleMemoryRow } from '../core/types.js';
 import { CMI_COLUMNS, cmiValues } from '../db/cmi-columns.js';
-import { columnList, copyQueryOut, copyRowsIn } from '../db/copy-stream.js';
+import { columnList, copyQueryOut, copyRowsIn, excludedSet } from '../db/copy-stream.js';
 import { decodeTuple, type PgBinaryType } from '../db/pg-binary.js';
 import { classifyDatabaseFailure } from '../errors.js';
 
@@ -26,9 +26,7 @@ export const DEFAULT_REBUILD_BATCH_SIZE = 1000;
 const moduleTable = (module: string) => `"${module}_memories"`;
 
 const CMI_COLUMN_LIST = columnList(CMI_COLUMNS);
-const CMI_UPDATE_SET = CMI_COLUMNS.filter((c) => !['id', 'moduleId', 'remoteMemoryId'].includes(c.name))
-  .map((c) => `"${c.name}" = EXCLUDED."${c.name}"`)
-  .join(', ');
+const CMI_UPDATE_SET = excludedSet(CMI_COLUMNS, ['id', 'moduleId', 'remoteMemoryId']);
 
 // Its own staging table, not the batch loader's: the two must not depend on each other's layout.
 const STAGING_DDL = `CREATE TEMP TABLE IF NOT EXISTS bm_rebuild_cmi (LIKE memory_index INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`;
