@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { synthesizeDefinitionApart } from '../../functions/local/definition-process.js';
 import { type LocalExecutionResult, runLocalExecution } from '../../functions/local/local-execution.js';
 import { localLambdaHandlers } from '../../functions/local/local-handlers.js';
-import { loadSynthesizedDefinition } from '../../functions/local/state-machine-definition.js';
 import {
   createMigrationRuntime,
   embeddingRetryFromEnv,
@@ -55,8 +55,9 @@ export interface LocalMigrationResult extends LocalExecutionResult {
 }
 
 /**
- * Runs the state machine the CDK app synthesizes, in this process, every Lambda task bound to its
- * step. The same definition `cdk deploy` puts into AWS; only the clients differ.
+ * Runs the state machine the CDK app synthesizes (in a child process, which keeps aws-cdk-lib out
+ * of this one) in this process, every Lambda task bound to its step. The same definition
+ * `cdk deploy` puts into AWS; only the clients differ.
  */
 export async function runLocalMigration(options: LocalMigrationOptions): Promise<LocalMigrationResult> {
   const { store, bucket, s3 } = options.storeChoice;
@@ -71,7 +72,7 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
     openAiBaseUrl: () => process.env.OPENAI_BASE_URL?.trim() || undefined,
     embeddingRetry: embeddingRetryFromEnv(process.env),
   });
-  const definition = await loadSynthesizedDefinition({
+  const definition = await synthesizeDefinitionApart({
     bucket,
     context: { 'bigmemory-migration:maxConcurrency': options.concurrency },
   });

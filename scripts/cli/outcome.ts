@@ -5,6 +5,9 @@ import type { LocalMigrationResult } from './local-migration.js';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
+/** This process's peak resident set so far (the definition's synthesis runs in a child, not counted). */
+const peakMemoryMiB = () => fmt(Math.round(process.resourceUsage().maxRSS / 1024));
+
 /** Prints what a run did and where its report is; returns the exit code. */
 export async function printOutcome(
   result: LocalMigrationResult,
@@ -15,7 +18,7 @@ export async function printOutcome(
   if (result.status === 'SUCCEEDED' && output) {
     const a = output.accounting;
     console.log(
-      `${output.dryRun ? 'Dry run' : 'Migration'} ${output.runId} succeeded in ${result.seconds.toFixed(1)} s.`,
+      `${output.dryRun ? 'Dry run' : 'Migration'} ${output.runId} succeeded in ${result.seconds.toFixed(1)} s (peak memory ${peakMemoryMiB()} MiB).`,
     );
     if (a) {
       console.log(
