@@ -9,6 +9,7 @@ import { loadUserMapping, migrateUsers } from '../../functions/db/user-migration
 import { migrateBatch } from '../../functions/engine/migrate-batch.js';
 import { migrateRelationships } from '../../functions/engine/migrate-relationships.js';
 import { verifyMigration } from '../../functions/engine/verify.js';
+import { MigrationError } from '../../functions/errors.js';
 import { generateBigMemory } from '../generator/bigmemory-generator.js';
 import { dropDatabase, freshDatabases } from '../harness/databases.js';
 
@@ -121,6 +122,62 @@ describe('Function: verifyMigration', () => {
     expect(counts.relationships?.source).toBeGreaterThan(0);
     expect(counts.relationships?.skipped).toBeGreaterThan(0);
     expect(counts.relationships?.missing).toBe(0);
+  });
+
+  it('gives the same checks in the same order on pools of one connection each', async () => {
+    // Prepare
+    const single = {
+      source: new pg.Pool({ connectionString: urls.sourceUrl, max: 1 }),
+      target: new pg.Pool({ connectionString: urls.targetUrl, max: 1 }),
+    };
+
+    try {
+      // Act
+      const [wide, narrow] = await Promise.all([
+        verify(),
+        verifyMigration({ ...single, schema }, { preserveEmbeddings: true, sampleSize: 20 }),
+      ]);
+
+      // Assess
+      expect(narrow.checks.map((c) => c.name)).toEqual([
+        'accounting',
+        'rejects_have_reasons',
+        'module_counts',
+        'content_checksums',
+        'embedding_checksums',
+        'timestamps',
+        'cmi',
+        'relationships',
+        'search_smoke',
+      ]);
+      expect(narrow).toEqual(wide);
+    } finally {
+      await Promise.all([single.source.end(), single.target.end()]);
+    }
+  });
+
+  it('names the check a database failure stopped, once every other check has let go of its connection', async () => {
+    // Prepare
+    const ledger = `${LEDGER_SCHEMA}.relationship_ledger`;
+    await target.query(`ALTER TABLE ${ledger} RENAME TO relationship_ledger_away`);
+
+    // Act
+    const failure = await verify().then(
+      () => null,
+      (error: unknown) => error,
+    );
+    const idle = { total: target.totalCount, idle: target.idleCount, waiting: target.waitingCount };
+    await target.query(`ALTER TABLE ${LEDGER_SCHEMA}.relationship_ledger_away RENAME TO relationship_ledger`);
+
+    // Assess
+    expect(failure).toBeInstanceOf(MigrationError);
+    expect((failure as MigrationError).context).toMatchObject({
+      step: 'verify',
+      check: 'relationships',
+      code: '42P01',
+    });
+    expect(idle.waiting).toBe(0);
+    expect(idle.idle).toBe(idle.total);
   });
 
   it('fails content_checksums, and only it, when one target content changes', async () => {
