@@ -7,8 +7,9 @@ import {
   embeddingRetryFromEnv,
   type MigrationRuntime,
 } from '../../functions/runtime/migration-runtime.js';
+import type { StepName } from '../../functions/steps/index.js';
 import { FileRunStore, type RunStore, S3RunStore } from '../../functions/store/run-store.js';
-import { ProgressBar } from './progress.js';
+import { announceStep, ProgressBar } from './progress.js';
 
 export interface StoreChoice {
   store: RunStore;
@@ -38,6 +39,19 @@ export function chooseRunStore(options: { bucket?: string; reportsDir?: string }
   }
   return { store: new FileRunStore(options.reportsDir ?? 'reports'), bucket: 'local-run-store' };
 }
+
+/** What the progress output calls the steps that run once (the Maps' steps get progress bars). */
+const STEP_LABELS: Partial<Record<StepName, string>> = {
+  Preflight: 'preflight',
+  Snapshot: 'snapshot',
+  Users: 'users',
+  Plan: 'plan',
+  RebuildCmi: 'rebuilding the CMI',
+  Verify: 'verifying',
+  Report: 'writing the report',
+  Rollback: 'rolling back',
+  Restore: 'restoring',
+};
 
 export interface LocalMigrationOptions {
   sourceUrl: string;
@@ -79,20 +93,28 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
   const steps = localLambdaHandlers(runtime);
   const bar = options.progress === false ? null : new ProgressBar('migrating', 0);
   const relationshipBar = options.progress === false ? null : new ProgressBar('relationships', 0);
+  const announced = Object.fromEntries(
+    Object.entries(steps).map(([name, handler]) => {
+      const label = options.progress === false ? undefined : STEP_LABELS[name as StepName];
+      return [name, label ? (event: unknown) => announceStep(label, () => handler(event)) : handler];
+    }),
+  ) as typeof steps;
   const handlers = {
-    ...steps,
+    ...announced,
     Plan: async (event: unknown) => {
-      const plan = (await steps.Plan(event)) as { batchCount: number; relationBatchCount: number };
+      const plan = (await announced.Plan(event)) as { batchCount: number; relationBatchCount: number };
       bar?.setTotal(plan.batchCount);
       relationshipBar?.setTotal(plan.relationBatchCount);
       return plan;
     },
     MigrateBatch: async (event: unknown) => {
+      bar?.begin();
       const result = (await steps.MigrateBatch(event)) as { migrated: number; rejected: number };
       bar?.tick(1);
       return result;
     },
     MigrateRelationships: async (event: unknown) => {
+      relationshipBar?.begin();
       const result = await steps.MigrateRelationships(event);
       relationshipBar?.tick(1);
       return result;

@@ -4,8 +4,9 @@
  */
 export class ProgressBar {
   private done = 0;
-  private readonly started = performance.now();
-  private lastPrint = 0;
+  private started = performance.now();
+  private begun = false;
+  private lastPrint = Number.NEGATIVE_INFINITY; // the first tick always prints
 
   constructor(
     private readonly label: string,
@@ -16,6 +17,16 @@ export class ProgressBar {
 
   setTotal(total: number): void {
     this.total = total;
+  }
+
+  /**
+   * Restarts the clock the rate and ETA count from, for a bar made before its work starts; only
+   * the first call counts.
+   */
+  begin(): void {
+    if (this.begun) return;
+    this.begun = true;
+    this.started = performance.now();
   }
 
   tick(by = 1, extra = ''): void {
@@ -43,4 +54,26 @@ export function formatDuration(seconds: number): string {
   const m = Math.floor(s / 60);
   if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+/**
+ * Announces one step of a run on stderr: `verifying …` when it starts, `done in 7.8 s` (or `failed
+ * after …`) when it ends, so the steps between the progress bars are not silent.
+ */
+export async function announceStep<T>(
+  label: string,
+  work: () => Promise<T>,
+  stream: NodeJS.WriteStream = process.stderr,
+): Promise<T> {
+  stream.write(`${label} …`);
+  const started = performance.now();
+  const took = () => ((performance.now() - started) / 1000).toFixed(1);
+  try {
+    const result = await work();
+    stream.write(` done in ${took()} s\n`);
+    return result;
+  } catch (error) {
+    stream.write(` failed after ${took()} s\n`);
+    throw error;
+  }
 }

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { announceStep, ProgressBar } from '../../scripts/cli/progress.js';
+
+/** A stand-in for stderr that keeps what is written; `isTTY` as a terminal or a log file has it. */
+function capture(isTTY: boolean): { stream: NodeJS.WriteStream; text: () => string } {
+  const chunks: string[] = [];
+  const stream = {
+    isTTY,
+    write: (chunk: string) => {
+      chunks.push(chunk);
+      return true;
+    },
+  } as unknown as NodeJS.WriteStream;
+  return { stream, text: () => chunks.join('') };
+}
+
+describe('Function: announceStep', () => {
+  it('names the step when it starts and says how long it took when it ends', async () => {
+    // Prepare
+    const out = capture(false);
+    let writtenBeforeWork = '';
+
+    // Act
+    const result = await announceStep(
+      'verifying',
+      async () => {
+        writtenBeforeWork = out.text();
+        return 42;
+      },
+      out.stream,
+    );
+
+    // Assess
+    expect(result).toBe(42);
+    expect(writtenBeforeWork).toBe('verifying …');
+    expect(out.text()).toMatch(/^verifying … done in \d+\.\d s\n$/);
+  });
+
+  it('says the step failed and rethrows its error', async () => {
+    // Prepare
+    const out = capture(false);
+    const error = new Error('the target went away');
+
+    // Act
+    const failure = announceStep('rebuilding the CMI', () => Promise.reject(error), out.stream);
+
+    // Assess
+    await expect(failure).rejects.toBe(error);
+    expect(out.text()).toMatch(/^rebuilding the CMI … failed after \d+\.\d s\n$/);
+  });
+});
+
+describe('Class: ProgressBar', () => {
+  it('writes whole lines to a log, the first and the last at least', () => {
+    // Prepare
+    const out = capture(false);
+    const bar = new ProgressBar('migrating', 3, 'batches', out.stream);
+
+    // Act
+    bar.tick();
+    bar.tick();
+    bar.tick();
+
+    // Assess
+    const lines = out.text().split('\n').filter(Boolean);
+    expect(lines[0]).toMatch(/^migrating █{8}░{16} 1\/3 batches · [\d.]+\/s · ETA \d+s$/);
+    expect(lines.at(-1)).toMatch(/^migrating █{24} 3\/3 batches · [\d.]+\/s · ETA 0s$/);
+  });
+
+  it('redraws one line in place on a terminal and ends it when done', () => {
+    // Prepare
+    const out = capture(true);
+    const bar = new ProgressBar('relationships', 2, 'batches', out.stream);
+
+    // Act
+    bar.tick();
+    bar.tick();
+
+    // Assess
+    expect(out.text().startsWith('\rrelationships ')).toBe(true);
+    expect(out.text().endsWith('\x1b[K\n')).toBe(true);
+    expect(out.text().split('\n')).toHaveLength(2);
+  });
+
+  it('counts its rate from begin(), not from when it was made', async () => {
+    // Prepare
+    const out = capture(false);
+    const bar = new ProgressBar('migrating', 2, 'batches', out.stream);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+
+    // Act
+    bar.begin();
+    bar.tick();
+    bar.begin(); // only the first call restarts the clock
+    bar.tick();
+
+    // Assess: 2 batches in well under 400 ms is more than 5 a second
+    const rate = Number(/· ([\d.]+)\/s/.exec(out.text().split('\n').filter(Boolean).at(-1) ?? '')?.[1]);
+    expect(rate).toBeGreaterThan(5);
+  });
+});
