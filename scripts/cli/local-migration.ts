@@ -69,9 +69,9 @@ export interface LocalMigrationResult extends LocalExecutionResult {
 }
 
 /**
- * Runs the state machine the CDK app synthesizes (in a child process, which keeps aws-cdk-lib out
- * of this one) in this process, every Lambda task bound to its step. The same definition
- * `cdk deploy` puts into AWS; only the clients differ.
+ * Runs the state machine the CDK app synthesizes in this process, every Lambda task bound to its
+ * step. The same definition `cdk deploy` puts into AWS; only the clients differ. The synthesis
+ * itself runs in a child process, which keeps aws-cdk-lib out of this one.
  */
 export async function runLocalMigration(options: LocalMigrationOptions): Promise<LocalMigrationResult> {
   const { store, bucket, s3 } = options.storeChoice;
