@@ -5,15 +5,16 @@ import type { RelationshipBatchSummary } from '../../functions/core/relationship
 import { RELATIONSHIP_SKIP_REASONS } from '../../functions/core/relationships.js';
 import { loadRules } from '../../functions/core/rules.js';
 import { MODULE_IDS } from '../../functions/core/types.js';
-import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
+import { LEDGER_DDL, LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { planKeyRanges, planUserRanges } from '../../functions/db/range-planner.js';
+import { readLedgerEnds } from '../../functions/db/relationship-loader.js';
 import type { KeyRange } from '../../functions/db/source-reader.js';
 import { introspectSource, type SourceSchema } from '../../functions/db/source-schema.js';
 import { loadUserMapping, migrateUsers } from '../../functions/db/user-migration.js';
 import { migrateBatch } from '../../functions/engine/migrate-batch.js';
 import { migrateRelationships } from '../../functions/engine/migrate-relationships.js';
 import { type GeneratorSummary, generateBigMemory } from '../generator/bigmemory-generator.js';
-import { freshDatabases } from '../harness/databases.js';
+import { createDatabase, dropDatabase, freshDatabases } from '../harness/databases.js';
 import { tableChecksum, withClient } from '../support/checksums.js';
 
 const BATCH_SIZE = 250;
@@ -544,3 +545,72 @@ function statuses(rows: LedgerRow[]): (string | null)[][] {
 function sum(counts: Record<string, number>): number {
   return Object.values(counts).reduce((a, b) => a + b, 0);
 }
+
+describe('Function: readLedgerEnds', () => {
+  const LEDGER_ROWS = 50_000;
+  let targetUrl: string;
+  let target: pg.Pool;
+
+  beforeAll(async () => {
+    targetUrl = await createDatabase('federated');
+    target = new pg.Pool({ connectionString: targetUrl, max: 2 });
+    await target.query(LEDGER_DDL);
+    await target.query(
+      `INSERT INTO ${LEDGER_SCHEMA}.memory_ledger (source_id, status, module, target_id, target_user_id, run_id, first_run_id)
+       SELECT 'memory-' || lpad(i::text, 6, '0'), CASE WHEN i % 10 = 0 THEN 'rejected' ELSE 'migrated' END,
+              CASE WHEN i % 10 = 0 THEN NULL ELSE 'work' END, 'target-' || i, 'user-' || (i % 97), 'run', 'run'
+         FROM generate_series(1, ${LEDGER_ROWS}) AS i`,
+    );
+    await target.query(`ANALYZE ${LEDGER_SCHEMA}.memory_ledger`);
+  });
+
+  afterAll(async () => {
+    await target?.end();
+    if (targetUrl) await dropDatabase(targetUrl);
+  });
+
+  it('probes the primary key for each end, even for an array the planner would rather scan for', async () => {
+    // Prepare: both ends of 1,500 relations, with repeats and ids the ledger does not know
+    const ids = [
+      'memory-000010',
+      'memory-007919',
+      ...Array.from(
+        { length: 3_000 },
+        (_, k) => `memory-${String(((k * 7919) % 60_000) + 1).padStart(6, '0')}`,
+      ),
+    ];
+    const queries: { text: string; values: unknown[] }[] = [];
+    const observed = {
+      query: (text: string, values: unknown[]) => {
+        queries.push({ text, values });
+        return target.query(text, values);
+      },
+    } as unknown as pg.Pool;
+
+    // Act
+    const ends = await readLedgerEnds(observed, ids);
+
+    // Assess: the answer
+    const known = [...new Set(ids)].filter((id) => Number(id.slice('memory-'.length)) <= LEDGER_ROWS);
+    expect([...ends.keys()].sort()).toEqual(known.sort());
+    expect(ends.get('memory-000010')).toEqual({
+      status: 'rejected',
+      module: null,
+      targetId: 'target-10',
+      targetUserId: 'user-10',
+    });
+    expect(ends.get('memory-007919')).toEqual({
+      status: 'migrated',
+      module: 'work',
+      targetId: 'target-7919',
+      targetUserId: `user-${7919 % 97}`,
+    });
+    // Assess: the plan it ran with
+    const [query] = queries;
+    expect(queries).toHaveLength(1);
+    const { rows } = await target.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${query?.text}`, query?.values);
+    const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+    expect(plan).toMatch(/Index Scan using memory_ledger_pkey/);
+    expect(plan).not.toMatch(/Seq Scan on memory_ledger/);
+  });
+});
