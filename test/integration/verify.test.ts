@@ -1,7 +1,11 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRules } from '../../functions/core/rules.js';
-import type { VerificationCheck, VerificationResult } from '../../functions/core/verification.js';
+import {
+  CHECK_NAMES,
+  type VerificationCheck,
+  type VerificationResult,
+} from '../../functions/core/verification.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { planKeyRanges, planUserRanges } from '../../functions/db/range-planner.js';
 import { introspectSource, type SourceSchema } from '../../functions/db/source-schema.js';
@@ -139,17 +143,7 @@ describe('Function: verifyMigration', () => {
       ]);
 
       // Assess
-      expect(narrow.checks.map((c) => c.name)).toEqual([
-        'accounting',
-        'rejects_have_reasons',
-        'module_counts',
-        'content_checksums',
-        'embedding_checksums',
-        'timestamps',
-        'cmi',
-        'relationships',
-        'search_smoke',
-      ]);
+      expect(narrow.checks.map((c) => c.name)).toEqual([...CHECK_NAMES]);
       expect(narrow).toEqual(wide);
     } finally {
       await Promise.all([single.source.end(), single.target.end()]);
