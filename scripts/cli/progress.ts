@@ -57,23 +57,28 @@ export function formatDuration(seconds: number): string {
 }
 
 /**
- * Announces one step of a run on stderr: `verifying …` when it starts, `done in 7.8 s` (or `failed
- * after …`) when it ends, so the steps between the progress bars are not silent.
+ * Announces one step of a run on stderr, so the steps between the progress bars are not silent: a
+ * terminal shows `verifying …` while it runs and ` done in 7.8 s` (or ` failed after …`) appended
+ * when it ends; a log gets two whole lines, which other output cannot split.
  */
 export async function announceStep<T>(
   label: string,
   work: () => Promise<T>,
   stream: NodeJS.WriteStream = process.stderr,
 ): Promise<T> {
-  stream.write(`${label} …`);
+  const interactive = stream.isTTY === true;
+  stream.write(interactive ? `${label} …` : `${label} …\n`);
   const started = performance.now();
-  const took = () => ((performance.now() - started) / 1000).toFixed(1);
+  const end = (outcome: string) => {
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    stream.write(interactive ? ` ${outcome} ${seconds} s\n` : `${label} ${outcome} ${seconds} s\n`);
+  };
   try {
     const result = await work();
-    stream.write(` done in ${took()} s\n`);
+    end('done in');
     return result;
   } catch (error) {
-    stream.write(` failed after ${took()} s\n`);
+    end('failed after');
     throw error;
   }
 }

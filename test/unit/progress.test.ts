@@ -15,9 +15,9 @@ function capture(isTTY: boolean): { stream: NodeJS.WriteStream; text: () => stri
 }
 
 describe('Function: announceStep', () => {
-  it('names the step when it starts and says how long it took when it ends', async () => {
+  it('names the step on a terminal when it starts and appends how long it took when it ends', async () => {
     // Prepare
-    const out = capture(false);
+    const out = capture(true);
     let writtenBeforeWork = '';
 
     // Act
@@ -36,17 +36,39 @@ describe('Function: announceStep', () => {
     expect(out.text()).toMatch(/^verifying … done in \d+\.\d s\n$/);
   });
 
-  it('says the step failed and rethrows its error', async () => {
+  it('writes a log two whole lines, so other output cannot split one', async () => {
     // Prepare
     const out = capture(false);
+
+    // Act
+    await announceStep(
+      'rebuilding the CMI',
+      async () => {
+        out.stream.write('{"level":"INFO","message":"a handler log line"}\n');
+      },
+      out.stream,
+    );
+
+    // Assess
+    expect(out.text().split('\n')).toEqual([
+      'rebuilding the CMI …',
+      '{"level":"INFO","message":"a handler log line"}',
+      expect.stringMatching(/^rebuilding the CMI done in \d+\.\d s$/),
+      '',
+    ]);
+  });
+
+  it('says the step failed and rethrows its error', async () => {
+    // Prepare
+    const out = capture(true);
     const error = new Error('the target went away');
 
     // Act
-    const failure = announceStep('rebuilding the CMI', () => Promise.reject(error), out.stream);
+    const failure = announceStep('writing the report', () => Promise.reject(error), out.stream);
 
     // Assess
     await expect(failure).rejects.toBe(error);
-    expect(out.text()).toMatch(/^rebuilding the CMI … failed after \d+\.\d s\n$/);
+    expect(out.text()).toMatch(/^writing the report … failed after \d+\.\d s\n$/);
   });
 });
 
