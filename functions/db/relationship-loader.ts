@@ -347,8 +347,10 @@ export class RelationshipLoader {
  * One primary-key probe per id, in key order, whatever the statistics say: the ledger has just
  * been filled and not yet analyzed, and `source_id = ANY($1)` with ~1,500 ids then made PostgreSQL
  * scan the whole ledger for most relation batches (at 100,000 memories: 44 ms a batch, against
- * 6–8 ms for the probes; a scan grows with the ledger). `LIMIT 1` keeps the subquery from being
- * flattened into a join the planner could hash.
+ * 6–8 ms for the probes; a scan grows with the ledger). Where the planner does pick the index for
+ * `= ANY`, that is about 1 ms faster (300,000 memories: 6.5 ms against 7.6–8.0), a fair price for
+ * never scanning. `LIMIT 1` keeps the subquery from being flattened into a join the planner could
+ * hash.
  */
 export async function readLedgerEnds(
   db: Pool | ClientBase,
