@@ -580,7 +580,7 @@ export function searchSmokeCheck(probes: readonly SearchProbe[], requested: numb
       probes.length === 0
         ? `no migrated memory with an embedding to probe (sample of ${requested} requested)`
         : failed.length === 0
-          ? `${probes.length} sampled memories find themselves in their module table and their module through the CMI`
+          ? `${probes.length} sampled memories find themselves among their user's memories in their module table, and their module through the CMI`
           : `${failed.length} of ${probes.length} sampled memories fail: ${samples.join('; ')}`,
     ...(samples.length > 0 ? { samples } : {}),
   };

@@ -219,7 +219,8 @@ async function checkRelationships(
 
 /**
  * The search smoke test alone, against the target only (the guide's `npm run test:api`): a sample
- * of migrated memories must find themselves in their module table and their module through the CMI.
+ * of migrated memories must find themselves among their user's memories in their module table, and
+ * their module through the CMI.
  */
 export async function searchSmokeTest(target: Pool, sampleSize = 20): Promise<VerificationCheck> {
   const client = await target.connect();
