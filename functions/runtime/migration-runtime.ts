@@ -144,6 +144,9 @@ export function awsMigrationRuntime(env: NodeJS.ProcessEnv = process.env): Migra
   awsRuntime = createMigrationRuntime({
     store: new S3RunStore(s3, bucket),
     s3,
+    // Verify runs three groups of checks side by side, each on a connection to each database; the
+    // pools open connections only when asked, so a step that needs fewer holds fewer.
+    poolSize: 3,
     sourceUrl: () => resolveDatabaseUrl('source', env, secretsClient),
     targetUrl: () => resolveDatabaseUrl('target', env, secretsClient),
     async openAiApiKey() {
