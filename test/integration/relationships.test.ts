@@ -91,6 +91,43 @@ describe('Engine: migrating relationships and project–task links', () => {
       work: await tableChecksum(c, '"work_memories"'),
     }));
 
+  /**
+   * Races the first relation range's batch against another session. On a fresh target holding the
+   * memories, `intrude` writes in the other session's open transaction (it is given the range's
+   * first migrated ledger row of the main target); the batch starts, and once it waits on that
+   * transaction's locks the other session commits. Returns the batch's summary and the fresh target.
+   */
+  async function raceFirstRelationRange(
+    runId: string,
+    intrude: (blocker: pg.Client, mine: LedgerRow) => Promise<void>,
+  ): Promise<{ summary: RelationshipBatchSummary; otherUrl: string; mine: LedgerRow }> {
+    const { targetUrl: otherUrl } = await freshDatabases();
+    const other = new pg.Pool({ connectionString: otherUrl, max: 3 });
+    const blocker = new pg.Client({ connectionString: otherUrl });
+    await blocker.connect();
+    try {
+      await migrateMemories(runId, other);
+      const range = relationRanges[0] as KeyRange;
+      // uuids order as their hex text does, so the range's keys are those at or below its bound
+      const inRange = (r: LedgerRow) =>
+        r.source_key.startsWith('relation:') && r.source_key.slice('relation:'.length) <= String(range.toKey);
+      const mine = (await ledger()).find((r) => r.status === 'migrated' && inRange(r)) as LedgerRow;
+      await blocker.query('BEGIN');
+      await intrude(blocker, mine);
+      const batch = migrateRelationships(
+        { source, target: other, schema },
+        { runId, kind: 'relations', range, dryRun: false },
+      );
+      await waitForLockWait(otherUrl);
+      await blocker.query('COMMIT');
+      const { summary } = await batch;
+      return { summary, otherUrl, mine };
+    } finally {
+      await blocker.end();
+      await other.end();
+    }
+  }
+
   let sourceUrl: string;
   let targetUrl: string;
   let firstSummaries: RelationshipBatchSummary[];
@@ -382,67 +419,38 @@ describe('Engine: migrating relationships and project–task links', () => {
   });
 
   it('upserts the ledger when a concurrent writer ledgers a key while the batch copies it in', async () => {
-    // Prepare: a fresh target with the memories; another session ledgers one key of the first
-    // relation range and holds its transaction open, so the batch's COPY of ledger rows must wait
-    const { targetUrl: otherUrl } = await freshDatabases();
-    const other = new pg.Pool({ connectionString: otherUrl, max: 3 });
-    const blocker = new pg.Client({ connectionString: otherUrl });
-    await blocker.connect();
-    try {
-      await migrateMemories('race-run', other);
-      const range = relationRanges[0] as KeyRange;
-      // uuids order as their hex text does, so the range's keys are those at or below its bound
-      const inRange = (r: LedgerRow) =>
-        r.source_key.startsWith('relation:') && r.source_key.slice('relation:'.length) <= String(range.toKey);
-      const key = (await ledger()).find((r) => r.status === 'migrated' && inRange(r))?.source_key as string;
-      await blocker.query('BEGIN');
+    // Prepare: another session ledgers one key of the first relation range and holds its
+    // transaction open, so the batch's COPY of ledger rows must wait
+    const ledgerOneKey = async (blocker: pg.Client, mine: LedgerRow) => {
       await blocker.query(
         `INSERT INTO ${LEDGER_SCHEMA}.relationship_ledger (source_key, status, reason, run_id, first_run_id)
          VALUES ($1, 'skipped', 'stale', 'other-run', 'other-run')`,
-        [key],
+        [mine.source_key],
       );
+    };
 
-      // Act
-      const batch = migrateRelationships(
-        { source, target: other, schema },
-        { runId: 'race-run', kind: 'relations', range, dryRun: false },
-      );
-      await waitForLockWait(otherUrl);
-      await blocker.query('COMMIT');
-      const { summary } = await batch;
+    // Act
+    const { summary, otherUrl, mine } = await raceFirstRelationRange('race-run', ledgerOneKey);
 
-      // Assess: the batch redid its work through the upsert and owns the key's ledger row
-      const rows = await ledger(otherUrl);
-      expect(rows.length).toBe(summary.read);
-      const expected = new Map(statuses(await ledger()).map((r) => [r[0], r]));
-      for (const row of statuses(rows)) expect(row).toEqual(expected.get(row[0] as string));
-      expect(rows.find((r) => r.source_key === key)?.status).toBe('migrated');
-    } finally {
-      await blocker.end();
-      await other.end();
-    }
+    // Assess: the batch redid its work through the upsert and owns the key's ledger row
+    const rows = await ledger(otherUrl);
+    expect(rows.length).toBe(summary.read);
+    const expected = new Map(statuses(await ledger()).map((r) => [r[0], r]));
+    for (const row of statuses(rows)) expect(row).toEqual(expected.get(row[0] as string));
+    expect(rows.find((r) => r.source_key === mine.source_key)?.status).toBe('migrated');
   });
 
   it('takes over a row another batch inserts between its lock and its upsert, recording that relation as the duplicate', async () => {
-    // Prepare: a fresh target with the memories; another session writes the row of one relation of
-    // the first range, owned by a relation with a higher id, ledgers it and holds its transaction
-    // open, so the batch's lock cannot see the row and its upsert must wait for it
-    const { targetUrl: otherUrl } = await freshDatabases();
-    const other = new pg.Pool({ connectionString: otherUrl, max: 3 });
-    const blocker = new pg.Client({ connectionString: otherUrl });
-    await blocker.connect();
+    // Prepare: another session writes the row of one relation of the first range, owned by a
+    // relation with a higher id, ledgers it and holds its transaction open, so the batch's lock
+    // cannot see the row and its upsert must wait for it
     const intruder = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
-    try {
-      await migrateMemories('takeover-run', other);
-      const range = relationRanges[0] as KeyRange;
-      const inRange = (r: LedgerRow) =>
-        r.source_key.startsWith('relation:') && r.source_key.slice('relation:'.length) <= String(range.toKey);
-      const mine = (await ledger()).find((r) => r.status === 'migrated' && inRange(r)) as LedgerRow;
+    let r: Record<string, unknown> = {};
+    const writeIntruder = async (blocker: pg.Client, mine: LedgerRow) => {
       const row = await withClient(targetUrl, (c) =>
         c.query('SELECT * FROM memory_relationships WHERE id = $1', [mine.target_id]),
       );
-      const r = row.rows[0] as Record<string, unknown>;
-      await blocker.query('BEGIN');
+      r = row.rows[0] as Record<string, unknown>;
       await blocker.query(
         'INSERT INTO memory_relationships SELECT * FROM json_populate_record(NULL::memory_relationships, $1)',
         [{ ...r, strength: 0.5, metadata: { original_relation_id: intruder } }],
@@ -452,39 +460,30 @@ describe('Engine: migrating relationships and project–task links', () => {
          VALUES ($1, 'migrated', $2, 'other-run', 'other-run')`,
         [`relation:${intruder}`, r.id],
       );
+    };
 
-      // Act
-      const batch = migrateRelationships(
-        { source, target: other, schema },
-        { runId: 'takeover-run', kind: 'relations', range, dryRun: false },
-      );
-      await waitForLockWait(otherUrl);
-      await blocker.query('COMMIT');
-      const { summary } = await batch;
+    // Act
+    const { summary, otherUrl, mine } = await raceFirstRelationRange('takeover-run', writeIntruder);
 
-      // Assess: the lower relation id owns the row; the intruder is ledgered as its duplicate
-      expect(summary.displaced).toBe(1);
-      const rows = await ledger(otherUrl);
-      expect(rows.find((x) => x.source_key === `relation:${intruder}`)).toMatchObject({
-        status: 'skipped',
-        reason: 'duplicate',
-        target_id: null,
-      });
-      expect(rows.find((x) => x.source_key === mine.source_key)).toMatchObject({
-        status: 'migrated',
-        target_id: r.id,
-      });
-      const owner = await withClient(otherUrl, (c) =>
-        c.query<{ owner: string }>(
-          `SELECT metadata->>'original_relation_id' AS owner FROM memory_relationships WHERE id = $1`,
-          [r.id],
-        ),
-      );
-      expect(`relation:${owner.rows[0]?.owner}`).toBe(mine.source_key);
-    } finally {
-      await blocker.end();
-      await other.end();
-    }
+    // Assess: the lower relation id owns the row; the intruder is ledgered as its duplicate
+    expect(summary.displaced).toBe(1);
+    const rows = await ledger(otherUrl);
+    expect(rows.find((x) => x.source_key === `relation:${intruder}`)).toMatchObject({
+      status: 'skipped',
+      reason: 'duplicate',
+      target_id: null,
+    });
+    expect(rows.find((x) => x.source_key === mine.source_key)).toMatchObject({
+      status: 'migrated',
+      target_id: r.id,
+    });
+    const owner = await withClient(otherUrl, (c) =>
+      c.query<{ owner: string }>(
+        `SELECT metadata->>'original_relation_id' AS owner FROM memory_relationships WHERE id = $1`,
+        [r.id],
+      ),
+    );
+    expect(`relation:${owner.rows[0]?.owner}`).toBe(mine.source_key);
   });
 
   it('re-resolves a relation whose end moved module, leaving no stale row', async () => {
