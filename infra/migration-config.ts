@@ -35,6 +35,17 @@ export interface MigrationConfig {
    * The RDS instances/clusters holding the two databases, for `snapshot: "rds" | "both"`. The
    * Snapshot function may snapshot exactly these (IAM); the execution input's `rds` can only name them.
    */
+  /**
+   * Aurora clusters reached through the RDS Data API instead of pg connections (no VPC needed): the
+   * cluster ARN and database name of each side. The database secrets are then the clusters' RDS
+   * credential secrets (username/password JSON), which the Data API reads on the caller's behalf.
+   */
+  dataApi?: {
+    sourceClusterArn: string;
+    sourceDatabase: string;
+    targetClusterArn: string;
+    targetDatabase: string;
+  };
   rds: {
     sourceInstance?: string;
     sourceCluster?: string;
@@ -64,12 +75,40 @@ export function readMigrationConfig(node: Node): MigrationConfig {
     alarmTopicArn: optionalString(read('alarmTopicArn')),
     openAiBaseUrl: optionalString(read('openAiBaseUrl')),
     destroyRunBucket: flag(read('destroyRunBucket')),
+    dataApi: dataApiConfig(read),
     rds: {
       sourceInstance: optionalString(read('rdsSourceInstance')),
       sourceCluster: optionalString(read('rdsSourceCluster')),
       targetInstance: optionalString(read('rdsTargetInstance')),
       targetCluster: optionalString(read('rdsTargetCluster')),
     },
+  };
+}
+
+const DATA_API_KEYS = [
+  'dataApiSourceClusterArn',
+  'dataApiSourceDatabase',
+  'dataApiTargetClusterArn',
+  'dataApiTargetDatabase',
+] as const;
+
+/** All four Data API keys, or none: half a Data API configuration would reach one database by pg. */
+function dataApiConfig(read: (key: string) => unknown): MigrationConfig['dataApi'] {
+  const values = DATA_API_KEYS.map((key) => optionalString(read(key)));
+  if (values.every((v) => v === undefined)) return undefined;
+  const missing = DATA_API_KEYS.filter((_, i) => values[i] === undefined);
+  if (missing.length > 0) {
+    throw new InvalidInputError(
+      `The RDS Data API needs all of ${DATA_API_KEYS.map((k) => `${CONTEXT_PREFIX}:${k}`).join(', ')}; missing ${missing.join(', ')}`,
+      { context: { missing } },
+    );
+  }
+  const [sourceClusterArn, sourceDatabase, targetClusterArn, targetDatabase] = values as string[];
+  return {
+    sourceClusterArn: sourceClusterArn as string,
+    sourceDatabase: sourceDatabase as string,
+    targetClusterArn: targetClusterArn as string,
+    targetDatabase: targetDatabase as string,
   };
 }
 

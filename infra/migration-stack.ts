@@ -39,6 +39,7 @@ export class MigrationStack extends Stack {
       logRetention,
       logLevel: config.logLevel,
       openAiBaseUrl: config.openAiBaseUrl,
+      dataApi: config.dataApi,
       vpc: network.vpc,
       vpcSubnets: network.vpcSubnets,
       securityGroups: network.securityGroups,

@@ -2,6 +2,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ClientBase } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { copyRowsInDataApi, dataApiTuples } from './data-api/data-api-copy.js';
+import { isDataApiSession } from './data-api/data-api-pool.js';
 import { BlockPool, CopyBinaryParser, type PgBinaryType, TupleWriter } from './pg-binary.js';
 
 // Tuples are written into chunks of about this size before they reach the socket: one write per
@@ -44,6 +46,7 @@ export async function copyRowsIn(
   columns: readonly { name: string; type: PgBinaryType }[],
   rows: Iterable<readonly unknown[]>,
 ): Promise<void> {
+  if (isDataApiSession(client)) return copyRowsInDataApi(client, table, columns, rows);
   const sql = `COPY ${table} (${columnList(columns)}) FROM STDIN (FORMAT binary)`;
   const types = columns.map((c) => c.type);
   const writer = new TupleWriter(CHUNK_BYTES, chunks);
@@ -59,8 +62,15 @@ export async function copyQueryOut(
   query: string,
   onTuple: (fields: (Buffer | null)[]) => void,
 ): Promise<number> {
-  const parser = new CopyBinaryParser();
   let count = 0;
+  if (isDataApiSession(client)) {
+    for await (const tuple of dataApiTuples(client, query)) {
+      onTuple(tuple);
+      count++;
+    }
+    return count;
+  }
+  const parser = new CopyBinaryParser();
   const stream = client.query(copyTo(`COPY (${query}) TO STDOUT (FORMAT binary)`));
   for await (const chunk of stream) {
     for (const tuple of parser.push(chunk as Buffer)) {

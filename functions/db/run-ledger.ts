@@ -36,7 +36,7 @@ export async function recordRunStart(
   run: { runId: string; options: Record<string, unknown>; watermark: Date | null },
 ): Promise<void> {
   await target.query(
-    `INSERT INTO ${LEDGER_SCHEMA}.runs (run_id, status, options, watermark) VALUES ($1, 'running', $2, $3)
+    `INSERT INTO ${LEDGER_SCHEMA}.runs (run_id, status, options, watermark) VALUES ($1, 'running', $2::jsonb, $3::timestamptz)
      ON CONFLICT (run_id) DO UPDATE SET status = 'running', options = EXCLUDED.options`,
     [run.runId, JSON.stringify(run.options), run.watermark],
   );
@@ -49,7 +49,7 @@ export async function recordRunEnd(
   summary: Record<string, unknown>,
 ): Promise<void> {
   await target.query(
-    `UPDATE ${LEDGER_SCHEMA}.runs SET status = $2, finished_at = now(), summary = $3 WHERE run_id = $1`,
+    `UPDATE ${LEDGER_SCHEMA}.runs SET status = $2, finished_at = now(), summary = $3::jsonb WHERE run_id = $1`,
     [runId, status, JSON.stringify(summary)],
   );
 }

@@ -17,6 +17,8 @@ import type {
   TargetFingerprint,
 } from '../core/verification.js';
 import { SAMPLE_LIMIT } from '../core/verification.js';
+import { dataApiTuples } from './data-api/data-api-copy.js';
+import { isDataApiSession } from './data-api/data-api-pool.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import { CopyBinaryParser, decodeField } from './pg-binary.js';
 import type { SourceSchema } from './source-schema.js';
@@ -31,6 +33,10 @@ export const moduleTable = (module: string) => `"${module}_memories"`;
  * only a chunk of each in memory. (copyQueryOut pushes every tuple and cannot be paused.)
  */
 export async function* streamTuples(client: ClientBase, query: string): AsyncGenerator<(Buffer | null)[]> {
+  if (isDataApiSession(client)) {
+    yield* dataApiTuples(client, query);
+    return;
+  }
   const parser = new CopyBinaryParser();
   const stream = client.query(copyTo(`COPY (${query}) TO STDOUT (FORMAT binary)`));
   try {

@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
+import { DataApiPool, type DataApiTarget } from '../db/data-api/data-api-pool.js';
 import { InvalidInputError, PreflightError } from '../errors.js';
 import { type RunStore, S3RunStore } from '../store/run-store.js';
 import { resolveDatabaseUrl } from './database-urls.js';
@@ -13,6 +15,8 @@ import { resolveDatabaseUrl } from './database-urls.js';
  */
 export interface MigrationRuntime {
   store: RunStore;
+  /** How the databases are reached: pg connections, or the RDS Data API (no COPY). */
+  driver?: 'pg' | 'data-api';
   sourcePool(): Promise<pg.Pool>;
   targetPool(): Promise<pg.Pool>;
   /** Reads a user-supplied object: `s3://bucket/key`, or `file://` for local runs. */
@@ -42,6 +46,8 @@ export interface RuntimeOptions {
   openAiApiKey?: () => Promise<string | undefined>;
   openAiBaseUrl?: () => string | undefined;
   embeddingRetry?: EmbeddingRetrySettings;
+  /** Both databases through the RDS Data API (Aurora without VPC access) instead of pg connections. */
+  dataApi?: { client: RDSDataClient; source: DataApiTarget; target: DataApiTarget };
 }
 
 const EMBEDDING_RETRY_VARIABLES = {
@@ -103,12 +109,30 @@ function lazyPool(
   };
 }
 
+/**
+ * A Data API "pool" in pg's clothes: the engine calls query/connect/release only, which the
+ * facade provides (COPY goes through copy-stream.ts, which recognises a Data API session). The
+ * cast is the one place the two meet.
+ */
+function dataApiPools(dataApi: NonNullable<RuntimeOptions['dataApi']>) {
+  const pool = (target: DataApiTarget) => ({
+    get: async () => new DataApiPool(dataApi.client, target) as unknown as pg.Pool,
+    end: async () => undefined,
+  });
+  return { source: pool(dataApi.source), target: pool(dataApi.target) };
+}
+
 export function createMigrationRuntime(options: RuntimeOptions): MigrationRuntime {
   const max = options.poolSize ?? 2;
-  const source = lazyPool(options.sourceUrl, 'source', max);
-  const target = lazyPool(options.targetUrl, 'target', max);
+  const { source, target } = options.dataApi
+    ? dataApiPools(options.dataApi)
+    : {
+        source: lazyPool(options.sourceUrl, 'source', max),
+        target: lazyPool(options.targetUrl, 'target', max),
+      };
   return {
     store: options.store,
+    driver: options.dataApi ? 'data-api' : 'pg',
     sourcePool: () => source.get(),
     targetPool: () => target.get(),
     openAiApiKey: options.openAiApiKey,
@@ -124,6 +148,37 @@ export function createMigrationRuntime(options: RuntimeOptions): MigrationRuntim
     },
     async close() {
       await Promise.all([source.end(), target.end()]);
+    },
+  };
+}
+
+/**
+ * SOURCE_/TARGET_DATA_API_CLUSTER_ARN and _DATABASE (the stack sets them when deployed for the
+ * Data API): the database secrets are then the clusters' RDS credential secrets, passed to the
+ * Data API by ARN and never read here.
+ */
+export function dataApiFromEnv(env: NodeJS.ProcessEnv, client?: RDSDataClient): RuntimeOptions['dataApi'] {
+  const sourceArn = env.SOURCE_DATA_API_CLUSTER_ARN?.trim();
+  const targetArn = env.TARGET_DATA_API_CLUSTER_ARN?.trim();
+  if (!sourceArn && !targetArn) return undefined;
+  const sourceSecret = env.SOURCE_DATABASE_SECRET_ARN?.trim();
+  const targetSecret = env.TARGET_DATABASE_SECRET_ARN?.trim();
+  if (!sourceArn || !targetArn || !sourceSecret || !targetSecret) {
+    throw new PreflightError(
+      'The RDS Data API needs SOURCE_ and TARGET_DATA_API_CLUSTER_ARN and both database secret ARNs (SOURCE_/TARGET_DATABASE_SECRET_ARN)',
+    );
+  }
+  return {
+    client: client ?? new RDSDataClient({}),
+    source: {
+      resourceArn: sourceArn,
+      secretArn: sourceSecret,
+      database: env.SOURCE_DATA_API_DATABASE?.trim() || undefined,
+    },
+    target: {
+      resourceArn: targetArn,
+      secretArn: targetSecret,
+      database: env.TARGET_DATA_API_DATABASE?.trim() || undefined,
     },
   };
 }
@@ -149,6 +204,7 @@ export function awsMigrationRuntime(env: NodeJS.ProcessEnv = process.env): Migra
     poolSize: 3,
     sourceUrl: () => resolveDatabaseUrl('source', env, secretsClient),
     targetUrl: () => resolveDatabaseUrl('target', env, secretsClient),
+    dataApi: dataApiFromEnv(env),
     async openAiApiKey() {
       const arn = env.OPENAI_API_KEY_SECRET_ARN;
       if (!arn) return env.OPENAI_API_KEY;

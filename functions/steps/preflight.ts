@@ -62,6 +62,14 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
   }
   const runId = runIdFrom(event.executionName);
   const layout = runLayout(runId);
+  const snapshotMode = snapshotModeOf(input);
+  if (runtime.driver === 'data-api' && (snapshotMode === 'logical' || snapshotMode === 'both')) {
+    // A logical snapshot streams COPY TO STDOUT, which the Data API cannot carry.
+    throw new InvalidInputError(
+      `A logical snapshot needs pg connections; with the RDS Data API take an RDS snapshot instead ("snapshot": "rds" with "rds": {...}) or skip it ("snapshot": "none").`,
+      { context: { snapshot: snapshotMode } },
+    );
+  }
 
   const source = await connected(runtime.sourcePool, 'source');
   const target = await connected(runtime.targetPool, 'target');
@@ -154,7 +162,7 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     placeholderEmailDomain: input.placeholderEmailDomain,
     centroidClassification: input.centroidClassification,
     embedMode,
-    snapshot: snapshotModeOf(input),
+    snapshot: snapshotMode,
     rds: input.rds,
     embeddingModel: input.embeddingModel,
     embeddingDimensions: input.embeddingDimensions,

@@ -3,6 +3,8 @@ import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2'
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import type { MigrationConfig } from '../migration-config.js';
+import { dataApiEnvironment, grantDataApi } from './data-api-access.js';
 import { HANDLER_FILES, type HandlerName, MigrationFunction } from './migration-function.js';
 import type { MigrationSecrets } from './migration-secrets.js';
 
@@ -32,6 +34,8 @@ export interface MigrationFunctionsProps {
   logLevel: string;
   /** An OpenAI-compatible endpoint other than api.openai.com (not a secret: the key stays in its secret). */
   openAiBaseUrl?: string;
+  /** Both databases through the RDS Data API instead of pg connections. */
+  dataApi?: MigrationConfig['dataApi'];
   vpc?: IVpc;
   vpcSubnets?: SubnetSelection;
   securityGroups?: ISecurityGroup[];
@@ -53,6 +57,7 @@ export class MigrationFunctions extends Construct {
       POWERTOOLS_METRICS_NAMESPACE: 'BigMemoryMigration',
       LOG_LEVEL: props.logLevel,
       ...(props.openAiBaseUrl ? { OPENAI_BASE_URL: props.openAiBaseUrl } : {}),
+      ...dataApiEnvironment(props.dataApi),
     };
     const entries = (Object.keys(HANDLER_FILES) as HandlerName[]).map((handler) => {
       const fn = new MigrationFunction(this, handler, {
@@ -67,6 +72,7 @@ export class MigrationFunctions extends Construct {
       });
       props.bucket.grantReadWrite(fn);
       for (const secret of SECRETS_BY_HANDLER[handler]) props.secrets[secret].grantRead(fn);
+      grantDataApi(fn, props.dataApi);
       return [handler, fn] as const;
     });
     this.byHandler = Object.fromEntries(entries) as Record<HandlerName, MigrationFunction>;

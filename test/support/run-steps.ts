@@ -9,6 +9,7 @@ import {
   type EmbeddingRetrySettings,
   embeddingRetryFromEnv,
   type MigrationRuntime,
+  type RuntimeOptions,
 } from '../../functions/runtime/migration-runtime.js';
 import { migrateBatch } from '../../functions/steps/migrate-batch.js';
 import type { RelationshipItem } from '../../functions/steps/plan.js';
@@ -36,6 +37,8 @@ export interface StepRunOptions {
   openAiBaseUrl?: string;
   /** The embeddings client's retries; EMBEDDING_MAX_ATTEMPTS etc. when absent. */
   embeddingRetry?: EmbeddingRetrySettings;
+  /** Both databases through the RDS Data API instead of pg (the URLs are then unused). */
+  dataApi?: RuntimeOptions['dataApi'];
   /** Called as each phase starts and ends (the benchmark's CPU accounting). */
   onPhase?: (phase: string, at: 'start' | 'end') => void;
 }
@@ -87,6 +90,7 @@ export async function runSteps(options: StepRunOptions): Promise<StepRunResult> 
     openAiApiKey: async () => options.openAiApiKey ?? process.env.OPENAI_API_KEY,
     openAiBaseUrl: () => options.openAiBaseUrl ?? process.env.OPENAI_BASE_URL,
     embeddingRetry: options.embeddingRetry ?? embeddingRetryFromEnv(process.env),
+    dataApi: options.dataApi,
   });
   const runId = options.runId ?? `run-${process.pid}-${Date.now()}-${++runCounter}`;
   const outputs: Record<string, unknown> = {};

@@ -1,0 +1,148 @@
+/**
+ * The Data API has no COPY. Rows go in by BatchExecuteStatement (one INSERT, many parameter sets,
+ * sized under the service's 4 MiB request limit); rows come out of a cursor FETCHed in pages sized
+ * under its 1 MiB response limit, and each row is re-encoded as binary COPY fields so the readers
+ * above decode one format whatever the driver.
+ */
+import { BatchExecuteStatementCommand, type Field, type SqlParameter } from '@aws-sdk/client-rds-data';
+import { encodeField, type PgBinaryType } from '../pg-binary.js';
+import type { DataApiSession } from './data-api-pool.js';
+import { arrayLiteral, binaryTypeOf, binaryValueOf } from './data-api-values.js';
+
+const REQUEST_BUDGET_BYTES = 3 * 1024 * 1024;
+const RESPONSE_BUDGET_BYTES = 640 * 1024;
+const MAX_PAGE_ROWS = 1000;
+
+const CASTS: Record<PgBinaryType, string> = {
+  text: '',
+  uuid: '::uuid',
+  int4: '::int4',
+  int8: '::int8',
+  float8: '::float8',
+  bool: '::bool',
+  timestamp: '::timestamp',
+  timestamptz: '::timestamptz',
+  jsonb: '::jsonb',
+  'text[]': '::text[]',
+  vector: '::vector',
+};
+
+function vectorText(value: unknown): string {
+  if (Buffer.isBuffer(value)) {
+    const dims = value.readInt16BE(0);
+    return `[${Array.from({ length: dims }, (_, i) => value.readFloatBE(4 + i * 4)).join(',')}]`;
+  }
+  // Each float4 prints as the shortest double that is exactly it, which parses back to the same float4.
+  return `[${Array.from(value as ArrayLike<number>).join(',')}]`;
+}
+
+function fieldOf(type: PgBinaryType, value: unknown): Field {
+  if (value === null || value === undefined) return { isNull: true };
+  switch (type) {
+    case 'int4':
+      return { longValue: Number(value) };
+    case 'float8':
+      return { doubleValue: Number(value) };
+    case 'bool':
+      return { booleanValue: Boolean(value) };
+    case 'int8':
+      return { stringValue: String(value) };
+    case 'timestamp':
+    case 'timestamptz': {
+      const date = value instanceof Date ? value : new Date(Number(value));
+      return { stringValue: date.toISOString() };
+    }
+    case 'jsonb':
+      return { stringValue: typeof value === 'string' ? value : JSON.stringify(value) };
+    case 'text[]':
+      return { stringValue: arrayLiteral(value as unknown[]) };
+    case 'vector':
+      return { stringValue: vectorText(value) };
+    default:
+      return { stringValue: String(value) };
+  }
+}
+
+function approximateBytes(fields: readonly Field[]): number {
+  let n = 16;
+  for (const f of fields)
+    n += 24 + (f.stringValue?.length ?? 0) * 1.1 + (f.blobValue ? f.blobValue.length * 1.4 : 0);
+  return n;
+}
+
+export async function copyRowsInDataApi(
+  session: DataApiSession,
+  table: string,
+  columns: readonly { name: string; type: PgBinaryType }[],
+  rows: Iterable<readonly unknown[]>,
+): Promise<void> {
+  const placeholders = columns.map((c, i) => `:p${i + 1}${CASTS[c.type]}`).join(', ');
+  const sql = `INSERT INTO ${table} (${columns.map((c) => `"${c.name}"`).join(', ')}) VALUES (${placeholders})`;
+  let sets: SqlParameter[][] = [];
+  let bytes = 0;
+  const flush = async () => {
+    if (sets.length === 0) return;
+    await session.client.send(
+      new BatchExecuteStatementCommand({
+        ...session.target,
+        sql,
+        parameterSets: sets,
+        transactionId: session.transactionId,
+      }),
+    );
+    sets = [];
+    bytes = 0;
+  };
+  for (const row of rows) {
+    const fields = columns.map((c, i) => fieldOf(c.type, row[i]));
+    const size = approximateBytes(fields);
+    if (sets.length > 0 && bytes + size > REQUEST_BUDGET_BYTES) await flush();
+    sets.push(fields.map((value, i) => ({ name: `p${i + 1}`, value })));
+    bytes += size;
+  }
+  await flush();
+}
+
+let cursorCount = 0;
+
+/**
+ * The query's rows as binary COPY fields, a page at a time. A cursor needs a transaction: the
+ * session's own if it has one, otherwise one opened and ended here.
+ */
+export async function* dataApiTuples(
+  session: DataApiSession,
+  query: string,
+): AsyncGenerator<(Buffer | null)[]> {
+  const own = session.transactionId === undefined;
+  const cursor = `bm_cursor_${++cursorCount}`;
+  if (own) await session.query('BEGIN');
+  let finished = false;
+  try {
+    await session.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR ${query}`);
+    let pageRows = 50;
+    for (;;) {
+      const page = await session.query(`FETCH FORWARD ${pageRows} FROM ${cursor}`);
+      let largest = 1;
+      let types: PgBinaryType[] | undefined;
+      for (const record of page.records) {
+        types ??= page.columns.map(binaryTypeOf);
+        largest = Math.max(largest, approximateBytes(record));
+        yield record.map((field, i) => {
+          const type = (types as PgBinaryType[])[i] as PgBinaryType;
+          const value = binaryValueOf(field, page.columns[i] ?? {}, type);
+          return value === null ? null : encodeField(type, value);
+        });
+      }
+      if (page.records.length < pageRows) break;
+      pageRows = Math.max(1, Math.min(MAX_PAGE_ROWS, Math.floor(RESPONSE_BUDGET_BYTES / largest)));
+    }
+    finished = true;
+  } finally {
+    if (own) {
+      // A consumer that stopped early, or a failure, ends the transaction without keeping anything.
+      await session.query(finished ? 'COMMIT' : 'ROLLBACK').catch(() => undefined);
+    } else if (finished) {
+      await session.query(`CLOSE ${cursor}`);
+    }
+  }
+}
