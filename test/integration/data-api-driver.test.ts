@@ -94,4 +94,16 @@ describe('RDS Data API driver: the whole migration through the Data API', () => 
     expect(await migratedChecksums(apiTargetUrl)).toEqual(afterFirst);
     expect(server.stats().requests).toBeGreaterThan(0);
   });
+
+  it('refuses a logical snapshot before writing anything, naming the snapshots it can take', async () => {
+    // Act + Assess
+    await expect(
+      runSteps({
+        sourceUrl,
+        targetUrl: apiTargetUrl,
+        input: { ...INPUT, snapshot: 'logical' },
+        dataApi: dataApi(),
+      }),
+    ).rejects.toThrow(/"snapshot": "rds".*"snapshot": "none"/);
+  });
 });
