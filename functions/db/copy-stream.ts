@@ -46,9 +46,10 @@ export async function copyRowsIn(
   columns: readonly { name: string; type: PgBinaryType }[],
   rows: Iterable<readonly unknown[]>,
 ): Promise<void> {
-  if (isDataApiSession(client)) return copyRowsInDataApi(client, table, columns, rows);
-  const sql = `COPY ${table} (${columnList(columns)}) FROM STDIN (FORMAT binary)`;
+  const into = `${table} (${columnList(columns)})`;
   const types = columns.map((c) => c.type);
+  if (isDataApiSession(client)) return copyRowsInDataApi(client, into, types, rows);
+  const sql = `COPY ${into} FROM STDIN (FORMAT binary)`;
   const writer = new TupleWriter(CHUNK_BYTES, chunks);
   await pipeline(Readable.from(binaryCopyChunks(writer, types, rows)), client.query(copyFrom(sql)));
   // The server has answered, so it has every byte. After a failure the chunks are left to the

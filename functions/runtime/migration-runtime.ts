@@ -115,10 +115,10 @@ function lazyPool(
  * cast is the one place the two meet.
  */
 function dataApiPools(dataApi: NonNullable<RuntimeOptions['dataApi']>) {
-  const pool = (target: DataApiTarget) => ({
-    get: async () => new DataApiPool(dataApi.client, target) as unknown as pg.Pool,
-    end: async () => undefined,
-  });
+  const pool = (target: DataApiTarget) => {
+    const shared = new DataApiPool(dataApi.client, target) as unknown as pg.Pool;
+    return { get: async () => shared, end: async () => undefined };
+  };
   return { source: pool(dataApi.source), target: pool(dataApi.target) };
 }
 

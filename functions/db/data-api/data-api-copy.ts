@@ -5,7 +5,7 @@
  * above decode one format whatever the driver.
  */
 import { BatchExecuteStatementCommand, type Field, type SqlParameter } from '@aws-sdk/client-rds-data';
-import { encodeField, type PgBinaryType } from '../pg-binary.js';
+import { decodeVector, encodeField, type PgBinaryType } from '../pg-binary.js';
 import type { DataApiSession } from './data-api-pool.js';
 import { arrayLiteral, binaryTypeOf, binaryValueOf } from './data-api-values.js';
 
@@ -28,12 +28,9 @@ const CASTS: Record<PgBinaryType, string> = {
 };
 
 function vectorText(value: unknown): string {
-  if (Buffer.isBuffer(value)) {
-    const dims = value.readInt16BE(0);
-    return `[${Array.from({ length: dims }, (_, i) => value.readFloatBE(4 + i * 4)).join(',')}]`;
-  }
+  const floats = Buffer.isBuffer(value) ? decodeVector(value) : (value as ArrayLike<number>);
   // Each float4 prints as the shortest double that is exactly it, which parses back to the same float4.
-  return `[${Array.from(value as ArrayLike<number>).join(',')}]`;
+  return `[${Array.from(floats).join(',')}]`;
 }
 
 function fieldOf(type: PgBinaryType, value: unknown): Field {
@@ -70,14 +67,15 @@ function approximateBytes(fields: readonly Field[]): number {
   return n;
 }
 
+/** `into` is the COPY's own `table (columns)`; the values are cast to each column's binary type. */
 export async function copyRowsInDataApi(
   session: DataApiSession,
-  table: string,
-  columns: readonly { name: string; type: PgBinaryType }[],
+  into: string,
+  types: readonly PgBinaryType[],
   rows: Iterable<readonly unknown[]>,
 ): Promise<void> {
-  const placeholders = columns.map((c, i) => `:p${i + 1}${CASTS[c.type]}`).join(', ');
-  const sql = `INSERT INTO ${table} (${columns.map((c) => `"${c.name}"`).join(', ')}) VALUES (${placeholders})`;
+  const placeholders = types.map((type, i) => `:p${i + 1}${CASTS[type]}`).join(', ');
+  const sql = `INSERT INTO ${into} VALUES (${placeholders})`;
   let sets: SqlParameter[][] = [];
   let bytes = 0;
   const flush = async () => {
@@ -94,7 +92,7 @@ export async function copyRowsInDataApi(
     bytes = 0;
   };
   for (const row of rows) {
-    const fields = columns.map((c, i) => fieldOf(c.type, row[i]));
+    const fields = types.map((type, i) => fieldOf(type, row[i]));
     const size = approximateBytes(fields);
     if (sets.length > 0 && bytes + size > REQUEST_BUDGET_BYTES) await flush();
     sets.push(fields.map((value, i) => ({ name: `p${i + 1}`, value })));

@@ -46,7 +46,6 @@ const ROLLBACK = /^(ROLLBACK|ABORT)\b/i;
  * on its own, as with pg.
  */
 export class DataApiSession {
-  readonly dataApi = true;
   transactionId: string | undefined;
 
   constructor(
@@ -160,8 +159,6 @@ export class DataApiSession {
 
 /** The pool-shaped entry point: every `connect()` is a new session; the HTTP client is shared. */
 export class DataApiPool {
-  readonly dataApi = true;
-
   constructor(
     readonly client: RDSDataClient,
     readonly target: DataApiTarget,
@@ -186,5 +183,5 @@ export class DataApiPool {
 }
 
 export function isDataApiSession(client: unknown): client is DataApiSession {
-  return (client as { dataApi?: boolean } | null)?.dataApi === true && client instanceof DataApiSession;
+  return client instanceof DataApiSession;
 }
