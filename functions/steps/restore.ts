@@ -22,6 +22,13 @@ export type RestoreEvent =
  */
 export async function restore(runtime: MigrationRuntime, event: RestoreEvent): Promise<RestoreReport> {
   const request = 'input' in event ? fromInput(event.input) : event;
+  if (runtime.driver === 'data-api') {
+    // A logical snapshot loads by COPY FROM STDIN, which the Data API cannot carry.
+    throw new InvalidInputError(
+      'A logical snapshot restores over pg connections only: run npm run migrate:restore (or psql) with the database URL, or restore the RDS snapshot.',
+      { context: { database: request.database } },
+    );
+  }
   const pool = request.database === 'source' ? await runtime.sourcePool() : await runtime.targetPool();
   const store = snapshotStoreAt(request.snapshot, () =>
     // The run store's client carries the endpoint settings of S3-compatible stores.

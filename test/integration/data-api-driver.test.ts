@@ -1,6 +1,12 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODULE_IDS } from '../../functions/core/types.js';
+import { createMigrationRuntime } from '../../functions/runtime/migration-runtime.js';
+import { restore } from '../../functions/steps/restore.js';
+import { FileRunStore } from '../../functions/store/run-store.js';
 import { generateBigMemory } from '../generator/bigmemory-generator.js';
 import { type DataApiServer, startDataApiServer } from '../harness/data-api-server.js';
 import { createDatabase, freshDatabases } from '../harness/databases.js';
@@ -105,5 +111,23 @@ describe('RDS Data API driver: the whole migration through the Data API', () => 
         dataApi: dataApi(),
       }),
     ).rejects.toThrow(/"snapshot": "rds".*"snapshot": "none"/);
+  });
+
+  it('refuses to restore a logical snapshot through the Data API, naming the ways that work', async () => {
+    // Arrange
+    const runtime = createMigrationRuntime({
+      store: new FileRunStore(await mkdtemp(join(tmpdir(), 'bm-restore-'))),
+      sourceUrl: async () => sourceUrl,
+      targetUrl: async () => apiTargetUrl,
+      dataApi: dataApi(),
+    });
+    runtimes.push(runtime);
+    const before = await migratedChecksums(apiTargetUrl);
+
+    // Act + Assess
+    await expect(
+      restore(runtime, { snapshot: 's3://bucket/backups/migration-x/', database: 'target' }),
+    ).rejects.toThrow(/pg connections only: run npm run migrate:restore/);
+    expect(await migratedChecksums(apiTargetUrl)).toEqual(before);
   });
 });
