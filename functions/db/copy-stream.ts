@@ -4,6 +4,8 @@ import type { ClientBase } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { copyRowsInDataApi, dataApiTuples } from './data-api/data-api-copy.js';
 import { isDataApiSession } from './data-api/data-api-pool.js';
+import { readKeyedThroughDataApi } from './data-api/data-api-wide-rows.js';
+import { type KeyedRead, keyedQuery } from './keyed-read.js';
 import { BlockPool, CopyBinaryParser, type PgBinaryType, TupleWriter } from './pg-binary.js';
 
 // Tuples are written into chunks of about this size before they reach the socket: one write per
@@ -80,4 +82,17 @@ export async function copyQueryOut(
     }
   }
   return count;
+}
+
+/**
+ * Hands each row of a keyed read, as binary COPY fields, to `onTuple` in the read's order: by
+ * binary COPY over pg, by cursor pages over the Data API (whose wide rows arrive in pieces).
+ */
+export async function readKeyed(
+  client: ClientBase,
+  read: KeyedRead,
+  onTuple: (fields: (Buffer | null)[]) => void,
+): Promise<number> {
+  if (isDataApiSession(client)) return readKeyedThroughDataApi(client, read, onTuple);
+  return copyQueryOut(client, keyedQuery(read), onTuple);
 }

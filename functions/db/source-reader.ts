@@ -1,6 +1,7 @@
 import type { ClientBase } from 'pg';
 import type { SourceMemory } from '../core/types.js';
-import { copyQueryOut } from './copy-stream.js';
+import { readKeyed } from './copy-stream.js';
+import type { KeyedColumn, KeyedRead } from './keyed-read.js';
 import { decodeTuple, Float32Slab, type PgBinaryType } from './pg-binary.js';
 import type { SourceSchema } from './source-schema.js';
 
@@ -21,21 +22,41 @@ export interface ReadOptions {
 }
 
 // Column list of the read, in the order of SourceMemory's fields; absent optional columns read as
-// NULL so one decoder serves every installation.
-const READ_COLUMNS: { column: string; type: PgBinaryType; expr?: (schema: SourceSchema) => string }[] = [
+// NULL so one decoder serves every installation. `wide` marks values a memory may make long (its
+// text form, for the Data API driver, which reads rows over its 64 KB limit in pieces).
+interface ReadColumn {
+  column: string;
+  type: PgBinaryType;
+  expr?: (schema: SourceSchema) => string;
+  wide?: (schema: SourceSchema) => string;
+  wideBytes?: string;
+}
+const READ_COLUMNS: ReadColumn[] = [
   { column: 'id', type: 'text', expr: () => 'id::text' },
   { column: 'user_id', type: 'text', expr: () => 'user_id::text' },
-  { column: 'content', type: 'text' },
+  { column: 'content', type: 'text', wide: () => 'content' },
   { column: 'content_hash', type: 'text', expr: () => 'content_hash::text' },
-  { column: 'embedding', type: 'vector' },
-  { column: 'title', type: 'text' },
-  { column: 'summary', type: 'text' },
-  { column: 'tags', type: 'text[]', expr: () => 'tags::text[]' },
-  { column: 'source', type: 'text' },
+  // Its text is at most ~16 bytes a dimension; counting dimensions spares printing every vector.
+  {
+    column: 'embedding',
+    type: 'vector',
+    wide: () => 'embedding::text',
+    wideBytes: 'vector_dims(embedding) * 16',
+  },
+  { column: 'title', type: 'text', wide: () => 'title' },
+  { column: 'summary', type: 'text', wide: () => 'summary' },
+  {
+    column: 'tags',
+    type: 'text[]',
+    expr: () => 'tags::text[]',
+    wide: () => 'array_to_json(tags::text[])::text',
+  },
+  { column: 'source', type: 'text', wide: () => 'source' },
   {
     column: 'source_metadata',
     type: 'jsonb',
     expr: (s) => (s.metadataIsJson ? 'source_metadata::jsonb' : 'source_metadata'),
+    wide: (s) => (s.metadataIsJson ? 'source_metadata::jsonb::text' : 'source_metadata::text'),
   },
   // timestamp and timestamptz share one binary form; a zone-less value is read as the UTC it holds.
   { column: 'created_at', type: 'timestamptz' },
@@ -45,16 +66,20 @@ const READ_COLUMNS: { column: string; type: PgBinaryType; expr?: (schema: Source
 ];
 const READ_TYPES = READ_COLUMNS.map((c) => c.type);
 
-function selectList(schema: SourceSchema): string {
+function readColumns(schema: SourceSchema): KeyedColumn[] {
   const present = new Set(schema.memoryColumns);
   return READ_COLUMNS.map((c) => {
     if (!present.has(c.column)) {
-      if (c.column === 'access_count') return '0::int4';
-      if (c.type === 'vector') return 'NULL::vector';
-      return `NULL::${c.type === 'timestamptz' ? 'timestamptz' : c.type}`;
+      if (c.column === 'access_count') return { sql: '0::int4', type: c.type };
+      if (c.type === 'vector') return { sql: 'NULL::vector', type: c.type };
+      return { sql: `NULL::${c.type === 'timestamptz' ? 'timestamptz' : c.type}`, type: c.type };
     }
-    return c.expr ? c.expr(schema) : c.column;
-  }).join(', ');
+    return {
+      sql: c.expr ? c.expr(schema) : c.column,
+      type: c.type,
+      ...(c.wide ? { wide: c.wide(schema), wideBytes: c.wideBytes } : {}),
+    };
+  });
 }
 
 /**
@@ -117,12 +142,20 @@ export async function readSourceRange(
   range: KeyRange,
   options: ReadOptions = {},
 ): Promise<SourceMemory[]> {
-  const query = `SELECT ${selectList(schema)} FROM memories
-    WHERE ${rangeRows(client, schema, range, false, options)}
-    ORDER BY id${options.limit === undefined ? '' : ` LIMIT ${Math.max(0, Math.floor(options.limit))}`}`;
+  const read: KeyedRead = {
+    from: 'memories m',
+    alias: 'm',
+    key: 'm.id',
+    keyType: schema.memoryIdType,
+    columns: readColumns(schema),
+    where: rangeRows(client, schema, range, false, options),
+    // Qualified: a bare `id` would name the select list's `id::text` and sort as text.
+    orderBy: 'm.id',
+    limit: options.limit,
+  };
   const memories: SourceMemory[] = [];
   const slab = options.slab ?? new Float32Slab();
-  await copyQueryOut(client, query, (fields) => memories.push(toSourceMemory(fields, slab)));
+  await readKeyed(client, read, (fields) => memories.push(toSourceMemory(fields, slab)));
   return memories;
 }
 

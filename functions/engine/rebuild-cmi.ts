@@ -2,8 +2,9 @@ import type { Pool, PoolClient } from 'pg';
 import { deriveCmiEntry, type RebuildCmiResult } from '../core/cmi.js';
 import { type CmiRow, MODULE_IDS, type ModuleId, type ModuleMemoryRow } from '../core/types.js';
 import { CMI_COLUMNS, cmiValues } from '../db/cmi-columns.js';
-import { columnList, copyQueryOut, copyRowsIn, excludedSet } from '../db/copy-stream.js';
-import { decodeTuple, type PgBinaryType } from '../db/pg-binary.js';
+import { columnList, copyRowsIn, excludedSet, readKeyed } from '../db/copy-stream.js';
+import type { KeyedColumn, KeyedRead } from '../db/keyed-read.js';
+import { decodeTuple } from '../db/pg-binary.js';
 import { classifyDatabaseFailure } from '../errors.js';
 
 export interface RebuildCmiProgress {
@@ -50,18 +51,26 @@ interface PageRow {
   userExists: boolean;
 }
 
-const PAGE_TYPES: PgBinaryType[] = [
-  'text',
-  'text',
-  'text',
-  'vector',
-  'jsonb',
-  'int4',
-  'timestamp',
-  'timestamp',
-  'timestamp',
-  'bool',
+// The module row and whether its user exists; content, embedding and metadata may be long (read in
+// pieces by the Data API driver).
+const PAGE_COLUMNS: KeyedColumn[] = [
+  { sql: 'm.id', type: 'text' },
+  { sql: 'm."userId"', type: 'text' },
+  { sql: 'm.content', type: 'text', wide: 'm.content' },
+  {
+    sql: 'm.embedding',
+    type: 'vector',
+    wide: 'm.embedding::text',
+    wideBytes: 'vector_dims(m.embedding) * 16',
+  },
+  { sql: 'm.metadata', type: 'jsonb', wide: 'm.metadata::text' },
+  { sql: 'm."accessCount"', type: 'int4' },
+  { sql: 'm."lastAccessed"', type: 'timestamp' },
+  { sql: 'm."createdAt"', type: 'timestamp' },
+  { sql: 'm."updatedAt"', type: 'timestamp' },
+  { sql: 'EXISTS (SELECT 1 FROM users u WHERE u.id = m."userId")', type: 'bool' },
 ];
+const PAGE_TYPES = PAGE_COLUMNS.map((c) => c.type);
 
 function toPageRow(module: ModuleId, fields: (Buffer | null)[]): PageRow {
   const v = decodeTuple(PAGE_TYPES, fields);
@@ -103,13 +112,18 @@ async function readPage(
     );
   }
   // COPY takes no parameters, hence the escaped literals; keyset on id, never OFFSET.
-  const query = `SELECT m.id, m."userId", m.content, m.embedding, m.metadata, m."accessCount",
-      m."lastAccessed", m."createdAt", m."updatedAt", EXISTS (SELECT 1 FROM users u WHERE u.id = m."userId")
-    FROM ${moduleTable(module)} m
-    ${conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''}
-    ORDER BY m.id LIMIT ${limit}`;
+  const read: KeyedRead = {
+    from: `${moduleTable(module)} m`,
+    alias: 'm',
+    key: 'm.id',
+    keyType: 'text',
+    columns: PAGE_COLUMNS,
+    where: conditions.length > 0 ? conditions.join(' AND ') : 'true',
+    orderBy: 'm.id',
+    limit,
+  };
   const rows: PageRow[] = [];
-  await copyQueryOut(client, query, (fields) => rows.push(toPageRow(module, fields)));
+  await readKeyed(client, read, (fields) => rows.push(toPageRow(module, fields)));
   return rows;
 }
 

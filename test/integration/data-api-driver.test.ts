@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODULE_IDS } from '../../functions/core/types.js';
+import { DataApiPool } from '../../functions/db/data-api/data-api-pool.js';
+import { rebuildCmi } from '../../functions/engine/rebuild-cmi.js';
 import { createMigrationRuntime } from '../../functions/runtime/migration-runtime.js';
 import { restore } from '../../functions/steps/restore.js';
 import { FileRunStore } from '../../functions/store/run-store.js';
@@ -129,5 +131,118 @@ describe('RDS Data API driver: the whole migration through the Data API', () => 
       restore(runtime, { snapshot: 's3://bucket/backups/migration-x/', database: 'target' }),
     ).rejects.toThrow(/pg connections only: run npm run migrate:restore/);
     expect(await migratedChecksums(apiTargetUrl)).toEqual(before);
+  });
+});
+
+describe("RDS Data API driver: rows over the service's 64 KB row limit", () => {
+  let sourceUrl: string;
+  let pgTargetUrl: string;
+  let apiTargetUrl: string;
+  let server: DataApiServer;
+  let client: RDSDataClient;
+  const runtimes: { close(): Promise<void> }[] = [];
+  // Multi-byte text, quotes, backslashes and newlines: pieces split characters and JSON escapes them.
+  const LINE = `Zürich "quoted" \\ back\\slash ✓ ${'x'.repeat(20)}\n`;
+  let wideIds: string[] = [];
+
+  beforeAll(async () => {
+    ({ sourceUrl, targetUrl: pgTargetUrl } = await freshDatabases());
+    apiTargetUrl = await createDatabase('federated');
+    await generateBigMemory({ databaseUrl: sourceUrl, memories: 80, users: 4, seed: 11 });
+    wideIds = await withClient(sourceUrl, async (db) => {
+      const { rows } = await db.query<{ id: string }>(
+        `SELECT id::text FROM memories WHERE NOT is_deleted AND content <> '' AND embedding IS NOT NULL
+            AND vector_dims(embedding) = 1536 ORDER BY id LIMIT 3`,
+      );
+      const [long, metadata, titled] = rows.map((r) => r.id);
+      // One long content; one large metadata object with many tags; title and summary that only
+      // together exceed the limit.
+      await db.query(`UPDATE memories SET content = repeat($2, 6000), content_hash = NULL WHERE id = $1`, [
+        long,
+        LINE,
+      ]);
+      await db.query(
+        `UPDATE memories SET source_metadata = coalesce(source_metadata, '{}') || jsonb_build_object('notes', repeat($2, 2500)),
+                tags = ARRAY(SELECT 'tag-' || n FROM generate_series(1, 3000) n) WHERE id = $1`,
+        [metadata, LINE],
+      );
+      await db.query(`UPDATE memories SET title = repeat($2, 900), summary = repeat($2, 900) WHERE id = $1`, [
+        titled,
+        LINE,
+      ]);
+      return rows.map((r) => r.id);
+    });
+    server = await startDataApiServer({
+      serverUrl: sourceUrl,
+      resourceArn: RESOURCE_ARN,
+      secretArn: SECRET_ARN,
+    });
+    client = new RDSDataClient({
+      endpoint: server.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+  });
+
+  afterAll(async () => {
+    await Promise.all(runtimes.map((r) => r.close()));
+    client?.destroy();
+    await server?.close();
+  });
+
+  const target = (url: string) => ({
+    resourceArn: RESOURCE_ARN,
+    secretArn: SECRET_ARN,
+    database: databaseOf(url),
+  });
+
+  it('reads them in pieces: the same rows as the pg driver, and the CMI rebuild reads them back', async () => {
+    // Arrange: each wide row alone is refused by the service; the pg driver's result is the reference
+    const source = new DataApiPool(client, target(sourceUrl));
+    for (const id of wideIds) {
+      await expect(source.query('SELECT * FROM memories WHERE id = $1::uuid', [id])).rejects.toThrow(
+        /size limit/,
+      );
+    }
+    const reference = await runSteps({ sourceUrl, targetUrl: pgTargetUrl, input: INPUT });
+    runtimes.push(reference.runtime);
+
+    // Act
+    const run = await runSteps({
+      sourceUrl,
+      targetUrl: apiTargetUrl,
+      input: INPUT,
+      dataApi: { client, source: target(sourceUrl), target: target(apiTargetUrl) },
+    });
+    runtimes.push(run.runtime);
+    const migrated = await migratedChecksums(apiTargetUrl);
+    const rebuilt = await rebuildCmi(
+      { target: new DataApiPool(client, target(apiTargetUrl)) as never },
+      { all: true },
+    );
+
+    // Assess
+    type Report = { accounting: { migrated: number; rejected: number } };
+    expect((run.outputs.report as Report).accounting).toEqual(
+      (reference.outputs.report as Report).accounting,
+    );
+    expect((run.outputs.verify as { ok: boolean }).ok).toBe(true);
+    expect(migrated).toEqual(await migratedChecksums(pgTargetUrl));
+    const lengths = await withClient(apiTargetUrl, async (db) => {
+      const perModule = MODULE_IDS.map(
+        (m) =>
+          `SELECT metadata->>'original_id' AS id, length(content) AS content, length(metadata::text) AS metadata FROM "${m}_memories"`,
+      ).join(' UNION ALL ');
+      const { rows } = await db.query<{ id: string; content: number; metadata: number }>(
+        `SELECT * FROM (${perModule}) m WHERE id = ANY($1::text[]) ORDER BY id`,
+        [wideIds],
+      );
+      return rows;
+    });
+    expect(lengths).toHaveLength(3);
+    expect(lengths.find((r) => r.id === wideIds[0])?.content).toBe(LINE.length * 6000);
+    expect(lengths.find((r) => r.id === wideIds[1])?.metadata).toBeGreaterThan(LINE.length * 2500);
+    expect(rebuilt.updated).toBe(rebuilt.scanned);
+    expect(await migratedChecksums(apiTargetUrl)).toEqual(migrated);
   });
 });
