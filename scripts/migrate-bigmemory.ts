@@ -5,7 +5,7 @@ import './cli/local-console.js';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { databaseUrls, positiveInteger, runCli, UsageError } from './cli/database-flags.js';
+import { databaseConnections, positiveInteger, runCli, UsageError } from './cli/database-flags.js';
 import { chooseRunStore, runLocalMigration } from './cli/local-migration.js';
 import { printOutcome } from './cli/outcome.js';
 
@@ -44,6 +44,11 @@ Regenerating sends many memories per request to the OpenAI API. OPENAI_BASE_URL 
 OpenAI-compatible server instead (e.g. http://localhost:8080/v1); EMBEDDING_MAX_ATTEMPTS,
 EMBEDDING_BASE_DELAY_MS and EMBEDDING_MAX_DELAY_MS tune its retries. A --dry-run estimates the
 tokens, requests and cost of regenerating without sending anything.
+
+Aurora through the RDS Data API instead of --source-db/--target-db: set SOURCE_DATA_API_CLUSTER_ARN,
+TARGET_DATA_API_CLUSTER_ARN, SOURCE_DATABASE_SECRET_ARN and TARGET_DATABASE_SECRET_ARN (the clusters'
+RDS credential secrets), and SOURCE_/TARGET_DATA_API_DATABASE; AWS credentials and region come from
+the usual chain. Snapshots are then rds or none.
 
 Exit code 0 when the run succeeded, 1 when it failed (the report says why), 2 for bad options.`;
 
@@ -140,14 +145,13 @@ async function main(): Promise<number> {
     console.log(MIGRATE_USAGE);
     return 0;
   }
-  const { sourceUrl, targetUrl } = databaseUrls(flags);
+  const connections = databaseConnections(flags);
   const input = executionInput(flags);
   const storeChoice = chooseRunStore({ bucket: flags.bucket, reportsDir: flags['reports-dir'] });
   const runId = flags['run-id'] ?? defaultRunId(input.dryRun ? 'dry-run' : 'migration');
   console.error(`${input.dryRun ? 'Dry run' : 'Migration'} ${runId}: ${JSON.stringify(input)}`);
   const result = await runLocalMigration({
-    sourceUrl,
-    targetUrl,
+    ...connections,
     input,
     storeChoice,
     concurrency: positiveInteger(flags.concurrency, '--concurrency', 4),

@@ -1,5 +1,6 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { redactDatabaseUrl } from '../../functions/runtime/database-urls.js';
+import { dataApiFromEnv, type RuntimeOptions } from '../../functions/runtime/migration-runtime.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -27,6 +28,33 @@ export function databaseUrls(flags: { 'source-db'?: string; 'target-db'?: string
     }
   }
   return { sourceUrl, targetUrl };
+}
+
+export type DatabaseConnections =
+  | { sourceUrl: string; targetUrl: string; dataApi?: undefined }
+  | { sourceUrl?: undefined; targetUrl?: undefined; dataApi: NonNullable<RuntimeOptions['dataApi']> };
+
+/**
+ * pg URLs as above, or both databases through the RDS Data API when SOURCE_/TARGET_DATA_API_CLUSTER_ARN
+ * are set (the variables the deployed functions get; AWS credentials and region from the usual chain).
+ */
+export function databaseConnections(flags: {
+  'source-db'?: string;
+  'target-db'?: string;
+}): DatabaseConnections {
+  let dataApi: RuntimeOptions['dataApi'];
+  try {
+    dataApi = dataApiFromEnv(process.env);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (!dataApi) return databaseUrls(flags);
+  if (flags['source-db'] || flags['target-db']) {
+    throw new UsageError(
+      'The databases are named twice: --source-db/--target-db, and SOURCE_/TARGET_DATA_API_CLUSTER_ARN for the RDS Data API. Give one or the other.',
+    );
+  }
+  return { dataApi };
 }
 
 export function positiveInteger(value: string | undefined, flag: string, fallback: number): number {

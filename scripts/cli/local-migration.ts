@@ -9,6 +9,7 @@ import {
 } from '../../functions/runtime/migration-runtime.js';
 import type { StepName } from '../../functions/steps/index.js';
 import { FileRunStore, type RunStore, S3RunStore } from '../../functions/store/run-store.js';
+import type { DatabaseConnections } from './database-flags.js';
 import { announceStep, ProgressBar } from './progress.js';
 
 export interface StoreChoice {
@@ -53,16 +54,14 @@ const STEP_LABELS: Partial<Record<StepName, string>> = {
   Restore: 'restoring',
 };
 
-export interface LocalMigrationOptions {
-  sourceUrl: string;
-  targetUrl: string;
+export type LocalMigrationOptions = DatabaseConnections & {
   input: Record<string, unknown>;
   storeChoice: StoreChoice;
   /** The Maps' MaxConcurrency, as the deployed stack's context sets it. */
   concurrency: number;
   executionName?: string;
   progress?: boolean;
-}
+};
 
 export interface LocalMigrationResult extends LocalExecutionResult {
   seconds: number;
@@ -78,8 +77,10 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
   const runtime: MigrationRuntime = createMigrationRuntime({
     store,
     s3,
-    sourceUrl: async () => options.sourceUrl,
-    targetUrl: async () => options.targetUrl,
+    // With the Data API the URLs are never asked for.
+    sourceUrl: async () => options.sourceUrl ?? '',
+    targetUrl: async () => options.targetUrl ?? '',
+    dataApi: options.dataApi,
     poolSize: options.concurrency + 1,
     openAiApiKey: async () => process.env.OPENAI_API_KEY,
     // Any OpenAI-compatible server: a gateway, or a self-hosted one such as vLLM, Ollama or LiteLLM.

@@ -1,6 +1,9 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODULE_IDS } from '../../functions/core/types.js';
@@ -20,6 +23,26 @@ const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bigmemo
 const INPUT = { preserveEmbeddings: true, batchSize: 150, createUsers: true, snapshot: 'none' };
 
 const databaseOf = (url: string) => decodeURIComponent(new URL(url).pathname.slice(1));
+
+const MIGRATE_CLI = fileURLToPath(new URL('../../scripts/migrate-bigmemory.ts', import.meta.url));
+
+/** The local runner's CLI in a child process (the emulator answers from this one, so not spawnSync). */
+async function migrateCli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { DATABASE_URL: _t, SOURCE_DATABASE_URL: _s, MIGRATION_BUCKET: _b, ...inherited } = process.env;
+  try {
+    const out = await promisify(execFile)(process.execPath, ['--import', 'tsx', MIGRATE_CLI, ...args], {
+      env: { ...inherited, ...env },
+      timeout: 120_000,
+    });
+    return { code: 0, ...out };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
 
 // The migrated rows, whichever driver wrote them: module tables, CMI and relationships by their
 // deterministic ids (the users table holds creation times of its own, so it is compared by count).
@@ -49,12 +72,16 @@ describe('RDS Data API driver: the whole migration through the Data API', () => 
   let apiTargetUrl: string;
   let server: DataApiServer;
   let client: RDSDataClient;
+  let reference: Awaited<ReturnType<typeof runSteps>>;
   const runtimes: { close(): Promise<void> }[] = [];
 
   beforeAll(async () => {
     ({ sourceUrl, targetUrl: pgTargetUrl } = await freshDatabases());
     apiTargetUrl = await createDatabase('federated');
     await generateBigMemory({ databaseUrl: sourceUrl, memories: 600, users: 12, seed: 7 });
+    // The pg driver's result is the reference.
+    reference = await runSteps({ sourceUrl, targetUrl: pgTargetUrl, input: INPUT });
+    runtimes.push(reference.runtime);
     server = await startDataApiServer({
       serverUrl: sourceUrl,
       resourceArn: RESOURCE_ARN,
@@ -80,10 +107,6 @@ describe('RDS Data API driver: the whole migration through the Data API', () => 
   });
 
   it('writes the same rows as the pg driver, verifies, and a rerun changes nothing', async () => {
-    // Arrange: the pg driver's result is the reference
-    const reference = await runSteps({ sourceUrl, targetUrl: pgTargetUrl, input: INPUT });
-    runtimes.push(reference.runtime);
-
     // Act
     const first = await runSteps({ sourceUrl, targetUrl: apiTargetUrl, input: INPUT, dataApi: dataApi() });
     runtimes.push(first.runtime);
@@ -101,6 +124,46 @@ describe('RDS Data API driver: the whole migration through the Data API', () => 
     expect(afterFirst).toEqual(await migratedChecksums(pgTargetUrl));
     expect(await migratedChecksums(apiTargetUrl)).toEqual(afterFirst);
     expect(server.stats().requests).toBeGreaterThan(0);
+  });
+
+  const cliEnvironment = (targetUrl: string) => ({
+    SOURCE_DATA_API_CLUSTER_ARN: RESOURCE_ARN,
+    TARGET_DATA_API_CLUSTER_ARN: RESOURCE_ARN,
+    SOURCE_DATABASE_SECRET_ARN: SECRET_ARN,
+    TARGET_DATABASE_SECRET_ARN: SECRET_ARN,
+    SOURCE_DATA_API_DATABASE: databaseOf(sourceUrl),
+    TARGET_DATA_API_DATABASE: databaseOf(targetUrl),
+    AWS_ENDPOINT_URL_RDS_DATA: server.endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+  });
+
+  it("migrates through the local runner's CLI when the Data API variables are set, with no database URL", async () => {
+    // Arrange
+    const targetUrl = await createDatabase('federated');
+    const reportsDir = await mkdtemp(join(tmpdir(), 'bm-cli-data-api-'));
+    const requestsBefore = server.stats().requests;
+
+    // Act
+    const run = await migrateCli(
+      ['--preserve-embeddings', '--snapshot', 'none', '--batch-size', '150', '--reports-dir', reportsDir],
+      cliEnvironment(targetUrl),
+    );
+
+    // Assess
+    expect(run.code, run.stderr).toBe(0);
+    expect(await migratedChecksums(targetUrl)).toEqual(await migratedChecksums(pgTargetUrl));
+    expect(server.stats().requests).toBeGreaterThan(requestsBefore);
+  });
+
+  it('refuses, with exit code 2, a CLI run that names the databases both ways', async () => {
+    // Act
+    const run = await migrateCli(['--source-db', sourceUrl, '--dry-run'], cliEnvironment(apiTargetUrl));
+
+    // Assess
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/named twice.*Give one or the other/);
   });
 
   it('refuses a logical snapshot before writing anything, naming the snapshots it can take', async () => {
