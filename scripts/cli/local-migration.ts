@@ -63,6 +63,10 @@ export type LocalMigrationOptions = DatabaseConnections & {
   progress?: boolean;
 };
 
+function missingUrl(database: string): never {
+  throw new Error(`no ${database} database URL: this run reaches its databases through the RDS Data API`);
+}
+
 export interface LocalMigrationResult extends LocalExecutionResult {
   seconds: number;
 }
@@ -78,8 +82,8 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
     store,
     s3,
     // With the Data API the URLs are never asked for.
-    sourceUrl: async () => options.sourceUrl ?? '',
-    targetUrl: async () => options.targetUrl ?? '',
+    sourceUrl: async () => options.sourceUrl ?? missingUrl('source'),
+    targetUrl: async () => options.targetUrl ?? missingUrl('target'),
     dataApi: options.dataApi,
     poolSize: options.concurrency + 1,
     openAiApiKey: async () => process.env.OPENAI_API_KEY,

@@ -24,6 +24,23 @@ const INPUT = { preserveEmbeddings: true, batchSize: 150, createUsers: true, sna
 
 const databaseOf = (url: string) => decodeURIComponent(new URL(url).pathname.slice(1));
 
+const targetOf = (url: string) => ({
+  resourceArn: RESOURCE_ARN,
+  secretArn: SECRET_ARN,
+  database: databaseOf(url),
+});
+
+/** The emulator in front of the test cluster, and the real SDK client pointed at it. */
+async function startEmulator(serverUrl: string): Promise<{ server: DataApiServer; client: RDSDataClient }> {
+  const server = await startDataApiServer({ serverUrl, resourceArn: RESOURCE_ARN, secretArn: SECRET_ARN });
+  const client = new RDSDataClient({
+    endpoint: server.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  return { server, client };
+}
+
 const MIGRATE_CLI = fileURLToPath(new URL('../../scripts/migrate-bigmemory.ts', import.meta.url));
 
 /** The local runner's CLI in a child process (the emulator answers from this one, so not spawnSync). */
@@ -82,16 +99,7 @@ describe('RDS Data API driver: the whole migration through the Data API', () => 
     // The pg driver's result is the reference.
     reference = await runSteps({ sourceUrl, targetUrl: pgTargetUrl, input: INPUT });
     runtimes.push(reference.runtime);
-    server = await startDataApiServer({
-      serverUrl: sourceUrl,
-      resourceArn: RESOURCE_ARN,
-      secretArn: SECRET_ARN,
-    });
-    client = new RDSDataClient({
-      endpoint: server.endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    });
+    ({ server, client } = await startEmulator(sourceUrl));
   });
 
   afterAll(async () => {
@@ -100,11 +108,7 @@ describe('RDS Data API driver: the whole migration through the Data API', () => 
     await server?.close();
   });
 
-  const dataApi = () => ({
-    client,
-    source: { resourceArn: RESOURCE_ARN, secretArn: SECRET_ARN, database: databaseOf(sourceUrl) },
-    target: { resourceArn: RESOURCE_ARN, secretArn: SECRET_ARN, database: databaseOf(apiTargetUrl) },
-  });
+  const dataApi = () => ({ client, source: targetOf(sourceUrl), target: targetOf(apiTargetUrl) });
 
   it('writes the same rows as the pg driver, verifies, and a rerun changes nothing', async () => {
     // Act
@@ -235,16 +239,7 @@ describe("RDS Data API driver: rows over the service's 64 KB row limit", () => {
       ]);
       return rows.map((r) => r.id);
     });
-    server = await startDataApiServer({
-      serverUrl: sourceUrl,
-      resourceArn: RESOURCE_ARN,
-      secretArn: SECRET_ARN,
-    });
-    client = new RDSDataClient({
-      endpoint: server.endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    });
+    ({ server, client } = await startEmulator(sourceUrl));
   });
 
   afterAll(async () => {
@@ -253,15 +248,9 @@ describe("RDS Data API driver: rows over the service's 64 KB row limit", () => {
     await server?.close();
   });
 
-  const target = (url: string) => ({
-    resourceArn: RESOURCE_ARN,
-    secretArn: SECRET_ARN,
-    database: databaseOf(url),
-  });
-
   it('reads them in pieces: the same rows as the pg driver, and the CMI rebuild reads them back', async () => {
     // Arrange: each wide row alone is refused by the service; the pg driver's result is the reference
-    const source = new DataApiPool(client, target(sourceUrl));
+    const source = new DataApiPool(client, targetOf(sourceUrl));
     for (const id of wideIds) {
       await expect(source.query('SELECT * FROM memories WHERE id = $1::uuid', [id])).rejects.toThrow(
         /size limit/,
@@ -275,12 +264,12 @@ describe("RDS Data API driver: rows over the service's 64 KB row limit", () => {
       sourceUrl,
       targetUrl: apiTargetUrl,
       input: INPUT,
-      dataApi: { client, source: target(sourceUrl), target: target(apiTargetUrl) },
+      dataApi: { client, source: targetOf(sourceUrl), target: targetOf(apiTargetUrl) },
     });
     runtimes.push(run.runtime);
     const migrated = await migratedChecksums(apiTargetUrl);
     const rebuilt = await rebuildCmi(
-      { target: new DataApiPool(client, target(apiTargetUrl)) as never },
+      { target: new DataApiPool(client, targetOf(apiTargetUrl)) as never },
       { all: true },
     );
 
