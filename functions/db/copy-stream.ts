@@ -4,7 +4,7 @@ import type { ClientBase } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { copyRowsInDataApi, dataApiTuples } from './data-api/data-api-copy.js';
 import { isDataApiSession } from './data-api/data-api-pool.js';
-import { readKeyedThroughDataApi } from './data-api/data-api-wide-rows.js';
+import { keyedTuplesThroughDataApi } from './data-api/data-api-wide-rows.js';
 import { type KeyedRead, keyedQuery } from './keyed-read.js';
 import { BlockPool, CopyBinaryParser, type PgBinaryType, TupleWriter } from './pg-binary.js';
 
@@ -59,20 +59,26 @@ export async function copyRowsIn(
   writer.recycle();
 }
 
+async function drain(
+  tuples: AsyncIterable<(Buffer | null)[]>,
+  onTuple: (fields: (Buffer | null)[]) => void,
+): Promise<number> {
+  let count = 0;
+  for await (const tuple of tuples) {
+    onTuple(tuple);
+    count++;
+  }
+  return count;
+}
+
 /** Runs `COPY (<query>) TO STDOUT (FORMAT binary)` and hands each tuple's raw fields to `onTuple`. */
 export async function copyQueryOut(
   client: ClientBase,
   query: string,
   onTuple: (fields: (Buffer | null)[]) => void,
 ): Promise<number> {
+  if (isDataApiSession(client)) return drain(dataApiTuples(client, query), onTuple);
   let count = 0;
-  if (isDataApiSession(client)) {
-    for await (const tuple of dataApiTuples(client, query)) {
-      onTuple(tuple);
-      count++;
-    }
-    return count;
-  }
   const parser = new CopyBinaryParser();
   const stream = client.query(copyTo(`COPY (${query}) TO STDOUT (FORMAT binary)`));
   for await (const chunk of stream) {
@@ -93,6 +99,30 @@ export async function readKeyed(
   read: KeyedRead,
   onTuple: (fields: (Buffer | null)[]) => void,
 ): Promise<number> {
-  if (isDataApiSession(client)) return readKeyedThroughDataApi(client, read, onTuple);
+  if (isDataApiSession(client)) return drain(keyedTuplesThroughDataApi(client, read), onTuple);
   return copyQueryOut(client, keyedQuery(read), onTuple);
+}
+
+/**
+ * Pull-based `COPY (<query>) TO STDOUT (FORMAT binary)`: the next tuple is parsed only when asked
+ * for, and pg-copy-streams pauses the socket meanwhile, so two of these can be merge-joined with
+ * only a chunk of each in memory. (copyQueryOut pushes every tuple and cannot be paused; it is the faster of the two for a
+ * consumer that keeps up.)
+ */
+export async function* streamTuples(client: ClientBase, query: string): AsyncGenerator<(Buffer | null)[]> {
+  if (isDataApiSession(client)) {
+    yield* dataApiTuples(client, query);
+    return;
+  }
+  const parser = new CopyBinaryParser();
+  const stream = client.query(copyTo(`COPY (${query}) TO STDOUT (FORMAT binary)`));
+  try {
+    for await (const chunk of stream) {
+      for (const tuple of parser.push(chunk as Buffer)) yield tuple;
+    }
+  } finally {
+    // A consumer that stops early leaves the COPY unfinished; the caller must then discard the
+    // connection (release(error)) rather than return it to the pool.
+    if (!parser.done) stream.destroy();
+  }
 }

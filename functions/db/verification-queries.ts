@@ -4,7 +4,6 @@
  * hashes and timestamps, never as whole rows.
  */
 import type { ClientBase } from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { relationKey } from '../core/relationships.js';
 import { MODULE_IDS, type ModuleId } from '../core/types.js';
 import type {
@@ -17,38 +16,14 @@ import type {
   TargetFingerprint,
 } from '../core/verification.js';
 import { SAMPLE_LIMIT } from '../core/verification.js';
-import { dataApiTuples } from './data-api/data-api-copy.js';
-import { isDataApiSession } from './data-api/data-api-pool.js';
+import { streamTuples } from './copy-stream.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
-import { CopyBinaryParser, decodeField } from './pg-binary.js';
+import { decodeField } from './pg-binary.js';
 import type { SourceSchema } from './source-schema.js';
 
 const LEDGER = `${LEDGER_SCHEMA}.memory_ledger`;
 const RELATIONSHIP_LEDGER = `${LEDGER_SCHEMA}.relationship_ledger`;
 export const moduleTable = (module: string) => `"${module}_memories"`;
-
-/**
- * Pull-based `COPY (<query>) TO STDOUT (FORMAT binary)`: the next tuple is parsed only when asked
- * for, and pg-copy-streams pauses the socket meanwhile, so two of these can be merge-joined with
- * only a chunk of each in memory. (copyQueryOut pushes every tuple and cannot be paused.)
- */
-export async function* streamTuples(client: ClientBase, query: string): AsyncGenerator<(Buffer | null)[]> {
-  if (isDataApiSession(client)) {
-    yield* dataApiTuples(client, query);
-    return;
-  }
-  const parser = new CopyBinaryParser();
-  const stream = client.query(copyTo(`COPY (${query}) TO STDOUT (FORMAT binary)`));
-  try {
-    for await (const chunk of stream) {
-      for (const tuple of parser.push(chunk as Buffer)) yield tuple;
-    }
-  } finally {
-    // A consumer that stops early leaves the COPY unfinished; the caller must then discard the
-    // connection (release(error)) rather than return it to the pool.
-    if (!parser.done) stream.destroy();
-  }
-}
 
 const text = (field: Buffer | null | undefined) => (field ? field.toString('utf8') : null);
 const int4 = (field: Buffer | null | undefined) => (field ? field.readInt32BE(0) : null);

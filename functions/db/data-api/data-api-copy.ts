@@ -105,7 +105,8 @@ let cursorCount = 0;
 
 /**
  * The query's rows as binary COPY fields, a page at a time. A cursor needs a transaction: the
- * session's own if it has one, otherwise one opened and ended here.
+ * session's own if it has one, otherwise a REPEATABLE READ READ ONLY one opened and ended here, so
+ * that statements the consumer runs between rows (a wide row's pieces) read the cursor's snapshot.
  */
 export async function* dataApiTuples(
   session: DataApiSession,
@@ -113,7 +114,7 @@ export async function* dataApiTuples(
 ): AsyncGenerator<(Buffer | null)[]> {
   const own = session.transactionId === undefined;
   const cursor = `bm_cursor_${++cursorCount}`;
-  if (own) await session.query('BEGIN');
+  if (own) await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   let finished = false;
   try {
     await session.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR ${query}`);

@@ -79,33 +79,21 @@ async function readWideFields(
 }
 
 /**
- * The keyed read through the Data API. Its own transaction, when the session has none, is
- * REPEATABLE READ so that a row's pieces come from the snapshot its cursor row came from.
+ * The keyed read's rows through the Data API, whole. The pieces are read between the cursor's
+ * pages, inside the cursor's transaction: the REPEATABLE READ snapshot its own transaction takes,
+ * or the caller's.
  */
-export async function readKeyedThroughDataApi(
+export async function* keyedTuplesThroughDataApi(
   session: DataApiSession,
   read: KeyedRead,
-  onTuple: (fields: (Buffer | null)[]) => void,
-): Promise<number> {
-  const own = session.transactionId === undefined;
-  if (own) await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+): AsyncGenerator<(Buffer | null)[]> {
   const width = read.columns.length;
-  let count = 0;
-  try {
-    for await (const tuple of dataApiTuples(session, wideRowsQuery(read))) {
-      const fields = tuple.slice(0, width);
-      const fits = tuple[width]?.[0] === 1;
-      if (!fits) {
-        const key = tuple[width + 1]?.toString('utf8') ?? '';
-        for (const [index, field] of await readWideFields(session, read, key)) fields[index] = field;
-      }
-      onTuple(fields);
-      count++;
+  for await (const tuple of dataApiTuples(session, wideRowsQuery(read))) {
+    const fields = tuple.slice(0, width);
+    if (tuple[width]?.[0] !== 1) {
+      const key = tuple[width + 1]?.toString('utf8') ?? '';
+      for (const [index, field] of await readWideFields(session, read, key)) fields[index] = field;
     }
-  } catch (error) {
-    if (own) await session.query('ROLLBACK').catch(() => undefined);
-    throw error;
+    yield fields;
   }
-  if (own) await session.query('COMMIT');
-  return count;
 }
