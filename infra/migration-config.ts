@@ -32,10 +32,6 @@ export interface MigrationConfig {
   /** Keep the bucket and its runs when the stack is deleted (default), or empty and delete it. */
   destroyRunBucket: boolean;
   /**
-   * The RDS instances/clusters holding the two databases, for `snapshot: "rds" | "both"`. The
-   * Snapshot function may snapshot exactly these (IAM); the execution input's `rds` can only name them.
-   */
-  /**
    * Aurora clusters reached through the RDS Data API instead of pg connections (no VPC needed): the
    * cluster ARN and database name of each side. The database secrets are then the clusters' RDS
    * credential secrets (username/password JSON), which the Data API reads on the caller's behalf.
@@ -46,6 +42,10 @@ export interface MigrationConfig {
     targetClusterArn: string;
     targetDatabase: string;
   };
+  /**
+   * The RDS instances/clusters holding the two databases, for `snapshot: "rds" | "both"`. The
+   * Snapshot function may snapshot exactly these (IAM); the execution input's `rds` can only name them.
+   */
   rds: {
     sourceInstance?: string;
     sourceCluster?: string;
