@@ -19,6 +19,8 @@ export const MigrationInputSchema = z
     dryRun: z.boolean().default(false),
     preserveEmbeddings: z.boolean().default(false),
     batchSize: z.number().int().min(1).max(10_000).default(500),
+    /** Memories per Verify slice: the checksum comparison fans out over slices of the key space. */
+    verifySliceSize: z.number().int().min(1).max(10_000_000).default(200_000),
     /** `s3://bucket/key` in AWS; `file:///path` for local runs. JSON `{ "<BigMemory user id or token>": "<Federated user id>" }`. */
     userMapS3Uri: z
       .string()
@@ -111,6 +113,7 @@ export function runLayout(runId: string) {
     userMap: `${prefix}inputs/user-map.json`,
     rules: `${prefix}inputs/rules.json`,
     memoryRanges: `${prefix}plan/memory-ranges.json`,
+    verifySlices: `${prefix}plan/verify-slices.json`,
     relationshipRanges: `${prefix}plan/relationship-ranges.json`,
     centroids: `${prefix}plan/centroids.json`,
     userMapping: `${prefix}users/mapping.json`,
@@ -125,6 +128,7 @@ export function runLayout(runId: string) {
     /** Where the run's Snapshot step put its snapshot (the directory, manifests, RDS snapshot ids). */
     snapshot: `${prefix}snapshot.json`,
     verification: `${prefix}verification.json`,
+    verifySlice: (index: number) => `${prefix}verify/slice-${pad(index)}.json`,
     report: {
       json: `${prefix}report.json`,
       markdown: `${prefix}report.md`,

@@ -1,7 +1,9 @@
 /**
- * Reconciliation rules of the verify step (DESIGN §4.8), free of any driver. Both databases hand
- * over streams sorted by the same key; they are merge-joined here pair by pair, so memory stays
- * flat however many millions of rows there are, and each check folds its pairs into a tally.
+ * Reconciliation rules of the verify step (DESIGN §4.8), free of any driver. Each check folds
+ * pairs of a source row and its target counterpart into a tally, so memory stays flat however many
+ * millions of rows there are: accounting and relationships merge-join two streams sorted by the
+ * same key; checksums pair a page of source rows with their looked-up targets, slice by slice, and
+ * the slices' tallies add up.
  */
 import { MigrationError } from '../errors.js';
 import { SOURCE_EMBEDDING_DIMENSIONS } from './types.js';
@@ -343,6 +345,16 @@ interface MismatchTally {
   samples: string[];
 }
 
+/** A fingerprint tally as JSON: what one verify slice hands the Verify step. */
+export interface FingerprintSummary {
+  compared: number;
+  content: MismatchTally;
+  embedding: MismatchTally;
+  timestamps: MismatchTally;
+}
+
+const MISMATCH_KINDS = ['content', 'embedding', 'timestamps'] as const;
+
 /** Folds per-row comparisons into the content, embedding and timestamp checks. */
 export class FingerprintTally {
   compared = 0;
@@ -352,12 +364,34 @@ export class FingerprintTally {
 
   constructor(private readonly options: { preserveEmbeddings: boolean }) {}
 
+  summary(): FingerprintSummary {
+    const copy = (t: MismatchTally) => ({ count: t.count, samples: [...t.samples] });
+    return {
+      compared: this.compared,
+      content: copy(this.content),
+      embedding: copy(this.embedding),
+      timestamps: copy(this.timestamps),
+    };
+  }
+
+  /**
+   * Adds another slice's tally. Absorbed in key order, the samples stay the first ones in key
+   * order, as a single pass over every slice would have kept.
+   */
+  absorb(slice: FingerprintSummary): void {
+    this.compared += slice.compared;
+    for (const kind of MISMATCH_KINDS) {
+      this[kind].count += slice[kind].count;
+      for (const sample of slice[kind].samples) addSample(this[kind].samples, sample);
+    }
+  }
+
   /** Only memories present on both sides are compared; accounting reports the others. */
   record(pair: MergedPair<MemoryFingerprint, TargetFingerprint>): void {
     if (!pair.left || !pair.right) return;
     this.compared++;
     const mismatches = compareFingerprints(pair.left, pair.right, this.options);
-    for (const kind of ['content', 'embedding', 'timestamps'] as const) {
+    for (const kind of MISMATCH_KINDS) {
       const what = mismatches[kind];
       if (what === null) continue;
       this[kind].count++;

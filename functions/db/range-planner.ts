@@ -1,22 +1,29 @@
 import type { ClientBase, Pool } from 'pg';
 import type { KeyRange } from './source-reader.js';
 
-/**
- * `WHERE updated_at > $n` for an incremental run, its parameter appended to `params`; empty
- * otherwise. (Preflight gives a watermark only to sources that have `updated_at`.)
- */
-function changedSinceWhere(changedSince: Date | null | undefined, params: unknown[]): string {
-  if (!changedSince) return '';
-  params.push(changedSince.toISOString());
-  return `WHERE updated_at > $${params.length}::timestamptz`;
-}
-
 export interface PlanOptions {
   batchSize: number;
   /** Incremental runs plan only over rows changed after this instant. */
   changedSince?: Date | null;
   /** Plan over deleted rows too (the range then holds fewer live rows); the default. */
   table?: 'memories' | 'memory_relations';
+  /** Only the keys of this range (its bounds cast to the key's type). */
+  within?: { range: KeyRange; idType: string };
+}
+
+/** The WHERE clause of the options' rows, its parameters appended to `params`. */
+function planWhere(options: PlanOptions, params: unknown[]): string {
+  const conditions: string[] = [];
+  const add = (condition: (n: number) => string, value: unknown) => {
+    params.push(value);
+    conditions.push(condition(params.length));
+  };
+  // Preflight gives a watermark only to sources that have `updated_at`.
+  if (options.changedSince) add((n) => `updated_at > $${n}::timestamptz`, options.changedSince.toISOString());
+  const within = options.within;
+  if (within?.range.fromKey != null) add((n) => `id > $${n}::${within.idType}`, within.range.fromKey);
+  if (within?.range.toKey != null) add((n) => `id <= $${n}::${within.idType}`, within.range.toKey);
+  return conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
 }
 
 /**
@@ -28,10 +35,9 @@ export async function planKeyRanges(db: Pool | ClientBase, options: PlanOptions)
   const table = options.table ?? 'memories';
   const batchSize = Math.max(1, Math.floor(options.batchSize));
   const params: unknown[] = [batchSize];
-  const where = changedSinceWhere(options.changedSince, params);
   const { rows } = await db.query<{ key: string }>(
     `SELECT key FROM (
-       SELECT id::text AS key, row_number() OVER (ORDER BY id) AS rn FROM ${table} ${where}
+       SELECT id::text AS key, row_number() OVER (ORDER BY id) AS rn FROM ${table} ${planWhere(options, params)}
      ) k
      WHERE rn % $1 = 0
      ORDER BY rn`,
@@ -40,14 +46,14 @@ export async function planKeyRanges(db: Pool | ClientBase, options: PlanOptions)
   // The last key closes the final, partial range; an index lookup, unlike count(*) OVER ().
   const lastParams: unknown[] = [];
   const { rows: last } = await db.query<{ key: string }>(
-    `SELECT id::text AS key FROM ${table} ${changedSinceWhere(options.changedSince, lastParams)} ORDER BY id DESC LIMIT 1`,
+    `SELECT id::text AS key FROM ${table} ${planWhere(options, lastParams)} ORDER BY id DESC LIMIT 1`,
     lastParams,
   );
   const boundaries = rows.map((r) => r.key);
   const lastKey = last[0]?.key;
   if (lastKey !== undefined && boundaries[boundaries.length - 1] !== lastKey) boundaries.push(lastKey);
   const ranges: KeyRange[] = [];
-  let fromKey: string | null = null;
+  let fromKey: string | null = options.within?.range.fromKey ?? null;
   for (const key of boundaries) {
     ranges.push({ index: ranges.length, fromKey, toKey: key });
     fromKey = key;
@@ -71,7 +77,7 @@ export interface UserPlanOptions {
 export async function planUserRanges(db: Pool | ClientBase, options: UserPlanOptions): Promise<KeyRange[]> {
   const perRange = Math.max(1, Math.floor(options.memoriesPerRange));
   const params: unknown[] = [];
-  const changed = changedSinceWhere(options.changedSince, params);
+  const changed = planWhere({ batchSize: 1, changedSince: options.changedSince }, params);
   const { rows } = await db.query<{ key: string; memories: number }>(
     `SELECT user_id::text AS key, count(*)::int AS memories
        FROM (SELECT user_id FROM memories ${changed}) m WHERE user_id IS NOT NULL
@@ -90,4 +96,26 @@ export async function planUserRanges(db: Pool | ClientBase, options: UserPlanOpt
     }
   });
   return ranges;
+}
+
+/**
+ * Slices of the whole key space for the Verify step, `rangesPerSlice` consecutive ranges each. The
+ * first slice is open below and the last open above, so a row added after the plan still falls in
+ * a slice; with no ranges at all, one slice covers everything.
+ */
+export function verifySlicesOf(ranges: readonly KeyRange[], rangesPerSlice: number): KeyRange[] {
+  const per = Math.max(1, Math.floor(rangesPerSlice));
+  const slices: KeyRange[] = [];
+  for (let start = 0; start < ranges.length; start += per) {
+    const last = ranges[Math.min(start + per, ranges.length) - 1] as KeyRange;
+    slices.push({
+      index: slices.length,
+      fromKey: slices.length === 0 ? null : (ranges[start]?.fromKey ?? null),
+      toKey: last.toKey,
+    });
+  }
+  const final = slices[slices.length - 1];
+  if (final) final.toKey = null;
+  else slices.push({ index: 0, fromKey: null, toKey: null });
+  return slices;
 }

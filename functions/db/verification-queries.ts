@@ -19,6 +19,7 @@ import { SAMPLE_LIMIT } from '../core/verification.js';
 import { streamTuples } from './copy-stream.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import { decodeField } from './pg-binary.js';
+import { type KeyRange, rangePredicate } from './source-reader.js';
 import type { SourceSchema } from './source-schema.js';
 
 const LEDGER = `${LEDGER_SCHEMA}.memory_ledger`;
@@ -26,18 +27,16 @@ const RELATIONSHIP_LEDGER = `${LEDGER_SCHEMA}.relationship_ledger`;
 export const moduleTable = (module: string) => `"${module}_memories"`;
 
 const text = (field: Buffer | null | undefined) => (field ? field.toString('utf8') : null);
-const int4 = (field: Buffer | null | undefined) => (field ? field.readInt32BE(0) : null);
 const bool = (field: Buffer | null | undefined) => field?.[0] === 1;
-const millis = (field: Buffer | null | undefined) =>
-  field ? (decodeField('timestamptz', field) as Date).getTime() : null;
+/**
+ * A timestamp (with or without zone) as epoch milliseconds, truncated as the binary decoder does:
+ * a number, so no driver reads a zoneless timestamp in its own time zone.
+ */
+const epochMs = (column: string) => `trunc(extract(epoch FROM ${column}) * 1000)::float8`;
 
 /** ORDER BY for source ids in code-point order; a uuid's own order already is, and can use the index. */
 function sourceIdOrder(schema: SourceSchema): string {
   return schema.memoryIdType === 'uuid' ? 'id' : 'id::text COLLATE "C"';
-}
-
-function sourceColumn(schema: SourceSchema, column: string, expr: string, type: string): string {
-  return schema.memoryColumns.includes(column) ? expr : `NULL::${type}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -74,53 +73,101 @@ export async function rejectedWithoutReason(
 // ---------------------------------------------------------------------------------------------
 // Per-row fingerprints
 
-export async function* sourceFingerprints(
+/**
+ * The live source memories of one page of keys, in the key's own order. Fingerprints are paired by
+ * lookup (`targetFingerprintsOf`), not merged, so no collation has to agree across the two
+ * databases. Pages, not one stream: a stream read alongside the lookups starved their replies of
+ * the event loop (at 100,000 memories 7.4 s, against 3.7 s for the two side by side).
+ */
+export async function sourceFingerprintPage(
   client: ClientBase,
   schema: SourceSchema,
-): AsyncGenerator<MemoryFingerprint> {
+  page: KeyRange,
+): Promise<MemoryFingerprint[]> {
   const hasEmbedding = schema.memoryColumns.includes('embedding');
-  const query = `SELECT id::text, md5(content),
-      ${hasEmbedding ? 'md5(vector_send(embedding)), vector_dims(embedding)' : 'NULL::text, NULL::int4'},
-      ${sourceColumn(schema, 'created_at', 'created_at', 'timestamptz')},
-      ${sourceColumn(schema, 'updated_at', 'updated_at', 'timestamptz')},
-      ${sourceColumn(schema, 'accessed_at', 'accessed_at', 'timestamptz')}
-    FROM memories WHERE is_deleted IS NOT TRUE ORDER BY ${sourceIdOrder(schema)}`;
-  for await (const t of streamTuples(client, query)) {
-    yield {
-      sourceId: text(t[0]) as string,
-      contentMd5: text(t[1]),
-      embeddingMd5: text(t[2]),
-      embeddingDims: int4(t[3]),
-      createdMs: millis(t[4]),
-      updatedMs: millis(t[5]),
-      accessedMs: millis(t[6]),
-    };
-  }
+  const time = (column: string) => (schema.memoryColumns.includes(column) ? epochMs(column) : 'NULL::float8');
+  const { rows } = await client.query<{
+    id: string;
+    content_md5: string | null;
+    embedding_md5: string | null;
+    dims: number | null;
+    created_ms: number | null;
+    updated_ms: number | null;
+    accessed_ms: number | null;
+  }>(
+    `SELECT id::text AS id, md5(content) AS content_md5,
+        ${hasEmbedding ? 'md5(vector_send(embedding)) AS embedding_md5, vector_dims(embedding) AS dims' : 'NULL::text AS embedding_md5, NULL::int4 AS dims'},
+        ${time('created_at')} AS created_ms, ${time('updated_at')} AS updated_ms, ${time('accessed_at')} AS accessed_ms
+      FROM memories
+      WHERE is_deleted IS NOT TRUE AND ${rangePredicate(client, page, schema.memoryIdType)}
+      ORDER BY id`,
+  );
+  return rows.map((r) => ({
+    sourceId: r.id,
+    contentMd5: r.content_md5,
+    embeddingMd5: r.embedding_md5,
+    embeddingDims: r.dims,
+    createdMs: r.created_ms,
+    updatedMs: r.updated_ms,
+    accessedMs: r.accessed_ms,
+  }));
 }
 
-/** Every ledger-migrated memory with its module row (absent when the row is missing), by source id. */
-export async function* targetFingerprints(client: ClientBase): AsyncGenerator<TargetFingerprint> {
+/**
+ * The module rows the ledger says these source memories were migrated to (absent when the row is
+ * missing), by source id; source ids the ledger does not hold as migrated are left out. One
+ * primary-key probe per id into the ledger and one into the module table it names, whatever the
+ * statistics say (see `readLedgerEnds`): the module branch whose name does not match is skipped
+ * by its one-time filter.
+ */
+export async function targetFingerprintsOf(
+  client: ClientBase,
+  sourceIds: readonly string[],
+): Promise<Map<string, TargetFingerprint>> {
   const perModule = MODULE_IDS.map(
-    (module) => `SELECT l.source_id, l.module, l.target_id, m.id IS NOT NULL, md5(m.content),
-        md5(vector_send(m.embedding)), vector_dims(m.embedding), m."createdAt", m."updatedAt", m."lastAccessed"
-      FROM ${LEDGER} l LEFT JOIN ${moduleTable(module)} m ON m.id = l.target_id
-      WHERE l.status = 'migrated' AND l.module = '${module}'`,
+    (module) => `SELECT m.id, md5(m.content) AS content_md5, md5(vector_send(m.embedding)) AS embedding_md5,
+        vector_dims(m.embedding) AS dims, ${epochMs('m."createdAt"')} AS created_ms,
+        ${epochMs('m."updatedAt"')} AS updated_ms, ${epochMs('m."lastAccessed"')} AS accessed_ms
+      FROM ${moduleTable(module)} m WHERE l.module = '${module}' AND m.id = l.target_id`,
   );
-  const query = `SELECT * FROM (${perModule.join(' UNION ALL ')}) f ORDER BY f.source_id COLLATE "C"`;
-  for await (const t of streamTuples(client, query)) {
-    yield {
-      sourceId: text(t[0]) as string,
-      module: text(t[1]) as string,
-      targetId: text(t[2]) as string,
-      present: bool(t[3]),
-      contentMd5: text(t[4]),
-      embeddingMd5: text(t[5]),
-      embeddingDims: int4(t[6]),
-      createdMs: millis(t[7]),
-      updatedMs: millis(t[8]),
-      accessedMs: millis(t[9]),
-    };
-  }
+  const { rows } = await client.query<{
+    source_id: string;
+    module: string;
+    target_id: string;
+    present: boolean;
+    content_md5: string | null;
+    embedding_md5: string | null;
+    dims: number | null;
+    created_ms: number | null;
+    updated_ms: number | null;
+    accessed_ms: number | null;
+  }>(
+    `SELECT l.source_id, l.module, l.target_id, r.id IS NOT NULL AS present, r.content_md5, r.embedding_md5,
+            r.dims, r.created_ms, r.updated_ms, r.accessed_ms
+       FROM unnest($1::text[]) AS k(source_id)
+       CROSS JOIN LATERAL (
+         SELECT * FROM ${LEDGER} l WHERE l.source_id = k.source_id AND l.status = 'migrated' LIMIT 1
+       ) l
+       LEFT JOIN LATERAL (${perModule.join(' UNION ALL ')}) r ON true`,
+    [sourceIds],
+  );
+  return new Map(
+    rows.map((r) => [
+      r.source_id,
+      {
+        sourceId: r.source_id,
+        module: r.module,
+        targetId: r.target_id,
+        present: r.present,
+        contentMd5: r.content_md5,
+        embeddingMd5: r.embedding_md5,
+        embeddingDims: r.dims,
+        createdMs: r.created_ms,
+        updatedMs: r.updated_ms,
+        accessedMs: r.accessed_ms,
+      },
+    ]),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

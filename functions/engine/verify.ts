@@ -4,7 +4,9 @@ import {
   AccountingTally,
   assembleVerificationResult,
   cmiCheck,
+  type FingerprintSummary,
   FingerprintTally,
+  type MemoryFingerprint,
   mergeSorted,
   moduleCountsCheck,
   type RelationshipCounts,
@@ -13,9 +15,12 @@ import {
   relationshipsNotRunCheck,
   type SearchProbe,
   searchSmokeCheck,
+  type TargetFingerprint,
   type VerificationCheck,
   type VerificationResult,
 } from '../core/verification.js';
+import { planKeyRanges } from '../db/range-planner.js';
+import type { KeyRange } from '../db/source-reader.js';
 import type { SourceSchema } from '../db/source-schema.js';
 import {
   cmiCounts,
@@ -30,10 +35,10 @@ import {
   relationshipLedgerKeys,
   type SearchSample,
   searchSamples,
-  sourceFingerprints,
+  sourceFingerprintPage,
   sourceMemoryKeys,
   sourceRelationKeys,
-  targetFingerprints,
+  targetFingerprintsOf,
 } from '../db/verification-queries.js';
 import { classifyDatabaseFailure } from '../errors.js';
 
@@ -47,6 +52,11 @@ export interface VerifyOptions {
   preserveEmbeddings: boolean;
   /** Memories probed by the search smoke test. */
   sampleSize?: number;
+  /**
+   * The checksum comparison, already made slice by slice (`verifyFingerprints`); made here over the
+   * whole key space when absent.
+   */
+  fingerprints?: FingerprintSummary;
 }
 
 export const DEFAULT_SEARCH_SAMPLE_SIZE = 20;
@@ -104,17 +114,20 @@ async function allSettledOrThrow<T extends unknown[]>(tasks: { [K in keyof T]: P
  */
 export async function verifyMigration(deps: VerifyDeps, options: VerifyOptions): Promise<VerificationResult> {
   const sampleSize = options.sampleSize ?? DEFAULT_SEARCH_SAMPLE_SIZE;
-  const [[accounting, fingerprints], [rejects, modules, cmi], [relationships, probes]] =
+  const [[accounting, fingerprintSummary], [rejects, modules, cmi], [relationships, probes]] =
     await allSettledOrThrow<
       [
-        [AccountingTally, FingerprintTally],
+        [AccountingTally, FingerprintSummary],
         [VerificationCheck, VerificationCheck, Awaited<ReturnType<typeof checkCmi>>],
         [Awaited<ReturnType<typeof checkRelationships>>, SearchProbe[]],
       ]
     >([
       withClients(deps, async (c) => [
         await step('accounting', () => checkAccounting(c)),
-        await step('checksums', () => checkFingerprints(c, options)),
+        options.fingerprints ??
+          (await step('checksums', () =>
+            checkFingerprints(c, { preserveEmbeddings: options.preserveEmbeddings, range: null }),
+          )),
       ]),
       withClients(deps, async (c) => [
         await step('rejects_have_reasons', () => checkRejectReasons(c)),
@@ -126,6 +139,8 @@ export async function verifyMigration(deps: VerifyDeps, options: VerifyOptions):
         await step('search_smoke', () => probeSearch(c, sampleSize)),
       ]),
     ]);
+  const fingerprints = new FingerprintTally(options);
+  fingerprints.absorb(fingerprintSummary);
   const checks: VerificationCheck[] = [
     accounting.toCheck(),
     rejects,
@@ -174,16 +189,58 @@ async function checkModuleCounts(c: Clients): Promise<VerificationCheck> {
   return moduleCountsCheck(await moduleCounts(c.target));
 }
 
-async function checkFingerprints(c: Clients, options: VerifyOptions): Promise<FingerprintTally> {
+// Source ids per target lookup: enough to amortise a round trip, small enough for the Data API's
+// 1 MiB response (a fingerprint row is about 200 bytes).
+const FINGERPRINT_CHUNK = 2000;
+
+/**
+ * Content, embedding and timestamp checksums of the live source memories in `range` (all of them
+ * for null) against the module rows the ledger names. Source rows come in pages in key order; each
+ * page's target rows are looked up by source id while the next page is read. Only memories present on
+ * both sides are compared (accounting reports the others), so slices of the key space tally to what
+ * one pass over the whole of it would.
+ */
+export async function verifyFingerprints(
+  deps: VerifyDeps,
+  options: { preserveEmbeddings: boolean; range: KeyRange | null },
+): Promise<FingerprintSummary> {
+  return withClients(deps, (c) => step('checksums', () => checkFingerprints(c, options)));
+}
+
+async function checkFingerprints(
+  c: Clients,
+  options: { preserveEmbeddings: boolean; range: KeyRange | null },
+): Promise<FingerprintSummary> {
   const tally = new FingerprintTally({ preserveEmbeddings: options.preserveEmbeddings });
-  const pairs = mergeSorted(
-    sourceFingerprints(c.source, c.schema),
-    targetFingerprints(c.target),
-    (s) => s.sourceId,
-    (t) => t.sourceId,
-  );
-  for await (const pair of pairs) tally.record(pair);
-  return tally;
+  const compare = (chunk: MemoryFingerprint[], targets: Map<string, TargetFingerprint>) => {
+    for (const source of chunk) {
+      tally.record({ key: source.sourceId, left: source, right: targets.get(source.sourceId) });
+    }
+  };
+  // Pages bounded by keys found first: a bound below alone (`id > last … LIMIT n`) let the planner
+  // sort the rest of the table for every page.
+  const pages = await planKeyRanges(c.source, {
+    batchSize: FINGERPRINT_CHUNK,
+    ...(options.range ? { within: { range: options.range, idType: c.schema.memoryIdType } } : {}),
+  });
+  const read = (index: number) => {
+    const page = pages[index];
+    return page ? sourceFingerprintPage(c.source, c.schema, page) : Promise.resolve(null);
+  };
+  // Each page's lookup runs beside the read of the next page, one query on each connection.
+  let chunk = await read(0);
+  for (let index = 1; chunk !== null; index++) {
+    const [targets, next] = await Promise.all([
+      targetFingerprintsOf(
+        c.target,
+        chunk.map((f) => f.sourceId),
+      ),
+      read(index),
+    ]);
+    compare(chunk, targets);
+    chunk = next;
+  }
+  return tally.summary();
 }
 
 async function checkCmi(

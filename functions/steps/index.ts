@@ -9,6 +9,7 @@ import { rollback } from './rollback.js';
 import { snapshot } from './snapshot.js';
 import { users } from './users.js';
 import { verify } from './verify.js';
+import { verifySlice } from './verify-slice.js';
 
 /**
  * Every state's work by the name of its Lambda task in the state machine. The local runner binds
@@ -22,6 +23,7 @@ export const STEPS = {
   MigrateBatch: migrateBatch,
   MigrateRelationships: migrateRelationships,
   RebuildCmi: rebuildCmi,
+  VerifySlice: verifySlice,
   Verify: verify,
   Report: report,
   // Not steps of a migration: the execution input's `rollbackRunId` / `restore` branch to them.

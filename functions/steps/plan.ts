@@ -2,7 +2,7 @@ import { ModuleCentroidAccumulator } from '../core/centroids.js';
 import { classifyMemory, isConfident } from '../core/classify.js';
 import { validateEmbedding } from '../core/embedding.js';
 import { runLayout } from '../core/run-options.js';
-import { planKeyRanges, planUserRanges } from '../db/range-planner.js';
+import { planKeyRanges, planUserRanges, verifySlicesOf } from '../db/range-planner.js';
 import { type KeyRange, readSourceRange } from '../db/source-reader.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { putJson } from '../store/run-store.js';
@@ -23,6 +23,8 @@ export interface PlanResult {
   rangesKey: string;
   relationBatchCount: number;
   relationRangesKey: string;
+  verifySliceCount: number;
+  verifySlicesKey: string;
   centroids: { modules: number; samples: number } | null;
 }
 
@@ -37,8 +39,9 @@ const CENTROID_SAMPLE_MEMORIES = 2400;
 const PROJECT_LINK_BATCHES_PER_ITEM = 10;
 
 /**
- * Keyset ranges for the batch Map and the relationships Map, written to the run store (the Maps
- * read them from there: the lists outgrow a state's payload at millions of rows), plus module
+ * Keyset ranges for the batch Map, the relationships Map and the Verify slices Map, written to the
+ * run store (the Maps read them from there: the lists outgrow a state's payload at millions of
+ * rows), plus module
  * centroids from confidently classified memories for placing the unclear ones.
  */
 export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise<PlanResult> {
@@ -49,21 +52,29 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
 
   // Independent reads run side by side, each on a connection of its own from the pool: the
   // relationship items, and the memory ranges followed by the centroid sample drawn from them.
-  const [{ memoryRanges, centroids }, relationshipItems] = await Promise.all([
+  const [{ memoryRanges, centroids }, relationshipItems, fullRanges] = await Promise.all([
     planKeyRanges(source, { batchSize: run.batchSize, changedSince }).then(async (memoryRanges) => ({
       memoryRanges,
       centroids: await sampleCentroids(runtime, run, memoryRanges),
     })),
     planRelationshipItems(runtime, run, changedSince),
+    // Verify compares every memory, not only the changed ones an incremental run migrates.
+    changedSince ? planKeyRanges(source, { batchSize: run.verifySliceSize }) : null,
   ]);
+  const verifySlices = fullRanges
+    ? verifySlicesOf(fullRanges, 1)
+    : verifySlicesOf(memoryRanges, run.verifySliceSize / run.batchSize);
   await putJson(runtime.store, layout.memoryRanges, memoryRanges);
   await putJson(runtime.store, layout.relationshipRanges, relationshipItems);
+  await putJson(runtime.store, layout.verifySlices, verifySlices);
 
   return {
     batchCount: memoryRanges.length,
     rangesKey: layout.memoryRanges,
     relationBatchCount: relationshipItems.length,
     relationRangesKey: layout.relationshipRanges,
+    verifySliceCount: verifySlices.length,
+    verifySlicesKey: layout.verifySlices,
     centroids,
   };
 }

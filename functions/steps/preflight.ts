@@ -155,6 +155,7 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     dryRun: input.dryRun,
     preserveEmbeddings: input.preserveEmbeddings,
     batchSize: input.batchSize,
+    verifySliceSize: input.verifySliceSize,
     createUsers: input.createUsers,
     incremental: input.incremental,
     changedSince: changedSince?.toISOString() ?? null,

@@ -10,6 +10,8 @@ export interface RunContext {
   dryRun: boolean;
   preserveEmbeddings: boolean;
   batchSize: number;
+  /** Memories per slice of the Verify step's checksum comparison. */
+  verifySliceSize: number;
   createUsers: boolean;
   incremental: boolean;
   /** Incremental runs: rows updated after this ISO instant (the last successful run's watermark). */

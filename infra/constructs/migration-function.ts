@@ -15,6 +15,7 @@ export const HANDLER_FILES = {
   MigrateBatch: 'migrate-batch.ts',
   MigrateRelationships: 'migrate-relationships.ts',
   RebuildCmi: 'rebuild-cmi.ts',
+  VerifySlice: 'verify-slice.ts',
   Verify: 'verify.ts',
   Report: 'report.ts',
   Rollback: 'rollback.ts',

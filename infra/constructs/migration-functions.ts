@@ -19,6 +19,7 @@ export const SECRETS_BY_HANDLER: Record<HandlerName, readonly SecretName[]> = {
   MigrateBatch: ['sourceDatabase', 'targetDatabase', 'openAiApiKey'],
   MigrateRelationships: ['sourceDatabase', 'targetDatabase'],
   RebuildCmi: ['targetDatabase'],
+  VerifySlice: ['sourceDatabase', 'targetDatabase'],
   Verify: ['sourceDatabase', 'targetDatabase'],
   Report: ['sourceDatabase', 'targetDatabase'],
   Rollback: ['targetDatabase'],

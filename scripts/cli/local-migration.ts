@@ -8,6 +8,7 @@ import {
   type MigrationRuntime,
 } from '../../functions/runtime/migration-runtime.js';
 import type { StepName } from '../../functions/steps/index.js';
+import type { PlanResult } from '../../functions/steps/plan.js';
 import { FileRunStore, type RunStore, S3RunStore } from '../../functions/store/run-store.js';
 import type { DatabaseConnections } from './database-flags.js';
 import { announceStep, ProgressBar } from './progress.js';
@@ -48,7 +49,7 @@ const STEP_LABELS: Partial<Record<StepName, string>> = {
   Users: 'users',
   Plan: 'plan',
   RebuildCmi: 'rebuilding the CMI',
-  Verify: 'verifying',
+  Verify: 'reconciling',
   Report: 'writing the report',
   Rollback: 'rolling back',
   Restore: 'restoring',
@@ -98,6 +99,7 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
   const steps = localLambdaHandlers(runtime);
   const bar = options.progress === false ? null : new ProgressBar('migrating', 0);
   const relationshipBar = options.progress === false ? null : new ProgressBar('relationships', 0);
+  const verifyBar = options.progress === false ? null : new ProgressBar('verifying', 0, 'slices');
   const announced = Object.fromEntries(
     Object.entries(steps).map(([name, handler]) => {
       const label = options.progress === false ? undefined : STEP_LABELS[name as StepName];
@@ -107,9 +109,10 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
   const handlers = {
     ...announced,
     Plan: async (event: unknown) => {
-      const plan = (await announced.Plan(event)) as { batchCount: number; relationBatchCount: number };
+      const plan = (await announced.Plan(event)) as PlanResult;
       bar?.setTotal(plan.batchCount);
       relationshipBar?.setTotal(plan.relationBatchCount);
+      verifyBar?.setTotal(plan.verifySliceCount);
       return plan;
     },
     MigrateBatch: async (event: unknown) => {
@@ -122,6 +125,12 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
       relationshipBar?.begin();
       const result = await steps.MigrateRelationships(event);
       relationshipBar?.tick(1);
+      return result;
+    },
+    VerifySlice: async (event: unknown) => {
+      verifyBar?.begin();
+      const result = await steps.VerifySlice(event);
+      verifyBar?.tick(1);
       return result;
     },
   };

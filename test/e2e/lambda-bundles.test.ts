@@ -31,7 +31,9 @@ describe('End to end: the deployed Lambda bundles', () => {
     };
     handlerFile = (name) => {
       const entry = Object.entries(template.Resources).find(
-        ([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(`Functions${name}`),
+        // The logical id is the construct path plus an 8-digit hash: `Verify` must not find `VerifySlice`.
+        ([id, r]) =>
+          r.Type === 'AWS::Lambda::Function' && new RegExp(`^Functions${name}[0-9A-F]{8}$`).test(id),
       );
       const key = entry?.[1].Properties.Code?.S3Key;
       if (!key) throw new Error(`no bundled function ${name}`);
@@ -78,7 +80,7 @@ describe('End to end: the deployed Lambda bundles', () => {
 
     // Act: the states in order, as the state machine calls them
     const run = await call('Preflight', {
-      input: { preserveEmbeddings: true, batchSize: 200 },
+      input: { preserveEmbeddings: true, batchSize: 200, verifySliceSize: 200 },
       executionName: 'bundles',
     });
     const snapshot = await call('Snapshot', { run });
@@ -88,11 +90,14 @@ describe('End to end: the deployed Lambda bundles', () => {
     for (const range of await items(plan.relationRangesKey))
       await call('MigrateRelationships', { run, range });
     await call('RebuildCmi', { run });
-    const verify = await call('Verify', { run });
+    const slices = await items(plan.verifySlicesKey);
+    for (const range of slices) await call('VerifySlice', { run, range });
+    const verify = await call('Verify', { run, plan });
     const report = await call('Report', { run, plan });
 
     // Assess
     expect(snapshot.logical.directory).toMatch(/^backups\/migration-/);
+    expect(slices.length).toBeGreaterThan(1);
     expect(verify).toMatchObject({ ok: true });
     expect(report.status).toBe('succeeded');
     expect(report.accounting.migrated + report.accounting.rejected).toBe(

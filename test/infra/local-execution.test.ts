@@ -28,6 +28,10 @@ const RELATION_RANGES = [
   { index: 0, fromKey: '1', toKey: '5' },
   { index: 1, fromKey: '5', toKey: '9' },
 ];
+const VERIFY_SLICES = [
+  { index: 0, fromKey: null, toKey: 'm' },
+  { index: 1, fromKey: 'm', toKey: null },
+];
 
 /** Test fixtures standing in for the handlers: they record what they get and return tiny results. */
 function fixtureHandlers(s3: S3Client, bucket: string, calls: Call[]): Record<string, LocalTaskHandler> {
@@ -52,16 +56,20 @@ function fixtureHandlers(s3: S3Client, bucket: string, calls: Call[]): Record<st
     Plan: task('Plan', async () => {
       await putJson(s3, bucket, 'runs/run-1/ranges.json', RANGES);
       await putJson(s3, bucket, 'runs/run-1/relation-ranges.json', RELATION_RANGES);
+      await putJson(s3, bucket, 'runs/run-1/verify-slices.json', VERIFY_SLICES);
       return {
         batchCount: RANGES.length,
         rangesKey: 'runs/run-1/ranges.json',
         relationBatchCount: RELATION_RANGES.length,
         relationRangesKey: 'runs/run-1/relation-ranges.json',
+        verifySliceCount: VERIFY_SLICES.length,
+        verifySlicesKey: 'runs/run-1/verify-slices.json',
       };
     }),
     MigrateBatch: task('MigrateBatch', () => ({ migrated: 10 })),
     MigrateRelationships: task('MigrateRelationships', () => ({ upserted: 3 })),
     RebuildCmi: task('RebuildCmi', () => ({ rows: 30 })),
+    VerifySlice: task('VerifySlice', () => ({ compared: 5 })),
     Verify: task('Verify', () => ({ reconciled: true })),
     Report: task('Report', (event) =>
       event.failed ? { reportKey: 'runs/run-1/failure.json' } : { reportKey: 'runs/run-1/report.json' },
@@ -142,6 +150,7 @@ describe('Function: runLocalExecution', () => {
       'MigrateBatch',
       'MigrateRelationships',
       'RebuildCmi',
+      'VerifySlice',
       'Verify',
       'Report',
     ]);
@@ -149,7 +158,13 @@ describe('Function: runLocalExecution', () => {
     expect(calls[0]?.event).toEqual({ input, executionName: 'exec-1' });
     expect(calls.find((call) => call.task === 'Snapshot')?.event).toEqual({ run });
     expect(calls.find((call) => call.task === 'Users')?.event).toEqual({ run });
-    expect(calls.find((call) => call.task === 'Verify')?.event).toEqual({ run });
+    expect(calls.find((call) => call.task === 'Verify')?.event).toEqual({
+      run,
+      plan: expect.objectContaining({
+        verifySliceCount: 2,
+        verifySlicesKey: 'runs/run-1/verify-slices.json',
+      }),
+    });
     expect(calls.at(-1)?.event).toEqual({
       run,
       users: { matched: 2, created: 1 },
@@ -181,6 +196,9 @@ describe('Function: runLocalExecution', () => {
       .map((call) => call.event.range);
     expect(relations).toEqual(expect.arrayContaining(RELATION_RANGES));
     expect(relations).toHaveLength(RELATION_RANGES.length);
+    const slices = calls.filter((call) => call.task === 'VerifySlice').map((call) => call.event.range);
+    expect(slices).toEqual(expect.arrayContaining(VERIFY_SLICES));
+    expect(slices).toHaveLength(VERIFY_SLICES.length);
   });
 
   it('retries a step that fails with a transient error name', async () => {

@@ -43,6 +43,7 @@ describe('Class: MigrationStateMachine', () => {
       'MigrateBatches',
       'MigrateRelationships',
       'RebuildCmi',
+      'VerifySlices',
       'Verify',
       'Report',
     ]);
@@ -65,7 +66,10 @@ describe('Class: MigrationStateMachine', () => {
     expect(states.Users).toMatchObject({ Parameters: { 'run.$': '$.run' }, ResultPath: '$.users' });
     expect(states.Plan).toMatchObject({ Parameters: { 'run.$': '$.run' }, ResultPath: '$.plan' });
     expect(states.RebuildCmi).toMatchObject({ Parameters: { 'run.$': '$.run' }, ResultPath: '$.cmi' });
-    expect(states.Verify).toMatchObject({ Parameters: { 'run.$': '$.run' }, ResultPath: '$.verify' });
+    expect(states.Verify).toMatchObject({
+      Parameters: { 'run.$': '$.run', 'plan.$': '$.plan' },
+      ResultPath: '$.verify',
+    });
     expect(states.Report?.Parameters).toEqual({
       'run.$': '$.run',
       'users.$': '$.users',
@@ -87,6 +91,7 @@ describe('Class: MigrationStateMachine', () => {
     for (const [map, keyPath, task] of [
       ['MigrateBatches', '$.plan.rangesKey', 'MigrateBatch'],
       ['MigrateRelationships', '$.plan.relationRangesKey', 'MigrateRelationshipBatch'],
+      ['VerifySlices', '$.plan.verifySlicesKey', 'VerifySlice'],
     ] as const) {
       expect(definition.States[map]).toMatchObject({
         Type: 'Map',
@@ -114,12 +119,13 @@ describe('Class: MigrationStateMachine', () => {
     const { States: states } = stateMachineDefinition(limited);
     expect(states.MigrateBatches?.MaxConcurrency).toBe(2);
     expect(states.MigrateRelationships?.MaxConcurrency).toBe(2);
+    expect(states.VerifySlices?.MaxConcurrency).toBe(2);
   });
 
   it('retries only the transient error names, with backoff and full jitter', () => {
     // Assess
     const tasks = tasksOf(definition.States);
-    expect(tasks).toHaveLength(13);
+    expect(tasks).toHaveLength(14);
     for (const [, task] of tasks) {
       expect(task.Retry).toEqual([
         {
@@ -140,7 +146,7 @@ describe('Class: MigrationStateMachine', () => {
       ([name, state]) =>
         !['FailureReport', 'Rollback', 'Restore'].includes(name) && ['Task', 'Map'].includes(state.Type),
     );
-    expect(steps).toHaveLength(10);
+    expect(steps).toHaveLength(11);
     for (const [, state] of steps) {
       expect(state.Catch).toEqual([
         { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'FailureReport' },

@@ -65,6 +65,25 @@ describe('Function: planKeyRanges', () => {
     }
   });
 
+  it('plans within a range: the same boundaries the whole-table plan has there', async () => {
+    // Prepare
+    const schema = await introspectSource(pool);
+    const whole = await planKeyRanges(pool, { batchSize: 25 });
+    const range = { index: 0, fromKey: whole[3]?.toKey ?? null, toKey: whole[9]?.toKey ?? null };
+
+    // Act
+    const within = await planKeyRanges(pool, {
+      batchSize: 25,
+      within: { range, idType: schema.memoryIdType },
+    });
+
+    // Assess
+    expect(within.map((r) => [r.fromKey, r.toKey])).toEqual(
+      whole.slice(4, 10).map((r) => [r.fromKey, r.toKey]),
+    );
+    expect(within.map((r) => r.index)).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
   it('plans only rows changed since a watermark for incremental runs', async () => {
     // Prepare
     const { rows } = await pool.query<{ max: Date }>('SELECT max(updated_at) AS max FROM memories');

@@ -3,16 +3,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRules } from '../../functions/core/rules.js';
 import {
   CHECK_NAMES,
+  FingerprintTally,
   type VerificationCheck,
   type VerificationResult,
 } from '../../functions/core/verification.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
-import { planKeyRanges, planUserRanges } from '../../functions/db/range-planner.js';
+import { planKeyRanges, planUserRanges, verifySlicesOf } from '../../functions/db/range-planner.js';
 import { introspectSource, type SourceSchema } from '../../functions/db/source-schema.js';
 import { loadUserMapping, migrateUsers } from '../../functions/db/user-migration.js';
 import { migrateBatch } from '../../functions/engine/migrate-batch.js';
 import { migrateRelationships } from '../../functions/engine/migrate-relationships.js';
-import { verifyMigration } from '../../functions/engine/verify.js';
+import { verifyFingerprints, verifyMigration } from '../../functions/engine/verify.js';
 import { MigrationError } from '../../functions/errors.js';
 import { generateBigMemory } from '../generator/bigmemory-generator.js';
 import { dropDatabase, freshDatabases } from '../harness/databases.js';
@@ -172,6 +173,63 @@ describe('Function: verifyMigration', () => {
     });
     expect(idle.waiting).toBe(0);
     expect(idle.idle).toBe(idle.total);
+  });
+
+  it('tallies the same checksums slice by slice as over the whole key space, mismatches included', async () => {
+    // Prepare: one changed content, and one changed timestamp in the last slice
+    const { rows } = await target.query<Subject>(
+      `SELECT l.source_id AS "sourceId", l.target_id AS "targetId", l.module
+         FROM ${LEDGER_SCHEMA}.memory_ledger l
+        WHERE l.status = 'migrated' ORDER BY l.source_id DESC LIMIT 1`,
+    );
+    const late = rows[0] as Subject;
+    await target.query('CREATE SCHEMA tamper');
+    const tamper = [
+      `CREATE TABLE tamper.content AS SELECT id, content FROM ${subject.module}_memories WHERE id = '${subject.targetId}'`,
+      `UPDATE ${subject.module}_memories SET content = content || ' (edited)' WHERE id = '${subject.targetId}'`,
+      `CREATE TABLE tamper.times AS SELECT id, "updatedAt" FROM ${late.module}_memories WHERE id = '${late.targetId}'`,
+      `UPDATE ${late.module}_memories SET "updatedAt" = "updatedAt" + interval '1 ms' WHERE id = '${late.targetId}'`,
+    ];
+    for (const sql of tamper) await target.query(sql);
+    const deps = { source, target, schema };
+    try {
+      const slices = verifySlicesOf(await planKeyRanges(source, { batchSize: 250 }), 3);
+
+      // Act
+      const whole = await verifyFingerprints(deps, { preserveEmbeddings: true, range: null });
+      const sliced = new FingerprintTally({ preserveEmbeddings: true });
+      for (const slice of slices) {
+        sliced.absorb(await verifyFingerprints(deps, { preserveEmbeddings: true, range: slice }));
+      }
+      const result = await verifyMigration(deps, {
+        preserveEmbeddings: true,
+        sampleSize: 5,
+        fingerprints: sliced.summary(),
+      });
+
+      // Assess
+      expect(slices.length).toBeGreaterThanOrEqual(3);
+      expect(sliced.summary()).toEqual(whole);
+      expect(whole.compared).toBe(result.counts.migrated);
+      expect(whole.content).toMatchObject({
+        count: 1,
+        samples: [expect.stringMatching(`^${subject.sourceId}: `)],
+      });
+      expect(whole.timestamps).toMatchObject({
+        count: 1,
+        samples: [expect.stringMatching(`^${late.sourceId}: updatedAt`)],
+      });
+      expect(whole.embedding.count).toBe(0);
+      expect(failedChecks(result)).toEqual(['content_checksums', 'timestamps']);
+    } finally {
+      await target.query(
+        `UPDATE ${subject.module}_memories m SET content = s.content FROM tamper.content s WHERE m.id = s.id`,
+      );
+      await target.query(
+        `UPDATE ${late.module}_memories m SET "updatedAt" = s."updatedAt" FROM tamper.times s WHERE m.id = s.id`,
+      );
+      await target.query('DROP SCHEMA tamper CASCADE');
+    }
   });
 
   it('fails content_checksums, and only it, when one target content changes', async () => {

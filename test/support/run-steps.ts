@@ -129,7 +129,12 @@ export async function runSteps(options: StepRunOptions): Promise<StepRunResult> 
         forEachLimited(items, concurrency, (range) => STEPS.MigrateRelationships(runtime, { run, range })),
       );
       outputs.cmi = await timed('cmi', () => STEPS.RebuildCmi(runtime, { run }));
-      outputs.verify = await timed('verify', () => STEPS.Verify(runtime, { run }));
+      const slices = await getJson<KeyRange[]>(store, plan.verifySlicesKey);
+      const verifyPlan = plan;
+      outputs.verify = await timed('verify', async () => {
+        await forEachLimited(slices, concurrency, (range) => STEPS.VerifySlice(runtime, { run, range }));
+        return STEPS.Verify(runtime, { run, plan: verifyPlan });
+      });
       outputs.report = await timed('report', () => STEPS.Report(runtime, { run, plan }));
     } else if (!run.dryRun) {
       // The Report step closes a run; without it, close it here so the next run can take the lock.

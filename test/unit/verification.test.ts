@@ -7,6 +7,7 @@ import {
   compareCodePointOrder,
   compareFingerprints,
   describeFailures,
+  type FingerprintSummary,
   FingerprintTally,
   type LedgerMemoryKey,
   type MemoryFingerprint,
@@ -340,6 +341,57 @@ describe('Class: FingerprintTally', () => {
     expect(content?.samples).toEqual(['m2: content md5 c0ffee in the source, x in the target']);
     expect(embedding).toMatchObject({ name: 'embedding_checksums', ok: true });
     expect(timestamps).toMatchObject({ name: 'timestamps', ok: true });
+  });
+
+  it('adds up slices to what one pass over all of them tallies, samples in key order', () => {
+    // Prepare: eight memories, every other one with a changed content, the fifth with a late update
+    const pairs = Array.from({ length: 8 }, (_, i) => {
+      const key = `m${i}`;
+      const right = targetFingerprint({
+        sourceId: key,
+        ...(i % 2 === 1 ? { contentMd5: `changed-${i}` } : {}),
+        ...(i === 4 ? { updatedMs: 0 } : {}),
+      });
+      return { key, left: sourceFingerprint({ sourceId: key }), right };
+    });
+    const whole = new FingerprintTally({ preserveEmbeddings: true });
+    for (const pair of pairs) whole.record(pair);
+    const slices = [pairs.slice(0, 3), pairs.slice(3, 7), pairs.slice(7)].map((slice) => {
+      const tally = new FingerprintTally({ preserveEmbeddings: true });
+      for (const pair of slice) tally.record(pair);
+      return JSON.parse(JSON.stringify(tally.summary())) as FingerprintSummary;
+    });
+
+    // Act
+    const merged = new FingerprintTally({ preserveEmbeddings: true });
+    for (const slice of slices) merged.absorb(slice);
+
+    // Assess
+    expect(merged.summary()).toEqual(whole.summary());
+    expect(merged.compared).toBe(8);
+    expect(merged.content.count).toBe(4);
+    expect(merged.content.samples.map((s) => s.split(':')[0])).toEqual(['m1', 'm3', 'm5', 'm7']);
+    expect(merged.timestamps.count).toBe(1);
+    expect(merged.toChecks()).toEqual(whole.toChecks());
+  });
+
+  it('keeps at most the sample limit when slices together hold more', () => {
+    // Prepare
+    const slice = (from: number): FingerprintSummary => ({
+      compared: 4,
+      content: { count: 4, samples: [0, 1, 2, 3].map((i) => `m${from + i}: differs`) },
+      embedding: { count: 0, samples: [] },
+      timestamps: { count: 0, samples: [] },
+    });
+    const tally = new FingerprintTally({ preserveEmbeddings: true });
+
+    // Act
+    tally.absorb(slice(0));
+    tally.absorb(slice(4));
+
+    // Assess
+    expect(tally.content.count).toBe(8);
+    expect(tally.content.samples).toEqual(['m0', 'm1', 'm2', 'm3', 'm4'].map((k) => `${k}: differs`));
   });
 });
 
