@@ -75,11 +75,12 @@ describe('A BigMemory keyed by integers', () => {
     // Assess
     const [first, second] = await Promise.all(runs.map(verification));
     for (const result of [first, second]) {
-      expect(result?.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual([]);
-      expect(result?.counts.migrated + (result?.counts.rejected ?? 0)).toBe(live.n);
-      expect(result?.counts.compared).toBe(result?.counts.migrated);
-      expect(result?.counts.relationships?.source).toBe(live.relations);
-      expect(result?.counts.relationships?.migrated).toBeGreaterThan(0);
+      if (!result) throw new Error('a run stored no verification');
+      expect(result.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual([]);
+      expect(result.counts.migrated + result.counts.rejected).toBe(live.n);
+      expect(result.counts.compared).toBe(result.counts.migrated);
+      expect(result.counts.relationships?.source).toBe(live.relations);
+      expect(result.counts.relationships?.migrated).toBeGreaterThan(0);
     }
     expect(runs[0]?.outputs.plan).toMatchObject({ verifySliceCount: 5 });
     expect(live.linked).toBeGreaterThan(0);
