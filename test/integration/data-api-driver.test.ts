@@ -201,7 +201,7 @@ describe('RDS Data API driver: the whole migration through the Data API', () => 
   });
 });
 
-describe("RDS Data API driver: rows over the service's 64 KB row limit", () => {
+describe("RDS Data API driver: rows over the service's 64 KB row and 4 MiB request limits", () => {
   let sourceUrl: string;
   let pgTargetUrl: string;
   let apiTargetUrl: string;
@@ -211,6 +211,7 @@ describe("RDS Data API driver: rows over the service's 64 KB row limit", () => {
   // Multi-byte text, quotes, backslashes and newlines: pieces split characters and JSON escapes them.
   const LINE = `Zürich "quoted" \\ back\\slash ✓ ${'x'.repeat(20)}\n`;
   let wideIds: string[] = [];
+  const HUGE_LINES = 100_000;
 
   beforeAll(async () => {
     ({ sourceUrl, targetUrl: pgTargetUrl } = await freshDatabases());
@@ -219,11 +220,11 @@ describe("RDS Data API driver: rows over the service's 64 KB row limit", () => {
     wideIds = await withClient(sourceUrl, async (db) => {
       const { rows } = await db.query<{ id: string }>(
         `SELECT id::text FROM memories WHERE NOT is_deleted AND content <> '' AND embedding IS NOT NULL
-            AND vector_dims(embedding) = 1536 ORDER BY id LIMIT 3`,
+            AND vector_dims(embedding) = 1536 ORDER BY id LIMIT 4`,
       );
-      const [long, metadata, titled] = rows.map((r) => r.id);
+      const [long, metadata, titled, huge] = rows.map((r) => r.id);
       // One long content; one large metadata object with many tags; title and summary that only
-      // together exceed the limit.
+      // together exceed the limit; a content of over 5 MB, past the 4 MiB request limit on writes.
       await db.query(`UPDATE memories SET content = repeat($2, 6000), content_hash = NULL WHERE id = $1`, [
         long,
         LINE,
@@ -237,6 +238,11 @@ describe("RDS Data API driver: rows over the service's 64 KB row limit", () => {
         titled,
         LINE,
       ]);
+      await db.query(`UPDATE memories SET content = repeat($2, $3), content_hash = NULL WHERE id = $1`, [
+        huge,
+        LINE,
+        HUGE_LINES,
+      ]);
       return rows.map((r) => r.id);
     });
     ({ server, client } = await startEmulator(sourceUrl));
@@ -248,7 +254,7 @@ describe("RDS Data API driver: rows over the service's 64 KB row limit", () => {
     await server?.close();
   });
 
-  it('reads them in pieces: the same rows as the pg driver, and the CMI rebuild reads them back', async () => {
+  it('reads and writes them in pieces: the same rows as the pg driver, and the CMI rebuild reads them back', async () => {
     // Arrange: each wide row alone is refused by the service; the pg driver's result is the reference
     const source = new DataApiPool(client, targetOf(sourceUrl));
     for (const id of wideIds) {
@@ -291,8 +297,10 @@ describe("RDS Data API driver: rows over the service's 64 KB row limit", () => {
       );
       return rows;
     });
-    expect(lengths).toHaveLength(3);
+    expect(lengths).toHaveLength(4);
     expect(lengths.find((r) => r.id === wideIds[0])?.content).toBe(LINE.length * 6000);
+    expect(lengths.find((r) => r.id === wideIds[3])?.content).toBe(LINE.length * HUGE_LINES);
+    expect(Buffer.byteLength(LINE.repeat(HUGE_LINES))).toBeGreaterThan(5 * 1024 * 1024);
     expect(lengths.find((r) => r.id === wideIds[1])?.metadata).toBeGreaterThan(LINE.length * 2500);
     expect(rebuilt.updated).toBe(rebuilt.scanned);
     expect(await migratedChecksums(apiTargetUrl)).toEqual(migrated);

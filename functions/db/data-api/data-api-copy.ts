@@ -4,12 +4,20 @@
  * under its 1 MiB response limit, and each row is re-encoded as binary COPY fields so the readers
  * above decode one format whatever the driver.
  */
-import { BatchExecuteStatementCommand, type Field, type SqlParameter } from '@aws-sdk/client-rds-data';
+import {
+  BatchExecuteStatementCommand,
+  ExecuteStatementCommand,
+  type Field,
+  type SqlParameter,
+} from '@aws-sdk/client-rds-data';
+import { MigrationError } from '../../errors.js';
 import { decodeVector, encodeField, type PgBinaryType } from '../pg-binary.js';
 import type { DataApiSession } from './data-api-pool.js';
 import { arrayLiteral, binaryTypeOf, binaryValueOf } from './data-api-values.js';
 
 const REQUEST_BUDGET_BYTES = 3 * 1024 * 1024;
+// A value longer than this travels ahead of its row, in pieces of this many UTF-16 units.
+const PIECE_UNITS = 512 * 1024;
 const RESPONSE_BUDGET_BYTES = 640 * 1024;
 const MAX_PAGE_ROWS = 1000;
 
@@ -94,11 +102,78 @@ export async function copyRowsInDataApi(
   for (const row of rows) {
     const fields = types.map((type, i) => fieldOf(type, row[i]));
     const size = approximateBytes(fields);
+    if (size > REQUEST_BUDGET_BYTES) {
+      await flush();
+      await insertLongRow(session, into, types, fields);
+      continue;
+    }
     if (sets.length > 0 && bytes + size > REQUEST_BUDGET_BYTES) await flush();
     sets.push(fields.map((value, i) => ({ name: `p${i + 1}`, value })));
     bytes += size;
   }
   await flush();
+}
+
+/** Pieces of `text`, never splitting a surrogate pair (a lone half is not valid text to send). */
+function piecesOf(text: string): string[] {
+  const pieces: string[] = [];
+  for (let at = 0; at < text.length; ) {
+    let end = Math.min(text.length, at + PIECE_UNITS);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last < 0xdc00) end -= 1;
+    pieces.push(text.slice(at, end));
+    at = end;
+  }
+  return pieces;
+}
+
+/**
+ * One row that alone passes the request limit (a memory of several megabytes): each long value
+ * goes first, piece by piece, into a temporary table of the transaction, and the INSERT joins the
+ * pieces back in place of the parameter. Temporary tables live on the transaction's connection, so
+ * this needs one; the batch loader always has it.
+ */
+async function insertLongRow(
+  session: DataApiSession,
+  into: string,
+  types: readonly PgBinaryType[],
+  fields: readonly Field[],
+): Promise<void> {
+  if (session.transactionId === undefined) {
+    throw new MigrationError(
+      `a row for ${into} is over the Data API's request limit and there is no transaction to assemble it in`,
+      {
+        context: { into },
+      },
+    );
+  }
+  await session.query(
+    'CREATE TEMP TABLE IF NOT EXISTS bm_long_values (slot int4, n int4, piece text) ON COMMIT DROP',
+  );
+  const values: string[] = [];
+  const parameters: SqlParameter[] = [];
+  for (const [slot, field] of fields.entries()) {
+    const cast = CASTS[types[slot] as PgBinaryType];
+    const text = field.stringValue;
+    if (text === undefined || text.length <= PIECE_UNITS) {
+      values.push(`:p${slot + 1}${cast}`);
+      parameters.push({ name: `p${slot + 1}`, value: field });
+      continue;
+    }
+    for (const [n, piece] of piecesOf(text).entries()) {
+      await session.query('INSERT INTO bm_long_values VALUES ($1::int4, $2::int4, $3)', [slot, n, piece]);
+    }
+    values.push(`(SELECT string_agg(piece, '' ORDER BY n) FROM bm_long_values WHERE slot = ${slot})${cast}`);
+  }
+  await session.client.send(
+    new ExecuteStatementCommand({
+      ...session.target,
+      sql: `INSERT INTO ${into} VALUES (${values.join(', ')})`,
+      parameters,
+      transactionId: session.transactionId,
+    }),
+  );
+  await session.query('DELETE FROM bm_long_values');
 }
 
 let cursorCount = 0;
