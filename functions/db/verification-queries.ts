@@ -1,7 +1,7 @@
 /**
- * The SQL of the verify step. Streams come out of binary COPY sorted in "C" collation (code-point
- * order), which is the order the core's merge-join expects; the per-row comparisons travel as md5
- * hashes and timestamps, never as whole rows.
+ * The SQL of the verify step. Key streams come out of binary COPY sorted in "C" collation
+ * (code-point order), which is the order the core's merge-join expects; checksums come a page of
+ * keys at a time. The per-row comparisons travel as md5 hashes and timestamps, never as whole rows.
  */
 import type { ClientBase } from 'pg';
 import { relationKey } from '../core/relationships.js';

@@ -93,11 +93,19 @@ describe('End to end: the deployed Lambda bundles', () => {
     const slices = await items(plan.verifySlicesKey);
     for (const range of slices) await call('VerifySlice', { run, range });
     const verify = await call('Verify', { run, plan });
+    const unfinished = await call('Verify', {
+      run,
+      plan: { ...plan, verifySliceCount: slices.length + 1 },
+    }).then(
+      () => null,
+      (error: Error) => error,
+    );
     const report = await call('Report', { run, plan });
 
     // Assess
     expect(snapshot.logical.directory).toMatch(/^backups\/migration-/);
     expect(slices.length).toBeGreaterThan(1);
+    expect(unfinished?.message).toContain(`Verify slice ${slices.length} left no result`);
     expect(verify).toMatchObject({ ok: true });
     expect(report.status).toBe('succeeded');
     expect(report.accounting.migrated + report.accounting.rejected).toBe(
