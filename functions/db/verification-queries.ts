@@ -73,6 +73,26 @@ export async function rejectedWithoutReason(
 // ---------------------------------------------------------------------------------------------
 // Per-row fingerprints
 
+/** The checksum columns both sides select, under the same names. */
+interface FingerprintRow {
+  content_md5: string | null;
+  embedding_md5: string | null;
+  dims: number | null;
+  created_ms: number | null;
+  updated_ms: number | null;
+  accessed_ms: number | null;
+}
+
+const fingerprintOf = (sourceId: string, r: FingerprintRow): MemoryFingerprint => ({
+  sourceId,
+  contentMd5: r.content_md5,
+  embeddingMd5: r.embedding_md5,
+  embeddingDims: r.dims,
+  createdMs: r.created_ms,
+  updatedMs: r.updated_ms,
+  accessedMs: r.accessed_ms,
+});
+
 /**
  * The live source memories of one page of keys, in the key's own order. Fingerprints are paired by
  * lookup (`targetFingerprintsOf`), not merged, so no collation has to agree across the two
@@ -86,15 +106,7 @@ export async function sourceFingerprintPage(
 ): Promise<MemoryFingerprint[]> {
   const hasEmbedding = schema.memoryColumns.includes('embedding');
   const time = (column: string) => (schema.memoryColumns.includes(column) ? epochMs(column) : 'NULL::float8');
-  const { rows } = await client.query<{
-    id: string;
-    content_md5: string | null;
-    embedding_md5: string | null;
-    dims: number | null;
-    created_ms: number | null;
-    updated_ms: number | null;
-    accessed_ms: number | null;
-  }>(
+  const { rows } = await client.query<FingerprintRow & { id: string }>(
     `SELECT id::text AS id, md5(content) AS content_md5,
         ${hasEmbedding ? 'md5(vector_send(embedding)) AS embedding_md5, vector_dims(embedding) AS dims' : 'NULL::text AS embedding_md5, NULL::int4 AS dims'},
         ${time('created_at')} AS created_ms, ${time('updated_at')} AS updated_ms, ${time('accessed_at')} AS accessed_ms
@@ -102,15 +114,7 @@ export async function sourceFingerprintPage(
       WHERE is_deleted IS NOT TRUE AND ${rangePredicate(client, page, schema.memoryIdType)}
       ORDER BY id`,
   );
-  return rows.map((r) => ({
-    sourceId: r.id,
-    contentMd5: r.content_md5,
-    embeddingMd5: r.embedding_md5,
-    embeddingDims: r.dims,
-    createdMs: r.created_ms,
-    updatedMs: r.updated_ms,
-    accessedMs: r.accessed_ms,
-  }));
+  return rows.map((r) => fingerprintOf(r.id, r));
 }
 
 /**
@@ -130,18 +134,9 @@ export async function targetFingerprintsOf(
         ${epochMs('m."updatedAt"')} AS updated_ms, ${epochMs('m."lastAccessed"')} AS accessed_ms
       FROM ${moduleTable(module)} m WHERE l.module = '${module}' AND m.id = l.target_id`,
   );
-  const { rows } = await client.query<{
-    source_id: string;
-    module: string;
-    target_id: string;
-    present: boolean;
-    content_md5: string | null;
-    embedding_md5: string | null;
-    dims: number | null;
-    created_ms: number | null;
-    updated_ms: number | null;
-    accessed_ms: number | null;
-  }>(
+  const { rows } = await client.query<
+    FingerprintRow & { source_id: string; module: string; target_id: string; present: boolean }
+  >(
     `SELECT l.source_id, l.module, l.target_id, r.id IS NOT NULL AS present, r.content_md5, r.embedding_md5,
             r.dims, r.created_ms, r.updated_ms, r.accessed_ms
        FROM unnest($1::text[]) AS k(source_id)
@@ -154,18 +149,7 @@ export async function targetFingerprintsOf(
   return new Map(
     rows.map((r) => [
       r.source_id,
-      {
-        sourceId: r.source_id,
-        module: r.module,
-        targetId: r.target_id,
-        present: r.present,
-        contentMd5: r.content_md5,
-        embeddingMd5: r.embedding_md5,
-        embeddingDims: r.dims,
-        createdMs: r.created_ms,
-        updatedMs: r.updated_ms,
-        accessedMs: r.accessed_ms,
-      },
+      { ...fingerprintOf(r.source_id, r), module: r.module, targetId: r.target_id, present: r.present },
     ]),
   );
 }
