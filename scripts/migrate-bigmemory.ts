@@ -34,6 +34,7 @@ Migrates BigMemory into Federated Memory by running the project's state machine 
   --merge-on-email             same email, different token: map to the existing Federated user
   --placeholder-email-domain <d>  target needs an email and the user has none: create bigmemory-<id>@<d>
   --concurrency <n>            batches in flight (the Map's MaxConcurrency; default: 4)
+  --verify-slice-size <n>      memories per Verify slice, each one a Map item (default: 200000)
   --reports-dir <dir>          where reports go when no bucket is set (default: ./reports)
   --bucket <name>              keep the run's artefacts in this S3 bucket (AWS_ENDPOINT_URL for S3-compatible stores)
   --run-id <id>                name of the run (default: migration-<timestamp>)
@@ -72,6 +73,7 @@ export function migrationFlags() {
     'merge-on-email': { type: 'boolean', default: false },
     'placeholder-email-domain': { type: 'string' },
     concurrency: { type: 'string' },
+    'verify-slice-size': { type: 'string' },
     'reports-dir': { type: 'string' },
     bucket: { type: 'string' },
     'run-id': { type: 'string' },
@@ -109,6 +111,9 @@ export function executionInput(
   if (flags['user-map']) input.userMapS3Uri = uri(flags['user-map']);
   if (flags.rules) input.rules = uri(flags.rules);
   if (flags['placeholder-email-domain']) input.placeholderEmailDomain = flags['placeholder-email-domain'];
+  if (flags['verify-slice-size'] !== undefined) {
+    input.verifySliceSize = positiveInteger(flags['verify-slice-size'], '--verify-slice-size', 0);
+  }
   // Missing-only keeps the existing vectors, so the checks of preserved embeddings apply to it too.
   if (flags['embed-missing-only']) Object.assign(input, { embedMissingOnly: true, preserveEmbeddings: true });
   if (flags['embedding-model']) input.embeddingModel = flags['embedding-model'];

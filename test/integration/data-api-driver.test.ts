@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -151,7 +151,17 @@ describe('RDS Data API driver: the whole migration through the Data API', () => 
 
     // Act
     const run = await migrateCli(
-      ['--preserve-embeddings', '--snapshot', 'none', '--batch-size', '150', '--reports-dir', reportsDir],
+      [
+        '--preserve-embeddings',
+        '--snapshot',
+        'none',
+        '--batch-size',
+        '150',
+        '--verify-slice-size',
+        '300',
+        '--reports-dir',
+        reportsDir,
+      ],
       cliEnvironment(targetUrl),
     );
 
@@ -159,6 +169,13 @@ describe('RDS Data API driver: the whole migration through the Data API', () => 
     expect(run.code, run.stderr).toBe(0);
     expect(await migratedChecksums(targetUrl)).toEqual(await migratedChecksums(pgTargetUrl));
     expect(server.stats().requests).toBeGreaterThan(requestsBefore);
+    const [runDir] = await readdir(join(reportsDir, 'runs'));
+    const slices = JSON.parse(
+      await readFile(join(reportsDir, 'runs', runDir as string, 'plan', 'verify-slices.json'), 'utf8'),
+    ) as unknown[];
+    expect(slices.length).toBeGreaterThan(1);
+    expect(run.stderr).toContain(`verifying`);
+    expect(run.stderr).toContain(`${slices.length}/${slices.length} slices`);
   });
 
   it('refuses, with exit code 2, a CLI run that names the databases both ways', async () => {
