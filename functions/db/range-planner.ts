@@ -12,7 +12,7 @@ export interface PlanOptions {
 }
 
 /** The WHERE clause of the options' rows, its parameters appended to `params`. */
-function planWhere(options: PlanOptions, params: unknown[]): string {
+function planWhere(options: Pick<PlanOptions, 'changedSince' | 'within'>, params: unknown[]): string {
   const conditions: string[] = [];
   const add = (condition: (n: number) => string, value: unknown) => {
     params.push(value);
@@ -77,7 +77,7 @@ export interface UserPlanOptions {
 export async function planUserRanges(db: Pool | ClientBase, options: UserPlanOptions): Promise<KeyRange[]> {
   const perRange = Math.max(1, Math.floor(options.memoriesPerRange));
   const params: unknown[] = [];
-  const changed = planWhere({ batchSize: 1, changedSince: options.changedSince }, params);
+  const changed = planWhere(options, params);
   const { rows } = await db.query<{ key: string; memories: number }>(
     `SELECT user_id::text AS key, count(*)::int AS memories
        FROM (SELECT user_id FROM memories ${changed}) m WHERE user_id IS NOT NULL

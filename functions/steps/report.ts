@@ -6,7 +6,9 @@ import { runIdFrom, runLayout } from '../core/run-options.js';
 import { recordRunEnd, releaseRunLock } from '../db/run-ledger.js';
 import { estimateEmbeddingCost } from '../embed/cost.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
-import { concatenateObjects, getJson, putJson, type RunStore } from '../store/run-store.js';
+import { concatenateObjects } from '../store/concatenate-objects.js';
+import { fetchInOrder } from '../store/read-ahead.js';
+import { getJson, putJson, type RunStore } from '../store/run-store.js';
 import { type RunContext, reportableOptions } from './run-context.js';
 
 export interface ReportEvent {
@@ -31,10 +33,7 @@ export interface ReportResult {
 async function readAll<T>(store: RunStore, prefix: string): Promise<T[]> {
   const keys = (await store.list(prefix)).filter((k) => k.endsWith('.json'));
   const out: T[] = [];
-  // Bounded parallelism: thousands of small objects, without opening thousands of sockets.
-  for (let i = 0; i < keys.length; i += 32) {
-    out.push(...(await Promise.all(keys.slice(i, i + 32).map((k) => getJson<T>(store, k)))));
-  }
+  for await (const item of fetchInOrder(keys, (k) => getJson<T>(store, k))) out.push(item);
   return out;
 }
 

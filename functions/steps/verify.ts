@@ -3,6 +3,7 @@ import { type FingerprintSummary, FingerprintTally } from '../core/verification.
 import { verifyMigration } from '../engine/verify.js';
 import { MigrationError, VerificationError } from '../errors.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
+import { fetchInOrder } from '../store/read-ahead.js';
 import { getJson, putJson } from '../store/run-store.js';
 import type { PlanResult } from './plan.js';
 import type { RunContext } from './run-context.js';
@@ -13,9 +14,6 @@ export interface VerifyEvent {
   plan?: Pick<PlanResult, 'verifySliceCount'>;
 }
 
-// Slice results read at once: hundreds of small objects, without opening hundreds of sockets.
-const SLICE_READS = 32;
-
 /** The VerifySlices Map's results, added up in slice (key) order; a missing one is an error. */
 async function sliceFingerprints(
   runtime: MigrationRuntime,
@@ -24,20 +22,15 @@ async function sliceFingerprints(
 ): Promise<FingerprintSummary> {
   const layout = runLayout(run.runId);
   const tally = new FingerprintTally({ preserveEmbeddings: run.embedMode === 'preserve' });
-  for (let first = 0; first < count; first += SLICE_READS) {
-    const indexes = Array.from({ length: Math.min(SLICE_READS, count - first) }, (_, i) => first + i);
-    const slices = await Promise.all(
-      indexes.map((index) =>
-        getJson<FingerprintSummary>(runtime.store, layout.verifySlice(index)).catch((error: unknown) => {
-          throw new MigrationError(`Verify slice ${index} left no result (${layout.verifySlice(index)})`, {
-            cause: error,
-            context: { index },
-          });
-        }),
-      ),
-    );
-    for (const slice of slices) tally.absorb(slice);
-  }
+  const indexes = Array.from({ length: count }, (_, index) => index);
+  const read = (index: number) =>
+    getJson<FingerprintSummary>(runtime.store, layout.verifySlice(index)).catch((error: unknown) => {
+      throw new MigrationError(`Verify slice ${index} left no result (${layout.verifySlice(index)})`, {
+        cause: error,
+        context: { index },
+      });
+    });
+  for await (const slice of fetchInOrder(indexes, read)) tally.absorb(slice);
   return tally.summary();
 }
 

@@ -1,10 +1,6 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { pathWithin } from './folder-path.js';
 
 /**
@@ -14,8 +10,6 @@ import { pathWithin } from './folder-path.js';
  */
 export interface RunStore {
   put(key: string, body: Buffer | string, contentType?: string): Promise<void>;
-  /** Writes a stream as one object without holding it whole (S3: a multipart upload). */
-  putStream(key: string, body: Readable, contentType?: string): Promise<void>;
   get(key: string): Promise<Buffer>;
   /** Keys under a prefix, sorted. */
   list(prefix: string): Promise<string[]>;
@@ -31,39 +25,6 @@ export async function getJson<T>(store: RunStore, key: string): Promise<T> {
   return JSON.parse((await store.get(key)).toString('utf8')) as T;
 }
 
-// Objects being fetched ahead of the one being written: thousands of small parts, a few sockets.
-const READ_AHEAD = 16;
-
-/**
- * The objects at `parts`, in that order, joined into one object at `key`. A few parts are fetched
- * ahead and each is written as it comes, so memory stays at a few parts and the upload's buffers
- * however many parts there are.
- */
-export async function concatenateObjects(
-  store: RunStore,
-  parts: readonly string[],
-  key: string,
-  contentType?: string,
-): Promise<void> {
-  async function* inOrder(): AsyncGenerator<Buffer> {
-    const ahead: Promise<Buffer>[] = [];
-    let next = 0;
-    const fetchNext = () => {
-      const part = store.get(parts[next++] as string);
-      // Awaited in turn below; one that fails meanwhile must not count as unhandled.
-      part.catch(() => undefined);
-      ahead.push(part);
-    };
-    while (next < parts.length && ahead.length < READ_AHEAD) fetchNext();
-    while (ahead.length > 0) {
-      const part = await (ahead.shift() as Promise<Buffer>);
-      if (next < parts.length) fetchNext();
-      yield part;
-    }
-  }
-  await store.putStream(key, Readable.from(inOrder(), { objectMode: false }), contentType);
-}
-
 export class S3RunStore implements RunStore {
   constructor(
     readonly s3: S3Client,
@@ -74,17 +35,6 @@ export class S3RunStore implements RunStore {
     await this.s3.send(
       new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }),
     );
-  }
-
-  async putStream(key: string, body: Readable, contentType?: string): Promise<void> {
-    await new Upload({
-      client: this.s3,
-      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType },
-      // 8 MiB parts, two in flight: about 16 MiB of buffers whatever the object's size.
-      partSize: 8 * 1024 * 1024,
-      queueSize: 2,
-      leavePartsOnError: false,
-    }).done();
   }
 
   async get(key: string): Promise<Buffer> {
@@ -126,21 +76,6 @@ export class FileRunStore implements RunStore {
     const path = this.path(key);
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, body);
-  }
-
-  async putStream(key: string, body: Readable): Promise<void> {
-    const path = this.path(key);
-    await mkdir(dirname(path), { recursive: true });
-    // Written aside and renamed, so a failed stream leaves no half object under the key (as S3's
-    // aborted upload leaves none).
-    const partial = `${path}.partial`;
-    try {
-      await pipeline(body, createWriteStream(partial));
-      await rename(partial, path);
-    } catch (error) {
-      await rm(partial, { force: true });
-      throw error;
-    }
   }
 
   async get(key: string): Promise<Buffer> {

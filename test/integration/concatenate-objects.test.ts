@@ -3,12 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import {
-  concatenateObjects,
-  FileRunStore,
-  type RunStore,
-  S3RunStore,
-} from '../../functions/store/run-store.js';
+import { concatenateObjects } from '../../functions/store/concatenate-objects.js';
+import { FileRunStore, type RunStore, S3RunStore } from '../../functions/store/run-store.js';
 import { createBucket, makeS3Client } from '../harness/s3.js';
 import { services } from '../harness/services.js';
 
@@ -42,7 +38,12 @@ describe('Function: concatenateObjects', () => {
       for (const [i, key] of keys.entries()) await store.put(key, parts[i] as Buffer);
 
       // Act
-      await concatenateObjects(store, await store.list('runs/r/parts/'), 'runs/r/joined.bin');
+      await concatenateObjects(
+        store,
+        await store.list('runs/r/parts/'),
+        'runs/r/joined.bin',
+        'application/octet-stream',
+      );
 
       // Assess
       const joined = await store.get('runs/r/joined.bin');
@@ -77,6 +78,7 @@ describe('Function: concatenateObjects', () => {
         store,
         ['runs/m/0.bin', 'runs/m/missing.bin'],
         'runs/m.bin',
+        'application/octet-stream',
       ).then(
         () => null,
         (error: Error) => error,
