@@ -1,5 +1,5 @@
 /**
- * npm run bench -- --memories N [--concurrency C] [--batch-size B] [--baseline-sample S]
+ * npm run bench -- --memories N [--trials K] [--concurrency C] [--batch-size B] [--baseline-sample S]
  * npm run bench -- --memories N --regenerate [--latency-ms L]
  *
  * Generates N BigMemory memories, then measures in the same run on the same server:
@@ -8,7 +8,8 @@
  *  (b) this engine's full migration with preserved embeddings (users, module rows, CMI rows,
  *      ledger, relationships and project links);
  *  (c) optionally a row-at-a-time copy in the style of the original scripts, on a sample.
- * The last line states both rates and their ratio. With --regenerate, (b) regenerates every
+ * (a) and (b) run K times in turn, each round into a new target database, and the last line states
+ * the median of both rates and their ratio. With --regenerate, (b) regenerates every
  * embedding through the harness's OpenAI-compatible server answering after L ms, and the last line
  * sets the memories/s and requests made next to what one request per memory would take at that
  * latency. A benchmark: it prints figures, asserts nothing.
@@ -29,7 +30,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { MODULE_IDS } from '../functions/core/types.js';
 import { LEDGER_SCHEMA } from '../functions/db/ledger-schema.js';
 import { FileRunStore } from '../functions/store/run-store.js';
-import { createDatabase } from '../test/harness/databases.js';
+import { createDatabase, dropDatabase } from '../test/harness/databases.js';
 import { embeddingsServerStats } from '../test/harness/embeddings-server.js';
 import { startTestServices } from '../test/harness/services-runtime.js';
 import { runSteps } from '../test/support/run-steps.js';
@@ -38,6 +39,8 @@ import { sampleBigMemory } from './cli/sample-source.js';
 const USAGE = `usage: npm run bench -- --memories N [options]
 
   --memories N          memories to generate (default 20000)
+  --trials K            rounds of (a) raw pipe then (b) migration, each into a new target database;
+                        the last line gives the medians (default 3)
   --users U             users (default N/200)
   --concurrency C       batches in flight, like the Map's MaxConcurrency (default 4, as deployed)
   --batch-size B        memories per batch (default 500)
@@ -46,7 +49,7 @@ const USAGE = `usage: npm run bench -- --memories N [options]
                         preserving them (skips the raw copy)
   --latency-ms L        that server's delay per request (default 300; only with --regenerate)
   --seed S              generator seed (default 1)
-  --profile FILE        write a V8 CPU profile of one phase to FILE (.cpuprofile, for Chrome DevTools)
+  --profile FILE        write a V8 CPU profile of one phase of the last trial to FILE (.cpuprofile)
   --profile-phase P     that phase: batches (default), relationships, plan, users, cmi
   --no-durability       start the private cluster like the tests do (fsync, synchronous_commit and
                         full_page_writes off) instead of with PostgreSQL's defaults
@@ -56,6 +59,14 @@ Uses TEST_DATABASE_URL when set, otherwise starts a private PostgreSQL with its 
 settings, as a real server has them (the tests' cluster turns them off).`;
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
 
 function trackPeakRss(): () => number {
   let peak = process.memoryUsage().rss;
@@ -97,6 +108,19 @@ async function rawBinaryCopy(
     return { rows: Number(rows[0]?.n), seconds };
   } finally {
     await Promise.all([source.end(), target.end()]);
+  }
+}
+
+/** CHECKPOINT needs a superuser or pg_checkpoint: on a server that refuses, say so and go on. */
+async function checkpoint(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('CHECKPOINT');
+  } catch (error) {
+    console.log(`no CHECKPOINT before the round: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    await client.end();
   }
 }
 
@@ -471,6 +495,7 @@ async function main(): Promise<number> {
       concurrency: { type: 'string', default: '4' },
       'batch-size': { type: 'string', default: '500' },
       'baseline-sample': { type: 'string', default: '0' },
+      trials: { type: 'string' },
       seed: { type: 'string', default: '1' },
       regenerate: { type: 'boolean', default: false },
       'latency-ms': { type: 'string' },
@@ -488,16 +513,24 @@ async function main(): Promise<number> {
   const concurrency = Number(values.concurrency);
   const batchSize = Number(values['batch-size']);
   const baselineSample = Number(values['baseline-sample']);
+  const trials = Number(values.trials ?? 3);
   if (
-    ![memories, concurrency, batchSize, baselineSample].every((n) => Number.isInteger(n) && n >= 0) ||
-    memories < 1
+    ![memories, concurrency, batchSize, baselineSample, trials].every((n) => Number.isInteger(n) && n >= 0) ||
+    memories < 1 ||
+    trials < 1
   ) {
     console.error(
-      `bench: --memories, --concurrency, --batch-size and --baseline-sample take whole numbers\n\n${USAGE}`,
+      `bench: --memories, --trials, --concurrency, --batch-size and --baseline-sample take whole numbers (--memories and --trials at least 1)\n\n${USAGE}`,
     );
     return 2;
   }
   const regenerate = values.regenerate;
+  if (regenerate && values.trials !== undefined) {
+    console.error(
+      `bench: --trials is for the preserved-embeddings benchmark; --regenerate runs once\n\n${USAGE}`,
+    );
+    return 2;
+  }
   const latencyMs = Number(values['latency-ms'] ?? 300);
   if (values['latency-ms'] !== undefined && !regenerate) {
     console.error(`bench: --latency-ms needs --regenerate\n\n${USAGE}`);
@@ -532,22 +565,40 @@ async function main(): Promise<number> {
       return 0;
     }
 
-    const raw = await rawBinaryCopy(sourceUrl, targetUrl);
-    const rawRate = raw.rows / raw.seconds;
-    console.log(`raw binary COPY TO | COPY FROM: ${fmt(raw.rows)} memories in ${raw.seconds.toFixed(2)} s`);
-
-    const migration = await timedMigration({
-      sourceUrl,
-      targetUrl,
-      // The snapshot is timed by bench:snapshot; here only the migration proper.
-      input: { preserveEmbeddings: true, batchSize, createUsers: true, snapshot: 'none' },
-      concurrency,
-      profile: values.profile,
-      profilePhase: values['profile-phase'],
-    });
-    const { rate } = migration;
-    printBound(migration, raw.seconds);
-    if (baselineSample > 0) await printBaseline(sourceUrl, targetUrl, baselineSample, rate);
+    const rounds: { rawRate: number; rate: number }[] = [];
+    let roundTarget = targetUrl;
+    for (let trial = 1; trial <= trials; trial++) {
+      if (trials > 1) console.log(`-- trial ${trial} of ${trials}`);
+      // Every round starts alike: an empty target on a server with no checkpoint pending, so a
+      // checkpoint the earlier rounds' WAL set off is not charged to this one.
+      if (trial > 1) {
+        await dropDatabase(roundTarget);
+        roundTarget = await createDatabase('federated');
+      }
+      await checkpoint(sourceUrl);
+      const raw = await rawBinaryCopy(sourceUrl, roundTarget);
+      const rawRate = raw.rows / raw.seconds;
+      console.log(`raw binary COPY TO | COPY FROM: ${fmt(raw.rows)} memories in ${raw.seconds.toFixed(2)} s`);
+      const migration = await timedMigration({
+        sourceUrl,
+        targetUrl: roundTarget,
+        // The snapshot is timed by bench:snapshot; here only the migration proper.
+        input: { preserveEmbeddings: true, batchSize, createUsers: true, snapshot: 'none' },
+        concurrency,
+        ...(trial === trials ? { profile: values.profile, profilePhase: values['profile-phase'] } : {}),
+      });
+      printBound(migration, raw.seconds);
+      rounds.push({ rawRate, rate: migration.rate });
+    }
+    const rate = median(rounds.map((r) => r.rate));
+    const rawRate = median(rounds.map((r) => r.rawRate));
+    if (trials > 1) {
+      const list = (rates: number[]) => rates.map(fmt).join(', ');
+      console.log(
+        `trials: migration ${list(rounds.map((r) => r.rate))} memories/s; raw binary copy ${list(rounds.map((r) => r.rawRate))}/s; medians below`,
+      );
+    }
+    if (baselineSample > 0) await printBaseline(sourceUrl, roundTarget, baselineSample, rate);
     console.log(
       `migration ${fmt(rate)} memories/s, raw binary copy ${fmt(rawRate)}/s, ratio ${(rate / rawRate).toFixed(2)}`,
     );
