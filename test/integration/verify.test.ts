@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRules } from '../../functions/core/rules.js';
+import { MODULE_IDS } from '../../functions/core/types.js';
 import {
   CHECK_NAMES,
   FingerprintTally,
@@ -11,6 +12,7 @@ import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { planKeyRanges, planUserRanges, verifySlicesOf } from '../../functions/db/range-planner.js';
 import { introspectSource, type SourceSchema } from '../../functions/db/source-schema.js';
 import { loadUserMapping, migrateUsers } from '../../functions/db/user-migration.js';
+import { searchSamples } from '../../functions/db/verification-queries.js';
 import { migrateBatch } from '../../functions/engine/migrate-batch.js';
 import { migrateRelationships } from '../../functions/engine/migrate-relationships.js';
 import { verifyFingerprints, verifyMigration } from '../../functions/engine/verify.js';
@@ -127,6 +129,47 @@ describe('Function: verifyMigration', () => {
     expect(counts.relationships?.source).toBeGreaterThan(0);
     expect(counts.relationships?.skipped).toBeGreaterThan(0);
     expect(counts.relationships?.missing).toBe(0);
+  });
+
+  it('samples the search smoke test as the whole join would, also when few candidates have an embedding', async () => {
+    // Prepare: the first migrated memories with an embedding, in md5 order of their source id
+    const firstWithEmbedding = (client: pg.PoolClient) =>
+      client
+        .query<{ source_id: string }>(
+          `SELECT l.source_id FROM ${LEDGER_SCHEMA}.memory_ledger l
+             JOIN (${MODULE_IDS.map((m) => `SELECT id FROM "${m}_memories" WHERE embedding IS NOT NULL`).join(' UNION ALL ')}) m
+               ON m.id = l.target_id
+            WHERE l.status = 'migrated' ORDER BY md5(l.source_id), l.source_id LIMIT 20`,
+        )
+        .then((r) => r.rows.map((row) => row.source_id));
+    const client = await target.connect();
+    try {
+      await client.query('BEGIN');
+      const before = await firstWithEmbedding(client);
+      const sampled = await searchSamples(client, 20);
+      // Embeddings gone from most of the first candidates: too few of them are left to sample.
+      for (const m of MODULE_IDS) {
+        await client.query(
+          `UPDATE "${m}_memories" SET embedding = NULL WHERE id IN (
+             SELECT target_id FROM ${LEDGER_SCHEMA}.memory_ledger WHERE status = 'migrated'
+              ORDER BY md5(source_id), source_id LIMIT 70)`,
+        );
+      }
+      const after = await firstWithEmbedding(client);
+
+      // Act
+      const resampled = await searchSamples(client, 20);
+
+      // Assess
+      expect(sampled.map((s) => s.sourceId)).toEqual(before);
+      expect(before).toHaveLength(20);
+      expect(resampled.map((s) => s.sourceId)).toEqual(after);
+      expect(after).toHaveLength(20);
+      expect(after.filter((id) => before.includes(id)).length).toBeLessThan(20);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
   });
 
   it('gives the same checks in the same order on pools of one connection each', async () => {
@@ -288,6 +331,26 @@ describe('Function: verifyMigration', () => {
     expect(failedChecks(result)).toEqual(['cmi']);
     expect(check(result, 'cmi').detail).toContain('1 in a wrong module');
     expect(check(result, 'cmi').samples).toEqual([`work:${subject.sourceId} also has a CMI row in personal`]);
+  });
+
+  it('fails the cmi check when a memory’s CMI row names another user than its module row', async () => {
+    // Act
+    const result = await withTampering(
+      [
+        `CREATE TABLE tamper.cmi AS SELECT id, "userId" FROM memory_index WHERE "remoteMemoryId" = '${subject.targetId}'`,
+        `UPDATE memory_index SET "userId" = (SELECT u.id FROM users u JOIN memory_index c ON c."userId" <> u.id
+            WHERE c."remoteMemoryId" = '${subject.targetId}' ORDER BY u.id LIMIT 1)
+          WHERE "remoteMemoryId" = '${subject.targetId}'`,
+      ],
+      [`UPDATE memory_index c SET "userId" = t."userId" FROM tamper.cmi t WHERE c.id = t.id`],
+    );
+
+    // Assess
+    expect(failedChecks(result).filter((n) => n !== 'search_smoke')).toEqual(['cmi']);
+    expect(check(result, 'cmi').detail).toContain('1 wrong user');
+    expect(check(result, 'cmi').samples?.[0]).toMatch(
+      new RegExp(`^work:${subject.sourceId} has a CMI row of user `),
+    );
   });
 
   it('fails accounting, naming the memory, when its ledger row is deleted', async () => {
