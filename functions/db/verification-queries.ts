@@ -39,6 +39,24 @@ function sourceIdOrder(schema: SourceSchema): string {
   return schema.memoryIdType === 'uuid' ? 'id' : 'id::text COLLATE "C"';
 }
 
+/**
+ * Runs whole-table reconciliation queries with nested loops off, for this read-only transaction
+ * only (no privilege needed). Right after a migration nothing has analyzed the ledger yet, so the
+ * planner expects a handful of rows and probes an index once per ledger row: at 100,000 memories
+ * the CMI counts took 1.4 s that way. Hash joins read each table once.
+ */
+async function withHashJoins<T>(client: ClientBase, work: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN READ ONLY; SET LOCAL enable_nestloop = off');
+  try {
+    const result = await work();
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Accounting
 
@@ -61,13 +79,15 @@ export async function rejectedWithoutReason(
   client: ClientBase,
 ): Promise<{ count: number; samples: string[] }> {
   const where = `status = 'rejected' AND (reason IS NULL OR btrim(reason) = '')`;
-  const { rows: count } = await client.query<{ n: number }>(
+  const { rows } = await client.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM ${LEDGER} WHERE ${where}`,
   );
+  const count = rows[0]?.n ?? 0;
+  if (count === 0) return { count, samples: [] };
   const { rows: samples } = await client.query<{ source_id: string }>(
     `SELECT source_id FROM ${LEDGER} WHERE ${where} ORDER BY source_id LIMIT ${SAMPLE_LIMIT}`,
   );
-  return { count: count[0]?.n ?? 0, samples: samples.map((r) => r.source_id) };
+  return { count, samples: samples.map((r) => r.source_id) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -156,24 +176,6 @@ export async function targetFingerprintsOf(
 
 // ---------------------------------------------------------------------------------------------
 // Module and CMI counts (target only)
-
-/**
- * Runs whole-table reconciliation queries with nested loops off, for this read-only transaction
- * only (no privilege needed). Right after a migration nothing has analyzed the ledger yet, so the
- * planner expects a handful of rows and probes an index once per ledger row: at 100,000 memories
- * the CMI counts took 1.4 s that way. Hash joins read each table once.
- */
-async function withHashJoins<T>(client: ClientBase, work: () => Promise<T>): Promise<T> {
-  await client.query('BEGIN READ ONLY; SET LOCAL enable_nestloop = off');
-  try {
-    const result = await work();
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
-}
 
 export async function moduleCounts(client: ClientBase): Promise<ModuleCount[]> {
   return withHashJoins(client, () => countModuleRows(client));
@@ -324,11 +326,15 @@ export async function migratedRelationshipsMissing(
 ): Promise<{ count: number; samples: string[] }> {
   const from = `FROM ${RELATIONSHIP_LEDGER} r WHERE r.status = 'migrated'
       AND NOT EXISTS (SELECT 1 FROM memory_relationships m WHERE m.id = r.target_id)`;
-  const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n ${from}`);
-  const { rows: samples } = await client.query<{ source_key: string }>(
-    `SELECT r.source_key ${from} ORDER BY r.source_key LIMIT ${SAMPLE_LIMIT}`,
-  );
-  return { count: rows[0]?.n ?? 0, samples: samples.map((r) => r.source_key) };
+  return withHashJoins(client, async () => {
+    const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n ${from}`);
+    const count = rows[0]?.n ?? 0;
+    if (count === 0) return { count, samples: [] };
+    const { rows: samples } = await client.query<{ source_key: string }>(
+      `SELECT r.source_key ${from} ORDER BY r.source_key LIMIT ${SAMPLE_LIMIT}`,
+    );
+    return { count, samples: samples.map((r) => r.source_key) };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
