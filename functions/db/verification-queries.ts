@@ -348,7 +348,6 @@ export interface SearchSample {
   embedding: Float32Array;
 }
 
-/** A deterministic sample (by md5 of the source id) of migrated memories that have an embedding. */
 /**
  * The search smoke test's sample: the first `size` migrated memories with an embedding, in md5
  * order of their source id (spread over users and modules, the same on every run). Candidates come
