@@ -106,8 +106,8 @@ export async function readKeyed(
 /**
  * Pull-based `COPY (<query>) TO STDOUT (FORMAT binary)`: the next tuple is parsed only when asked
  * for, and pg-copy-streams pauses the socket meanwhile, so two of these can be merge-joined with
- * only a chunk of each in memory. (copyQueryOut pushes every tuple and cannot be paused; it is the faster of the two for a
- * consumer that keeps up.)
+ * only a chunk of each in memory. (copyQueryOut pushes every tuple and cannot be paused; it is the
+ * faster of the two for a consumer that keeps up.)
  */
 export async function* streamTuples(client: ClientBase, query: string): AsyncGenerator<(Buffer | null)[]> {
   if (isDataApiSession(client)) {

@@ -357,20 +357,16 @@ export interface SearchSample {
  */
 export async function searchSamples(client: ClientBase, size: number): Promise<SearchSample[]> {
   const limit = Math.max(0, Math.floor(size));
-  const moduleRow = (module: ModuleId) =>
-    `SELECT m.id, m."userId", m.embedding FROM ${moduleTable(module)} m
-      WHERE l.module = '${module}' AND m.id = l.target_id AND m.embedding IS NOT NULL`;
+  const selectList = `SELECT l.source_id, l.module, m.id, m."userId", m.embedding`;
+  const order = `ORDER BY md5(l.source_id), l.source_id LIMIT ${limit}`;
   const fromCandidates = `WITH l AS (SELECT source_id, module, target_id FROM ${LEDGER}
       WHERE status = 'migrated' ORDER BY md5(source_id), source_id LIMIT ${limit * CANDIDATES_PER_SAMPLE})
-    SELECT l.source_id, l.module, m.id, m."userId", m.embedding
-      FROM l CROSS JOIN LATERAL (${MODULE_IDS.map(moduleRow).join(' UNION ALL ')}) m
-     ORDER BY md5(l.source_id), l.source_id LIMIT ${limit}`;
-  const perModule = MODULE_IDS.map(
-    (module) => `SELECT l.source_id, l.module, m.id, m."userId", m.embedding
-      FROM ${LEDGER} l JOIN ${moduleTable(module)} m ON m.id = l.target_id
-      WHERE l.status = 'migrated' AND l.module = '${module}' AND m.embedding IS NOT NULL`,
-  );
-  const fromEverything = `SELECT * FROM (${perModule.join(' UNION ALL ')}) s ORDER BY md5(source_id), source_id LIMIT ${limit}`;
+    ${selectList} FROM l CROSS JOIN LATERAL (SELECT * FROM (${allModuleRows('id, "userId", embedding')}) r
+      WHERE r.module = l.module AND r.id = l.target_id AND r.embedding IS NOT NULL) m
+    ${order}`;
+  const fromEverything = `${selectList} FROM ${LEDGER} l
+      JOIN (${allModuleRows('id, "userId", embedding')}) m ON m.module = l.module AND m.id = l.target_id
+     WHERE l.status = 'migrated' AND m.embedding IS NOT NULL ${order}`;
   const samples = await readSamples(client, fromCandidates);
   return samples.length < limit ? readSamples(client, fromEverything) : samples;
 }

@@ -41,8 +41,7 @@ const PROJECT_LINK_BATCHES_PER_ITEM = 10;
 /**
  * Keyset ranges for the batch Map, the relationships Map and the Verify slices Map, written to the
  * run store (the Maps read them from there: the lists outgrow a state's payload at millions of
- * rows), plus module
- * centroids from confidently classified memories for placing the unclear ones.
+ * rows), plus module centroids from confidently classified memories for placing the unclear ones.
  */
 export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise<PlanResult> {
   const { run } = event;
