@@ -1,11 +1,11 @@
 /**
- * A Central Memory Index row derived exactly as Federated Memory derives it (DESIGN §2), so rows
- * written by the migration are indistinguishable from rows the system writes itself.
+ * A Central Memory Index row derived exactly as Federated Memory derives it (its BaseModule's
+ * extractTitle / generateSummary / extractKeywords and its embedding service's reduceDimensions),
+ * so rows written by the migration are indistinguishable from rows the system writes itself.
  */
-import { reduceEmbeddingForCmi } from './embedding.js';
+import { DEFAULT_VECTOR_SHAPE, reduceEmbeddingForCmi } from './embedding.js';
 import { cmiEntryId } from './ids.js';
 import { forEachWordRun } from './rules.js';
-import { ENGLISH_STOP_WORDS } from './stop-words.js';
 import type { CmiRow, ModuleMemoryRow } from './types.js';
 
 const TITLE_LENGTH = 50;
@@ -13,22 +13,36 @@ const SUMMARY_LENGTH = 100;
 const KEYWORD_MIN_LENGTH = 4;
 const KEYWORD_LIMIT = 10;
 const DEFAULT_IMPORTANCE = 0.5;
+/**
+ * The system's stop words. Each is at most 3 characters long and keywords must be longer, so
+ * the list removes nothing; it is kept so the rule reads as the system's does.
+ */
+const SYSTEM_STOP_WORDS: ReadonlySet<string> = new Set([
+  'the',
+  'a',
+  'an',
+  'and',
+  'or',
+  'but',
+  'in',
+  'on',
+  'at',
+  'to',
+  'for',
+]);
 
 /**
- * Cuts like JavaScript's `substring` (UTF-16 units, as Federated Memory does), except that it never
- * splits a surrogate pair: half an emoji would reach PostgreSQL as U+FFFD.
+ * `text.substring(0, length) + '...'` past `length` UTF-16 units, as the system cuts. A cut through
+ * a surrogate pair leaves half an emoji, which reaches PostgreSQL as U+FFFD from the system and
+ * from us alike (`toWellFormed` makes that explicit, so the value equals what is stored).
  */
 function cutWithEllipsis(text: string, length: number): string {
-  if (text.length <= length) return text;
-  let end = length;
-  const last = text.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
-  return `${text.substring(0, end)}...`;
+  return (text.length > length ? `${text.substring(0, length)}...` : text).toWellFormed();
 }
 
+/** The first line (up to the first `\n`), cut at 50. */
 export function deriveCmiTitle(content: string): string {
-  const lineEnd = content.indexOf('\n');
-  return cutWithEllipsis(lineEnd === -1 ? content : content.slice(0, lineEnd), TITLE_LENGTH);
+  return cutWithEllipsis(content.split('\n')[0] as string, TITLE_LENGTH);
 }
 
 export function deriveCmiSummary(content: string): string {
@@ -36,10 +50,10 @@ export function deriveCmiSummary(content: string): string {
 }
 
 /**
- * Federated Memory's `content.toLowerCase().split(/\W+/)`, walked as the runs of `\w` it yields
- * (the same words in the same order) so that scanning stops at the tenth keyword. The whole text is
- * lower-cased first, as Federated Memory does: some letters ("İ", the Kelvin sign) lower-case to
- * ASCII word characters.
+ * `content.toLowerCase().split(/\W+/)`, words longer than 3, de-duplicated in first-seen order, the
+ * first 10 — walked as the runs of `\w` the split yields (the same words in the same order) so that
+ * scanning stops at the tenth keyword. The whole text is lower-cased first, as the system does: some
+ * letters ("İ", the Kelvin sign) lower-case to ASCII word characters.
  */
 export function deriveCmiKeywords(content: string): string[] {
   const keywords = new Set<string>();
@@ -47,7 +61,7 @@ export function deriveCmiKeywords(content: string): string[] {
   forEachWordRun(lower, (start, end) => {
     if (end - start < KEYWORD_MIN_LENGTH) return true;
     const word = lower.slice(start, end);
-    if (!ENGLISH_STOP_WORDS.has(word)) keywords.add(word);
+    if (!SYSTEM_STOP_WORDS.has(word)) keywords.add(word);
     return keywords.size < KEYWORD_LIMIT;
   });
   return [...keywords];
@@ -58,9 +72,10 @@ function categoriesOf(metadata: Record<string, unknown>): string[] {
   return Array.isArray(categories) && categories.every((c) => typeof c === 'string') ? [...categories] : [];
 }
 
+/** `metadata.importanceScore || 0.5`, as the system writes it: 0 and NaN become 0.5 too. */
 function importanceOf(metadata: Record<string, unknown>): number {
   const score = metadata['importanceScore'];
-  return typeof score === 'number' && Number.isFinite(score) ? score : DEFAULT_IMPORTANCE;
+  return typeof score === 'number' && Number.isFinite(score) && score !== 0 ? score : DEFAULT_IMPORTANCE;
 }
 
 /** What a CMI rebuild (the guide's `cmi:populate`) did. */
@@ -79,14 +94,21 @@ export interface RebuildCmiResult {
   durationMs: number;
 }
 
-/** `allocate` gives the 512-d vector's array (a batch's slab); a new array by default. */
-export function deriveCmiEntry(row: ModuleMemoryRow, allocate?: (length: number) => Float32Array): CmiRow {
+/**
+ * The CMI row of a module row; its vector is the module vector reduced to `cmiDimensions`.
+ * `allocate` gives that vector's array (a batch's slab); a new array by default.
+ */
+export function deriveCmiEntry(
+  row: ModuleMemoryRow,
+  cmiDimensions: number = DEFAULT_VECTOR_SHAPE.cmiDimensions,
+  allocate?: (length: number) => Float32Array,
+): CmiRow {
   return {
     id: cmiEntryId(row.id),
     userId: row.userId,
     moduleId: row.module,
     remoteMemoryId: row.id,
-    embedding: row.embedding === null ? null : reduceEmbeddingForCmi(row.embedding, allocate),
+    embedding: row.embedding === null ? null : reduceEmbeddingForCmi(row.embedding, cmiDimensions, allocate),
     title: deriveCmiTitle(row.content),
     summary: deriveCmiSummary(row.content),
     keywords: deriveCmiKeywords(row.content),

@@ -1,9 +1,8 @@
 /**
- * Embedding checks and the CMI's 512-d reduction. Float32Array because pgvector stores float4:
+ * Embedding checks and the CMI's reduction. Float32Array because pgvector stores float4:
  * a valid vector passes through untouched and round-trips bit-exact.
  */
 import { InvalidInputError } from '../errors.js';
-import { SOURCE_EMBEDDING_DIMENSIONS } from './types.js';
 
 export type EmbeddingValidation =
   | { ok: true }
@@ -12,7 +11,7 @@ export type EmbeddingValidation =
 /** A missing (null) embedding is valid here: the transformer keeps it NULL and records a repair. */
 export function validateEmbedding(
   embedding: Float32Array | null,
-  expectedDims: number = SOURCE_EMBEDDING_DIMENSIONS,
+  expectedDims: number = DEFAULT_VECTOR_SHAPE.embeddingDimensions,
 ): EmbeddingValidation {
   if (embedding === null) return { ok: true };
   if (embedding.length !== expectedDims) {
@@ -31,29 +30,65 @@ export function validateEmbedding(
   return { ok: true };
 }
 
-const CMI_REDUCTION_GROUP = 3;
+/** The vector sizes of a target: its module tables' `embedding` and its CMI's (`memory_index`). */
+export interface VectorShape {
+  embeddingDimensions: number;
+  cmiDimensions: number;
+}
+
+/** Federated Memory as its Prisma schema makes it: vector(1536) modules, a vector(512) CMI. */
+export const DEFAULT_VECTOR_SHAPE: VectorShape = { embeddingDimensions: 1536, cmiDimensions: 512 };
 
 /**
- * Federated Memory's CMI space: the mean of each consecutive group of 3 values (1536 → 512). Its
- * query router reduces query vectors the same way, so CMI rows must live in exactly this space.
- * The sum is taken in float64 and rounded once to float32, so the result does not depend on
- * evaluation order. `allocate` gives the result's array (a batch's slab); every value is written.
+ * How many module values each CMI value averages, or null when the CMI cannot be derived from the
+ * module vectors as Federated Memory does it: its reduction cuts at floor(i * ratio), so a ratio
+ * that is not a whole number averages groups of unequal size, which no migration should copy.
+ */
+export function cmiReductionGroup(shape: VectorShape): number | null {
+  const { embeddingDimensions, cmiDimensions } = shape;
+  if (cmiDimensions <= 0 || embeddingDimensions < cmiDimensions) return null;
+  return Number.isInteger(embeddingDimensions / cmiDimensions) ? embeddingDimensions / cmiDimensions : null;
+}
+
+/**
+ * Federated Memory's `reduceDimensions(embedding, cmiDimensions)`: the mean of each consecutive
+ * group of `length / cmiDimensions` values, then scaled to unit length. Its query router reduces
+ * query vectors the same way, so CMI rows must live in exactly this space. A vector no longer than
+ * the CMI passes through as it is, as there. Sums are taken in float64 and rounded once to float32,
+ * so the result does not depend on evaluation order. A zero vector stays zero (the system would
+ * divide by zero and store NaN, which pgvector refuses). `allocate` gives the result's array (a
+ * batch's slab); every value is written.
  */
 export function reduceEmbeddingForCmi(
   embedding: Float32Array,
+  cmiDimensions: number = DEFAULT_VECTOR_SHAPE.cmiDimensions,
   allocate: (length: number) => Float32Array = (length) => new Float32Array(length),
 ): Float32Array {
-  if (embedding.length % CMI_REDUCTION_GROUP !== 0) {
-    throw new InvalidInputError(`cannot reduce a ${embedding.length}-d embedding in groups of 3`, {
-      context: { dimensions: embedding.length },
-    });
+  if (embedding.length <= cmiDimensions) {
+    const copy = allocate(embedding.length);
+    copy.set(embedding);
+    return copy;
   }
-  const reduced = allocate(embedding.length / CMI_REDUCTION_GROUP);
-  for (let i = 0; i < reduced.length; i++) {
-    const start = i * CMI_REDUCTION_GROUP;
-    const sum =
-      (embedding[start] as number) + (embedding[start + 1] as number) + (embedding[start + 2] as number);
-    reduced[i] = sum / CMI_REDUCTION_GROUP;
+  const group = cmiReductionGroup({ embeddingDimensions: embedding.length, cmiDimensions });
+  if (group === null) {
+    throw new InvalidInputError(
+      `cannot reduce a ${embedding.length}-d embedding to the CMI's ${cmiDimensions} dimensions in equal groups`,
+      { context: { dimensions: embedding.length, cmiDimensions } },
+    );
+  }
+  const means = new Float64Array(cmiDimensions);
+  let squares = 0;
+  for (let i = 0; i < cmiDimensions; i++) {
+    let sum = 0;
+    for (let j = i * group; j < (i + 1) * group; j++) sum += embedding[j] as number;
+    const mean = sum / group;
+    means[i] = mean;
+    squares += mean * mean;
+  }
+  const magnitude = Math.sqrt(squares);
+  const reduced = allocate(cmiDimensions);
+  for (let i = 0; i < cmiDimensions; i++) {
+    reduced[i] = magnitude === 0 ? 0 : (means[i] as number) / magnitude;
   }
   return reduced;
 }

@@ -6,7 +6,6 @@ import {
   deriveCmiTitle,
 } from '../../functions/core/cmi.js';
 import { cmiEntryId } from '../../functions/core/ids.js';
-import { ENGLISH_STOP_WORDS } from '../../functions/core/stop-words.js';
 import type { ModuleMemoryRow } from '../../functions/core/types.js';
 
 function moduleRow(overrides: Partial<ModuleMemoryRow> = {}): ModuleMemoryRow {
@@ -45,15 +44,16 @@ describe('Function: deriveCmiTitle', () => {
     expect(deriveCmiTitle('\nsecond line')).toBe('');
   });
 
-  it('counts UTF-16 units like Federated Memory but never splits a surrogate pair', () => {
+  it('counts UTF-16 units like Federated Memory, half an emoji stored as U+FFFD as the system stores it', () => {
     // Prepare: 49 letters then an emoji (2 UTF-16 units) straddling the cut
     const content = `${'a'.repeat(49)}😀 and more`;
 
     // Act
     const title = deriveCmiTitle(content);
 
-    // Assess
-    expect(title).toBe(`${'a'.repeat(49)}...`);
+    // Assess: what PostgreSQL receives from the system's `substring(0, 50) + '...'`
+    expect(title).toBe(`${'a'.repeat(49)}\uFFFD...`);
+    expect(Buffer.from(title, 'utf8')).toEqual(Buffer.from(`${content.substring(0, 50)}...`, 'utf8'));
     expect(deriveCmiTitle('Über café naïve résumé')).toBe('Über café naïve résumé');
   });
 });
@@ -72,14 +72,25 @@ describe('Function: deriveCmiSummary', () => {
 });
 
 describe('Function: deriveCmiKeywords', () => {
-  it('lower-cases, splits on non-word characters, keeps words over 3 characters minus stop words', () => {
+  it('lower-cases, splits on non-word characters, keeps words over 3 characters (no stop word is that long)', () => {
     // Act
     const keywords = deriveCmiKeywords(
       'The Deploy of THIS service failed: should have checked the logs, with care!',
     );
 
     // Assess
-    expect(keywords).toEqual(['deploy', 'service', 'failed', 'checked', 'logs', 'care']);
+    expect(keywords).toEqual([
+      'deploy',
+      'this',
+      'service',
+      'failed',
+      'should',
+      'have',
+      'checked',
+      'logs',
+      'with',
+      'care',
+    ]);
   });
 
   it('de-duplicates in first-occurrence order and stops at 10', () => {
@@ -108,9 +119,16 @@ describe('Function: deriveCmiKeywords', () => {
     expect(deriveCmiKeywords('naïve résumé café_au_lait 2024')).toEqual(['_au_lait', '2024']);
   });
 
-  it('returns no keywords for content of short words and stop words only', () => {
+  it('returns no keywords for content of short words only, and removes no longer stop word', () => {
     // Act & Assess
-    expect(deriveCmiKeywords('it is what they would have done')).toEqual([]);
+    expect(deriveCmiKeywords('it is an ox of the sea')).toEqual([]);
+    expect(deriveCmiKeywords('it is what they would have done')).toEqual([
+      'what',
+      'they',
+      'would',
+      'have',
+      'done',
+    ]);
   });
 
   it("gives Federated Memory's split-based keywords for any text, including case-changing letters", () => {
@@ -122,7 +140,7 @@ describe('Function: deriveCmiKeywords', () => {
           content
             .toLowerCase()
             .split(/\W+/)
-            .filter((w) => w.length >= 4 && !ENGLISH_STOP_WORDS.has(w)),
+            .filter((w) => w.length >= 4),
         ),
       ].slice(0, 10);
     const alphabet = ['a', 'B', 'z', '_', '1', ' ', '\n', '-', 'é', 'İ', 'ß', '😀', 'Ω', 'their', 'WORK'];
@@ -171,16 +189,16 @@ describe('Function: deriveCmiEntry', () => {
       updatedAt: row.updatedAt,
     });
     expect(entry.embedding).toHaveLength(512);
-    expect(entry.embedding?.every((v) => v === 1)).toBe(true);
+    // Every group's mean is 1, scaled to unit length as the system's reduction does.
+    expect(entry.embedding?.every((v) => v === Math.fround(1 / Math.sqrt(512)))).toBe(true);
   });
 
-  it('keeps a NULL embedding NULL and a NULL lastAccessed NULL', () => {
+  it('keeps a NULL embedding NULL', () => {
     // Act
-    const entry = deriveCmiEntry(moduleRow({ embedding: null, lastAccessed: null }));
+    const entry = deriveCmiEntry(moduleRow({ embedding: null }));
 
     // Assess
     expect(entry.embedding).toBeNull();
-    expect(entry.lastAccessed).toBeNull();
   });
 
   it.each([
@@ -190,7 +208,9 @@ describe('Function: deriveCmiEntry', () => {
     [{ categories: [] }, [], 0.5],
     [{ importanceScore: '0.9' }, [], 0.5],
     [{ importanceScore: Number.NaN }, [], 0.5],
-    [{ importanceScore: 0 }, [], 0],
+    // The system writes `importanceScore || 0.5`: 0 becomes 0.5 too.
+    [{ importanceScore: 0 }, [], 0.5],
+    [{ importanceScore: 0.25 }, [], 0.25],
   ])('falls back to [] and 0.5 for metadata %j', (metadata, categories, importance) => {
     // Act
     const entry = deriveCmiEntry(moduleRow({ metadata }));

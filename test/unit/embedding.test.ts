@@ -44,33 +44,43 @@ describe('Function: validateEmbedding', () => {
 });
 
 describe('Function: reduceEmbeddingForCmi', () => {
-  it('averages consecutive groups of three, 1536 → 512', () => {
+  // Federated Memory's embedding service, written out again here so the test catches drift.
+  function systemReduce(embedding: number[], targetDimensions: number): number[] {
+    if (embedding.length <= targetDimensions) return embedding;
+    const ratio = embedding.length / targetDimensions;
+    const reduced: number[] = [];
+    for (let i = 0; i < targetDimensions; i++) {
+      const start = Math.floor(i * ratio);
+      const end = Math.floor((i + 1) * ratio);
+      let sum = 0;
+      for (let j = start; j < end; j++) sum += embedding[j] as number;
+      reduced.push(sum / (end - start));
+    }
+    const magnitude = Math.sqrt(reduced.reduce((sum, val) => sum + val * val, 0));
+    return reduced.map((val) => val / magnitude);
+  }
+
+  it.each([
+    [1536, 512],
+    [768, 256],
+    [3072, 512],
+    [3072, 1024],
+  ])("gives the system's values for %i → %i, rounded once to float32", (from, to) => {
     // Prepare
-    const embedding = Float32Array.from({ length: 1536 }, (_, i) => i);
+    let seed = from + to;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31 - 0.5;
+    };
+    const embedding = Float32Array.from({ length: from }, next);
 
     // Act
-    const reduced = reduceEmbeddingForCmi(embedding);
+    const reduced = reduceEmbeddingForCmi(embedding, to);
 
     // Assess
-    expect(reduced).toBeInstanceOf(Float32Array);
-    expect(reduced).toHaveLength(512);
-    expect(reduced[0]).toBe(1);
-    expect(reduced[1]).toBe(4);
-    expect(reduced[511]).toBe(1534);
-  });
-
-  it('sums in float64 and rounds once to float32', () => {
-    // Prepare: a float32 sum would lose the small values next to the large one
-    const embedding = Float32Array.from([1e8, 1, 1, 0.1, 0.2, 0.3]);
-
-    // Act
-    const reduced = reduceEmbeddingForCmi(embedding);
-
-    // Assess
-    const e = embedding as unknown as number[];
-    expect(reduced[0]).toBe(Math.fround((e[0]! + e[1]! + e[2]!) / 3));
-    expect(reduced[1]).toBe(Math.fround((e[3]! + e[4]! + e[5]!) / 3));
-    expect(reduceEmbeddingForCmi(embedding)).toEqual(reduced);
+    expect(reduced).toHaveLength(to);
+    const expected = systemReduce([...embedding], to);
+    for (let i = 0; i < to; i++) expect(reduced[i]).toBeCloseTo(expected[i] as number, 6);
   });
 
   it('writes every value into the array its allocator gives, whatever that array held', () => {
@@ -79,16 +89,28 @@ describe('Function: reduceEmbeddingForCmi', () => {
     const block = new Float32Array(8).fill(Number.NaN);
 
     // Act
-    const reduced = reduceEmbeddingForCmi(embedding, (length) => block.subarray(2, 2 + length));
+    const reduced = reduceEmbeddingForCmi(embedding, 3, (length) => block.subarray(2, 2 + length));
 
     // Assess
     expect(reduced.buffer).toBe(block.buffer);
-    expect([...reduced]).toEqual([1, 4, 7]);
-    expect(reduced).toEqual(reduceEmbeddingForCmi(embedding));
+    const norm = Math.sqrt(1 + 16 + 49);
+    expect([...reduced]).toEqual([1, 4, 7].map((v) => Math.fround(v / norm)));
+    expect(reduced).toEqual(reduceEmbeddingForCmi(embedding, 3));
   });
 
-  it('refuses a vector whose length is not a multiple of three', () => {
+  it('keeps a zero vector zero instead of dividing by zero', () => {
     // Act & Assess
-    expect(() => reduceEmbeddingForCmi(new Float32Array(10))).toThrow(InvalidInputError);
+    expect([...reduceEmbeddingForCmi(new Float32Array(6), 2)]).toEqual([0, 0]);
+  });
+
+  it('passes a vector no longer than the CMI through, as the system does', () => {
+    // Act & Assess
+    expect([...reduceEmbeddingForCmi(Float32Array.of(3, 4), 2)]).toEqual([3, 4]);
+  });
+
+  it('refuses sizes that do not divide into equal groups', () => {
+    // Act & Assess
+    expect(() => reduceEmbeddingForCmi(new Float32Array(10), 3)).toThrow(InvalidInputError);
+    expect(() => reduceEmbeddingForCmi(new Float32Array(768), 512)).toThrow(InvalidInputError);
   });
 });
