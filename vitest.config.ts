@@ -1,14 +1,35 @@
 import { defineConfig } from 'vitest/config';
 
+// Every test that writes a Federated Memory target runs against both real variants of its schema
+// (see test/fixtures): the whole suite against the newest, and the paths that write a target
+// (integration and end-to-end) once more against the older install's schema.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/harness/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     teardownTimeout: 30_000,
     // Two cores: two forked workers, each file in its own process, leave PostgreSQL room to work.
     pool: 'forks',
     maxWorkers: 2,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'newest',
+          include: ['test/**/*.test.ts'],
+          globalSetup: ['test/harness/global-setup.ts'],
+          env: { FEDERATED_TARGET_VARIANT: 'newest' },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'older',
+          include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          globalSetup: ['test/harness/global-setup.ts'],
+          env: { FEDERATED_TARGET_VARIANT: 'older' },
+        },
+      },
+    ],
   },
 });

@@ -10,9 +10,14 @@ import pg from 'pg';
 import { formatModuleStatistics, moduleStatistics } from '../functions/db/statistics.js';
 import { FileRunStore } from '../functions/store/run-store.js';
 import { generateBigMemory } from '../test/generator/bigmemory-generator.js';
-import { createDatabase } from '../test/harness/databases.js';
+import {
+  createDatabase,
+  createTarget,
+  TARGET_VARIANTS,
+  type TargetVariant,
+} from '../test/harness/databases.js';
 import { startTestServices } from '../test/harness/services-runtime.js';
-import { positiveInteger, runCli } from './cli/database-flags.js';
+import { positiveInteger, runCli, UsageError } from './cli/database-flags.js';
 import { runLocalMigration } from './cli/local-migration.js';
 import { printOutcome } from './cli/outcome.js';
 import { defaultRunId } from './migrate-bigmemory.js';
@@ -22,22 +27,29 @@ async function main(): Promise<number> {
     options: {
       memories: { type: 'string' },
       'reports-dir': { type: 'string' },
+      target: { type: 'string' },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     console.log(
-      'usage: npm run demo -- [--memories N (default 5000)] [--reports-dir DIR (default ./reports)]',
+      'usage: npm run demo -- [--memories N (default 5000)] [--reports-dir DIR (default ./reports)] [--target newest|older]\n' +
+        '  --target  which real Federated Memory schema the demo target has: the newest (eight modules,\n' +
+        '            nullable email, users.metadata) or an older install (six modules, email required)',
     );
     return 0;
   }
   const memories = positiveInteger(values.memories, '--memories', 5_000);
+  const variant = values.target ?? 'newest';
+  if (!(TARGET_VARIANTS as readonly string[]).includes(variant)) {
+    throw new UsageError(`--target takes ${TARGET_VARIANTS.join(' or ')}, got "${variant}"`);
+  }
   console.log('Starting local services (PostgreSQL + pgvector, S3 server, embeddings server)…');
   const services = await startTestServices();
   try {
     const sourceUrl = await createDatabase('bigmemory');
-    const targetUrl = await createDatabase('federated');
+    const targetUrl = await createTarget(variant as TargetVariant);
     const generated = await generateBigMemory({
       databaseUrl: sourceUrl,
       memories,

@@ -7,7 +7,7 @@
  */
 
 import { generateBigMemory } from '../test/generator/bigmemory-generator.js';
-import { createDatabase } from '../test/harness/databases.js';
+import { createDatabase, createTarget } from '../test/harness/databases.js';
 import { startTestServices } from '../test/harness/services-runtime.js';
 import { parseFlags, positiveInteger, runCli } from './cli/database-flags.js';
 
@@ -19,7 +19,7 @@ async function main(): Promise<number> {
   }
   const services = await startTestServices();
   const sourceUrl = await createDatabase('bigmemory');
-  const targetUrl = await createDatabase('federated');
+  const targetUrl = await createTarget();
   const memories = positiveInteger(values.memories, '--memories', 2_000);
   await generateBigMemory({
     databaseUrl: sourceUrl,

@@ -1,5 +1,4 @@
 import pg from 'pg';
-import { MODULE_IDS, type ModuleId } from '../../functions/core/types.js';
 import { classifyDatabaseFailure, InvalidInputError, PreflightError } from '../../functions/errors.js';
 import { redactDatabaseUrl } from '../../functions/runtime/database-urls.js';
 import { copyRows } from './copy-rows.js';
@@ -17,6 +16,7 @@ import {
   type TaskReference,
 } from './memory-plan.js';
 import { encodeMemory, MEMORY_COLUMNS } from './memory-row.js';
+import { MODULE_IDS, type ModuleId } from './modules.js';
 import { encodeRelation, hasDeletedEnd, planRelation, RELATION_COLUMNS } from './relation-plan.js';
 import { chooseCollisionUsers, createTargetCollisions, type TargetCollisions } from './target-users.js';
 import { encodeUser, planUser, USER_COLUMNS } from './user-plan.js';

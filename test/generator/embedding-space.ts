@@ -1,4 +1,4 @@
-import { MODULE_IDS, type ModuleId, SOURCE_EMBEDDING_DIMENSIONS } from '../../functions/core/types.js';
+import { MODULE_IDS, type ModuleId, SOURCE_EMBEDDING_DIMENSIONS } from './modules.js';
 import { RowRandom, STREAM } from './seeded-random.js';
 
 const POOL_SIZE = 1 << 16;

@@ -1,4 +1,4 @@
-import { MODULE_IDS, type ModuleId } from '../../functions/core/types.js';
+import { MODULE_IDS, type ModuleId } from './modules.js';
 import { hash32, RowRandom, STREAM, seededUuid, unitFloat } from './seeded-random.js';
 
 /** Which kind of evidence decides a memory's module (DESIGN.md §3, first decisive signal wins). */

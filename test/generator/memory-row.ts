@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { MODULE_IDS, type ModuleId } from '../../functions/core/types.js';
 import { encodeTuple, type PgBinaryType } from '../../functions/db/pg-binary.js';
 import type { EmbeddingSpace } from './embedding-space.js';
 import { type DatasetShape, type MemoryPlan, memoryId } from './memory-plan.js';
+import { MODULE_IDS, type ModuleId } from './modules.js';
 import { RowRandom, STREAM } from './seeded-random.js';
 import {
   CATEGORY_SPELLINGS,

@@ -1,4 +1,4 @@
-import type { ModuleId } from '../../functions/core/types.js';
+import type { ModuleId } from './modules.js';
 import type { RowRandom } from './seeded-random.js';
 
 /**

@@ -5,11 +5,20 @@ import {
   databaseUrl,
   quoteIdentifier,
   type SchemaKind,
+  type TargetVariant,
   TEMPLATE_DATABASES,
+  targetSchemaKind,
   withClient,
 } from './templates.js';
 
-export { loadSchema, type SchemaKind } from './templates.js';
+export {
+  defaultTargetVariant,
+  loadSchema,
+  type SchemaKind,
+  TARGET_VARIANTS,
+  type TargetVariant,
+  targetSchemaKind,
+} from './templates.js';
 
 export interface HarnessDatabaseConfig {
   adminDatabaseUrl: string;
@@ -58,14 +67,16 @@ export async function createDatabase(kind: SchemaKind, name?: string): Promise<s
   return url;
 }
 
+/** A new Federated Memory target of the given variant (the process's default variant if none). */
+export function createTarget(variant?: TargetVariant): Promise<string> {
+  return createDatabase(targetSchemaKind(variant));
+}
+
 /** A BigMemory source and a Federated Memory target, both new. */
 export async function freshDatabases(
-  opts: { target?: 'current' | 'legacy' } = {},
+  opts: { target?: TargetVariant } = {},
 ): Promise<{ sourceUrl: string; targetUrl: string }> {
-  const [sourceUrl, targetUrl] = await Promise.all([
-    createDatabase('bigmemory'),
-    createDatabase(opts.target === 'legacy' ? 'federated-legacy' : 'federated'),
-  ]);
+  const [sourceUrl, targetUrl] = await Promise.all([createDatabase('bigmemory'), createTarget(opts.target)]);
   return { sourceUrl, targetUrl };
 }
 

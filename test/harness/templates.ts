@@ -2,20 +2,36 @@ import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 
 /** The schemas a test database can start from. */
-export type SchemaKind = 'bigmemory' | 'federated' | 'federated-legacy' | 'empty';
+export type SchemaKind = 'bigmemory' | 'federated-newest' | 'federated-older' | 'empty';
 export type TemplateKind = Exclude<SchemaKind, 'empty'>;
+
+/** The two real Federated Memory schemas a target can have (test/fixtures/federated-*.sql). */
+export const TARGET_VARIANTS = ['newest', 'older'] as const;
+export type TargetVariant = (typeof TARGET_VARIANTS)[number];
+
+/**
+ * The variant this test process writes by default: the vitest project sets it, so the suite's
+ * migration paths run against both (vitest.config.ts); scripts default to the newest.
+ */
+export function defaultTargetVariant(): TargetVariant {
+  const named = process.env.FEDERATED_TARGET_VARIANT;
+  return named === 'older' ? 'older' : 'newest';
+}
+
+export const targetSchemaKind = (variant: TargetVariant = defaultTargetVariant()): SchemaKind =>
+  `federated-${variant}`;
 
 const FIXTURE_FILES: Record<SchemaKind, string[]> = {
   bigmemory: ['bigmemory.sql'],
-  federated: ['federated-users-current.sql', 'federated-memory.sql'],
-  'federated-legacy': ['federated-users-legacy.sql', 'federated-memory.sql'],
+  'federated-newest': ['federated-newest.sql'],
+  'federated-older': ['federated-older.sql'],
   empty: [],
 };
 
 export const TEMPLATE_DATABASES: Record<TemplateKind, string> = {
   bigmemory: 'bigmemory_template',
-  federated: 'federated_template_current',
-  'federated-legacy': 'federated_template_legacy',
+  'federated-newest': 'federated_template_newest',
+  'federated-older': 'federated_template_older',
 };
 
 export function quoteIdentifier(name: string): string {

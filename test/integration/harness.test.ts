@@ -85,24 +85,44 @@ describe('Function: createDatabase', () => {
     expect(rows).toEqual([{ name: 'near' }]);
   });
 
-  it('clones the BigMemory and both Federated Memory schemas from their templates', async () => {
+  it('clones the BigMemory and both real Federated Memory schemas from their templates', async () => {
     // Prepare / Act
-    const { sourceUrl, targetUrl } = await freshDatabases();
-    const legacy = await freshDatabases({ target: 'legacy' });
-    created.push(sourceUrl, targetUrl, legacy.sourceUrl, legacy.targetUrl);
+    const { sourceUrl, targetUrl } = await freshDatabases({ target: 'newest' });
+    const older = await freshDatabases({ target: 'older' });
+    created.push(sourceUrl, targetUrl, older.sourceUrl, older.targetUrl);
 
     // Assess
     expect(await tableNames(sourceUrl)).toEqual(
       expect.arrayContaining(['memories', 'memory_categories', 'memory_relations', 'users']),
     );
-    for (const url of [targetUrl, legacy.targetUrl]) {
+    const untouched = [
+      'api_keys',
+      'refresh_tokens',
+      'query_logs',
+      'module_stats',
+      'sessions',
+      '_prisma_migrations',
+    ];
+    for (const url of [targetUrl, older.targetUrl]) {
       expect(await tableNames(url)).toEqual(
-        expect.arrayContaining([...MODULE_TABLES, 'memory_index', 'memory_modules', 'users']),
+        expect.arrayContaining([...MODULE_TABLES, 'memory_index', 'memory_modules', 'users', ...untouched]),
       );
-      expect(await query(url, 'SELECT count(*)::int AS n FROM memory_modules')).toEqual([{ n: 6 }]);
+      // Federated Memory declares lastAccessed NOT NULL in every module table and the CMI.
+      expect(
+        await query(
+          url,
+          `SELECT count(*)::int AS n FROM information_schema.columns
+            WHERE column_name = 'lastAccessed' AND is_nullable = 'YES' AND table_schema = current_schema()`,
+        ),
+      ).toEqual([{ n: 0 }]);
     }
+    expect(await query(targetUrl, 'SELECT count(*)::int AS n FROM memory_modules')).toEqual([{ n: 8 }]);
+    expect(await query(older.targetUrl, 'SELECT count(*)::int AS n FROM memory_modules')).toEqual([{ n: 6 }]);
+    expect(await tableNames(targetUrl)).toEqual(
+      expect.arrayContaining(['project_management_memories', 'church_memories']),
+    );
     expect(await emailIsNullable(targetUrl)).toBe('YES');
-    expect(await emailIsNullable(legacy.targetUrl)).toBe('NO');
+    expect(await emailIsNullable(older.targetUrl)).toBe('NO');
   });
 
   it('gives every call its own database', async () => {

@@ -9,7 +9,7 @@ import {
   migrateUsers,
 } from '../../functions/db/user-migration.js';
 import { InvalidInputError } from '../../functions/errors.js';
-import { dropDatabase, freshDatabases } from '../harness/databases.js';
+import { dropDatabase, freshDatabases, TARGET_VARIANTS } from '../harness/databases.js';
 
 // Sessions in a zone far from UTC: timestamps must not shift with the session's TimeZone.
 const FAR_ZONE = '-c TimeZone=Pacific/Auckland';
@@ -63,7 +63,7 @@ async function ledgerExists(client: pg.ClientBase): Promise<boolean> {
   return rows.length > 0;
 }
 
-for (const variant of ['current', 'legacy'] as const) {
+for (const variant of TARGET_VARIANTS) {
   describe(`Function: migrateUsers (${variant} target)`, () => {
     let sourceUrl: string;
     let targetUrl: string;
@@ -134,7 +134,7 @@ for (const variant of ['current', 'legacy'] as const) {
         decision: 'conflict_email_skipped',
         target_user_id: null,
       });
-      if (variant === 'legacy') {
+      if (variant === 'older') {
         expect(byId.get(ID.noEmail)).toMatchObject({
           decision: 'missing_email_skipped',
           target_user_id: null,
@@ -145,7 +145,7 @@ for (const variant of ['current', 'legacy'] as const) {
           target_user_id: targetUserId(ID.noEmail),
         });
       }
-      const createdCount = variant === 'legacy' ? 3 : 4;
+      const createdCount = variant === 'older' ? 3 : 4;
       expect(summary).toMatchObject({
         dryRun: false,
         total: 8,
@@ -154,7 +154,7 @@ for (const variant of ['current', 'legacy'] as const) {
       });
       expect(summary.byDecision.conflict_email_skipped).toBe(2);
       expect(summary.conflicts.map((c) => c.sourceUserId).sort()).toEqual(
-        [ID.inactive, ID.sameEmail, ID.twinNewer, ...(variant === 'legacy' ? [ID.noEmail] : [])].sort(),
+        [ID.inactive, ID.sameEmail, ID.twinNewer, ...(variant === 'older' ? [ID.noEmail] : [])].sort(),
       );
       expect(JSON.stringify(summary)).not.toContain('$2b$10$');
     });
@@ -185,7 +185,7 @@ for (const variant of ['current', 'legacy'] as const) {
         isActive: false,
         created_text: '2023-05-05 05:05:05.555',
       });
-      if (variant === 'current') {
+      if (variant === 'newest') {
         expect(created).toMatchObject({
           emailVerified: false,
           metadata: { migrated_from: 'bigmemory', original_id: ID.create },
@@ -264,7 +264,7 @@ for (const variant of ['current', 'legacy'] as const) {
       expect(await usersChecksum(target)).toEqual(before);
       expect(await ledgerExists(target)).toBe(false);
       expect(summary.decisions).toHaveLength(8);
-      expect(summary.created).toBe(variant === 'legacy' ? 3 : 4);
+      expect(summary.created).toBe(variant === 'older' ? 3 : 4);
       expect(JSON.stringify(summary)).not.toContain('$2b$10$');
       expect(mapping.get(ID.create)).toEqual({ targetUserId: targetUserId(ID.create), decision: 'created' });
       expect(mapping.get(ID.sameEmail)).toEqual({ targetUserId: null, decision: 'conflict_email_skipped' });
@@ -304,8 +304,8 @@ for (const variant of ['current', 'legacy'] as const) {
 describe('Function: introspectTargetUsers', () => {
   it('tells the legacy and current users tables apart', async () => {
     // Prepare
-    const legacy = await freshDatabases({ target: 'legacy' });
-    const current = await freshDatabases({ target: 'current' });
+    const legacy = await freshDatabases({ target: 'older' });
+    const current = await freshDatabases({ target: 'newest' });
     const [legacyClient, currentClient] = await Promise.all([
       connect(legacy.targetUrl),
       connect(current.targetUrl),
@@ -334,7 +334,7 @@ describe('Function: introspectTargetUsers', () => {
 describe('Function: migrateUsers (placeholder emails)', () => {
   it('places users without email on a legacy target when a placeholder domain is set', async () => {
     // Prepare
-    const { sourceUrl, targetUrl } = await freshDatabases({ target: 'legacy' });
+    const { sourceUrl, targetUrl } = await freshDatabases({ target: 'older' });
     const [source, target] = await Promise.all([connect(sourceUrl), connect(targetUrl)]);
     try {
       await source.query(SOURCE_USERS);
