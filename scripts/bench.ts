@@ -27,10 +27,10 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { MODULE_IDS } from '../functions/core/types.js';
+import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../functions/core/modules.js';
 import { LEDGER_SCHEMA } from '../functions/db/ledger-schema.js';
 import { FileRunStore } from '../functions/store/run-store.js';
-import { createDatabase, dropDatabase } from '../test/harness/databases.js';
+import { createTarget, dropDatabase } from '../test/harness/databases.js';
 import { embeddingsServerStats } from '../test/harness/embeddings-server.js';
 import { startTestServices } from '../test/harness/services-runtime.js';
 import { runSteps } from '../test/support/run-steps.js';
@@ -558,7 +558,7 @@ async function main(): Promise<number> {
       users: values.users ? Number(values.users) : undefined,
       seed: Number(values.seed),
     });
-    const targetUrl = await createDatabase('federated');
+    const targetUrl = await createTarget();
     console.log(
       `generated ${fmt(memories)} memories, ${fmt(generated.relations)} relations in ${(generated.elapsedMs / 1000).toFixed(1)} s (${fmt(generated.memoriesPerSecond)} memories/s)`,
     );
@@ -577,7 +577,7 @@ async function main(): Promise<number> {
       // checkpoint the earlier rounds' WAL set off is not charged to this one.
       if (trial > 1) {
         await dropDatabase(roundTarget);
-        roundTarget = await createDatabase('federated');
+        roundTarget = await createTarget();
       }
       await checkpoint(sourceUrl);
       const raw = await rawBinaryCopy(sourceUrl, roundTarget);

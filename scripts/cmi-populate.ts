@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { MODULE_IDS } from '../functions/core/types.js';
+import { inspectTarget } from '../functions/db/target-schema.js';
 import { rebuildCmi } from '../functions/engine/rebuild-cmi.js';
 import { positiveInteger, runCli, UsageError } from './cli/database-flags.js';
 import { ProgressBar } from './cli/progress.js';
@@ -38,10 +38,12 @@ async function main(): Promise<number> {
   if (!url) throw new UsageError('pass --target-db <url> or set DATABASE_URL');
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   try {
-    const bar = new ProgressBar('cmi:populate', MODULE_IDS.length, 'modules');
+    const layout = await inspectTarget(pool);
+    const moduleIds = layout.modules.map((m) => m.id);
+    const bar = new ProgressBar('cmi:populate', moduleIds.length, 'modules');
     let current: string | null = null;
     const result = await rebuildCmi(
-      { target: pool },
+      { target: pool, layout },
       {
         all: values.all,
         batchSize: positiveInteger(values['batch-size'], '--batch-size', 1000),
@@ -51,7 +53,7 @@ async function main(): Promise<number> {
         },
       },
     );
-    bar.tick(MODULE_IDS.length - (current ? MODULE_IDS.indexOf(current as (typeof MODULE_IDS)[number]) : 0));
+    bar.tick(moduleIds.length - (current ? moduleIds.indexOf(current) : 0));
     console.log(
       `CMI: scanned ${result.scanned}, created ${result.created}, updated ${result.updated}, removed ${result.removedOrphans} orphans, skipped ${result.skippedMissingUser} (user missing) in ${(result.durationMs / 1000).toFixed(1)} s`,
     );

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { introspectSource } from '../functions/db/source-schema.js';
 import { formatModuleStatistics, moduleStatistics, sourceStatistics } from '../functions/db/statistics.js';
-import { checkPgvector, checkTargetSchema } from '../functions/db/target-schema.js';
+import { checkPgvector, inspectTarget } from '../functions/db/target-schema.js';
 import { redactDatabaseUrl } from '../functions/runtime/database-urls.js';
 import { databaseUrls, positiveInteger, runCli, UsageError } from './cli/database-flags.js';
 import { chooseRunStore, runLocalMigration } from './cli/local-migration.js';
@@ -55,8 +55,10 @@ async function main(): Promise<number> {
   });
   try {
     const schema = await introspectSource(source);
-    await checkTargetSchema(target);
-    console.log('✓ schemas: BigMemory and Federated Memory tables present');
+    const layout = await inspectTarget(target);
+    console.log(
+      `✓ schemas: BigMemory and Federated Memory tables present; modules ${layout.modules.map((m) => m.id).join(', ')}; vectors ${layout.vectors.embeddingDimensions}-d (CMI ${layout.vectors.cmiDimensions}-d)`,
+    );
 
     const stats = await sourceStatistics(source, schema.hasRelations);
     console.log('\nBigMemory (source)');

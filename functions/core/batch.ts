@@ -1,6 +1,7 @@
 import type { ModuleCentroids } from './centroids.js';
 import { classifyMemory } from './classify.js';
 import { deriveCmiEntry } from './cmi.js';
+import { DEFAULT_VECTOR_SHAPE, type VectorShape } from './embedding.js';
 import type { CompiledRules } from './rules.js';
 import { contentHash, transformMemory } from './transform.js';
 import type {
@@ -33,6 +34,19 @@ export interface PreparedMemory {
   ledger: LedgerEntry;
 }
 
+/** The ledger entry of a memory the target refused: rejected, with the server's reason. */
+export function refusedLedgerEntry(memory: PreparedMemory, detail: string): LedgerEntry {
+  return {
+    ...memory.ledger,
+    status: 'rejected',
+    module: null,
+    targetId: null,
+    targetUserId: null,
+    reason: 'target_constraint',
+    detail,
+  };
+}
+
 export interface PreparedBatch {
   runId: string;
   migrated: PreparedMemory[];
@@ -52,6 +66,17 @@ export interface LoadResult {
   withdrawn: number;
   /** 'copy' when every row was new; 'upsert' when a rerun or a conflict needed the staging path. */
   path: 'copy' | 'mixed' | 'upsert';
+  /**
+   * Memories the target itself refused (a CHECK constraint or trigger it added): the rest of the
+   * batch committed and these are recorded as `target_constraint` rejects.
+   */
+  refused: RefusedMemory[];
+}
+
+export interface RefusedMemory {
+  sourceId: string;
+  /** The server's code, constraint, table and column: never the row's values. */
+  detail: string;
 }
 
 /** What the batch asked of the embeddings API (or, in a dry run, would have). */
@@ -109,6 +134,8 @@ export interface PrepareOptions {
   /** Regenerated embeddings by source id; absent means preserve the source's own. */
   embeddings?: ReadonlyMap<string, Float32Array>;
   embeddingModel?: string;
+  /** The target's vector sizes; Federated Memory's own (1536 and 512) when absent. */
+  vectors?: VectorShape;
   /** Where the CMI vectors are allocated (the batch's slab); a new array each by default. */
   allocateVector?: (length: number) => Float32Array;
 }
@@ -166,6 +193,7 @@ export function prepareBatch(
   const decisions: MemoryDecision[] = [];
   const repairs: Repair[] = [];
   const rejections = { rejected, decisions };
+  const vectors = options.vectors ?? DEFAULT_VECTOR_SHAPE;
 
   for (const memory of memories) {
     const hash = memory.contentHash ?? (memory.content ? contentHash(memory.content) : null);
@@ -188,6 +216,7 @@ export function prepareBatch(
       embedding: options.embeddings?.get(memory.id),
       // Only a memory whose vector the API produced records the model (missing-only keeps the rest).
       embeddingModel: options.embeddings?.has(memory.id) ? options.embeddingModel : undefined,
+      embeddingDimensions: vectors.embeddingDimensions,
     });
     if (!result.ok) {
       reject(rejections, memory, hash, result.rejection.reason, result.rejection.detail, classification);
@@ -197,7 +226,7 @@ export function prepareBatch(
     const row = result.row;
     migrated.push({
       row,
-      cmi: deriveCmiEntry(row, options.allocateVector),
+      cmi: deriveCmiEntry(row, vectors.cmiDimensions, options.allocateVector),
       ledger: {
         sourceId: memory.id,
         status: 'migrated',

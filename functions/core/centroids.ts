@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { InvalidInputError } from '../errors.js';
-import { MODULE_IDS, type ModuleId } from './types.js';
+import { inModuleOrder } from './modules.js';
+import type { ModuleId } from './types.js';
 
 /** Unit-length centroid per module that had samples, all of one dimension. */
 export interface ModuleCentroids {
@@ -32,7 +33,7 @@ const accumulatorJsonSchema = z.strictObject({
   dimensions: z.number().int().positive().nullable(),
   maxSamplesPerModule: z.number().int().positive(),
   modules: z.partialRecord(
-    z.enum(MODULE_IDS),
+    z.string().min(1),
     z.strictObject({ count: z.number().int().positive(), sum: z.array(z.number()) }),
   ),
 });
@@ -116,7 +117,7 @@ export class ModuleCentroidAccumulator {
     }
     const { dimensions, maxSamplesPerModule, modules } = parsed.data;
     const accumulator = new ModuleCentroidAccumulator(maxSamplesPerModule);
-    for (const module of MODULE_IDS) {
+    for (const module of inModuleOrder(Object.keys(modules))) {
       const entry = modules[module];
       if (!entry) continue;
       if (entry.sum.length !== dimensions) {
@@ -136,7 +137,7 @@ export class ModuleCentroidAccumulator {
   /** Unit centroids of every module with at least `minSamples` samples. */
   finish(minSamples = 1): ModuleCentroids {
     const centroids: ModuleCentroids = { dimensions: this.dimensions ?? 0, modules: {}, samples: {} };
-    for (const module of MODULE_IDS) {
+    for (const module of inModuleOrder(this.sums.keys())) {
       const entry = this.sums.get(module);
       if (!entry || entry.count < minSamples) continue;
       const length = norm(entry.sum);
@@ -160,7 +161,7 @@ export class ModuleCentroidAccumulator {
 
 /**
  * The most similar centroid by cosine, or null when there is none or the dimensions differ. Ties go
- * to the module listed first in MODULE_IDS, so the answer never depends on insertion order.
+ * to the module first in `inModuleOrder`, so the answer never depends on insertion order.
  */
 export function nearestCentroid(embedding: Float32Array, centroids: ModuleCentroids): NearestCentroid | null {
   if (embedding.length !== centroids.dimensions) return null;
@@ -168,7 +169,7 @@ export function nearestCentroid(embedding: Float32Array, centroids: ModuleCentro
   if (!Number.isFinite(length) || length === 0) return null;
   let best: { module: ModuleId; similarity: number } | null = null;
   let runnerUp = -1;
-  for (const module of MODULE_IDS) {
+  for (const module of inModuleOrder(Object.keys(centroids.modules))) {
     const centroid = centroids.modules[module];
     if (!centroid) continue;
     let dot = 0;
@@ -185,5 +186,5 @@ export function nearestCentroid(embedding: Float32Array, centroids: ModuleCentro
 }
 
 export function centroidCount(centroids: ModuleCentroids): number {
-  return MODULE_IDS.filter((module) => centroids.modules[module] !== undefined).length;
+  return Object.values(centroids.modules).filter((centroid) => centroid !== undefined).length;
 }

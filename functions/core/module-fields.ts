@@ -9,17 +9,22 @@ interface ModuleField {
   from: readonly string[];
 }
 
+const WORK_FIELDS: readonly ModuleField[] = [
+  { field: 'category', from: ['category'] },
+  { field: 'project_name', from: ['projectName', 'project_name'] },
+  { field: 'status', from: ['status'] },
+  { field: 'priority', from: ['priority'] },
+  { field: 'assignee', from: ['assignee'] },
+  { field: 'deadline', from: ['dueDate', 'due_date', 'deadline'] },
+  { field: 'owner', from: ['owner'] },
+  { field: 'team_members', from: ['team', 'teamMembers', 'team_members'] },
+];
+
+/** Modules without an entry (e.g. `church`) get no module-specific fields: the metadata stays as is. */
 const MODULE_FIELDS: Readonly<Record<ModuleId, readonly ModuleField[]>> = {
-  work: [
-    { field: 'category', from: ['category'] },
-    { field: 'project_name', from: ['projectName', 'project_name'] },
-    { field: 'status', from: ['status'] },
-    { field: 'priority', from: ['priority'] },
-    { field: 'assignee', from: ['assignee'] },
-    { field: 'deadline', from: ['dueDate', 'due_date', 'deadline'] },
-    { field: 'owner', from: ['owner'] },
-    { field: 'team_members', from: ['team', 'teamMembers', 'team_members'] },
-  ],
+  work: WORK_FIELDS,
+  // Newer installs keep projects and tasks here, with the fields the work module has for them.
+  'project-management': WORK_FIELDS,
   personal: [
     { field: 'mood', from: ['mood'] },
     { field: 'location', from: ['location'] },
@@ -56,7 +61,7 @@ export function hasValue(value: unknown): boolean {
 /** The module's fields that the source metadata has a value for, under their Federated names. */
 export function moduleFields(module: ModuleId, metadata: Record<string, unknown>): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
-  for (const { field, from } of MODULE_FIELDS[module]) {
+  for (const { field, from } of MODULE_FIELDS[module] ?? []) {
     const key = from.find((candidate) => hasValue(metadata[candidate]));
     if (key !== undefined) fields[field] = metadata[key];
   }

@@ -4,11 +4,13 @@
  * classifier's hot loop only looks things up.
  */
 import { z } from 'zod';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, PreflightError } from '../errors.js';
+import { inModuleOrder, type ModuleRegistry } from './modules.js';
 import defaultRulesDocument from './rules/default-rules.json' with { type: 'json' };
-import { MODULE_IDS, type ModuleId } from './types.js';
+import type { ModuleId } from './types.js';
 
-const moduleId = z.enum(MODULE_IDS);
+/** A module id of the target's registry (or its table's stem): checked against it in `loadRules`. */
+const moduleId = z.string().trim().min(1);
 
 const contentModuleSchema = z.strictObject({
   /** Regex sources, compiled case-insensitive and multi-line (`^` matches at every line start). */
@@ -32,7 +34,7 @@ const rulesDocumentSchema = z.strictObject({
   tagRules: z.record(z.string(), moduleId),
   contentPatterns: z.strictObject({
     minScore: z.number().positive(),
-    modules: z.partialRecord(moduleId, contentModuleSchema),
+    modules: z.record(moduleId, contentModuleSchema),
   }),
   fallback: moduleId,
   centroid: centroidSchema,
@@ -55,7 +57,7 @@ const userRulesDocumentSchema = z.strictObject({
     .strictObject({
       minScore: z.number().positive().optional(),
       modules: z
-        .partialRecord(
+        .record(
           moduleId,
           z.strictObject({
             patterns: z.array(z.string().min(1)).optional(),
@@ -178,9 +180,7 @@ function mergeMap(
 
 function mergeDocuments(base: RulesDocument, user: UserRulesDocument): RulesDocument {
   const modules = { ...base.contentPatterns.modules };
-  for (const module of MODULE_IDS) {
-    const overlay = user.contentPatterns?.modules?.[module];
-    if (!overlay) continue;
+  for (const [module, overlay] of Object.entries(user.contentPatterns?.modules ?? {})) {
     const current = overlay.replace
       ? { patterns: [], keywords: [] }
       : (modules[module] ?? { patterns: [], keywords: [] });
@@ -209,9 +209,49 @@ function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/**
+ * The document with every module named as the target's registry names it (a rules file may use a
+ * module's table stem, e.g. `project_management` for `project-management`). A module the target
+ * lacks is refused here, in Preflight, rather than failing batches later.
+ */
+function resolveModules(document: RulesDocument, registry: ModuleRegistry, origin: string): RulesDocument {
+  const unknown: RulesIssue[] = [];
+  const resolve = (name: string, path: PropertyKey[]) => {
+    const module = registry.resolve(name);
+    if (!module) unknown.push({ path: formatPath(path), message: `module "${name}"` });
+    return module?.id ?? name;
+  };
+  const resolveMap = (map: Record<string, ModuleId>, key: string) =>
+    Object.fromEntries(Object.entries(map).map(([k, m]) => [k, resolve(m, [key, k])]));
+  const resolved: RulesDocument = {
+    ...document,
+    typeRules: resolveMap(document.typeRules, 'typeRules'),
+    categoryAliases: resolveMap(document.categoryAliases, 'categoryAliases'),
+    tagRules: resolveMap(document.tagRules, 'tagRules'),
+    contentPatterns: {
+      minScore: document.contentPatterns.minScore,
+      modules: Object.fromEntries(
+        Object.entries(document.contentPatterns.modules).map(([m, entry]) => [
+          resolve(m, ['contentPatterns', 'modules', m]),
+          entry,
+        ]),
+      ),
+    },
+    fallback: resolve(document.fallback, ['fallback']),
+  };
+  if (unknown.length > 0) {
+    throw new PreflightError(
+      `The ${origin} routes to module(s) the target's memory_modules registry lacks: ${unknown.map((u) => `${u.message} (${u.path})`).join('; ')}. The target has ${registry.ids.join(', ')}: change those entries (a rules file can set a default's entry to null to drop it; --rules / "rules") or register the module in Federated Memory.`,
+      { context: { origin, issues: unknown, registered: registry.ids } },
+    );
+  }
+  return resolved;
+}
+
 function compileContent(document: RulesDocument, origin: string): CompiledRules['content'] {
   const issues: RulesIssue[] = [];
-  const modules = MODULE_IDS.flatMap((module) => {
+  // Content ties break in this order, whatever the file's.
+  const modules = inModuleOrder(Object.keys(document.contentPatterns.modules)).flatMap((module) => {
     const entry = document.contentPatterns.modules[module];
     if (!entry) return [];
     const matchers: ContentMatcher[] = [];
@@ -261,12 +301,18 @@ function parseDefaults(): RulesDocument {
 
 /**
  * The default rules, overlaid by `userRules` when given (a parsed JSON value from a rules file).
- * Throws `InvalidInputError` naming every bad path (unknown keys, unknown module ids, bad regexes).
+ * Throws `InvalidInputError` naming every bad path (unknown keys, bad regexes), and, given the
+ * target's registry, `PreflightError` naming every module it lacks.
  */
-export function loadRules(userRules?: unknown): CompiledRules {
+export function loadRules(userRules?: unknown, registry?: ModuleRegistry): CompiledRules {
   const defaults = parseDefaults();
-  if (userRules === undefined || userRules === null) return compile(defaults, 'default rules document');
-  const parsed = userRulesDocumentSchema.safeParse(userRules);
-  if (!parsed.success) throw invalidRules('rules document', describeIssues(parsed.error));
-  return compile(mergeDocuments(defaults, parsed.data), 'rules document');
+  let document = defaults;
+  let origin = 'default rules document';
+  if (userRules !== undefined && userRules !== null) {
+    const parsed = userRulesDocumentSchema.safeParse(userRules);
+    if (!parsed.success) throw invalidRules('rules document', describeIssues(parsed.error));
+    document = mergeDocuments(defaults, parsed.data);
+    origin = 'rules document';
+  }
+  return compile(registry ? resolveModules(document, registry, origin) : document, origin);
 }

@@ -15,6 +15,8 @@ export interface TransformInput {
   /** A regenerated embedding replacing the source's; undefined keeps the source's own. */
   embedding?: Float32Array | null;
   embeddingModel?: string;
+  /** The target's module vector size; every embedding written must have it. */
+  embeddingDimensions?: number;
 }
 
 export type TransformResult =
@@ -75,13 +77,13 @@ function pickEmbedding(
 ): { ok: true; embedding: Float32Array | null } | { ok: false; rejection: Rejection } {
   const regenerated = input.embedding !== undefined;
   const embedding = regenerated ? (input.embedding ?? null) : memory.embedding;
-  const check = validateEmbedding(embedding);
+  const check = validateEmbedding(embedding, input.embeddingDimensions);
   if (!check.ok) {
     const detail = regenerated ? `regenerated embedding: ${check.detail}` : check.detail;
     return { ok: false, rejection: { sourceId: memory.id, reason: check.reason, detail } };
   }
   if (regenerated) {
-    const source = validateEmbedding(memory.embedding);
+    const source = validateEmbedding(memory.embedding, input.embeddingDimensions);
     if (!source.ok) {
       repairs.push({
         sourceId: memory.id,
@@ -98,6 +100,20 @@ function pickEmbedding(
     });
   }
   return { ok: true, embedding };
+}
+
+/**
+ * Federated Memory's `lastAccessed` is NOT NULL: a memory never accessed (no `accessed_at`) gets
+ * its last update, else its creation, as the closest thing to an access the source knows.
+ */
+function lastAccessedOf(memory: SourceMemory, repairs: Repair[]): Date {
+  if (memory.accessedAt !== null) return new Date(memory.accessedAt.getTime());
+  repairs.push({
+    sourceId: memory.id,
+    rule: 'last_accessed_derived',
+    detail: 'accessed_at was NULL; lastAccessed set to updated_at (created_at when that is NULL too)',
+  });
+  return new Date(memory.updatedAt.getTime());
 }
 
 export function transformMemory(memory: SourceMemory, input: TransformInput): TransformResult {
@@ -144,7 +160,7 @@ export function transformMemory(memory: SourceMemory, input: TransformInput): Tr
       embedding: picked.embedding,
       metadata,
       accessCount: memory.accessCount,
-      lastAccessed: memory.accessedAt === null ? null : new Date(memory.accessedAt.getTime()),
+      lastAccessed: lastAccessedOf(memory, repairs),
       createdAt: new Date(memory.createdAt.getTime()),
       updatedAt: new Date(memory.updatedAt.getTime()),
     },

@@ -3,11 +3,8 @@
  * Float32Array (float4 is what pgvector stores, so a round trip is bit-exact), times are Date (ms).
  */
 
-export const MODULE_IDS = ['work', 'personal', 'technical', 'learning', 'communication', 'creative'] as const;
-export type ModuleId = (typeof MODULE_IDS)[number];
-
-export const SOURCE_EMBEDDING_DIMENSIONS = 1536;
-export const CMI_EMBEDDING_DIMENSIONS = 512;
+/** A module of the target's registry (`memory_modules."moduleId"`); see modules.ts. */
+export type ModuleId = string;
 
 /** One row of BigMemory's `memories` as the source reader hands it over (soft-deleted rows never are). */
 export interface SourceMemory {
@@ -39,7 +36,7 @@ export interface Classification {
   confidence: number;
 }
 
-/** A row for one of the six `<module>_memories` tables. */
+/** A row for one of the target's module tables. */
 export interface ModuleMemoryRow {
   id: string;
   module: ModuleId;
@@ -48,7 +45,8 @@ export interface ModuleMemoryRow {
   embedding: Float32Array | null;
   metadata: Record<string, unknown>;
   accessCount: number;
-  lastAccessed: Date | null;
+  /** Never NULL: the column is NOT NULL in Federated Memory (see `lastAccessedOf`). */
+  lastAccessed: Date;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -66,7 +64,7 @@ export interface CmiRow {
   categories: string[];
   importanceScore: number;
   accessCount: number;
-  lastAccessed: Date | null;
+  lastAccessed: Date;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -79,6 +77,8 @@ export const REJECT_REASONS = [
   'non_finite_embedding',
   'embedding_unavailable',
   'database_error',
+  /** A CHECK constraint or trigger of the target refused the row. */
+  'target_constraint',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -91,6 +91,11 @@ export interface Rejection {
 /** A repair applied to a row that was migrated anyway (documented rule, kept for the report). */
 export interface Repair {
   sourceId: string;
-  rule: 'metadata_not_object' | 'tags_null' | 'embedding_missing' | 'embedding_invalid_dropped';
+  rule:
+    | 'metadata_not_object'
+    | 'tags_null'
+    | 'embedding_missing'
+    | 'embedding_invalid_dropped'
+    | 'last_accessed_derived';
   detail: string;
 }

@@ -6,7 +6,7 @@
  * the slices' tallies add up.
  */
 import { MigrationError } from '../errors.js';
-import { SOURCE_EMBEDDING_DIMENSIONS } from './types.js';
+import { DEFAULT_VECTOR_SHAPE } from './embedding.js';
 
 export const CHECK_NAMES = [
   'accounting',
@@ -292,15 +292,23 @@ export interface FingerprintMismatches {
 
 /**
  * The timestamps the transformer writes for a source row: the source reader's defaults (a missing
- * created_at reads as the epoch, a missing updated_at as created_at), to the millisecond.
+ * created_at reads as the epoch, a missing updated_at as created_at) and the rule for the NOT NULL
+ * lastAccessed (a missing accessed_at takes updated_at), to the millisecond.
  */
 export function expectedTargetTimes(source: MemoryFingerprint): {
   createdMs: number;
   updatedMs: number;
-  accessedMs: number | null;
+  accessedMs: number;
 } {
   const createdMs = source.createdMs ?? 0;
-  return { createdMs, updatedMs: source.updatedMs ?? createdMs, accessedMs: source.accessedMs };
+  const updatedMs = source.updatedMs ?? createdMs;
+  return { createdMs, updatedMs, accessedMs: source.accessedMs ?? updatedMs };
+}
+
+export interface VerifyOptions {
+  preserveEmbeddings: boolean;
+  /** The target's module vector size: what a regenerated embedding must have (Federated Memory's 1536 by default). */
+  embeddingDimensions?: number;
 }
 
 const iso = (ms: number | null) => (ms === null ? 'null' : new Date(ms).toISOString());
@@ -308,7 +316,7 @@ const iso = (ms: number | null) => (ms === null ? 'null' : new Date(ms).toISOStr
 export function compareFingerprints(
   source: MemoryFingerprint,
   target: TargetFingerprint,
-  options: { preserveEmbeddings: boolean },
+  options: VerifyOptions,
 ): FingerprintMismatches {
   if (!target.present) {
     const missing = `target row ${target.targetId} is missing from ${target.module}_memories`;
@@ -324,8 +332,10 @@ export function compareFingerprints(
     if (source.embeddingMd5 !== target.embeddingMd5) {
       embedding = `embedding bytes differ (md5 ${source.embeddingMd5 ?? 'null'} vs ${target.embeddingMd5 ?? 'null'})`;
     }
-  } else if (target.embeddingDims !== SOURCE_EMBEDDING_DIMENSIONS) {
-    embedding = `regenerated embedding has ${target.embeddingDims ?? 'no'} dimensions, expected ${SOURCE_EMBEDDING_DIMENSIONS}`;
+  } else if (
+    target.embeddingDims !== (options.embeddingDimensions ?? DEFAULT_VECTOR_SHAPE.embeddingDimensions)
+  ) {
+    embedding = `regenerated embedding has ${target.embeddingDims ?? 'no'} dimensions, expected ${options.embeddingDimensions ?? DEFAULT_VECTOR_SHAPE.embeddingDimensions}`;
   }
 
   const expected = expectedTargetTimes(source);
@@ -362,7 +372,7 @@ export class FingerprintTally {
   readonly embedding: MismatchTally = { count: 0, samples: [] };
   readonly timestamps: MismatchTally = { count: 0, samples: [] };
 
-  constructor(private readonly options: { preserveEmbeddings: boolean }) {}
+  constructor(private readonly options: VerifyOptions) {}
 
   summary(): FingerprintSummary {
     const copy = (t: MismatchTally) => ({ count: t.count, samples: [...t.samples] });
@@ -418,7 +428,7 @@ export class FingerprintTally {
         this.embedding,
         this.options.preserveEmbeddings
           ? 'embeddings bit-exact'
-          : `embeddings have ${SOURCE_EMBEDDING_DIMENSIONS} dimensions`,
+          : `embeddings have ${this.options.embeddingDimensions ?? DEFAULT_VECTOR_SHAPE.embeddingDimensions} dimensions`,
       ),
       check('timestamps', this.timestamps, 'createdAt, updatedAt and lastAccessed to the millisecond'),
     ];

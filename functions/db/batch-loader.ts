@@ -1,16 +1,24 @@
 import type { ClientBase, Pool } from 'pg';
-import type { LedgerEntry, LoadResult, PreparedBatch, PreparedMemory } from '../core/batch.js';
+import {
+  type LedgerEntry,
+  type LoadResult,
+  type PreparedBatch,
+  type PreparedMemory,
+  type RefusedMemory,
+  refusedLedgerEntry,
+} from '../core/batch.js';
+import type { ModuleRegistry } from '../core/modules.js';
 import type { ModuleId, ModuleMemoryRow } from '../core/types.js';
 import { classifyDatabaseFailure } from '../errors.js';
 import { CMI_COLUMNS, cmiValues } from './cmi-columns.js';
-import { columnList, copyRowsIn, excludedSet } from './copy-stream.js';
+import { columnList, copyRowsIn, excludedSet, quoteIdentifier } from './copy-stream.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import type { PgBinaryType } from './pg-binary.js';
+import { describeRefusal, isRowRefusal } from './row-refusal.js';
 import { beginRederivableWrite } from './write-transaction.js';
 
-const moduleTable = (module: string) => `"${module}_memories"`;
-
-const MODULE_COLUMNS: { name: string; type: PgBinaryType }[] = [
+/** The module table columns the migration writes, in COPY order. */
+export const MODULE_COLUMNS: { name: string; type: PgBinaryType }[] = [
   { name: 'id', type: 'text' },
   { name: 'userId', type: 'text' },
   { name: 'content', type: 'text' },
@@ -79,6 +87,12 @@ interface ExistingEntry {
   target_id: string | null;
 }
 
+/** How a load attempt writes: every row through upserts, and/or row refusals isolated. */
+interface LoadMode {
+  upsertAll: boolean;
+  isolate: boolean;
+}
+
 /**
  * Writes one batch to the target in one transaction: module rows, CMI rows and ledger rows commit
  * together or not at all. Memories the ledger has never seen go in by plain binary COPY (the
@@ -86,19 +100,27 @@ interface ExistingEntry {
  * through staging and upsert, and a memory whose module changed leaves no stale copy behind.
  */
 export class BatchLoader {
-  constructor(private readonly target: Pool) {}
+  constructor(
+    private readonly target: Pool,
+    private readonly modules: ModuleRegistry,
+  ) {}
 
   async load(batch: PreparedBatch): Promise<LoadResult> {
     const client = await this.target.connect();
+    const mode: LoadMode = { upsertAll: false, isolate: false };
     try {
-      try {
-        return await this.loadInTransaction(client, batch, false);
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        // A unique violation on the COPY path means rows exist that the ledger does not know
-        // (e.g. a ledger restored from an older snapshot): redo the batch through upserts.
-        if ((error as { code?: string }).code !== '23505') throw error;
-        return await this.loadInTransaction(client, batch, true);
+      for (;;) {
+        try {
+          return await this.loadInTransaction(client, batch, mode);
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          // A unique violation on the COPY path means rows exist that the ledger does not know
+          // (e.g. a ledger restored from an older snapshot): redo the batch through upserts.
+          if ((error as { code?: string }).code === '23505' && !mode.upsertAll) mode.upsertAll = true;
+          // A constraint or trigger of the target refused some row: redo the batch finding which.
+          else if (isRowRefusal(error) && !mode.isolate) mode.isolate = true;
+          else throw error;
+        }
       }
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -108,10 +130,14 @@ export class BatchLoader {
     }
   }
 
+  private moduleTable(module: ModuleId): string {
+    return quoteIdentifier(this.modules.tableOf(module));
+  }
+
   private async loadInTransaction(
     client: ClientBase,
     batch: PreparedBatch,
-    upsertAll: boolean,
+    mode: LoadMode,
   ): Promise<LoadResult> {
     await beginRederivableWrite(client);
     const entries = [...batch.migrated.map((m) => m.ledger), ...batch.rejected];
@@ -124,13 +150,40 @@ export class BatchLoader {
       ]);
     }
 
-    const fresh = upsertAll ? [] : batch.migrated.filter((m) => !existing.has(m.ledger.sourceId));
-    const known = upsertAll ? batch.migrated : batch.migrated.filter((m) => existing.has(m.ledger.sourceId));
+    const refused = mode.isolate
+      ? await this.writeIsolating(client, batch.migrated, existing, mode.upsertAll)
+      : (await this.writeMemories(client, batch.migrated, existing, mode.upsertAll), []);
+    const refusedIds = new Set(refused.map((r) => r.sourceId));
+    const byId = new Map(batch.migrated.map((m) => [m.ledger.sourceId, m]));
+    const written = batch.migrated.filter((m) => !refusedIds.has(m.ledger.sourceId));
+    await this.withdrawRefused(client, refused, existing);
 
+    const ledger = [
+      ...written.map((m) => m.ledger),
+      ...refused.map((r) => refusedLedgerEntry(byId.get(r.sourceId) as PreparedMemory, r.detail)),
+      ...batch.rejected,
+    ];
+    await this.writeLedger(client, ledger, existing, mode.upsertAll, batch.runId);
+    await client.query('COMMIT');
+    const fresh = mode.upsertAll ? 0 : written.filter((m) => !existing.has(m.ledger.sourceId)).length;
+    const known = written.length - fresh;
+    const path = known === 0 ? 'copy' : fresh === 0 ? 'upsert' : 'mixed';
+    return { inserted: fresh, upserted: known, moved, withdrawn, path, refused };
+  }
+
+  /** Module and CMI rows: new ones by plain COPY, those an earlier run wrote through upserts. */
+  private async writeMemories(
+    client: ClientBase,
+    memories: readonly PreparedMemory[],
+    existing: ReadonlyMap<string, ExistingEntry>,
+    upsertAll: boolean,
+  ): Promise<void> {
+    const fresh = upsertAll ? [] : memories.filter((m) => !existing.has(m.ledger.sourceId));
+    const known = upsertAll ? memories : memories.filter((m) => existing.has(m.ledger.sourceId));
     for (const [module, rows] of groupByModule(fresh)) {
       await copyRowsIn(
         client,
-        moduleTable(module),
+        this.moduleTable(module),
         MODULE_COLUMNS,
         rows.map((m) => moduleValues(m.row)),
       );
@@ -144,10 +197,64 @@ export class BatchLoader {
       );
     }
     if (known.length > 0) await this.upsertKnown(client, known);
+  }
 
+  /**
+   * Writes the memories the target accepts and returns those it refuses, halving the failing set
+   * under savepoints until each refusal is one memory: a few bad rows cost a few dozen small
+   * writes, not one statement per row. A memory's module row and CMI row stay together.
+   */
+  private async writeIsolating(
+    client: ClientBase,
+    memories: readonly PreparedMemory[],
+    existing: ReadonlyMap<string, ExistingEntry>,
+    upsertAll: boolean,
+  ): Promise<RefusedMemory[]> {
+    if (memories.length === 0) return [];
+    await client.query('SAVEPOINT bm_rows');
+    try {
+      await this.writeMemories(client, memories, existing, upsertAll);
+      await client.query('RELEASE SAVEPOINT bm_rows');
+      return [];
+    } catch (error) {
+      await client.query('ROLLBACK TO SAVEPOINT bm_rows');
+      await client.query('RELEASE SAVEPOINT bm_rows');
+      if (!isRowRefusal(error)) throw error;
+      const only = memories.length === 1 ? memories[0] : undefined;
+      if (only) return [{ sourceId: only.ledger.sourceId, detail: describeRefusal(error) }];
+      const half = memories.length >> 1;
+      return [
+        ...(await this.writeIsolating(client, memories.slice(0, half), existing, upsertAll)),
+        ...(await this.writeIsolating(client, memories.slice(half), existing, upsertAll)),
+      ];
+    }
+  }
+
+  /** A refused memory an earlier run migrated leaves no copy behind: the ledger will say rejected. */
+  private async withdrawRefused(
+    client: ClientBase,
+    refused: readonly RefusedMemory[],
+    existing: ReadonlyMap<string, ExistingEntry>,
+  ): Promise<void> {
+    const byModule = new Map<string, string[]>();
+    for (const { sourceId } of refused) {
+      const before = existing.get(sourceId);
+      if (before?.status !== 'migrated' || !before.module || !before.target_id) continue;
+      byModule.set(before.module, [...(byModule.get(before.module) ?? []), before.target_id]);
+    }
+    for (const [module, ids] of byModule) await this.deleteTargetRows(client, module, ids);
+  }
+
+  private async writeLedger(
+    client: ClientBase,
+    entries: readonly LedgerEntry[],
+    existing: ReadonlyMap<string, ExistingEntry>,
+    upsertAll: boolean,
+    runId: string,
+  ): Promise<void> {
     const newEntries = upsertAll ? [] : entries.filter((e) => !existing.has(e.sourceId));
     const knownEntries = upsertAll ? entries : entries.filter((e) => existing.has(e.sourceId));
-    const toLedgerRow = ledgerValues(batch.runId);
+    const toLedgerRow = ledgerValues(runId);
     if (newEntries.length > 0) {
       await copyRowsIn(client, `${LEDGER_SCHEMA}.memory_ledger`, LEDGER_COLUMNS, newEntries.map(toLedgerRow));
     }
@@ -160,9 +267,6 @@ export class BatchLoader {
          ON CONFLICT (source_id) DO UPDATE SET ${excludedSet(LEDGER_COLUMNS, ['source_id', 'first_run_id'])}, updated_at = now()`,
       );
     }
-    await client.query('COMMIT');
-    const path = known.length === 0 ? 'copy' : fresh.length === 0 ? 'upsert' : 'mixed';
-    return { inserted: fresh.length, upserted: known.length, moved, withdrawn, path };
   }
 
   private async readLedger(client: ClientBase, sourceIds: string[]): Promise<Map<string, ExistingEntry>> {
@@ -202,23 +306,26 @@ export class BatchLoader {
       else withdrawn++;
       stale(before.module, before.target_id);
     }
-    for (const [module, ids] of staleByModule) {
-      await client.query(`DELETE FROM ${moduleTable(module)} WHERE id = ANY($1::text[])`, [ids]);
-      await client.query(
-        `DELETE FROM memory_index WHERE "moduleId" = $1 AND "remoteMemoryId" = ANY($2::text[])`,
-        [module, ids],
-      );
-      await client.query(
-        `DELETE FROM memory_relationships
-          WHERE ("sourceModule" = $1 AND "sourceMemoryId" = ANY($2::text[]))
-             OR ("targetModule" = $1 AND "targetMemoryId" = ANY($2::text[]))`,
-        [module, ids],
-      );
-    }
+    for (const [module, ids] of staleByModule) await this.deleteTargetRows(client, module, ids);
     return { moved, withdrawn };
   }
 
-  private async upsertKnown(client: ClientBase, known: PreparedMemory[]): Promise<void> {
+  /** A module's rows of these memories, their CMI rows and the relationships that touch them. */
+  private async deleteTargetRows(client: ClientBase, module: string, ids: string[]): Promise<void> {
+    await client.query(`DELETE FROM ${this.moduleTable(module)} WHERE id = ANY($1::text[])`, [ids]);
+    await client.query(
+      `DELETE FROM memory_index WHERE "moduleId" = $1 AND "remoteMemoryId" = ANY($2::text[])`,
+      [module, ids],
+    );
+    await client.query(
+      `DELETE FROM memory_relationships
+        WHERE ("sourceModule" = $1 AND "sourceMemoryId" = ANY($2::text[]))
+           OR ("targetModule" = $1 AND "targetMemoryId" = ANY($2::text[]))`,
+      [module, ids],
+    );
+  }
+
+  private async upsertKnown(client: ClientBase, known: readonly PreparedMemory[]): Promise<void> {
     await client.query(STAGING_DDL);
     await copyRowsIn(
       client,
@@ -228,7 +335,7 @@ export class BatchLoader {
     );
     for (const module of new Set(known.map((m) => m.row.module))) {
       await client.query(
-        `INSERT INTO ${moduleTable(module)} (${columnList(MODULE_COLUMNS)})
+        `INSERT INTO ${this.moduleTable(module)} (${columnList(MODULE_COLUMNS)})
          SELECT ${columnList(MODULE_COLUMNS)} FROM bm_stage_memories WHERE "module" = $1
          ON CONFLICT ("id") DO UPDATE SET ${excludedSet(MODULE_COLUMNS, ['id'])}`,
         [module],
@@ -248,7 +355,7 @@ export class BatchLoader {
   }
 }
 
-function groupByModule(memories: PreparedMemory[]): Map<ModuleId, PreparedMemory[]> {
+function groupByModule(memories: readonly PreparedMemory[]): Map<ModuleId, PreparedMemory[]> {
   const groups = new Map<ModuleId, PreparedMemory[]>();
   for (const m of memories) {
     const group = groups.get(m.row.module) ?? [];

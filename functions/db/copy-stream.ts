@@ -28,6 +28,11 @@ function* binaryCopyChunks(
   yield* writer.take();
 }
 
+/** A table or column name as a quoted SQL identifier. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
 /** The columns as a quoted SQL list: `"id", "userId", …` (the target's names are camelCase). */
 export function columnList(columns: readonly { name: string }[]): string {
   return columns.map((c) => `"${c.name}"`).join(', ');

@@ -1,4 +1,5 @@
 import type { ClientBase, Pool } from 'pg';
+import type { ModuleRegistry } from '../core/modules.js';
 import type { ProjectIdUpdate } from '../core/project-links.js';
 import type {
   LedgerEnd,
@@ -7,9 +8,8 @@ import type {
   RelationshipRow,
   SkippedRelationship,
 } from '../core/relationships.js';
-import { MODULE_IDS } from '../core/types.js';
 import { classifyDatabaseFailure, InvalidInputError, TransientDatabaseError } from '../errors.js';
-import { columnList, copyRowsIn } from './copy-stream.js';
+import { columnList, copyRowsIn, quoteIdentifier } from './copy-stream.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import type { PgBinaryType } from './pg-binary.js';
 import { beginRederivableWrite } from './write-transaction.js';
@@ -34,7 +34,7 @@ export interface RelationshipLoadResult {
   projectIdsWritten: number;
 }
 
-const RELATIONSHIP_COLUMNS: { name: string; type: PgBinaryType }[] = [
+export const RELATIONSHIP_COLUMNS: { name: string; type: PgBinaryType }[] = [
   { name: 'id', type: 'text' },
   { name: 'userId', type: 'text' },
   { name: 'sourceModule', type: 'text' },
@@ -91,11 +91,13 @@ const MAX_ATTEMPTS = 4;
  */
 export class RelationshipLoader {
   private readonly relationIdType: string;
+  private readonly modules: ModuleRegistry;
 
   constructor(
     private readonly target: Pool,
-    options: { relationIdType: string | null },
+    options: { relationIdType: string | null; modules: ModuleRegistry },
   ) {
+    this.modules = options.modules;
     const idType = options.relationIdType ?? 'text';
     if (!/^[a-z_][a-z0-9_]*$/.test(idType)) {
       throw new InvalidInputError(`unexpected relation id type ${JSON.stringify(idType)}`, {
@@ -107,7 +109,7 @@ export class RelationshipLoader {
 
   async load(batch: RelationshipBatch): Promise<RelationshipLoadResult> {
     for (const update of batch.projectUpdates ?? []) {
-      if (!(MODULE_IDS as readonly string[]).includes(update.module)) {
+      if (!this.modules.has(update.module)) {
         throw new InvalidInputError(`unknown module ${JSON.stringify(update.module)} in the memory ledger`, {
           context: { taskTargetId: update.taskTargetId },
         });
@@ -300,7 +302,7 @@ export class RelationshipLoader {
     for (const module of new Set(updates.map((u) => u.module))) {
       const group = updates.filter((u) => u.module === module);
       const { rowCount } = await client.query(
-        `UPDATE "${module}_memories" m
+        `UPDATE ${quoteIdentifier(this.modules.tableOf(module))} m
             SET metadata = jsonb_set(jsonb_set(m.metadata, '{project_id}', to_jsonb(u.project_id)),
                                      '{project_source_id}', to_jsonb(u.project_source_id))
            FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, project_id, project_source_id)

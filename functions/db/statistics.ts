@@ -1,5 +1,7 @@
 import type { ClientBase, Pool } from 'pg';
-import { MODULE_IDS, type ModuleId } from '../core/types.js';
+import type { ModuleId } from '../core/types.js';
+import { quoteIdentifier } from './copy-stream.js';
+import { readModuleRegistry } from './module-registry.js';
 
 export interface SourceStatistics {
   users: number;
@@ -64,10 +66,11 @@ export async function moduleStatistics(db: Pool | ClientBase): Promise<ModuleSta
   );
   const cmiByModule = new Map(cmi.map((c) => [c.module, Number(c.n)]));
   const out: ModuleStatistics[] = [];
-  for (const module of MODULE_IDS) {
+  const { registry } = await readModuleRegistry(db);
+  for (const { id: module, table } of registry.modules) {
     const { rows } = await db.query<{ rows: string; migrated: string; with_embedding: string }>(
       `SELECT count(*) AS rows, count(*) FILTER (WHERE metadata->>'migrated_from' = 'bigmemory') AS migrated,
-              count(embedding) AS with_embedding FROM "${module}_memories"`,
+              count(embedding) AS with_embedding FROM ${quoteIdentifier(table)}`,
     );
     const r = rows[0]!;
     out.push({

@@ -64,7 +64,7 @@ export interface UsersSummary {
 
 export const CONFLICT_LIST_LIMIT = 200;
 
-const REQUIRED_TARGET_COLUMNS = [
+export const REQUIRED_TARGET_COLUMNS = [
   'id',
   'token',
   'email',
@@ -74,6 +74,9 @@ const REQUIRED_TARGET_COLUMNS = [
   'createdAt',
   'updatedAt',
 ];
+/** Written when the target has them (newer installs). */
+export const OPTIONAL_TARGET_USER_COLUMNS = ['emailVerified', 'metadata'];
+
 const SOURCE_PAGE_SIZE = 5_000;
 
 export async function introspectTargetUsers(client: Queryable): Promise<TargetUsersShape> {

@@ -4,8 +4,9 @@
  * keys at a time. The per-row comparisons travel as md5 hashes and timestamps, never as whole rows.
  */
 import type { ClientBase } from 'pg';
+import type { ModuleRegistry } from '../core/modules.js';
 import { relationKey } from '../core/relationships.js';
-import { MODULE_IDS, type ModuleId } from '../core/types.js';
+import type { ModuleId } from '../core/types.js';
 import type {
   CmiModuleCount,
   LedgerMemoryKey,
@@ -16,7 +17,7 @@ import type {
   TargetFingerprint,
 } from '../core/verification.js';
 import { SAMPLE_LIMIT } from '../core/verification.js';
-import { streamTuples } from './copy-stream.js';
+import { quoteIdentifier, streamTuples } from './copy-stream.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import { decodeField } from './pg-binary.js';
 import { type KeyRange, rangePredicate } from './source-reader.js';
@@ -24,7 +25,7 @@ import type { SourceSchema } from './source-schema.js';
 
 const LEDGER = `${LEDGER_SCHEMA}.memory_ledger`;
 const RELATIONSHIP_LEDGER = `${LEDGER_SCHEMA}.relationship_ledger`;
-export const moduleTable = (module: string) => `"${module}_memories"`;
+const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
 const text = (field: Buffer | null | undefined) => (field ? field.toString('utf8') : null);
 const bool = (field: Buffer | null | undefined) => field?.[0] === 1;
@@ -146,13 +147,17 @@ export async function sourceFingerprintPage(
  */
 export async function targetFingerprintsOf(
   client: ClientBase,
+  modules: ModuleRegistry,
   sourceIds: readonly string[],
 ): Promise<Map<string, TargetFingerprint>> {
-  const perModule = MODULE_IDS.map(
-    (module) => `SELECT m.id, md5(m.content) AS content_md5, md5(vector_send(m.embedding)) AS embedding_md5,
+  const perModule = modules.modules.map(
+    ({
+      id,
+      table,
+    }) => `SELECT m.id, md5(m.content) AS content_md5, md5(vector_send(m.embedding)) AS embedding_md5,
         vector_dims(m.embedding) AS dims, ${epochMs('m."createdAt"')} AS created_ms,
         ${epochMs('m."updatedAt"')} AS updated_ms, ${epochMs('m."lastAccessed"')} AS accessed_ms
-      FROM ${moduleTable(module)} m WHERE l.module = '${module}' AND m.id = l.target_id`,
+      FROM ${quoteIdentifier(table)} m WHERE l.module = ${literal(id)} AND m.id = l.target_id`,
   );
   const { rows } = await client.query<
     FingerprintRow & { source_id: string; module: string; target_id: string; present: boolean }
@@ -177,33 +182,36 @@ export async function targetFingerprintsOf(
 // ---------------------------------------------------------------------------------------------
 // Module and CMI counts (target only)
 
-export async function moduleCounts(client: ClientBase): Promise<ModuleCount[]> {
-  return withHashJoins(client, () => countModuleRows(client));
+export async function moduleCounts(client: ClientBase, modules: ModuleRegistry): Promise<ModuleCount[]> {
+  return withHashJoins(client, () => countModuleRows(client, modules));
 }
 
 /** Every module table's rows as one relation, each row tagged with its module's name. */
-const allModuleRows = (columns: string) =>
-  MODULE_IDS.map(
-    (module) => `SELECT '${module}'::text AS module, ${columns} FROM ${moduleTable(module)}`,
-  ).join(' UNION ALL ');
+const allModuleRows = (modules: ModuleRegistry, columns: string) =>
+  modules.modules
+    .map(
+      ({ id, table }) => `SELECT ${literal(id)}::text AS module, ${columns} FROM ${quoteIdentifier(table)}`,
+    )
+    .join(' UNION ALL ');
 
-async function countModuleRows(client: ClientBase): Promise<ModuleCount[]> {
+async function countModuleRows(client: ClientBase, modules: ModuleRegistry): Promise<ModuleCount[]> {
+  const ids = modules.ids;
   const { rows } = await client.query<{ module: string; ledger: number; present: number }>(
     `SELECT l.module, count(*)::int AS ledger, count(m.id)::int AS present
-       FROM ${LEDGER} l LEFT JOIN (${allModuleRows('id')}) m ON m.module = l.module AND m.id = l.target_id
+       FROM ${LEDGER} l LEFT JOIN (${allModuleRows(modules, 'id')}) m ON m.module = l.module AND m.id = l.target_id
       WHERE l.status = 'migrated' AND l.module = ANY($1::text[]) GROUP BY l.module`,
-    [MODULE_IDS],
+    [ids],
   );
   const byModule = new Map(rows.map((r) => [r.module, r]));
   const counts: ModuleCount[] = [];
-  for (const module of MODULE_IDS) {
+  for (const module of ids) {
     const ledgerMigrated = byModule.get(module)?.ledger ?? 0;
     const present = byModule.get(module)?.present ?? 0;
     // Samples only when rows are missing: the query reads both tables again.
     const { rows: missing } =
       present < ledgerMigrated
         ? await client.query<{ source_id: string }>(
-            `SELECT l.source_id FROM ${LEDGER} l LEFT JOIN ${moduleTable(module)} m ON m.id = l.target_id
+            `SELECT l.source_id FROM ${LEDGER} l LEFT JOIN ${quoteIdentifier(modules.tableOf(module))} m ON m.id = l.target_id
               WHERE l.status = 'migrated' AND l.module = $1 AND m.id IS NULL ORDER BY l.source_id LIMIT ${SAMPLE_LIMIT}`,
             [module],
           )
@@ -214,7 +222,7 @@ async function countModuleRows(client: ClientBase): Promise<ModuleCount[]> {
   const { rows: unknown } = await client.query<{ module: string | null; n: number }>(
     `SELECT module, count(*)::int AS n FROM ${LEDGER}
       WHERE status = 'migrated' AND (module IS NULL OR module <> ALL($1::text[])) GROUP BY module`,
-    [MODULE_IDS],
+    [ids],
   );
   for (const row of unknown) {
     counts.push({ module: row.module ?? '(none)', ledgerMigrated: row.n, present: 0, missingSamples: [] });
@@ -222,11 +230,11 @@ async function countModuleRows(client: ClientBase): Promise<ModuleCount[]> {
   return counts;
 }
 
-export async function cmiCounts(client: ClientBase): Promise<CmiModuleCount[]> {
-  return withHashJoins(client, () => countCmiRows(client));
+export async function cmiCounts(client: ClientBase, modules: ModuleRegistry): Promise<CmiModuleCount[]> {
+  return withHashJoins(client, () => countCmiRows(client, modules));
 }
 
-async function countCmiRows(client: ClientBase): Promise<CmiModuleCount[]> {
+async function countCmiRows(client: ClientBase, modules: ModuleRegistry): Promise<CmiModuleCount[]> {
   // A module row's id is unique across modules (UUIDv5 of the source id), so a CMI row with that
   // remote id under another module is a stray, counted for every module in one pass.
   const { rows: strays } = await client.query<{ module: string; n: number }>(
@@ -245,13 +253,13 @@ async function countCmiRows(client: ClientBase): Promise<CmiModuleCount[]> {
     `SELECT l.module, count(*)::int AS module_rows, count(c.id)::int AS cmi_rows,
             count(*) FILTER (WHERE c.id IS NULL)::int AS missing,
             count(*) FILTER (WHERE c.id IS NOT NULL AND c."userId" IS DISTINCT FROM m."userId")::int AS wrong_user
-       FROM ${LEDGER} l JOIN (${allModuleRows('id, "userId"')}) m ON m.module = l.module AND m.id = l.target_id
+       FROM ${LEDGER} l JOIN (${allModuleRows(modules, 'id, "userId"')}) m ON m.module = l.module AND m.id = l.target_id
        LEFT JOIN memory_index c ON c."moduleId" = l.module AND c."remoteMemoryId" = l.target_id
       WHERE l.status = 'migrated' GROUP BY l.module`,
   );
   const byModule = new Map(own.map((r) => [r.module, r]));
   const counts: CmiModuleCount[] = [];
-  for (const module of MODULE_IDS) {
+  for (const module of modules.ids) {
     const o = byModule.get(module);
     const wrong = wrongModule.get(module) ?? 0;
     const problems = (o?.missing ?? 0) + (o?.wrong_user ?? 0) + wrong;
@@ -262,16 +270,16 @@ async function countCmiRows(client: ClientBase): Promise<CmiModuleCount[]> {
       missing: o?.missing ?? 0,
       wrongUser: o?.wrong_user ?? 0,
       wrongModule: wrong,
-      samples: problems > 0 ? await cmiSamples(client, module) : [],
+      samples: problems > 0 ? await cmiSamples(client, module, modules.tableOf(module)) : [],
     });
   }
   return counts;
 }
 
-async function cmiSamples(client: ClientBase, module: ModuleId): Promise<string[]> {
+async function cmiSamples(client: ClientBase, module: ModuleId, table: string): Promise<string[]> {
   const { rows } = await client.query<{ sample: string }>(
     `(SELECT l.source_id || ' has no CMI row' AS sample
-        FROM ${LEDGER} l JOIN ${moduleTable(module)} m ON m.id = l.target_id
+        FROM ${LEDGER} l JOIN ${quoteIdentifier(table)} m ON m.id = l.target_id
        WHERE l.status = 'migrated' AND l.module = $1
          AND NOT EXISTS (SELECT 1 FROM memory_index c WHERE c."moduleId" = l.module AND c."remoteMemoryId" = l.target_id)
        ORDER BY l.source_id LIMIT ${SAMPLE_LIMIT})
@@ -281,7 +289,7 @@ async function cmiSamples(client: ClientBase, module: ModuleId): Promise<string[
        WHERE l.status = 'migrated' AND l.module = $1 ORDER BY l.source_id LIMIT ${SAMPLE_LIMIT})
      UNION ALL
      (SELECT l.source_id || ' has a CMI row of user ' || c."userId" || ', module row of ' || m."userId"
-        FROM ${LEDGER} l JOIN ${moduleTable(module)} m ON m.id = l.target_id
+        FROM ${LEDGER} l JOIN ${quoteIdentifier(table)} m ON m.id = l.target_id
         JOIN memory_index c ON c."moduleId" = l.module AND c."remoteMemoryId" = l.target_id
        WHERE l.status = 'migrated' AND l.module = $1 AND c."userId" IS DISTINCT FROM m."userId"
        ORDER BY l.source_id LIMIT ${SAMPLE_LIMIT})`,
@@ -355,17 +363,21 @@ export interface SearchSample {
  * took 0.8 s at 300,000 memories, the ledger alone 0.15 s. Only when too few candidates have an
  * embedding does the whole join run.
  */
-export async function searchSamples(client: ClientBase, size: number): Promise<SearchSample[]> {
+export async function searchSamples(
+  client: ClientBase,
+  modules: ModuleRegistry,
+  size: number,
+): Promise<SearchSample[]> {
   const limit = Math.max(0, Math.floor(size));
   const selectList = `SELECT l.source_id, l.module, m.id, m."userId", m.embedding`;
   const order = `ORDER BY md5(l.source_id), l.source_id LIMIT ${limit}`;
   const fromCandidates = `WITH l AS (SELECT source_id, module, target_id FROM ${LEDGER}
       WHERE status = 'migrated' ORDER BY md5(source_id), source_id LIMIT ${limit * CANDIDATES_PER_SAMPLE})
-    ${selectList} FROM l CROSS JOIN LATERAL (SELECT * FROM (${allModuleRows('id, "userId", embedding')}) r
+    ${selectList} FROM l CROSS JOIN LATERAL (SELECT * FROM (${allModuleRows(modules, 'id, "userId", embedding')}) r
       WHERE r.module = l.module AND r.id = l.target_id AND r.embedding IS NOT NULL) m
     ${order}`;
   const fromEverything = `${selectList} FROM ${LEDGER} l
-      JOIN (${allModuleRows('id, "userId", embedding')}) m ON m.module = l.module AND m.id = l.target_id
+      JOIN (${allModuleRows(modules, 'id, "userId", embedding')}) m ON m.module = l.module AND m.id = l.target_id
      WHERE l.status = 'migrated' AND m.embedding IS NOT NULL ${order}`;
   const samples = await readSamples(client, fromCandidates);
   return samples.length < limit ? readSamples(client, fromEverything) : samples;
@@ -402,12 +414,17 @@ export interface NearestHit {
  * compared every vector of the module (3.5 s for 20 probes at 100,000 memories, growing with the
  * table); the module tables' `userId` index keeps a probe to one user's rows.
  */
-export async function nearestInModule(client: ClientBase, sample: SearchSample): Promise<NearestHit | null> {
+export async function nearestInModule(
+  client: ClientBase,
+  modules: ModuleRegistry,
+  sample: SearchSample,
+): Promise<NearestHit | null> {
+  const table = quoteIdentifier(modules.tableOf(sample.module));
   const { rows } = await client.query<{ id: string; distance: number; self_distance: number }>(
-    `WITH q AS (SELECT embedding FROM ${moduleTable(sample.module)} WHERE id = $1)
+    `WITH q AS (SELECT embedding FROM ${table} WHERE id = $1)
      SELECT t.id, t.embedding <=> q.embedding AS distance,
-            (SELECT s.embedding <=> q.embedding FROM ${moduleTable(sample.module)} s WHERE s.id = $1) AS self_distance
-       FROM ${moduleTable(sample.module)} t, q
+            (SELECT s.embedding <=> q.embedding FROM ${table} s WHERE s.id = $1) AS self_distance
+       FROM ${table} t, q
       WHERE t."userId" = $2 AND t.embedding IS NOT NULL
       ORDER BY t.embedding <=> q.embedding LIMIT 1`,
     [sample.targetId, sample.userId],

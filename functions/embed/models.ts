@@ -24,3 +24,32 @@ export const MODELS_WITHOUT_DIMENSIONS_PARAMETER: ReadonlySet<string> = new Set(
 export function expectedEmbeddingDimensions(model: string, dimensions?: number): number | undefined {
   return dimensions ?? DEFAULT_EMBEDDING_DIMENSIONS[model];
 }
+
+/**
+ * The `dimensions` to request so that a model's vectors fit a target column of `targetDimensions`:
+ * the requested size when one was given; the target's when the model's default differs and the
+ * model can shorten its vectors (text-embedding-3 models return at most their default size).
+ * `fits` is false when no such request exists.
+ */
+export function dimensionsForTarget(
+  model: string,
+  requested: number | undefined,
+  targetDimensions: number,
+): { dimensions: number | undefined; fits: boolean } {
+  if (requested !== undefined) return { dimensions: requested, fits: requested === targetDimensions };
+  const natural = DEFAULT_EMBEDDING_DIMENSIONS[model];
+  if (natural === targetDimensions) return { dimensions: undefined, fits: true };
+  const shortens = natural !== undefined && !MODELS_WITHOUT_DIMENSIONS_PARAMETER.has(model);
+  if (shortens && targetDimensions < natural) return { dimensions: targetDimensions, fits: true };
+  return { dimensions: undefined, fits: false };
+}
+
+/** A model known to give vectors of at least `dimensions` values, to suggest in an error. */
+export function modelFor(dimensions: number): string | undefined {
+  return Object.entries(DEFAULT_EMBEDDING_DIMENSIONS)
+    .filter(
+      ([model, natural]) =>
+        natural >= dimensions && (natural === dimensions || !MODELS_WITHOUT_DIMENSIONS_PARAMETER.has(model)),
+    )
+    .sort((a, b) => a[1] - b[1])[0]?.[0];
+}

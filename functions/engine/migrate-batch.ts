@@ -4,16 +4,20 @@ import {
   type BatchSummary,
   type MemoryDecision,
   prepareBatch,
+  type RefusedMemory,
+  refusedLedgerEntry,
   type UserMapping,
 } from '../core/batch.js';
 import type { ModuleCentroids } from '../core/centroids.js';
-import { validateEmbedding } from '../core/embedding.js';
+import { type VectorShape, validateEmbedding } from '../core/embedding.js';
+import { ModuleRegistry } from '../core/modules.js';
 import type { CompiledRules } from '../core/rules.js';
 import type { ModuleId, SourceMemory } from '../core/types.js';
 import { BatchLoader } from '../db/batch-loader.js';
 import { Float32Slab } from '../db/pg-binary.js';
 import { type KeyRange, readDeletedSourceIds, readSourceRange } from '../db/source-reader.js';
 import type { SourceSchema } from '../db/source-schema.js';
+import { inspectTarget } from '../db/target-schema.js';
 import { planEmbeddingRequests } from '../embed/token-estimate.js';
 import { classifyDatabaseFailure } from '../errors.js';
 
@@ -31,6 +35,9 @@ export interface MigrateBatchDeps {
    */
   embedder?: BatchEmbedder;
   embeddingModel?: string;
+  /** The target's modules and vector sizes (the run's, from Preflight); read from the target when absent. */
+  modules?: ModuleRegistry;
+  vectors?: VectorShape;
 }
 
 export interface BatchEmbedder {
@@ -62,7 +69,7 @@ const SAMPLES_PER_MODULE = 3;
  * requests (tokens, request count) without sending them.
  */
 async function embedMemories(
-  deps: MigrateBatchDeps,
+  deps: MigrateBatchDeps & { vectors: VectorShape },
   input: MigrateBatchInput,
   memories: SourceMemory[],
   users: ReadonlyMap<string, UserMapping>,
@@ -74,7 +81,12 @@ async function embedMemories(
   if (!embedder) return { embeddings: undefined, summary: null };
   const items = memories
     .filter((m) => m.content && m.content.trim() !== '' && users.get(m.userId)?.targetUserId)
-    .filter((m) => embedder.mode === 'all' || !m.embedding || !validateEmbedding(m.embedding).ok)
+    .filter(
+      (m) =>
+        embedder.mode === 'all' ||
+        !m.embedding ||
+        !validateEmbedding(m.embedding, deps.vectors.embeddingDimensions).ok,
+    )
     .map((m) => ({ id: m.id, text: m.content as string }));
   if (items.length === 0) {
     return {
@@ -121,6 +133,27 @@ async function embedMemories(
   };
 }
 
+/** Memories the target refused become rejects in the batch's decisions and counts. */
+function recordRefusals(prepared: ReturnType<typeof prepareBatch>, refused: readonly RefusedMemory[]): void {
+  if (refused.length === 0) return;
+  const byId = new Map(refused.map((r) => [r.sourceId, r.detail]));
+  const batch = prepared.batch;
+  for (const memory of batch.migrated) {
+    const detail = byId.get(memory.ledger.sourceId);
+    if (detail !== undefined) batch.rejected.push(refusedLedgerEntry(memory, detail));
+  }
+  batch.migrated = batch.migrated.filter((m) => !byId.has(m.ledger.sourceId));
+  prepared.repairs = prepared.repairs.filter((r) => !byId.has(r.sourceId));
+  for (const decision of prepared.decisions) {
+    const detail = byId.get(decision.sourceId);
+    if (detail === undefined) continue;
+    decision.status = 'rejected';
+    decision.reason = 'target_constraint';
+    decision.detail = detail;
+    delete decision.repairs;
+  }
+}
+
 const increment = (counts: Record<string, number>, key: string) => {
   counts[key] = (counts[key] ?? 0) + 1;
 };
@@ -129,7 +162,16 @@ const increment = (counts: Record<string, number>, key: string) => {
  * One range of the source, end to end: read → classify → transform → (embed) → load in one
  * transaction. A dry run stops before the load and touches nothing.
  */
-export async function migrateBatch(deps: MigrateBatchDeps, input: MigrateBatchInput): Promise<BatchOutcome> {
+async function withTarget(
+  deps: MigrateBatchDeps,
+): Promise<Required<Pick<MigrateBatchDeps, 'modules' | 'vectors'>>> {
+  if (deps.modules && deps.vectors) return { modules: deps.modules, vectors: deps.vectors };
+  const layout = await inspectTarget(deps.target);
+  return { modules: new ModuleRegistry(layout.modules), vectors: layout.vectors };
+}
+
+export async function migrateBatch(given: MigrateBatchDeps, input: MigrateBatchInput): Promise<BatchOutcome> {
+  const deps = { ...given, ...(await withTarget(given)) };
   const t0 = performance.now();
   // The batch's vectors, source and CMI, live in pooled blocks that the next batches reuse.
   const vectors = Float32Slab.pooled();
@@ -162,13 +204,15 @@ export async function migrateBatch(deps: MigrateBatchDeps, input: MigrateBatchIn
     users,
     embeddings,
     embeddingModel: deps.embeddingModel,
+    vectors: deps.vectors,
     allocateVector: (length) => vectors.take(length),
   });
   const t3 = performance.now();
 
   const load = input.dryRun
     ? null
-    : await new BatchLoader(deps.target).load({ ...prepared.batch, deletedSourceIds });
+    : await new BatchLoader(deps.target, deps.modules).load({ ...prepared.batch, deletedSourceIds });
+  if (load) recordRefusals(prepared, load.refused);
   const t4 = performance.now();
   // Written (or, in a dry run, never to be): nothing below or in the outcome holds a vector, so
   // the blocks go back to the pool. A failure above leaves them to the garbage collector.

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import type { ModuleRegistry } from '../core/modules.js';
 import { dryRunProjectLinks, resolveProjectLinks, type TaskProjectReference } from '../core/project-links.js';
 import {
   dryRunRelations,
@@ -13,6 +14,7 @@ import {
   type SourceRelation,
   withEndStates,
 } from '../core/relationships.js';
+import { readModuleRegistry } from '../db/module-registry.js';
 import { readTaskProjectReferences } from '../db/project-links.js';
 import { RelationshipLoader, readLedgerEnds } from '../db/relationship-loader.js';
 import { readEndStates, readRelationRange, readRelationRows } from '../db/relationship-reader.js';
@@ -24,6 +26,13 @@ export interface MigrateRelationshipsDeps {
   source: Pool;
   target: Pool;
   schema: SourceSchema;
+  /** The target's modules (the run's, from Preflight); read from its registry when absent. */
+  modules?: ModuleRegistry;
+}
+
+async function loaderFor(deps: MigrateRelationshipsDeps): Promise<RelationshipLoader> {
+  const modules = deps.modules ?? (await readModuleRegistry(deps.target)).registry;
+  return new RelationshipLoader(deps.target, { relationIdType: deps.schema.relationIdType, modules });
 }
 
 export interface MigrateRelationshipsInput {
@@ -138,7 +147,7 @@ async function migrateRelations(
   const states = await readFromSource(deps, input, (c) => readEndStates(c, deps.schema, lookUp));
   const relations = withEndStates(rows, ledger, states);
   const resolved = resolveRelations(relations, ledger);
-  const loader = new RelationshipLoader(deps.target, { relationIdType: deps.schema.relationIdType });
+  const loader = await loaderFor(deps);
   const result = await loader.load({ runId: input.runId, kind: input.kind, ...resolved });
   return {
     ...summarize(input, relations.length, result.migrated, result.skipped),
@@ -157,7 +166,7 @@ async function migrateProjectLinks(
   );
   const ledger = await readTargetLedger(deps, input, ids);
   const resolved = resolveProjectLinks(refs, ledger);
-  const loader = new RelationshipLoader(deps.target, { relationIdType: deps.schema.relationIdType });
+  const loader = await loaderFor(deps);
   const result = await loader.load({
     runId: input.runId,
     kind: input.kind,

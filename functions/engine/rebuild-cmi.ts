@@ -1,10 +1,13 @@
 import type { Pool, PoolClient } from 'pg';
 import { deriveCmiEntry, type RebuildCmiResult } from '../core/cmi.js';
-import { type CmiRow, MODULE_IDS, type ModuleId, type ModuleMemoryRow } from '../core/types.js';
+import { cmiReductionGroup, type VectorShape } from '../core/embedding.js';
+import type { TargetModule } from '../core/modules.js';
+import type { CmiRow, ModuleId, ModuleMemoryRow } from '../core/types.js';
 import { CMI_COLUMNS, cmiValues } from '../db/cmi-columns.js';
-import { columnList, copyRowsIn, excludedSet, readKeyed } from '../db/copy-stream.js';
+import { columnList, copyRowsIn, excludedSet, quoteIdentifier, readKeyed } from '../db/copy-stream.js';
 import type { KeyedColumn, KeyedRead } from '../db/keyed-read.js';
 import { decodeTuple } from '../db/pg-binary.js';
+import { inspectTarget, type TargetLayout } from '../db/target-schema.js';
 import { classifyDatabaseFailure } from '../errors.js';
 
 export interface RebuildCmiProgress {
@@ -23,8 +26,6 @@ export interface RebuildCmiOptions {
 }
 
 export const DEFAULT_REBUILD_BATCH_SIZE = 1000;
-
-const moduleTable = (module: string) => `"${module}_memories"`;
 
 const CMI_COLUMN_LIST = columnList(CMI_COLUMNS);
 const CMI_UPDATE_SET = excludedSet(CMI_COLUMNS, ['id', 'moduleId', 'remoteMemoryId']);
@@ -72,26 +73,32 @@ const PAGE_COLUMNS: KeyedColumn[] = [
 ];
 const PAGE_TYPES = PAGE_COLUMNS.map((c) => c.type);
 
-function toPageRow(module: ModuleId, fields: (Buffer | null)[]): PageRow {
+function toPageRow(module: ModuleId, vectors: VectorShape, fields: (Buffer | null)[]): PageRow {
   const v = decodeTuple(PAGE_TYPES, fields);
   const metadata = v[4];
   const embedding = v[3] as Float32Array | null;
+  const reducible =
+    embedding !== null &&
+    cmiReductionGroup({ embeddingDimensions: embedding.length, cmiDimensions: vectors.cmiDimensions }) !==
+      null;
+  const updatedAt = v[8] as Date;
   return {
     row: {
       id: v[0] as string,
       module,
       userId: v[1] as string,
       content: (v[2] as string | null) ?? '',
-      // A vector the CMI reduction cannot take (not a multiple of 3) leaves the CMI vector NULL.
-      embedding: embedding !== null && embedding.length % 3 === 0 ? embedding : null,
+      // A vector the CMI reduction cannot take leaves the CMI vector NULL.
+      embedding: reducible ? embedding : null,
       metadata:
         metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata)
           ? (metadata as Record<string, unknown>)
           : {},
       accessCount: (v[5] as number | null) ?? 0,
-      lastAccessed: v[6] as Date | null,
+      // NOT NULL in Federated Memory; a drifted install's NULL gets the migration's own rule.
+      lastAccessed: (v[6] as Date | null) ?? updatedAt,
       createdAt: v[7] as Date,
-      updatedAt: v[8] as Date,
+      updatedAt,
     },
     userExists: v[9] as boolean,
   };
@@ -99,7 +106,8 @@ function toPageRow(module: ModuleId, fields: (Buffer | null)[]): PageRow {
 
 async function readPage(
   client: PoolClient,
-  module: ModuleId,
+  module: TargetModule,
+  vectors: VectorShape,
   after: string | null,
   limit: number,
   all: boolean,
@@ -108,12 +116,12 @@ async function readPage(
   if (after !== null) conditions.push(`m.id > ${client.escapeLiteral(after)}`);
   if (!all) {
     conditions.push(
-      `NOT EXISTS (SELECT 1 FROM memory_index c WHERE c."moduleId" = ${client.escapeLiteral(module)} AND c."remoteMemoryId" = m.id)`,
+      `NOT EXISTS (SELECT 1 FROM memory_index c WHERE c."moduleId" = ${client.escapeLiteral(module.id)} AND c."remoteMemoryId" = m.id)`,
     );
   }
   // COPY takes no parameters, hence the escaped literals; keyset on id, never OFFSET.
   const read: KeyedRead = {
-    from: `${moduleTable(module)} m`,
+    from: `${quoteIdentifier(module.table)} m`,
     alias: 'm',
     key: 'm.id',
     keyType: 'text',
@@ -123,7 +131,7 @@ async function readPage(
     limit,
   };
   const rows: PageRow[] = [];
-  await readKeyed(client, read, (fields) => rows.push(toPageRow(module, fields)));
+  await readKeyed(client, read, (fields) => rows.push(toPageRow(module.id, vectors, fields)));
   return rows;
 }
 
@@ -144,11 +152,11 @@ async function writePage(
   }
 }
 
-async function removeOrphans(client: PoolClient, module: ModuleId): Promise<number> {
+async function removeOrphans(client: PoolClient, module: TargetModule): Promise<number> {
   const result = await client.query(
     `DELETE FROM memory_index c WHERE c."moduleId" = $1
-        AND NOT EXISTS (SELECT 1 FROM ${moduleTable(module)} m WHERE m.id = c."remoteMemoryId")`,
-    [module],
+        AND NOT EXISTS (SELECT 1 FROM ${quoteIdentifier(module.table)} m WHERE m.id = c."remoteMemoryId")`,
+    [module.id],
   );
   return result.rowCount ?? 0;
 }
@@ -159,9 +167,10 @@ async function removeOrphans(client: PoolClient, module: ModuleId): Promise<numb
  * removes CMI rows whose module row is gone. Works on any Federated Memory database, migrated or not.
  */
 export async function rebuildCmi(
-  deps: { target: Pool },
+  deps: { target: Pool; layout?: TargetLayout },
   options: RebuildCmiOptions = {},
 ): Promise<RebuildCmiResult> {
+  const { modules, vectors } = deps.layout ?? (await inspectTarget(deps.target));
   const started = performance.now();
   const batchSize = Math.max(1, Math.floor(options.batchSize ?? DEFAULT_REBUILD_BATCH_SIZE));
   const all = options.all ?? false;
@@ -177,14 +186,16 @@ export async function rebuildCmi(
   const client = await deps.target.connect();
   let failure: Error | undefined;
   try {
-    for (const module of MODULE_IDS) {
-      const progress: RebuildCmiProgress = { module, scanned: 0, created: 0, updated: 0 };
+    for (const module of modules) {
+      const progress: RebuildCmiProgress = { module: module.id, scanned: 0, created: 0, updated: 0 };
       let after: string | null = null;
       for (;;) {
-        const page = await readPage(client, module, after, batchSize, all);
+        const page = await readPage(client, module, vectors, after, batchSize, all);
         if (page.length === 0) break;
         after = page[page.length - 1]?.row.id ?? null;
-        const entries = page.filter((p) => p.userExists).map((p) => deriveCmiEntry(p.row));
+        const entries = page
+          .filter((p) => p.userExists)
+          .map((p) => deriveCmiEntry(p.row, vectors.cmiDimensions));
         const written = entries.length > 0 ? await writePage(client, entries) : { created: 0, updated: 0 };
         progress.scanned += page.length;
         progress.created += written.created;

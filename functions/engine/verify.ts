@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
-import { reduceEmbeddingForCmi } from '../core/embedding.js';
+import { reduceEmbeddingForCmi, type VectorShape } from '../core/embedding.js';
+import { ModuleRegistry } from '../core/modules.js';
 import {
   AccountingTally,
   assembleVerificationResult,
@@ -22,6 +23,7 @@ import {
 import { planKeyRanges } from '../db/range-planner.js';
 import type { KeyRange } from '../db/source-reader.js';
 import type { SourceSchema } from '../db/source-schema.js';
+import { inspectTarget, type TargetLayout } from '../db/target-schema.js';
 import {
   cmiCounts,
   countSourceRelations,
@@ -46,6 +48,8 @@ export interface VerifyDeps {
   source: Pool;
   target: Pool;
   schema: SourceSchema;
+  /** The target's modules and vector sizes (the run's, from Preflight); read from the target when absent. */
+  layout?: TargetLayout;
 }
 
 export interface VerifyOptions {
@@ -65,6 +69,13 @@ interface Clients {
   source: PoolClient;
   target: PoolClient;
   schema: SourceSchema;
+  modules: ModuleRegistry;
+  vectors: VectorShape;
+}
+
+/** The deps with the target's layout settled once, so parallel checks do not each read the catalog. */
+async function withLayout(deps: VerifyDeps): Promise<Required<VerifyDeps>> {
+  return { ...deps, layout: deps.layout ?? (await inspectTarget(deps.target)) };
 }
 
 /** Runs one named check; a database failure becomes the named error, with the check in its context. */
@@ -80,13 +91,17 @@ async function step<T>(name: string, run: () => Promise<T>): Promise<T> {
  * Runs `work` on a source and a target connection of its own. Every caller takes the source first,
  * so callers sharing small pools wait for each other but never deadlock.
  */
-async function withClients<T>(deps: VerifyDeps, work: (clients: Clients) => Promise<T>): Promise<T> {
+async function withClients<T>(
+  deps: Required<VerifyDeps>,
+  work: (clients: Clients) => Promise<T>,
+): Promise<T> {
   const source = await deps.source.connect();
   let target: PoolClient | undefined;
   let failure: unknown;
   try {
     target = await deps.target.connect();
-    return await work({ source, target, schema: deps.schema });
+    const modules = new ModuleRegistry(deps.layout.modules);
+    return await work({ source, target, schema: deps.schema, modules, vectors: deps.layout.vectors });
   } catch (error) {
     failure = error;
     throw error;
@@ -112,7 +127,11 @@ async function allSettledOrThrow<T extends unknown[]>(tasks: { [K in keyof T]: P
  * their own (at 100,000 memories on 2 cores: 10.8 s one after another, 7.8 s side by side); the
  * report lists them in a fixed order whatever finishes first.
  */
-export async function verifyMigration(deps: VerifyDeps, options: VerifyOptions): Promise<VerificationResult> {
+export async function verifyMigration(
+  given: VerifyDeps,
+  options: VerifyOptions,
+): Promise<VerificationResult> {
+  const deps = await withLayout(given);
   const sampleSize = options.sampleSize ?? DEFAULT_SEARCH_SAMPLE_SIZE;
   const [[accounting, fingerprintSummary], [rejects, modules, cmi], [relationships, probes]] =
     await allSettledOrThrow<
@@ -139,7 +158,10 @@ export async function verifyMigration(deps: VerifyDeps, options: VerifyOptions):
         await step('search_smoke', () => probeSearch(c, sampleSize)),
       ]),
     ]);
-  const fingerprints = new FingerprintTally(options);
+  const fingerprints = new FingerprintTally({
+    preserveEmbeddings: options.preserveEmbeddings,
+    embeddingDimensions: deps.layout.vectors.embeddingDimensions,
+  });
   fingerprints.absorb(fingerprintSummary);
   const checks: VerificationCheck[] = [
     accounting.toCheck(),
@@ -186,7 +208,7 @@ async function checkRejectReasons(c: Clients): Promise<VerificationCheck> {
 }
 
 async function checkModuleCounts(c: Clients): Promise<VerificationCheck> {
-  return moduleCountsCheck(await moduleCounts(c.target));
+  return moduleCountsCheck(await moduleCounts(c.target, c.modules));
 }
 
 // Source ids per target lookup: enough to amortise a round trip, small enough for the Data API's
@@ -204,14 +226,17 @@ export async function verifyFingerprints(
   deps: VerifyDeps,
   options: { preserveEmbeddings: boolean; range: KeyRange | null },
 ): Promise<FingerprintSummary> {
-  return withClients(deps, (c) => step('checksums', () => checkFingerprints(c, options)));
+  return withClients(await withLayout(deps), (c) => step('checksums', () => checkFingerprints(c, options)));
 }
 
 async function checkFingerprints(
   c: Clients,
   options: { preserveEmbeddings: boolean; range: KeyRange | null },
 ): Promise<FingerprintSummary> {
-  const tally = new FingerprintTally({ preserveEmbeddings: options.preserveEmbeddings });
+  const tally = new FingerprintTally({
+    preserveEmbeddings: options.preserveEmbeddings,
+    embeddingDimensions: c.vectors.embeddingDimensions,
+  });
   const compare = (chunk: MemoryFingerprint[], targets: Map<string, TargetFingerprint>) => {
     for (const source of chunk) {
       tally.record({ key: source.sourceId, left: source, right: targets.get(source.sourceId) });
@@ -233,6 +258,7 @@ async function checkFingerprints(
     const [targets, next] = await Promise.all([
       targetFingerprintsOf(
         c.target,
+        c.modules,
         chunk.map((f) => f.sourceId),
       ),
       read(index),
@@ -246,7 +272,7 @@ async function checkFingerprints(
 async function checkCmi(
   c: Clients,
 ): Promise<{ check: VerificationCheck; byModule: Record<string, number>; cmiRows: number }> {
-  const counts = await cmiCounts(c.target);
+  const counts = await cmiCounts(c.target, c.modules);
   return {
     check: cmiCheck(counts),
     byModule: Object.fromEntries(counts.map((m) => [m.module, m.moduleRows])),
@@ -280,34 +306,43 @@ async function checkRelationships(
  * their module through the CMI.
  */
 export async function searchSmokeTest(target: Pool, sampleSize = 20): Promise<VerificationCheck> {
+  const layout = await inspectTarget(target);
   const client = await target.connect();
   try {
-    return searchSmokeCheck(await probeSearch({ target: client }, sampleSize), sampleSize);
+    const c = { target: client, modules: new ModuleRegistry(layout.modules), vectors: layout.vectors };
+    return searchSmokeCheck(await probeSearch(c, sampleSize), sampleSize);
   } finally {
     client.release();
   }
 }
 
-async function probeSearch(c: Pick<Clients, 'target'>, sampleSize: number): Promise<SearchProbe[]> {
-  const samples = await searchSamples(c.target, sampleSize);
+type SearchClients = Pick<Clients, 'target' | 'modules' | 'vectors'>;
+
+async function probeSearch(c: SearchClients, sampleSize: number): Promise<SearchProbe[]> {
+  const samples = await searchSamples(c.target, c.modules, sampleSize);
   const probes: SearchProbe[] = [];
   for (const sample of samples) probes.push(await probeOne(c, sample));
   return probes;
 }
 
-async function probeOne(c: Pick<Clients, 'target'>, sample: SearchSample): Promise<SearchProbe> {
+async function probeOne(c: SearchClients, sample: SearchSample): Promise<SearchProbe> {
   const problems: string[] = [];
-  const own = await nearestInModule(c.target, sample);
+  const own = await nearestInModule(c.target, c.modules, sample);
+  const table = c.modules.tableOf(sample.module);
   // An exact tie (a duplicate embedding) is as good as finding the memory itself.
   const foundSelf = own !== null && (own.id === sample.targetId || own.distance === own.selfDistance);
   if (!foundSelf) {
     problems.push(
       own === null
-        ? `no neighbour in ${sample.module}_memories`
-        : `nearest in ${sample.module}_memories is ${own.id} at ${own.distance}, itself at ${own.selfDistance}`,
+        ? `no neighbour in ${table}`
+        : `nearest in ${table} is ${own.id} at ${own.distance}, itself at ${own.selfDistance}`,
     );
   }
-  const hit = await nearestInCmi(c.target, sample, reduceEmbeddingForCmi(sample.embedding));
+  const hit = await nearestInCmi(
+    c.target,
+    sample,
+    reduceEmbeddingForCmi(sample.embedding, c.vectors.cmiDimensions),
+  );
   const foundModule =
     hit !== null &&
     (hit.moduleId === sample.module || (hit.selfDistance !== null && hit.distance === hit.selfDistance));

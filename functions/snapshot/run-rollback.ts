@@ -1,6 +1,8 @@
 import type { Pool, PoolClient } from 'pg';
-import { MODULE_IDS } from '../core/types.js';
+import type { TargetModule } from '../core/modules.js';
+import { quoteIdentifier } from '../db/copy-stream.js';
 import { LEDGER_SCHEMA } from '../db/ledger-schema.js';
+import { readModuleRegistry } from '../db/module-registry.js';
 import {
   classifyDatabaseFailure,
   InvalidInputError,
@@ -53,6 +55,7 @@ export async function rollbackRun(options: RollbackOptions): Promise<RollbackRep
   try {
     await client.query('BEGIN');
     const previousStatus = await claimRun(client, runId, options.force ?? false);
+    const { modules } = (await readModuleRegistry(client)).registry;
     await client.query(
       `CREATE TEMP TABLE bm_rollback_memories ON COMMIT DROP AS
          SELECT module, target_id FROM ${LEDGER_SCHEMA}.memory_ledger
@@ -85,14 +88,14 @@ export async function rollbackRun(options: RollbackOptions): Promise<RollbackRep
         WHERE c."moduleId" = m.module AND c."remoteMemoryId" = m.target_id`,
     );
     const moduleRows: Record<string, number> = {};
-    for (const module of MODULE_IDS) {
-      moduleRows[module] = await count(
+    for (const { id, table } of modules) {
+      moduleRows[id] = await count(
         client,
-        `DELETE FROM "${module}_memories" t USING bm_rollback_memories m WHERE m.module = $1 AND t.id = m.target_id`,
-        [module],
+        `DELETE FROM ${quoteIdentifier(table)} t USING bm_rollback_memories m WHERE m.module = $1 AND t.id = m.target_id`,
+        [id],
       );
     }
-    const { users, keptUsers } = await removeCreatedUsers(client, runId);
+    const { users, keptUsers } = await removeCreatedUsers(client, runId, modules);
 
     const keptUpdated = await keptUpdatedCounts(client, runId);
     const ledgerRows = {
@@ -182,9 +185,10 @@ async function claimRun(client: PoolClient, runId: string, force: boolean): Prom
 async function removeCreatedUsers(
   client: PoolClient,
   runId: string,
+  modules: readonly TargetModule[],
 ): Promise<{ users: number; keptUsers: string[] }> {
   const referenced = [
-    ...MODULE_IDS.map((m) => `SELECT 1 FROM "${m}_memories" x WHERE x."userId" = u.id`),
+    ...modules.map((m) => `SELECT 1 FROM ${quoteIdentifier(m.table)} x WHERE x."userId" = u.id`),
     'SELECT 1 FROM memory_index x WHERE x."userId" = u.id',
     'SELECT 1 FROM memory_relationships x WHERE x."userId" = u.id',
   ]

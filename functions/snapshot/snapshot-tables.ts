@@ -1,11 +1,19 @@
 import type { ClientBase } from 'pg';
-import { MODULE_IDS } from '../core/types.js';
 import { LEDGER_SCHEMA } from '../db/ledger-schema.js';
+import { readModuleRegistry } from '../db/module-registry.js';
 import { PreflightError } from '../errors.js';
 import type { SnapshotColumn, SnapshotDatabase } from './snapshot-manifest.js';
 
-/** Tables the migration reads or writes, by database; `optional` ones may be absent. */
-const WANTED: Record<SnapshotDatabase, { name: string; optional: boolean }[]> = {
+interface WantedTable {
+  name: string;
+  optional: boolean;
+}
+
+/**
+ * Tables the migration reads or writes, by database; `optional` ones may be absent. The target's
+ * module tables come from its registry (`moduleTables`).
+ */
+const WANTED: Record<SnapshotDatabase, WantedTable[]> = {
   source: [
     { name: 'users', optional: false },
     { name: 'memories', optional: false },
@@ -14,7 +22,6 @@ const WANTED: Record<SnapshotDatabase, { name: string; optional: boolean }[]> = 
   ],
   target: [
     { name: 'users', optional: false },
-    ...MODULE_IDS.map((m) => ({ name: `${m}_memories`, optional: false })),
     { name: 'memory_index', optional: false },
     { name: 'memory_relationships', optional: false },
     { name: 'memory_modules', optional: true },
@@ -48,7 +55,11 @@ export async function planSnapshotTables(
   database: SnapshotDatabase,
 ): Promise<SnapshotPlan> {
   const oids: number[] = [];
-  for (const wanted of WANTED[database]) {
+  const moduleTables: WantedTable[] =
+    database === 'target'
+      ? (await readModuleRegistry(client)).registry.modules.map((m) => ({ name: m.table, optional: false }))
+      : [];
+  for (const wanted of [...WANTED[database], ...moduleTables]) {
     const { rows } = await client.query<{ oid: number | null }>('SELECT to_regclass($1)::oid AS oid', [
       `"${wanted.name}"`,
     ]);

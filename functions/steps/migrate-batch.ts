@@ -8,7 +8,7 @@ import { PreflightError } from '../errors.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { putJson } from '../store/run-store.js';
 import type { RunContext } from './run-context.js';
-import { loadRunCentroids, loadRunRules } from './run-inputs.js';
+import { loadRunCentroids, loadRunRules, moduleRegistryOf } from './run-inputs.js';
 import { userResolver } from './users.js';
 
 // Off the event loop (libuv's pool) and at the fastest level: the decisions of a batch are a few
@@ -75,6 +75,8 @@ export async function migrateBatch(
       resolveUsers: await userResolver(runtime, run),
       embedder: await batchEmbedder(runtime, run),
       embeddingModel: run.embeddingModel,
+      modules: moduleRegistryOf(run),
+      vectors: run.target.vectors,
     },
     {
       runId: run.runId,

@@ -4,6 +4,7 @@ import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { putJson } from '../store/run-store.js';
 import type { RelationshipItem } from './plan.js';
 import type { RunContext } from './run-context.js';
+import { moduleRegistryOf } from './run-inputs.js';
 
 export interface MigrateRelationshipsEvent {
   run: RunContext;
@@ -17,7 +18,12 @@ export async function migrateRelationships(
 ): Promise<{ index: number; migrated: number }> {
   const { run, range } = event;
   const { summary } = await migrateRelationshipRange(
-    { source: await runtime.sourcePool(), target: await runtime.targetPool(), schema: run.sourceSchema },
+    {
+      source: await runtime.sourcePool(),
+      target: await runtime.targetPool(),
+      schema: run.sourceSchema,
+      modules: moduleRegistryOf(run),
+    },
     { runId: run.runId, kind: range.kind, range, dryRun: run.dryRun },
   );
   await putJson(runtime.store, runLayout(run.runId).relationships(range.kind, range.index), summary);

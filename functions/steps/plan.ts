@@ -128,7 +128,9 @@ async function sampleCentroids(
   );
   const accumulator = new ModuleCentroidAccumulator(rules.centroid.maxSamplesPerModule);
   for (const memory of samples.flat()) {
-    if (!memory.embedding || !validateEmbedding(memory.embedding).ok) continue;
+    // Centroids live in the source's space: classification compares source vectors with them.
+    const dims = run.sourceSchema.embeddingDimensions ?? memory.embedding?.length;
+    if (!memory.embedding || !validateEmbedding(memory.embedding, dims).ok) continue;
     const classification = classifyMemory(memory, rules);
     if (isConfident(classification)) accumulator.add(classification.module, memory.embedding);
   }

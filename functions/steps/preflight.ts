@@ -1,7 +1,9 @@
 import type { Pool } from 'pg';
+import { ModuleRegistry } from '../core/modules.js';
 import { loadRules } from '../core/rules.js';
 import {
   embedModeOf,
+  type MigrationInput,
   parseMigrationInput,
   runIdFrom,
   runLayout,
@@ -9,9 +11,9 @@ import {
 } from '../core/run-options.js';
 import { parseUserMap, validateUserMap } from '../core/user-map.js';
 import { acquireRunLock, ensureLedger, lastSuccessfulWatermark, recordRunStart } from '../db/run-ledger.js';
-import { introspectSource } from '../db/source-schema.js';
-import { checkPgvector, checkTargetSchema } from '../db/target-schema.js';
-import { expectedEmbeddingDimensions } from '../embed/models.js';
+import { introspectSource, type SourceSchema } from '../db/source-schema.js';
+import { checkPgvector, inspectTarget, type TargetLayout } from '../db/target-schema.js';
+import { dimensionsForTarget, modelFor } from '../embed/models.js';
 import { InvalidInputError, PreflightError } from '../errors.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { putJson } from '../store/run-store.js';
@@ -48,6 +50,48 @@ function parseJsonObject(bytes: Buffer, what: string, uri: string): unknown {
 }
 
 /**
+ * The embedding size the run writes is the target's. Preserved vectors must already have it;
+ * regenerated ones are requested at it (text-embedding-3 models shorten on request). Returns the
+ * `dimensions` to request, or throws naming the flag (and execution-input field) that fixes it.
+ */
+async function checkEmbeddingFit(
+  runtime: MigrationRuntime,
+  input: MigrationInput,
+  source: SourceSchema,
+  target: TargetLayout,
+): Promise<number | undefined> {
+  const size = target.vectors.embeddingDimensions;
+  const embedMode = embedModeOf(input);
+  if (embedMode !== 'all' && source.embeddingDimensions !== null && source.embeddingDimensions !== size) {
+    throw new PreflightError(
+      `Source embeddings are vector(${source.embeddingDimensions}) but the target's module tables take vector(${size}), so they cannot be preserved. Regenerate them: drop --preserve-embeddings${input.embedMissingOnly ? ' and --embed-missing-only' : ''} (execution input: "preserveEmbeddings": false${input.embedMissingOnly ? ', "embedMissingOnly": false' : ''}); the run then asks ${input.embeddingModel} for ${size}-d vectors.`,
+      { context: { source: source.embeddingDimensions, target: size } },
+    );
+  }
+  if (embedMode === 'preserve') return input.embeddingDimensions;
+  const fit = dimensionsForTarget(input.embeddingModel, input.embeddingDimensions, size);
+  if (!fit.fits) {
+    const other = modelFor(size);
+    const fix =
+      input.embeddingDimensions !== undefined
+        ? `set --embedding-dimensions ${size} (execution input: "embeddingDimensions": ${size})`
+        : other && other !== input.embeddingModel
+          ? `use --embedding-model ${other}${other.startsWith('text-embedding-3') && size !== 3072 && size !== 1536 ? ` --embedding-dimensions ${size}` : ''} (execution input: "embeddingModel": "${other}")`
+          : `set --embedding-dimensions ${size} (execution input: "embeddingDimensions": ${size})`;
+    throw new PreflightError(
+      `Embedding model ${input.embeddingModel} does not give the ${size}-d vectors the target's module tables take (vector(${size})): ${fix}.`,
+      { context: { model: input.embeddingModel, requested: input.embeddingDimensions, target: size } },
+    );
+  }
+  if (!input.dryRun && !(await runtime.openAiApiKey?.())) {
+    throw new PreflightError(
+      'Regenerating embeddings needs an OpenAI API key: set OPENAI_API_KEY (local) or the stack\'s openAiApiKeySecretArn (AWS), or keep the existing vectors with --preserve-embeddings / "preserveEmbeddings": true.',
+    );
+  }
+  return fit.dimensions;
+}
+
+/**
  * Checks everything that can be checked before anything is written: input, both connections,
  * pgvector, both schemas, the user map and rules; then (real runs only) the ledger and the lock.
  */
@@ -72,59 +116,25 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
   }
 
   const source = await connected(runtime.sourcePool, 'source');
-  const target = await connected(runtime.targetPool, 'target');
+  const targetDb = await connected(runtime.targetPool, 'target');
   await checkPgvector(source, 'source');
-  await checkPgvector(target, 'target');
+  await checkPgvector(targetDb, 'target');
   const sourceSchema = await introspectSource(source);
-  const targetSchema = await checkTargetSchema(target);
+  const target = await inspectTarget(targetDb);
+  const embeddingDimensions = await checkEmbeddingFit(runtime, input, sourceSchema, target);
+  const rules = input.rules
+    ? parseJsonObject(await runtime.readObject(input.rules), 'rules file', input.rules)
+    : undefined;
+  // Throws InvalidInputError naming a bad path, or PreflightError naming a module the target lacks.
+  loadRules(rules, new ModuleRegistry(target.modules));
 
-  const embedMode = embedModeOf(input);
-  if (
-    embedMode !== 'all' &&
-    sourceSchema.embeddingDimensions !== null &&
-    sourceSchema.embeddingDimensions !== targetSchema.moduleEmbeddingDimensions
-  ) {
-    throw new PreflightError(
-      `Source embeddings are vector(${sourceSchema.embeddingDimensions}) but the target's module tables take vector(${targetSchema.moduleEmbeddingDimensions}); embeddings cannot be preserved — regenerate them instead (drop --preserve-embeddings).`,
-    );
-  }
-  if (embedMode !== 'preserve') {
-    const dimensions = expectedEmbeddingDimensions(input.embeddingModel, input.embeddingDimensions);
-    if (dimensions === undefined) {
-      throw new InvalidInputError(
-        `The dimensions of embedding model "${input.embeddingModel}" are not known; set "embeddingDimensions" to ${targetSchema.moduleEmbeddingDimensions}.`,
-      );
-    }
-    if (dimensions !== targetSchema.moduleEmbeddingDimensions) {
-      throw new PreflightError(
-        `Embedding model ${input.embeddingModel} gives ${dimensions}-d vectors but the target's module tables take vector(${targetSchema.moduleEmbeddingDimensions}); choose a model/dimensions that match (e.g. "embeddingDimensions": ${targetSchema.moduleEmbeddingDimensions} with text-embedding-3-*).`,
-        {
-          context: {
-            model: input.embeddingModel,
-            dimensions,
-            target: targetSchema.moduleEmbeddingDimensions,
-          },
-        },
-      );
-    }
-    if (!input.dryRun && !(await runtime.openAiApiKey?.())) {
-      throw new PreflightError(
-        'Regenerating embeddings needs an OpenAI API key: set OPENAI_API_KEY (local) or the stack\'s openAiApiKeySecretArn (AWS), or keep the existing vectors with --preserve-embeddings / "preserveEmbeddings": true.',
-      );
-    }
-  }
-
-  if (input.rules) {
-    const rules = parseJsonObject(await runtime.readObject(input.rules), 'rules file', input.rules);
-    loadRules(rules); // throws InvalidInputError naming the bad path
-    await putJson(runtime.store, layout.rules, rules);
-  }
+  if (rules !== undefined) await putJson(runtime.store, layout.rules, rules);
   if (input.userMapS3Uri) {
     const raw = parseJsonObject(await runtime.readObject(input.userMapS3Uri), 'user map', input.userMapS3Uri);
     const map = parseUserMap(raw);
     const [{ rows: sourceUsers }, { rows: targetUsers }] = await Promise.all([
       source.query<{ id: string; token: string }>('SELECT id::text AS id, token FROM users'),
-      target.query<{ id: string }>('SELECT id FROM "users"'),
+      targetDb.query<{ id: string }>('SELECT id FROM "users"'),
     ]);
     validateUserMap(map, {
       sourceUserIds: sourceUsers.map((u) => u.id),
@@ -148,7 +158,7 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
             ${sourceSchema.memoryColumns.includes('updated_at') ? '(SELECT max(updated_at) FROM memories)' : 'NULL::timestamptz'} AS watermark`,
   );
   const c = counts[0]!;
-  const changedSince = input.incremental ? await lastSuccessfulWatermark(target) : null;
+  const changedSince = input.incremental ? await lastSuccessfulWatermark(targetDb) : null;
 
   const run: RunContext = {
     runId,
@@ -162,15 +172,16 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     mergeOnEmail: input.mergeOnEmail,
     placeholderEmailDomain: input.placeholderEmailDomain,
     centroidClassification: input.centroidClassification,
-    embedMode,
+    embedMode: embedModeOf(input),
     snapshot: snapshotMode,
     rds: input.rds,
     embeddingModel: input.embeddingModel,
-    embeddingDimensions: input.embeddingDimensions,
+    embeddingDimensions,
     embeddingPricePerMillionTokens: input.embeddingPricePerMillionTokens,
     hasUserMap: Boolean(input.userMapS3Uri),
     hasRules: Boolean(input.rules),
     sourceSchema,
+    target,
     startedAt: new Date().toISOString(),
     sourceCounts: {
       memories: Number(c.total),
@@ -182,9 +193,9 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
   };
 
   if (!run.dryRun) {
-    await ensureLedger(target);
-    await acquireRunLock(target, runId);
-    await recordRunStart(target, { runId, options: reportableOptions(run), watermark: c.watermark });
+    await ensureLedger(targetDb);
+    await acquireRunLock(targetDb, runId);
+    await recordRunStart(targetDb, { runId, options: reportableOptions(run), watermark: c.watermark });
   }
   return run;
 }

@@ -18,7 +18,7 @@ export async function rebuildCmi(runtime: MigrationRuntime, event: RebuildCmiEve
   const { run } = event;
   if (run.dryRun) return { skipped: true as const, reason: 'dry run' };
   const result = await rebuildCentralIndex(
-    { target: await runtime.targetPool() },
+    { target: await runtime.targetPool(), layout: run.target },
     { all: event.all ?? false },
   );
   await putJson(runtime.store, runLayout(run.runId).cmi, result);

@@ -103,6 +103,7 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
     cmi: await readOptional(store, layout.cmi),
     verification: await readOptional(store, layout.verification),
     embeddings: embeddingsSection(run, batches),
+    modules: run.target.modules.map((m) => m.id),
   };
   const model = buildMigrationReport(input);
   await putJson(store, layout.report.json, model);

@@ -1,5 +1,6 @@
 import type { EmbedMode, RdsSnapshotInput, SnapshotMode } from '../core/run-options.js';
 import type { SourceSchema } from '../db/source-schema.js';
+import type { TargetLayout } from '../db/target-schema.js';
 
 /**
  * What Preflight hands every later state (`$.run`): small, and free of URLs and secrets; anything
@@ -29,6 +30,8 @@ export interface RunContext {
   hasUserMap: boolean;
   hasRules: boolean;
   sourceSchema: SourceSchema;
+  /** The target's modules and vector sizes as Preflight read them from its catalog and registry. */
+  target: TargetLayout;
   startedAt: string;
   sourceCounts: {
     memories: number;
@@ -58,5 +61,10 @@ export function reportableOptions(run: RunContext): Record<string, unknown> {
     userMap: run.hasUserMap,
     customRules: run.hasRules,
     snapshot: run.snapshot ?? (run.dryRun ? 'none' : 'logical'),
+    targetModules: run.target.modules.map((m) => m.id).join(', '),
+    targetVectors: `${run.target.vectors.embeddingDimensions}-d, CMI ${run.target.vectors.cmiDimensions}-d`,
+    ...(run.target.modulesWithoutTable.length > 0
+      ? { modulesWithoutTable: run.target.modulesWithoutTable.join(', ') }
+      : {}),
   };
 }

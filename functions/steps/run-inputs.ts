@@ -1,4 +1,5 @@
 import { ModuleCentroidAccumulator, type ModuleCentroids } from '../core/centroids.js';
+import { ModuleRegistry } from '../core/modules.js';
 import { type CompiledRules, loadRules } from '../core/rules.js';
 import { runLayout } from '../core/run-options.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
@@ -13,7 +14,10 @@ const centroidsByRun = new Map<string, ModuleCentroids | null>();
 export async function loadRunRules(runtime: MigrationRuntime, run: RunContext): Promise<CompiledRules> {
   let rules = rulesByRun.get(run.runId);
   if (!rules) {
-    rules = loadRules(run.hasRules ? await getJson(runtime.store, runLayout(run.runId).rules) : undefined);
+    rules = loadRules(
+      run.hasRules ? await getJson(runtime.store, runLayout(run.runId).rules) : undefined,
+      moduleRegistryOf(run),
+    );
     rulesByRun.set(run.runId, rules);
   }
   return rules;
@@ -29,4 +33,9 @@ export async function loadRunCentroids(
     centroidsByRun.set(run.runId, json ? ModuleCentroidAccumulator.fromJSON(json).finish() : null);
   }
   return centroidsByRun.get(run.runId) ?? undefined;
+}
+
+/** The target's modules as Preflight found them. */
+export function moduleRegistryOf(run: RunContext): ModuleRegistry {
+  return new ModuleRegistry(run.target.modules);
 }

@@ -22,7 +22,12 @@ export async function verifySlice(
   const { run, range } = event;
   if (run.dryRun) return { index: range.index, compared: 0, skipped: true };
   const summary = await verifyFingerprints(
-    { source: await runtime.sourcePool(), target: await runtime.targetPool(), schema: run.sourceSchema },
+    {
+      source: await runtime.sourcePool(),
+      target: await runtime.targetPool(),
+      schema: run.sourceSchema,
+      layout: run.target,
+    },
     { preserveEmbeddings: run.embedMode === 'preserve', range },
   );
   await putJson(runtime.store, runLayout(run.runId).verifySlice(range.index), summary);

@@ -21,7 +21,10 @@ async function sliceFingerprints(
   count: number,
 ): Promise<FingerprintSummary> {
   const layout = runLayout(run.runId);
-  const tally = new FingerprintTally({ preserveEmbeddings: run.embedMode === 'preserve' });
+  const tally = new FingerprintTally({
+    preserveEmbeddings: run.embedMode === 'preserve',
+    embeddingDimensions: run.target.vectors.embeddingDimensions,
+  });
   const indexes = Array.from({ length: count }, (_, index) => index);
   const read = (index: number) =>
     getJson<FingerprintSummary>(runtime.store, layout.verifySlice(index)).catch((error: unknown) => {
@@ -43,7 +46,12 @@ export async function verify(runtime: MigrationRuntime, event: VerifyEvent) {
   if (run.dryRun) return { skipped: true as const, ok: true, reason: 'dry run' };
   const fingerprints = plan ? await sliceFingerprints(runtime, run, plan.verifySliceCount) : undefined;
   const result = await verifyMigration(
-    { source: await runtime.sourcePool(), target: await runtime.targetPool(), schema: run.sourceSchema },
+    {
+      source: await runtime.sourcePool(),
+      target: await runtime.targetPool(),
+      schema: run.sourceSchema,
+      layout: run.target,
+    },
     { preserveEmbeddings: run.embedMode === 'preserve', ...(fingerprints ? { fingerprints } : {}) },
   );
   await putJson(runtime.store, runLayout(run.runId).verification, result);

@@ -165,7 +165,7 @@ describe('End to end: the synthesized state machine run locally', () => {
   });
 
   it('invalid rules are refused before anything is written, with a failure report naming the error', async () => {
-    // Prepare: a rules file that routes to a module that does not exist
+    // Prepare: a rules file that routes to a module the target's registry does not have
     const before = await targetChecksums(targetUrl);
     const layout = runLayout('e2e-bad-rules');
     await storeChoice.store.put(
@@ -181,10 +181,11 @@ describe('End to end: the synthesized state machine run locally', () => {
 
     // Assess
     expect(result.status).toBe('FAILED');
-    expect(result.error).toBe('InvalidInputError');
+    expect(result.error).toBe('PreflightError');
     expect(await targetChecksums(targetUrl)).toEqual(before);
     const report = JSON.parse((await storeChoice.store.get(layout.report.json)).toString());
-    expect(report.error.name).toBe('InvalidInputError');
+    expect(report.error.name).toBe('PreflightError');
+    expect(report.error.message).toMatch(/module "nowhere" \(typeRules\.project\)/);
   });
 
   it('never lets a database password reach a log line, an execution output or a report object', async () => {

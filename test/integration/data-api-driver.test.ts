@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MODULE_IDS } from '../../functions/core/types.js';
+import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
 import { DataApiPool } from '../../functions/db/data-api/data-api-pool.js';
 import { rebuildCmi } from '../../functions/engine/rebuild-cmi.js';
 import { createMigrationRuntime } from '../../functions/runtime/migration-runtime.js';
@@ -14,7 +14,7 @@ import { restore } from '../../functions/steps/restore.js';
 import { FileRunStore } from '../../functions/store/run-store.js';
 import { generateBigMemory } from '../generator/bigmemory-generator.js';
 import { type DataApiServer, startDataApiServer } from '../harness/data-api-server.js';
-import { createDatabase, freshDatabases } from '../harness/databases.js';
+import { createTarget, freshDatabases } from '../harness/databases.js';
 import { tableChecksum, withClient } from '../support/checksums.js';
 import { runSteps } from '../support/run-steps.js';
 
@@ -94,7 +94,7 @@ describe('RDS Data API driver: the whole migration through the Data API', () => 
 
   beforeAll(async () => {
     ({ sourceUrl, targetUrl: pgTargetUrl } = await freshDatabases());
-    apiTargetUrl = await createDatabase('federated');
+    apiTargetUrl = await createTarget();
     await generateBigMemory({ databaseUrl: sourceUrl, memories: 600, users: 12, seed: 7 });
     // The pg driver's result is the reference.
     reference = await runSteps({ sourceUrl, targetUrl: pgTargetUrl, input: INPUT });
@@ -145,7 +145,7 @@ describe('RDS Data API driver: the whole migration through the Data API', () => 
 
   it("migrates through the local runner's CLI when the Data API variables are set, with no database URL", async () => {
     // Arrange
-    const targetUrl = await createDatabase('federated');
+    const targetUrl = await createTarget();
     const reportsDir = await mkdtemp(join(tmpdir(), 'bm-cli-data-api-'));
     const requestsBefore = server.stats().requests;
 
@@ -232,7 +232,7 @@ describe("RDS Data API driver: rows over the service's 64 KB row and 4 MiB reque
 
   beforeAll(async () => {
     ({ sourceUrl, targetUrl: pgTargetUrl } = await freshDatabases());
-    apiTargetUrl = await createDatabase('federated');
+    apiTargetUrl = await createTarget();
     await generateBigMemory({ databaseUrl: sourceUrl, memories: 80, users: 4, seed: 11 });
     wideIds = await withClient(sourceUrl, async (db) => {
       const { rows } = await db.query<{ id: string }>(

@@ -53,7 +53,7 @@ describe('Function: generateBigMemory', () => {
   let summary: GeneratorSummary;
 
   beforeAll(async () => {
-    ({ sourceUrl, targetUrl } = await freshDatabases({ target: 'legacy' }));
+    ({ sourceUrl, targetUrl } = await freshDatabases({ target: 'older' }));
     summary = await generateBigMemory({
       databaseUrl: sourceUrl,
       targetDatabaseUrl: targetUrl,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { targetMemoryId } from '../../functions/core/ids.js';
-import { MODULE_IDS } from '../../functions/core/types.js';
+import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { generateBigMemory } from '../generator/bigmemory-generator.js';
 import { freshDatabases } from '../harness/databases.js';
@@ -49,7 +49,7 @@ describe('Engine: migrating memories batch by batch', () => {
       const { rows } = await c.query<Row & { tags: string[] | null; meta: unknown }>(
         `SELECT id::text, content, md5(vector_send(embedding)) AS emb,
                 ${ts("created_at AT TIME ZONE 'UTC'")} AS created, ${ts("updated_at AT TIME ZONE 'UTC'")} AS updated,
-                ${ts("accessed_at AT TIME ZONE 'UTC'")} AS accessed, access_count, tags, source_metadata AS meta
+                ${ts("coalesce(accessed_at, updated_at) AT TIME ZONE 'UTC'")} AS accessed, access_count, tags, source_metadata AS meta
            FROM memories WHERE NOT is_deleted`,
       );
       return new Map(rows.map((r) => [r.id, r]));

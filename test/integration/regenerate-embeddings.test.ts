@@ -5,15 +5,15 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { BatchSummary } from '../../functions/core/batch.js';
 import { reduceEmbeddingForCmi } from '../../functions/core/embedding.js';
+import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
 import type { MigrationReport } from '../../functions/core/report/model.js';
 import { runLayout } from '../../functions/core/run-options.js';
-import { MODULE_IDS } from '../../functions/core/types.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { type KeyRange, rangePredicate } from '../../functions/db/source-reader.js';
 import { EmbeddingUnavailableError, PreflightError } from '../../functions/errors.js';
 import { FileRunStore, getJson, type RunStore } from '../../functions/store/run-store.js';
 import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { createDatabase, freshDatabases } from '../harness/databases.js';
+import { createTarget, freshDatabases } from '../harness/databases.js';
 import {
   type EmbeddingsServer,
   type EmbeddingsStats,
@@ -365,7 +365,7 @@ describe('Step: MigrateBatch regenerating embeddings', () => {
   describe('a batch whose embeddings cannot be had', () => {
     it('fails with EmbeddingUnavailableError and writes nothing on a fresh target', async () => {
       // Prepare
-      const freshTarget = await createDatabase('federated');
+      const freshTarget = await createTarget();
       const before = await batchTableChecksums(freshTarget);
       server.configure({ failAlways: 500 });
 
@@ -408,7 +408,7 @@ describe('Step: MigrateBatch regenerating embeddings', () => {
       server.configure({ failAlways: 503 });
 
       // Act
-      const { error, store } = await failingRun(await createDatabase('federated'), {
+      const { error, store } = await failingRun(await createTarget(), {
         embeddingRetry: { ...RETRY, maxAttempts: 1 },
       });
 
@@ -422,7 +422,7 @@ describe('Step: MigrateBatch regenerating embeddings', () => {
 
   it('keeps every valid source vector with embedMissingOnly and embeds only the memories without one', async () => {
     // Prepare
-    const missingTarget = await createDatabase('federated');
+    const missingTarget = await createTarget();
     const source = await sourceRows(sourceUrl);
 
     // Act
@@ -479,11 +479,19 @@ describe('Step: MigrateBatch regenerating embeddings', () => {
   });
 
   it.each([
-    ['dimensions', { embeddingDimensions: 512 }, /512-d vectors.*vector\(1536\)/],
-    ['model', { embeddingModel: 'text-embedding-3-large' }, /3072-d vectors.*vector\(1536\)/],
+    [
+      'dimensions',
+      { embeddingDimensions: 512 },
+      /vector\(1536\).*--embedding-dimensions 1536.*"embeddingDimensions": 1536/,
+    ],
+    [
+      'model',
+      { embeddingModel: 'my-local-model' },
+      /my-local-model.*vector\(1536\).*--embedding-dimensions 1536/,
+    ],
   ])('refuses a %s that does not match the target before anything is written', async (_, input, message) => {
     // Prepare
-    const freshTarget = await createDatabase('federated');
+    const freshTarget = await createTarget();
 
     // Act
     const { error } = await failingRun(freshTarget, { input });

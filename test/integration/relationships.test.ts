@@ -1,10 +1,10 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { targetMemoryId } from '../../functions/core/ids.js';
+import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
 import type { RelationshipBatchSummary } from '../../functions/core/relationships.js';
 import { RELATIONSHIP_SKIP_REASONS } from '../../functions/core/relationships.js';
 import { loadRules } from '../../functions/core/rules.js';
-import { MODULE_IDS } from '../../functions/core/types.js';
 import { LEDGER_DDL, LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { planKeyRanges, planUserRanges } from '../../functions/db/range-planner.js';
 import { readLedgerEnds } from '../../functions/db/relationship-loader.js';
@@ -14,7 +14,7 @@ import { loadUserMapping, migrateUsers } from '../../functions/db/user-migration
 import { migrateBatch } from '../../functions/engine/migrate-batch.js';
 import { migrateRelationships } from '../../functions/engine/migrate-relationships.js';
 import { type GeneratorSummary, generateBigMemory } from '../generator/bigmemory-generator.js';
-import { createDatabase, dropDatabase, freshDatabases } from '../harness/databases.js';
+import { createTarget, dropDatabase, freshDatabases } from '../harness/databases.js';
 import { tableChecksum, withClient } from '../support/checksums.js';
 
 const BATCH_SIZE = 250;
@@ -551,7 +551,7 @@ describe('Function: readLedgerEnds', () => {
   let target: pg.Pool;
 
   beforeAll(async () => {
-    targetUrl = await createDatabase('federated');
+    targetUrl = await createTarget();
     target = new pg.Pool({ connectionString: targetUrl, max: 2 });
     await target.query(LEDGER_DDL);
     await target.query(

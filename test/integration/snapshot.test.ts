@@ -13,7 +13,7 @@ import { manifestKey, parseSnapshotManifest } from '../../functions/snapshot/sna
 import { FolderSnapshotStore, S3SnapshotStore } from '../../functions/snapshot/snapshot-store.js';
 import { takeSnapshot } from '../../functions/snapshot/take-snapshot.js';
 import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { createDatabase, freshDatabases } from '../harness/databases.js';
+import { createTarget, freshDatabases } from '../harness/databases.js';
 import { createBucket, makeS3Client } from '../harness/s3.js';
 import { services } from '../harness/services.js';
 import { tableChecksum, targetChecksums, withClient } from '../support/checksums.js';
@@ -247,7 +247,7 @@ describe('Function: takeSnapshot and restoreSnapshot', () => {
 
   it('refuses a database whose columns differ from the snapshot', async () => {
     // Prepare
-    const other = await createDatabase('federated');
+    const other = await createTarget();
     await withClient(other, (c) => c.query('ALTER TABLE work_memories ADD COLUMN "pinned" boolean'));
     const pool = new pg.Pool({ connectionString: other, max: 1 });
 
@@ -263,7 +263,7 @@ describe('Function: takeSnapshot and restoreSnapshot', () => {
 
   it('restores into an empty database of the same schema without force, ledger included', async () => {
     // Prepare
-    const empty = await createDatabase('federated');
+    const empty = await createTarget();
     const pool = new pg.Pool({ connectionString: empty, max: 1 });
 
     // Act

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultModuleRegistry, DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
 import { loadRules } from '../../functions/core/rules.js';
-import { MODULE_IDS } from '../../functions/core/types.js';
 import {
   CHECK_NAMES,
   FingerprintTally,
@@ -146,7 +146,7 @@ describe('Function: verifyMigration', () => {
     try {
       await client.query('BEGIN');
       const before = await firstWithEmbedding(client);
-      const sampled = await searchSamples(client, 20);
+      const sampled = await searchSamples(client, defaultModuleRegistry(), 20);
       // Embeddings gone from most of the first candidates: too few of them are left to sample.
       for (const m of MODULE_IDS) {
         await client.query(
@@ -158,7 +158,7 @@ describe('Function: verifyMigration', () => {
       const after = await firstWithEmbedding(client);
 
       // Act
-      const resampled = await searchSamples(client, 20);
+      const resampled = await searchSamples(client, defaultModuleRegistry(), 20);
 
       // Assess
       expect(sampled.map((s) => s.sourceId)).toEqual(before);

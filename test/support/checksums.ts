@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { MODULE_IDS } from '../../functions/core/types.js';
+import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
 import { withClient } from '../harness/templates.js';
 
 /** One client for the work, always closed (the harness's helper, for the tests' own queries). */

@@ -134,8 +134,8 @@ describe('Class: ModuleCentroidAccumulator', () => {
   it.each([
     ['not an object', 'centroids'],
     [
-      'an unknown module',
-      { version: 1, dimensions: 2, maxSamplesPerModule: 5, modules: { misc: { count: 1, sum: [1, 0] } } },
+      'an empty module name',
+      { version: 1, dimensions: 2, maxSamplesPerModule: 5, modules: { '': { count: 1, sum: [1, 0] } } },
     ],
     [
       'a sum of the wrong length',

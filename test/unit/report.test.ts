@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { BatchSummary, MemoryDecision } from '../../functions/core/batch.js';
 import type { RebuildCmiResult } from '../../functions/core/cmi.js';
+import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
 import type { RelationshipBatchSummary } from '../../functions/core/relationships.js';
 import { renderReportHtml } from '../../functions/core/report/html.js';
 import { renderReportMarkdown } from '../../functions/core/report/markdown.js';
@@ -11,7 +12,7 @@ import {
   SAMPLES_PER_MODULE,
 } from '../../functions/core/report/model.js';
 import { ESTIMATED_LOAD_MS_PER_MEMORY } from '../../functions/core/report/timings.js';
-import { MODULE_IDS, type ModuleId } from '../../functions/core/types.js';
+import type { ModuleId } from '../../functions/core/types.js';
 import type { VerificationResult } from '../../functions/core/verification.js';
 import type { UsersSummary } from '../../functions/db/user-migration.js';
 
@@ -573,7 +574,7 @@ describe('Function: renderReportHtml', () => {
           },
           batches: rich.batches.map((b) => ({
             ...b,
-            load: { inserted: 90, upserted: 8, moved: 0, withdrawn: 0, path: 'mixed' },
+            load: { inserted: 90, upserted: 8, moved: 0, withdrawn: 0, path: 'mixed', refused: [] },
           })),
           cmi: {
             scanned: 294,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { defaultModuleRegistry, ModuleRegistry } from '../../functions/core/modules.js';
 import { loadRules } from '../../functions/core/rules.js';
-import { InvalidInputError } from '../../functions/errors.js';
+import { InvalidInputError, PreflightError } from '../../functions/errors.js';
 
 function captureError(action: () => unknown): InvalidInputError {
   try {
@@ -85,23 +86,52 @@ describe('Function: loadRules', () => {
     expect(replaced.content.minScore).toBe(1);
   });
 
-  it('names the path of an unknown module id', () => {
+  it('names the path of every module the target registry lacks, as a Preflight error', () => {
     // Act
-    const error = captureError(() => loadRules({ typeRules: { meeting: 'meetings' } }));
+    const error = (() => {
+      try {
+        loadRules(
+          {
+            typeRules: { meeting: 'meetings' },
+            contentPatterns: { modules: { finance: { keywords: ['invoice'] } } },
+          },
+          defaultModuleRegistry(),
+        );
+      } catch (e) {
+        return e as PreflightError;
+      }
+      throw new Error('expected a PreflightError');
+    })();
 
     // Assess
-    expect(error.message).toMatch(/^invalid rules document: typeRules\.meeting: Invalid option/);
-    expect(error.context['issues']).toEqual([{ path: 'typeRules.meeting', message: expect.any(String) }]);
+    expect(error).toBeInstanceOf(PreflightError);
+    expect(error.message).toContain('module "meetings" (typeRules.meeting)');
+    expect(error.message).toContain('module "finance" (contentPatterns.modules.finance)');
+    expect(error.message).toContain(
+      'The target has work, personal, technical, learning, communication, creative',
+    );
   });
 
-  it('names an unknown content module and an unknown key', () => {
+  it('resolves a module by its table stem to the registry id', () => {
+    // Prepare
+    const registry = new ModuleRegistry([
+      ...defaultModuleRegistry().modules,
+      { id: 'project-management', table: 'project_management_memories' },
+    ]);
+
     // Act
-    const error = captureError(() =>
-      loadRules({ contentPatterns: { modules: { finance: { keywords: ['invoice'] } } }, tagsRules: {} }),
-    );
+    const rules = loadRules({ typeRules: { task: 'project_management' } }, registry);
 
     // Assess
-    expect(error.message).toContain('contentPatterns.modules.finance: unknown module id');
+    expect(rules.typeRules.get('task')).toBe('project-management');
+    expect(rules.typeRules.get('project')).toBe('work');
+  });
+
+  it('names an unknown key', () => {
+    // Act
+    const error = captureError(() => loadRules({ tagsRules: {} }));
+
+    // Assess
     expect(error.message).toContain('tagsRules: unknown key');
   });
 
@@ -120,7 +150,7 @@ describe('Function: loadRules', () => {
   });
 
   it.each([
-    [{ fallback: 'misc' }, 'fallback'],
+    [{ fallback: '' }, 'fallback'],
     [{ centroid: { minSimilarity: 2 } }, 'centroid.minSimilarity'],
     [{ version: 2 }, 'version'],
     [{ tagRules: ['code'] }, 'tagRules'],

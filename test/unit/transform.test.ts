@@ -69,12 +69,30 @@ describe('Function: transformMemory', () => {
     expect(row.lastAccessed?.toISOString()).toBe('2023-07-08T09:10:11.789Z');
   });
 
-  it('keeps a NULL accessed_at as a NULL lastAccessed', () => {
+  it('gives a NULL accessed_at the updated_at as lastAccessed (NOT NULL in the target), with a repair', () => {
+    // Prepare
+    const memory = sourceMemory({ accessedAt: null });
+
     // Act
-    const { row } = transformed(sourceMemory({ accessedAt: null }));
+    const result = transformMemory(memory, input());
 
     // Assess
-    expect(row.lastAccessed).toBeNull();
+    if (!result.ok) throw new Error('expected a migrated row');
+    expect(result.row.lastAccessed).toEqual(memory.updatedAt);
+    expect(result.repairs.map((r) => r.rule)).toContain('last_accessed_derived');
+  });
+
+  it('keeps a present accessed_at as lastAccessed, with no repair', () => {
+    // Prepare
+    const accessedAt = new Date('2024-05-05T05:05:05.555Z');
+
+    // Act
+    const result = transformMemory(sourceMemory({ accessedAt }), input());
+
+    // Assess
+    if (!result.ok) throw new Error('expected a migrated row');
+    expect(result.row.lastAccessed).toEqual(accessedAt);
+    expect(result.repairs.map((r) => r.rule)).not.toContain('last_accessed_derived');
   });
 
   it('keeps every source_metadata key and adds the migration fields', () => {

@@ -293,12 +293,12 @@ describe('Function: compareFingerprints', () => {
     // Act
     const defaulted = compareFingerprints(
       source,
-      targetFingerprint({ createdMs: created, updatedMs: created, accessedMs: null }),
+      targetFingerprint({ createdMs: created, updatedMs: created, accessedMs: created }),
       { preserveEmbeddings: true },
     );
     const offByOne = compareFingerprints(
       source,
-      targetFingerprint({ createdMs: created + 1, updatedMs: created, accessedMs: null }),
+      targetFingerprint({ createdMs: created + 1, updatedMs: created, accessedMs: created }),
       { preserveEmbeddings: true },
     );
 

@@ -79,4 +79,6 @@ export interface ReportInput {
   embeddings?: ReportEmbeddingsInput | null;
   /** The Distributed Map's MaxConcurrency: how many batches run at once. */
   concurrency?: number;
+  /** The target's registered modules; the guide's six when the run never read them. */
+  modules?: string[];
 }

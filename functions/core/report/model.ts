@@ -4,7 +4,8 @@
  * are broken by name, and no clock is read, so the same input always gives the same report.
  */
 
-import { MODULE_IDS, type ModuleId } from '../types.js';
+import { DEFAULT_MODULE_IDS, inModuleOrder } from '../modules.js';
+import type { ModuleId } from '../types.js';
 import { USER_DECISION_KINDS } from '../user-decisions.js';
 import { formatCount } from './formatting.js';
 import { defaultHint, type NextStep, nextSteps } from './guidance.js';
@@ -149,8 +150,8 @@ function sampleOf(d: ReportDecisionInput): SampleDecision {
   };
 }
 
-function collectSamples(batches: readonly ReportBatchInput[]) {
-  const byModule = new Map<ModuleId, SampleDecision[]>(MODULE_IDS.map((m) => [m, []]));
+function collectSamples(batches: readonly ReportBatchInput[], modules: readonly ModuleId[]) {
+  const byModule = new Map<ModuleId, SampleDecision[]>(modules.map((m) => [m, []]));
   const byReason = new Map<string, SampleDecision[]>();
   const reasonBucket = (reason: string) => {
     const bucket = byReason.get(reason) ?? [];
@@ -169,7 +170,7 @@ function collectSamples(batches: readonly ReportBatchInput[]) {
     }
   }
   return {
-    samples: MODULE_IDS.map((module) => ({ module, decisions: byModule.get(module) ?? [] })),
+    samples: modules.map((module) => ({ module, decisions: byModule.get(module) ?? [] })),
     rejectSamples: [...byReason.keys()]
       .sort(byName)
       .map((reason) => ({ reason, decisions: byReason.get(reason) ?? [] })),
@@ -336,6 +337,9 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
     repaired: sum(Object.values(repairsByRule), (n) => n),
   };
   const ruleTotal = sum(Object.values(byRule), (n) => n);
+  const modules = inModuleOrder(
+    new Set([...(input.modules ?? DEFAULT_MODULE_IDS), ...Object.keys(byModule)]),
+  );
   const loads = batches.flatMap((b) => (b.load ? [b.load] : []));
   const users = input.users ? usersSection(input.users) : null;
   const verification = input.verification ? verificationSection(input.verification) : null;
@@ -365,13 +369,13 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
     plan: input.plan ?? null,
     totals,
     accounting: accountingSection(input, totals.migrated, totals.rejected),
-    modules: MODULE_IDS.map((module) => ({
+    modules: modules.map((module) => ({
       module,
       count: byModule[module] ?? 0,
       percent: percentOf(byModule[module] ?? 0, totals.migrated),
     })),
     ruleHits: ranked(byRule).map(([rule, count]) => ({ rule, count, percent: percentOf(count, ruleTotal) })),
-    ...collectSamples(batches),
+    ...collectSamples(batches, modules),
     rejectsByReason: ranked(rejectsByReason).map(([reason, count]) => ({ reason, count })),
     repairsByRule: ranked(repairsByRule).map(([rule, count]) => ({ rule, count })),
     load:
