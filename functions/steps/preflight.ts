@@ -13,7 +13,7 @@ import { parseUserMap, validateUserMap } from '../core/user-map.js';
 import { acquireRunLock, ensureLedger, lastSuccessfulWatermark, recordRunStart } from '../db/run-ledger.js';
 import { introspectSource, type SourceSchema } from '../db/source-schema.js';
 import { checkPgvector, inspectTarget, type TargetLayout } from '../db/target-schema.js';
-import { dimensionsForTarget, modelFor } from '../embed/models.js';
+import { DEFAULT_EMBEDDING_DIMENSIONS, dimensionsForTarget, modelFor } from '../embed/models.js';
 import { InvalidInputError, PreflightError } from '../errors.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { putJson } from '../store/run-store.js';
@@ -72,12 +72,14 @@ async function checkEmbeddingFit(
   const fit = dimensionsForTarget(input.embeddingModel, input.embeddingDimensions, size);
   if (!fit.fits) {
     const other = modelFor(size);
+    const dimensionsFix = `set --embedding-dimensions ${size} (execution input: "embeddingDimensions": ${size})`;
+    const known = DEFAULT_EMBEDDING_DIMENSIONS[input.embeddingModel] !== undefined;
     const fix =
-      input.embeddingDimensions !== undefined
-        ? `set --embedding-dimensions ${size} (execution input: "embeddingDimensions": ${size})`
-        : other && other !== input.embeddingModel
-          ? `use --embedding-model ${other}${other.startsWith('text-embedding-3') && size !== 3072 && size !== 1536 ? ` --embedding-dimensions ${size}` : ''} (execution input: "embeddingModel": "${other}")`
-          : `set --embedding-dimensions ${size} (execution input: "embeddingDimensions": ${size})`;
+      known && input.embeddingDimensions === undefined && other
+        ? `use --embedding-model ${other} (execution input: "embeddingModel": "${other}")`
+        : known
+          ? dimensionsFix
+          : `${dimensionsFix} if the model gives ${size}-d vectors on request`;
     throw new PreflightError(
       `Embedding model ${input.embeddingModel} does not give the ${size}-d vectors the target's module tables take (vector(${size})): ${fix}.`,
       { context: { model: input.embeddingModel, requested: input.embeddingDimensions, target: size } },

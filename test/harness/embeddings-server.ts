@@ -207,8 +207,7 @@ function embed(body: unknown) {
   if (inputs.length === 0 || inputs.length > MAX_INPUTS) {
     throw new InvalidRequest(`'$.input' must hold 1 to ${MAX_INPUTS} inputs, got ${inputs.length}`, 'input');
   }
-  // As OpenAI: text-embedding-3-large gives 3072 values unless asked for fewer, the others 1536.
-  const size = dimensions ?? (model === 'text-embedding-3-large' ? 3072 : DEFAULT_EMBEDDING_DIMENSIONS);
+  const size = dimensions ?? DEFAULT_EMBEDDING_DIMENSIONS;
   if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > 8192) {
     throw new InvalidRequest(`Invalid dimensions: ${String(dimensions)}`, 'dimensions');
   }

@@ -7,6 +7,7 @@ import type { MigrationReport } from '../../functions/core/report/model.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import type { VerificationResult } from '../../functions/core/verification.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
+import { moduleStatistics } from '../../functions/db/statistics.js';
 import { PreflightError } from '../../functions/errors.js';
 import { getJson } from '../../functions/store/run-store.js';
 import { generateBigMemory } from '../generator/bigmemory-generator.js';
@@ -270,6 +271,12 @@ describe(`Real Federated Memory targets (${VARIANT} schema)`, () => {
     expect(JSON.stringify(moduleCheck)).toContain('project-management');
     const report = await reportOf(run);
     expect(report.modules.find((m) => m.module === 'project-management')?.count).toBe(ledger.rows[0]?.n);
+    const stats = await withClient(targetUrl, (c) => moduleStatistics(c));
+    expect(stats.find((m) => m.module === 'project-management')).toMatchObject({
+      rows: ledger.rows[0]?.n,
+      migrated: ledger.rows[0]?.n,
+      cmiRows: ledger.rows[0]?.n,
+    });
   });
 });
 
@@ -303,9 +310,10 @@ describe(`Targets with other vector sizes (${VARIANT} schema)`, () => {
     return targetUrl;
   }
 
+  // The harness answers 1536 values unless asked for another size, so -large is asked for its 3072.
   it.each([
-    [768, 256, 'text-embedding-3-small'],
-    [3072, 1024, 'text-embedding-3-large'],
+    [768, 256, { embeddingModel: 'text-embedding-3-small' }],
+    [3072, 1024, { embeddingModel: 'text-embedding-3-large', embeddingDimensions: 3072 }],
   ])('regenerates into a %i-d target (CMI %i-d) and verifies', async (dims, cmi, model) => {
     // Prepare
     const targetUrl = await resizedTarget(dims, cmi);
@@ -314,7 +322,7 @@ describe(`Targets with other vector sizes (${VARIANT} schema)`, () => {
     const run = await runSteps({
       sourceUrl,
       targetUrl,
-      input: { ...BASE_INPUT, preserveEmbeddings: false, embeddingModel: model },
+      input: { ...BASE_INPUT, preserveEmbeddings: false, ...model },
       openAiApiKey: 'sk-test-real-targets',
       openAiBaseUrl: server.baseURL,
     });
