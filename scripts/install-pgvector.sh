@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs pgvector for the local PostgreSQL server binaries on Debian.
 # Debian 12 packages no pgvector for PostgreSQL 15, so it is built from Debian trixie's source
-# package (see shared PLATFORM-NOTES). A private apt config keeps the system's source lists intact.
+# package. A private apt config keeps the system's source lists intact.
 set -euo pipefail
 
 SUDO=""

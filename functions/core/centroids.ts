@@ -1,6 +1,6 @@
 /**
  * Module centroids from confidently classified memories, used to place memories no rule decides
- * (DESIGN §3). Batches run in parallel Lambdas, so the accumulator is mergeable and serialisable:
+ * (docs/design.md, "Classification"). Batches run in parallel Lambdas, so the accumulator is mergeable and serialisable:
  * each batch sums its samples, the sums are merged, and `finish` normalises once.
  */
 import { z } from 'zod';

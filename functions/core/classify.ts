@@ -1,5 +1,5 @@
 /**
- * Which module a memory goes to (DESIGN §3): the first decisive signal wins — metadata type,
+ * Which module a memory goes to (docs/design.md, "Classification"): the first decisive signal wins — metadata type,
  * category, tags, content patterns, nearest centroid, fallback — and the decision names its rule
  * and evidence so a report can show why.
  */

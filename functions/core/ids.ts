@@ -1,5 +1,5 @@
 /**
- * Deterministic target ids (DESIGN §3 "Ids"): every id the migration writes is a UUIDv5 of the
+ * Deterministic target ids (docs/design.md, "Metadata, ids and timestamps"): every id the migration writes is a UUIDv5 of the
  * source key under a fixed namespace, so a re-run upserts the same rows instead of duplicating
  * them, and a relationship's ends resolve from the source ids alone, with no lookup table.
  *

@@ -1,5 +1,5 @@
 /**
- * The module-specific metadata fields of DESIGN §3 and the BigMemory `source_metadata` keys they
+ * The module-specific metadata fields (docs/design.md, "Metadata, ids and timestamps") and the BigMemory `source_metadata` keys they
  * are read from (camelCase and snake_case spellings seen in the wild; first present wins).
  */
 import type { ModuleId } from './types.js';

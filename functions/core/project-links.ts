@@ -1,5 +1,5 @@
 /**
- * Project–task links (DESIGN §3): a task that names its project (by the project's source id and/or
+ * Project–task links (docs/design.md, "Project–task links and relationships"): a task that names its project (by the project's source id and/or
  * its name) gets `project_id` = the project's *new* id in its metadata and a `belongs_to`
  * relationship task → project. Pure: the source query finds the candidate projects, this decides.
  */

@@ -1,5 +1,5 @@
 /**
- * Source relations → rows of the target's `memory_relationships` (DESIGN §3 "Relationships"). Pure:
+ * Source relations → rows of the target's `memory_relationships` (docs/design.md, "Project–task links and relationships"). Pure:
  * both ends are resolved through the memory ledger (modules and new ids), type and strength are kept,
  * and every relation ends either as a row or as a skip with a stable reason.
  */

@@ -1,5 +1,5 @@
 /**
- * Classification rules are data (DESIGN §3): `rules/default-rules.json`, optionally overlaid by a
+ * Classification rules are data (docs/design.md, "Classification"): `rules/default-rules.json`, optionally overlaid by a
  * user's rules document. Both are validated here and compiled once (regexes included), so the
  * classifier's hot loop only looks things up.
  */

@@ -1,5 +1,5 @@
 /**
- * One BigMemory memory → one Federated Memory module row (DESIGN §3). Row defects never throw:
+ * One BigMemory memory → one Federated Memory module row (docs/design.md, "Metadata, ids and timestamps"). Row defects never throw:
  * the memory is rejected with a stable reason, or migrated with a documented repair.
  */
 import { hash } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * What happens to each BigMemory user (DESIGN §3 "Users"): matched by token, created, mapped by the
+ * What happens to each BigMemory user (docs/design.md, "Users"): matched by token, created, mapped by the
  * user map, or left unmapped with the conflict that stopped it. Pure and total: row data never
  * throws, every source user gets exactly one decision, and the report groups by its kind.
  */

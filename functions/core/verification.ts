@@ -1,5 +1,5 @@
 /**
- * Reconciliation rules of the verify step (DESIGN §4.8), free of any driver. Each check folds
+ * Reconciliation rules of the verify step (docs/design.md, "Verification"), free of any driver. Each check folds
  * pairs of a source row and its target counterpart into a tally, so memory stays flat however many
  * millions of rows there are: accounting and relationships merge-join two streams sorted by the
  * same key; checksums pair a page of source rows with their looked-up targets, slice by slice, and

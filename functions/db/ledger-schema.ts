@@ -1,5 +1,5 @@
 /**
- * The project's own bookkeeping, in a schema of the target database (DESIGN §2: the target's public
+ * The project's own bookkeeping, in a schema of the target database (docs/design.md, "Ledger and lock": the target's public
  * tables are never created or altered). Created on the first real run; dry runs never call this.
  */
 export const LEDGER_SCHEMA = 'bigmemory_migration';

@@ -4,7 +4,7 @@
  *
  * Written here rather than taken from a library because the packages that exist either write only
  * the text format or cover neither pgvector nor arrays; embeddings must travel as bytes (parsing
- * float text is what made the original scripts slow, PLATFORM-NOTES).
+ * float text is what made the original scripts slow).
  */
 
 export type PgBinaryType =

@@ -347,11 +347,10 @@ export class RelationshipLoader {
 /**
  * The memory ledger's entries for the given source memory ids (both ends of a batch's relations).
  * One primary-key probe per id, in key order, whatever the statistics say: the ledger has just
- * been filled and not yet analyzed, and `source_id = ANY($1)` with ~1,500 ids then made PostgreSQL
- * scan the whole ledger for most relation batches (at 100,000 memories: 44 ms a batch, against
- * 6–8 ms for the probes; a scan grows with the ledger). Where the planner does pick the index for
- * `= ANY`, that is about 1 ms faster (300,000 memories: 6.5 ms against 7.6–8.0), a fair price for
- * never scanning. `LIMIT 1` keeps the subquery from being flattened into a join the planner could
+ * been filled and not yet analyzed, and `source_id = ANY($1)` with a batch's ids then made
+ * PostgreSQL scan the whole ledger for most relation batches, a cost that grows with the ledger.
+ * Where the planner does pick the index for `= ANY`, the probes are barely slower, a fair price
+ * for never scanning (docs/performance.md). `LIMIT 1` keeps the subquery from being flattened into a join the planner could
  * hash.
  */
 export async function readLedgerEnds(

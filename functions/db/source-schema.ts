@@ -2,7 +2,7 @@ import type { ClientBase, Pool } from 'pg';
 import { PreflightError } from '../errors.js';
 
 /**
- * What this BigMemory installation actually has. Real installations drift (DESIGN §2): optional
+ * What this BigMemory installation actually has. Real installations drift (docs/design.md, "BigMemory (source)"): optional
  * columns may be missing and timestamps may lack a time zone. Read once in preflight, passed along.
  */
 export interface SourceSchema {

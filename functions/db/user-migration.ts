@@ -1,5 +1,5 @@
 /**
- * The Users step (DESIGN §4.3) against PostgreSQL: reads both `users` tables, lets
+ * The Users step (docs/design.md, "Users") against PostgreSQL: reads both `users` tables, lets
  * `decideUsers` decide, then creates users and records every decision in the ledger's `user_map`
  * in one transaction. Password hashes travel from source to target only: never logged or returned.
  */
@@ -23,7 +23,7 @@ import { LEDGER_DDL, LEDGER_SCHEMA } from './ledger-schema.js';
 
 type Queryable = pg.ClientBase | pg.Pool;
 
-/** Which `users` variant this Federated Memory install has (DESIGN §2: older installs differ). */
+/** Which `users` variant this Federated Memory install has (docs/design.md, "Federated Memory (target)": older installs differ). */
 export interface TargetUsersShape {
   columns: ReadonlySet<string>;
   emailRequired: boolean;
@@ -358,7 +358,7 @@ function countCreates(decisions: readonly UserDecision[]): number {
   return decisions.filter((d) => d.create !== undefined).length;
 }
 
-/** `timestamp(3) without time zone` holds UTC (DESIGN §2): send the UTC wall-clock text, no zone. */
+/** `timestamp(3) without time zone` holds UTC (docs/design.md, "Federated Memory (target)"): send the UTC wall-clock text, no zone. */
 function utcTimestampText(date: Date): string {
   return date.toISOString().replace('Z', '');
 }

@@ -43,8 +43,8 @@ function sourceIdOrder(schema: SourceSchema): string {
 /**
  * Runs whole-table reconciliation queries with nested loops off, for this read-only transaction
  * only (no privilege needed). Right after a migration nothing has analyzed the ledger yet, so the
- * planner expects a handful of rows and probes an index once per ledger row: at 100,000 memories
- * the CMI counts took 1.4 s that way. Hash joins read each table once.
+ * planner expects a handful of rows and probes an index once per ledger row, which grows slow
+ * with the table. Hash joins read each table once.
  */
 async function withHashJoins<T>(client: ClientBase, work: () => Promise<T>): Promise<T> {
   await client.query('BEGIN READ ONLY; SET LOCAL enable_nestloop = off');
@@ -118,7 +118,7 @@ const fingerprintOf = (sourceId: string, r: FingerprintRow): MemoryFingerprint =
  * The live source memories of one page of keys, in the key's own order. Fingerprints are paired by
  * lookup (`targetFingerprintsOf`), not merged, so no collation has to agree across the two
  * databases. Pages, not one stream: a stream read alongside the lookups starved their replies of
- * the event loop (at 100,000 memories 7.4 s, against 3.7 s for the two side by side).
+ * the event loop, so the two no longer overlapped.
  */
 export async function sourceFingerprintPage(
   client: ClientBase,
@@ -360,7 +360,7 @@ export interface SearchSample {
  * The search smoke test's sample: the first `size` migrated memories with an embedding, in md5
  * order of their source id (spread over users and modules, the same on every run). Candidates come
  * from the ledger alone, a few times `size` of them: ordering every module row joined to the ledger
- * took 0.8 s at 300,000 memories, the ledger alone 0.15 s. Only when too few candidates have an
+ * costs several times more than ordering the ledger. Only when too few candidates have an
  * embedding does the whole join run.
  */
 export async function searchSamples(
@@ -410,9 +410,9 @@ export interface NearestHit {
 
 /**
  * Nearest neighbour of a memory's own embedding among its user's memories in its module table
- * (cosine distance), as FM searches a user's memories. Among every user's, each probe read and
- * compared every vector of the module (3.5 s for 20 probes at 100,000 memories, growing with the
- * table); the module tables' `userId` index keeps a probe to one user's rows.
+ * (cosine distance), as FM searches a user's memories. Among every user's, each probe would read
+ * and compare every vector of the module, growing with the table; the module tables' `userId`
+ * index keeps a probe to one user's rows.
  */
 export async function nearestInModule(
   client: ClientBase,

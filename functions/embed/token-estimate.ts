@@ -11,8 +11,8 @@ import { InvalidInputError } from '../errors.js';
  * and numbers or JSON by up to 2x. An under-count is not a cost rounding error here: a memory sent
  * over 8,192 tokens makes the API answer 400 and fails its batch on every retry. A heuristic safe
  * for those texts (bytes/1.5 or so) over-counts English 3x and would truncate it needlessly.
- * gpt-tokenizer has no dependencies, ships cl100k as a 1.2 MB module (loads in ~70 ms) and counts
- * at ~40 MB/s, which is noise next to the API's latency.
+ * gpt-tokenizer has no dependencies, ships cl100k as one module and counts far faster than the
+ * API answers, so its cost is noise next to the API's latency.
  */
 
 // Memories are user text: a literal "<|endoftext|>" in one is text to embed, as the API treats it,

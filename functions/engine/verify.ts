@@ -121,11 +121,11 @@ async function allSettledOrThrow<T extends unknown[]>(tasks: { [K in keyof T]: P
 }
 
 /**
- * Reconciles the target with the source (DESIGN §4.8) and reports every check; it never throws for
- * a failed check (the caller decides what a failure means), only for a database it cannot read.
- * The checks are independent reads, so three groups of them run side by side on connections of
- * their own (at 100,000 memories on 2 cores: 10.8 s one after another, 7.8 s side by side); the
- * report lists them in a fixed order whatever finishes first.
+ * Reconciles the target with the source (docs/design.md, "Verification") and reports every
+ * check; it never throws for a failed check (the caller decides what a failure means), only for a
+ * database it cannot read. The checks are independent reads, so three groups of them run side by
+ * side on connections of their own; the report lists them in a fixed order whatever finishes
+ * first.
  */
 export async function verifyMigration(
   given: VerifyDeps,

@@ -12,8 +12,8 @@ export type DefinitionAnswer =
 
 /**
  * `loadSynthesizedDefinition` run in a child process. Synthesizing loads aws-cdk-lib and builds
- * the whole app, and a process never gives that memory back: measured, RSS went from 168 to
- * 481 MiB and stayed at 516 MiB after a forced collection. The local runner then carried it
+ * the whole app, and a process never gives that memory back (docs/performance.md), even after a
+ * forced collection. The local runner then carried it
  * through every batch; here the child takes it away when it exits. The child runs the same
  * TypeScript through tsx, a dependency of every local entry point.
  */

@@ -49,7 +49,7 @@ export interface SnapshotDependencies {
 const DEFAULT_RDS_MAX_WAIT_MINUTES = 12 * 60;
 
 /**
- * The Snapshot state (DESIGN §4 step 2): before Users writes anything, a logical snapshot of both
+ * The Snapshot state (docs/design.md, "Pipeline"): before Users writes anything, a logical snapshot of both
  * databases to `backups/migration-YYYYMMDD-HHMMSS/` in the run store, and/or RDS-native snapshots.
  * Dry runs skip it unless the input asks. Idempotent: a retried step reuses the snapshot it recorded.
  *

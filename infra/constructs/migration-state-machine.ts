@@ -20,7 +20,7 @@ export class MigrationStateMachine extends Construct {
     });
     this.stateMachine = new StateMachine(this, 'StateMachine', {
       stateMachineType: StateMachineType.STANDARD,
-      comment: 'BigMemory → Federated Memory migration (DESIGN §4)',
+      comment: 'BigMemory → Federated Memory migration',
       definitionBody: DefinitionBody.fromChainable(buildMigrationDefinition(this, props)),
       tracingEnabled: true,
       // Inputs and outputs stay out of the log group: the execution history already shows them,

@@ -1,7 +1,7 @@
 import { MODULE_IDS, type ModuleId } from './modules.js';
 import { hash32, RowRandom, STREAM, seededUuid, unitFloat } from './seeded-random.js';
 
-/** Which kind of evidence decides a memory's module (DESIGN.md §3, first decisive signal wins). */
+/** Which kind of evidence decides a memory's module (docs/design.md, "Classification": first decisive signal wins). */
 export const SIGNAL_KINDS = ['type', 'category', 'tags', 'content', 'ambiguous'] as const;
 export type SignalKind = (typeof SIGNAL_KINDS)[number];
 

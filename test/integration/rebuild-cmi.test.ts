@@ -22,7 +22,7 @@ async function cmiChecksum(db: pg.Pool): Promise<string> {
 
 const parseVector = (text: string) => text.slice(1, -1).split(',').map(Number);
 
-// Federated Memory's own formulas (DESIGN §2), written out again here rather than imported, so the
+// Federated Memory's own formulas (docs/design.md, "The CMI formulas"), written out again here rather than imported, so the
 // test would catch the CMI code drifting from them.
 const cut = (text: string, length: number) =>
   text.length > length ? `${text.substring(0, length)}...` : text;

@@ -7,8 +7,8 @@ import type { ReportBatchInput } from './input.js';
 
 /**
  * Load cost per memory on top of the measured read+prepare time: module row, CMI row and ledger
- * row by binary COPY (≈8,800 rows/s for one table on the reference machine, PLATFORM-NOTES) plus
- * index upkeep. A deliberately rounded guess; the report labels everything built on it an estimate.
+ * row by binary COPY plus index upkeep, rounded from the benchmark (docs/performance.md). A
+ * deliberately rounded guess; the report labels everything built on it an estimate.
  */
 export const ESTIMATED_LOAD_MS_PER_MEMORY = 0.25;
 
