@@ -5,6 +5,7 @@ import { buildMigrationReport, type ReportInput } from '../core/report/model.js'
 import { runIdFrom, runLayout } from '../core/run-options.js';
 import { recordRunEnd, releaseRunLock } from '../db/run-ledger.js';
 import { estimateEmbeddingCost } from '../embed/cost.js';
+import { hintFor } from '../error-contract.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { concatenateObjects } from '../store/concatenate-objects.js';
 import { fetchInOrder } from '../store/read-ahead.js';
@@ -39,22 +40,6 @@ async function readAll<T>(store: RunStore, prefix: string): Promise<T[]> {
 
 async function readOptional<T>(store: RunStore, key: string): Promise<T | null> {
   return getJson<T>(store, key).catch(() => null);
-}
-
-/** Explains a failure from its error name: what failed and what to do next. */
-function hintFor(name: string): string {
-  switch (name) {
-    case 'PreflightError':
-      return 'Nothing was written. Fix the connection or schema problem named above and start the execution again.';
-    case 'InvalidInputError':
-      return 'Nothing was written. Correct the execution input (or the user map / rules file) as the message says and start again.';
-    case 'MigrationLockedError':
-      return 'Another run is in progress. Wait for it, or release a stale lock as the message says.';
-    case 'VerificationError':
-      return 'The data was written but does not reconcile; see the verification checks. Re-running is safe (idempotent); roll back the run if needed.';
-    default:
-      return 'Batches commit one transaction each, so the target holds only whole batches. Re-running the same input is safe: it resumes idempotently.';
-  }
 }
 
 /**

@@ -10,11 +10,11 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
-import { TRANSIENT_ERROR_NAMES } from '../../functions/errors.js';
+import { RETRIED_ERROR_NAMES } from '../../functions/error-contract.js';
 
 /** Connection resets, throttles and Lambda service hiccups: safe to retry because every step is idempotent. */
 export const TRANSIENT_RETRY: RetryProps = {
-  errors: [...TRANSIENT_ERROR_NAMES],
+  errors: [...RETRIED_ERROR_NAMES],
   interval: Duration.seconds(2),
   backoffRate: 2,
   maxAttempts: 5,

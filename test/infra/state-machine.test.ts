@@ -1,6 +1,6 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TRANSIENT_ERROR_NAMES } from '../../functions/errors.js';
+import { RETRIED_ERROR_NAMES } from '../../functions/error-contract.js';
 import type { AslDefinition, AslState } from '../../functions/local/asl-definition.js';
 import { stateMachineDefinition, synthesize } from './template-queries.js';
 
@@ -129,7 +129,7 @@ describe('Class: MigrationStateMachine', () => {
     for (const [, task] of tasks) {
       expect(task.Retry).toEqual([
         {
-          ErrorEquals: [...TRANSIENT_ERROR_NAMES],
+          ErrorEquals: [...RETRIED_ERROR_NAMES],
           IntervalSeconds: 2,
           BackoffRate: 2,
           MaxAttempts: 5,

@@ -4,10 +4,11 @@
  * are broken by name, and no clock is read, so the same input always gives the same report.
  */
 
+import { hintFor } from '../../error-contract.js';
 import { MODULE_IDS, type ModuleId } from '../types.js';
 import { USER_DECISION_KINDS } from '../user-decisions.js';
 import { formatCount } from './formatting.js';
-import { defaultHint, type NextStep, nextSteps } from './guidance.js';
+import { type NextStep, nextSteps } from './guidance.js';
 import type {
   ReportBatchInput,
   ReportDecisionInput,
@@ -345,7 +346,7 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
         name: run.error.name,
         message: maskCredentials(run.error.message),
         step: run.error.step ?? null,
-        hint: maskCredentials(run.error.hint ?? defaultHint(run.error.name)),
+        hint: maskCredentials(run.error.hint ?? hintFor(run.error.name)),
       }
     : null;
   const failed = run.status === 'failed';
