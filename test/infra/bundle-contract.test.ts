@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERROR_CONTRACT, MIGRATION_ERROR_NAMES } from '../../functions/error-contract.js';
+import { ERROR_CONTRACT } from '../../functions/error-contract.js';
 import { allStates } from '../../functions/local/asl-definition.js';
 import { type BundledApp, loadBundledApp } from '../../functions/local/bundled-functions.js';
 import { MIGRATION_BUNDLING, MIGRATION_RUNTIME } from '../../infra/constructs/migration-function.js';
