@@ -64,6 +64,13 @@ export const MigrationInputSchema = z
       .object({ snapshot: z.string().min(1), database: z.enum(['source', 'target']) })
       .strict()
       .optional(),
+    /**
+     * A partial run: each Distributed Map succeeds while at most this share (percent) / this number
+     * of its ranges failed; the report lists the failed ranges as not migrated. Default 0: any range
+     * that fails after its retries fails the execution, which can then be redriven.
+     */
+    toleratedFailurePercentage: z.number().min(0).max(100).default(0),
+    toleratedFailureCount: z.number().int().min(0).default(0),
     /** Rollback/restore only: go ahead over a held lock (rollback) or tables that hold rows (restore). */
     force: z.boolean().default(false),
   })
@@ -110,6 +117,8 @@ export function runLayout(runId: string) {
   const pad = (n: number) => String(n).padStart(6, '0');
   return {
     prefix,
+    /** Preflight's run context, for the failure report (which gets only the execution's name). */
+    runContext: `${prefix}run.json`,
     userMap: `${prefix}inputs/user-map.json`,
     rules: `${prefix}inputs/rules.json`,
     memoryRanges: `${prefix}plan/memory-ranges.json`,

@@ -168,6 +168,8 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     embeddingModel: input.embeddingModel,
     embeddingDimensions: input.embeddingDimensions,
     embeddingPricePerMillionTokens: input.embeddingPricePerMillionTokens,
+    toleratedFailurePercentage: input.toleratedFailurePercentage,
+    toleratedFailureCount: input.toleratedFailureCount,
     hasUserMap: Boolean(input.userMapS3Uri),
     hasRules: Boolean(input.rules),
     sourceSchema,
@@ -186,5 +188,6 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     await acquireRunLock(target, runId);
     await recordRunStart(target, { runId, options: reportableOptions(run), watermark: c.watermark });
   }
+  await putJson(runtime.store, runLayout(runId).runContext, run);
   return run;
 }

@@ -26,6 +26,9 @@ export interface RunContext {
   /** Preflight sets it from the input (`snapshotModeOf`); absent means the default for the run kind. */
   snapshot?: SnapshotMode;
   rds?: RdsSnapshotInput;
+  /** The Distributed Maps' tolerated failures (`ToleratedFailurePercentagePath` / `…CountPath`). */
+  toleratedFailurePercentage: number;
+  toleratedFailureCount: number;
   hasUserMap: boolean;
   hasRules: boolean;
   sourceSchema: SourceSchema;
@@ -58,5 +61,11 @@ export function reportableOptions(run: RunContext): Record<string, unknown> {
     userMap: run.hasUserMap,
     customRules: run.hasRules,
     snapshot: run.snapshot ?? (run.dryRun ? 'none' : 'logical'),
+    ...(run.toleratedFailurePercentage > 0 || run.toleratedFailureCount > 0
+      ? {
+          toleratedFailurePercentage: run.toleratedFailurePercentage,
+          toleratedFailureCount: run.toleratedFailureCount,
+        }
+      : {}),
   };
 }

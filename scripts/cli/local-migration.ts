@@ -144,6 +144,7 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
       s3Client: s3,
       readObject: (key) => store.get(key),
       executionName: options.executionName,
+      failureReport: announced.Report,
     });
     return { ...result, seconds: (performance.now() - started) / 1000 };
   } finally {

@@ -80,6 +80,7 @@ describe('End to end: the state machine through the deployed bundles', () => {
         executionName,
         retryIntervalMs: 0,
         onStateEvent: (event) => events.push(event),
+        failureReport: handlers.Report,
       }),
     );
     const retried = (state: string) =>
