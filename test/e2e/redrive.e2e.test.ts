@@ -1,0 +1,96 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { targetMemoryId } from '../../functions/core/ids.js';
+import { runLayout } from '../../functions/core/run-options.js';
+import { hintFor } from '../../functions/error-contract.js';
+import type { ReportResult } from '../../functions/steps/report.js';
+import { S3RunStore } from '../../functions/store/run-store.js';
+import { runLocalMigration, type StoreChoice } from '../../scripts/cli/local-migration.js';
+import { generateBigMemory } from '../generator/bigmemory-generator.js';
+import { freshDatabases } from '../harness/databases.js';
+import { createBucket, makeS3Client } from '../harness/s3.js';
+import { services } from '../harness/services.js';
+import { targetChecksums, withClient } from '../support/checksums.js';
+
+const INPUT = { preserveEmbeddings: true, batchSize: 100, snapshot: 'none' };
+
+/**
+ * A failure a user can come back from: one range fails past its retries (its database write keeps
+ * hitting a serialization failure, a transient error), the execution fails at the Map and a failure
+ * report says so; once the cause is gone, running it again under the same execution name — the
+ * local counterpart of a redrive — finishes the job, and the target equals a clean run's.
+ */
+describe('End to end: a failed Map range, fixed and resumed', () => {
+  let sourceUrl: string;
+  let targetUrl: string;
+  let cleanTargetUrl: string;
+  let storeChoice: StoreChoice;
+
+  beforeAll(async () => {
+    ({ sourceUrl, targetUrl } = await freshDatabases());
+    ({ targetUrl: cleanTargetUrl } = await freshDatabases());
+    await generateBigMemory({ databaseUrl: sourceUrl, memories: 500, users: 5, seed: 41 });
+    const s3 = makeS3Client(services().s3Endpoint);
+    const bucket = await createBucket(s3);
+    storeChoice = { store: new S3RunStore(s3, bucket), bucket, s3 };
+  }, 120_000);
+
+  const run = (executionName: string, target: string) =>
+    runLocalMigration({
+      sourceUrl,
+      targetUrl: target,
+      input: INPUT,
+      storeChoice,
+      concurrency: 2,
+      executionName,
+      progress: false,
+      retryIntervalMs: 0,
+    });
+
+  it('fails at the Map with a report, then resumes to the same target as a clean run', async () => {
+    // Prepare: every write of one memory's CMI row fails as a serialization failure would
+    const { rows } = await withClient(sourceUrl, (c) =>
+      c.query<{ id: string }>(
+        'SELECT id::text AS id FROM memories WHERE NOT is_deleted ORDER BY id OFFSET 250 LIMIT 1',
+      ),
+    );
+    const poisoned = targetMemoryId(rows[0]!.id);
+    await withClient(targetUrl, async (c) => {
+      await c.query(`CREATE FUNCTION fail_one_memory() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NEW."remoteMemoryId" = '${poisoned}' THEN
+            RAISE EXCEPTION 'could not serialize access' USING ERRCODE = '40001';
+          END IF;
+          RETURN NEW;
+        END $$`);
+      await c.query(
+        'CREATE TRIGGER fail_one_memory BEFORE INSERT OR UPDATE ON memory_index FOR EACH ROW EXECUTE FUNCTION fail_one_memory()',
+      );
+    });
+
+    // Act: the run fails; the cause is fixed; the same execution runs again
+    const failed = await run('redrive-me', targetUrl);
+    const failureReport = JSON.parse(
+      (await storeChoice.store.get(runLayout('redrive-me').report.json)).toString(),
+    ) as { run: { status: string }; error: { name: string; hint: string }; totals: { migrated: number } };
+    await withClient(targetUrl, (c) => c.query('DROP TRIGGER fail_one_memory ON memory_index'));
+    const resumed = await run('redrive-me', targetUrl);
+    const clean = await run('clean-run', cleanTargetUrl);
+
+    // Assess
+    expect(failed).toMatchObject({ status: 'FAILED', error: 'TransientDatabaseError' });
+    expect(failureReport.run.status).toBe('failed');
+    expect(failureReport.error.name).toBe('TransientDatabaseError');
+    expect(failureReport.error.hint).toBe(hintFor('TransientDatabaseError'));
+    expect(failureReport.error.hint).toMatch(/redrive the failed execution/);
+    // The ranges that did not fail committed before the Map failed.
+    expect(failureReport.totals.migrated).toBeGreaterThan(0);
+    expect(resumed.status, resumed.cause).toBe('SUCCEEDED');
+    expect(clean.status, clean.cause).toBe('SUCCEEDED');
+    expect((resumed.output as ReportResult).accounting).toEqual((clean.output as ReportResult).accounting);
+    const cmi = await withClient(targetUrl, (c) =>
+      c.query('SELECT 1 FROM memory_index WHERE "remoteMemoryId" = $1', [poisoned]),
+    );
+    expect(cmi.rowCount).toBe(1);
+    expect(await targetChecksums(targetUrl)).toEqual(await targetChecksums(cleanTargetUrl));
+  }, 240_000);
+});
