@@ -3,7 +3,12 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { InvalidInputError } from '../errors.js';
 import type { ExecutionFailedEvent } from '../steps/report.js';
 import { type AslDefinition, allStates, functionNameOf } from './asl-definition.js';
-import { LOCAL_ITEM_READER_RESOURCE, prepareForLocalExecution } from './local-definition.js';
+import {
+  checkToleratedFailures,
+  LOCAL_ITEM_READER_RESOURCE,
+  LOCAL_TOLERANCE_RESOURCE,
+  prepareForLocalExecution,
+} from './local-definition.js';
 
 /** A Lambda handler as the local runner calls it: the task's payload in, its result out. */
 export type LocalTaskHandler = (event: unknown) => Promise<unknown>;
@@ -70,6 +75,10 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
     if (state.Type !== 'Task') continue;
     if (state.Resource === LOCAL_ITEM_READER_RESOURCE) {
       localHandlers[stateName] = readItems;
+      continue;
+    }
+    if (state.Resource === LOCAL_TOLERANCE_RESOURCE) {
+      localHandlers[stateName] = checkToleratedFailures;
       continue;
     }
     const functionName = functionNameOf(state.Resource);

@@ -6,6 +6,7 @@ import {
   runIdFrom,
   runLayout,
   snapshotModeOf,
+  toleratedFailuresOf,
 } from '../core/run-options.js';
 import { parseUserMap, validateUserMap } from '../core/user-map.js';
 import { acquireRunLock, ensureLedger, lastSuccessfulWatermark, recordRunStart } from '../db/run-ledger.js';
@@ -168,8 +169,7 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     embeddingModel: input.embeddingModel,
     embeddingDimensions: input.embeddingDimensions,
     embeddingPricePerMillionTokens: input.embeddingPricePerMillionTokens,
-    toleratedFailurePercentage: input.toleratedFailurePercentage,
-    toleratedFailureCount: input.toleratedFailureCount,
+    ...toleratedFailuresOf(input, Number(c.live)),
     hasUserMap: Boolean(input.userMapS3Uri),
     hasRules: Boolean(input.rules),
     sourceSchema,

@@ -34,27 +34,15 @@ describe('End to end: a failed Map range, fixed and resumed', () => {
     storeChoice = { store: new S3RunStore(s3, bucket), bucket, s3 };
   }, 120_000);
 
-  const run = (executionName: string, target: string) =>
-    runLocalMigration({
-      sourceUrl,
-      targetUrl: target,
-      input: INPUT,
-      storeChoice,
-      concurrency: 2,
-      executionName,
-      progress: false,
-      retryIntervalMs: 0,
-    });
-
-  it('fails at the Map with a report, then resumes to the same target as a clean run', async () => {
-    // Prepare: every write of one memory's CMI row fails as a serialization failure would
+  /** Makes every write of one memory's CMI row fail as a serialization failure (transient) would. */
+  async function poisonOneMemory(url: string): Promise<string> {
     const { rows } = await withClient(sourceUrl, (c) =>
       c.query<{ id: string }>(
         'SELECT id::text AS id FROM memories WHERE NOT is_deleted ORDER BY id OFFSET 250 LIMIT 1',
       ),
     );
     const poisoned = targetMemoryId(rows[0]!.id);
-    await withClient(targetUrl, async (c) => {
+    await withClient(url, async (c) => {
       await c.query(`CREATE FUNCTION fail_one_memory() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
           IF NEW."remoteMemoryId" = '${poisoned}' THEN
@@ -66,6 +54,24 @@ describe('End to end: a failed Map range, fixed and resumed', () => {
         'CREATE TRIGGER fail_one_memory BEFORE INSERT OR UPDATE ON memory_index FOR EACH ROW EXECUTE FUNCTION fail_one_memory()',
       );
     });
+    return poisoned;
+  }
+
+  const run = (executionName: string, target: string, input: Record<string, unknown> = INPUT) =>
+    runLocalMigration({
+      sourceUrl,
+      targetUrl: target,
+      input,
+      storeChoice,
+      concurrency: 2,
+      executionName,
+      progress: false,
+      retryIntervalMs: 0,
+    });
+
+  it('fails at the Map with a report, then resumes to the same target as a clean run', async () => {
+    // Prepare: every write of one memory's CMI row fails as a serialization failure would
+    const poisoned = await poisonOneMemory(targetUrl);
 
     // Act: the run fails; the cause is fixed; the same execution runs again
     const failed = await run('redrive-me', targetUrl);
@@ -92,5 +98,42 @@ describe('End to end: a failed Map range, fixed and resumed', () => {
     );
     expect(cmi.rowCount).toBe(1);
     expect(await targetChecksums(targetUrl)).toEqual(await targetChecksums(cleanTargetUrl));
+  }, 240_000);
+
+  it('with a tolerated failure, succeeds and lists the failed range and its memories as not migrated', async () => {
+    // Prepare
+    const { targetUrl: partialTargetUrl } = await freshDatabases();
+    const poisoned = await poisonOneMemory(partialTargetUrl);
+
+    // Act
+    const result = await run('partial-run', partialTargetUrl, { ...INPUT, toleratedFailureCount: 1 });
+
+    // Assess
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    const report = JSON.parse(
+      (await storeChoice.store.get(runLayout('partial-run').report.json)).toString(),
+    ) as {
+      run: { status: string };
+      notMigrated: { memories: number; ranges: { index: number; memories: number }[] };
+      accounting: { holds: boolean; statement: string };
+      verification: { ok: boolean };
+    };
+    expect(report.run.status).toBe('succeeded');
+    expect(report.verification.ok).toBe(true);
+    expect(report.notMigrated.ranges).toHaveLength(1);
+    expect(report.notMigrated.memories).toBe(report.notMigrated.ranges[0]?.memories);
+    expect(report.notMigrated.memories).toBeGreaterThan(0);
+    expect(report.accounting.holds).toBe(true);
+    expect(report.accounting.statement).toContain(`${report.notMigrated.memories} not migrated`);
+    const markdown = (await storeChoice.store.get(runLayout('partial-run').report.markdown)).toString();
+    expect(markdown).toContain('## Not migrated');
+    const missing = await withClient(partialTargetUrl, (c) =>
+      c.query('SELECT 1 FROM memory_index WHERE "remoteMemoryId" = $1', [poisoned]),
+    );
+    expect(missing.rowCount).toBe(0);
+    const output = result.output as ReportResult;
+    expect((output.accounting?.migrated ?? 0) + (output.accounting?.rejected ?? 0)).toBe(
+      (output.accounting?.liveSourceMemories ?? 0) - report.notMigrated.memories,
+    );
   }, 240_000);
 });

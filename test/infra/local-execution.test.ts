@@ -50,6 +50,8 @@ function fixtureHandlers(s3: S3Client, bucket: string, calls: Call[]): Record<st
       bucket,
       runPrefix: 'runs/run-1/',
       options: event.input,
+      toleratedFailurePercentage: (event.input as { pct?: number }).pct ?? 0,
+      toleratedFailureCount: (event.input as { count?: number }).count ?? 0,
     })),
     Snapshot: task('Snapshot', () => ({ mode: 'logical', skipped: false, rds: [], rdsPending: false })),
     Users: task('Users', () => ({ matched: 2, created: 1 })),
@@ -154,7 +156,14 @@ describe('Function: runLocalExecution', () => {
       'Verify',
       'Report',
     ]);
-    const run = { runId: 'run-1', bucket, runPrefix: 'runs/run-1/', options: input };
+    const run = {
+      runId: 'run-1',
+      bucket,
+      runPrefix: 'runs/run-1/',
+      options: input,
+      toleratedFailurePercentage: 0,
+      toleratedFailureCount: 0,
+    };
     expect(calls[0]?.event).toEqual({ input, executionName: 'exec-1' });
     expect(calls.find((call) => call.task === 'Snapshot')?.event).toEqual({ run });
     expect(calls.find((call) => call.task === 'Users')?.event).toEqual({ run });
@@ -354,6 +363,38 @@ describe('Function: runLocalExecution', () => {
       events.filter((event) => event.type === 'StateRetried' && event.state.name === 'MigrateBatch'),
     ).toHaveLength(5);
     expect(calls.map((call) => call.task)).not.toContain('MigrateRelationships');
+  });
+
+  it.each([
+    ['one failed range of three within a count of 1', { pct: 100, count: 1 }, 'SUCCEEDED'],
+    ['one failed range of three within 34 %', { pct: 34, count: 3 }, 'SUCCEEDED'],
+    ['one failed range of three past 30 %', { pct: 30, count: 3 }, 'FAILED'],
+    ['one failed range of three past a count of 0', { pct: 100, count: 0 }, 'FAILED'],
+  ])("emulates the Map Run's tolerated failures: %s", async (_label, input, status) => {
+    // Prepare
+    const calls: Call[] = [];
+    const handlers = fixtureHandlers(s3, bucket, calls);
+    const migrate = handlers.MigrateBatch!;
+    handlers.MigrateBatch = async (event) => {
+      if ((event as { range: { index: number } }).range.index === 1) throw new TransientDatabaseError('down');
+      return migrate(event);
+    };
+
+    // Act
+    const result = await runLocalExecution({
+      definition,
+      handlers,
+      input,
+      bucket,
+      s3Client: s3,
+      retryIntervalMs: 0,
+    });
+
+    // Assess
+    expect(result.status).toBe(status);
+    expect(calls.filter((call) => call.task === 'MigrateBatch')).toHaveLength(2);
+    expect(calls.some((call) => call.task === 'MigrateRelationships')).toBe(status === 'SUCCEEDED');
+    if (status === 'FAILED') expect(result.error).toBe('TransientDatabaseError');
   });
 
   it('runs only the Rollback task for an input naming rollbackRunId', async () => {
