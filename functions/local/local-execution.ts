@@ -25,7 +25,7 @@ export interface LocalExecutionOptions {
   definition: AslDefinition;
   /**
    * Handlers by the function a task's ARN names (`Preflight`, `MigrateBatch`, `Report`, …); a key
-   * equal to a state's name (`FailureReport`) takes precedence for that state.
+   * equal to a state's name (`SnapshotStatus`) takes precedence for that state.
    */
   handlers: Record<string, LocalTaskHandler>;
   input: unknown;
