@@ -1,3 +1,5 @@
+// First: on an older Node this stops with one line naming the Node needed.
+import './scripts/require-node.cjs';
 import { defineConfig } from 'vitest/config';
 
 // Every test that writes a Federated Memory target runs against both real variants of its schema

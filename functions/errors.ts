@@ -1,7 +1,8 @@
 /**
  * The one errors module. Step Functions `Retry`/`Catch` match on error *names*, so every name here
- * is part of the state machine's contract: transient ones are retried, the rest fail the execution
- * with a report. Never rename one without changing infra/ too.
+ * is part of the state machine's contract (functions/error-contract.ts says which are retried and
+ * what the report advises). Each name is a string literal: esbuild's minifier renames classes, so a
+ * name taken from the class (`new.target.name`) would reach Step Functions as `e`.
  */
 
 export interface ErrorContext {
@@ -9,45 +10,49 @@ export interface ErrorContext {
 }
 
 export class MigrationError extends Error {
+  override name = 'MigrationError';
   readonly context: ErrorContext;
 
   constructor(message: string, options: { cause?: unknown; context?: ErrorContext } = {}) {
     super(message, { cause: options.cause });
-    this.name = new.target.name;
     this.context = options.context ?? {};
   }
 }
 
 /** Input a person typed (execution input, CLI flag, user map, rules file) is wrong. Not retried. */
-export class InvalidInputError extends MigrationError {}
+export class InvalidInputError extends MigrationError {
+  override name = 'InvalidInputError';
+}
 
 /** A database, bucket or endpoint cannot be reached or lacks what the migration needs. Not retried. */
-export class PreflightError extends MigrationError {}
+export class PreflightError extends MigrationError {
+  override name = 'PreflightError';
+}
 
 /** A connection reset, timeout, serialization failure or throttle: retrying the step is safe. */
-export class TransientDatabaseError extends MigrationError {}
+export class TransientDatabaseError extends MigrationError {
+  override name = 'TransientDatabaseError';
+}
 
 /** The embeddings API kept failing after every retry; the batch wrote nothing and may be retried. */
-export class EmbeddingUnavailableError extends MigrationError {}
+export class EmbeddingUnavailableError extends MigrationError {
+  override name = 'EmbeddingUnavailableError';
+}
 
 /** Another run holds the migration lock. */
-export class MigrationLockedError extends MigrationError {}
+export class MigrationLockedError extends MigrationError {
+  override name = 'MigrationLockedError';
+}
 
 /** Verification found the target does not reconcile with the source. */
-export class VerificationError extends MigrationError {}
+export class VerificationError extends MigrationError {
+  override name = 'VerificationError';
+}
 
 /** A snapshot object does not match its manifest (checksum, size or row count). */
-export class SnapshotIntegrityError extends MigrationError {}
-
-/** Error names the state machine retries with backoff. */
-export const TRANSIENT_ERROR_NAMES = [
-  TransientDatabaseError.name,
-  EmbeddingUnavailableError.name,
-  'Lambda.ServiceException',
-  'Lambda.AWSLambdaException',
-  'Lambda.SdkClientException',
-  'Lambda.TooManyRequestsException',
-] as const;
+export class SnapshotIntegrityError extends MigrationError {
+  override name = 'SnapshotIntegrityError';
+}
 
 // SQLSTATE classes and codes that mean "try again": connection exceptions (08), serialization and
 // deadlock (40001, 40P01), too many connections (53300), admin shutdown/crash (57P01-57P03).

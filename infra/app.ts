@@ -1,3 +1,5 @@
+// First: on an older Node this stops with one line naming the Node needed.
+import '../scripts/require-node.cjs';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { MigrationStack } from './migration-stack.js';

@@ -1,6 +1,7 @@
 import { Aws, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { FailureReportRule } from './constructs/failure-report-rule.js';
 import { MigrationAlarms } from './constructs/migration-alarms.js';
 import { MigrationFunctions } from './constructs/migration-functions.js';
 import { MigrationNetwork } from './constructs/migration-network.js';
@@ -12,7 +13,7 @@ import { RunBucket } from './constructs/run-bucket.js';
 import { readMigrationConfig } from './migration-config.js';
 import { acknowledgeMigrationFindings } from './nag-acknowledgements.js';
 
-/** Composes the migration: bucket, secrets, functions, state machine, schedule, alarms. */
+/** Composes the migration: bucket, secrets, functions, state machine, failure reports, schedule, alarms. */
 export class MigrationStack extends Stack {
   readonly runBucket: RunBucket;
   readonly functions: MigrationFunctions;
@@ -53,6 +54,7 @@ export class MigrationStack extends Stack {
       logRetention,
     });
     const { stateMachine } = this.workflow;
+    new FailureReportRule(this, 'FailureReport', { stateMachine, report: this.functions.byHandler.Report });
     if (config.schedule)
       new MigrationSchedule(this, 'Schedule', { stateMachine, expression: config.schedule });
     new MigrationAlarms(this, 'Alarms', { stateMachine, alarmTopicArn: config.alarmTopicArn });

@@ -23,8 +23,6 @@ export function acknowledgeMigrationFindings({
   const bucketId = logicalId(bucket);
   for (const fn of functions) {
     acknowledge(fn, {
-      'AwsSolutions-L1':
-        'The project targets nodejs22.x (DESIGN §8): the code, tests and local runner run on Node 22; moving to a newer runtime is a deliberate upgrade.',
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]':
         'The AWS-managed basic execution policy only lets the function write its own CloudWatch logs.',
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]':

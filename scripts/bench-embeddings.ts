@@ -6,6 +6,8 @@
  * memory (the original scripts' way) at the same latency and concurrency. Prints both rates and
  * the requests each needs. A benchmark: it prints figures, asserts nothing.
  */
+// First: on an older Node this stops with one line naming the Node needed.
+import './require-node.cjs';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';

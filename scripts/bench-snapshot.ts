@@ -7,6 +7,8 @@
  *   3. the snapshot of the whole source database to a folder, and to S3 (s3rver, multipart upload),
  * each with this process's peak RSS, sampled every 25 ms, to show memory stays flat.
  */
+// First: on an older Node this stops with one line naming the Node needed.
+import './require-node.cjs';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -15,6 +15,8 @@
  * latency. A benchmark: it prints figures, asserts nothing.
  */
 
+// First: on an older Node this stops with one line naming the Node needed.
+import './require-node.cjs';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -2,6 +2,8 @@
  * npm run stats:modules -- [--target-db <url>]   (also: tsx scripts/check-module-stats.ts, as the guide says)
  * Per module of the Federated Memory database: rows, migrated rows, rows with embeddings, CMI entries.
  */
+// First: on an older Node this stops with one line naming the Node needed.
+import './require-node.cjs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { formatModuleStatistics, moduleStatistics } from '../functions/db/statistics.js';

@@ -3,6 +3,8 @@
  * Gives every module row a Central Memory Index entry derived as Federated Memory derives it, and
  * removes entries whose memory is gone. With --all every entry is recomputed.
  */
+// First: on an older Node this stops with one line naming the Node needed.
+import './require-node.cjs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { inspectTarget } from '../functions/db/target-schema.js';

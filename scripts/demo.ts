@@ -4,6 +4,8 @@
  * server, embeddings server), generates a sample BigMemory, runs a dry run and then the migration
  * through the local runner of the synthesized state machine, and prints where the reports are.
  */
+// First: on an older Node this stops with one line naming the Node needed.
+import './require-node.cjs';
 import './cli/local-console.js';
 import { parseArgs } from 'node:util';
 import pg from 'pg';

@@ -4,6 +4,8 @@
  * input the options make, waits, and prints where the report is. Credentials and region come from
  * the usual AWS environment; the databases and the OpenAI key come from the stack's secrets.
  */
+// First: on an older Node this stops with one line naming the Node needed.
+import './require-node.cjs';
 import './cli/local-console.js';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { parseFlags, runCli, UsageError } from './cli/database-flags.js';

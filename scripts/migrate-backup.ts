@@ -1,6 +1,8 @@
 /**
  * npm run migrate:backup -- [options]   (the guide's Step 1: back up both databases)
  */
+// First: on an older Node this stops with one line naming the Node needed.
+import './require-node.cjs';
 import './cli/local-console.js';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';

@@ -1,6 +1,8 @@
 /**
  * npm run migrate:bigmemory -- [options]   (the guide's Step 3, run through the local runner)
  */
+// First: on an older Node this stops with one line naming the Node needed.
+import './require-node.cjs';
 import './cli/local-console.js';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';

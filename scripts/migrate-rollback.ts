@@ -1,6 +1,8 @@
 /**
  * npm run migrate:rollback -- --run <id> [--target-db <url>] [--force]
  */
+// First: on an older Node this stops with one line naming the Node needed.
+import './require-node.cjs';
 import './cli/local-console.js';
 import { pathToFileURL } from 'node:url';
 import { PreflightError } from '../functions/errors.js';

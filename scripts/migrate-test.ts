@@ -2,6 +2,8 @@
  * npm run migrate:test -- [options]   (the guide's Step 2)
  * Checks both connections, shows statistics of the data to migrate, then runs a dry run: nothing changes.
  */
+// First: on an older Node this stops with one line naming the Node needed.
+import './require-node.cjs';
 import './cli/local-console.js';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';

@@ -2,6 +2,8 @@
  * npm run seed:bigmemory -- --database <url> --memories N --users U --seed S
  *   [--target-database <url> --same-token K --same-email K] [--schema] [--relations R] [--no-defects] [--json]
  */
+// First: on an older Node this stops with one line naming the Node needed.
+import './require-node.cjs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { InvalidInputError, MigrationError } from '../functions/errors.js';

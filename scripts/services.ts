@@ -6,6 +6,8 @@
  * with the migration scripts, and keeps running until Ctrl-C.
  */
 
+// First: on an older Node this stops with one line naming the Node needed.
+import './require-node.cjs';
 import { generateBigMemory } from '../test/generator/bigmemory-generator.js';
 import { createDatabase, createTarget } from '../test/harness/databases.js';
 import { startTestServices } from '../test/harness/services-runtime.js';

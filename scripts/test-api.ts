@@ -3,6 +3,8 @@
  * A sample of migrated memories must find themselves by their own embedding in their module table,
  * and their module through the Central Memory Index, as Federated Memory's query router does.
  */
+// First: on an older Node this stops with one line naming the Node needed.
+import './require-node.cjs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { searchSmokeTest } from '../functions/engine/verify.js';

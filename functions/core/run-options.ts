@@ -64,12 +64,39 @@ export const MigrationInputSchema = z
       .object({ snapshot: z.string().min(1), database: z.enum(['source', 'target']) })
       .strict()
       .optional(),
+    /**
+     * A partial run: each Distributed Map succeeds while at most this share (percent) / this number
+     * of its ranges failed; the report lists the failed ranges as not migrated. Default 0: any range
+     * that fails after its retries fails the execution, which can then be redriven.
+     */
+    toleratedFailurePercentage: z.number().min(0).max(100).optional(),
+    toleratedFailureCount: z.number().int().min(0).optional(),
     /** Rollback/restore only: go ahead over a held lock (rollback) or tables that hold rows (restore). */
     force: z.boolean().default(false),
   })
   .strict();
 
 export type MigrationInput = z.infer<typeof MigrationInputSchema>;
+
+/**
+ * The MigrateBatches Map's thresholds. A Map Run fails when its failed children pass either one, so
+ * when the input gives only one, the other is set so that it never limits (100 %, or as many
+ * failures as there can be ranges: one per live memory); neither given tolerates nothing.
+ */
+export function toleratedFailuresOf(
+  input: Pick<MigrationInput, 'toleratedFailurePercentage' | 'toleratedFailureCount'>,
+  liveMemories: number,
+): { toleratedFailurePercentage: number; toleratedFailureCount: number } {
+  const percentage = input.toleratedFailurePercentage;
+  const count = input.toleratedFailureCount;
+  if (percentage === undefined && count === undefined) {
+    return { toleratedFailurePercentage: 0, toleratedFailureCount: 0 };
+  }
+  return {
+    toleratedFailurePercentage: percentage ?? 100,
+    toleratedFailureCount: count ?? Math.max(liveMemories, 1),
+  };
+}
 
 /** preserve: copy vectors bit for bit; all: regenerate every one; missing-only: regenerate NULL/invalid ones. */
 export type EmbedMode = 'preserve' | 'all' | 'missing-only';
@@ -110,6 +137,8 @@ export function runLayout(runId: string) {
   const pad = (n: number) => String(n).padStart(6, '0');
   return {
     prefix,
+    /** Preflight's run context, for the failure report (which gets only the execution's name). */
+    runContext: `${prefix}run.json`,
     userMap: `${prefix}inputs/user-map.json`,
     rules: `${prefix}inputs/rules.json`,
     memoryRanges: `${prefix}plan/memory-ranges.json`,

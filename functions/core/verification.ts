@@ -49,6 +49,8 @@ export interface VerificationCounts {
   rejected: number;
   /** Live source memories the ledger does not account for. */
   unaccounted: number;
+  /** Live source memories of the ranges a tolerated partial run could not migrate (absent: none). */
+  notMigrated?: number;
   /** Ledger rows whose source memory is now soft-deleted or gone. */
   stale: number;
   byModule: Record<string, number>;
@@ -189,15 +191,22 @@ export class AccountingTally {
   unaccounted = 0;
   staleDeleted = 0;
   staleGone = 0;
+  /** Live memories of ranges a tolerated partial run could not migrate. */
+  notMigrated = 0;
   readonly unaccountedSamples: string[] = [];
   readonly staleSamples: string[] = [];
+
+  /** `excused`: ids of a partial run's failed ranges, not migrated by the run's own choice. */
+  constructor(private readonly excused: ReadonlySet<string> = new Set()) {}
 
   record(pair: MergedPair<SourceMemoryKey, LedgerMemoryKey>): void {
     const { left: source, right: ledger, key } = pair;
     if (source?.deleted) this.sourceDeleted++;
     else if (source) this.sourceMemories++;
     if (!ledger) {
-      if (source && !source.deleted) {
+      if (source && !source.deleted && this.excused.has(key)) {
+        this.notMigrated++;
+      } else if (source && !source.deleted) {
         this.unaccounted++;
         addSample(this.unaccountedSamples, key);
       }
@@ -228,8 +237,10 @@ export class AccountingTally {
       this.stale > 0
         ? `; ${this.stale} ledger row(s) are stale (${this.staleDeleted} source memories soft-deleted since, ${this.staleGone} gone), e.g. ${this.staleSamples.join(', ')}`
         : '';
+    const notMigratedNote =
+      this.notMigrated > 0 ? `, ${this.notMigrated} not migrated (their ranges failed; tolerated)` : '';
     const detail = ok
-      ? `${this.sourceMemories} live source memories: ${this.migrated} migrated, ${this.rejected} rejected with a reason${staleNote}`
+      ? `${this.sourceMemories} live source memories: ${this.migrated} migrated, ${this.rejected} rejected with a reason${notMigratedNote}${staleNote}`
       : `${this.unaccounted} of ${this.sourceMemories} live source memories are neither migrated nor rejected with a reason` +
         `${this.rejectedWithoutReason > 0 ? ` (${this.rejectedWithoutReason} rejected without one)` : ''}, e.g. ${this.unaccountedSamples.join(', ')}${staleNote}`;
     return {

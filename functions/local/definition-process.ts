@@ -35,7 +35,7 @@ export async function synthesizeDefinitionApart(options: LoadDefinitionOptions =
   if (answer && 'definition' in answer) return answer.definition;
   if (answer && 'error' in answer) {
     const { name, message, context } = answer.error;
-    if (name === InvalidInputError.name) throw new InvalidInputError(message, { context });
+    if (name === 'InvalidInputError') throw new InvalidInputError(message, { context });
     throw new MigrationError(`Synthesizing the state machine definition failed: ${name}: ${message}`, {
       context: { ...context, stack: answer.error.stack },
     });

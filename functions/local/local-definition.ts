@@ -6,6 +6,17 @@ export const LOCAL_ITEM_READER_RESOURCE = 'arn:aws:lambda:local:000000000000:fun
 /** Where a reader task leaves a Map's items in the state. */
 export const LOCAL_ITEMS_PATH = '$.localMapItems';
 
+/** Resource of the inserted tolerance checks; the local runner binds it to `checkToleratedFailures`. */
+export const LOCAL_TOLERANCE_RESOURCE = 'arn:aws:lambda:local:000000000000:function:LocalToleratedFailures';
+
+/** Where a Map with tolerated failures leaves its children's results for the check. */
+const LOCAL_RESULTS_PATH = '$.localMapResults';
+
+/** What the inserted catch leaves as a failed child's result. */
+export interface LocalFailedItem {
+  localFailure: { Error: string; Cause?: unknown };
+}
+
 export interface LocalItemReader {
   /** The inserted Task state's name. */
   stateName: string;
@@ -29,9 +40,15 @@ export interface LocalDefinition {
  * - `ResultWriter` is dropped: the children's results stay in memory and the Map's `ResultPath: null`
  *   discards them, as the deployed state discards the writer's summary.
  *
- * Consequences: the items array stays in the state after the Map (harmless: later steps pick their
- * fields by path); a child's error reaches the Map's `Catch` under its own name, where AWS reports
- * `States.ExceedToleratedFailureThreshold`.
+ * - a Map with `ToleratedFailurePercentage(Path)` / `ToleratedFailureCount(Path)` (which the
+ *   interpreter ignores) gets them emulated: each task of its processor catches any error into a
+ *   result `{ localFailure }`, the Map keeps its results at `$.localMapResults.<Map>`, and a Task
+ *   `<Map> (local tolerated failures)` after it fails the execution when the failed children pass
+ *   either threshold, as a Map Run does.
+ *
+ * Consequences: the items (and a tolerant Map's results) stay in the state after the Map (harmless:
+ * later steps pick their fields by path); a failed Map reports the first failed child's error name,
+ * where AWS reports `States.ExceedToleratedFailureThreshold`.
  */
 export function prepareForLocalExecution(definition: AslDefinition): LocalDefinition {
   const copy = structuredClone(definition);
@@ -48,6 +65,7 @@ function transform(definition: AslDefinition, itemReaders: LocalItemReader[]): v
     }
     if (state.Type !== 'Map') continue;
     delete state.ResultWriter;
+    emulateToleratedFailures(definition, mapName, state);
     const reader = state.ItemReader;
     if (!reader) continue;
     const stateName = `${mapName} (local ItemReader)`;
@@ -67,6 +85,72 @@ function transform(definition: AslDefinition, itemReaders: LocalItemReader[]): v
     itemReaders.push({ stateName, mapName });
   }
   redirectTransitions(definition, renames);
+}
+
+const TOLERANCE_FIELDS = [
+  'ToleratedFailurePercentage',
+  'ToleratedFailurePercentagePath',
+  'ToleratedFailureCount',
+  'ToleratedFailureCountPath',
+] as const;
+
+function emulateToleratedFailures(definition: AslDefinition, mapName: string, map: AslState): void {
+  if (!TOLERANCE_FIELDS.some((field) => map[field] !== undefined) || !map.ItemProcessor) return;
+  const processor = map.ItemProcessor;
+  for (const [taskName, task] of Object.entries(processor.States)) {
+    if (task.Type !== 'Task') continue;
+    const failedItem = `${taskName} (local failed item)`;
+    task.Catch = [{ ErrorEquals: ['States.ALL'], ResultPath: '$.localFailure', Next: failedItem }];
+    processor.States[failedItem] = {
+      Type: 'Pass',
+      Parameters: { 'localFailure.$': '$.localFailure' },
+      End: true,
+    };
+  }
+  const threshold = (field: 'ToleratedFailurePercentage' | 'ToleratedFailureCount') =>
+    map[`${field}Path`] !== undefined
+      ? { [`${field}.$`]: map[`${field}Path`] }
+      : { [field]: map[field] ?? 0 };
+  const checkName = `${mapName} (local tolerated failures)`;
+  const resultsPath = `${LOCAL_RESULTS_PATH}.${mapName}`;
+  definition.States[checkName] = {
+    Type: 'Task',
+    Resource: LOCAL_TOLERANCE_RESOURCE,
+    Parameters: {
+      'Results.$': resultsPath,
+      ...threshold('ToleratedFailurePercentage'),
+      ...threshold('ToleratedFailureCount'),
+    },
+    ResultPath: null,
+    ...(map.Next ? { Next: map.Next } : { End: true }),
+  };
+  for (const field of TOLERANCE_FIELDS) delete map[field];
+  map.ResultPath = resultsPath;
+  map.Next = checkName;
+  delete map.End;
+}
+
+/**
+ * The check after a tolerant Map: a Map Run fails when its failed children exceed either the
+ * tolerated count or the tolerated percentage.
+ */
+export async function checkToleratedFailures(event: unknown): Promise<null> {
+  const { Results, ToleratedFailurePercentage, ToleratedFailureCount } = event as {
+    Results: unknown[];
+    ToleratedFailurePercentage: number;
+    ToleratedFailureCount: number;
+  };
+  const failures = Results.filter(
+    (result): result is LocalFailedItem =>
+      typeof result === 'object' && result !== null && 'localFailure' in result,
+  );
+  const [first] = failures;
+  if (!first) return null;
+  const percentage = (failures.length * 100) / Results.length;
+  if (failures.length <= ToleratedFailureCount && percentage <= ToleratedFailurePercentage) return null;
+  const error = new Error(typeof first.localFailure.Cause === 'string' ? first.localFailure.Cause : '');
+  error.name = first.localFailure.Error;
+  throw error;
 }
 
 function redirectTransitions(definition: AslDefinition, renames: Map<string, string>): void {

@@ -1,8 +1,14 @@
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { InvalidInputError } from '../errors.js';
+import type { ExecutionFailedEvent } from '../steps/report.js';
 import { type AslDefinition, allStates, functionNameOf } from './asl-definition.js';
-import { LOCAL_ITEM_READER_RESOURCE, prepareForLocalExecution } from './local-definition.js';
+import {
+  checkToleratedFailures,
+  LOCAL_ITEM_READER_RESOURCE,
+  LOCAL_TOLERANCE_RESOURCE,
+  prepareForLocalExecution,
+} from './local-definition.js';
 
 /** A Lambda handler as the local runner calls it: the task's payload in, its result out. */
 export type LocalTaskHandler = (event: unknown) => Promise<unknown>;
@@ -19,7 +25,7 @@ export interface LocalExecutionOptions {
   definition: AslDefinition;
   /**
    * Handlers by the function a task's ARN names (`Preflight`, `MigrateBatch`, `Report`, …); a key
-   * equal to a state's name (`FailureReport`) takes precedence for that state.
+   * equal to a state's name (`SnapshotStatus`) takes precedence for that state.
    */
   handlers: Record<string, LocalTaskHandler>;
   input: unknown;
@@ -34,6 +40,11 @@ export interface LocalExecutionOptions {
   /** Replaces every retry's backoff (tests: 0); by default the definition's own intervals and jitter. */
   retryIntervalMs?: number;
   onStateEvent?: (event: LocalStateEvent) => void;
+  /**
+   * Called with the execution-failed event when the execution fails, as the deployed stack's
+   * EventBridge rule calls the Report function (infra/constructs/failure-report-rule.ts).
+   */
+  failureReport?: LocalTaskHandler;
 }
 
 export interface LocalExecutionResult {
@@ -42,6 +53,8 @@ export interface LocalExecutionResult {
   /** The error name, as a Fail state or an uncaught task error reports it. */
   error?: string;
   cause?: string;
+  /** What `failureReport` returned for a failed execution. */
+  failureReport?: unknown;
 }
 
 /**
@@ -49,8 +62,9 @@ export interface LocalExecutionResult {
  * bound to a local handler. The Distributed Maps' S3 item reads are made explicit (see
  * `prepareForLocalExecution`); everything else runs as synthesized.
  *
- * Difference from AWS: a task error's `Cause` is the error's message, where Lambda gives a JSON
- * string of errorType/errorMessage/trace.
+ * Differences from AWS: a task error's `Cause` is the error's message, where Lambda gives a JSON
+ * string of errorType/errorMessage/trace; a failed execution cannot be redriven in place (run it
+ * again under the same execution name: every step resumes idempotently).
  */
 export async function runLocalExecution(options: LocalExecutionOptions): Promise<LocalExecutionResult> {
   const { definition } = prepareForLocalExecution(options.definition);
@@ -61,6 +75,10 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
     if (state.Type !== 'Task') continue;
     if (state.Resource === LOCAL_ITEM_READER_RESOURCE) {
       localHandlers[stateName] = readItems;
+      continue;
+    }
+    if (state.Resource === LOCAL_TOLERANCE_RESOURCE) {
+      localHandlers[stateName] = checkToleratedFailures;
       continue;
     }
     const functionName = functionNameOf(state.Resource);
@@ -83,25 +101,34 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
 
   // The local ARNs (region `local`) are not valid AWS ARNs; every task is bound to a local handler anyway.
   const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
+  const executionName = options.executionName ?? `local-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const execution = machine.run(options.input as Parameters<StateMachine['run']>[0], {
     overrides: { taskResourceLocalHandlers: localHandlers as InterpreterHandlers, retryIntervalOverrides },
     context: {
-      Execution: {
-        Name: options.executionName ?? `local-${new Date().toISOString().replace(/[:.]/g, '-')}`,
-      },
+      Execution: { Name: executionName },
     },
   });
   const events = forwardEvents(execution.eventLogs, options.onStateEvent);
+  let failed: LocalExecutionResult;
   try {
     const output = await execution.result;
     return { status: 'SUCCEEDED', output };
   } catch (error) {
     const failure = (error as { cause?: unknown }).cause ?? error;
     const { name, message } = failure instanceof Error ? failure : new Error(String(failure));
-    return { status: 'FAILED', error: name, cause: message };
+    failed = { status: 'FAILED', error: name, cause: message };
   } finally {
     await events;
   }
+  if (!options.failureReport) return failed;
+  const event: ExecutionFailedEvent = {
+    failed: true,
+    executionName,
+    executionStatus: 'FAILED',
+    input: JSON.stringify(options.input ?? {}),
+    error: { Error: failed.error, Cause: failed.cause },
+  };
+  return { ...failed, failureReport: await options.failureReport(event) };
 }
 
 async function forwardEvents(

@@ -4,7 +4,8 @@ import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { STEPS, type StepName } from '../steps/index.js';
 import type { LocalTaskHandler } from './local-execution.js';
 
-function localContext(functionName: string): Context {
+/** A Lambda context as a local invocation gets it: a full timeout's time left, local names. */
+export function localContext(functionName: string): Context {
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName,

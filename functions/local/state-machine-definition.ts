@@ -15,6 +15,35 @@ export interface LoadDefinitionOptions {
   bucket?: string;
 }
 
+/** The CDK app synthesized in this process: the stack, its template and the cloud assembly's folder. */
+export interface SynthesizedApp {
+  stack: MigrationStack;
+  template: TemplateJson;
+  /** The cloud assembly (cdk.out) folder: the bundles' assets live here when bundling ran. */
+  directory: string;
+}
+
+export interface TemplateJson {
+  Resources?: Record<string, { Type?: string; Properties?: Record<string, unknown> }>;
+}
+
+/** Synthesizes the app as `cdk synth` would (with `bundle`, esbuild builds every function too). */
+export function synthesizeMigrationApp(
+  options: LoadDefinitionOptions & { bundle?: boolean } = {},
+): SynthesizedApp {
+  const stack = inProcessMigrationStack({ context: options.context, bundle: options.bundle });
+  const assembly = (
+    stack.node.root as unknown as {
+      synth(): { directory: string; getStackArtifact(id: string): { template: unknown } };
+    }
+  ).synth();
+  return {
+    stack,
+    template: assembly.getStackArtifact(stack.artifactId).template as TemplateJson,
+    directory: assembly.directory,
+  };
+}
+
 /**
  * The state machine definition exactly as the CDK app synthesizes it (bundling skipped), with its
  * CloudFormation tokens resolved: each function's `Fn::GetAtt … Arn` becomes a local ARN naming the
@@ -22,8 +51,12 @@ export interface LoadDefinitionOptions {
  * local values. Any other token is an error rather than a guess.
  */
 export async function loadSynthesizedDefinition(options: LoadDefinitionOptions = {}): Promise<AslDefinition> {
-  const stack = inProcessMigrationStack({ context: options.context });
-  const template = synthesizedTemplate(stack);
+  return resolvedDefinition(synthesizeMigrationApp(options), options.bucket);
+}
+
+/** The definition of a synthesized app with its tokens resolved for local use (see above). */
+export function resolvedDefinition(app: SynthesizedApp, bucket?: string): AslDefinition {
+  const { stack, template } = app;
   const stateMachineId = logicalIdOf(stack, stack.workflow.stateMachine.node.defaultChild);
   const definitionString = template.Resources?.[stateMachineId]?.Properties?.DefinitionString;
   if (definitionString === undefined) {
@@ -31,38 +64,31 @@ export async function loadSynthesizedDefinition(options: LoadDefinitionOptions =
       context: { stateMachineId },
     });
   }
+  return JSON.parse(resolveToken(definitionString, localTokens(app, bucket))) as AslDefinition;
+}
+
+/** What each CloudFormation token of the template stands for in a local run. */
+export function localTokens(app: SynthesizedApp, bucket?: string): Map<string, string> {
+  const { stack } = app;
   const tokens = new Map<string, string>([
     ['Ref:AWS::Partition', 'aws'],
     ['Ref:AWS::Region', 'local'],
     ['Ref:AWS::AccountId', '000000000000'],
     ['Ref:AWS::URLSuffix', 'amazonaws.com'],
-    [
-      `Ref:${logicalIdOf(stack, stack.runBucket.bucket.node.defaultChild)}`,
-      options.bucket ?? DEFAULT_LOCAL_BUCKET,
-    ],
+    [`Ref:${logicalIdOf(stack, stack.runBucket.bucket.node.defaultChild)}`, bucket ?? DEFAULT_LOCAL_BUCKET],
   ]);
   for (const [handler, fn] of Object.entries(stack.functions.byHandler)) {
     tokens.set(`GetAtt:${logicalIdOf(stack, fn.node.defaultChild)}.Arn`, localFunctionArn(handler));
   }
-  return JSON.parse(resolveToken(definitionString, tokens)) as AslDefinition;
+  return tokens;
 }
 
-interface TemplateJson {
-  Resources?: Record<string, { Properties?: { DefinitionString?: unknown } }>;
-}
-
-function synthesizedTemplate(stack: MigrationStack): TemplateJson {
-  const assembly = (
-    stack.node.root as unknown as { synth(): { getStackArtifact(id: string): { template: unknown } } }
-  ).synth();
-  return assembly.getStackArtifact(stack.artifactId).template as TemplateJson;
-}
-
-function logicalIdOf(stack: MigrationStack, element: unknown): string {
+export function logicalIdOf(stack: MigrationStack, element: unknown): string {
   return stack.resolve((element as { logicalId: string }).logicalId) as string;
 }
 
-function resolveToken(value: unknown, tokens: Map<string, string>): string {
+/** A template value with its tokens resolved; an unknown token is an `InvalidInputError`. */
+export function resolveToken(value: unknown, tokens: Map<string, string>): string {
   if (typeof value === 'string') return value;
   if (value && typeof value === 'object') {
     const intrinsic = value as Record<string, unknown>;

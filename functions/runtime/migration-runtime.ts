@@ -91,8 +91,12 @@ function lazyPool(
           connectionTimeoutMillis: 10_000,
           idleTimeoutMillis: 30_000,
         });
-        // An idle client's error must not crash the process; the next query reports it.
+        // A client's error must not crash the process: an idle client's goes to the pool's listener,
+        // and a checked-out client whose connection the server ended (a failover, pg_terminate_backend)
+        // emits one after its query already failed as a TransientDatabaseError; the step's retry
+        // takes it from there.
         p.on('error', () => undefined);
+        p.on('connect', (client) => client.on('error', () => undefined));
         return p;
       });
       return pool.catch((error) => {

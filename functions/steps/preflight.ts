@@ -8,6 +8,7 @@ import {
   runIdFrom,
   runLayout,
   snapshotModeOf,
+  toleratedFailuresOf,
 } from '../core/run-options.js';
 import { parseUserMap, validateUserMap } from '../core/user-map.js';
 import { acquireRunLock, ensureLedger, lastSuccessfulWatermark, recordRunStart } from '../db/run-ledger.js';
@@ -180,6 +181,7 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     embeddingModel: input.embeddingModel,
     embeddingDimensions,
     embeddingPricePerMillionTokens: input.embeddingPricePerMillionTokens,
+    ...toleratedFailuresOf(input, Number(c.live)),
     hasUserMap: Boolean(input.userMapS3Uri),
     hasRules: Boolean(input.rules),
     sourceSchema,
@@ -199,5 +201,6 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     await acquireRunLock(targetDb, runId);
     await recordRunStart(targetDb, { runId, options: reportableOptions(run), watermark: c.watermark });
   }
+  await putJson(runtime.store, runLayout(runId).runContext, run);
   return run;
 }

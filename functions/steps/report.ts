@@ -5,6 +5,7 @@ import { buildMigrationReport, type ReportInput } from '../core/report/model.js'
 import { runIdFrom, runLayout } from '../core/run-options.js';
 import { recordRunEnd, releaseRunLock } from '../db/run-ledger.js';
 import { estimateEmbeddingCost } from '../embed/cost.js';
+import { hintFor } from '../error-contract.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { concatenateObjects } from '../store/concatenate-objects.js';
 import { fetchInOrder } from '../store/read-ahead.js';
@@ -20,6 +21,36 @@ export interface ReportEvent {
   state?: { run?: RunContext; plan?: { batchCount: number; relationBatchCount: number }; dryRun?: unknown };
   /** Failure path: names the run when Preflight failed before a run context existed. */
   executionName?: string;
+  /** Failure path from the execution's status event: FAILED, TIMED_OUT or ABORTED. */
+  executionStatus?: string;
+  /** Failure path from the execution's status event: the execution input, as JSON text. */
+  input?: string;
+}
+
+/**
+ * What the failure report gets when an execution ends unsuccessfully (the EventBridge rule of
+ * infra/constructs/failure-report-rule.ts; the local runner sends the same): only the execution's
+ * name, status, input and error, so the run context comes from the run store (Preflight's run.json).
+ */
+export type ExecutionFailedEvent = Required<
+  Pick<ReportEvent, 'failed' | 'executionName' | 'executionStatus' | 'input' | 'error'>
+>;
+
+/** The error name of an execution that ended without one of its own (timed out, aborted). */
+function statusErrorName(status: string | undefined): string {
+  if (status === 'TIMED_OUT') return 'States.Timeout';
+  if (status === 'ABORTED') return 'ExecutionAborted';
+  return 'Error';
+}
+
+function parsedInput(text: string | undefined): Record<string, unknown> | null {
+  if (!text) return null;
+  try {
+    const value = JSON.parse(text) as unknown;
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
 }
 
 export interface ReportResult {
@@ -41,32 +72,32 @@ async function readOptional<T>(store: RunStore, key: string): Promise<T | null> 
   return getJson<T>(store, key).catch(() => null);
 }
 
-/** Explains a failure from its error name: what failed and what to do next. */
-function hintFor(name: string): string {
-  switch (name) {
-    case 'PreflightError':
-      return 'Nothing was written. Fix the connection or schema problem named above and start the execution again.';
-    case 'InvalidInputError':
-      return 'Nothing was written. Correct the execution input (or the user map / rules file) as the message says and start again.';
-    case 'MigrationLockedError':
-      return 'Another run is in progress. Wait for it, or release a stale lock as the message says.';
-    case 'VerificationError':
-      return 'The data was written but does not reconcile; see the verification checks. Re-running is safe (idempotent); roll back the run if needed.';
-    default:
-      return 'Batches commit one transaction each, so the target holds only whole batches. Re-running the same input is safe: it resumes idempotently.';
-  }
-}
-
 /**
  * Gathers the run's pieces from the store into report.json, report.md, report.html and
  * decisions.jsonl.gz; for real runs it also closes the run in the ledger and releases the lock.
  * The failure path calls it too, so every execution leaves a report.
  */
 export async function report(runtime: MigrationRuntime, event: ReportEvent): Promise<ReportResult> {
-  const run = event.run ?? event.state?.run;
   const failed = event.failed === true;
-  const errorName = event.error?.Error ?? 'Error';
-  let errorMessage = event.error?.Cause ?? '';
+  const executionInput = parsedInput(event.input);
+  // Rollback and restore executions are not runs: their own result is their report.
+  if (
+    executionInput &&
+    (executionInput.rollbackRunId !== undefined || executionInput.restore !== undefined)
+  ) {
+    return { runId: null, status: 'failed', dryRun: false, report: null, accounting: null };
+  }
+  const run =
+    event.run ??
+    event.state?.run ??
+    (failed && event.executionName
+      ? ((await readOptional<RunContext>(
+          runtime.store,
+          runLayout(runIdFrom(event.executionName)).runContext,
+        )) ?? undefined)
+      : undefined);
+  const errorName = event.error?.Error || statusErrorName(event.executionStatus);
+  let errorMessage = event.error?.Cause || '';
   try {
     const cause = JSON.parse(errorMessage) as { errorMessage?: string };
     if (cause.errorMessage) errorMessage = cause.errorMessage;
@@ -148,7 +179,7 @@ async function reportEarlyFailure(
     return { runId: null, status: 'failed', dryRun: false, report: null, accounting: null };
   const runId = runIdFrom(event.executionName);
   const layout = runLayout(runId);
-  const dryRun = event.state?.dryRun === true;
+  const dryRun = event.state?.dryRun === true || parsedInput(event.input)?.dryRun === true;
   const now = new Date().toISOString();
   const model = buildMigrationReport({
     run: {

@@ -27,6 +27,9 @@ export interface RunContext {
   /** Preflight sets it from the input (`snapshotModeOf`); absent means the default for the run kind. */
   snapshot?: SnapshotMode;
   rds?: RdsSnapshotInput;
+  /** The Distributed Maps' tolerated failures (`ToleratedFailurePercentagePath` / `…CountPath`). */
+  toleratedFailurePercentage: number;
+  toleratedFailureCount: number;
   hasUserMap: boolean;
   hasRules: boolean;
   sourceSchema: SourceSchema;
@@ -65,6 +68,12 @@ export function reportableOptions(run: RunContext): Record<string, unknown> {
     targetVectors: `${run.target.vectors.embeddingDimensions}-d, CMI ${run.target.vectors.cmiDimensions}-d`,
     ...(run.target.modulesWithoutTable.length > 0
       ? { modulesWithoutTable: run.target.modulesWithoutTable.join(', ') }
+      : {}),
+    ...(run.toleratedFailurePercentage > 0 || run.toleratedFailureCount > 0
+      ? {
+          toleratedFailurePercentage: run.toleratedFailurePercentage,
+          toleratedFailureCount: run.toleratedFailureCount,
+        }
       : {}),
   };
 }

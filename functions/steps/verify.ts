@@ -1,5 +1,7 @@
 import { runLayout } from '../core/run-options.js';
 import { type FingerprintSummary, FingerprintTally } from '../core/verification.js';
+import { liveMemoryIdsInRanges } from '../db/range-memories.js';
+import type { KeyRange } from '../db/source-reader.js';
 import { verifyMigration } from '../engine/verify.js';
 import { MigrationError, VerificationError } from '../errors.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
@@ -37,6 +39,38 @@ async function sliceFingerprints(
   return tally.summary();
 }
 
+/** A range a tolerated partial run left unmigrated, as the report lists it. */
+export interface NotMigratedRange extends KeyRange {
+  /** Its live source memories: none of them was migrated by this run. */
+  memories: number;
+}
+
+/**
+ * The memory ranges of a run that tolerates failed ranges which left no batch summary (a batch
+ * writes its summary after its transaction committed), with the ids of their live memories.
+ */
+async function failedRanges(
+  runtime: MigrationRuntime,
+  run: RunContext,
+): Promise<{ ranges: NotMigratedRange[]; ids: Set<string> } | null> {
+  if (!(run.toleratedFailurePercentage > 0 || run.toleratedFailureCount > 0)) return null;
+  const layout = runLayout(run.runId);
+  const planned = await getJson<KeyRange[]>(runtime.store, layout.memoryRanges);
+  const done = new Set(await runtime.store.list(layout.batchesPrefix));
+  const failed = planned.filter((range) => !done.has(layout.batch(range.index)));
+  if (failed.length === 0) return null;
+  const idsByRange = await liveMemoryIdsInRanges(
+    await runtime.sourcePool(),
+    run.sourceSchema,
+    failed,
+    run.changedSince ? new Date(run.changedSince) : null,
+  );
+  return {
+    ranges: failed.map((range) => ({ ...range, memories: idsByRange.get(range.index)?.length ?? 0 })),
+    ids: new Set([...idsByRange.values()].flat()),
+  };
+}
+
 /**
  * Reconciles target against source. A failed check fails the execution (after its result is
  * stored, so the failure report shows which check and why) rather than passing quietly.
@@ -45,6 +79,7 @@ export async function verify(runtime: MigrationRuntime, event: VerifyEvent) {
   const { run, plan } = event;
   if (run.dryRun) return { skipped: true as const, ok: true, reason: 'dry run' };
   const fingerprints = plan ? await sliceFingerprints(runtime, run, plan.verifySliceCount) : undefined;
+  const partial = await failedRanges(runtime, run);
   const result = await verifyMigration(
     {
       source: await runtime.sourcePool(),
@@ -52,9 +87,16 @@ export async function verify(runtime: MigrationRuntime, event: VerifyEvent) {
       schema: run.sourceSchema,
       layout: run.target,
     },
-    { preserveEmbeddings: run.embedMode === 'preserve', ...(fingerprints ? { fingerprints } : {}) },
+    {
+      preserveEmbeddings: run.embedMode === 'preserve',
+      ...(fingerprints ? { fingerprints } : {}),
+      ...(partial ? { notMigrated: partial.ids } : {}),
+    },
   );
-  await putJson(runtime.store, runLayout(run.runId).verification, result);
+  await putJson(runtime.store, runLayout(run.runId).verification, {
+    ...result,
+    ...(partial ? { notMigratedRanges: partial.ranges } : {}),
+  });
   const failed = result.checks.filter((c) => !c.ok).map((c) => c.name);
   if (!result.ok) {
     throw new VerificationError(

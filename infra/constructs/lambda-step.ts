@@ -1,28 +1,18 @@
 import { Duration } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import {
-  Errors,
-  type IChainable,
-  JitterType,
-  type RetryProps,
-  TaskInput,
-  Timeout,
-} from 'aws-cdk-lib/aws-stepfunctions';
+import { JitterType, type RetryProps, TaskInput, Timeout } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
-import { TRANSIENT_ERROR_NAMES } from '../../functions/errors.js';
+import { RETRIED_ERROR_NAMES } from '../../functions/error-contract.js';
 
 /** Connection resets, throttles and Lambda service hiccups: safe to retry because every step is idempotent. */
 export const TRANSIENT_RETRY: RetryProps = {
-  errors: [...TRANSIENT_ERROR_NAMES],
+  errors: [...RETRIED_ERROR_NAMES],
   interval: Duration.seconds(2),
   backoffRate: 2,
   maxAttempts: 5,
   jitterStrategy: JitterType.FULL,
 };
-
-/** Where a caught error lands in the state, for the failure report and the Fail state. */
-export const ERROR_PATH = '$.error';
 
 export interface LambdaStepProps {
   fn: IFunction;
@@ -33,13 +23,12 @@ export interface LambdaStepProps {
   outputPath?: string;
   /** The Lambda timeout; the task waits a little longer so the function's own timeout error wins. */
   functionTimeout: Duration;
-  /** Caught errors (any name, after the retries) go here with the error at `$.error`. */
-  onFailure?: IChainable;
 }
 
 /**
  * A Lambda step: the handler gets exactly `payload`, its result lands at `resultPath`, transient
- * error names are retried with backoff and jitter, anything else goes to `onFailure`.
+ * error names are retried with backoff and jitter, anything else fails the step (and the execution,
+ * which stays redrivable from this step).
  *
  * `payloadResponseOnly` makes the task's Resource the function ARN and its result the handler's
  * return value, so results need no `$.Payload` unwrapping and the local runner can bind each task
@@ -56,6 +45,5 @@ export function lambdaStep(scope: Construct, id: string, props: LambdaStepProps)
     taskTimeout: Timeout.duration(props.functionTimeout.plus(Duration.minutes(1))),
   });
   step.addRetry(TRANSIENT_RETRY);
-  if (props.onFailure) step.addCatch(props.onFailure, { errors: [Errors.ALL], resultPath: ERROR_PATH });
   return step;
 }

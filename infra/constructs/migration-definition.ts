@@ -6,8 +6,6 @@ import {
   Choice,
   Condition,
   DistributedMap,
-  Errors,
-  Fail,
   type IChainable,
   JsonPath,
   ResultWriterV2,
@@ -17,7 +15,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import type { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
-import { ERROR_PATH, lambdaStep } from './lambda-step.js';
+import { lambdaStep } from './lambda-step.js';
 import type { HandlerName, MigrationFunction } from './migration-function.js';
 import { MAP_RESULTS_PREFIX } from './run-bucket.js';
 
@@ -35,8 +33,14 @@ export const RDS_SNAPSHOT_POLL_SECONDS = 60;
 
 /**
  * Preflight → Snapshot (→ wait for RDS snapshots) → Users → Plan → MigrateBatches →
- * MigrateRelationships → RebuildCmi → VerifySlices → Verify → Report, every step caught into
- * FailureReport → MigrationFailed.
+ * MigrateRelationships → RebuildCmi → VerifySlices → Verify → Report.
+ *
+ * No state catches an error. A failure (after a step's retries) ends the execution *at the state
+ * that failed*, which is what Step Functions redrive needs: a redriven execution re-runs only the
+ * states that never exited and, in a failed Distributed Map, only the child executions that failed,
+ * then goes on down the chain. A caught error routed to a Fail state would leave nothing to redrive
+ * but that Fail state. The failure report is written outside the definition, by the Report function
+ * on the execution's FAILED/TIMED_OUT/ABORTED event (infra/constructs/failure-report-rule.ts).
  *
  * The chain is a plain list of steps (`steps` below). In front of it, `Mode` sends an input with
  * `rollbackRunId` to the Rollback task and one with `restore` to the Restore task instead: such an
@@ -45,23 +49,8 @@ export const RDS_SNAPSHOT_POLL_SECONDS = 60;
 export function buildMigrationDefinition(scope: Construct, props: MigrationDefinitionProps): Chain {
   const { functions, functionTimeout } = props;
 
-  const failed = new Fail(scope, 'MigrationFailed', {
-    errorPath: `${ERROR_PATH}.Error`,
-    causePath: `${ERROR_PATH}.Cause`,
-  });
-  // `$.run` is absent when Preflight itself failed, and a missing path fails the state: pass the
-  // whole state instead and let the report handler find what it can.
-  const failureReport = lambdaStep(scope, 'FailureReport', {
-    fn: functions.Report,
-    payload: { failed: true, 'error.$': ERROR_PATH, 'state.$': '$', 'executionName.$': '$$.Execution.Name' },
-    resultPath: '$.failureReport',
-    functionTimeout,
-  });
-  failureReport.addCatch(failed, { errors: [Errors.ALL], resultPath: '$.failureReportError' });
-  const onFailure = failureReport.next(failed);
-
   const step = (id: HandlerName, payload: Record<string, unknown>, resultPath: string) =>
-    lambdaStep(scope, id, { fn: functions[id], payload, resultPath, functionTimeout, onFailure });
+    lambdaStep(scope, id, { fn: functions[id], payload, resultPath, functionTimeout });
 
   const steps: IChainable[] = [
     lambdaStep(scope, 'Preflight', {
@@ -69,9 +58,8 @@ export function buildMigrationDefinition(scope: Construct, props: MigrationDefin
       payload: { 'input.$': '$', 'executionName.$': '$$.Execution.Name' },
       resultPath: '$.run',
       functionTimeout,
-      onFailure,
     }),
-    snapshotPhase(scope, step('Snapshot', RUN, '$.snapshot'), props, onFailure),
+    snapshotPhase(scope, step('Snapshot', RUN, '$.snapshot'), props),
     step('Users', RUN, '$.users'),
     step('Plan', RUN, '$.plan'),
     rangeMap(
@@ -79,14 +67,13 @@ export function buildMigrationDefinition(scope: Construct, props: MigrationDefin
       { id: 'MigrateBatches', taskId: 'MigrateBatch', handler: 'MigrateBatch' },
       '$.plan.rangesKey',
       props,
-      onFailure,
+      { tolerateFailures: true },
     ),
     rangeMap(
       scope,
       { id: 'MigrateRelationships', taskId: 'MigrateRelationshipBatch', handler: 'MigrateRelationships' },
       '$.plan.relationRangesKey',
       props,
-      onFailure,
     ),
     step('RebuildCmi', RUN, '$.cmi'),
     rangeMap(
@@ -94,7 +81,6 @@ export function buildMigrationDefinition(scope: Construct, props: MigrationDefin
       { id: 'VerifySlices', taskId: 'VerifySlice', handler: 'VerifySlice' },
       '$.plan.verifySlicesKey',
       props,
-      onFailure,
     ),
     step('Verify', { ...RUN, 'plan.$': '$.plan' }, '$.verify'),
     lambdaStep(scope, 'Report', {
@@ -102,7 +88,6 @@ export function buildMigrationDefinition(scope: Construct, props: MigrationDefin
       payload: { ...RUN, 'users.$': '$.users', 'plan.$': '$.plan', 'verify.$': '$.verify' },
       // No resultPath: the execution's output is the report handler's result, the report's S3 keys.
       functionTimeout,
-      onFailure,
     }),
   ];
   const [first, ...rest] = steps as [IChainable, ...IChainable[]];
@@ -133,18 +118,12 @@ export function buildMigrationDefinition(scope: Construct, props: MigrationDefin
  * the same function again with `pending`, in a loop. Waiting in the state machine rather than in
  * the Lambda: an RDS snapshot can take longer than a function may run, and a Wait costs nothing.
  */
-function snapshotPhase(
-  scope: Construct,
-  snapshot: LambdaInvoke,
-  props: MigrationDefinitionProps,
-  onFailure: IChainable,
-): Chain {
+function snapshotPhase(scope: Construct, snapshot: LambdaInvoke, props: MigrationDefinitionProps): Chain {
   const poll = lambdaStep(scope, 'SnapshotStatus', {
     fn: props.functions.Snapshot,
     payload: { ...RUN, 'pending.$': '$.snapshot' },
     resultPath: '$.snapshot',
     functionTimeout: props.functionTimeout,
-    onFailure,
   });
   const wait = new Wait(scope, 'WaitForRdsSnapshots', {
     time: WaitTime.duration(CdkDuration.seconds(RDS_SNAPSHOT_POLL_SECONDS)),
@@ -166,13 +145,19 @@ function snapshotPhase(
  * state discards the writer's summary (ResultPath null). LocalStack accepts ResultWriter (it writes
  * only a manifest) and reads S3 JSON ItemReaders; the local runner swaps the ItemReader for an
  * explicit read and drops the ResultWriter (see functions/local/local-definition.ts).
+ *
+ * Failures: a child whose task still fails after its retries fails, and with it the Map Run and the
+ * execution (no Catch, so that redrive re-runs just the failed children). With `tolerateFailures`,
+ * the execution input's `toleratedFailurePercentage` / `toleratedFailureCount` (Preflight puts them
+ * in `$.run`, default 0) let the Map succeed with that many failed children: a partial run whose
+ * report lists the ranges that failed.
  */
 function rangeMap(
   scope: Construct,
   names: { id: string; taskId: string; handler: HandlerName },
   rangesKeyPath: string,
   props: MigrationDefinitionProps,
-  onFailure: IChainable,
+  options: { tolerateFailures?: boolean } = {},
 ): DistributedMap {
   const { id, taskId, handler } = names;
   const map = new DistributedMap(scope, id, {
@@ -181,6 +166,12 @@ function rangeMap(
     itemSelector: { run: JsonPath.objectAt('$.run'), range: JsonPath.objectAt('$$.Map.Item.Value') },
     resultWriterV2: new ResultWriterV2({ bucket: props.bucket, prefix: MAP_RESULTS_PREFIX }),
     resultPath: JsonPath.DISCARD,
+    ...(options.tolerateFailures
+      ? {
+          toleratedFailurePercentagePath: '$.run.toleratedFailurePercentage',
+          toleratedFailureCountPath: '$.run.toleratedFailureCount',
+        }
+      : {}),
   });
   map.itemProcessor(
     lambdaStep(scope, taskId, {
@@ -189,6 +180,5 @@ function rangeMap(
       functionTimeout: props.functionTimeout,
     }),
   );
-  map.addCatch(onFailure, { errors: [Errors.ALL], resultPath: ERROR_PATH });
   return map;
 }

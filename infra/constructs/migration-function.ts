@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 
@@ -30,6 +30,24 @@ const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const REQUIRE_SHIM =
   "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
 
+/** Lambda's runtime for every function; the bundle targets the same Node (`MIGRATION_BUNDLING`). */
+export const MIGRATION_RUNTIME = Runtime.NODEJS_24_X;
+
+/**
+ * How every handler is bundled. `keepNames` guards the error contract: Step Functions matches on
+ * error names, which are literals already (functions/errors.ts), and keepNames keeps the classes'
+ * own names too, so a name the minifier would have shortened never reaches a `Retry`.
+ */
+export const MIGRATION_BUNDLING = {
+  format: OutputFormat.ESM,
+  target: 'node24',
+  mainFields: ['module', 'main'],
+  banner: REQUIRE_SHIM,
+  minify: true,
+  keepNames: true,
+  sourceMap: true,
+} as const satisfies BundlingOptions;
+
 export interface MigrationFunctionProps {
   handler: HandlerName;
   environment: Record<string, string>;
@@ -41,7 +59,7 @@ export interface MigrationFunctionProps {
   securityGroups?: ISecurityGroup[];
 }
 
-/** One Lambda handler with the project's shared defaults: Node 22 on arm64, an ESM bundle, its own log group. */
+/** One Lambda handler with the project's shared defaults: Node 24 on arm64, an ESM bundle, its own log group. */
 export class MigrationFunction extends NodejsFunction {
   readonly handlerName: HandlerName;
 
@@ -55,7 +73,7 @@ export class MigrationFunction extends NodejsFunction {
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
       handler: 'handler',
-      runtime: Runtime.NODEJS_22_X,
+      runtime: MIGRATION_RUNTIME,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize,
       timeout: props.timeout,
@@ -65,14 +83,7 @@ export class MigrationFunction extends NodejsFunction {
       vpc: props.vpc,
       vpcSubnets: props.vpc ? props.vpcSubnets : undefined,
       securityGroups: props.vpc ? props.securityGroups : undefined,
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        banner: REQUIRE_SHIM,
-        minify: true,
-        sourceMap: true,
-      },
+      bundling: { ...MIGRATION_BUNDLING, mainFields: [...MIGRATION_BUNDLING.mainFields] },
     });
     this.handlerName = props.handler;
   }

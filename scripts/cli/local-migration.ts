@@ -62,6 +62,8 @@ export type LocalMigrationOptions = DatabaseConnections & {
   concurrency: number;
   executionName?: string;
   progress?: boolean;
+  /** Replaces every retry's backoff (tests); by default the definition's own intervals. */
+  retryIntervalMs?: number;
 };
 
 function missingUrl(database: string): never {
@@ -144,6 +146,8 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
       s3Client: s3,
       readObject: (key) => store.get(key),
       executionName: options.executionName,
+      failureReport: announced.Report,
+      retryIntervalMs: options.retryIntervalMs,
     });
     return { ...result, seconds: (performance.now() - started) / 1000 };
   } finally {

@@ -50,6 +50,8 @@ function fixtureHandlers(s3: S3Client, bucket: string, calls: Call[]): Record<st
       bucket,
       runPrefix: 'runs/run-1/',
       options: event.input,
+      toleratedFailurePercentage: (event.input as { pct?: number }).pct ?? 0,
+      toleratedFailureCount: (event.input as { count?: number }).count ?? 0,
     })),
     Snapshot: task('Snapshot', () => ({ mode: 'logical', skipped: false, rds: [], rdsPending: false })),
     Users: task('Users', () => ({ matched: 2, created: 1 })),
@@ -116,7 +118,7 @@ describe('Function: runLocalExecution', () => {
     // Assess
     expect(definition.StartAt).toBe('Mode');
     expect(definition.States.Preflight?.Resource).toBe(localFunctionArn('Preflight'));
-    expect(definition.States.FailureReport?.Resource).toBe(localFunctionArn('Report'));
+    expect(definition.States.Report?.Resource).toBe(localFunctionArn('Report'));
     expect(definition.States.MigrateBatches?.MaxConcurrency).toBe(4);
     expect(definition.States.MigrateBatches?.ItemReader?.Parameters).toEqual({
       Bucket: bucket,
@@ -154,7 +156,14 @@ describe('Function: runLocalExecution', () => {
       'Verify',
       'Report',
     ]);
-    const run = { runId: 'run-1', bucket, runPrefix: 'runs/run-1/', options: input };
+    const run = {
+      runId: 'run-1',
+      bucket,
+      runPrefix: 'runs/run-1/',
+      options: input,
+      toleratedFailurePercentage: 0,
+      toleratedFailureCount: 0,
+    };
     expect(calls[0]?.event).toEqual({ input, executionName: 'exec-1' });
     expect(calls.find((call) => call.task === 'Snapshot')?.event).toEqual({ run });
     expect(calls.find((call) => call.task === 'Users')?.event).toEqual({ run });
@@ -239,7 +248,7 @@ describe('Function: runLocalExecution', () => {
     expect(events.filter((event) => event.type === 'StateRetried').length).toBeGreaterThanOrEqual(2);
   });
 
-  it('ends a non-transient error in FailureReport, then FAILED with the error name', async () => {
+  it("fails at the failing step with its error name, and reports the failure as the stack's rule does", async () => {
     // Prepare
     const calls: Call[] = [];
     const handlers = fixtureHandlers(s3, bucket, calls);
@@ -250,15 +259,19 @@ describe('Function: runLocalExecution', () => {
       calls,
       'Plan',
     );
+    const events: LocalStateEvent[] = [];
 
     // Act
     const result = await runLocalExecution({
       definition,
       handlers,
-      input: {},
+      input: { batchSize: 0 },
       bucket,
       s3Client: s3,
+      executionName: 'plan-fails',
       retryIntervalMs: 0,
+      onStateEvent: (event) => events.push(event),
+      failureReport: handlers.Report,
     });
 
     // Assess
@@ -266,13 +279,18 @@ describe('Function: runLocalExecution', () => {
       status: 'FAILED',
       error: 'InvalidInputError',
       cause: 'batchSize must be positive',
+      failureReport: { reportKey: 'runs/run-1/failure.json' },
     });
     expect(calls.map((call) => call.task)).toEqual(['Preflight', 'Snapshot', 'Users', 'Plan', 'Report']);
-    expect(calls.at(-1)?.event).toMatchObject({
+    expect(calls.at(-1)?.event).toEqual({
       failed: true,
+      executionName: 'plan-fails',
+      executionStatus: 'FAILED',
+      input: JSON.stringify({ batchSize: 0 }),
       error: { Error: 'InvalidInputError', Cause: 'batchSize must be positive' },
-      state: { run: { runId: 'run-1' }, users: { matched: 2, created: 1 } },
     });
+    expect(events.filter((event) => event.type === 'StateRetried')).toEqual([]);
+    expect(events.filter((event) => event.type === 'StateCaught')).toEqual([]);
   });
 
   it('still reports a failure when Preflight fails before there is a run', async () => {
@@ -286,11 +304,6 @@ describe('Function: runLocalExecution', () => {
       calls,
       'Preflight',
     );
-    const reports: unknown[] = [];
-    handlers.FailureReport = async (event) => {
-      reports.push(event);
-      return { reportKey: 'failure.json' };
-    };
 
     // Act
     const result = await runLocalExecution({
@@ -300,18 +313,88 @@ describe('Function: runLocalExecution', () => {
       bucket,
       s3Client: s3,
       executionName: 'early-failure',
+      failureReport: handlers.Report,
     });
 
     // Assess
     expect(result).toMatchObject({ status: 'FAILED', error: 'PreflightError' });
-    expect(reports).toEqual([
-      {
-        failed: true,
-        executionName: 'early-failure',
-        error: { Error: 'PreflightError', Cause: 'target unreachable' },
-        state: { dryRun: true, error: { Error: 'PreflightError', Cause: 'target unreachable' } },
-      },
-    ]);
+    expect(calls.map((call) => call.task)).toEqual(['Preflight', 'Report']);
+    expect(calls.at(-1)?.event).toMatchObject({
+      executionName: 'early-failure',
+      input: '{"dryRun":true}',
+      error: { Error: 'PreflightError', Cause: 'target unreachable' },
+    });
+  });
+
+  it('fails the Map, and the execution, when a range still fails after its retries', async () => {
+    // Prepare
+    const calls: Call[] = [];
+    const handlers = fixtureHandlers(s3, bucket, calls);
+    const migrate = handlers.MigrateBatch!;
+    handlers.MigrateBatch = async (event) => {
+      const { range } = event as { range: { index: number } };
+      if (range.index === 1) {
+        calls.push({ task: 'MigrateBatch', event: event as Record<string, unknown> });
+        throw new TransientDatabaseError('the database is down');
+      }
+      return migrate(event);
+    };
+    const events: LocalStateEvent[] = [];
+
+    // Act
+    const result = await runLocalExecution({
+      definition,
+      handlers,
+      input: {},
+      bucket,
+      s3Client: s3,
+      retryIntervalMs: 0,
+      onStateEvent: (event) => events.push(event),
+    });
+
+    // Assess
+    expect(result).toMatchObject({ status: 'FAILED', error: 'TransientDatabaseError' });
+    const failedRange = calls.filter(
+      (call) => call.task === 'MigrateBatch' && (call.event.range as { index: number }).index === 1,
+    );
+    // The first attempt and MaxAttempts (5) retries.
+    expect(failedRange).toHaveLength(6);
+    expect(
+      events.filter((event) => event.type === 'StateRetried' && event.state.name === 'MigrateBatch'),
+    ).toHaveLength(5);
+    expect(calls.map((call) => call.task)).not.toContain('MigrateRelationships');
+  });
+
+  it.each([
+    ['one failed range of three within a count of 1', { pct: 100, count: 1 }, 'SUCCEEDED'],
+    ['one failed range of three within 34 %', { pct: 34, count: 3 }, 'SUCCEEDED'],
+    ['one failed range of three past 30 %', { pct: 30, count: 3 }, 'FAILED'],
+    ['one failed range of three past a count of 0', { pct: 100, count: 0 }, 'FAILED'],
+  ])("emulates the Map Run's tolerated failures: %s", async (_label, input, status) => {
+    // Prepare
+    const calls: Call[] = [];
+    const handlers = fixtureHandlers(s3, bucket, calls);
+    const migrate = handlers.MigrateBatch!;
+    handlers.MigrateBatch = async (event) => {
+      if ((event as { range: { index: number } }).range.index === 1) throw new TransientDatabaseError('down');
+      return migrate(event);
+    };
+
+    // Act
+    const result = await runLocalExecution({
+      definition,
+      handlers,
+      input,
+      bucket,
+      s3Client: s3,
+      retryIntervalMs: 0,
+    });
+
+    // Assess
+    expect(result.status).toBe(status);
+    expect(calls.filter((call) => call.task === 'MigrateBatch')).toHaveLength(2);
+    expect(calls.some((call) => call.task === 'MigrateRelationships')).toBe(status === 'SUCCEEDED');
+    if (status === 'FAILED') expect(result.error).toBe('TransientDatabaseError');
   });
 
   it('runs only the Rollback task for an input naming rollbackRunId', async () => {

@@ -74,12 +74,12 @@ describe('Class: MigrationStack', () => {
   });
 
   describe('functions', () => {
-    it('run every handler on nodejs22.x, arm64, traced, with the shared sizes', () => {
+    it('run every handler on nodejs24.x, arm64, traced, with the shared sizes', () => {
       // Assess
       template.resourcePropertiesCountIs(
         'AWS::Lambda::Function',
         {
-          Runtime: 'nodejs22.x',
+          Runtime: 'nodejs24.x',
           Architectures: ['arm64'],
           Handler: 'index.handler',
           MemorySize: 1024,

@@ -1,7 +1,7 @@
-import type { Template } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TRANSIENT_ERROR_NAMES } from '../../functions/errors.js';
-import type { AslDefinition, AslState } from '../../functions/local/asl-definition.js';
+import { RETRIED_ERROR_NAMES } from '../../functions/error-contract.js';
+import { type AslDefinition, type AslState, allStates } from '../../functions/local/asl-definition.js';
 import { stateMachineDefinition, synthesize } from './template-queries.js';
 
 function tasksOf(states: Record<string, AslState>): [string, AslState][] {
@@ -125,11 +125,11 @@ describe('Class: MigrationStateMachine', () => {
   it('retries only the transient error names, with backoff and full jitter', () => {
     // Assess
     const tasks = tasksOf(definition.States);
-    expect(tasks).toHaveLength(14);
+    expect(tasks).toHaveLength(13);
     for (const [, task] of tasks) {
       expect(task.Retry).toEqual([
         {
-          ErrorEquals: [...TRANSIENT_ERROR_NAMES],
+          ErrorEquals: [...RETRIED_ERROR_NAMES],
           IntervalSeconds: 2,
           BackoffRate: 2,
           MaxAttempts: 5,
@@ -139,29 +139,65 @@ describe('Class: MigrationStateMachine', () => {
     }
   });
 
-  it('catches every failure into FailureReport, then the one Fail state', () => {
-    // Assess
-    // Rollback and Restore are not runs: their own error ends the execution, with no run report.
-    const steps = Object.entries(definition.States).filter(
-      ([name, state]) =>
-        !['FailureReport', 'Rollback', 'Restore'].includes(name) && ['Task', 'Map'].includes(state.Type),
-    );
-    expect(steps).toHaveLength(11);
-    for (const [, state] of steps) {
-      expect(state.Catch).toEqual([
-        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'FailureReport' },
-      ]);
+  it('has the shape redrive needs: no Catch and no Fail state, Standard children that fail where they failed', () => {
+    // Assess: a caught error would make its state exit, leaving redrive nothing to re-run but a Fail
+    // state; uncaught, the execution fails at the state (or Map Run) that failed.
+    const states = allStates(definition);
+    expect(states.length).toBeGreaterThan(15);
+    for (const [name, state] of states) {
+      expect(state.Catch, name).toBeUndefined();
+      expect(state.Type, name).not.toBe('Fail');
     }
-    expect(definition.States.FailureReport).toMatchObject({
-      Parameters: { failed: true, 'error.$': '$.error', 'state.$': '$' },
-      Next: 'MigrationFailed',
-      Catch: [{ ErrorEquals: ['States.ALL'], Next: 'MigrationFailed' }],
+    expect(definition.States.FailureReport).toBeUndefined();
+    for (const map of ['MigrateBatches', 'MigrateRelationships', 'VerifySlices']) {
+      expect(definition.States[map]?.ItemProcessor?.ProcessorConfig).toEqual({
+        Mode: 'DISTRIBUTED',
+        ExecutionType: 'STANDARD',
+      });
+    }
+  });
+
+  it('lets the batches tolerate the failures the execution input allows, and no other Map', () => {
+    // Assess
+    expect(definition.States.MigrateBatches).toMatchObject({
+      ToleratedFailurePercentagePath: '$.run.toleratedFailurePercentage',
+      ToleratedFailureCountPath: '$.run.toleratedFailureCount',
     });
-    expect(definition.States.FailureReport?.Resource).toBe(definition.States.Report?.Resource);
-    expect(definition.States.MigrationFailed).toEqual({
-      Type: 'Fail',
-      ErrorPath: '$.error.Error',
-      CausePath: '$.error.Cause',
+    for (const map of ['MigrateRelationships', 'VerifySlices']) {
+      const state = definition.States[map] as Record<string, unknown>;
+      expect(Object.keys(state).filter((key) => key.startsWith('ToleratedFailure'))).toEqual([]);
+    }
+  });
+
+  it("writes the failure report from the failed, timed-out or aborted execution's event", () => {
+    // Assess
+    const [reportFunction] = Object.keys(template.findResources('AWS::Lambda::Function')).filter((id) =>
+      /^FunctionsReport[0-9A-F]{8}$/.test(id),
+    );
+    const [machine] = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'));
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: machine }] },
+      },
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [reportFunction, 'Arn'] },
+          InputTransformer: Match.objectLike({
+            InputPathsMap: Match.objectLike({
+              'detail-name': '$.detail.name',
+              'detail-error': '$.detail.error',
+              'detail-input': '$.detail.input',
+            }),
+          }),
+          RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 8 }),
+        }),
+      ],
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Principal: 'events.amazonaws.com',
+      FunctionName: { 'Fn::GetAtt': [reportFunction, 'Arn'] },
     });
   });
 

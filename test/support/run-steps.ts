@@ -150,8 +150,8 @@ export async function runSteps(options: StepRunOptions): Promise<StepRunResult> 
 }
 
 /**
- * The state machine's Catch path: the Report step writes a failure report, marks the run failed and
- * releases the lock, so the next run is not locked out. The runtime is closed, as the caller never
+ * What the failed-execution rule does on AWS: the Report step writes a failure report, marks the
+ * run failed and releases the lock, so the next run is not locked out. The runtime is closed, as the caller never
  * gets it.
  */
 async function reportFailure(

@@ -327,7 +327,7 @@ describe('Function: buildMigrationReport', () => {
     // Assess
     expect(report.error).toMatchObject({ name: 'TransientDatabaseError', step: 'MigrateBatch' });
     expect(report.error?.message).toBe('connect ECONNREFUSED postgresql://migrator:***@db.internal:5432/fed');
-    expect(report.error?.hint).toMatch(/Re-running the same input is safe/);
+    expect(report.error?.hint).toMatch(/redrive the failed execution/);
     expect(report.nextSteps[0]?.text).toBe(report.error?.hint);
     expect(JSON.stringify(report)).not.toContain('s3cret');
   });

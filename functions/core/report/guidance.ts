@@ -14,23 +14,6 @@ export interface NextStep {
 /** The execution input's default batch size: the command leaves it out when unchanged. */
 const DEFAULT_BATCH_SIZE = 500;
 
-const DEFAULT_HINTS: Record<string, string> = {
-  PreflightError: 'Nothing was written. Fix the connection or schema problem in the message and start again.',
-  InvalidInputError:
-    'Nothing was written. Correct the execution input (or the user map / rules file) and start again.',
-  MigrationLockedError:
-    'Another run holds the lock. Wait for it to finish, or release a stale lock, then start again.',
-  VerificationError:
-    'The data was written but does not reconcile: see the failed verification checks. Re-running is safe.',
-};
-
-export function defaultHint(errorName: string): string {
-  return (
-    DEFAULT_HINTS[errorName] ??
-    'Each batch commits in one transaction, so the target holds only whole batches. Re-running the same input is safe: it resumes idempotently.'
-  );
-}
-
 function migrateCommand(options: Record<string, unknown>, dryRun: boolean): string {
   const flags: string[] = [];
   if (dryRun) flags.push('--dry-run');

@@ -349,6 +349,24 @@ function verification(r: MigrationReport): string {
   );
 }
 
+function notMigrated(r: MigrationReport): string {
+  if (!r.notMigrated) return '';
+  return section(
+    'Not migrated',
+    `<p>${formatCount(r.notMigrated.memories)} live memories in ${r.notMigrated.ranges.length} key range(s) whose batch failed: the run tolerated it (toleratedFailurePercentage / toleratedFailureCount). A rerun migrates them.</p>` +
+      table(
+        ['Range', 'After key', 'Up to key', 'Memories'],
+        r.notMigrated.ranges.map((range) => [
+          String(range.index),
+          range.fromKey === null ? '(start)' : code(range.fromKey),
+          range.toKey === null ? '(end)' : code(range.toKey),
+          formatCount(range.memories),
+        ]),
+        [0, 3],
+      ),
+  );
+}
+
 function embeddings(r: MigrationReport): string {
   const x = r.embeddings;
   if (!x) return '';
@@ -423,6 +441,7 @@ ${rejectsAndRepairs(report)}
 ${users(report)}
 ${relationships(report)}
 ${cmi(report)}
+${notMigrated(report)}
 ${verification(report)}
 ${embeddings(report)}
 ${timings(report)}

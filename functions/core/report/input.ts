@@ -34,7 +34,19 @@ export interface ReportVerificationInput {
   ok: boolean;
   /** Check names stay strings: a report may read results of an older or newer version. */
   checks: Array<Omit<VerificationCheck, 'name'> & { name: string }>;
-  counts: Pick<VerificationCounts, 'sourceMemories' | 'migrated' | 'rejected' | 'unaccounted'>;
+  counts: Pick<
+    VerificationCounts,
+    'sourceMemories' | 'migrated' | 'rejected' | 'unaccounted' | 'notMigrated'
+  >;
+  /** A tolerated partial run: the memory ranges that failed, with their live memories. */
+  notMigratedRanges?: NotMigratedRangeInput[];
+}
+
+export interface NotMigratedRangeInput {
+  index: number;
+  fromKey: string | null;
+  toKey: string | null;
+  memories: number;
 }
 
 export interface ReportEmbeddingsInput {

@@ -313,6 +313,24 @@ function verification(r: MigrationReport): string[] {
   );
 }
 
+function notMigrated(r: MigrationReport): string[] {
+  if (!r.notMigrated) return [];
+  return section('Not migrated', [
+    `${formatCount(r.notMigrated.memories)} live memories in ${r.notMigrated.ranges.length} key range(s) whose batch failed: the run tolerated it (toleratedFailurePercentage / toleratedFailureCount). A rerun migrates them.`,
+    '',
+    ...table(
+      ['Range', 'After key', 'Up to key', 'Memories'],
+      r.notMigrated.ranges.map((range) => [
+        String(range.index),
+        range.fromKey === null ? '(start)' : code(range.fromKey),
+        range.toKey === null ? '(end)' : code(range.toKey),
+        formatCount(range.memories),
+      ]),
+      ['r', 'l', 'l', 'r'],
+    ),
+  ]);
+}
+
 function embeddings(r: MigrationReport): string[] {
   const e = r.embeddings;
   if (!e) return [];
@@ -387,6 +405,7 @@ export function renderReportMarkdown(report: MigrationReport): string {
     ...users(report),
     ...relationships(report),
     ...cmi(report),
+    ...notMigrated(report),
     ...verification(report),
     ...embeddings(report),
     ...timings(report),

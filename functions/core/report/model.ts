@@ -4,12 +4,14 @@
  * are broken by name, and no clock is read, so the same input always gives the same report.
  */
 
+import { hintFor } from '../../error-contract.js';
 import { DEFAULT_MODULE_IDS, inModuleOrder } from '../modules.js';
 import type { ModuleId } from '../types.js';
 import { USER_DECISION_KINDS } from '../user-decisions.js';
 import { formatCount } from './formatting.js';
-import { defaultHint, type NextStep, nextSteps } from './guidance.js';
+import { type NextStep, nextSteps } from './guidance.js';
 import type {
+  NotMigratedRangeInput,
   ReportBatchInput,
   ReportDecisionInput,
   ReportInput,
@@ -87,6 +89,8 @@ export interface MigrationReport {
     displaced: number;
   } | null;
   cmi: NonNullable<ReportInput['cmi']> | null;
+  /** A tolerated partial run: the memory ranges that failed; their memories were not migrated. */
+  notMigrated: { memories: number; ranges: NotMigratedRangeInput[] } | null;
   verification: {
     ok: boolean;
     checks: Array<{
@@ -221,14 +225,18 @@ function accountingSection(
 ): MigrationReport['accounting'] {
   const counts = input.verification?.counts;
   if (counts) {
-    const holds = counts.unaccounted === 0 && counts.sourceMemories === counts.migrated + counts.rejected;
+    const notMigrated = counts.notMigrated ?? 0;
+    const holds =
+      counts.unaccounted === 0 && counts.sourceMemories === counts.migrated + counts.rejected + notMigrated;
+    const partial =
+      notMigrated > 0 ? ` + ${formatCount(notMigrated)} not migrated (failed ranges, tolerated)` : '';
     return {
       basis: 'verification',
       liveSourceMemories: counts.sourceMemories,
       migrated: counts.migrated,
       rejected: counts.rejected,
       holds,
-      statement: `${formatCount(counts.sourceMemories)} live source memories ${holds ? '=' : '≠'} ${formatCount(counts.migrated)} migrated + ${formatCount(counts.rejected)} rejected (ledger, verified)`,
+      statement: `${formatCount(counts.sourceMemories)} live source memories ${holds ? '=' : '≠'} ${formatCount(counts.migrated)} migrated + ${formatCount(counts.rejected)} rejected${partial} (ledger, verified)`,
     };
   }
   const live = input.source?.liveMemories ?? null;
@@ -277,6 +285,11 @@ function usersSection(users: NonNullable<ReportInput['users']>): NonNullable<Mig
     })),
     conflictCount: users.conflictCount ?? users.conflicts.length,
   };
+}
+
+function notMigratedSection(ranges: NotMigratedRangeInput[] | undefined): MigrationReport['notMigrated'] {
+  if (!ranges || ranges.length === 0) return null;
+  return { memories: sum(ranges, (r) => r.memories), ranges: [...ranges].sort((a, b) => a.index - b.index) };
 }
 
 function verificationSection(
@@ -349,7 +362,7 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
         name: run.error.name,
         message: maskCredentials(run.error.message),
         step: run.error.step ?? null,
-        hint: maskCredentials(run.error.hint ?? defaultHint(run.error.name)),
+        hint: maskCredentials(run.error.hint ?? hintFor(run.error.name)),
       }
     : null;
   const failed = run.status === 'failed';
@@ -390,6 +403,7 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
     users,
     relationships: relationshipSection(relationshipParts, input.source?.relations ?? null),
     cmi: input.cmi ?? null,
+    notMigrated: notMigratedSection(input.verification?.notMigratedRanges),
     verification,
     embeddings,
     timings: {
