@@ -7,7 +7,8 @@ import { defineConfig } from 'vitest/config';
 // (integration and end-to-end) once more against the older install's schema.
 export default defineConfig({
   test: {
-    testTimeout: 60_000,
+    // Generous: a timeout is a hang detector here, not a speed goal (those live in the benchmarks).
+    testTimeout: 120_000,
     hookTimeout: 120_000,
     teardownTimeout: 30_000,
     // Two cores: two forked workers, each file in its own process, leave PostgreSQL room to work.
