@@ -6,6 +6,8 @@
 import { z } from 'zod';
 import { InvalidInputError } from '../errors.js';
 import defaultRulesDocument from './rules/default-rules.json' with { type: 'json' };
+import shippedTextModel from './rules/text-model.json' with { type: 'json' };
+import { parseTextModel, type TextModel } from './text-model.js';
 import { MODULE_IDS, type ModuleId } from './types.js';
 
 const moduleId = z.enum(MODULE_IDS);
@@ -134,6 +136,16 @@ export interface CompiledRules {
   };
   fallback: ModuleId;
   centroid: CentroidRules;
+  /** The learned text model consulted after the rules; null when turned off. */
+  textModel: TextModel | null;
+}
+
+let shipped: TextModel | null = null;
+
+/** The model shipped with the migration (`npm run train:classify` writes it), parsed once. */
+export function shippedModel(): TextModel {
+  shipped ??= parseTextModel(shippedTextModel, 'functions/core/rules/text-model.json');
+  return shipped;
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -241,7 +253,7 @@ function compileContent(document: RulesDocument, origin: string): CompiledRules[
   return { minScore: document.contentPatterns.minScore, modules };
 }
 
-function compile(document: RulesDocument, origin: string): CompiledRules {
+function compile(document: RulesDocument, origin: string, textModel: TextModel | null): CompiledRules {
   return {
     document,
     typeRules: normalisedMap(document.typeRules),
@@ -250,6 +262,7 @@ function compile(document: RulesDocument, origin: string): CompiledRules {
     content: compileContent(document, origin),
     fallback: document.fallback,
     centroid: document.centroid,
+    textModel,
   };
 }
 
@@ -263,10 +276,15 @@ function parseDefaults(): RulesDocument {
  * The default rules, overlaid by `userRules` when given (a parsed JSON value from a rules file).
  * Throws `InvalidInputError` naming every bad path (unknown keys, unknown module ids, bad regexes).
  */
-export function loadRules(userRules?: unknown): CompiledRules {
+export function loadRules(
+  userRules?: unknown,
+  options: { textModel?: TextModel | null } = {},
+): CompiledRules {
   const defaults = parseDefaults();
-  if (userRules === undefined || userRules === null) return compile(defaults, 'default rules document');
+  const textModel = options.textModel === undefined ? shippedModel() : options.textModel;
+  if (userRules === undefined || userRules === null)
+    return compile(defaults, 'default rules document', textModel);
   const parsed = userRulesDocumentSchema.safeParse(userRules);
   if (!parsed.success) throw invalidRules('rules document', describeIssues(parsed.error));
-  return compile(mergeDocuments(defaults, parsed.data), 'rules document');
+  return compile(mergeDocuments(defaults, parsed.data), 'rules document', textModel);
 }
