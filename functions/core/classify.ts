@@ -19,6 +19,8 @@ const CONFIDENT_RULE_KINDS = new Set(['type', 'category', 'tag', 'content', 'mod
 // Content beyond this is not scanned: the opening decides, and user regexes stay cheap on huge rows.
 const CONTENT_SCAN_LIMIT = 20_000;
 const EVIDENCE_SIGNALS_SHOWN = 3;
+// A learned guess is never certainty: 1 stays the mark of decisive metadata.
+const MODEL_CONFIDENCE_MAX = 0.99;
 
 function metadataObject(value: unknown): Record<string, unknown> | null {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -133,7 +135,7 @@ function byModel(
     module: best.module as ModuleId,
     rule: `model:${best.module}`,
     evidence: `text model p=${best.probability.toFixed(2)}${second ? ` over ${second.module} ${second.probability.toFixed(2)}` : ''}; features ${features}`,
-    confidence: round(best.probability),
+    confidence: Math.min(MODEL_CONFIDENCE_MAX, round(best.probability)),
   };
 }
 

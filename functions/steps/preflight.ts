@@ -114,6 +114,11 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     }
   }
 
+  if (input.classifier === 'llm' && !input.dryRun && !(await runtime.openAiApiKey?.())) {
+    throw new PreflightError(
+      'The LLM classifier needs an OpenAI API key: set OPENAI_API_KEY (local) or the stack\'s openAiApiKeySecretArn (AWS), or classify offline (drop --classifier llm / "classifier": "llm").',
+    );
+  }
   if (input.rules) {
     const rules = parseJsonObject(await runtime.readObject(input.rules), 'rules file', input.rules);
     loadRules(rules); // throws InvalidInputError naming the bad path
@@ -163,6 +168,9 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     placeholderEmailDomain: input.placeholderEmailDomain,
     centroidClassification: input.centroidClassification,
     embedMode,
+    classifier: input.classifier,
+    llmModel: input.llmModel,
+    llmThreshold: input.llmThreshold,
     snapshot: snapshotMode,
     rds: input.rds,
     embeddingModel: input.embeddingModel,

@@ -6,6 +6,7 @@
 
 import { MODULE_IDS, type ModuleId } from '../types.js';
 import { USER_DECISION_KINDS } from '../user-decisions.js';
+import { type ClassificationSection, classificationSection } from './classification.js';
 import { formatCount } from './formatting.js';
 import { defaultHint, type NextStep, nextSteps } from './guidance.js';
 import type {
@@ -98,6 +99,7 @@ export interface MigrationReport {
       samples: string[];
     }>;
   } | null;
+  classification?: ClassificationSection | null;
   embeddings: {
     mode: 'preserve' | 'regenerate';
     model: string | null;
@@ -350,6 +352,10 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
     : null;
   const failed = run.status === 'failed';
   const embeddings = input.embeddings ? embeddingsSection(input.embeddings) : null;
+  const classification =
+    batches.length > 0
+      ? classificationSection(batches, MODULE_IDS, byModule, input.prediction ?? null)
+      : null;
 
   return {
     version: REPORT_VERSION,
@@ -371,6 +377,7 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
       percent: percentOf(byModule[module] ?? 0, totals.migrated),
     })),
     ruleHits: ranked(byRule).map(([rule, count]) => ({ rule, count, percent: percentOf(count, ruleTotal) })),
+    classification,
     ...collectSamples(batches),
     rejectsByReason: ranked(rejectsByReason).map(([reason, count]) => ({ reason, count })),
     repairsByRule: ranked(repairsByRule).map(([rule, count]) => ({ rule, count })),
@@ -400,6 +407,7 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
     },
     error,
     nextSteps: nextSteps({
+      classificationWarning: classification?.warning ?? null,
       dryRun: run.dryRun,
       failed,
       hint: error?.hint ?? null,
