@@ -6,7 +6,13 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type FeatureKind, memoryFeatureNames } from '../../functions/core/text-features.js';
+import {
+  type FeatureKind,
+  type Language,
+  memoryFeatureNames,
+  tokenize,
+  wordFeatureNames,
+} from '../../functions/core/text-features.js';
 import { TextModel, type TextModelDocument } from '../../functions/core/text-model.js';
 import {
   type PriorCount,
@@ -22,6 +28,21 @@ interface PriorsFile {
   count: number;
   words: Record<string, string[]>;
   tags: Record<string, string[]>;
+  byLanguage?: Partial<Record<Language, Record<string, string[]>>>;
+}
+
+/** A prior phrase's word features as a memory of that language would have them (stems and 4-grams). */
+function phraseFeatures(phrase: string, language: Language): string[] {
+  const { words } = tokenize(phrase);
+  const out: string[] = [];
+  let previous: string | null = null;
+  for (const word of words) {
+    const { stem, names } = wordFeatureNames(word, language);
+    out.push(...names);
+    if (previous !== null) out.push(`b:${previous} ${stem}`);
+    previous = stem;
+  }
+  return out;
 }
 
 export function loadPriors(modules: readonly string[], path = PRIORS_PATH): PriorCount[] {
