@@ -49,10 +49,13 @@ export function loadPriors(modules: readonly string[], path = PRIORS_PATH): Prio
   const file = JSON.parse(readFileSync(path, 'utf8')) as PriorsFile;
   const priors: PriorCount[] = [];
   for (const module of modules) {
-    for (const phrase of file.words[module] ?? []) {
-      for (const feature of memoryFeatureNames({ content: phrase, tags: [], sourceMetadata: {} })) {
-        if (feature.startsWith('w:') || feature.startsWith('b:'))
-          priors.push({ feature, module, count: file.count });
+    const phrases: [string, Language][] = (file.words[module] ?? []).map((p) => [p, 'en']);
+    for (const [language, words] of Object.entries(file.byLanguage ?? {})) {
+      for (const phrase of words?.[module] ?? []) phrases.push([phrase, language as Language]);
+    }
+    for (const [phrase, language] of phrases) {
+      for (const feature of new Set(phraseFeatures(phrase, language))) {
+        priors.push({ feature, module, count: file.count });
       }
     }
     for (const tag of file.tags[module] ?? []) {
@@ -80,15 +83,17 @@ export interface TuningResult {
   /** Accuracy on dev of the model fitted on train alone, abstentions counted as the fallback. */
   devAccuracy: number;
   devAbstained: number;
-  options: Omit<TrainingOptions, 'priors' | 'modules'>;
+  options: Omit<TrainingOptions, 'priors' | 'modules'> & { priorScale: number };
 }
+
+const scaled = (priors: readonly PriorCount[], scale: number) =>
+  priors.map((p) => ({ ...p, count: p.count * scale }));
 
 interface Scored {
   label: string;
   ranked: { module: string; probability: number }[];
   margin: number;
   known: number;
-  scores: number[];
 }
 
 function predictAll(
@@ -108,7 +113,6 @@ function predictAll(
       ranked: prediction?.ranked ?? [],
       margin: prediction?.margin ?? 0,
       known: prediction?.knownFeatures ?? 0,
-      scores: [],
     };
   });
 }
@@ -151,7 +155,8 @@ const GRID = {
   b: [0, 0.5, 1],
   t: [1, 2],
   m: [1, 2],
-  priorWeight: [0, 1],
+  /** Multiplies the prior vocabulary's pseudo-counts. */
+  priorScale: [1, 2],
 };
 
 const TEMPERATURES = Array.from({ length: 41 }, (_, i) => 0.25 * 1.1 ** i);
@@ -178,10 +183,15 @@ export function tuneAndTrain(options: {
       for (const b of GRID.b)
         for (const t of GRID.t)
           for (const m of GRID.m)
-            for (const priorWeight of GRID.priorWeight) {
+            for (const priorScale of GRID.priorScale) {
               const kindWeights: Record<FeatureKind, number> = { w: 1, b, c, s: 0.5, t, m };
-              const fitted = { alpha, kindWeights, minCount: 2, priorWeight };
-              const document = trainNaiveBayes(trainExamples, { ...fitted, modules, priors });
+              // Every module equally likely a priori: another user's mix of modules is unknown.
+              const fitted = { alpha, kindWeights, minCount: 2, priorWeight: 0, priorScale };
+              const document = trainNaiveBayes(trainExamples, {
+                ...fitted,
+                modules,
+                priors: scaled(priors, priorScale),
+              });
               const { correct } = accuracy(predictAll(document, dev, modules), 0, fallback);
               if (!best || correct > best.correct) best = { options: fitted, correct, document };
             }
@@ -213,7 +223,11 @@ export function tuneAndTrain(options: {
   options.log?.(
     `calibration: temperature ${temperature.toFixed(3)}, dev mean log-likelihood ${(bestLikelihood / dev.length).toFixed(3)}; margin ${minMargin} (dev ${((100 * bestCorrect) / dev.length).toFixed(1)}%, ${abstained} abstained)`,
   );
-  const finalDocument = trainNaiveBayes(options.final.map(toExample), { ...best.options, modules, priors });
+  const finalDocument = trainNaiveBayes(options.final.map(toExample), {
+    ...best.options,
+    modules,
+    priors: scaled(priors, best.options.priorScale),
+  });
   return {
     document: { ...finalDocument, temperature: Math.round(temperature * 1000) / 1000, minMargin },
     devAccuracy: bestCorrect / dev.length,
