@@ -29,6 +29,8 @@ interface PriorsFile {
   words: Record<string, string[]>;
   tags: Record<string, string[]>;
   byLanguage?: Partial<Record<Language, Record<string, string[]>>>;
+  /** `key=value` metadata features, e.g. `categories=health`. */
+  metadata?: Record<string, string[]>;
 }
 
 /** A prior phrase's word features as a memory of that language would have them (stems and 4-grams). */
@@ -58,6 +60,7 @@ export function loadPriors(modules: readonly string[], path = PRIORS_PATH): Prio
         priors.push({ feature, module, count: file.count });
       }
     }
+    for (const value of file.metadata?.[module] ?? []) priors.push({ feature: `m:${value}`, module, count: file.count });
     for (const tag of file.tags[module] ?? []) {
       for (const feature of memoryFeatureNames({ content: null, tags: [tag], sourceMetadata: {} })) {
         priors.push({ feature, module, count: file.count });

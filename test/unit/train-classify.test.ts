@@ -60,6 +60,25 @@ describe('Function: splitOf', () => {
   });
 });
 
+describe('Function: loadPriors', () => {
+  it('leans module-defining words of four languages, tags and mem0 categories toward their module', () => {
+    // Act
+    const priors = loadPriors(['work', 'personal', 'creative']);
+    const lean = (feature: string) => [
+      ...new Set(priors.filter((p) => p.feature === feature).map((p) => p.module)),
+    ];
+
+    // Assess
+    expect(lean('w:invoic')).toEqual(['work']);
+    expect(lean('w:reunion')).toEqual(['work']);
+    expect(lean('w:geburtstag')).toEqual(['personal']);
+    expect(lean('w:poem')).toEqual(['creative']);
+    expect(lean('t:recipe')).toEqual(['personal']);
+    expect(lean('m:categories=health')).toEqual(['personal']);
+    expect(lean('w:code')).toEqual([]);
+  });
+});
+
 describe('Function: tuneAndTrain on a user sample', () => {
   it('learns a module of its own from labelled memories, deterministically', async () => {
     // Prepare
