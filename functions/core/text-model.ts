@@ -75,6 +75,8 @@ export class TextModel {
   private readonly weights: Float32Array;
   private readonly bias: Float64Array;
   private readonly temperature: number;
+  /** Scratch for one memory's module scores. */
+  private readonly scores: Float64Array;
   private readonly wordCaches = new Map<Language, Map<string, CachedWord>>();
   private seen: Int32Array;
   private generation = 0;
@@ -93,6 +95,7 @@ export class TextModel {
     this.temperature = document.temperature;
     const k = document.modules.length;
     this.bias = Float64Array.from(document.bias);
+    this.scores = new Float64Array(k);
     this.names = Object.keys(document.features);
     this.ids = new Map(this.names.map((name, index) => [name, index]));
     this.weights = new Float32Array(this.names.length * k);
@@ -203,7 +206,8 @@ export class TextModel {
     const allowed = this.allowedIndices(registered);
     if (allowed.length < 2) return null;
     const ids = this.featureIds(memory);
-    const scores = Float64Array.from(this.bias);
+    const scores = this.scores;
+    scores.set(this.bias);
     const weights = this.weights;
     for (let n = 0; n < ids.length; n++) {
       const base = (ids[n] as number) * k;
