@@ -187,22 +187,37 @@ export function tagFeatureNames(tags: readonly unknown[] | null): string[] {
   return names;
 }
 
-/** Every feature of a memory, each once. The slow path, for training and tests. */
+/**
+ * Every feature of a memory: each distinct word's own features (a stem or 4-gram that two different
+ * words share counts twice), and each distinct word pair, symbol run, tag and metadata value once.
+ * Counting per distinct word lets the classifier add one cached sum per word. The slow path, for
+ * training and tests.
+ */
 export function memoryFeatureNames(memory: MemoryText): string[] {
   const { words, symbols } = tokenize(memory.content);
   const language = detectLanguage(words);
-  const names = new Set<string>();
+  const out: string[] = [];
+  const seenWords = new Set<string>();
+  const seen = new Set<string>();
+  const once = (name: string) => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    out.push(name);
+  };
   let previous: string | null = null;
   for (const word of words) {
-    const { stem, names: own } = wordFeatureNames(word, language);
-    for (const name of own) names.add(name);
-    if (previous !== null) names.add(`b:${previous} ${stem}`);
+    const { stem, names } = wordFeatureNames(word, language);
+    if (!seenWords.has(word)) {
+      seenWords.add(word);
+      out.push(...names);
+    }
+    if (previous !== null) once(`b:${previous} ${stem}`);
     previous = stem;
   }
-  for (const symbol of symbols) names.add(`s:${symbol}`);
-  for (const name of tagFeatureNames(memory.tags)) names.add(name);
-  for (const name of metadataFeatureNames(memory.sourceMetadata)) names.add(name);
-  return [...names];
+  for (const symbol of symbols) once(`s:${symbol}`);
+  for (const name of tagFeatureNames(memory.tags)) once(name);
+  for (const name of metadataFeatureNames(memory.sourceMetadata)) once(name);
+  return out;
 }
 
 export function featureKind(name: string): FeatureKind {

@@ -1,5 +1,6 @@
 /**
- * Fits the text model: multinomial naive Bayes over binary feature occurrences, one multinomial per
+ * Fits the text model: multinomial naive Bayes over feature occurrences (per distinct word, see
+ * `memoryFeatureNames`), one multinomial per
  * feature kind (so thousands of 4-grams do not drown a handful of tags), each kind weighted.
  * Pseudo-counts from a prior vocabulary give words the labelled sample never shows a starting
  * lean. Deterministic: the same examples and options give the same document, byte for byte.
@@ -54,17 +55,20 @@ export function trainNaiveBayes(
       counts.set(feature, row);
     }
     (row[index] as number) += by;
-    documents.set(feature, (documents.get(feature) ?? 0) + by);
   };
+  const present = (feature: string, by: number) => documents.set(feature, (documents.get(feature) ?? 0) + by);
   for (const example of examples) {
     const index = moduleIndex.get(example.label);
     if (index === undefined) continue;
     (classDocs[index] as number)++;
-    for (const feature of new Set(example.features)) bump(feature, index, 1);
+    for (const feature of example.features) bump(feature, index, 1);
+    for (const feature of new Set(example.features)) present(feature, 1);
   }
   for (const prior of options.priors ?? []) {
     const index = moduleIndex.get(prior.module);
-    if (index !== undefined) bump(prior.feature, index, prior.count);
+    if (index === undefined) continue;
+    bump(prior.feature, index, prior.count);
+    present(prior.feature, prior.count);
   }
   // Most frequent first: the weights a memory touches most then sit together, and stay in cache.
   const kept = [...counts.keys()]

@@ -30,18 +30,30 @@ const textModelSchema = z.strictObject({
   temperature: z.number().positive(),
   /** Below this difference between the two best probabilities the model abstains. */
   minMargin: z.number().min(0).max(1),
-  /** Feature name → one weight per module (already scaled by its kind's weight). */
-  features: z.record(z.string(), z.array(z.number())),
+  /**
+   * Feature name → one weight per module (already scaled by its kind's weight). Checked by hand in
+   * `parseTextModel`: a schema per entry costs more than the rest of loading put together.
+   */
+  features: z.record(z.string(), z.unknown()),
   /** How it was trained and how it scored on the held-out split, for people reading the file. */
   training: z.record(z.string(), z.unknown()).optional(),
 });
 
-export type TextModelDocument = z.infer<typeof textModelSchema>;
+export type TextModelDocument = Omit<z.infer<typeof textModelSchema>, 'features'> & {
+  features: Record<string, number[]>;
+};
 
 interface CachedWord {
   /** Index of the stem among those of the word-pair features; -1 when it is in none. */
   stemId: number;
-  ids: Int32Array;
+  /** The summed weights of the word's known features, one per module. */
+  vector: Float32Array;
+  /** How many of its features the model knows. */
+  known: number;
+  /** How the evidence names the word: its stem feature. */
+  label: string;
+  /** The memory (generation) that last counted it: a word counts once per memory. */
+  stamp: number;
 }
 
 // Word pairs are looked up by a number made of their two stems' indexes: no string per pair.
@@ -130,71 +142,79 @@ export class TextModel {
     let entry = cache.get(word);
     if (!entry) {
       const { stem, names } = wordFeatureNames(word, language);
-      const ids: number[] = [];
+      const k = this.modules.length;
+      const vector = new Float32Array(k);
+      let known = 0;
       for (const name of names) {
         const id = this.ids.get(name);
-        if (id !== undefined) ids.push(id);
+        if (id === undefined) continue;
+        known++;
+        for (let j = 0; j < k; j++) (vector[j] as number) += this.weights[id * k + j] as number;
       }
-      entry = { stemId: this.stemIds.get(stem) ?? -1, ids: Int32Array.from(ids) };
+      entry = { stemId: this.stemIds.get(stem) ?? -1, vector, known, label: `w:${stem}`, stamp: 0 };
       if (cache.size >= WORD_CACHE_LIMIT) cache.clear();
       cache.set(word, entry);
     }
     return entry;
   }
 
-  /** Feature ids of a memory, each once. */
-  featureIds(memory: MemoryText): number[] {
+  /**
+   * Adds the memory's evidence to `scores`: each distinct word's cached sum, then word pairs, symbol
+   * runs, tags and metadata values once each. Returns the words and other features that counted.
+   */
+  private accumulate(
+    memory: MemoryText,
+    scores: Float64Array,
+  ): { words: CachedWord[]; others: number[]; known: number } {
     this.generation++;
     if (this.generation === 0x7fffffff) {
       this.seen.fill(0);
+      for (const cache of this.wordCaches.values()) cache.clear();
       this.generation = 1;
     }
     const generation = this.generation;
     const seen = this.seen;
-    const out: number[] = [];
-    const { words, symbols } = tokenize(memory.content);
-    const language = detectLanguage(words);
+    const weights = this.weights;
+    const k = this.modules.length;
+    const words: CachedWord[] = [];
+    const others: number[] = [];
+    let known = 0;
+    const addFeature = (id: number | undefined) => {
+      if (id === undefined || seen[id] === generation) return;
+      seen[id] = generation;
+      others.push(id);
+      known++;
+      const base = id * k;
+      for (let j = 0; j < k; j++) (scores[j] as number) += weights[base + j] as number;
+    };
+    const tokens = tokenize(memory.content);
+    const language = detectLanguage(tokens.words);
     let previous = -1;
-    for (const word of words) {
+    for (const word of tokens.words) {
       const entry = this.cachedWord(word, language);
-      const ids = entry.ids;
-      for (let i = 0; i < ids.length; i++) {
-        const id = ids[i] as number;
-        if (seen[id] !== generation) {
-          seen[id] = generation;
-          out.push(id);
+      if (entry.stamp !== generation) {
+        entry.stamp = generation;
+        if (entry.known > 0) {
+          words.push(entry);
+          known += entry.known;
+          const vector = entry.vector;
+          for (let j = 0; j < k; j++) (scores[j] as number) += vector[j] as number;
         }
       }
       if (this.hasPairs) {
-        if (previous >= 0 && entry.stemId >= 0) {
-          const id = this.pairIds.get(previous * STEM_SPACE + entry.stemId);
-          if (id !== undefined && seen[id] !== generation) {
-            seen[id] = generation;
-            out.push(id);
-          }
-        }
+        if (previous >= 0 && entry.stemId >= 0)
+          addFeature(this.pairIds.get(previous * STEM_SPACE + entry.stemId));
         previous = entry.stemId;
       }
     }
-    const add = (name: string) => {
-      const id = this.ids.get(name);
-      if (id !== undefined && seen[id] !== generation) {
-        seen[id] = generation;
-        out.push(id);
-      }
-    };
-    for (const symbol of symbols) {
-      const id = this.symbolIds.get(symbol);
-      if (id !== undefined && seen[id] !== generation) {
-        seen[id] = generation;
-        out.push(id);
-      }
+    for (const symbol of tokens.symbols) addFeature(this.symbolIds.get(symbol));
+    if (memory.tags && memory.tags.length > 0) {
+      for (const name of tagFeatureNames(memory.tags)) addFeature(this.ids.get(name));
     }
-    if (memory.tags && memory.tags.length > 0) for (const name of tagFeatureNames(memory.tags)) add(name);
     if (memory.sourceMetadata !== null && typeof memory.sourceMetadata === 'object') {
-      for (const name of metadataFeatureNames(memory.sourceMetadata)) add(name);
+      for (const name of metadataFeatureNames(memory.sourceMetadata)) addFeature(this.ids.get(name));
     }
-    return out;
+    return { words, others, known };
   }
 
   /**
@@ -202,17 +222,11 @@ export class TextModel {
    * the registry is never chosen), or null when fewer than two of them are known.
    */
   predict(memory: MemoryText, registered: ReadonlySet<string>): TextPrediction | null {
-    const k = this.modules.length;
     const allowed = this.allowedIndices(registered);
     if (allowed.length < 2) return null;
-    const ids = this.featureIds(memory);
     const scores = this.scores;
     scores.set(this.bias);
-    const weights = this.weights;
-    for (let n = 0; n < ids.length; n++) {
-      const base = (ids[n] as number) * k;
-      for (let j = 0; j < k; j++) (scores[j] as number) += weights[base + j] as number;
-    }
+    const counted = this.accumulate(memory, scores);
     let max = Number.NEGATIVE_INFINITY;
     for (const j of allowed) max = Math.max(max, (scores[j] as number) / this.temperature);
     let total = 0;
@@ -234,9 +248,9 @@ export class TextModel {
     return {
       ranked: ranked.map(({ module, probability }) => ({ module, probability })),
       margin,
-      decided: ids.length > 0 && margin >= this.minMargin,
-      topFeatures: this.strongest(ids, best.index, second.index),
-      knownFeatures: ids.length,
+      decided: counted.known > 0 && margin >= this.minMargin,
+      topFeatures: this.strongest(counted.words, counted.others, best.index, second.index),
+      knownFeatures: counted.known,
     };
   }
 
@@ -251,22 +265,42 @@ export class TextModel {
     return allowed;
   }
 
-  /** The features with the largest weight for `winner` over `runnerUp`. */
-  private strongest(ids: readonly number[], winner: number, runnerUp: number): string[] {
+  /** The words and features with the largest weight for `winner` over `runnerUp`, each name once. */
+  private strongest(
+    words: readonly CachedWord[],
+    others: readonly number[],
+    winner: number,
+    runnerUp: number,
+  ): string[] {
     const k = this.modules.length;
-    const top: { id: number; gain: number }[] = [];
-    for (const id of ids) {
-      const gain = (this.weights[id * k + winner] as number) - (this.weights[id * k + runnerUp] as number);
-      if (gain <= 0) continue;
-      if (top.length < EVIDENCE_FEATURES) top.push({ id, gain });
-      else {
-        let weakest = 0;
-        for (let i = 1; i < top.length; i++)
-          if ((top[i] as { gain: number }).gain < (top[weakest] as { gain: number }).gain) weakest = i;
-        if ((top[weakest] as { gain: number }).gain < gain) top[weakest] = { id, gain };
+    const top: { name: string; gain: number }[] = [];
+    const consider = (name: string, gain: number) => {
+      if (gain <= 0) return;
+      const same = top.findIndex((t) => t.name === name);
+      if (same >= 0) {
+        if ((top[same] as { gain: number }).gain >= gain) return;
+        top.splice(same, 1);
       }
+      let at = top.length;
+      while (
+        at > 0 &&
+        ((top[at - 1] as { gain: number }).gain < gain ||
+          ((top[at - 1] as { gain: number }).gain === gain && (top[at - 1] as { name: string }).name > name))
+      )
+        at--;
+      if (at >= EVIDENCE_FEATURES) return;
+      top.splice(at, 0, { name, gain });
+      if (top.length > EVIDENCE_FEATURES) top.pop();
+    };
+    for (const word of words)
+      consider(word.label, (word.vector[winner] as number) - (word.vector[runnerUp] as number));
+    for (const id of others) {
+      consider(
+        this.names[id] as string,
+        (this.weights[id * k + winner] as number) - (this.weights[id * k + runnerUp] as number),
+      );
     }
-    return top.sort((a, b) => b.gain - a.gain || a.id - b.id).map((t) => this.names[t.id] as string);
+    return top.map((t) => t.name);
   }
 }
 
@@ -291,6 +325,14 @@ export function parseTextModel(value: unknown, origin: string): TextModel {
     );
   }
   for (const [name, weights] of Object.entries(document.features)) {
+    if (!Array.isArray(weights) || !weights.every((w) => typeof w === 'number' && Number.isFinite(w))) {
+      throw new InvalidInputError(
+        `invalid text model ${origin}: feature ${JSON.stringify(name)} needs an array of numbers`,
+        {
+          context: { origin },
+        },
+      );
+    }
     if (weights.length !== k) {
       throw new InvalidInputError(
         `invalid text model ${origin}: feature ${JSON.stringify(name)} has ${weights.length} weights for ${k} modules`,
@@ -298,5 +340,5 @@ export function parseTextModel(value: unknown, origin: string): TextModel {
       );
     }
   }
-  return new TextModel(document);
+  return new TextModel(document as TextModelDocument);
 }

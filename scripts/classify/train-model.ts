@@ -60,7 +60,8 @@ export function loadPriors(modules: readonly string[], path = PRIORS_PATH): Prio
         priors.push({ feature, module, count: file.count });
       }
     }
-    for (const value of file.metadata?.[module] ?? []) priors.push({ feature: `m:${value}`, module, count: file.count });
+    for (const value of file.metadata?.[module] ?? [])
+      priors.push({ feature: `m:${value}`, module, count: file.count });
     for (const tag of file.tags[module] ?? []) {
       for (const feature of memoryFeatureNames({ content: null, tags: [tag], sourceMetadata: {} })) {
         priors.push({ feature, module, count: file.count });
