@@ -155,12 +155,12 @@ function devLogLikelihood(
 
 const GRID = {
   alpha: [0.1, 0.3, 1],
-  c: [0.15, 0.3, 0.5],
+  c: [0.3, 0.5, 0.8],
   b: [0, 0.5, 1],
   t: [1, 2],
   m: [1, 2],
   /** Multiplies the prior vocabulary's pseudo-counts. */
-  priorScale: [1, 2],
+  priorScale: [1, 2, 4],
 };
 
 const TEMPERATURES = Array.from({ length: 41 }, (_, i) => 0.25 * 1.1 ** i);
