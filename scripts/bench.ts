@@ -36,6 +36,7 @@ import { createTarget, dropDatabase } from '../test/harness/databases.js';
 import { embeddingsServerStats } from '../test/harness/embeddings-server.js';
 import { startTestServices } from '../test/harness/services-runtime.js';
 import { runSteps } from '../test/support/run-steps.js';
+import { measureClassifierThroughput } from './classify/classifier-throughput.js';
 import { sampleBigMemory } from './cli/sample-source.js';
 
 const USAGE = `usage: npm run bench -- --memories N [options]
@@ -515,6 +516,11 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  // Before any server starts, so nothing else of this process competes for the core.
+  const classifier = measureClassifierThroughput();
+  console.log(
+    `classifier: ${fmt(classifier.best)} memories/s on one core (offline rules and text model, fastest of ${classifier.rounds} rounds over ${fmt(classifier.memories / classifier.rounds)} corpus memories of ${fmt(classifier.averageChars)} chars on average; median round ${fmt(classifier.median)}/s)`,
+  );
   const memories = Number(values.memories);
   const concurrency = Number(values.concurrency);
   const batchSize = Number(values['batch-size']);

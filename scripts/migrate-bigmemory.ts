@@ -32,6 +32,10 @@ Migrates BigMemory into Federated Memory by running the project's state machine 
   --user-map <file>            JSON mapping BigMemory user ids/tokens to Federated user ids (default: match by token)
   --no-create-users            do not create users missing from the target (their memories are rejected)
   --rules <file>               classification rules that override/extend the defaults
+  --classifier <kind>          offline (default) or llm: memories the offline classifier is unsure of
+                               also go to a chat model, 50 per request (needs OPENAI_API_KEY; a
+                               --dry-run estimates the cost)
+  --llm-model <name>           that chat model (default: gpt-4o-mini)
   --incremental                only memories changed since the last successful run
   --merge-on-email             same email, different token: map to the existing Federated user
   --placeholder-email-domain <d>  target needs an email and the user has none: create bigmemory-<id>@<d>
@@ -71,6 +75,8 @@ export function migrationFlags() {
     'create-users': { type: 'boolean', default: true },
     'no-create-users': { type: 'boolean', default: false },
     rules: { type: 'string' },
+    classifier: { type: 'string' },
+    'llm-model': { type: 'string' },
     incremental: { type: 'boolean', default: false },
     'merge-on-email': { type: 'boolean', default: false },
     'placeholder-email-domain': { type: 'string' },
@@ -112,6 +118,13 @@ export function executionInput(
   const uri = (value: string) => (value.startsWith('s3://') ? value : pathToFileURL(resolve(value)).href);
   if (flags['user-map']) input.userMapS3Uri = uri(flags['user-map']);
   if (flags.rules) input.rules = uri(flags.rules);
+  if (flags.classifier !== undefined) {
+    if (!['offline', 'llm'].includes(flags.classifier)) {
+      throw new UsageError(`--classifier takes offline or llm, got "${flags.classifier}"`);
+    }
+    input.classifier = flags.classifier;
+  }
+  if (flags['llm-model']) input.llmModel = flags['llm-model'];
   if (flags['placeholder-email-domain']) input.placeholderEmailDomain = flags['placeholder-email-domain'];
   if (flags['verify-slice-size'] !== undefined) {
     input.verifySliceSize = positiveInteger(flags['verify-slice-size'], '--verify-slice-size', 0);

@@ -90,6 +90,23 @@ export interface BatchEmbeddingSummary {
   estimated: boolean;
 }
 
+export interface BatchLlmSummary {
+  model: string;
+  /** Memories below the confidence threshold. */
+  candidates: number;
+  requests: number;
+  decided: number;
+  /** Candidates that kept their offline decision (malformed or missing answers, failed requests). */
+  fellBack: number;
+  malformed: number;
+  retries: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** Dry runs: the request count and tokens are the estimate; cost is null for an unknown model price. */
+  estimated: boolean;
+  estimatedCostUsd: number | null;
+}
+
 export interface BatchSummary {
   index: number;
   read: number;
@@ -101,6 +118,10 @@ export interface BatchSummary {
   repairsByRule: Record<string, number>;
   load: LoadResult | null;
   embedding: BatchEmbeddingSummary | null;
+  /** The LLM pass, when the run asked for one. */
+  llm?: BatchLlmSummary | null;
+  /** Migrated memories by offline-or-LLM confidence, in tenths: [0,0.1), …, [0.9,1]. */
+  confidenceHistogram?: number[];
   /** A few decisions per module (and per reject reason) for the report. */
   samples: MemoryDecision[];
   timings: { readMs: number; embedMs: number; prepareMs: number; loadMs: number };
@@ -136,6 +157,10 @@ export interface PrepareOptions {
   embeddingModel?: string;
   /** The target's vector sizes; Federated Memory's own (1536 and 512) when absent. */
   vectors?: VectorShape;
+  /** Decisions made before (the LLM pass) by source id; the rest are classified here. */
+  classifications?: ReadonlyMap<string, Classification>;
+  /** The target's registered module ids; the six standard ones by default. */
+  modules?: readonly string[];
   /** Where the CMI vectors are allocated (the batch's slab); a new array each by default. */
   allocateVector?: (length: number) => Float32Array;
 }
@@ -197,7 +222,9 @@ export function prepareBatch(
 
   for (const memory of memories) {
     const hash = memory.contentHash ?? (memory.content ? contentHash(memory.content) : null);
-    const classification = classifyMemory(memory, options.rules, options.centroids);
+    const classification =
+      options.classifications?.get(memory.id) ??
+      classifyMemory(memory, options.rules, options.centroids, options.modules);
     const user = options.users.get(memory.userId);
     if (!user || user.targetUserId === null) {
       reject(

@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { InvalidInputError, PreflightError } from '../errors.js';
 import { inModuleOrder, type ModuleRegistry } from './modules.js';
 import defaultRulesDocument from './rules/default-rules.json' with { type: 'json' };
+import shippedTextModel from './rules/text-model.json' with { type: 'json' };
+import { parseTextModel, type TextModel } from './text-model.js';
 import type { ModuleId } from './types.js';
 
 /** A module id of the target's registry (or its table's stem): checked against it in `loadRules`. */
@@ -136,6 +138,16 @@ export interface CompiledRules {
   };
   fallback: ModuleId;
   centroid: CentroidRules;
+  /** The learned text model consulted after the rules; null when turned off. */
+  textModel: TextModel | null;
+}
+
+let shipped: TextModel | null = null;
+
+/** The model shipped with the migration (`npm run train:classify` writes it), parsed once. */
+export function shippedModel(): TextModel {
+  shipped ??= parseTextModel(shippedTextModel, 'functions/core/rules/text-model.json');
+  return shipped;
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -281,7 +293,7 @@ function compileContent(document: RulesDocument, origin: string): CompiledRules[
   return { minScore: document.contentPatterns.minScore, modules };
 }
 
-function compile(document: RulesDocument, origin: string): CompiledRules {
+function compile(document: RulesDocument, origin: string, textModel: TextModel | null): CompiledRules {
   return {
     document,
     typeRules: normalisedMap(document.typeRules),
@@ -290,6 +302,7 @@ function compile(document: RulesDocument, origin: string): CompiledRules {
     content: compileContent(document, origin),
     fallback: document.fallback,
     centroid: document.centroid,
+    textModel,
   };
 }
 
@@ -304,8 +317,12 @@ function parseDefaults(): RulesDocument {
  * Throws `InvalidInputError` naming every bad path (unknown keys, bad regexes), and, given the
  * target's registry, `PreflightError` naming every module it lacks.
  */
-export function loadRules(userRules?: unknown, registry?: ModuleRegistry): CompiledRules {
+export function loadRules(
+  userRules?: unknown,
+  options: { textModel?: TextModel | null; registry?: ModuleRegistry } = {},
+): CompiledRules {
   const defaults = parseDefaults();
+  const textModel = options.textModel === undefined ? shippedModel() : options.textModel;
   let document = defaults;
   let origin = 'default rules document';
   if (userRules !== undefined && userRules !== null) {
@@ -314,5 +331,6 @@ export function loadRules(userRules?: unknown, registry?: ModuleRegistry): Compi
     document = mergeDocuments(defaults, parsed.data);
     origin = 'rules document';
   }
-  return compile(registry ? resolveModules(document, registry, origin) : document, origin);
+  const resolved = options.registry ? resolveModules(document, options.registry, origin) : document;
+  return compile(resolved, origin, textModel);
 }

@@ -40,6 +40,12 @@ export const MigrationInputSchema = z
     placeholderEmailDomain: z.string().min(1).optional(),
     /** Place unclear memories by their embedding's nearest module centroid before the fallback. */
     centroidClassification: z.boolean().default(true),
+    /** `llm`: memories the offline classifier is unsure of are also sent to a chat model. */
+    classifier: z.enum(['offline', 'llm']).default('offline'),
+    /** The chat model of the LLM pass (same API key and endpoint as the embeddings). */
+    llmModel: z.string().min(1).default('gpt-4o-mini'),
+    /** Offline decisions below this confidence go to the chat model. */
+    llmThreshold: z.number().min(0).max(1).default(0.6),
     embeddingModel: z.string().min(1).default('text-embedding-3-small'),
     /** Shorter vectors from text-embedding-3 models; must equal the target's vector(…) size. */
     embeddingDimensions: z.number().int().positive().optional(),

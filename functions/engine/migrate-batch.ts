@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import {
   type BatchEmbeddingSummary,
+  type BatchLlmSummary,
   type BatchSummary,
   type MemoryDecision,
   prepareBatch,
@@ -9,10 +10,12 @@ import {
   type UserMapping,
 } from '../core/batch.js';
 import type { ModuleCentroids } from '../core/centroids.js';
+import { classifyMemory } from '../core/classify.js';
 import { type VectorShape, validateEmbedding } from '../core/embedding.js';
+import { type LlmEstimate, type LlmItem, llmClassification, needsLlm } from '../core/llm-classification.js';
 import { ModuleRegistry } from '../core/modules.js';
 import type { CompiledRules } from '../core/rules.js';
-import type { ModuleId, SourceMemory } from '../core/types.js';
+import type { Classification, ModuleId, SourceMemory } from '../core/types.js';
 import { BatchLoader } from '../db/batch-loader.js';
 import { Float32Slab } from '../db/pg-binary.js';
 import { type KeyRange, readDeletedSourceIds, readSourceRange } from '../db/source-reader.js';
@@ -38,6 +41,24 @@ export interface MigrateBatchDeps {
   /** The target's modules and vector sizes (the run's, from Preflight); read from the target when absent. */
   modules?: ModuleRegistry;
   vectors?: VectorShape;
+  /** The LLM pass for unsure memories; absent: offline decisions only. */
+  llm?: BatchLlmClassifier;
+}
+
+export interface BatchLlmClassifier {
+  model: string;
+  /** Offline decisions below this confidence are sent. */
+  threshold: number;
+  classify(items: readonly LlmItem[], modules: readonly string[]): Promise<ReadonlyMap<string, string>>;
+  estimate(items: readonly LlmItem[], modules: readonly string[]): LlmEstimate;
+  stats(): {
+    requests: number;
+    retries: number;
+    fellBack: number;
+    malformed: number;
+    inputTokens: number;
+    outputTokens: number;
+  };
 }
 
 export interface BatchEmbedder {
@@ -154,6 +175,75 @@ function recordRefusals(prepared: ReturnType<typeof prepareBatch>, refused: read
   }
 }
 
+/**
+ * Offline decisions for the batch, and for those below the threshold the chat model's choice: a
+ * dry run only estimates what asking would cost. Memories that will not migrate are not sent.
+ */
+async function classifyWithLlm(
+  deps: MigrateBatchDeps & { modules: ModuleRegistry },
+  input: MigrateBatchInput,
+  memories: readonly SourceMemory[],
+  users: ReadonlyMap<string, UserMapping>,
+): Promise<{ classifications: Map<string, Classification> | undefined; summary: BatchLlmSummary | null }> {
+  const llm = deps.llm;
+  if (!llm) return { classifications: undefined, summary: null };
+  const modules = deps.modules.ids;
+  const classifications = new Map<string, Classification>();
+  const items: LlmItem[] = [];
+  for (const memory of memories) {
+    const offline = classifyMemory(memory, deps.rules, deps.centroids, modules);
+    classifications.set(memory.id, offline);
+    if (!memory.content || memory.content.trim() === '' || !users.get(memory.userId)?.targetUserId) continue;
+    if (!needsLlm(offline, llm.threshold)) continue;
+    items.push({
+      id: memory.id,
+      text: memory.content,
+      tags: (memory.tags ?? []).filter((t) => typeof t === 'string'),
+    });
+  }
+  const base = { model: llm.model, candidates: items.length, retries: 0, malformed: 0 };
+  if (input.dryRun || items.length === 0) {
+    const estimate = llm.estimate(items, modules);
+    return {
+      classifications,
+      summary: {
+        ...base,
+        requests: estimate.requests,
+        decided: 0,
+        fellBack: 0,
+        inputTokens: estimate.inputTokens,
+        outputTokens: estimate.outputTokens,
+        estimated: true,
+        estimatedCostUsd: estimate.costUsd,
+      },
+    };
+  }
+  const chosen = await llm.classify(items, modules);
+  for (const item of items) {
+    const module = chosen.get(item.id);
+    const offline = classifications.get(item.id) as Classification;
+    if (module !== undefined) classifications.set(item.id, llmClassification(llm.model, module, offline));
+  }
+  const stats = llm.stats();
+  return {
+    classifications,
+    summary: {
+      ...base,
+      requests: stats.requests,
+      decided: chosen.size,
+      fellBack: items.length - chosen.size,
+      malformed: stats.malformed,
+      retries: stats.retries,
+      inputTokens: stats.inputTokens,
+      outputTokens: stats.outputTokens,
+      estimated: false,
+      estimatedCostUsd: null,
+    },
+  };
+}
+
+const CONFIDENCE_BUCKETS = 10;
+
 const increment = (counts: Record<string, number>, key: string) => {
   counts[key] = (counts[key] ?? 0) + 1;
 };
@@ -195,12 +285,15 @@ export async function migrateBatch(given: MigrateBatchDeps, input: MigrateBatchI
 
   const users = await deps.resolveUsers([...new Set(memories.map((m) => m.userId))]);
   const { embeddings, summary: embedding } = await embedMemories(deps, input, memories, users);
+  const { classifications, summary: llm } = await classifyWithLlm(deps, input, memories, users);
   const t2 = performance.now();
 
   const prepared = prepareBatch(memories, {
     runId: input.runId,
     rules: deps.rules,
     centroids: deps.centroids,
+    classifications,
+    modules: deps.modules.ids,
     users,
     embeddings,
     embeddingModel: deps.embeddingModel,
@@ -224,7 +317,15 @@ export async function migrateBatch(given: MigrateBatchDeps, input: MigrateBatchI
   const repairsByRule: Record<string, number> = {};
   const samples: MemoryDecision[] = [];
   const sampled: Record<string, number> = {};
+  const confidenceHistogram: number[] = new Array(CONFIDENCE_BUCKETS).fill(0);
   for (const d of prepared.decisions) {
+    if (d.status === 'migrated' && d.confidence !== null) {
+      const bucket = Math.min(
+        CONFIDENCE_BUCKETS - 1,
+        Math.max(0, Math.floor(d.confidence * CONFIDENCE_BUCKETS)),
+      );
+      (confidenceHistogram[bucket] as number)++;
+    }
     const sampleKey = d.status === 'migrated' ? `module:${d.module}` : `reject:${d.reason}`;
     if ((sampled[sampleKey] ?? 0) < SAMPLES_PER_MODULE) {
       increment(sampled, sampleKey);
@@ -248,6 +349,8 @@ export async function migrateBatch(given: MigrateBatchDeps, input: MigrateBatchI
       repairsByRule,
       load,
       embedding,
+      ...(llm ? { llm } : {}),
+      confidenceHistogram,
       samples,
       timings: { readMs: t1 - t0, embedMs: t2 - t1, prepareMs: t3 - t2, loadMs: t4 - t3 },
     },

@@ -1,9 +1,15 @@
 import { promisify } from 'node:util';
 import { constants, gzip } from 'node:zlib';
+import { DEFAULT_LLM_THRESHOLD } from '../core/llm-classification.js';
 import { runLayout } from '../core/run-options.js';
 import type { KeyRange } from '../db/source-reader.js';
+import { ChatClassifier, estimateChatCost } from '../embed/chat-classifier.js';
 import { EmbeddingClient } from '../embed/embedding-client.js';
-import { type BatchEmbedder, migrateBatch as migrateBatchRange } from '../engine/migrate-batch.js';
+import {
+  type BatchEmbedder,
+  type BatchLlmClassifier,
+  migrateBatch as migrateBatchRange,
+} from '../engine/migrate-batch.js';
 import { PreflightError } from '../errors.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { putJson } from '../store/run-store.js';
@@ -55,6 +61,34 @@ async function batchEmbedder(runtime: MigrationRuntime, run: RunContext): Promis
 }
 
 /**
+ * The LLM pass when the run asked for it: a fresh chat client per batch (its counters are the
+ * batch's), with the embeddings' key, endpoint and retry settings. Dry runs only estimate.
+ */
+async function batchLlm(runtime: MigrationRuntime, run: RunContext): Promise<BatchLlmClassifier | undefined> {
+  if (run.classifier !== 'llm') return undefined;
+  const model = run.llmModel ?? 'gpt-4o-mini';
+  const apiKey = run.dryRun ? 'dry-run-sends-nothing' : await runtime.openAiApiKey?.();
+  if (!apiKey) {
+    throw new PreflightError(
+      'No OpenAI API key for the LLM classifier (OPENAI_API_KEY / openAiApiKeySecretArn).',
+    );
+  }
+  const client = new ChatClassifier({
+    apiKey,
+    baseURL: runtime.openAiBaseUrl?.(),
+    model,
+    ...runtime.embeddingRetry,
+  });
+  return {
+    model,
+    threshold: run.llmThreshold ?? DEFAULT_LLM_THRESHOLD,
+    classify: (items, modules) => client.classify(items, modules),
+    estimate: (items, modules) => estimateChatCost(items, modules, model),
+    stats: () => client.stats(),
+  };
+}
+
+/**
  * One Map item: a key range through the engine. The batch's summary and its per-memory decisions
  * go to the run store (the Report gathers them); the state returns three numbers, so thousands of
  * items stay far under the Map's result limit.
@@ -74,6 +108,7 @@ export async function migrateBatch(
       centroids: await loadRunCentroids(runtime, run),
       resolveUsers: await userResolver(runtime, run),
       embedder: await batchEmbedder(runtime, run),
+      llm: await batchLlm(runtime, run),
       embeddingModel: run.embeddingModel,
       modules: moduleRegistryOf(run),
       vectors: run.target.vectors,

@@ -129,8 +129,13 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     ? parseJsonObject(await runtime.readObject(input.rules), 'rules file', input.rules)
     : undefined;
   // Throws InvalidInputError naming a bad path, or PreflightError naming a module the target lacks.
-  loadRules(rules, new ModuleRegistry(target.modules));
+  loadRules(rules, { registry: new ModuleRegistry(target.modules) });
 
+  if (input.classifier === 'llm' && !input.dryRun && !(await runtime.openAiApiKey?.())) {
+    throw new PreflightError(
+      'The LLM classifier needs an OpenAI API key: set OPENAI_API_KEY (local) or the stack\'s openAiApiKeySecretArn (AWS), or classify offline (drop --classifier llm / "classifier": "llm").',
+    );
+  }
   if (rules !== undefined) await putJson(runtime.store, layout.rules, rules);
   if (input.userMapS3Uri) {
     const raw = parseJsonObject(await runtime.readObject(input.userMapS3Uri), 'user map', input.userMapS3Uri);
@@ -176,6 +181,9 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     placeholderEmailDomain: input.placeholderEmailDomain,
     centroidClassification: input.centroidClassification,
     embedMode: embedModeOf(input),
+    classifier: input.classifier,
+    llmModel: input.llmModel,
+    llmThreshold: input.llmThreshold,
     snapshot: snapshotMode,
     rds: input.rds,
     embeddingModel: input.embeddingModel,

@@ -1,7 +1,8 @@
 import type { BatchSummary } from '../core/batch.js';
+import type { ClassificationPrediction } from '../core/report/classification.js';
 import { renderReportHtml } from '../core/report/html.js';
 import { renderReportMarkdown } from '../core/report/markdown.js';
-import { buildMigrationReport, type ReportInput } from '../core/report/model.js';
+import { buildMigrationReport, type MigrationReport, type ReportInput } from '../core/report/model.js';
 import { runIdFrom, runLayout } from '../core/run-options.js';
 import { recordRunEnd, releaseRunLock } from '../db/run-ledger.js';
 import { estimateEmbeddingCost } from '../embed/cost.js';
@@ -59,6 +60,8 @@ export interface ReportResult {
   dryRun: boolean;
   report: { json: string; markdown: string; html: string; decisions: string } | null;
   accounting: { liveSourceMemories: number; migrated: number; rejected: number } | null;
+  /** What a person must not miss (a high fallback share): the CLI prints them loudly. */
+  warnings?: string[];
 }
 
 async function readAll<T>(store: RunStore, prefix: string): Promise<T[]> {
@@ -70,6 +73,24 @@ async function readAll<T>(store: RunStore, prefix: string): Promise<T[]> {
 
 async function readOptional<T>(store: RunStore, key: string): Promise<T | null> {
   return getJson<T>(store, key).catch(() => null);
+}
+
+/** Where each finished dry run leaves its module counts for the next real run's report. */
+export const LATEST_DRY_RUN_KEY = 'dry-runs/latest-classification.json';
+
+function predictionOf(report: MigrationReport, runId: string): ClassificationPrediction {
+  return {
+    runId,
+    finishedAt: report.run.finishedAt,
+    migrated: report.totals.migrated,
+    byModule: Object.fromEntries(report.modules.map((m) => [m.module, m.count])),
+  };
+}
+
+/** The last dry run's prediction, if it finished before this run started. */
+async function lastPrediction(store: RunStore, startedAt: string): Promise<ClassificationPrediction | null> {
+  const prediction = await readOptional<ClassificationPrediction>(store, LATEST_DRY_RUN_KEY);
+  return prediction && prediction.finishedAt <= startedAt ? prediction : null;
 }
 
 /**
@@ -135,8 +156,10 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
     verification: await readOptional(store, layout.verification),
     embeddings: embeddingsSection(run, batches),
     modules: run.target.modules.map((m) => m.id),
+    prediction: run.dryRun ? null : await lastPrediction(store, run.startedAt),
   };
   const model = buildMigrationReport(input);
+  if (run.dryRun && !failed) await putJson(store, LATEST_DRY_RUN_KEY, predictionOf(model, run.runId));
   await putJson(store, layout.report.json, model);
   await store.put(layout.report.markdown, renderReportMarkdown(model), 'text/markdown; charset=utf-8');
   await store.put(layout.report.html, renderReportHtml(model), 'text/html; charset=utf-8');
@@ -163,6 +186,7 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
       decisions: store.locate(layout.report.decisions),
     },
     accounting: { liveSourceMemories: run.sourceCounts.liveMemories, migrated, rejected },
+    ...(model.classification?.warning ? { warnings: [model.classification.warning] } : {}),
   };
 }
 

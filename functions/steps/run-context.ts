@@ -21,6 +21,10 @@ export interface RunContext {
   placeholderEmailDomain?: string;
   centroidClassification: boolean;
   embedMode: EmbedMode;
+  /** Absent in contexts written before the LLM pass existed: offline. */
+  classifier?: 'offline' | 'llm';
+  llmModel?: string;
+  llmThreshold?: number;
   embeddingModel: string;
   embeddingDimensions?: number;
   embeddingPricePerMillionTokens?: number;
@@ -61,6 +65,7 @@ export function reportableOptions(run: RunContext): Record<string, unknown> {
     mergeOnEmail: run.mergeOnEmail,
     placeholderEmailDomain: run.placeholderEmailDomain ?? null,
     centroidClassification: run.centroidClassification,
+    classifier: run.classifier === 'llm' ? `llm (${run.llmModel})` : 'offline',
     userMap: run.hasUserMap,
     customRules: run.hasRules,
     snapshot: run.snapshot ?? (run.dryRun ? 'none' : 'logical'),

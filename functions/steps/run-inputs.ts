@@ -14,10 +14,9 @@ const centroidsByRun = new Map<string, ModuleCentroids | null>();
 export async function loadRunRules(runtime: MigrationRuntime, run: RunContext): Promise<CompiledRules> {
   let rules = rulesByRun.get(run.runId);
   if (!rules) {
-    rules = loadRules(
-      run.hasRules ? await getJson(runtime.store, runLayout(run.runId).rules) : undefined,
-      moduleRegistryOf(run),
-    );
+    rules = loadRules(run.hasRules ? await getJson(runtime.store, runLayout(run.runId).rules) : undefined, {
+      registry: moduleRegistryOf(run),
+    });
     rulesByRun.set(run.runId, rules);
   }
   return rules;

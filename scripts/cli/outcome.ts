@@ -25,6 +25,7 @@ export async function printOutcome(
         `  ${fmt(a.liveSourceMemories)} live source memories: ${fmt(a.migrated)} ${output.dryRun ? 'would migrate' : 'migrated'}, ${fmt(a.rejected)} rejected (reasons in the report)`,
       );
     }
+    for (const warning of output.warnings ?? []) console.error(`\n  WARNING: ${warning}\n`);
     if (output.report) {
       console.log(`  report:    ${output.report.markdown}`);
       console.log(`             ${output.report.html}`);

@@ -43,6 +43,12 @@ export interface EmbeddingsStats {
   served5xx: number;
   servedFailAlways: number;
   served400: number;
+  /** Chat completion requests received (the LLM classifier's), failures included. */
+  chatRequests: number;
+  /** Memories named in successful chat answers. */
+  chatMemories: number;
+  /** Chat answers sent malformed on purpose (a memory asked for it). */
+  chatMalformed: number;
 }
 
 export interface EmbeddingsServer {
@@ -72,7 +78,62 @@ const zeroStats = (): EmbeddingsStats => ({
   served5xx: 0,
   servedFailAlways: 0,
   served400: 0,
+  chatRequests: 0,
+  chatMemories: 0,
+  chatMalformed: 0,
 });
+
+/** A memory whose text holds this gets its whole chat batch a malformed (non-JSON) answer. */
+export const MALFORMED_CHAT_MARKER = 'MALFORMED-CHAT-ANSWER';
+
+/**
+ * The harness model's deterministic choice: the first offered module whose name the text holds as
+ * a word, else the first module offered.
+ */
+export function chatModuleFor(text: string, modules: readonly string[]): string {
+  const lower = text.toLowerCase();
+  return modules.find((m) => new RegExp(`\\b${m.toLowerCase()}\\b`).test(lower)) ?? (modules[0] as string);
+}
+
+function chatAnswer(body: unknown): {
+  content: string;
+  memories: number;
+  malformed: boolean;
+  promptTokens: number;
+} {
+  const request = body as {
+    messages?: { role?: string; content?: unknown }[];
+    response_format?: {
+      json_schema?: {
+        schema?: { properties?: { choices?: { items?: { properties?: { module?: { enum?: unknown } } } } } };
+      };
+    };
+  };
+  const modules =
+    request.response_format?.json_schema?.schema?.properties?.choices?.items?.properties?.module?.enum;
+  const user = request.messages?.find((m) => m.role === 'user')?.content;
+  if (!Array.isArray(modules) || modules.length === 0 || typeof user !== 'string') {
+    throw new InvalidRequest(
+      'expected a user message and a json_schema response_format with a module enum',
+      'messages',
+    );
+  }
+  const { memories } = JSON.parse(user) as { memories: { id: string; text: string }[] };
+  const promptTokens = (request.messages ?? []).reduce(
+    (n, m) => n + (typeof m.content === 'string' ? estimateTokens(m.content) : 0),
+    0,
+  );
+  if (memories.some((m) => m.text.includes(MALFORMED_CHAT_MARKER))) {
+    return {
+      content: 'Sure! Here are the modules: work, personal…',
+      memories: 0,
+      malformed: true,
+      promptTokens,
+    };
+  }
+  const choices = memories.map((m) => ({ id: m.id, module: chatModuleFor(m.text, modules as string[]) }));
+  return { content: JSON.stringify({ choices }), memories: choices.length, malformed: false, promptTokens };
+}
 
 class InvalidRequest extends Error {
   constructor(
@@ -84,7 +145,9 @@ class InvalidRequest extends Error {
 }
 
 /**
- * An OpenAI-compatible `POST /v1/embeddings` with deterministic vectors, plus `POST /_control`,
+ * An OpenAI-compatible `POST /v1/embeddings` with deterministic vectors and a
+ * `POST /v1/chat/completions` that answers the LLM classifier's requests deterministically
+ * (`chatModuleFor`), plus `POST /_control`,
  * `POST /_reset` and `GET /_stats` so tests in other processes can steer a shared instance.
  */
 export async function startEmbeddingsServer(
@@ -101,6 +164,47 @@ export async function startEmbeddingsServer(
   const reset = (): void => {
     knobs = { ...initialKnobs };
     stats = zeroStats();
+  };
+
+  const chat = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    stats.chatRequests += 1;
+    const body = await readJson(request).catch((error: Error) => error);
+    if (knobs.latencyMs > 0) await sleep(knobs.latencyMs);
+    if (knobs.failNext429 > 0) {
+      knobs.failNext429 -= 1;
+      stats.served429 += 1;
+      if (knobs.retryAfterSeconds !== null)
+        response.setHeader('Retry-After', String(knobs.retryAfterSeconds));
+      return sendError(response, 429, 'Rate limit reached for requests', 'requests', 'rate_limit_exceeded');
+    }
+    try {
+      if (body instanceof Error) throw new InvalidRequest(body.message, null);
+      const answer = chatAnswer(body);
+      stats.chatMemories += answer.memories;
+      if (answer.malformed) stats.chatMalformed += 1;
+      sendJson(response, 200, {
+        id: `chatcmpl-harness-${stats.chatRequests}`,
+        object: 'chat.completion',
+        created: 0,
+        model: (body as { model?: string }).model ?? 'unknown',
+        choices: [
+          {
+            index: 0,
+            finish_reason: 'stop',
+            message: { role: 'assistant', content: answer.content, refusal: null },
+          },
+        ],
+        usage: {
+          prompt_tokens: answer.promptTokens,
+          completion_tokens: answer.memories * 12,
+          total_tokens: answer.promptTokens + answer.memories * 12,
+        },
+      });
+    } catch (error) {
+      if (!(error instanceof InvalidRequest)) throw error;
+      stats.served400 += 1;
+      sendError(response, 400, error.message, 'invalid_request_error', null, error.param);
+    }
   };
 
   const embeddings = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -159,13 +263,15 @@ export async function startEmbeddingsServer(
     const handled =
       route === 'POST /v1/embeddings'
         ? embeddings(request, response)
-        : route === 'POST /_control'
-          ? control(request, response)
-          : route === 'POST /_reset'
-            ? Promise.resolve(reset()).then(() => sendJson(response, 200, { knobs }))
-            : route === 'GET /_stats'
-              ? Promise.resolve(sendJson(response, 200, { stats, knobs }))
-              : Promise.resolve(sendError(response, 404, `No route ${route}`, 'invalid_request_error'));
+        : route === 'POST /v1/chat/completions'
+          ? chat(request, response)
+          : route === 'POST /_control'
+            ? control(request, response)
+            : route === 'POST /_reset'
+              ? Promise.resolve(reset()).then(() => sendJson(response, 200, { knobs }))
+              : route === 'GET /_stats'
+                ? Promise.resolve(sendJson(response, 200, { stats, knobs }))
+                : Promise.resolve(sendError(response, 404, `No route ${route}`, 'invalid_request_error'));
     handled.catch((error: Error) => {
       if (!response.headersSent) sendError(response, 500, error.message, 'server_error');
       else response.destroy(error);

@@ -56,7 +56,7 @@ describe('Incremental runs (the schedule)', () => {
         gone.source_id,
       ]);
       await c.query(
-        `UPDATE memories SET source_metadata = '{"type": "task", "status": "open"}'::jsonb, updated_at = now() WHERE id = $1`,
+        `UPDATE memories SET source_metadata = '{"type": "meeting", "status": "open"}'::jsonb, updated_at = now() WHERE id = $1`,
         [moved.source_id],
       );
       const { rows } = await c.query<{ id: string; user_id: string }>(

@@ -3,9 +3,15 @@ import { ModuleCentroidAccumulator, type ModuleCentroids } from '../../functions
 import { classifyMemory, isConfident } from '../../functions/core/classify.js';
 import { contentWords, loadRules } from '../../functions/core/rules.js';
 import type { SourceMemory } from '../../functions/core/types.js';
+import keywordRulesDocument from '../fixtures/keyword-rules.json' with { type: 'json' };
 import { hash32 } from '../generator/seeded-random.js';
 
-const rules = loadRules();
+/** The rule machinery on its own: the keyword rules as a user's document, no text model. */
+function keywordRules(overlay: Record<string, unknown> = {}) {
+  return loadRules({ ...keywordRulesDocument, ...overlay }, { textModel: null });
+}
+
+const rules = keywordRules();
 
 function sourceMemory(overrides: Partial<SourceMemory> = {}): SourceMemory {
   return {
@@ -337,7 +343,7 @@ describe('Function: classifyMemory', () => {
     single.add('technical', vector(1, 0, 0, 0));
 
     // Act
-    const disabled = classifyMemory(memory, loadRules({ centroid: { enabled: false } }), axisCentroids());
+    const disabled = classifyMemory(memory, keywordRules({ centroid: { enabled: false } }), axisCentroids());
     const lonely = classifyMemory(memory, rules, single.finish());
 
     // Assess
@@ -359,7 +365,7 @@ describe('Function: classifyMemory', () => {
 
   it('uses the fallback a user configures', () => {
     // Act
-    const result = classifyMemory(sourceMemory(), loadRules({ fallback: 'learning' }));
+    const result = classifyMemory(sourceMemory(), keywordRules({ fallback: 'learning' }));
 
     // Assess
     expect(result).toMatchObject({ module: 'learning', rule: 'fallback:learning' });

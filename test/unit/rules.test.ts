@@ -14,25 +14,39 @@ function captureError(action: () => unknown): InvalidInputError {
 }
 
 describe('Function: loadRules', () => {
-  it('loads the default rules with personal as the fallback', () => {
+  it('loads the default rules with personal as the fallback and the shipped text model', () => {
     // Act
     const rules = loadRules();
 
     // Assess
     expect(rules.fallback).toBe('personal');
     expect(rules.typeRules.get('project')).toBe('work');
-    expect(rules.typeRules.get('task')).toBe('work');
     expect(rules.categoryAliases.get('programming')).toBe('technical');
-    expect(rules.tagRules.get('code')).toBe('technical');
     expect(rules.centroid.enabled).toBe(true);
-    expect(rules.content.modules.map((m) => m.module).sort()).toEqual(
-      ['communication', 'creative', 'learning', 'personal', 'technical', 'work'].sort(),
+    expect(rules.textModel?.modules).toEqual(
+      expect.arrayContaining(['communication', 'creative', 'learning', 'personal', 'technical', 'work']),
     );
+  });
+
+  it('leaves tasks, tags and content words to the text model, not to decisive default rules', () => {
+    // Act
+    const rules = loadRules();
+
+    // Assess: a task can be a personal errand; a tag or a word is evidence, not a verdict.
+    expect(rules.typeRules.has('task')).toBe(false);
+    expect(rules.typeRules.has('todo')).toBe(false);
+    expect(rules.tagRules.size).toBe(0);
+    expect(rules.content.modules).toEqual([]);
+  });
+
+  it('runs without a text model when asked', () => {
+    // Act & Assess
+    expect(loadRules(undefined, { textModel: null }).textModel).toBeNull();
   });
 
   it('compiles regexes once, case-insensitive and multi-line', () => {
     // Act
-    const rules = loadRules();
+    const rules = loadRules({ contentPatterns: { modules: { communication: { patterns: ['^subject:'] } } } });
     const communication = rules.content.modules.find((m) => m.module === 'communication');
     const subject = communication?.matchers.find((m) => m.label === '/^subject:/');
 
@@ -72,7 +86,9 @@ describe('Function: loadRules', () => {
 
   it('appends user content patterns to the defaults, or replaces them when asked', () => {
     // Act
-    const extended = loadRules({ contentPatterns: { modules: { creative: { keywords: ['haiku'] } } } });
+    const extended = loadRules({
+      contentPatterns: { modules: { creative: { keywords: ['haiku', 'poem'] } } },
+    });
     const replaced = loadRules({
       contentPatterns: { minScore: 1, modules: { creative: { patterns: ['\\bhaiku\\b'], replace: true } } },
     });
@@ -95,7 +111,7 @@ describe('Function: loadRules', () => {
             typeRules: { meeting: 'meetings' },
             contentPatterns: { modules: { finance: { keywords: ['invoice'] } } },
           },
-          defaultModuleRegistry(),
+          { registry: defaultModuleRegistry() },
         );
       } catch (e) {
         return e as PreflightError;
@@ -120,7 +136,7 @@ describe('Function: loadRules', () => {
     ]);
 
     // Act
-    const rules = loadRules({ typeRules: { task: 'project_management' } }, registry);
+    const rules = loadRules({ typeRules: { task: 'project_management' } }, { registry });
 
     // Assess
     expect(rules.typeRules.get('task')).toBe('project-management');

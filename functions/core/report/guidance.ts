@@ -34,6 +34,8 @@ function executionInput(options: Record<string, unknown>): string {
 }
 
 export interface GuidanceFacts {
+  /** The fallback-share warning of the classification section, if any. */
+  classificationWarning?: string | null;
   dryRun: boolean;
   failed: boolean;
   hint: string | null;
@@ -51,6 +53,7 @@ export function nextSteps(facts: GuidanceFacts): NextStep[] {
     steps.push({ text: 'Then start the run again:', code: migrateCommand(facts.options, facts.dryRun) });
     return steps;
   }
+  if (facts.classificationWarning) steps.push({ text: facts.classificationWarning });
   if (facts.rejected > 0) {
     steps.push({
       text: `Review the ${facts.rejected} rejected memories: the reasons are above, every decision is in decisions.jsonl.gz.`,

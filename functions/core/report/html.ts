@@ -386,6 +386,33 @@ function embeddings(r: MigrationReport): string {
   return section('Embeddings and cost', table(['', ''], rows));
 }
 
+function classification(r: MigrationReport): string {
+  const c = r.classification;
+  if (!c) return '';
+  const warning = c.warning ? `<p><strong>Warning:</strong> ${e(c.warning)}</p>` : '';
+  const kinds = `<p>Fallback: ${c.fallback.count} of ${c.decided} (${c.fallback.percent}%). Decided by: ${e(
+    c.byKind.map((k) => `${k.kind} ${k.percent}%`).join(', '),
+  )}.</p>`;
+  const histogram = table(
+    ['Confidence', 'Memories'],
+    c.confidenceHistogram.map((b) => [`${b.from.toFixed(1)}–${b.to.toFixed(1)}`, String(b.count)]),
+    [1],
+  );
+  const modules = table(
+    ['Module', 'Memories', `Predicted by the dry run${c.predictedBy ? ` (${e(c.predictedBy)})` : ''}`],
+    c.modules.map((m) => [code(m.module), String(m.count), m.predicted === null ? '–' : String(m.predicted)]),
+    [1, 2],
+  );
+  const llm = c.llm
+    ? `<p>${e(
+        c.llm.estimated
+          ? `LLM pass (${c.llm.model}), estimate: ${c.llm.candidates} unclear memories in ${c.llm.requests} requests, ~${c.llm.inputTokens + c.llm.outputTokens} tokens, ${c.llm.costUsd === null ? 'unknown price' : `$${c.llm.costUsd.toFixed(4)}`}.`
+          : `LLM pass (${c.llm.model}): ${c.llm.candidates} unclear memories, ${c.llm.decided} placed by the model, ${c.llm.fellBack} kept their offline decision (${c.llm.malformed} malformed answers), ${c.llm.requests} requests.`,
+      )}</p>`
+    : '';
+  return section('Classification health', warning + kinds + histogram + modules + llm);
+}
+
 function timings(r: MigrationReport): string {
   const t = r.timings.measured;
   const rows = [
@@ -435,6 +462,7 @@ ${header(report)}
 ${errorSection(report)}
 ${summary(report)}
 ${modules(report)}
+${classification(report)}
 ${ruleHits(report)}
 ${samples(report)}
 ${rejectsAndRepairs(report)}

@@ -7,6 +7,7 @@ import type { BatchSummary, MemoryDecision } from '../batch.js';
 import type { RebuildCmiResult } from '../cmi.js';
 import type { RelationshipBatchSummary } from '../relationships.js';
 import type { VerificationCheck, VerificationCounts } from '../verification.js';
+import type { ClassificationPrediction } from './classification.js';
 
 /** One line of a batch's decisions, as sampled for the report (a batch's own decision type). */
 export type ReportDecisionInput = MemoryDecision & {
@@ -89,6 +90,8 @@ export interface ReportInput {
   cmi?: ReportCmiInput | null;
   verification?: ReportVerificationInput | null;
   embeddings?: ReportEmbeddingsInput | null;
+  /** The module counts of the last dry run before this run, for the classification section. */
+  prediction?: ClassificationPrediction | null;
   /** The Distributed Map's MaxConcurrency: how many batches run at once. */
   concurrency?: number;
   /** The target's registered modules; the guide's six when the run never read them. */

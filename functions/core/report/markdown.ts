@@ -3,6 +3,7 @@
  * details, content snippets) is escaped so it can neither break a table nor inject HTML into a
  * Markdown viewer.
  */
+import { classificationMarkdown } from './classification.js';
 import {
   checkMark,
   formatConfidence,
@@ -399,6 +400,7 @@ export function renderReportMarkdown(report: MigrationReport): string {
     ...errorSection(report),
     ...summary(report),
     ...modules(report),
+    ...(report.classification ? classificationMarkdown(report.classification) : []),
     ...ruleHits(report),
     ...samples(report),
     ...rejectsAndRepairs(report),

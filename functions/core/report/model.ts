@@ -8,6 +8,7 @@ import { hintFor } from '../../error-contract.js';
 import { DEFAULT_MODULE_IDS, inModuleOrder } from '../modules.js';
 import type { ModuleId } from '../types.js';
 import { USER_DECISION_KINDS } from '../user-decisions.js';
+import { type ClassificationSection, classificationSection } from './classification.js';
 import { formatCount } from './formatting.js';
 import { type NextStep, nextSteps } from './guidance.js';
 import type {
@@ -103,6 +104,7 @@ export interface MigrationReport {
       samples: string[];
     }>;
   } | null;
+  classification?: ClassificationSection | null;
   embeddings: {
     mode: 'preserve' | 'regenerate';
     model: string | null;
@@ -367,6 +369,8 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
     : null;
   const failed = run.status === 'failed';
   const embeddings = input.embeddings ? embeddingsSection(input.embeddings) : null;
+  const classification =
+    batches.length > 0 ? classificationSection(batches, modules, byModule, input.prediction ?? null) : null;
 
   return {
     version: REPORT_VERSION,
@@ -388,6 +392,7 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
       percent: percentOf(byModule[module] ?? 0, totals.migrated),
     })),
     ruleHits: ranked(byRule).map(([rule, count]) => ({ rule, count, percent: percentOf(count, ruleTotal) })),
+    classification,
     ...collectSamples(batches, modules),
     rejectsByReason: ranked(rejectsByReason).map(([reason, count]) => ({ reason, count })),
     repairsByRule: ranked(repairsByRule).map(([rule, count]) => ({ rule, count })),
@@ -418,6 +423,7 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
     },
     error,
     nextSteps: nextSteps({
+      classificationWarning: classification?.warning ?? null,
       dryRun: run.dryRun,
       failed,
       hint: error?.hint ?? null,
