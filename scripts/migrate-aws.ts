@@ -27,6 +27,7 @@ async function main(): Promise<number> {
     'source-db': _s,
     'target-db': _t,
     concurrency: _c,
+    'check-rejects-first': _k,
     'reports-dir': _r,
     bucket: _b,
     ...guideFlags

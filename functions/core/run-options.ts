@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InvalidInputError } from '../errors.js';
+import { DEFAULT_MAX_REJECT_RATIO } from './reject-thresholds.js';
 
 /** One RDS DB instance or Aurora cluster, for `snapshot: "rds" | "both"`. */
 const RdsResourceSchema = z
@@ -64,6 +65,10 @@ export const MigrationInputSchema = z
       .object({ snapshot: z.string().min(1), database: z.enum(['source', 'target']) })
       .strict()
       .optional(),
+    /** The run fails when more than this share (0–1) of the memories it handled is rejected. */
+    maxRejectRatio: z.number().min(0).max(1).default(DEFAULT_MAX_REJECT_RATIO),
+    /** The run fails when more than this many memories are rejected; no limit when absent. */
+    maxRejects: z.number().int().min(0).optional(),
     /** Rollback/restore only: go ahead over a held lock (rollback) or tables that hold rows (restore). */
     force: z.boolean().default(false),
   })

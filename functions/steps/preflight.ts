@@ -168,6 +168,8 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     embeddingModel: input.embeddingModel,
     embeddingDimensions: input.embeddingDimensions,
     embeddingPricePerMillionTokens: input.embeddingPricePerMillionTokens,
+    maxRejectRatio: input.maxRejectRatio,
+    maxRejects: input.maxRejects,
     hasUserMap: Boolean(input.userMapS3Uri),
     hasRules: Boolean(input.rules),
     sourceSchema,

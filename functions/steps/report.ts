@@ -9,6 +9,7 @@ import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { concatenateObjects } from '../store/concatenate-objects.js';
 import { fetchInOrder } from '../store/read-ahead.js';
 import { getJson, putJson, type RunStore } from '../store/run-store.js';
+import { rejectVerdict } from './reject-gate.js';
 import { type RunContext, reportableOptions } from './run-context.js';
 
 export interface ReportEvent {
@@ -50,6 +51,8 @@ function hintFor(name: string): string {
       return 'Nothing was written. Correct the execution input (or the user map / rules file) as the message says and start again.';
     case 'MigrationLockedError':
       return 'Another run is in progress. Wait for it, or release a stale lock as the message says.';
+    case 'RejectThresholdError':
+      return 'The memories that could be migrated were written (a dry run wrote nothing). Fix the reject reasons above, or raise --max-reject-ratio / --max-rejects if these rejects are acceptable, then run again: reruns are idempotent.';
     case 'VerificationError':
       return 'The data was written but does not reconcile; see the verification checks. Re-running is safe (idempotent); roll back the run if needed.';
     default:
@@ -103,6 +106,7 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
     cmi: await readOptional(store, layout.cmi),
     verification: await readOptional(store, layout.verification),
     embeddings: embeddingsSection(run, batches),
+    rejectThresholds: rejectVerdict(run, batches),
   };
   const model = buildMigrationReport(input);
   await putJson(store, layout.report.json, model);

@@ -26,6 +26,9 @@ export interface RunContext {
   /** Preflight sets it from the input (`snapshotModeOf`); absent means the default for the run kind. */
   snapshot?: SnapshotMode;
   rds?: RdsSnapshotInput;
+  /** Past either, the run fails with RejectThresholdError (after writing what it could). */
+  maxRejectRatio: number;
+  maxRejects?: number;
   hasUserMap: boolean;
   hasRules: boolean;
   sourceSchema: SourceSchema;
@@ -58,5 +61,7 @@ export function reportableOptions(run: RunContext): Record<string, unknown> {
     userMap: run.hasUserMap,
     customRules: run.hasRules,
     snapshot: run.snapshot ?? (run.dryRun ? 'none' : 'logical'),
+    maxRejectRatio: run.maxRejectRatio,
+    maxRejects: run.maxRejects ?? null,
   };
 }

@@ -139,8 +139,14 @@ function summary(r: MigrationReport): string {
   return section(
     'Summary',
     `<div class="cards">${cards}</div>
-<p class="identity${identityClass}"><strong>Accounting:</strong> ${mark(r.accounting.holds)} ${e(r.accounting.statement)}</p>${load}`,
+<p class="identity${identityClass}"><strong>Accounting:</strong> ${mark(r.accounting.holds)} ${e(r.accounting.statement)}</p>${thresholdLine(r)}${load}`,
   );
+}
+
+function thresholdLine(r: MigrationReport): string {
+  const t = r.rejectThresholds;
+  if (!t) return '';
+  return `<p class="identity${t.ok ? ' ok' : ' bad'}"><strong>Reject thresholds:</strong> ${mark(t.ok)} ${e(t.statement)}</p>`;
 }
 
 function moduleChart(r: MigrationReport): string {

@@ -5,6 +5,7 @@
  */
 import type { BatchSummary, MemoryDecision } from '../batch.js';
 import type { RebuildCmiResult } from '../cmi.js';
+import type { ThresholdVerdict } from '../reject-thresholds.js';
 import type { RelationshipBatchSummary } from '../relationships.js';
 import type { VerificationCheck, VerificationCounts } from '../verification.js';
 
@@ -79,4 +80,6 @@ export interface ReportInput {
   embeddings?: ReportEmbeddingsInput | null;
   /** The Distributed Map's MaxConcurrency: how many batches run at once. */
   concurrency?: number;
+  /** The batches' rejects judged against the run's thresholds. */
+  rejectThresholds?: ThresholdVerdict | null;
 }

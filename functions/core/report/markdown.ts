@@ -106,6 +106,9 @@ function summary(r: MigrationReport): string[] {
     ...table(['', ''], rows, ['l', 'r']),
     `**Accounting:** ${checkMark(r.accounting.holds)} ${md(r.accounting.statement)}`,
     '',
+    ...(r.rejectThresholds
+      ? [`**Reject thresholds:** ${checkMark(r.rejectThresholds.ok)} ${md(r.rejectThresholds.statement)}`, '']
+      : []),
   ]);
 }
 

@@ -4,6 +4,7 @@
  * are broken by name, and no clock is read, so the same input always gives the same report.
  */
 
+import type { ThresholdVerdict } from '../reject-thresholds.js';
 import { MODULE_IDS, type ModuleId } from '../types.js';
 import { USER_DECISION_KINDS } from '../user-decisions.js';
 import { formatCount } from './formatting.js';
@@ -56,6 +57,7 @@ export interface MigrationReport {
     holds: boolean | null;
     statement: string;
   };
+  rejectThresholds: ThresholdVerdict | null;
   modules: Array<{ module: ModuleId; count: number; percent: number }>;
   ruleHits: Array<{ rule: string; count: number; percent: number }>;
   samples: Array<{ module: ModuleId; decisions: SampleDecision[] }>;
@@ -365,6 +367,7 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
     plan: input.plan ?? null,
     totals,
     accounting: accountingSection(input, totals.migrated, totals.rejected),
+    rejectThresholds: input.rejectThresholds ?? null,
     modules: MODULE_IDS.map((module) => ({
       module,
       count: byModule[module] ?? 0,
