@@ -76,8 +76,8 @@ export interface BatchSummary {
   repairsByRule: Record<string, number>;
   load: LoadResult | null;
   embedding: BatchEmbeddingSummary | null;
-  /** A few decisions per module (and per reject reason) for the report. */
-  samples: MemoryDecision[];
+  /** A few decisions per module (and per reject reason) for the report, with their content's start. */
+  samples: Array<MemoryDecision & { snippet?: string }>;
   timings: { readMs: number; embedMs: number; prepareMs: number; loadMs: number };
 }
 

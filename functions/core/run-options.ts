@@ -116,6 +116,8 @@ export function runLayout(runId: string) {
   return {
     prefix,
     userMap: `${prefix}inputs/user-map.json`,
+    /** The execution input as Preflight parsed it: the report's rerun command is built from it. */
+    executionInput: `${prefix}inputs/execution-input.json`,
     rules: `${prefix}inputs/rules.json`,
     memoryRanges: `${prefix}plan/memory-ranges.json`,
     verifySlices: `${prefix}plan/verify-slices.json`,

@@ -71,6 +71,7 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     );
   }
 
+  await putJson(runtime.store, layout.executionInput, input);
   const source = await connected(runtime.sourcePool, 'source');
   const target = await connected(runtime.targetPool, 'target');
   await checkPgvector(source, 'source');

@@ -1,8 +1,9 @@
 import type { BatchSummary } from '../core/batch.js';
+import { migrateCommandLine } from '../core/report/command-line.js';
 import { renderReportHtml } from '../core/report/html.js';
 import { renderReportMarkdown } from '../core/report/markdown.js';
 import { buildMigrationReport, type ReportInput } from '../core/report/model.js';
-import { runIdFrom, runLayout } from '../core/run-options.js';
+import { MigrationInputSchema, runIdFrom, runLayout } from '../core/run-options.js';
 import { recordRunEnd, releaseRunLock } from '../db/run-ledger.js';
 import { estimateEmbeddingCost } from '../embed/cost.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
@@ -21,6 +22,8 @@ export interface ReportEvent {
   state?: { run?: RunContext; plan?: { batchCount: number; relationBatchCount: number }; dryRun?: unknown };
   /** Failure path: names the run when Preflight failed before a run context existed. */
   executionName?: string;
+  /** The Map's MaxConcurrency (the definition passes it). */
+  concurrency?: number;
 }
 
 export interface ReportResult {
@@ -86,6 +89,7 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
     store,
     layout.relationshipsPrefix,
   );
+  const executionInput = (await readOptional<Record<string, unknown>>(store, layout.executionInput)) ?? {};
   const input: ReportInput = {
     run: {
       runId: run.runId,
@@ -107,6 +111,9 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
     verification: await readOptional(store, layout.verification),
     embeddings: embeddingsSection(run, batches),
     rejectThresholds: rejectVerdict(run, batches),
+    commands: commandsOf(executionInput, event.concurrency),
+    realRunSnapshots: executionInput.snapshot !== 'none',
+    ...(event.concurrency !== undefined ? { concurrency: event.concurrency } : {}),
   };
   const model = buildMigrationReport(input);
   await putJson(store, layout.report.json, model);
@@ -153,7 +160,12 @@ async function reportEarlyFailure(
   const layout = runLayout(runId);
   const dryRun = event.state?.dryRun === true;
   const now = new Date().toISOString();
+  const raw = event.state && typeof event.state === 'object' ? (event.state as Record<string, unknown>) : {};
+  // The input as typed (it may be what failed): the rerun command repeats it, defaults filled in
+  // where it parses.
+  const parsed = MigrationInputSchema.safeParse(raw);
   const model = buildMigrationReport({
+    commands: commandsOf(parsed.success ? parsed.data : raw, event.concurrency),
     run: {
       runId,
       dryRun,
@@ -180,6 +192,13 @@ async function reportEarlyFailure(
       decisions: store.locate(layout.report.decisions),
     },
     accounting: null,
+  };
+}
+
+function commandsOf(input: Record<string, unknown>, concurrency: number | undefined) {
+  return {
+    rerun: migrateCommandLine(input, { concurrency }),
+    realRun: migrateCommandLine(input, { concurrency, dryRun: false }),
   };
 }
 

@@ -53,7 +53,13 @@ export function buildMigrationDefinition(scope: Construct, props: MigrationDefin
   // whole state instead and let the report handler find what it can.
   const failureReport = lambdaStep(scope, 'FailureReport', {
     fn: functions.Report,
-    payload: { failed: true, 'error.$': ERROR_PATH, 'state.$': '$', 'executionName.$': '$$.Execution.Name' },
+    payload: {
+      failed: true,
+      'error.$': ERROR_PATH,
+      'state.$': '$',
+      'executionName.$': '$$.Execution.Name',
+      concurrency: props.maxConcurrency,
+    },
     resultPath: '$.failureReport',
     functionTimeout,
   });
@@ -99,7 +105,14 @@ export function buildMigrationDefinition(scope: Construct, props: MigrationDefin
     step('Verify', { ...RUN, 'plan.$': '$.plan' }, '$.verify'),
     lambdaStep(scope, 'Report', {
       fn: functions.Report,
-      payload: { ...RUN, 'users.$': '$.users', 'plan.$': '$.plan', 'verify.$': '$.verify' },
+      payload: {
+        ...RUN,
+        'users.$': '$.users',
+        'plan.$': '$.plan',
+        'verify.$': '$.verify',
+        // The report's projections and rerun command use the Map's real concurrency.
+        concurrency: props.maxConcurrency,
+      },
       // No resultPath: the execution's output is the report handler's result, the report's S3 keys.
       functionTimeout,
       onFailure,

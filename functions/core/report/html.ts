@@ -37,9 +37,10 @@ h3{font-size:15px;margin:20px 0 8px}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:12px;margin:16px 0}
 .card{background:#fff;border:1px solid var(--line);border-radius:10px;padding:12px 14px}.card .n{font-size:24px;font-weight:700}.card .l{color:var(--muted);font-size:13px}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid var(--line);border-radius:8px;margin:8px 0 16px;font-size:14px}
-th,td{padding:6px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}th{background:#f3f4f6;font-weight:600}
+th,td{padding:6px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;overflow-wrap:break-word}th{background:#f3f4f6;font-weight:600}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code{font:12.5px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f3f4f6;padding:1px 4px;border-radius:4px;white-space:nowrap}
+pre.json{background:#f3f4f6;color:var(--fg);white-space:pre-wrap;overflow-wrap:anywhere;margin:6px 0;font-size:12px}td details{border:none;padding:0;margin:0}
 code.wrap{white-space:normal;overflow-wrap:anywhere}td.bar-cell{width:35%}
 .mark{font-weight:700}.mark.ok{color:var(--ok)}.mark.bad{color:var(--bad)}.mark.skip{color:var(--muted)}
 .identity{padding:10px 14px;border-radius:8px;background:#fff;border-left:4px solid var(--muted)}.identity.ok{border-color:var(--ok)}.identity.bad{border-color:var(--bad)}
@@ -71,14 +72,32 @@ function mark(ok: boolean | null, skipped = false): string {
   return ok ? '<span class="mark ok" title="ok">✔</span>' : '<span class="mark bad" title="failed">✘</span>';
 }
 
+const LONG_TABLE_ROWS = 15;
+const SHOWN_ROWS = 10;
+/** JSON longer than this is folded: its start is shown, the whole behind a click. */
+const JSON_INLINE_LENGTH = 80;
+
+/** A value of a verification check: short JSON inline, long JSON folded and pretty-printed. */
+function valueCell(value: unknown): string {
+  if (value === null || typeof value !== 'object') return e(formatValue(value));
+  const inline = JSON.stringify(value, null, 1).replace(/\s*\n\s*/g, ' ');
+  if (inline.length <= JSON_INLINE_LENGTH) return wrappingCode(inline);
+  return `<details><summary>${e(inline.slice(0, 40))}…</summary><pre class="json">${e(JSON.stringify(value, null, 2))}</pre></details>`;
+}
+
 function table(headers: string[], rows: string[][], numeric: number[] = [], barColumn = -1): string {
   const cls = (i: number) =>
     numeric.includes(i) ? ' class="n"' : i === barColumn ? ' class="bar-cell"' : '';
   const head = headers.map((h, i) => `<th${cls(i)}>${h}</th>`).join('');
-  const body = rows.map((r) => `<tr>${r.map((c, i) => `<td${cls(i)}>${c}</td>`).join('')}</tr>`).join('\n');
+  const tr = (r: string[]) => `<tr>${r.map((c, i) => `<td${cls(i)}>${c}</td>`).join('')}</tr>`;
   // Key/value tables have no column titles: an empty header row would only add a grey stripe.
   const thead = headers.some((h) => h !== '') ? `<thead><tr>${head}</tr></thead>` : '';
-  return `<table>${thead}<tbody>\n${body}\n</tbody></table>`;
+  const shown = rows.length > LONG_TABLE_ROWS ? rows.slice(0, SHOWN_ROWS) : rows;
+  const first = `<table>${thead}<tbody>\n${shown.map(tr).join('\n')}\n</tbody></table>`;
+  if (shown.length === rows.length) return first;
+  // A long table shows its top rows; the rest wait behind a click instead of pushing the page on.
+  const rest = rows.slice(SHOWN_ROWS);
+  return `${first}<details><summary>${rest.length} more rows</summary><table>${thead}<tbody>\n${rest.map(tr).join('\n')}\n</tbody></table></details>`;
 }
 
 const slug = (title: string) => title.toLowerCase().replace(/[^a-z0-9]+/g, '-');
@@ -100,7 +119,8 @@ function header(r: MigrationReport): string {
   return `<header><h1>Migration report — ${e(r.run.runId)}</h1>
 <div class="badges">${badges}</div>
 <div class="meta">Started ${e(r.run.startedAt)} · finished ${e(r.run.finishedAt)} · took ${e(formatDuration(r.timings.measured.wallMs))}</div>
-${options ? `<div class="meta">Options: ${options}</div>` : ''}</header>`;
+${options ? `<div class="meta">Options: ${options}</div>` : ''}
+${r.commands ? `<div class="meta">Command: ${wrappingCode(r.commands.rerun)} <span class="note">(with SOURCE_DATABASE_URL and DATABASE_URL as for this run)</span></div>` : ''}</header>`;
 }
 
 function errorSection(r: MigrationReport): string {
@@ -213,7 +233,7 @@ function decisionTable(decisions: SampleDecision[], rejected: boolean): string {
       d.evidence ? wrappingCode(d.evidence) : '—',
       formatConfidence(d.confidence),
       e(rejected ? (d.detail ?? '—') : d.repairs.join(', ') || '—'),
-      e(d.snippet ?? ''),
+      d.snippet ? e(d.snippet) : '<span class="note">(empty)</span>',
     ]),
     [3],
   );
@@ -285,7 +305,7 @@ function relationships(r: MigrationReport): string {
     formatCount(p.skipped),
   ];
   let body = table(
-    ['', 'Read', 'Migrated', 'Skipped'],
+    ['', 'Read', r.run.dryRun ? 'Would migrate' : 'Migrated', r.run.dryRun ? 'Would skip' : 'Skipped'],
     [
       row('Memory relations', x.relations),
       row('Project links', x.projectLinks),
@@ -295,7 +315,8 @@ function relationships(r: MigrationReport): string {
   );
   const source =
     x.sourceRelations === null ? '' : ` (source holds ${formatCount(x.sourceRelations)} relations)`;
-  body += `<p class="identity${x.holds ? ' ok' : ' bad'}"><strong>Accounting:</strong> ${mark(x.holds)} ${formatCount(x.read)} read ${x.holds ? '=' : '≠'} ${formatCount(x.migrated)} migrated + ${formatCount(x.skipped)} skipped${e(source)}</p>`;
+  const [migrated, skipped] = r.run.dryRun ? ['would migrate', 'would be skipped'] : ['migrated', 'skipped'];
+  body += `<p class="identity${x.holds ? ' ok' : ' bad'}"><strong>Accounting:</strong> ${mark(x.holds)} ${formatCount(x.read)} read ${x.holds ? '=' : '≠'} ${formatCount(x.migrated)} ${migrated} + ${formatCount(x.skipped)} ${skipped}${e(source)}</p>`;
   if (x.skippedByReason.length > 0) {
     body += table(
       ['Skipped because', 'Count'],
@@ -346,8 +367,8 @@ function verification(r: MigrationReport): string {
       r.verification.checks.map((c) => [
         mark(c.ok, c.skipped),
         code(c.name),
-        e(formatValue(c.expected)),
-        e(formatValue(c.actual)),
+        valueCell(c.expected),
+        valueCell(c.actual),
         e(c.detail ?? '') +
           (c.samples.length > 0 ? `<br><span class="note">e.g. ${c.samples.map(code).join(' ')}</span>` : ''),
       ]),
@@ -394,7 +415,7 @@ function timings(r: MigrationReport): string {
   if (p) {
     body +=
       `<h3>Projected real run (estimate)</h3><p>About <strong>${e(formatDuration(p.totalMs))}</strong> for ${formatCount(p.memories)} memories (${e(formatRate(p.memoriesPerSecond))}): ` +
-      `${p.measuredMsPerMemory} ms measured + ${p.loadMsPerMemory} ms load per memory, ${p.concurrency} at a time.</p>` +
+      `${p.measuredMsPerMemory} ms measured + ${p.loadMsPerMemory} ms load per memory, ${p.concurrency} at a time, plus about ${e(formatDuration(p.snapshotMs))} for the snapshot.</p>` +
       `<p class="note">${e(p.note)}</p>`;
   }
   return section('Timings', body);

@@ -80,6 +80,10 @@ export interface ReportInput {
   embeddings?: ReportEmbeddingsInput | null;
   /** The Distributed Map's MaxConcurrency: how many batches run at once. */
   concurrency?: number;
+  /** Whether the real run of a dry run's options takes a snapshot (it does unless told none). */
+  realRunSnapshots?: boolean;
+  /** The command lines that repeat this run and, after a dry run, make it for real. */
+  commands?: { rerun: string; realRun: string } | null;
   /** The batches' rejects judged against the run's thresholds. */
   rejectThresholds?: ThresholdVerdict | null;
 }
