@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { MODULE_IDS } from '../functions/core/types.js';
 import { rebuildCmi } from '../functions/engine/rebuild-cmi.js';
+import { onDatabase } from './cli/database-errors.js';
 import { positiveInteger, runCli, UsageError } from './cli/database-flags.js';
 import { ProgressBar } from './cli/progress.js';
 
@@ -14,7 +15,12 @@ const USAGE = `usage: npm run cmi:populate -- [--target-db <url>] [--all] [--bat
 
   --target-db <url>   Federated Memory database (default: DATABASE_URL)
   --all               recompute every CMI entry, not only missing ones
-  --batch-size N      module rows per transaction (default 1000)`;
+  --batch-size N      module rows per transaction (default 1000)
+  --help              this text
+
+Gives every module row a Central Memory Index entry (and removes entries whose memory is gone).
+
+Example: npm run cmi:populate -- --all`;
 
 async function main(): Promise<number> {
   let values: { 'target-db'?: string; all: boolean; 'batch-size'?: string; help: boolean };
@@ -40,16 +46,18 @@ async function main(): Promise<number> {
   try {
     const bar = new ProgressBar('cmi:populate', MODULE_IDS.length, 'modules');
     let current: string | null = null;
-    const result = await rebuildCmi(
-      { target: pool },
-      {
-        all: values.all,
-        batchSize: positiveInteger(values['batch-size'], '--batch-size', 1000),
-        onProgress: (p) => {
-          if (current !== null && p.module !== current) bar.tick(1, `${current} done`);
-          current = p.module;
+    const result = await onDatabase('target', url, () =>
+      rebuildCmi(
+        { target: pool },
+        {
+          all: values.all,
+          batchSize: positiveInteger(values['batch-size'], '--batch-size', 1000),
+          onProgress: (p) => {
+            if (current !== null && p.module !== current) bar.tick(1, `${current} done`);
+            current = p.module;
+          },
         },
-      },
+      ),
     );
     bar.tick(MODULE_IDS.length - (current ? MODULE_IDS.indexOf(current as (typeof MODULE_IDS)[number]) : 0));
     console.log(

@@ -27,9 +27,17 @@ async function main(): Promise<number> {
     },
   });
   if (values.help) {
-    console.log(
-      'usage: npm run demo -- [--memories N (default 5000)] [--reports-dir DIR (default ./reports)]',
-    );
+    console.log(`usage: npm run demo -- [options]
+
+Starts local services (PostgreSQL + pgvector, S3 server, embeddings server), generates a BigMemory,
+runs a dry run and the migration through the local state machine, and prints where the reports are.
+
+  --memories <n>       memories to generate (default: 5000)
+  --reports-dir <dir>  where the reports go (default: ./reports)
+  --verbose            the Lambda handlers' JSON logs too
+  --help               this text
+
+Example: npm run demo -- --memories 20000`);
     return 0;
   }
   const memories = positiveInteger(values.memories, '--memories', 5_000);

@@ -14,6 +14,7 @@ import {
 } from '../functions/snapshot/snapshot-store.js';
 import { DEFAULT_GZIP_LEVEL } from '../functions/snapshot/snapshot-writer.js';
 import { takeSnapshot } from '../functions/snapshot/take-snapshot.js';
+import { onDatabase } from './cli/database-errors.js';
 import { databaseUrls, parseFlags, positiveInteger, runCli, UsageError } from './cli/database-flags.js';
 import { chooseRunStore } from './cli/local-migration.js';
 
@@ -33,7 +34,9 @@ that psql replays), a manifest.json per database (tables, columns, row counts, s
   --help              this text
 
 Restore with: gunzip -c backups/migration-*/federated_*.sql.gz | psql -v ON_ERROR_STOP=1 "$DATABASE_URL"
-         or: npm run migrate:restore -- --snapshot backups/migration-… --database target --force`;
+         or: npm run migrate:restore -- --snapshot backups/migration-… --database target --force
+
+Example: npm run migrate:backup -- --only target --gzip-level 6`;
 
 const flags = () =>
   parseFlags({
@@ -76,6 +79,12 @@ async function main(): Promise<number> {
   console.error(`Backing up ${wanted.join(' and ')} to ${store.locate()} …`);
   const started = performance.now();
   try {
+    // Both reachable before anything is written: a failure then leaves no half-written backup.
+    for (const d of wanted) {
+      await onDatabase(d, d === 'source' ? urls.sourceUrl : urls.targetUrl, () =>
+        pools[d]!.query('SELECT 1'),
+      );
+    }
     const summary = await takeSnapshot({ pools, store, startedAt, gzipLevel });
     const seconds = (performance.now() - started) / 1000;
     console.log(`Backup written in ${seconds.toFixed(1)} s: ${summary.location}`);

@@ -56,7 +56,11 @@ TARGET_DATA_API_CLUSTER_ARN, SOURCE_DATABASE_SECRET_ARN and TARGET_DATABASE_SECR
 RDS credential secrets), and SOURCE_/TARGET_DATA_API_DATABASE; AWS credentials and region come from
 the usual chain. Snapshots are then rds or none.
 
-Exit code 0 when the run succeeded, 1 when it failed (the report says why), 2 for bad options.`;
+Exit code 0 when the run succeeded, 1 when it failed (the report says why), 2 for bad options. A run
+succeeds only when every live memory is migrated or rejected with a reason, verification passes, and
+the rejects stay within --max-reject-ratio and --max-rejects.
+
+Example: npm run migrate:bigmemory -- --preserve-embeddings --batch-size 500 --user-map ./user-map.json`;
 
 export function migrationFlags() {
   return {

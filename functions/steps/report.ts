@@ -1,5 +1,6 @@
 import type { BatchSummary } from '../core/batch.js';
 import { migrateCommandLine } from '../core/report/command-line.js';
+import { splitFailureLocation } from '../core/report/failure-location.js';
 import { renderReportHtml } from '../core/report/html.js';
 import { renderReportMarkdown } from '../core/report/markdown.js';
 import { buildMigrationReport, type ReportInput } from '../core/report/model.js';
@@ -79,6 +80,8 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
   } catch {
     // Not JSON: the cause is the message itself.
   }
+  const located = splitFailureLocation(errorMessage);
+  errorMessage = located.where ? `${located.message} (${located.where})` : located.message;
   if (!run) return reportEarlyFailure(runtime.store, event, { name: errorName, message: errorMessage });
   const layout = runLayout(run.runId);
   const store = runtime.store;
@@ -98,7 +101,16 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
       startedAt: run.startedAt,
       finishedAt: new Date().toISOString(),
       options: reportableOptions(run),
-      ...(failed ? { error: { name: errorName, message: errorMessage, hint: hintFor(errorName) } } : {}),
+      ...(failed
+        ? {
+            error: {
+              name: errorName,
+              message: errorMessage,
+              hint: hintFor(errorName),
+              ...(located.step ? { step: located.step } : {}),
+            },
+          }
+        : {}),
     },
     source: run.sourceCounts,
     plan: plan
