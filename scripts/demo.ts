@@ -62,11 +62,17 @@ Example: npm run demo -- --memories 20000`);
       store: new FileRunStore(values['reports-dir'] ?? 'reports'),
       bucket: 'local-run-store',
     };
+    // The generated users include email clashes with the target and users without an email (the
+    // target requires one): merged and given placeholders, their memories migrate.
+    const users = { mergeOnEmail: true, placeholderEmailDomain: 'example.org' };
     const runs = [
-      { id: defaultRunId('demo-dry-run'), input: { dryRun: true, preserveEmbeddings: true, batchSize: 250 } },
+      {
+        id: defaultRunId('demo-dry-run'),
+        input: { dryRun: true, preserveEmbeddings: true, batchSize: 250, ...users },
+      },
       {
         id: defaultRunId('demo-migration'),
-        input: { dryRun: false, preserveEmbeddings: true, batchSize: 250 },
+        input: { dryRun: false, preserveEmbeddings: true, batchSize: 250, ...users },
       },
     ];
     for (const run of runs) {

@@ -42,6 +42,7 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code{font:12.5px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f3f4f6;padding:1px 4px;border-radius:4px;white-space:nowrap}
 pre.json{background:#f3f4f6;color:var(--fg);white-space:pre-wrap;overflow-wrap:anywhere;margin:6px 0;font-size:12px}td details{border:none;padding:0;margin:0}
 code.wrap{white-space:normal;overflow-wrap:anywhere}td.bar-cell{width:35%}
+code.id{white-space:normal;word-break:break-all;font-size:11.5px}td.content{width:38%}
 .mark{font-weight:700}.mark.ok{color:var(--ok)}.mark.bad{color:var(--bad)}.mark.skip{color:var(--muted)}
 .identity{padding:10px 14px;border-radius:8px;background:#fff;border-left:4px solid var(--muted)}.identity.ok{border-color:var(--ok)}.identity.bad{border-color:var(--bad)}
 .error{background:#fef2f2;border:1px solid #fecaca;border-radius:10px;padding:14px 18px}
@@ -85,9 +86,21 @@ function valueCell(value: unknown): string {
   return `<details><summary>${e(inline.slice(0, 40))}…</summary><pre class="json">${e(JSON.stringify(value, null, 2))}</pre></details>`;
 }
 
-function table(headers: string[], rows: string[][], numeric: number[] = [], barColumn = -1): string {
+function table(
+  headers: string[],
+  rows: string[][],
+  numeric: number[] = [],
+  barColumn = -1,
+  wideColumn = -1,
+): string {
   const cls = (i: number) =>
-    numeric.includes(i) ? ' class="n"' : i === barColumn ? ' class="bar-cell"' : '';
+    numeric.includes(i)
+      ? ' class="n"'
+      : i === barColumn
+        ? ' class="bar-cell"'
+        : i === wideColumn
+          ? ' class="content"'
+          : '';
   const head = headers.map((h, i) => `<th${cls(i)}>${h}</th>`).join('');
   const tr = (r: string[]) => `<tr>${r.map((c, i) => `<td${cls(i)}>${c}</td>`).join('')}</tr>`;
   // Key/value tables have no column titles: an empty header row would only add a grey stripe.
@@ -225,10 +238,11 @@ function ruleHits(r: MigrationReport): string {
 }
 
 function decisionTable(decisions: SampleDecision[], rejected: boolean): string {
+  // The content is what a person reads first: its column keeps a fair share of the width.
   return table(
     ['Source id', 'Rule', 'Evidence', 'Confidence', rejected ? 'Detail' : 'Repairs', 'Content'],
     decisions.map((d) => [
-      code(d.sourceId),
+      `<code class="id">${e(d.sourceId)}</code>`,
       d.rule ? code(d.rule) : '—',
       d.evidence ? wrappingCode(d.evidence) : '—',
       formatConfidence(d.confidence),
@@ -236,6 +250,8 @@ function decisionTable(decisions: SampleDecision[], rejected: boolean): string {
       d.snippet ? e(d.snippet) : '<span class="note">(empty)</span>',
     ]),
     [3],
+    -1,
+    5,
   );
 }
 
