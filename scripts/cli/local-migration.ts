@@ -9,6 +9,7 @@ import {
 } from '../../functions/runtime/migration-runtime.js';
 import type { StepName } from '../../functions/steps/index.js';
 import type { PlanResult } from '../../functions/steps/plan.js';
+import type { SnapshotResult } from '../../functions/steps/snapshot.js';
 import { FileRunStore, type RunStore, S3RunStore } from '../../functions/store/run-store.js';
 import type { DatabaseConnections } from './database-flags.js';
 import { announceStep, ProgressBar } from './progress.js';
@@ -130,6 +131,17 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
       relationshipBar?.setTotal(plan.relationBatchCount);
       verifyBar?.setTotal(plan.verifySliceCount);
       return plan;
+    },
+    Snapshot: async (event: unknown) => {
+      const result = (await announced.Snapshot(event)) as SnapshotResult;
+      const logical = result.logical;
+      if (logical && options.progress !== false) {
+        const bytes = Object.values(logical.databases).reduce((n, d) => n + (d?.bytes ?? 0), 0);
+        process.stderr.write(
+          `snapshot of both databases: ${logical.location} (${(bytes / 1e6).toFixed(1)} MB)\n`,
+        );
+      }
+      return result;
     },
     MigrateBatch: async (event: unknown) => {
       bar?.begin();
