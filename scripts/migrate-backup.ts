@@ -17,6 +17,7 @@ import { takeSnapshot } from '../functions/snapshot/take-snapshot.js';
 import { onDatabase } from './cli/database-errors.js';
 import { databaseUrls, parseFlags, positiveInteger, runCli, UsageError } from './cli/database-flags.js';
 import { chooseRunStore } from './cli/local-migration.js';
+import { ProgressBar } from './cli/progress.js';
 
 const USAGE = `usage: npm run migrate:backup -- [options]
 
@@ -85,7 +86,24 @@ async function main(): Promise<number> {
         pools[d]!.query('SELECT 1'),
       );
     }
-    const summary = await takeSnapshot({ pools, store, startedAt, gzipLevel });
+    // The statistics' live-row counts: an estimate, good enough for a rate and an ETA.
+    let total = 0;
+    for (const d of wanted) {
+      const { rows } = await pools[d]!.query<{ n: string }>(
+        `SELECT coalesce(sum(n_live_tup), 0)::bigint AS n FROM pg_stat_user_tables
+          WHERE schemaname IN (current_schema(), 'bigmemory_migration')`,
+      );
+      total += Number(rows[0]?.n ?? 0);
+    }
+    const bar = new ProgressBar('backing up', total, 'rows');
+    const summary = await takeSnapshot({
+      pools,
+      store,
+      startedAt,
+      gzipLevel,
+      onRows: (_database, rows) => bar.tick(rows),
+    });
+    bar.finish();
     const seconds = (performance.now() - started) / 1000;
     console.log(`Backup written in ${seconds.toFixed(1)} s: ${summary.location}`);
     for (const manifest of Object.values(summary.manifests)) {
