@@ -23,6 +23,8 @@ export interface RejectTally {
   /** Incremental runs handle only what changed, so an empty one with nothing to do is fine. */
   incremental: boolean;
   rejectsByReason: Record<string, number>;
+  /** A dry run's figures are a prediction: its statement says "would be rejected". */
+  dryRun?: boolean;
 }
 
 export type ThresholdName = 'maxRejectRatio' | 'maxRejects' | 'nothingMigrated';
@@ -66,14 +68,15 @@ export function judgeRejects(tally: RejectTally, thresholds: RejectThresholds): 
     .slice(0, TOP_REASONS)
     .map(([reason, n]) => ({ reason, count: n }));
   const reasons = topReasons.map((r) => `${r.reason} ${count(r.count)}`).join(', ');
-  const of = `${count(rejected)} of ${count(handled)} memories rejected (${percent(ratio)})`;
+  const verb = tally.dryRun ? 'would be rejected' : 'rejected';
+  const of = `${count(rejected)} of ${count(handled)} memories ${verb} (${percent(ratio)})`;
   const statement =
     exceeded === 'maxRejectRatio'
       ? `${of}, over the maximum reject ratio of ${percent(thresholds.maxRejectRatio)}`
       : exceeded === 'maxRejects'
         ? `${of}, over the maximum of ${count(maxRejects ?? 0)} rejects`
         : exceeded === 'nothingMigrated'
-          ? `no memory migrated although the source has ${count(tally.liveSourceMemories)} live memories (${count(rejected)} rejected)`
+          ? `no memory ${tally.dryRun ? 'would migrate' : 'migrated'} although the source has ${count(tally.liveSourceMemories)} live memories (${count(rejected)} ${verb})`
           : `${of}, within the thresholds (ratio ${percent(thresholds.maxRejectRatio)}${maxRejects === null ? '' : `, at most ${count(maxRejects)}`})`;
   return {
     ok: exceeded === null,

@@ -32,6 +32,7 @@ export function rejectVerdict(run: RunContext, batches: Iterable<BatchCounts>): 
       liveSourceMemories: run.sourceCounts.liveMemories,
       incremental: run.incremental,
       rejectsByReason,
+      dryRun: run.dryRun,
     },
     // Runs started before the thresholds existed carry none: the default applies.
     { maxRejectRatio: run.maxRejectRatio ?? DEFAULT_MAX_REJECT_RATIO, maxRejects: run.maxRejects },

@@ -28,7 +28,7 @@ const MODULE_COLOURS: Record<string, string> = {
 const STYLE = `
 :root{--fg:#1f2937;--muted:#6b7280;--line:#e5e7eb;--bg:#f9fafb;--ok:#047857;--bad:#b91c1c;--warn:#b45309}
 *{box-sizing:border-box}body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
-main{max-width:1100px;margin:0 auto;padding:24px 32px 64px}
+main{max-width:1360px;margin:0 auto;padding:24px 32px 64px}
 h1{font-size:26px;margin:0 0 8px;word-break:break-all}h2{font-size:19px;margin:36px 0 12px;padding-bottom:6px;border-bottom:2px solid var(--line)}
 h3{font-size:15px;margin:20px 0 8px}
 .badges{margin:8px 0 4px}.badge{display:inline-block;padding:3px 10px;border-radius:999px;font-weight:600;font-size:13px;margin-right:6px;color:#fff}
@@ -49,7 +49,7 @@ code.id{white-space:normal;word-break:break-all;font-size:11.5px}td.content{widt
 .bar{height:10px;background:#c7d2fe;border-radius:5px;min-width:1px}
 details{background:#fff;border:1px solid var(--line);border-radius:8px;margin:8px 0;padding:6px 12px}summary{cursor:pointer;font-weight:600}
 .note{color:var(--muted);font-size:13px;font-style:italic}pre{background:#111827;color:#f9fafb;padding:10px 14px;border-radius:8px;overflow-x:auto}
-svg text{font:13px system-ui,sans-serif;fill:#1f2937}pre code{background:none;color:inherit;padding:0}
+svg{max-width:900px;display:block}svg text{font:13px system-ui,sans-serif;fill:#1f2937}pre code{background:none;color:inherit;padding:0}
 `;
 
 /** Escapes text for element content and double- or single-quoted attributes alike. */
