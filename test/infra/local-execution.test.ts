@@ -170,6 +170,7 @@ describe('Function: runLocalExecution', () => {
       users: { matched: 2, created: 1 },
       plan: expect.objectContaining({ batchCount: 3, rangesKey: 'runs/run-1/ranges.json' }),
       verify: { reconciled: true },
+      concurrency: 4,
     });
   });
 
@@ -308,6 +309,7 @@ describe('Function: runLocalExecution', () => {
       {
         failed: true,
         executionName: 'early-failure',
+        concurrency: 4,
         error: { Error: 'PreflightError', Cause: 'target unreachable' },
         state: { dryRun: true, error: { Error: 'PreflightError', Cause: 'target unreachable' } },
       },
