@@ -1,4 +1,4 @@
-# Sourced by .ci/run and by developers: puts Node.js 24 first on PATH.
+# Sourced by .ci/run and by developers: puts Node.js 24 first on PATH, then the project's tools.
 # The CI image ships Node 20; Node 24 comes from the npm registry's `node` package (a registry
 # binary, no outside download), cached in .cache/node24. Keep the major in step with package.json's
 # `engines` and scripts/require-node.cjs.
@@ -15,3 +15,9 @@ if [ "$(_node_major)" -lt 24 ]; then
   export PATH="$_n24/node_modules/node/bin:$PATH"
 fi
 unset -f _node_major
+# The project's own tools (tsx, cdk, vitest) by name, as the migration guide types them
+# (`tsx scripts/check-module-stats.ts`); node_modules/.bin exists once `npm ci` has run.
+case ":$PATH:" in
+  *":$_repo_root/node_modules/.bin:"*) ;;
+  *) export PATH="$_repo_root/node_modules/.bin:$PATH" ;;
+esac

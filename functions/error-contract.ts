@@ -43,6 +43,11 @@ export const ERROR_CONTRACT = {
     thrownBy: 'migration',
     hint: 'The data was written but does not reconcile: see the failed verification checks. Re-running is safe (idempotent); roll the run back if needed.',
   },
+  RejectThresholdError: {
+    retry: false,
+    thrownBy: 'migration',
+    hint: 'The memories that could be migrated were written (a dry run wrote nothing). Fix the reject reasons the report lists, or raise --max-reject-ratio / --max-rejects ("maxRejectRatio" / "maxRejects") if these rejects are acceptable, then run again: reruns are idempotent.',
+  },
   SnapshotIntegrityError: {
     retry: false,
     thrownBy: 'migration',

@@ -11,13 +11,13 @@ import './require-node.cjs';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import { EmbeddingClient } from '../functions/embed/embedding-client.js';
 import {
   configureEmbeddingsServer,
   embeddingsServerStats,
   resetEmbeddingsServer,
 } from '../test/harness/embeddings-server.js';
+import { parseFlags, runCli, UsageError } from './cli/database-flags.js';
 
 const USAGE = `usage: npm run bench:embeddings -- [options]
 
@@ -25,7 +25,9 @@ const USAGE = `usage: npm run bench:embeddings -- [options]
   --latency-ms L    injected latency of every API request (default 300)
   --concurrency C   requests in flight (default 4, the client's default)
   --sample S        memories to time one request per memory (default 200, 0 skips)
-  --help            this text`;
+  --help            this text
+
+Example: npm run bench:embeddings -- --memories 5000 --latency-ms 100`;
 
 const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -67,19 +69,16 @@ async function startServerProcess(latencyMs: number): Promise<{ baseURL: string;
   return { baseURL, child };
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      memories: { type: 'string', default: '20000' },
-      'latency-ms': { type: 'string', default: '300' },
-      concurrency: { type: 'string', default: '4' },
-      sample: { type: 'string', default: '200' },
-      help: { type: 'boolean', default: false },
-    },
+async function main(): Promise<number> {
+  const values = parseFlags({
+    memories: { type: 'string', default: '20000' },
+    'latency-ms': { type: 'string', default: '300' },
+    concurrency: { type: 'string', default: '4' },
+    sample: { type: 'string', default: '200' },
   });
   if (values.help) {
     console.log(USAGE);
-    return;
+    return 0;
   }
   const memories = Number(values.memories);
   const latencyMs = Number(values['latency-ms']);
@@ -89,7 +88,7 @@ async function main(): Promise<void> {
     ![memories, latencyMs, concurrency, sample].every((n) => Number.isInteger(n) && n >= 0) ||
     concurrency < 1
   ) {
-    throw new Error(`Flags must be non-negative integers (concurrency at least 1)\n${USAGE}`);
+    throw new UsageError('flags take non-negative whole numbers (--concurrency at least 1)');
   }
 
   const { baseURL, child } = await startServerProcess(latencyMs);
@@ -143,9 +142,7 @@ async function main(): Promise<void> {
   } finally {
     child.kill();
   }
+  return 0;
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 1;
-});
+runCli(main);

@@ -15,7 +15,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
@@ -23,6 +22,7 @@ import { FolderSnapshotStore, S3SnapshotStore } from '../functions/snapshot/snap
 import { takeSnapshot } from '../functions/snapshot/take-snapshot.js';
 import { createBucket, makeS3Client } from '../test/harness/s3.js';
 import { startTestServices } from '../test/harness/services-runtime.js';
+import { parseFlags, positiveInteger, runCli, UsageError } from './cli/database-flags.js';
 import { sampleBigMemory } from './cli/sample-source.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -96,17 +96,34 @@ async function inProcessCopyGzip(url: string, level: number): Promise<number> {
   return bytes;
 }
 
+const USAGE = `usage: npm run bench:snapshot -- [options]
+
+Generates a BigMemory in the local test services, then times a logical snapshot of it next to a raw
+psql COPY of the memories table through gzip, and prints seconds, memories/s, bytes and peak memory.
+
+  --memories <n>     memories to generate (default: 100000)
+  --users <n>        users (default: memories / 100)
+  --seed <n>         generator seed (default: 7)
+  --gzip-level <n>   1-9 (default: 1)
+  --help             this text
+
+Example: npm run bench:snapshot -- --memories 20000`;
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      memories: { type: 'string', default: '100000' },
-      users: { type: 'string' },
-      seed: { type: 'string', default: '7' },
-      'gzip-level': { type: 'string', default: '1' },
-    },
+  const values = parseFlags({
+    memories: { type: 'string', default: '100000' },
+    users: { type: 'string' },
+    seed: { type: 'string', default: '7' },
+    'gzip-level': { type: 'string', default: '1' },
   });
-  const memories = Number(values.memories);
-  const level = Number(values['gzip-level']);
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const memories = positiveInteger(values.memories, '--memories', 100_000);
+  const level = positiveInteger(values['gzip-level'], '--gzip-level', 1);
+  if (level > 9) throw new UsageError(`--gzip-level takes 1-9, got ${level}`);
+  if (values.users !== undefined) positiveInteger(values.users, '--users', 1);
   const services = await startTestServices();
   const folder = await mkdtemp(join(tmpdir(), 'bench-snapshot-'));
   try {
@@ -167,12 +184,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error(
-      `bench:snapshot failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-    );
-    process.exit(1);
-  },
-);
+runCli(main);

@@ -37,6 +37,7 @@ import { embeddingsServerStats } from '../test/harness/embeddings-server.js';
 import { startTestServices } from '../test/harness/services-runtime.js';
 import { runSteps } from '../test/support/run-steps.js';
 import { measureClassifierThroughput } from './classify/classifier-throughput.js';
+import { runCli } from './cli/database-flags.js';
 import { sampleBigMemory } from './cli/sample-source.js';
 
 const USAGE = `usage: npm run bench -- --memories N [options]
@@ -59,7 +60,9 @@ const USAGE = `usage: npm run bench -- --memories N [options]
   --help                this text
 
 Uses TEST_DATABASE_URL when set, otherwise starts a private PostgreSQL with its default durability
-settings, as a real server has them (the tests' cluster turns them off).`;
+settings, as a real server has them (the tests' cluster turns them off).
+
+Example: npm run bench -- --memories 20000 --baseline-sample 500`;
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -624,10 +627,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);
+runCli(main);

@@ -7,6 +7,7 @@ import './require-node.cjs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { formatModuleStatistics, moduleStatistics } from '../functions/db/statistics.js';
+import { onDatabase } from './cli/database-errors.js';
 import { runCli, UsageError } from './cli/database-flags.js';
 
 async function main(): Promise<number> {
@@ -14,19 +15,29 @@ async function main(): Promise<number> {
     options: { 'target-db': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
   });
   if (values.help) {
-    console.log('usage: npm run stats:modules -- [--target-db <url>] [--json]\n\nDefaults to DATABASE_URL.');
+    console.log(`usage: npm run stats:modules -- [options]   (also: npx tsx scripts/check-module-stats.ts)
+
+Prints per-module statistics of the Federated Memory database: memories, CMI entries, users, dates.
+
+  --target-db <url>   Federated Memory database (default: DATABASE_URL)
+  --json              the figures as JSON
+  --help              this text
+
+Example: npm run stats:modules -- --json`);
     return 0;
   }
   const url = values['target-db'] ?? process.env.DATABASE_URL;
   if (!url) throw new UsageError('pass --target-db <url> or set DATABASE_URL');
   const client = new pg.Client({ connectionString: url });
-  await client.connect();
   try {
-    const stats = await moduleStatistics(client);
+    const stats = await onDatabase('target', url, async () => {
+      await client.connect();
+      return moduleStatistics(client);
+    });
     console.log(values.json ? JSON.stringify(stats, null, 2) : formatModuleStatistics(stats));
     return 0;
   } finally {
-    await client.end();
+    await client.end().catch(() => undefined);
   }
 }
 

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { inspectTarget } from '../functions/db/target-schema.js';
 import { rebuildCmi } from '../functions/engine/rebuild-cmi.js';
+import { onDatabase } from './cli/database-errors.js';
 import { positiveInteger, runCli, UsageError } from './cli/database-flags.js';
 import { ProgressBar } from './cli/progress.js';
 
@@ -16,7 +17,12 @@ const USAGE = `usage: npm run cmi:populate -- [--target-db <url>] [--all] [--bat
 
   --target-db <url>   Federated Memory database (default: DATABASE_URL)
   --all               recompute every CMI entry, not only missing ones
-  --batch-size N      module rows per transaction (default 1000)`;
+  --batch-size N      module rows per transaction (default 1000)
+  --help              this text
+
+Gives every module row a Central Memory Index entry (and removes entries whose memory is gone).
+
+Example: npm run cmi:populate -- --all`;
 
 async function main(): Promise<number> {
   let values: { 'target-db'?: string; all: boolean; 'batch-size'?: string; help: boolean };
@@ -40,20 +46,22 @@ async function main(): Promise<number> {
   if (!url) throw new UsageError('pass --target-db <url> or set DATABASE_URL');
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   try {
-    const layout = await inspectTarget(pool);
+    const layout = await onDatabase('target', url, () => inspectTarget(pool));
     const moduleIds = layout.modules.map((m) => m.id);
     const bar = new ProgressBar('cmi:populate', moduleIds.length, 'modules');
     let current: string | null = null;
-    const result = await rebuildCmi(
-      { target: pool, layout },
-      {
-        all: values.all,
-        batchSize: positiveInteger(values['batch-size'], '--batch-size', 1000),
-        onProgress: (p) => {
-          if (current !== null && p.module !== current) bar.tick(1, `${current} done`);
-          current = p.module;
+    const result = await onDatabase('target', url, () =>
+      rebuildCmi(
+        { target: pool, layout },
+        {
+          all: values.all,
+          batchSize: positiveInteger(values['batch-size'], '--batch-size', 1000),
+          onProgress: (p) => {
+            if (current !== null && p.module !== current) bar.tick(1, `${current} done`);
+            current = p.module;
+          },
         },
-      },
+      ),
     );
     bar.tick(moduleIds.length - (current ? moduleIds.indexOf(current) : 0));
     console.log(

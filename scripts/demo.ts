@@ -35,11 +35,20 @@ async function main(): Promise<number> {
     },
   });
   if (values.help) {
-    console.log(
-      'usage: npm run demo -- [--memories N (default 5000)] [--reports-dir DIR (default ./reports)] [--target newest|older]\n' +
-        '  --target  which real Federated Memory schema the demo target has: the newest (eight modules,\n' +
-        '            nullable email, users.metadata) or an older install (six modules, email required)',
-    );
+    console.log(`usage: npm run demo -- [options]
+
+Starts local services (PostgreSQL + pgvector, S3 server, embeddings server), generates a BigMemory,
+runs a dry run and the migration through the local state machine, and prints where the reports are.
+
+  --memories <n>       memories to generate (default: 5000)
+  --reports-dir <dir>  where the reports go (default: ./reports)
+  --target <variant>   the demo target's real Federated Memory schema: newest (eight modules,
+                       nullable email, users.metadata; the default) or older (six modules,
+                       email required)
+  --verbose            the Lambda handlers' JSON logs too
+  --help               this text
+
+Example: npm run demo -- --memories 20000`);
     return 0;
   }
   const memories = positiveInteger(values.memories, '--memories', 5_000);
@@ -68,11 +77,17 @@ async function main(): Promise<number> {
       store: new FileRunStore(values['reports-dir'] ?? 'reports'),
       bucket: 'local-run-store',
     };
+    // The generated users include email clashes with the target and users without an email (the
+    // target requires one): merged and given placeholders, their memories migrate.
+    const users = { mergeOnEmail: true, placeholderEmailDomain: 'example.org' };
     const runs = [
-      { id: defaultRunId('demo-dry-run'), input: { dryRun: true, preserveEmbeddings: true, batchSize: 250 } },
+      {
+        id: defaultRunId('demo-dry-run'),
+        input: { dryRun: true, preserveEmbeddings: true, batchSize: 250, ...users },
+      },
       {
         id: defaultRunId('demo-migration'),
-        input: { dryRun: false, preserveEmbeddings: true, batchSize: 250 },
+        input: { dryRun: false, preserveEmbeddings: true, batchSize: 250, ...users },
       },
     ];
     for (const run of runs) {

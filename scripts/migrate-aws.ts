@@ -21,14 +21,18 @@ the URLs), --concurrency (stack context) and --reports-dir/--bucket (reports go 
 --user-map and --rules must be s3:// URIs here: the functions cannot read your disk.
   --state-machine-arn <arn>   (or MIGRATION_STATE_MACHINE_ARN)
   --poll-seconds <n>          how often to ask for the status (default 10)
+  --help                      this text
 
-Exit code 0 when the execution succeeded, 1 when it failed, 2 for bad options.`;
+Exit code 0 when the execution succeeded, 1 when it failed, 2 for bad options.
+
+Example: npm run migrate:aws -- --state-machine-arn arn:aws:states:…:stateMachine:bigmemory-migration --dry-run --preserve-embeddings`;
 
 async function main(): Promise<number> {
   const {
     'source-db': _s,
     'target-db': _t,
     concurrency: _c,
+    'check-rejects-first': _k,
     'reports-dir': _r,
     bucket: _b,
     ...guideFlags

@@ -16,8 +16,10 @@ import {
 } from '../functions/snapshot/snapshot-store.js';
 import { DEFAULT_GZIP_LEVEL } from '../functions/snapshot/snapshot-writer.js';
 import { takeSnapshot } from '../functions/snapshot/take-snapshot.js';
+import { onDatabase } from './cli/database-errors.js';
 import { databaseUrls, parseFlags, positiveInteger, runCli, UsageError } from './cli/database-flags.js';
 import { chooseRunStore } from './cli/local-migration.js';
+import { ProgressBar } from './cli/progress.js';
 
 const USAGE = `usage: npm run migrate:backup -- [options]
 
@@ -35,7 +37,9 @@ that psql replays), a manifest.json per database (tables, columns, row counts, s
   --help              this text
 
 Restore with: gunzip -c backups/migration-*/federated_*.sql.gz | psql -v ON_ERROR_STOP=1 "$DATABASE_URL"
-         or: npm run migrate:restore -- --snapshot backups/migration-… --database target --force`;
+         or: npm run migrate:restore -- --snapshot backups/migration-… --database target --force
+
+Example: npm run migrate:backup -- --only target --gzip-level 6`;
 
 const flags = () =>
   parseFlags({
@@ -78,7 +82,30 @@ async function main(): Promise<number> {
   console.error(`Backing up ${wanted.join(' and ')} to ${store.locate()} …`);
   const started = performance.now();
   try {
-    const summary = await takeSnapshot({ pools, store, startedAt, gzipLevel });
+    // Both reachable before anything is written: a failure then leaves no half-written backup.
+    for (const d of wanted) {
+      await onDatabase(d, d === 'source' ? urls.sourceUrl : urls.targetUrl, () =>
+        pools[d]!.query('SELECT 1'),
+      );
+    }
+    // The statistics' live-row counts: an estimate, good enough for a rate and an ETA.
+    let total = 0;
+    for (const d of wanted) {
+      const { rows } = await pools[d]!.query<{ n: string }>(
+        `SELECT coalesce(sum(n_live_tup), 0)::bigint AS n FROM pg_stat_user_tables
+          WHERE schemaname IN (current_schema(), 'bigmemory_migration')`,
+      );
+      total += Number(rows[0]?.n ?? 0);
+    }
+    const bar = new ProgressBar('backing up', total, 'rows');
+    const summary = await takeSnapshot({
+      pools,
+      store,
+      startedAt,
+      gzipLevel,
+      onRows: (_database, rows) => bar.tick(rows),
+    });
+    bar.finish();
     const seconds = (performance.now() - started) / 1000;
     console.log(`Backup written in ${seconds.toFixed(1)} s: ${summary.location}`);
     for (const manifest of Object.values(summary.manifests)) {

@@ -39,6 +39,11 @@ Migrates BigMemory into Federated Memory by running the project's state machine 
   --incremental                only memories changed since the last successful run
   --merge-on-email             same email, different token: map to the existing Federated user
   --placeholder-email-domain <d>  target needs an email and the user has none: create bigmemory-<id>@<d>
+  --max-reject-ratio <r>       fail the run when more than this share (0-1) of the memories it handled is
+                               rejected (default: 0.01); it still writes what it can
+  --max-rejects <n>            fail the run when more than n memories are rejected (default: no limit)
+  --check-rejects-first        run a dry run first and start the real run only if its rejects are within
+                               the thresholds (nothing is written otherwise)
   --concurrency <n>            batches in flight (the Map's MaxConcurrency; default: 4)
   --verify-slice-size <n>      memories per Verify slice, each one a Map item (default: 200000)
   --reports-dir <dir>          where reports go when no bucket is set (default: ./reports)
@@ -57,7 +62,11 @@ TARGET_DATA_API_CLUSTER_ARN, SOURCE_DATABASE_SECRET_ARN and TARGET_DATABASE_SECR
 RDS credential secrets), and SOURCE_/TARGET_DATA_API_DATABASE; AWS credentials and region come from
 the usual chain. Snapshots are then rds or none.
 
-Exit code 0 when the run succeeded, 1 when it failed (the report says why), 2 for bad options.`;
+Exit code 0 when the run succeeded, 1 when it failed (the report says why), 2 for bad options. A run
+succeeds only when every live memory is migrated or rejected with a reason, verification passes, and
+the rejects stay within --max-reject-ratio and --max-rejects.
+
+Example: npm run migrate:bigmemory -- --preserve-embeddings --batch-size 500 --user-map ./user-map.json`;
 
 export function migrationFlags() {
   return {
@@ -80,6 +89,9 @@ export function migrationFlags() {
     incremental: { type: 'boolean', default: false },
     'merge-on-email': { type: 'boolean', default: false },
     'placeholder-email-domain': { type: 'string' },
+    'max-reject-ratio': { type: 'string' },
+    'max-rejects': { type: 'string' },
+    'check-rejects-first': { type: 'boolean', default: false },
     concurrency: { type: 'string' },
     'verify-slice-size': { type: 'string' },
     'reports-dir': { type: 'string' },
@@ -138,6 +150,9 @@ export function executionInput(
   if (flags['embedding-price'] !== undefined) {
     input.embeddingPricePerMillionTokens = usdPrice(flags['embedding-price']);
   }
+  if (flags['max-reject-ratio'] !== undefined) input.maxRejectRatio = rejectRatio(flags['max-reject-ratio']);
+  if (flags['max-rejects'] !== undefined)
+    input.maxRejects = wholeNumber(flags['max-rejects'], '--max-rejects');
   if (flags.snapshot !== undefined) {
     if (!['logical', 'rds', 'both', 'none'].includes(flags.snapshot)) {
       throw new UsageError(`--snapshot takes logical, rds, both or none, got "${flags.snapshot}"`);
@@ -145,6 +160,24 @@ export function executionInput(
     input.snapshot = flags.snapshot;
   }
   return { ...input, ...overrides };
+}
+
+function rejectRatio(value: string): number {
+  const ratio = Number(value);
+  if (value.trim() === '' || !Number.isFinite(ratio) || ratio < 0 || ratio > 1) {
+    throw new UsageError(
+      `--max-reject-ratio takes a share between 0 and 1 (e.g. 0.01 for 1%), got "${value}"`,
+    );
+  }
+  return ratio;
+}
+
+function wholeNumber(value: string, flag: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0) {
+    throw new UsageError(`${flag} takes a whole number ≥ 0, got "${value}"`);
+  }
+  return n;
 }
 
 function usdPrice(value: string): number {
@@ -169,12 +202,31 @@ async function main(): Promise<number> {
   const input = executionInput(flags);
   const storeChoice = chooseRunStore({ bucket: flags.bucket, reportsDir: flags['reports-dir'] });
   const runId = flags['run-id'] ?? defaultRunId(input.dryRun ? 'dry-run' : 'migration');
+  const concurrency = positiveInteger(flags.concurrency, '--concurrency', 4);
+  if (flags['check-rejects-first'] && !input.dryRun) {
+    // The dry run predicts the rejects without writing anything; past a threshold it fails by
+    // name, and the real run is never started.
+    const dryRunId = `${runId}-check`;
+    console.error(`Dry run ${dryRunId} first: checking the rejects against the thresholds`);
+    const check = await runLocalMigration({
+      ...connections,
+      input: { ...input, dryRun: true, snapshot: 'none' },
+      storeChoice,
+      concurrency,
+      executionName: dryRunId,
+    });
+    if (check.status !== 'SUCCEEDED') {
+      const code = await printOutcome(check, storeChoice.store, dryRunId);
+      console.error('  the real run was not started: nothing was written.');
+      return code;
+    }
+  }
   console.error(`${input.dryRun ? 'Dry run' : 'Migration'} ${runId}: ${JSON.stringify(input)}`);
   const result = await runLocalMigration({
     ...connections,
     input,
     storeChoice,
-    concurrency: positiveInteger(flags.concurrency, '--concurrency', 4),
+    concurrency,
     executionName: runId,
   });
   return printOutcome(result, storeChoice.store, runId);

@@ -22,7 +22,9 @@ differ is refused; tables that hold rows are refused unless --force; row counts 
   --database <which>   source (BigMemory) or target (Federated Memory)
   --db <url>           database to restore into (default: SOURCE_DATABASE_URL / DATABASE_URL)
   --force              replace the contents of tables that hold rows; ignore a held migration lock
-  --help               this text`;
+  --help               this text
+
+Example: npm run migrate:restore -- --snapshot backups/migration-20250301-101500 --database target --force`;
 
 const flags = () =>
   parseFlags({

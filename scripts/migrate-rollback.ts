@@ -23,7 +23,9 @@ restore the run's snapshot for those (the output names it).
   --force              roll back a run that died holding the migration lock
   --reports-dir <dir>  where the local runs kept their artefacts (default: ./reports), to find the run's snapshot
   --bucket <name>      or the S3 bucket they went to (MIGRATION_BUCKET)
-  --help               this text`;
+  --help               this text
+
+Example: npm run migrate:rollback -- --run migration-20250301-101500`;
 
 const flags = () =>
   parseFlags({

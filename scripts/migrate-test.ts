@@ -43,7 +43,7 @@ async function main(): Promise<number> {
   }
   if (flags.help) {
     console.log(
-      `${MIGRATE_USAGE.replace('migrate:bigmemory', 'migrate:test').replace('Migrates BigMemory into Federated Memory by running', 'Checks connections, shows statistics, then does a dry run of')}`,
+      `${MIGRATE_USAGE.replaceAll('migrate:bigmemory', 'migrate:test').replace('Migrates BigMemory into Federated Memory by running', 'Checks connections, shows statistics, then does a dry run of')}`,
     );
     return 0;
   }

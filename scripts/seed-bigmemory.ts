@@ -29,6 +29,8 @@ Options:
   --same-email <k>          users created in the target with the same email, other token (default 0)
   --json                    print the generator summary as JSON on stdout
   -h, --help                show this help
+
+Example: npm run seed:bigmemory -- --database "$SOURCE_DATABASE_URL" --memories 20000 --schema
 `;
 
 const EXIT_USAGE = 2;

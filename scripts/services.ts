@@ -16,7 +16,15 @@ import { parseFlags, positiveInteger, runCli } from './cli/database-flags.js';
 async function main(): Promise<number> {
   const values = parseFlags({ memories: { type: 'string' } });
   if (values.help) {
-    console.log('usage: npm run services -- [--memories N (default 2000)]');
+    console.log(`usage: npm run services -- [options]
+
+Starts the local test services with a seeded BigMemory and an empty Federated Memory and prints the
+environment to try every command against them; runs until Ctrl-C.
+
+  --memories <n>   memories to generate (default: 2000)
+  --help           this text
+
+Example: npm run services -- --memories 20000`);
     return 0;
   }
   const services = await startTestServices();

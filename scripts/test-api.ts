@@ -8,6 +8,7 @@ import './require-node.cjs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { searchSmokeTest } from '../functions/engine/verify.js';
+import { onDatabase } from './cli/database-errors.js';
 import { positiveInteger, runCli, UsageError } from './cli/database-flags.js';
 
 async function main(): Promise<number> {
@@ -19,16 +20,24 @@ async function main(): Promise<number> {
     },
   });
   if (values.help) {
-    console.log(
-      'usage: npm run test:api -- [--target-db <url>] [--sample N]\n\nDefaults: DATABASE_URL, 20 memories.',
-    );
+    console.log(`usage: npm run test:api -- [options]
+
+Memory search smoke test on the migrated target: sampled memories must find themselves through the
+CMI and their module, as Federated Memory's search does.
+
+  --target-db <url>   Federated Memory database (default: DATABASE_URL)
+  --sample <n>        memories to search for (default: 20)
+  --help              this text
+
+Example: npm run test:api -- --sample 50`);
     return 0;
   }
   const url = values['target-db'] ?? process.env.DATABASE_URL;
   if (!url) throw new UsageError('pass --target-db <url> or set DATABASE_URL');
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   try {
-    const check = await searchSmokeTest(pool, positiveInteger(values.sample, '--sample', 20));
+    const sample = positiveInteger(values.sample, '--sample', 20);
+    const check = await onDatabase('target', url, () => searchSmokeTest(pool, sample));
     console.log(`${check.ok ? '✓' : '✗'} memory search: ${check.detail ?? ''}`);
     return check.ok ? 0 : 1;
   } finally {

@@ -122,8 +122,8 @@ export interface BatchSummary {
   llm?: BatchLlmSummary | null;
   /** Migrated memories by offline-or-LLM confidence, in tenths: [0,0.1), …, [0.9,1]. */
   confidenceHistogram?: number[];
-  /** A few decisions per module (and per reject reason) for the report. */
-  samples: MemoryDecision[];
+  /** A few decisions per module (and per reject reason) for the report, with their content's start. */
+  samples: Array<MemoryDecision & { snippet?: string }>;
   timings: { readMs: number; embedMs: number; prepareMs: number; loadMs: number };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InvalidInputError } from '../errors.js';
+import { DEFAULT_MAX_REJECT_RATIO } from './reject-thresholds.js';
 
 /** One RDS DB instance or Aurora cluster, for `snapshot: "rds" | "both"`. */
 const RdsResourceSchema = z
@@ -77,6 +78,10 @@ export const MigrationInputSchema = z
      */
     toleratedFailurePercentage: z.number().min(0).max(100).optional(),
     toleratedFailureCount: z.number().int().min(0).optional(),
+    /** The run fails when more than this share (0–1) of the memories it handled is rejected. */
+    maxRejectRatio: z.number().min(0).max(1).default(DEFAULT_MAX_REJECT_RATIO),
+    /** The run fails when more than this many memories are rejected; no limit when absent. */
+    maxRejects: z.number().int().min(0).optional(),
     /** Rollback/restore only: go ahead over a held lock (rollback) or tables that hold rows (restore). */
     force: z.boolean().default(false),
   })
@@ -146,6 +151,8 @@ export function runLayout(runId: string) {
     /** Preflight's run context, for the failure report (which gets only the execution's name). */
     runContext: `${prefix}run.json`,
     userMap: `${prefix}inputs/user-map.json`,
+    /** The execution input as Preflight parsed it: the report's rerun command is built from it. */
+    executionInput: `${prefix}inputs/execution-input.json`,
     rules: `${prefix}inputs/rules.json`,
     memoryRanges: `${prefix}plan/memory-ranges.json`,
     verifySlices: `${prefix}plan/verify-slices.json`,

@@ -104,10 +104,13 @@ export function indexTargetUsers(users: Iterable<TargetUserRef>): TargetUserInde
   return { byToken, byEmail, byId };
 }
 
-/** Decisions that are not a clean match or creation: the report lists these per user. */
+/**
+ * Decisions an email forced: a clash with another user's email, or a missing email the target
+ * requires. The report lists these per user. An inactive user created inactive, or one skipped
+ * because user creation is off, is what was asked for, not a conflict.
+ */
 export function isUserConflict(decision: UserDecision): boolean {
-  if (decision.decision === 'created') return decision.create?.isActive === false;
-  return decision.decision !== 'mapped' && decision.decision !== 'matched_token';
+  return decision.decision.startsWith('conflict_email_') || decision.decision.startsWith('missing_email_');
 }
 
 export function placeholderEmail(sourceUserId: string, domain: string): string {

@@ -44,9 +44,11 @@ export async function introspectSource(db: Pool | ClientBase): Promise<SourceSch
   const tableNames = new Set(tables.map((t) => t.table_name));
   for (const required of ['users', 'memories']) {
     if (!tableNames.has(required)) {
+      const { rows } = await db.query<{ schema: string | null }>('SELECT current_schema() AS schema');
+      const schema = rows[0]?.schema ?? '(none: the search_path names no existing schema)';
       throw new PreflightError(
-        `The source database has no "${required}" table in schema ${'current_schema()'}: is --source-db / SOURCE_DATABASE_URL pointing at the BigMemory database?`,
-        { context: { missingTable: required } },
+        `The source database has no "${required}" table in schema ${schema}: is --source-db / SOURCE_DATABASE_URL pointing at the BigMemory database?`,
+        { context: { missingTable: required, schema } },
       );
     }
   }

@@ -83,6 +83,11 @@ export interface BatchOutcome {
 }
 
 const SAMPLES_PER_MODULE = 3;
+/** Enough of a sample's content to recognise it; the report cuts it shorter still. */
+const SNIPPET_SOURCE_LENGTH = 240;
+
+const snippetOf = (content: string | null | undefined) =>
+  content ? content.slice(0, SNIPPET_SOURCE_LENGTH) : '';
 
 /**
  * Which memories need an embedding from the API: those that will migrate (content, mapped user),
@@ -315,10 +320,11 @@ export async function migrateBatch(given: MigrateBatchDeps, input: MigrateBatchI
   const byRule: Record<string, number> = {};
   const rejectsByReason: Record<string, number> = {};
   const repairsByRule: Record<string, number> = {};
-  const samples: MemoryDecision[] = [];
+  const samples: BatchSummary['samples'] = [];
   const sampled: Record<string, number> = {};
   const confidenceHistogram: number[] = new Array(CONFIDENCE_BUCKETS).fill(0);
-  for (const d of prepared.decisions) {
+  // prepareBatch decides the memories in order, one decision each.
+  prepared.decisions.forEach((d, i) => {
     if (d.status === 'migrated' && d.confidence !== null) {
       const bucket = Math.min(
         CONFIDENCE_BUCKETS - 1,
@@ -329,12 +335,12 @@ export async function migrateBatch(given: MigrateBatchDeps, input: MigrateBatchI
     const sampleKey = d.status === 'migrated' ? `module:${d.module}` : `reject:${d.reason}`;
     if ((sampled[sampleKey] ?? 0) < SAMPLES_PER_MODULE) {
       increment(sampled, sampleKey);
-      samples.push(d);
+      samples.push({ ...d, snippet: snippetOf(memories[i]?.content) });
     }
     if (d.rule) increment(byRule, d.rule);
     if (d.status === 'migrated' && d.module) byModule[d.module] = (byModule[d.module] ?? 0) + 1;
     if (d.reason) increment(rejectsByReason, d.reason);
-  }
+  });
   for (const r of prepared.repairs) increment(repairsByRule, r.rule);
 
   return {

@@ -4,6 +4,11 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import {
+  formatFailureLocation,
+  locateFailure,
+  splitFailureLocation,
+} from '../core/report/failure-location.js';
 import { MigrationError } from '../errors.js';
 import { awsMigrationRuntime, type MigrationRuntime } from '../runtime/migration-runtime.js';
 
@@ -13,6 +18,8 @@ export const logger = new Logger({
 export const metrics = new Metrics({
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'BigMemoryMigration',
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'bigmemory-migration',
+  // Its own notices (an empty flush) go through the logger, so they follow its log level.
+  logger,
 });
 export { MetricUnit };
 
@@ -39,6 +46,10 @@ export function lambdaHandler<E, R>(
       return result;
     } catch (error) {
       const named = error instanceof Error ? error : new Error(String(error));
+      const context = named instanceof MigrationError ? named.context : {};
+      if (!splitFailureLocation(named.message).step) {
+        named.message += formatFailureLocation(locateFailure(step, event, context));
+      }
       logger.error(`${step} failed`, {
         errorName: named.name,
         errorMessage: named.message,

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type ErrorContext, InvalidInputError, MigrationError } from '../errors.js';
 import type { AslDefinition } from './asl-definition.js';
+import { cachedDefinition, definitionCacheKey, storeDefinition } from './definition-cache.js';
 import type { LoadDefinitionOptions } from './state-machine-definition.js';
 
 /** What the child sends back over IPC: the definition, or the error that stopped it. */
@@ -18,6 +19,15 @@ export type DefinitionAnswer =
  * TypeScript through tsx, a dependency of every local entry point.
  */
 export async function synthesizeDefinitionApart(options: LoadDefinitionOptions = {}): Promise<AslDefinition> {
+  const key = await definitionCacheKey(options);
+  const cached = await cachedDefinition(key);
+  if (cached) return cached;
+  const definition = await synthesizeInChild(options);
+  await storeDefinition(key, definition);
+  return definition;
+}
+
+async function synthesizeInChild(options: LoadDefinitionOptions): Promise<AslDefinition> {
   const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   const entry = fileURLToPath(new URL('./definition-process-entry.ts', import.meta.url));
   const child = fork(entry, [JSON.stringify(options)], {

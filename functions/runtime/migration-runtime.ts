@@ -143,7 +143,19 @@ export function createMigrationRuntime(options: RuntimeOptions): MigrationRuntim
     openAiBaseUrl: options.openAiBaseUrl,
     embeddingRetry: options.embeddingRetry,
     async readObject(uri: string): Promise<Buffer> {
-      if (uri.startsWith('file://')) return readFile(fileURLToPath(uri));
+      if (uri.startsWith('file://')) {
+        const path = fileURLToPath(uri);
+        return readFile(path).catch((error: unknown) => {
+          const code = (error as { code?: string }).code;
+          // A file a person named (--user-map, --rules): say which, and what is wrong with it.
+          throw new InvalidInputError(
+            code === 'ENOENT'
+              ? `There is no file ${path} (given as --user-map / --rules): check the path.`
+              : `Cannot read ${path} (given as --user-map / --rules): ${(error as Error).message}`,
+            { cause: error, context: { path, code } },
+          );
+        });
+      }
       const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
       if (!match) throw new InvalidInputError(`${uri} is not an s3://bucket/key or file:// URI`);
       const s3 = options.s3 ?? new S3Client({});

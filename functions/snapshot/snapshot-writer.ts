@@ -32,6 +32,8 @@ export interface DatabaseSnapshotOptions {
    * smaller and ~4x slower, measured by bench:snapshot), and the Snapshot step runs in a Lambda.
    */
   gzipLevel?: number;
+  /** Called as rows stream out, with how many just did (for progress). */
+  onRows?: (rows: number) => void;
 }
 
 /**
@@ -76,8 +78,9 @@ export async function snapshotDatabase(options: DatabaseSnapshotOptions): Promis
       yield emit(scriptPrologue({ ...head, tables: plan.tables }));
       for (const table of plan.tables) {
         yield emit(`${copyInLine(table)}\n`);
-        const counted = await streamTable(client, table, (chunk) => {
+        const counted = await streamTable(client, table, (chunk, lines) => {
           uncompressedBytes += chunk.length;
+          options.onRows?.(lines);
         });
         for await (const chunk of counted.chunks) yield chunk;
         tables.push({ ...describe(table), rows: counted.rows(), bytes: counted.bytes() });
@@ -139,16 +142,17 @@ function describe(table: PlannedTable): Omit<SnapshotTable, 'rows' | 'bytes'> {
 function streamTable(
   client: PoolClient,
   table: PlannedTable,
-  onChunk: (chunk: Buffer) => void,
+  onChunk: (chunk: Buffer, lines: number) => void,
 ): { chunks: AsyncIterable<Buffer>; rows(): number; bytes(): number } {
   let rows = 0;
   let bytes = 0;
   async function* chunks(): AsyncGenerator<Buffer> {
     const stream = client.query(copyTo(copyOutStatement(table)));
     for await (const chunk of stream as AsyncIterable<Buffer>) {
-      rows += countLines(chunk);
+      const lines = countLines(chunk);
+      rows += lines;
       bytes += chunk.length;
-      onChunk(chunk);
+      onChunk(chunk, lines);
       yield chunk;
     }
   }

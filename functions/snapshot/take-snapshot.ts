@@ -19,6 +19,8 @@ export interface TakeSnapshotOptions {
   startedAt: Date;
   runId?: string | null;
   gzipLevel?: number;
+  /** Rows as they stream out of either database (for progress). */
+  onRows?: (database: SnapshotDatabase, rows: number) => void;
 }
 
 export interface SnapshotSummary {
@@ -42,6 +44,7 @@ export async function takeSnapshot(options: TakeSnapshotOptions): Promise<Snapsh
         objectKey: snapshotObjectName(database, options.startedAt),
         runId: options.runId,
         gzipLevel: options.gzipLevel,
+        onRows: options.onRows ? (rows) => options.onRows?.(database, rows) : undefined,
       }),
     ),
   );

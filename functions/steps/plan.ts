@@ -30,7 +30,9 @@ export interface PlanResult {
 
 // Ranges sampled for centroids, spread evenly over the key space so one user's habits do not
 // dominate. A few thousand confident samples fix a centroid's direction well, so the sample has a
-// fixed budget: with the batch size it would grow to tens of thousands of rows for large batches.
+// fixed budget. The sample's ranges are cut from the source's row count alone, never from the
+// batch size: the centroids, and so the module of every unclear memory, must not change when a
+// rerun cuts the key space differently.
 const CENTROID_SAMPLE_RANGES = 8;
 const CENTROID_SAMPLE_MEMORIES = 2400;
 
@@ -50,12 +52,12 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
   const changedSince = run.changedSince ? new Date(run.changedSince) : null;
 
   // Independent reads run side by side, each on a connection of its own from the pool: the
-  // relationship items, and the memory ranges followed by the centroid sample drawn from them.
+  // relationship items, the memory ranges and the centroid sample.
   const [{ memoryRanges, centroids }, relationshipItems, fullRanges] = await Promise.all([
-    planKeyRanges(source, { batchSize: run.batchSize, changedSince }).then(async (memoryRanges) => ({
-      memoryRanges,
-      centroids: await sampleCentroids(runtime, run, memoryRanges),
-    })),
+    Promise.all([
+      planKeyRanges(source, { batchSize: run.batchSize, changedSince }),
+      sampleCentroids(runtime, run),
+    ]).then(([memoryRanges, centroids]) => ({ memoryRanges, centroids })),
     planRelationshipItems(runtime, run, changedSince),
     // Verify compares every memory, not only the changed ones an incremental run migrates.
     changedSince ? planKeyRanges(source, { batchSize: run.verifySliceSize }) : null,
@@ -99,21 +101,18 @@ async function planRelationshipItems(
 }
 
 /**
- * Module centroids from the confidently classified memories of a sample of ranges, written to the
- * run store. The ranges are read concurrently but added in range order, so the sums (and the
+ * Module centroids from the confidently classified memories at the start of
+ * CENTROID_SAMPLE_RANGES equal stretches of the whole key space (incremental runs too), written to
+ * the run store. The stretches are read concurrently but added in key order, so the sums (and the
  * centroids) do not depend on which read finished first.
  */
-async function sampleCentroids(
-  runtime: MigrationRuntime,
-  run: RunContext,
-  memoryRanges: KeyRange[],
-): Promise<PlanResult['centroids']> {
-  if (!run.centroidClassification || memoryRanges.length === 0) return null;
+async function sampleCentroids(runtime: MigrationRuntime, run: RunContext): Promise<PlanResult['centroids']> {
+  if (!run.centroidClassification || run.sourceCounts.memories === 0) return null;
   const rules = await loadRunRules(runtime, run);
   if (!rules.centroid.enabled) return null;
   const source = await runtime.sourcePool();
-  const step = Math.max(1, Math.floor(memoryRanges.length / CENTROID_SAMPLE_RANGES));
-  const sampled = memoryRanges.filter((_, i) => i % step === 0);
+  const stretch = Math.max(1, Math.ceil(run.sourceCounts.memories / CENTROID_SAMPLE_RANGES));
+  const sampled: KeyRange[] = await planKeyRanges(source, { batchSize: stretch });
   const samples = await Promise.all(
     sampled.map(async (range) => {
       const client = await source.connect();

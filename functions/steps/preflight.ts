@@ -118,6 +118,7 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     );
   }
 
+  await putJson(runtime.store, layout.executionInput, input);
   const source = await connected(runtime.sourcePool, 'source');
   const targetDb = await connected(runtime.targetPool, 'target');
   await checkPgvector(source, 'source');
@@ -190,6 +191,8 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     embeddingDimensions,
     embeddingPricePerMillionTokens: input.embeddingPricePerMillionTokens,
     ...toleratedFailuresOf(input, Number(c.live)),
+    maxRejectRatio: input.maxRejectRatio,
+    maxRejects: input.maxRejects,
     hasUserMap: Boolean(input.userMapS3Uri),
     hasRules: Boolean(input.rules),
     sourceSchema,

@@ -1,9 +1,11 @@
 import type { BatchSummary } from '../core/batch.js';
 import type { ClassificationPrediction } from '../core/report/classification.js';
+import { migrateCommandLine } from '../core/report/command-line.js';
+import { splitFailureLocation } from '../core/report/failure-location.js';
 import { renderReportHtml } from '../core/report/html.js';
 import { renderReportMarkdown } from '../core/report/markdown.js';
 import { buildMigrationReport, type MigrationReport, type ReportInput } from '../core/report/model.js';
-import { runIdFrom, runLayout } from '../core/run-options.js';
+import { MigrationInputSchema, runIdFrom, runLayout } from '../core/run-options.js';
 import { recordRunEnd, releaseRunLock } from '../db/run-ledger.js';
 import { estimateEmbeddingCost } from '../embed/cost.js';
 import { hintFor } from '../error-contract.js';
@@ -11,6 +13,7 @@ import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { concatenateObjects } from '../store/concatenate-objects.js';
 import { fetchInOrder } from '../store/read-ahead.js';
 import { getJson, putJson, type RunStore } from '../store/run-store.js';
+import { rejectVerdict } from './reject-gate.js';
 import { type RunContext, reportableOptions } from './run-context.js';
 
 export interface ReportEvent {
@@ -26,6 +29,8 @@ export interface ReportEvent {
   executionStatus?: string;
   /** Failure path from the execution's status event: the execution input, as JSON text. */
   input?: string;
+  /** The Map's MaxConcurrency (the definition passes it). */
+  concurrency?: number;
 }
 
 /**
@@ -125,6 +130,8 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
   } catch {
     // Not JSON: the cause is the message itself.
   }
+  const located = splitFailureLocation(errorMessage);
+  errorMessage = located.where ? `${located.message} (${located.where})` : located.message;
   if (!run) return reportEarlyFailure(runtime.store, event, { name: errorName, message: errorMessage });
   const layout = runLayout(run.runId);
   const store = runtime.store;
@@ -135,6 +142,7 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
     store,
     layout.relationshipsPrefix,
   );
+  const storedInput = (await readOptional<Record<string, unknown>>(store, layout.executionInput)) ?? {};
   const input: ReportInput = {
     run: {
       runId: run.runId,
@@ -143,7 +151,16 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
       startedAt: run.startedAt,
       finishedAt: new Date().toISOString(),
       options: reportableOptions(run),
-      ...(failed ? { error: { name: errorName, message: errorMessage, hint: hintFor(errorName) } } : {}),
+      ...(failed
+        ? {
+            error: {
+              name: errorName,
+              message: errorMessage,
+              hint: hintFor(errorName),
+              ...(located.step ? { step: located.step } : {}),
+            },
+          }
+        : {}),
     },
     source: run.sourceCounts,
     plan: plan
@@ -157,6 +174,10 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
     embeddings: embeddingsSection(run, batches),
     modules: run.target.modules.map((m) => m.id),
     prediction: run.dryRun ? null : await lastPrediction(store, run.startedAt),
+    rejectThresholds: rejectVerdict(run, batches),
+    commands: commandsOf(storedInput, event.concurrency),
+    realRunSnapshots: storedInput.snapshot !== 'none',
+    ...(event.concurrency !== undefined ? { concurrency: event.concurrency } : {}),
   };
   const model = buildMigrationReport(input);
   if (run.dryRun && !failed) await putJson(store, LATEST_DRY_RUN_KEY, predictionOf(model, run.runId));
@@ -205,7 +226,12 @@ async function reportEarlyFailure(
   const layout = runLayout(runId);
   const dryRun = event.state?.dryRun === true || parsedInput(event.input)?.dryRun === true;
   const now = new Date().toISOString();
+  const raw = event.state && typeof event.state === 'object' ? (event.state as Record<string, unknown>) : {};
+  // The input as typed (it may be what failed): the rerun command repeats it, defaults filled in
+  // where it parses.
+  const parsed = MigrationInputSchema.safeParse(raw);
   const model = buildMigrationReport({
+    commands: commandsOf(parsed.success ? parsed.data : raw, event.concurrency),
     run: {
       runId,
       dryRun,
@@ -232,6 +258,13 @@ async function reportEarlyFailure(
       decisions: store.locate(layout.report.decisions),
     },
     accounting: null,
+  };
+}
+
+function commandsOf(input: Record<string, unknown>, concurrency: number | undefined) {
+  return {
+    rerun: migrateCommandLine(input, { concurrency }),
+    realRun: migrateCommandLine(input, { concurrency, dryRun: false }),
   };
 }
 

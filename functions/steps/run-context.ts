@@ -34,6 +34,9 @@ export interface RunContext {
   /** The Distributed Maps' tolerated failures (`ToleratedFailurePercentagePath` / `…CountPath`). */
   toleratedFailurePercentage: number;
   toleratedFailureCount: number;
+  /** Past either, the run fails with RejectThresholdError (after writing what it could). */
+  maxRejectRatio: number;
+  maxRejects?: number;
   hasUserMap: boolean;
   hasRules: boolean;
   sourceSchema: SourceSchema;
@@ -80,5 +83,7 @@ export function reportableOptions(run: RunContext): Record<string, unknown> {
           toleratedFailureCount: run.toleratedFailureCount,
         }
       : {}),
+    maxRejectRatio: run.maxRejectRatio,
+    maxRejects: run.maxRejects ?? null,
   };
 }

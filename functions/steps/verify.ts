@@ -8,6 +8,7 @@ import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { fetchInOrder } from '../store/read-ahead.js';
 import { getJson, putJson } from '../store/run-store.js';
 import type { PlanResult } from './plan.js';
+import { enforceRejectThresholds, judgeRunRejects } from './reject-gate.js';
 import type { RunContext } from './run-context.js';
 
 export interface VerifyEvent {
@@ -77,7 +78,11 @@ async function failedRanges(
  */
 export async function verify(runtime: MigrationRuntime, event: VerifyEvent) {
   const { run, plan } = event;
-  if (run.dryRun) return { skipped: true as const, ok: true, reason: 'dry run' };
+  const rejects = await judgeRunRejects(runtime, run);
+  if (run.dryRun) {
+    enforceRejectThresholds(rejects, run);
+    return { skipped: true as const, ok: true, reason: 'dry run' };
+  }
   const fingerprints = plan ? await sliceFingerprints(runtime, run, plan.verifySliceCount) : undefined;
   const partial = await failedRanges(runtime, run);
   const result = await verifyMigration(
@@ -106,5 +111,7 @@ export async function verify(runtime: MigrationRuntime, event: VerifyEvent) {
       },
     );
   }
+  // After the checks: the report of a run that failed its thresholds still shows what was written.
+  enforceRejectThresholds(rejects, run);
   return { skipped: false as const, ok: true, checks: result.checks.length };
 }

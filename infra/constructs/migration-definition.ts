@@ -85,7 +85,14 @@ export function buildMigrationDefinition(scope: Construct, props: MigrationDefin
     step('Verify', { ...RUN, 'plan.$': '$.plan' }, '$.verify'),
     lambdaStep(scope, 'Report', {
       fn: functions.Report,
-      payload: { ...RUN, 'users.$': '$.users', 'plan.$': '$.plan', 'verify.$': '$.verify' },
+      payload: {
+        ...RUN,
+        'users.$': '$.users',
+        'plan.$': '$.plan',
+        'verify.$': '$.verify',
+        // The report's projections and rerun command use the Map's real concurrency.
+        concurrency: props.maxConcurrency,
+      },
       // No resultPath: the execution's output is the report handler's result, the report's S3 keys.
       functionTimeout,
     }),

@@ -64,14 +64,23 @@ export function positiveInteger(value: string | undefined, flag: string, fallbac
   return n;
 }
 
+/** A usage error of ours, or one of node:util parseArgs (unknown option, missing value …). */
+function isUsageError(e: Error): boolean {
+  const code = (e as { code?: unknown }).code;
+  return e.name === 'UsageError' || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'));
+}
+
 /** Runs a CLI's main, mapping failures to exit codes: 2 for usage, 1 for anything else. */
-export function runCli(main: () => Promise<number>): void {
+export function runCli(main: () => Promise<number | undefined>): void {
   main().then(
-    (code) => process.exit(code),
+    (code) => process.exit(code ?? 0),
     (error: unknown) => {
       const e = error instanceof Error ? error : new Error(String(error));
-      console.error(`${e.name === 'UsageError' ? 'usage error' : e.name}: ${e.message}`);
-      process.exit(e.name === 'UsageError' ? 2 : 1);
+      const usage = isUsageError(e);
+      console.error(
+        `${usage ? 'usage error' : e.name}: ${e.message}${usage ? ' (--help lists the options)' : ''}`,
+      );
+      process.exit(usage ? 2 : 1);
     },
   );
 }

@@ -9,6 +9,7 @@ import {
 } from '../../functions/runtime/migration-runtime.js';
 import type { StepName } from '../../functions/steps/index.js';
 import type { PlanResult } from '../../functions/steps/plan.js';
+import type { SnapshotResult } from '../../functions/steps/snapshot.js';
 import { FileRunStore, type RunStore, S3RunStore } from '../../functions/store/run-store.js';
 import type { DatabaseConnections } from './database-flags.js';
 import { announceStep, ProgressBar } from './progress.js';
@@ -98,7 +99,23 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
     bucket,
     context: { 'bigmemory-migration:maxConcurrency': options.concurrency },
   });
-  const steps = localLambdaHandlers(runtime);
+  // A failed Map item fails the execution while its siblings still run: the pools close only once
+  // every task has settled, so no sibling meets an ended pool halfway through its batch.
+  const inFlight = new Set<Promise<unknown>>();
+  const tracked = (work: Promise<unknown>) => {
+    inFlight.add(work);
+    void work.then(
+      () => inFlight.delete(work),
+      () => inFlight.delete(work),
+    );
+    return work;
+  };
+  const steps = Object.fromEntries(
+    Object.entries(localLambdaHandlers(runtime)).map(([name, handler]) => [
+      name,
+      (event: unknown) => tracked(handler(event)),
+    ]),
+  ) as ReturnType<typeof localLambdaHandlers>;
   const bar = options.progress === false ? null : new ProgressBar('migrating', 0);
   const relationshipBar = options.progress === false ? null : new ProgressBar('relationships', 0);
   const verifyBar = options.progress === false ? null : new ProgressBar('verifying', 0, 'slices');
@@ -116,6 +133,17 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
       relationshipBar?.setTotal(plan.relationBatchCount);
       verifyBar?.setTotal(plan.verifySliceCount);
       return plan;
+    },
+    Snapshot: async (event: unknown) => {
+      const result = (await announced.Snapshot(event)) as SnapshotResult;
+      const logical = result.logical;
+      if (logical && options.progress !== false) {
+        const bytes = Object.values(logical.databases).reduce((n, d) => n + (d?.bytes ?? 0), 0);
+        process.stderr.write(
+          `snapshot of both databases: ${logical.location} (${(bytes / 1e6).toFixed(1)} MB)\n`,
+        );
+      }
+      return result;
     },
     MigrateBatch: async (event: unknown) => {
       bar?.begin();
@@ -151,6 +179,7 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
     });
     return { ...result, seconds: (performance.now() - started) / 1000 };
   } finally {
+    await Promise.allSettled([...inFlight]);
     await runtime.close();
   }
 }

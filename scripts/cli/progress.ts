@@ -29,21 +29,30 @@ export class ProgressBar {
     this.started = performance.now();
   }
 
+  /** For a total that was an estimate: the last line shows what was done, as all of it. */
+  finish(): void {
+    if (this.done === 0 && this.total === 0) return;
+    this.total = this.done;
+    this.lastPrint = Number.NEGATIVE_INFINITY;
+    this.tick(0);
+  }
+
   tick(by = 1, extra = ''): void {
     this.done += by;
     const now = performance.now();
     const interactive = this.stream.isTTY === true;
-    if (this.done < this.total && now - this.lastPrint < (interactive ? 100 : 5_000)) return;
+    // The last tick always prints; past an estimated total, the usual pace goes on.
+    if (this.done !== this.total && now - this.lastPrint < (interactive ? 100 : 5_000)) return;
     this.lastPrint = now;
     const seconds = (now - this.started) / 1000;
     const rate = this.done / Math.max(seconds, 0.001);
-    const remaining = rate > 0 ? (this.total - this.done) / rate : 0;
+    const remaining = rate > 0 ? Math.max(0, this.total - this.done) / rate : 0;
     const width = 24;
-    const filled = this.total > 0 ? Math.round((this.done / this.total) * width) : width;
+    const filled = this.total > 0 ? Math.min(width, Math.round((this.done / this.total) * width)) : width;
     const bar = `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
     const line = `${this.label} ${bar} ${this.done}/${this.total} ${this.unit} · ${rate.toFixed(1)}/s · ETA ${formatDuration(remaining)}${extra ? ` · ${extra}` : ''}`;
     this.stream.write(interactive ? `\r${line}\x1b[K` : `${line}\n`);
-    if (interactive && this.done >= this.total) this.stream.write('\n');
+    if (interactive && this.done === this.total) this.stream.write('\n');
   }
 }
 

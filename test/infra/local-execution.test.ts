@@ -179,6 +179,7 @@ describe('Function: runLocalExecution', () => {
       users: { matched: 2, created: 1 },
       plan: expect.objectContaining({ batchCount: 3, rangesKey: 'runs/run-1/ranges.json' }),
       verify: { reconciled: true },
+      concurrency: 4,
     });
   });
 

@@ -75,6 +75,7 @@ describe('Class: MigrationStateMachine', () => {
       'users.$': '$.users',
       'plan.$': '$.plan',
       'verify.$': '$.verify',
+      concurrency: 4,
     });
     expect(states.Report?.ResultPath).toBeUndefined();
   });

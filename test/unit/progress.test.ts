@@ -121,3 +121,21 @@ describe('Class: ProgressBar', () => {
     expect(rate).toBeGreaterThan(5);
   });
 });
+
+describe('Class: ProgressBar with an estimated total', () => {
+  it('keeps its pace past the estimate and ends on what was done', () => {
+    // Prepare
+    const out = capture(false);
+    const bar = new ProgressBar('backing up', 10, 'rows', out.stream);
+
+    // Act
+    for (let i = 0; i < 15; i++) bar.tick(1);
+    bar.finish();
+
+    // Assess: the first tick, the tick that met the estimate, and the end
+    const lines = out.text().trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toMatch(/^backing up █{24} 15\/15 rows · [\d.]+\/s · ETA 0s$/);
+    expect(out.text()).not.toContain('-');
+  });
+});

@@ -11,7 +11,10 @@ import {
   type ReportInput,
   SAMPLES_PER_MODULE,
 } from '../../functions/core/report/model.js';
-import { ESTIMATED_LOAD_MS_PER_MEMORY } from '../../functions/core/report/timings.js';
+import {
+  ESTIMATED_LOAD_MS_PER_MEMORY,
+  ESTIMATED_SNAPSHOT_MS_PER_MEMORY,
+} from '../../functions/core/report/timings.js';
 import type { ModuleId } from '../../functions/core/types.js';
 import type { VerificationResult } from '../../functions/core/verification.js';
 import type { UsersSummary } from '../../functions/db/user-migration.js';
@@ -147,7 +150,9 @@ describe('Function: buildMigrationReport', () => {
     // Assess
     expect(report.totals).toEqual({ batches: 3, read: 300, migrated: 294, rejected: 6, repaired: 15 });
     expect(report.accounting).toMatchObject({ basis: 'batches', liveSourceMemories: 300, holds: true });
-    expect(report.accounting.statement).toBe('300 live source memories = 294 migrated + 6 rejected');
+    expect(report.accounting.statement).toBe(
+      '300 live source memories = 294 would migrate + 6 would be rejected',
+    );
     expect(report.rejectsByReason).toEqual([{ reason: 'empty_content', count: 6 }]);
     expect(report.repairsByRule).toEqual([{ rule: 'tags_null', count: 15 }]);
   });
@@ -245,7 +250,7 @@ describe('Function: buildMigrationReport', () => {
     expect(report.rejectSamples[0]?.decisions).toHaveLength(5);
   });
 
-  it('projects the real run from the dry run: measured read+prepare plus the load constant over the concurrency', () => {
+  it('projects the real run from the dry run: measured read+prepare plus the load constant over the concurrency, plus the snapshot', () => {
     // Prepare: 300 memories read in 3 × (40 + 60) ms = 1 ms per memory
     const data = input();
 
@@ -260,8 +265,13 @@ describe('Function: buildMigrationReport', () => {
       concurrency: 4,
       measuredMsPerMemory: 1,
     });
-    expect(projected?.totalMs).toBeCloseTo((300 * (1 + ESTIMATED_LOAD_MS_PER_MEMORY)) / 4, 1);
-    expect(projected?.note).toMatch(/^Estimate:/);
+    expect(projected?.totalMs).toBeCloseTo(
+      (300 * (1 + ESTIMATED_LOAD_MS_PER_MEMORY)) / 4 + 300 * ESTIMATED_SNAPSHOT_MS_PER_MEMORY,
+      0,
+    );
+    expect(projected?.note).toMatch(/^Estimate:.*snapshot/);
+    const withoutSnapshot = buildMigrationReport({ ...data, realRunSnapshots: false }).timings.projected;
+    expect(withoutSnapshot?.totalMs).toBeCloseTo((300 * (1 + ESTIMATED_LOAD_MS_PER_MEMORY)) / 4, 1);
     expect(report.timings.measured).toMatchObject({
       wallMs: 3000,
       readMs: 120,
@@ -410,7 +420,7 @@ describe('Function: renderReportMarkdown', () => {
     expect(markdown).toContain('## Relationships');
     expect(markdown).toContain('### Projected real run (estimate)');
     expect(markdown).toContain('npm run migrate:bigmemory -- --preserve-embeddings\n');
-    expect(markdown).toContain('✅ 300 live source memories = 294 migrated + 6 rejected');
+    expect(markdown).toContain('✅ 300 live source memories = 294 would migrate + 6 would be rejected');
   });
 
   it('shows verification checks with marks and the hint of a failure', () => {

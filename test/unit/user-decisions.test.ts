@@ -95,7 +95,7 @@ describe('Function: decideUsers', () => {
     expect(decision?.decision).toBe('created');
     expect(decision?.create?.isActive).toBe(false);
     expect(decision?.detail).toContain('created inactive');
-    expect(isUserConflict(decision!)).toBe(true);
+    expect(isUserConflict(decision!)).toBe(false);
   });
 
   it('creates a user without email where the target allows it', () => {
@@ -151,6 +151,7 @@ describe('Function: decideUsers', () => {
 
     // Assess
     expect(decision).toMatchObject({ decision: 'conflict_email_skipped', targetUserId: null });
+    expect(isUserConflict(decision!)).toBe(true);
     expect(decision?.detail).toContain(holder.id);
     expect(decision?.detail).toContain('mergeOnEmail');
   });

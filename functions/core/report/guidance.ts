@@ -44,13 +44,18 @@ export interface GuidanceFacts {
   unmappedUsers: number;
   conflicts: number;
   verification: { ok: boolean; failedChecks: string[] } | null;
+  /** The exact commands (every flag the run had); built from the options alone when absent. */
+  commands?: { rerun: string; realRun: string } | null;
 }
 
 export function nextSteps(facts: GuidanceFacts): NextStep[] {
   const steps: NextStep[] = [];
   if (facts.failed) {
     if (facts.hint) steps.push({ text: facts.hint });
-    steps.push({ text: 'Then start the run again:', code: migrateCommand(facts.options, facts.dryRun) });
+    steps.push({
+      text: 'Then start the run again:',
+      code: facts.commands?.rerun ?? migrateCommand(facts.options, facts.dryRun),
+    });
     return steps;
   }
   if (facts.classificationWarning) steps.push({ text: facts.classificationWarning });
@@ -59,13 +64,16 @@ export function nextSteps(facts: GuidanceFacts): NextStep[] {
       text: `Review the ${facts.rejected} rejected memories: the reasons are above, every decision is in decisions.jsonl.gz.`,
     });
   }
-  if (facts.unmappedUsers > 0 || facts.conflicts > 0) {
+  if (facts.unmappedUsers > 0) {
     steps.push({
-      text: `Resolve the ${facts.conflicts} user conflicts (a user map, mergeOnEmail or placeholderEmailDomain); memories of unmapped users are rejected.`,
+      text: `${facts.unmappedUsers} users have no target user and their memories were rejected: map them (a user map), create them (drop --no-create-users), or resolve their email conflicts (mergeOnEmail, placeholderEmailDomain).`,
     });
   }
   if (facts.dryRun) {
-    steps.push({ text: 'Run the real migration:', code: migrateCommand(facts.options, false) });
+    steps.push({
+      text: 'Run the real migration:',
+      code: facts.commands?.realRun ?? migrateCommand(facts.options, false),
+    });
     steps.push({
       text: 'Or start an execution of the state machine in the console with:',
       code: executionInput(facts.options),

@@ -28,7 +28,7 @@ const MODULE_COLOURS: Record<string, string> = {
 const STYLE = `
 :root{--fg:#1f2937;--muted:#6b7280;--line:#e5e7eb;--bg:#f9fafb;--ok:#047857;--bad:#b91c1c;--warn:#b45309}
 *{box-sizing:border-box}body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
-main{max-width:1100px;margin:0 auto;padding:24px 32px 64px}
+main{max-width:1360px;margin:0 auto;padding:24px 32px 64px}
 h1{font-size:26px;margin:0 0 8px;word-break:break-all}h2{font-size:19px;margin:36px 0 12px;padding-bottom:6px;border-bottom:2px solid var(--line)}
 h3{font-size:15px;margin:20px 0 8px}
 .badges{margin:8px 0 4px}.badge{display:inline-block;padding:3px 10px;border-radius:999px;font-weight:600;font-size:13px;margin-right:6px;color:#fff}
@@ -37,17 +37,19 @@ h3{font-size:15px;margin:20px 0 8px}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:12px;margin:16px 0}
 .card{background:#fff;border:1px solid var(--line);border-radius:10px;padding:12px 14px}.card .n{font-size:24px;font-weight:700}.card .l{color:var(--muted);font-size:13px}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid var(--line);border-radius:8px;margin:8px 0 16px;font-size:14px}
-th,td{padding:6px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}th{background:#f3f4f6;font-weight:600}
+th,td{padding:6px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;overflow-wrap:break-word}th{background:#f3f4f6;font-weight:600}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code{font:12.5px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f3f4f6;padding:1px 4px;border-radius:4px;white-space:nowrap}
+pre.json{background:#f3f4f6;color:var(--fg);white-space:pre-wrap;overflow-wrap:anywhere;margin:6px 0;font-size:12px}td details{border:none;padding:0;margin:0}
 code.wrap{white-space:normal;overflow-wrap:anywhere}td.bar-cell{width:35%}
+code.id{white-space:normal;word-break:break-all;font-size:11.5px}td.content{width:38%}
 .mark{font-weight:700}.mark.ok{color:var(--ok)}.mark.bad{color:var(--bad)}.mark.skip{color:var(--muted)}
 .identity{padding:10px 14px;border-radius:8px;background:#fff;border-left:4px solid var(--muted)}.identity.ok{border-color:var(--ok)}.identity.bad{border-color:var(--bad)}
 .error{background:#fef2f2;border:1px solid #fecaca;border-radius:10px;padding:14px 18px}
 .bar{height:10px;background:#c7d2fe;border-radius:5px;min-width:1px}
 details{background:#fff;border:1px solid var(--line);border-radius:8px;margin:8px 0;padding:6px 12px}summary{cursor:pointer;font-weight:600}
 .note{color:var(--muted);font-size:13px;font-style:italic}pre{background:#111827;color:#f9fafb;padding:10px 14px;border-radius:8px;overflow-x:auto}
-svg text{font:13px system-ui,sans-serif;fill:#1f2937}pre code{background:none;color:inherit;padding:0}
+svg{max-width:900px;display:block}svg text{font:13px system-ui,sans-serif;fill:#1f2937}pre code{background:none;color:inherit;padding:0}
 `;
 
 /** Escapes text for element content and double- or single-quoted attributes alike. */
@@ -71,14 +73,44 @@ function mark(ok: boolean | null, skipped = false): string {
   return ok ? '<span class="mark ok" title="ok">✔</span>' : '<span class="mark bad" title="failed">✘</span>';
 }
 
-function table(headers: string[], rows: string[][], numeric: number[] = [], barColumn = -1): string {
+const LONG_TABLE_ROWS = 15;
+const SHOWN_ROWS = 10;
+/** JSON longer than this is folded: its start is shown, the whole behind a click. */
+const JSON_INLINE_LENGTH = 80;
+
+/** A value of a verification check: short JSON inline, long JSON folded and pretty-printed. */
+function valueCell(value: unknown): string {
+  if (value === null || typeof value !== 'object') return e(formatValue(value));
+  const inline = JSON.stringify(value, null, 1).replace(/\s*\n\s*/g, ' ');
+  if (inline.length <= JSON_INLINE_LENGTH) return wrappingCode(inline);
+  return `<details><summary>${e(inline.slice(0, 40))}…</summary><pre class="json">${e(JSON.stringify(value, null, 2))}</pre></details>`;
+}
+
+function table(
+  headers: string[],
+  rows: string[][],
+  numeric: number[] = [],
+  barColumn = -1,
+  wideColumn = -1,
+): string {
   const cls = (i: number) =>
-    numeric.includes(i) ? ' class="n"' : i === barColumn ? ' class="bar-cell"' : '';
+    numeric.includes(i)
+      ? ' class="n"'
+      : i === barColumn
+        ? ' class="bar-cell"'
+        : i === wideColumn
+          ? ' class="content"'
+          : '';
   const head = headers.map((h, i) => `<th${cls(i)}>${h}</th>`).join('');
-  const body = rows.map((r) => `<tr>${r.map((c, i) => `<td${cls(i)}>${c}</td>`).join('')}</tr>`).join('\n');
+  const tr = (r: string[]) => `<tr>${r.map((c, i) => `<td${cls(i)}>${c}</td>`).join('')}</tr>`;
   // Key/value tables have no column titles: an empty header row would only add a grey stripe.
   const thead = headers.some((h) => h !== '') ? `<thead><tr>${head}</tr></thead>` : '';
-  return `<table>${thead}<tbody>\n${body}\n</tbody></table>`;
+  const shown = rows.length > LONG_TABLE_ROWS ? rows.slice(0, SHOWN_ROWS) : rows;
+  const first = `<table>${thead}<tbody>\n${shown.map(tr).join('\n')}\n</tbody></table>`;
+  if (shown.length === rows.length) return first;
+  // A long table shows its top rows; the rest wait behind a click instead of pushing the page on.
+  const rest = rows.slice(SHOWN_ROWS);
+  return `${first}<details><summary>${rest.length} more rows</summary><table>${thead}<tbody>\n${rest.map(tr).join('\n')}\n</tbody></table></details>`;
 }
 
 const slug = (title: string) => title.toLowerCase().replace(/[^a-z0-9]+/g, '-');
@@ -100,7 +132,8 @@ function header(r: MigrationReport): string {
   return `<header><h1>Migration report — ${e(r.run.runId)}</h1>
 <div class="badges">${badges}</div>
 <div class="meta">Started ${e(r.run.startedAt)} · finished ${e(r.run.finishedAt)} · took ${e(formatDuration(r.timings.measured.wallMs))}</div>
-${options ? `<div class="meta">Options: ${options}</div>` : ''}</header>`;
+${options ? `<div class="meta">Options: ${options}</div>` : ''}
+${r.commands ? `<div class="meta">Command: ${wrappingCode(r.commands.rerun)} <span class="note">(with SOURCE_DATABASE_URL and DATABASE_URL as for this run)</span></div>` : ''}</header>`;
 }
 
 function errorSection(r: MigrationReport): string {
@@ -139,8 +172,14 @@ function summary(r: MigrationReport): string {
   return section(
     'Summary',
     `<div class="cards">${cards}</div>
-<p class="identity${identityClass}"><strong>Accounting:</strong> ${mark(r.accounting.holds)} ${e(r.accounting.statement)}</p>${load}`,
+<p class="identity${identityClass}"><strong>Accounting:</strong> ${mark(r.accounting.holds)} ${e(r.accounting.statement)}</p>${thresholdLine(r)}${load}`,
   );
+}
+
+function thresholdLine(r: MigrationReport): string {
+  const t = r.rejectThresholds;
+  if (!t) return '';
+  return `<p class="identity${t.ok ? ' ok' : ' bad'}"><strong>Reject thresholds:</strong> ${mark(t.ok)} ${e(t.statement)}</p>`;
 }
 
 function moduleChart(r: MigrationReport): string {
@@ -199,17 +238,20 @@ function ruleHits(r: MigrationReport): string {
 }
 
 function decisionTable(decisions: SampleDecision[], rejected: boolean): string {
+  // The content is what a person reads first: its column keeps a fair share of the width.
   return table(
     ['Source id', 'Rule', 'Evidence', 'Confidence', rejected ? 'Detail' : 'Repairs', 'Content'],
     decisions.map((d) => [
-      code(d.sourceId),
+      `<code class="id">${e(d.sourceId)}</code>`,
       d.rule ? code(d.rule) : '—',
       d.evidence ? wrappingCode(d.evidence) : '—',
       formatConfidence(d.confidence),
       e(rejected ? (d.detail ?? '—') : d.repairs.join(', ') || '—'),
-      e(d.snippet ?? ''),
+      d.snippet ? e(d.snippet) : '<span class="note">(empty)</span>',
     ]),
     [3],
+    -1,
+    5,
   );
 }
 
@@ -279,7 +321,7 @@ function relationships(r: MigrationReport): string {
     formatCount(p.skipped),
   ];
   let body = table(
-    ['', 'Read', 'Migrated', 'Skipped'],
+    ['', 'Read', r.run.dryRun ? 'Would migrate' : 'Migrated', r.run.dryRun ? 'Would skip' : 'Skipped'],
     [
       row('Memory relations', x.relations),
       row('Project links', x.projectLinks),
@@ -289,7 +331,8 @@ function relationships(r: MigrationReport): string {
   );
   const source =
     x.sourceRelations === null ? '' : ` (source holds ${formatCount(x.sourceRelations)} relations)`;
-  body += `<p class="identity${x.holds ? ' ok' : ' bad'}"><strong>Accounting:</strong> ${mark(x.holds)} ${formatCount(x.read)} read ${x.holds ? '=' : '≠'} ${formatCount(x.migrated)} migrated + ${formatCount(x.skipped)} skipped${e(source)}</p>`;
+  const [migrated, skipped] = r.run.dryRun ? ['would migrate', 'would be skipped'] : ['migrated', 'skipped'];
+  body += `<p class="identity${x.holds ? ' ok' : ' bad'}"><strong>Accounting:</strong> ${mark(x.holds)} ${formatCount(x.read)} read ${x.holds ? '=' : '≠'} ${formatCount(x.migrated)} ${migrated} + ${formatCount(x.skipped)} ${skipped}${e(source)}</p>`;
   if (x.skippedByReason.length > 0) {
     body += table(
       ['Skipped because', 'Count'],
@@ -340,8 +383,8 @@ function verification(r: MigrationReport): string {
       r.verification.checks.map((c) => [
         mark(c.ok, c.skipped),
         code(c.name),
-        e(formatValue(c.expected)),
-        e(formatValue(c.actual)),
+        valueCell(c.expected),
+        valueCell(c.actual),
         e(c.detail ?? '') +
           (c.samples.length > 0 ? `<br><span class="note">e.g. ${c.samples.map(code).join(' ')}</span>` : ''),
       ]),
@@ -433,7 +476,7 @@ function timings(r: MigrationReport): string {
   if (p) {
     body +=
       `<h3>Projected real run (estimate)</h3><p>About <strong>${e(formatDuration(p.totalMs))}</strong> for ${formatCount(p.memories)} memories (${e(formatRate(p.memoriesPerSecond))}): ` +
-      `${p.measuredMsPerMemory} ms measured + ${p.loadMsPerMemory} ms load per memory, ${p.concurrency} at a time.</p>` +
+      `${p.measuredMsPerMemory} ms measured + ${p.loadMsPerMemory} ms load per memory, ${p.concurrency} at a time, plus about ${e(formatDuration(p.snapshotMs))} for the snapshot.</p>` +
       `<p class="note">${e(p.note)}</p>`;
   }
   return section('Timings', body);

@@ -5,6 +5,7 @@
  */
 import type { BatchSummary, MemoryDecision } from '../batch.js';
 import type { RebuildCmiResult } from '../cmi.js';
+import type { ThresholdVerdict } from '../reject-thresholds.js';
 import type { RelationshipBatchSummary } from '../relationships.js';
 import type { VerificationCheck, VerificationCounts } from '../verification.js';
 import type { ClassificationPrediction } from './classification.js';
@@ -96,4 +97,10 @@ export interface ReportInput {
   concurrency?: number;
   /** The target's registered modules; the guide's six when the run never read them. */
   modules?: string[];
+  /** Whether the real run of a dry run's options takes a snapshot (it does unless told none). */
+  realRunSnapshots?: boolean;
+  /** The command lines that repeat this run and, after a dry run, make it for real. */
+  commands?: { rerun: string; realRun: string } | null;
+  /** The batches' rejects judged against the run's thresholds. */
+  rejectThresholds?: ThresholdVerdict | null;
 }

@@ -60,6 +60,9 @@ function header(r: MigrationReport): string[] {
     `Started ${md(r.run.startedAt)} · finished ${md(r.run.finishedAt)} · took ${formatDuration(r.timings.measured.wallMs)}`,
     '',
     ...(options ? [`Options: ${options}`, ''] : []),
+    ...(r.commands
+      ? [`Command (with SOURCE_DATABASE_URL and DATABASE_URL as for this run): ${code(r.commands.rerun)}`, '']
+      : []),
   ];
 }
 
@@ -107,6 +110,9 @@ function summary(r: MigrationReport): string[] {
     ...table(['', ''], rows, ['l', 'r']),
     `**Accounting:** ${checkMark(r.accounting.holds)} ${md(r.accounting.statement)}`,
     '',
+    ...(r.rejectThresholds
+      ? [`**Reject thresholds:** ${checkMark(r.rejectThresholds.ok)} ${md(r.rejectThresholds.statement)}`, '']
+      : []),
   ]);
 }
 
@@ -225,7 +231,7 @@ function relationships(r: MigrationReport): string[] {
   if (!x) return section('Relationships', ['The relationship step did not run.', '']);
   const body = [
     ...table(
-      ['', 'Read', 'Migrated', 'Skipped'],
+      ['', 'Read', r.run.dryRun ? 'Would migrate' : 'Migrated', r.run.dryRun ? 'Would skip' : 'Skipped'],
       [
         [
           'Memory relations',
@@ -243,7 +249,7 @@ function relationships(r: MigrationReport): string[] {
       ],
       ['l', 'r', 'r', 'r'],
     ),
-    `**Accounting:** ${checkMark(x.holds)} ${formatCount(x.read)} read ${x.holds ? '=' : '≠'} ${formatCount(x.migrated)} migrated + ${formatCount(x.skipped)} skipped` +
+    `**Accounting:** ${checkMark(x.holds)} ${formatCount(x.read)} read ${x.holds ? '=' : '≠'} ${formatCount(x.migrated)} ${r.run.dryRun ? 'would migrate' : 'migrated'} + ${formatCount(x.skipped)} ${r.run.dryRun ? 'would be skipped' : 'skipped'}` +
       (x.sourceRelations === null ? '' : ` (source holds ${formatCount(x.sourceRelations)} relations)`),
     '',
   ];
@@ -376,7 +382,7 @@ function timings(r: MigrationReport): string[] {
       '### Projected real run (estimate)',
       '',
       `About **${formatDuration(p.totalMs)}** for ${formatCount(p.memories)} memories (${formatRate(p.memoriesPerSecond)}): ` +
-        `${p.measuredMsPerMemory} ms measured + ${p.loadMsPerMemory} ms load per memory, ${p.concurrency} at a time.`,
+        `${p.measuredMsPerMemory} ms measured + ${p.loadMsPerMemory} ms load per memory, ${p.concurrency} at a time, plus about ${formatDuration(p.snapshotMs)} for the snapshot.`,
       '',
       `_${md(p.note)}_`,
       '',

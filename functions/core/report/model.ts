@@ -6,6 +6,7 @@
 
 import { hintFor } from '../../error-contract.js';
 import { DEFAULT_MODULE_IDS, inModuleOrder } from '../modules.js';
+import type { ThresholdVerdict } from '../reject-thresholds.js';
 import type { ModuleId } from '../types.js';
 import { USER_DECISION_KINDS } from '../user-decisions.js';
 import { type ClassificationSection, classificationSection } from './classification.js';
@@ -60,6 +61,9 @@ export interface MigrationReport {
     holds: boolean | null;
     statement: string;
   };
+  rejectThresholds: ThresholdVerdict | null;
+  /** Database URLs are never in them: they come from SOURCE_DATABASE_URL / DATABASE_URL. */
+  commands: { rerun: string; realRun: string } | null;
   modules: Array<{ module: ModuleId; count: number; percent: number }>;
   ruleHits: Array<{ rule: string; count: number; percent: number }>;
   samples: Array<{ module: ModuleId; decisions: SampleDecision[] }>;
@@ -242,19 +246,23 @@ function accountingSection(
     };
   }
   const live = input.source?.liveMemories ?? null;
+  // A dry run writes nothing: its figures are what the real run would do.
+  const [did, rejectedWord] = input.run.dryRun
+    ? ['would migrate', 'would be rejected']
+    : ['migrated', 'rejected'];
   const base = { basis: 'batches' as const, liveSourceMemories: live, migrated, rejected };
   if (live === null) {
     return {
       ...base,
       holds: null,
-      statement: `${formatCount(migrated)} migrated + ${formatCount(rejected)} rejected (no source count to compare with)`,
+      statement: `${formatCount(migrated)} ${did} + ${formatCount(rejected)} ${rejectedWord} (no source count to compare with)`,
     };
   }
   if (input.run.options.incremental === true) {
     return {
       ...base,
       holds: null,
-      statement: `${formatCount(migrated)} migrated + ${formatCount(rejected)} rejected of changed memories; ${formatCount(live)} live source memories in all (incremental run: verification checks the whole identity)`,
+      statement: `${formatCount(migrated)} ${did} + ${formatCount(rejected)} ${rejectedWord} of changed memories; ${formatCount(live)} live source memories in all (incremental run: verification checks the whole identity)`,
     };
   }
   const holds = live === migrated + rejected;
@@ -262,7 +270,7 @@ function accountingSection(
   return {
     ...base,
     holds,
-    statement: `${formatCount(live)} live source memories ${holds ? '=' : '≠'} ${formatCount(migrated)} migrated + ${formatCount(rejected)} rejected${gap}`,
+    statement: `${formatCount(live)} live source memories ${holds ? '=' : '≠'} ${formatCount(migrated)} ${did} + ${formatCount(rejected)} ${rejectedWord}${gap}`,
   };
 }
 
@@ -368,6 +376,9 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
       }
     : null;
   const failed = run.status === 'failed';
+  const commands = input.commands
+    ? { rerun: maskCredentials(input.commands.rerun), realRun: maskCredentials(input.commands.realRun) }
+    : null;
   const embeddings = input.embeddings ? embeddingsSection(input.embeddings) : null;
   const classification =
     batches.length > 0 ? classificationSection(batches, modules, byModule, input.prediction ?? null) : null;
@@ -386,6 +397,8 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
     plan: input.plan ?? null,
     totals,
     accounting: accountingSection(input, totals.migrated, totals.rejected),
+    rejectThresholds: input.rejectThresholds ?? null,
+    commands,
     modules: modules.map((module) => ({
       module,
       count: byModule[module] ?? 0,
@@ -418,6 +431,8 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
             memories: input.source?.liveMemories ?? totals.read,
             concurrency: input.concurrency ?? 1,
             regenerateEmbeddings: embeddings?.mode === 'regenerate',
+            // The real run snapshots unless this run's input said none.
+            snapshot: input.realRunSnapshots ?? true,
           })
         : null,
     },
@@ -429,6 +444,7 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
       hint: error?.hint ?? null,
       options,
       rejected: totals.rejected,
+      commands,
       unmappedUsers: users?.unmapped ?? 0,
       conflicts: users?.conflictCount ?? 0,
       verification: verification

@@ -12,6 +12,13 @@ import type { ReportBatchInput } from './input.js';
  */
 export const ESTIMATED_LOAD_MS_PER_MEMORY = 0.25;
 
+/**
+ * The real run's logical snapshot of both databases, per live source memory (its 1536-d vector
+ * dominates the bytes: `COPY TO` → gzip → store). Rounded up from bench:snapshot on the reference
+ * machine; an estimate like the load.
+ */
+export const ESTIMATED_SNAPSHOT_MS_PER_MEMORY = 0.5;
+
 export interface MeasuredTimings {
   /** From the run's start to its end, as the clock on the wall saw it. */
   wallMs: number | null;
@@ -35,6 +42,8 @@ export interface ProjectedTimings {
   concurrency: number;
   measuredMsPerMemory: number;
   loadMsPerMemory: number;
+  /** The snapshot before the first write; 0 when the run takes none. */
+  snapshotMs: number;
   totalMs: number;
   memoriesPerSecond: number | null;
   note: string;
@@ -92,7 +101,7 @@ export function measureTimings(
  */
 export function projectRealRun(
   batches: readonly ReportBatchInput[],
-  options: { memories: number; concurrency: number; regenerateEmbeddings: boolean },
+  options: { memories: number; concurrency: number; regenerateEmbeddings: boolean; snapshot: boolean },
 ): ProjectedTimings {
   let read = 0;
   let measured = 0;
@@ -102,10 +111,16 @@ export function projectRealRun(
   }
   const concurrency = Math.max(1, Math.floor(options.concurrency));
   const measuredMsPerMemory = read > 0 ? measured / read : 0;
-  const totalMs = (options.memories * (measuredMsPerMemory + ESTIMATED_LOAD_MS_PER_MEMORY)) / concurrency;
+  // The snapshot runs once, before the batches, whatever the concurrency.
+  const snapshotMs = options.snapshot ? options.memories * ESTIMATED_SNAPSHOT_MS_PER_MEMORY : 0;
+  const totalMs =
+    (options.memories * (measuredMsPerMemory + ESTIMATED_LOAD_MS_PER_MEMORY)) / concurrency + snapshotMs;
   const note =
     `Estimate: measured read+prepare time per memory plus an assumed ${ESTIMATED_LOAD_MS_PER_MEMORY} ms ` +
-    `load per memory, over ${concurrency} concurrent batch${concurrency === 1 ? '' : 'es'}. ` +
+    `load per memory, over ${concurrency} concurrent batch${concurrency === 1 ? '' : 'es'}` +
+    (options.snapshot
+      ? `, plus an assumed ${ESTIMATED_SNAPSHOT_MS_PER_MEMORY} ms per memory for the snapshot of both databases (--snapshot none skips it). `
+      : '. ') +
     'Relationships, CMI rebuild and verification come on top' +
     (options.regenerateEmbeddings
       ? ', and so does regenerating embeddings (it depends on the API rate limits).'
@@ -116,6 +131,7 @@ export function projectRealRun(
     concurrency,
     measuredMsPerMemory: round(measuredMsPerMemory, 4),
     loadMsPerMemory: ESTIMATED_LOAD_MS_PER_MEMORY,
+    snapshotMs: round(snapshotMs, 1),
     totalMs: round(totalMs, 1),
     memoriesPerSecond: totalMs > 0 ? round((options.memories * 1000) / totalMs, 1) : null,
     note,
