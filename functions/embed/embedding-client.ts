@@ -261,8 +261,7 @@ export class EmbeddingClient {
         body = data;
         this.#pacer?.observe(readRateLimitHeaders(response.headers));
       } catch (error) {
-        const failure = this.#failureOf(error, group);
-        if (permit && failure?.status === 429) this.#pacer?.release(permit);
+        const failure = this.#failureOf(error, group, permit);
         if (failure === undefined) throw error;
         if (failure.kind !== 'retry') throw this.#permanentFailure(error, failure);
         last = failure;
@@ -299,10 +298,16 @@ export class EmbeddingClient {
     );
   }
 
-  // A 429 is counted, and with no Retry-After its wait comes from the rate-limit headers. The
-  // headers of any failure correct the pacer as a success's do.
-  #failureOf(error: unknown, group: EmbeddingRequestGroup): EmbeddingFailure | undefined {
+  // A 429 is counted, its tokens go back to the pacer (the API counted none), and with no
+  // Retry-After its wait comes from the rate-limit headers. The headers of any failure then
+  // correct the pacer as a success's do, after the refund, so what they say is left wins.
+  #failureOf(
+    error: unknown,
+    group: EmbeddingRequestGroup,
+    permit: RatePermit | undefined,
+  ): EmbeddingFailure | undefined {
     const failure = classifyEmbeddingFailure(error);
+    if (permit && failure?.status === 429) this.#pacer?.release(permit);
     const headers = error instanceof APIError ? readRateLimitHeaders(error.headers) : {};
     this.#pacer?.observe(headers);
     if (failure?.status !== 429) return failure;

@@ -11,7 +11,7 @@ import { parseUserMap, validateUserMap } from '../core/user-map.js';
 import { acquireRunLock, ensureLedger, lastSuccessfulWatermark, recordRunStart } from '../db/run-ledger.js';
 import { introspectSource } from '../db/source-schema.js';
 import { checkPgvector, checkTargetSchema } from '../db/target-schema.js';
-import { expectedEmbeddingDimensions } from '../embed/models.js';
+import { defaultEmbeddingRateLimits, expectedEmbeddingDimensions } from '../embed/models.js';
 import { InvalidInputError, PreflightError } from '../errors.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { putJson } from '../store/run-store.js';
@@ -168,6 +168,8 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     embeddingModel: input.embeddingModel,
     embeddingDimensions: input.embeddingDimensions,
     embeddingPricePerMillionTokens: input.embeddingPricePerMillionTokens,
+    embeddingTpm: input.embeddingTpm ?? defaultEmbeddingRateLimits(input.embeddingModel).tokensPerMinute,
+    embeddingRpm: input.embeddingRpm ?? defaultEmbeddingRateLimits(input.embeddingModel).requestsPerMinute,
     hasUserMap: Boolean(input.userMapS3Uri),
     hasRules: Boolean(input.rules),
     sourceSchema,
