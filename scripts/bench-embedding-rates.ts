@@ -53,7 +53,7 @@ export async function runRateBench(options: RateBenchOptions, paced: boolean): P
   const { baseURL, memories, batchSize, workers, timeScale } = options;
   // Each run its own API key: the server's budgets are per key, so the runs do not share one.
   const apiKey = paced ? 'sk-bench-paced' : 'sk-bench-unpaced';
-  const pool = paced ? new RatePacerPool({ workers, startEmpty: true }) : undefined;
+  const pool = paced ? new RatePacerPool({ workers }) : undefined;
   const budget = { tokensPerMinute: options.tpm * timeScale, requestsPerMinute: options.rpm * timeScale };
   // The server's budgets start again, empty, as this run's pacers do.
   await configureEmbeddingsServer(baseURL, { rateLimitsStartEmpty: true });

@@ -13,8 +13,12 @@ export interface RatePacerOptions {
   workers: number;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
-  /** Start as if the minute's budget had just been spent (a benchmark's even start); full otherwise. */
-  startEmpty?: boolean;
+  /**
+   * Start with a minute of the share in hand. Off by default: the key's budget may have been spent
+   * moments ago (a previous run, another program), and starting empty costs only the time one
+   * request's tokens take to accrue, once per process.
+   */
+  startFull?: boolean;
 }
 
 /** A request let through: what it was estimated at, and what was taken from the budget for it. */
@@ -54,8 +58,9 @@ export class RatePacer {
       workers,
       now = () => performance.now(),
       sleep = (ms: number) => realSleep(ms),
-      startEmpty = false,
+      startFull = false,
     } = options;
+    const startEmpty = !startFull;
     for (const [name, value] of Object.entries({ ...budget, workers })) {
       if (!Number.isInteger(value) || value < 1) {
         throw new RangeError(`A rate budget's ${name} must be a positive integer, got ${value}`);

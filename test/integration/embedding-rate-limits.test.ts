@@ -158,7 +158,7 @@ describe('Class: EmbeddingClient under a shared rate budget', () => {
   it('paces four workers to the budget with at most one 429, where unpaced ones meet many', async () => {
     // Act
     const unpaced = await runWorkers('sk-unpaced');
-    const paced = await runWorkers('sk-paced', new RatePacerPool({ workers: 4, startEmpty: true }));
+    const paced = await runWorkers('sk-paced', new RatePacerPool({ workers: 4 }));
 
     // Assess: every memory embedded both ways; the paced workers waited instead of being refused
     expect(unpaced.vectors).toBe(1200);
@@ -186,7 +186,7 @@ describe('Class: EmbeddingClient under a shared rate budget', () => {
       retryAfterSeconds: null,
     });
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const pool = new RatePacerPool({ workers: 1 });
+    const pool = new RatePacerPool({ workers: 1, startFull: true });
     const batch = memories(100, 'burst');
 
     // Act

@@ -8,8 +8,8 @@ import { freshDatabases } from '../harness/databases.js';
 import { type EmbeddingsServer, startEmbeddingsServer } from '../harness/embeddings-server.js';
 import { runSteps, type StepRunResult } from '../support/run-steps.js';
 
-// About 20,000 tokens to embed: at 16,000 a minute the workers must wait for the budget.
-const TPM = 16_000;
+// About 20,000 tokens to embed: at 60,000 a minute, ~20 s with the workers waiting for the budget.
+const TPM = 60_000;
 const RPM = 600;
 
 describe('Regenerate under the account rate limit', () => {
@@ -60,9 +60,9 @@ describe('Regenerate under the account rate limit', () => {
       tokens: stats.tokens,
     });
     expect(report.embeddings?.paceWaitMs).toBeGreaterThan(0);
-    // A fresh key may spend a minute's budget at once; the rest had to wait for the refill.
-    const minutes = (report.embeddings?.tokens ?? 0) / (report.embeddings?.tokensPerMinute ?? 1);
-    expect(minutes).toBeGreaterThanOrEqual(((report.embeddings?.tokens ?? 0) - TPM) / TPM);
+    // The workers start from an empty budget and so never pass the limit, and keep close to it.
+    expect(report.embeddings?.tokensPerMinute).toBeLessThanOrEqual(TPM);
+    expect(report.embeddings?.tokensPerMinute).toBeGreaterThan(TPM * 0.5);
   });
 
   it('names the budget in the report a person reads', async () => {
@@ -71,7 +71,7 @@ describe('Regenerate under the account rate limit', () => {
 
     // Assess
     expect(markdown).toMatch(
-      /Rate budget \| 16,000 tokens, 600 requests a minute; reached [\d,]+ tokens\/min/,
+      /Rate budget \| 60,000 tokens, 600 requests a minute; reached [\d,]+ tokens\/min/,
     );
   });
 });

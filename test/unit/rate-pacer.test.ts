@@ -56,7 +56,7 @@ describe('Class: RatePacer', () => {
     const time = fakeTime();
     const pacer = new RatePacer(
       { tokensPerMinute: 1_000_000, requestsPerMinute: 3000 },
-      { workers: 4, now: time.now, sleep: time.sleep, startEmpty: true },
+      { workers: 4, now: time.now, sleep: time.sleep },
     );
 
     // Act: ten requests of 50,000 tokens from an empty bucket
@@ -74,7 +74,7 @@ describe('Class: RatePacer', () => {
     const time = fakeTime();
     const pacer = new RatePacer(
       { tokensPerMinute: 10_000_000, requestsPerMinute: 60 },
-      { workers: 1, now: time.now, sleep: time.sleep, startEmpty: true },
+      { workers: 1, now: time.now, sleep: time.sleep },
     );
 
     // Act
@@ -90,7 +90,7 @@ describe('Class: RatePacer', () => {
     const time = fakeTime();
     const pacer = new RatePacer(
       { tokensPerMinute: 100_000, requestsPerMinute: 1000 },
-      { workers: 1, now: time.now, sleep: time.sleep },
+      { workers: 1, now: time.now, sleep: time.sleep, startFull: true },
     );
 
     // Act: the server counts twice the estimate
@@ -108,7 +108,7 @@ describe('Class: RatePacer', () => {
     const time = fakeTime();
     const pacer = new RatePacer(
       { tokensPerMinute: 1_000_000, requestsPerMinute: 3000 },
-      { workers: 1, now: time.now, sleep: time.sleep },
+      { workers: 1, now: time.now, sleep: time.sleep, startFull: true },
     );
     const permit = await pacer.acquire(500_000);
 
@@ -127,7 +127,7 @@ describe('Class: RatePacer', () => {
     const time = fakeTime();
     const pacer = new RatePacer(
       { tokensPerMinute: 1_000_000, requestsPerMinute: 3000 },
-      { workers: 2, now: time.now, sleep: time.sleep },
+      { workers: 2, now: time.now, sleep: time.sleep, startFull: true },
     );
 
     // Act: the account has 100,000 tokens left and a 600,000 limit, less than configured
