@@ -32,6 +32,7 @@ const knobsSchema = z
     tokensPerMinute: z.number().positive().nullable(),
     requestsPerMinute: z.number().positive().nullable(),
     rateLimitsStartEmpty: z.boolean(),
+    keysStartSpent: z.boolean(),
     /** Added to `latencyMs` for every 1,000 prompt tokens of a request the server answers. */
     latencyMsPerThousandTokens: z.number().min(0),
   })
@@ -74,6 +75,7 @@ const DEFAULT_KNOBS: EmbeddingsKnobs = {
   tokensPerMinute: null,
   requestsPerMinute: null,
   rateLimitsStartEmpty: false,
+  keysStartSpent: false,
   latencyMsPerThousandTokens: 0,
 };
 
@@ -113,7 +115,11 @@ export async function startEmbeddingsServer(
   const configure = (changes: Partial<EmbeddingsKnobs>): void => {
     const parsed = knobsSchema.partial().parse(changes);
     knobs = { ...knobs, ...parsed };
-    if (['tokensPerMinute', 'requestsPerMinute', 'rateLimitsStartEmpty'].some((knob) => knob in parsed)) {
+    if (
+      ['tokensPerMinute', 'requestsPerMinute', 'rateLimitsStartEmpty', 'keysStartSpent'].some(
+        (knob) => knob in parsed,
+      )
+    ) {
       limiter = new RateLimiter(knobs);
     }
   };

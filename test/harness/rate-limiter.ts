@@ -11,8 +11,10 @@ import { TokenBucket } from '../../functions/embed/token-bucket.js';
 export interface RateLimits {
   tokensPerMinute: number | null;
   requestsPerMinute: number | null;
-  /** A key starts as if it had just spent its minute (a benchmark's even start); full otherwise. */
+  /** Every key's budget is empty when the limits are set (a benchmark's even start); full otherwise. */
   rateLimitsStartEmpty?: boolean;
+  /** A key's budget is empty when the key is first seen: another program has just spent it. */
+  keysStartSpent?: boolean;
 }
 
 export type Admission =
@@ -76,7 +78,8 @@ export class RateLimiter {
           now: this.#now,
           startEmpty: this.#limits.rateLimitsStartEmpty,
         });
-        if (this.#limits.rateLimitsStartEmpty) created.give((elapsed * perMinute) / 60_000);
+        if (this.#limits.keysStartSpent) created.take(created.capacity);
+        else if (this.#limits.rateLimitsStartEmpty) created.give((elapsed * perMinute) / 60_000);
         return created;
       };
       budget = {

@@ -82,6 +82,19 @@ describe('Harness: the embeddings server enforces rate limits per key', () => {
     expect(server.stats().servedRateLimited).toBe(70 - served);
   });
 
+  it('refuses a key first seen after another program spent its budget', async () => {
+    // Prepare
+    server.configure({ tokensPerMinute: 60_000, requestsPerMinute: 1000, keysStartSpent: true });
+
+    // Act
+    const first = await postEmbeddings(server, 'sk-spent', ['z'.repeat(4000)]);
+
+    // Assess: 1,000 tokens at 1,000 a second
+    expect(first.status).toBe(429);
+    expect(Number(first.headers.get('retry-after-ms'))).toBeGreaterThan(900);
+    expect(first.headers.get('x-ratelimit-remaining-tokens')).toBe('0');
+  });
+
   it('answers later the more tokens a request holds', async () => {
     // Prepare
     server.configure({ latencyMsPerThousandTokens: 20 });
