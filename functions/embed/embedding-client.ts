@@ -77,7 +77,7 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 
 /**
  * Embeds many texts with few requests: packs inputs up to the API's limits, keeps `concurrency`
- * requests in flight, and retries transient failures with its own loop (the SDK's is switched off)
+ * requests in flight (each one first waiting for its tokens from the pacer, when given), and retries transient failures with its own loop (the SDK's is switched off)
  * so retries and waits are counted and Retry-After is honoured. A batch gets all its vectors or
  * an error: EmbeddingUnavailableError after the last attempt (the state machine may retry the
  * batch), InvalidInputError when the request itself is wrong (model, dimensions, key).

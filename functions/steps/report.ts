@@ -198,6 +198,8 @@ function embeddingsSection(run: RunContext, batches: BatchSummary[]): ReportInpu
       estimatedTokens: tokens,
       estimatedRequests: requests,
       estimatedCostUsd: cost.costUsd ?? undefined,
+      limitTokensPerMinute: run.embeddingTpm,
+      limitRequestsPerMinute: run.embeddingRpm,
     };
   }
   return {

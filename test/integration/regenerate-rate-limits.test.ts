@@ -16,6 +16,8 @@ describe('Regenerate under the account rate limit', () => {
   let server: EmbeddingsServer;
   let result: StepRunResult;
   let report: MigrationReport;
+  let sourceUrl: string;
+  let targetUrl: string;
 
   beforeAll(async () => {
     // A private server: its limits would slow every other file's requests.
@@ -23,7 +25,7 @@ describe('Regenerate under the account rate limit', () => {
       tokensPerMinute: TPM,
       requestsPerMinute: RPM,
     });
-    const { sourceUrl, targetUrl } = await freshDatabases();
+    ({ sourceUrl, targetUrl } = await freshDatabases());
     await generateBigMemory({ databaseUrl: sourceUrl, memories: 800, users: 10, seed: 22 });
     result = await runSteps({
       sourceUrl,
@@ -72,6 +74,24 @@ describe('Regenerate under the account rate limit', () => {
     // Assess
     expect(markdown).toMatch(
       /Rate budget \| 60,000 tokens, 600 requests a minute; reached [\d,]+ tokens\/min/,
+    );
+  });
+
+  it('says in a dry run how long the estimated tokens take at the budget', async () => {
+    // Act: 1,200 tokens a minute, so the ~20,000 estimated tokens take over 15 minutes
+    const dry = await runSteps({
+      sourceUrl,
+      targetUrl,
+      openAiApiKey: 'sk-rate-limits-test',
+      openAiBaseUrl: server.baseURL,
+      input: { batchSize: 100, dryRun: true, embeddingTpm: 1200 },
+    });
+    const markdown = (await dry.runtime.store.get(runLayout(dry.run.runId).report.markdown)).toString();
+    await dry.runtime.close();
+
+    // Assess
+    expect(markdown).toMatch(
+      /Rate budget \| 1,200 tokens, 3,000 requests a minute; the estimated tokens take at least (1[5-9]|2\d) min/,
     );
   });
 });

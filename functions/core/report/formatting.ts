@@ -41,8 +41,14 @@ export function formatRateBudget(e: {
   tokensPerMinute: number | null;
   rateLimited: number | null;
   paceWaitMs: number | null;
+  estimatedTokens: number | null;
 }): string | null {
   if (e.limitTokensPerMinute === null) return null;
+  // A dry run: the budget bounds how fast the real run can embed.
+  const atLeast =
+    e.estimatedTokens === null || e.tokensPerMinute !== null
+      ? ''
+      : `; the estimated tokens take at least ${formatDuration((e.estimatedTokens * 60_000) / e.limitTokensPerMinute)} at this budget`;
   const reached =
     e.tokensPerMinute === null
       ? ''
@@ -51,7 +57,7 @@ export function formatRateBudget(e: {
   const held = e.paceWaitMs === null ? '' : `; held back ${formatDuration(e.paceWaitMs)} in all`;
   return (
     `${formatCount(e.limitTokensPerMinute)} tokens, ${formatOptional(e.limitRequestsPerMinute)} requests a minute` +
-    `${reached}${refused}${held}`
+    `${reached}${refused}${held}${atLeast}`
   );
 }
 
