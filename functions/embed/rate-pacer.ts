@@ -37,9 +37,10 @@ export const RATE_HEADROOM = 0.97;
 /**
  * One worker's share of a rate budget: a token bucket for tokens and one for requests, each a
  * minute of its share deep. Before a request goes out the worker waits until both hold enough;
- * the answer's `usage` corrects the estimate (and how far estimates run off is learnt), its `x-ratelimit-*` headers lower the share when the
- * account has less left than this worker's share (another worker or program spends it too), and a
- * 429's wait holds every request of the worker, not only the one that met it.
+ * the answer's `usage` corrects the estimate (and how far estimates run off is learnt), its
+ * `x-ratelimit-*` headers lower the share when the account has less left than this worker's share
+ * (another worker or program spends it too), and a 429's wait holds every request of the worker,
+ * not only the one that met it.
  */
 export class RatePacer {
   readonly workers: number;
