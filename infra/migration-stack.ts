@@ -40,6 +40,7 @@ export class MigrationStack extends Stack {
       logRetention,
       logLevel: config.logLevel,
       openAiBaseUrl: config.openAiBaseUrl,
+      embeddingWorkers: config.maxConcurrency,
       dataApi: config.dataApi,
       vpc: network.vpc,
       vpcSubnets: network.vpcSubnets,

@@ -1,13 +1,14 @@
 /**
  * npm run bench:embeddings -- --memories N --latency-ms L [--concurrency C] [--sample S]
+ * npm run bench:embeddings -- --tpm T --rpm R [--memories N] [--workers W] [--time-scale S]
  *
+ * With --tpm/--rpm: the server enforces those limits and today's client and the paced one run side
+ * by side (see bench-embedding-rates.ts). Without:
  * Embeds N synthetic memories through EmbeddingClient against the harness's OpenAI-compatible
  * server with L ms of injected latency per request, then times S memories sent one request per
  * memory (the original scripts' way) at the same latency and concurrency. Prints both rates and
  * the requests each needs. A benchmark: it prints figures, asserts nothing.
  */
-// First: on an older Node this stops with one line naming the Node needed.
-import './require-node.cjs';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -17,6 +18,12 @@ import {
   embeddingsServerStats,
   resetEmbeddingsServer,
 } from '../test/harness/embeddings-server.js';
+import {
+  closingLine,
+  describeRateBench,
+  type RateBenchOptions,
+  runRateBench,
+} from './bench-embedding-rates.js';
 import { parseFlags, runCli, UsageError } from './cli/database-flags.js';
 
 const USAGE = `usage: npm run bench:embeddings -- [options]
@@ -25,9 +32,18 @@ const USAGE = `usage: npm run bench:embeddings -- [options]
   --latency-ms L    injected latency of every API request (default 300)
   --concurrency C   requests in flight (default 4, the client's default)
   --sample S        memories to time one request per memory (default 200, 0 skips)
+
+  Rate limits (today's client and the paced one, side by side):
+  --tpm T           the server's tokens per minute per key (e.g. 1000000, tier 1); turns this mode on
+  --rpm R           the server's requests per minute per key (default 3000)
+  --workers W       batches at once, like the Map's MaxConcurrency (default 4)
+  --batch-size B    memories per batch (default 500, as deployed)
+  --latency-per-1k-tokens L   server latency per 1,000 tokens on top of --latency-ms (default 20)
+  --time-scale S    a simulated minute lasts 60/S seconds: limits times S, latency divided by S
+                    (default 1); memories default to 50000 in this mode
   --help            this text
 
-Example: npm run bench:embeddings -- --memories 5000 --latency-ms 100`;
+Example: npm run bench:embeddings -- --tpm 1000000 --rpm 3000 --workers 4`;
 
 const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -50,11 +66,13 @@ function syntheticMemories(count: number, prefix: string): { id: string; text: s
  * The harness server in a child process: computing 20,000 test vectors costs it seconds of CPU,
  * which in-process would be charged to the client; a real API spends that time on its side.
  */
-async function startServerProcess(latencyMs: number): Promise<{ baseURL: string; child: ChildProcess }> {
+async function startServerProcess(
+  knobs: Record<string, unknown>,
+): Promise<{ baseURL: string; child: ChildProcess }> {
   const module = new URL('../test/harness/embeddings-server.ts', import.meta.url).href;
   const code =
     `const { startEmbeddingsServer } = await import(${JSON.stringify(module)});` +
-    `const server = await startEmbeddingsServer({ latencyMs: ${latencyMs} });` +
+    `const server = await startEmbeddingsServer(${JSON.stringify(knobs)});` +
     `console.log(server.baseURL);`;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -70,18 +88,28 @@ async function startServerProcess(latencyMs: number): Promise<{ baseURL: string;
 }
 
 async function main(): Promise<number> {
-  const values = parseFlags({
-    memories: { type: 'string', default: '20000' },
-    'latency-ms': { type: 'string', default: '300' },
+  const values: Record<string, string | boolean | undefined> = parseFlags({
+    memories: { type: 'string' },
+    'latency-ms': { type: 'string' },
     concurrency: { type: 'string', default: '4' },
     sample: { type: 'string', default: '200' },
+    tpm: { type: 'string' },
+    rpm: { type: 'string', default: '3000' },
+    workers: { type: 'string', default: '4' },
+    'batch-size': { type: 'string', default: '500' },
+    'latency-per-1k-tokens': { type: 'string', default: '20' },
+    'time-scale': { type: 'string', default: '1' },
   });
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
-  const memories = Number(values.memories);
-  const latencyMs = Number(values['latency-ms']);
+  if (values.tpm !== undefined) {
+    await benchRates(values);
+    return 0;
+  }
+  const memories = Number(values.memories ?? '20000');
+  const latencyMs = Number(values['latency-ms'] ?? '300');
   const concurrency = Number(values.concurrency);
   const sample = Number(values.sample);
   if (
@@ -91,7 +119,7 @@ async function main(): Promise<number> {
     throw new UsageError('flags take non-negative whole numbers (--concurrency at least 1)');
   }
 
-  const { baseURL, child } = await startServerProcess(latencyMs);
+  const { baseURL, child } = await startServerProcess({ latencyMs });
   const options = {
     apiKey: 'sk-bench',
     baseURL,
@@ -139,10 +167,68 @@ async function main(): Promise<number> {
         `${fmt(2 * memories)} requests, ${fmt((2 * memories * latencyMs) / 1000 / 60, 1)} min`,
     );
     console.log(`speed-up over one request per memory: ${fmt(computedSeconds / seconds, 0)}x`);
+    return 0;
   } finally {
     child.kill();
   }
-  return 0;
+}
+
+function positiveNumber(value: string | undefined, flag: string): number {
+  const number = Number(value);
+  if (value === undefined || !Number.isFinite(number) || number <= 0) {
+    throw new UsageError(`${flag} takes a positive number, got "${value}"`);
+  }
+  return number;
+}
+
+async function benchRates(values: Record<string, string | boolean | undefined>): Promise<void> {
+  const flag = (name: string) => values[name] as string | undefined;
+  const memories = positiveNumber(flag('memories') ?? '50000', '--memories');
+  const timeScale = positiveNumber(flag('time-scale'), '--time-scale');
+  const tpm = positiveNumber(flag('tpm'), '--tpm');
+  const rpm = positiveNumber(flag('rpm'), '--rpm');
+  const workers = positiveNumber(flag('workers'), '--workers');
+  const batchSize = positiveNumber(flag('batch-size'), '--batch-size');
+  const latencyMs = (flag('latency-ms') === undefined ? 200 : Number(flag('latency-ms'))) / timeScale;
+  const perThousand = Number(flag('latency-per-1k-tokens')) / timeScale;
+  if (![memories, workers, batchSize].every(Number.isInteger) || !(latencyMs >= 0) || !(perThousand >= 0)) {
+    throw new UsageError('--memories, --workers and --batch-size take whole numbers, latencies ≥ 0');
+  }
+  const { baseURL, child } = await startServerProcess({
+    latencyMs,
+    latencyMsPerThousandTokens: perThousand,
+    tokensPerMinute: tpm * timeScale,
+    requestsPerMinute: rpm * timeScale,
+    // Both clients start from an empty budget, as a key that has just spent its minute: a full
+    // one would let the first minute count twice and put the shares above what a long run keeps.
+    rateLimitsStartEmpty: true,
+  });
+  try {
+    const options: RateBenchOptions = {
+      baseURL,
+      memories: syntheticMemories(memories, 'rates'),
+      batchSize,
+      workers,
+      tpm,
+      rpm,
+      timeScale,
+    };
+    console.log(
+      `embeddings rate benchmark: ${fmt(memories)} memories in batches of ${fmt(batchSize)}, ${workers} workers, ` +
+        `limits ${fmt(tpm)} tokens and ${fmt(rpm)} requests a minute per key` +
+        (timeScale === 1
+          ? ''
+          : `, time scaled ${timeScale}x (the server holds ${fmt(tpm * timeScale)} tokens and ${fmt(rpm * timeScale)} requests per real minute)`) +
+        `; latency ${fmt(latencyMs * timeScale)} ms + ${fmt(perThousand * timeScale)} ms per 1,000 tokens (simulated)`,
+    );
+    const unpaced = await runRateBench(options, false);
+    console.log(describeRateBench(unpaced, options));
+    const paced = await runRateBench(options, true);
+    console.log(describeRateBench(paced, options));
+    console.log(closingLine(paced, unpaced, options));
+  } finally {
+    child.kill();
+  }
 }
 
 runCli(main);

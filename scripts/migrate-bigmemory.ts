@@ -24,6 +24,9 @@ Migrates BigMemory into Federated Memory by running the project's state machine 
                                missing or unusable (needs OPENAI_API_KEY when any are)
   --embedding-model <name>     embedding model (default: text-embedding-3-small)
   --embedding-dimensions <n>   ask the model for n-d vectors; must equal the target's vector(…) size
+  --embedding-tpm <n>          the API key's tokens per minute, shared by all batches in flight
+                               (default: OpenAI usage tier 1, 1000000)
+  --embedding-rpm <n>          the API key's requests per minute, shared likewise (default: tier 1, 3000)
   --snapshot <mode>            logical (gzipped SQL of both databases, the default for real runs), rds,
                                both, or none (the default for dry runs)
   --embedding-price <usd>      US dollars per 1M tokens, for the cost estimate (default: known for
@@ -77,6 +80,8 @@ export function migrationFlags() {
     'embed-missing-only': { type: 'boolean', default: false },
     'embedding-model': { type: 'string' },
     'embedding-dimensions': { type: 'string' },
+    'embedding-tpm': { type: 'string' },
+    'embedding-rpm': { type: 'string' },
     'embedding-price': { type: 'string' },
     snapshot: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
@@ -146,6 +151,12 @@ export function executionInput(
   if (flags['embedding-model']) input.embeddingModel = flags['embedding-model'];
   if (flags['embedding-dimensions'] !== undefined) {
     input.embeddingDimensions = positiveInteger(flags['embedding-dimensions'], '--embedding-dimensions', 0);
+  }
+  if (flags['embedding-tpm'] !== undefined) {
+    input.embeddingTpm = positiveInteger(flags['embedding-tpm'], '--embedding-tpm', 0);
+  }
+  if (flags['embedding-rpm'] !== undefined) {
+    input.embeddingRpm = positiveInteger(flags['embedding-rpm'], '--embedding-rpm', 0);
   }
   if (flags['embedding-price'] !== undefined) {
     input.embeddingPricePerMillionTokens = usdPrice(flags['embedding-price']);

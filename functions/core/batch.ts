@@ -88,6 +88,12 @@ export interface BatchEmbeddingSummary {
   waitMs: number;
   truncated: number;
   estimated: boolean;
+  /** Attempts answered 429, and how long the rate budget held requests back (absent before pacing). */
+  rateLimited?: number;
+  paceWaitMs?: number;
+  /** When the batch's embedding began and ended (epoch ms): the run's tokens a minute span them. */
+  startedAt?: number;
+  finishedAt?: number;
 }
 
 export interface BatchLlmSummary {

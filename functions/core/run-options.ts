@@ -52,6 +52,13 @@ export const MigrationInputSchema = z
     embeddingDimensions: z.number().int().positive().optional(),
     /** Keep every valid existing embedding and embed only memories whose vector is missing or unusable. */
     embedMissingOnly: z.boolean().default(false),
+    /**
+     * The account's embeddings rate limits, shared by every batch worker (each keeps to its share of
+     * the Map's concurrency). Default: OpenAI's usage tier 1 for the model, 1,000,000 tokens and
+     * 3,000 requests a minute.
+     */
+    embeddingTpm: z.number().int().positive().optional(),
+    embeddingRpm: z.number().int().positive().optional(),
     /** For the cost estimate; defaults are known for OpenAI's embedding models. */
     embeddingPricePerMillionTokens: z.number().nonnegative().optional(),
     /**

@@ -1,13 +1,21 @@
 import { setTimeout as realSleep } from 'node:timers/promises';
-import OpenAI from 'openai';
+import OpenAI, { APIError } from 'openai';
 import { EmbeddingUnavailableError, InvalidInputError, PreflightError } from '../errors.js';
 import { decodeEmbeddingResponse } from './embedding-response.js';
 import { expectedEmbeddingDimensions, MODELS_WITHOUT_DIMENSIONS_PARAMETER } from './models.js';
-import { classifyEmbeddingFailure, type EmbeddingFailure, retryDelayMs } from './retry-policy.js';
+import { readRateLimitHeaders, waitFromRateLimitHeaders } from './rate-limit-headers.js';
+import type { RatePacer, RatePermit } from './rate-pacer.js';
+import {
+  classifyEmbeddingFailure,
+  type EmbeddingFailure,
+  RETRY_AFTER_CEILING_MS,
+  retryDelayMs,
+} from './retry-policy.js';
 import {
   type EmbeddingInput,
   type EmbeddingRequestGroup,
   type EmbeddingRequestLimits,
+  OPENAI_EMBEDDING_LIMITS,
   planEmbeddingRequests,
 } from './token-estimate.js';
 
@@ -33,6 +41,11 @@ export interface EmbeddingClientOptions {
   random?: () => number;
   /** A prepared SDK client; one is built from apiKey/baseURL when absent. */
   openai?: OpenAI;
+  /**
+   * This worker's share of the account's rate budget, kept across batches. Without one, requests
+   * go out as fast as `concurrency` allows and only 429s slow them down.
+   */
+  pacer?: RatePacer;
 }
 
 export interface EmbeddingClientStats {
@@ -48,6 +61,11 @@ export interface EmbeddingClientStats {
   waitMs: number;
   /** Inputs cut to the per-input token limit. */
   truncated: number;
+  /** Attempts the server answered 429 (rate limit). */
+  rateLimited: number;
+  /** Requests held back by the rate budget before going out, and for how long in all. */
+  paceWaits: number;
+  paceWaitMs: number;
 }
 
 export interface EmbeddedBatch {
@@ -59,7 +77,7 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 
 /**
  * Embeds many texts with few requests: packs inputs up to the API's limits, keeps `concurrency`
- * requests in flight, and retries transient failures with its own loop (the SDK's is switched off)
+ * requests in flight (each one first waiting for its tokens from the pacer, when given), and retries transient failures with its own loop (the SDK's is switched off)
  * so retries and waits are counted and Retry-After is honoured. A batch gets all its vectors or
  * an error: EmbeddingUnavailableError after the last attempt (the state machine may retry the
  * batch), InvalidInputError when the request itself is wrong (model, dimensions, key).
@@ -77,7 +95,18 @@ export class EmbeddingClient {
   readonly #apiKey: string;
   readonly #endpoint: string;
   #observedDimensions: number | undefined;
-  #stats: EmbeddingClientStats = { requests: 0, inputs: 0, tokens: 0, retries: 0, waitMs: 0, truncated: 0 };
+  readonly #pacer: RatePacer | undefined;
+  #stats: EmbeddingClientStats = {
+    requests: 0,
+    inputs: 0,
+    tokens: 0,
+    retries: 0,
+    waitMs: 0,
+    truncated: 0,
+    rateLimited: 0,
+    paceWaits: 0,
+    paceWaitMs: 0,
+  };
 
   constructor(options: EmbeddingClientOptions) {
     const {
@@ -125,6 +154,7 @@ export class EmbeddingClient {
       random,
       limits,
     };
+    this.#pacer = options.pacer;
     this.#openai = options.openai ?? new OpenAI({ apiKey, baseURL, maxRetries: 0, timeout: timeoutMs });
   }
 
@@ -146,7 +176,7 @@ export class EmbeddingClient {
 
   /** Like embed(), and names the inputs that were truncated to the per-input token limit. */
   async embedBatch(items: readonly EmbeddingInput[]): Promise<EmbeddedBatch> {
-    const plan = planEmbeddingRequests(items, this.#options.limits);
+    const plan = planEmbeddingRequests(items, withinShare(this.#options.limits, this.#pacer));
     const started = performance.now();
     const vectors = new Map<string, Float32Array>();
     try {
@@ -196,23 +226,42 @@ export class EmbeddingClient {
       if (last !== undefined) {
         if (cancelled()) break;
         this.#stats.retries += 1;
-        await sleep(retryDelayMs(last, attempt - 1, this.#options, random));
+        const delay = retryDelayMs(last, attempt - 1, this.#options, random);
+        // Paced, the wait holds all of this worker's requests and the next acquire() serves it.
+        if (this.#pacer) this.#pacer.hold(delay);
+        else await sleep(delay);
+      }
+      let permit: RatePermit | undefined;
+      if (this.#pacer) {
+        permit = await this.#pacer.acquire(group.tokens);
+        if (permit.waitedMs > 0) {
+          this.#stats.paceWaits += 1;
+          this.#stats.paceWaitMs += permit.waitedMs;
+        }
+        if (cancelled()) {
+          this.#pacer.release(permit);
+          break;
+        }
       }
       attempts = attempt;
       this.#stats.requests += 1;
       let body: unknown;
       try {
-        body = await this.#openai.embeddings.create(
-          {
-            model: this.model,
-            input: group.inputs.map((input) => input.text),
-            encoding_format: 'base64',
-            ...(this.dimensions === undefined ? {} : { dimensions: this.dimensions }),
-          },
-          { maxRetries: 0, timeout: this.#options.timeoutMs },
-        );
+        const { data, response } = await this.#openai.embeddings
+          .create(
+            {
+              model: this.model,
+              input: group.inputs.map((input) => input.text),
+              encoding_format: 'base64',
+              ...(this.dimensions === undefined ? {} : { dimensions: this.dimensions }),
+            },
+            { maxRetries: 0, timeout: this.#options.timeoutMs },
+          )
+          .withResponse();
+        body = data;
+        this.#pacer?.observe(readRateLimitHeaders(response.headers));
       } catch (error) {
-        const failure = classifyEmbeddingFailure(error);
+        const failure = this.#failureOf(error, group, permit);
         if (failure === undefined) throw error;
         if (failure.kind !== 'retry') throw this.#permanentFailure(error, failure);
         last = failure;
@@ -226,7 +275,9 @@ export class EmbeddingClient {
       if (decoded.ok) {
         this.#observedDimensions ??= decoded.dimensions;
         this.#stats.inputs += group.inputs.length;
-        this.#stats.tokens += promptTokens(body);
+        const tokens = promptTokens(body);
+        this.#stats.tokens += tokens;
+        if (permit && tokens > 0) this.#pacer?.settle(permit, tokens);
         return decoded.vectors;
       }
       if (decoded.problem === 'dimensions') {
@@ -245,6 +296,27 @@ export class EmbeddingClient {
         `last status ${String(status)}: ${lastMessage}`,
       { context: this.#context({ attempts, lastStatus: status, inputs: group.inputs.length }) },
     );
+  }
+
+  // A 429 is counted, its tokens go back to the pacer (the API counted none), and with no
+  // Retry-After its wait comes from the rate-limit headers. The headers of any failure then
+  // correct the pacer as a success's do, after the refund, so what they say is left wins.
+  #failureOf(
+    error: unknown,
+    group: EmbeddingRequestGroup,
+    permit: RatePermit | undefined,
+  ): EmbeddingFailure | undefined {
+    const failure = classifyEmbeddingFailure(error);
+    if (permit && failure?.status === 429) this.#pacer?.release(permit);
+    const headers = error instanceof APIError ? readRateLimitHeaders(error.headers) : {};
+    this.#pacer?.observe(headers);
+    if (failure?.status !== 429) return failure;
+    this.#stats.rateLimited += 1;
+    if (failure.kind !== 'retry' || failure.retryAfterMs !== undefined) return failure;
+    const wait = waitFromRateLimitHeaders(headers, { tokens: group.tokens });
+    return wait === undefined
+      ? failure
+      : { ...failure, retryAfterMs: Math.min(wait, RETRY_AFTER_CEILING_MS) };
   }
 
   #permanentFailure(error: unknown, failure: Exclude<EmbeddingFailure, { kind: 'retry' }>): Error {
@@ -299,6 +371,25 @@ function describeFailure(error: unknown): string {
     cause = cause.cause;
   }
   return message;
+}
+
+/**
+ * Requests of at most a minute of the worker's share, so one request never takes more than the
+ * budget can give; never below the per-input limit, which would cut memories short.
+ */
+function withinShare(
+  limits: Partial<EmbeddingRequestLimits>,
+  pacer: RatePacer | undefined,
+): Partial<EmbeddingRequestLimits> {
+  if (pacer === undefined) return limits;
+  const perRequest = limits.maxTokensPerRequest ?? OPENAI_EMBEDDING_LIMITS.maxTokensPerRequest;
+  const perInput =
+    limits.maxTokensPerInput ?? Math.min(OPENAI_EMBEDDING_LIMITS.maxTokensPerInput, perRequest);
+  return {
+    ...limits,
+    maxTokensPerInput: perInput,
+    maxTokensPerRequest: Math.min(perRequest, Math.max(pacer.maxRequestTokens, perInput)),
+  };
 }
 
 function promptTokens(body: unknown): number {

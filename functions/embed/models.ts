@@ -53,3 +53,24 @@ export function modelFor(dimensions: number): string | undefined {
     )
     .sort((a, b) => a[1] - b[1])[0]?.[0];
 }
+
+/** Tokens and requests a minute for one API key. */
+export interface EmbeddingRateLimits {
+  tokensPerMinute: number;
+  requestsPerMinute: number;
+}
+
+/**
+ * OpenAI's usage tier 1 for its embedding models (its rate-limit page, late 2026): the budget a
+ * run assumes when none is given, the smallest a paying account has. Tier 5 allows 10M tokens
+ * and 10,000 requests a minute; give the account's own figures to go faster.
+ */
+export const TIER_1_EMBEDDING_RATE_LIMITS: Readonly<EmbeddingRateLimits> = Object.freeze({
+  tokensPerMinute: 1_000_000,
+  requestsPerMinute: 3_000,
+});
+
+/** The budget of `model` at tier 1; the same for any model we know nothing about. */
+export function defaultEmbeddingRateLimits(_model: string): EmbeddingRateLimits {
+  return { ...TIER_1_EMBEDDING_RATE_LIMITS };
+}

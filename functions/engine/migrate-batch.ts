@@ -67,7 +67,14 @@ export interface BatchEmbedder {
   embedBatch(
     items: { id: string; text: string }[],
   ): Promise<{ vectors: ReadonlyMap<string, Float32Array>; truncatedIds: readonly string[] }>;
-  stats(): { requests: number; tokens: number; retries: number; waitMs: number };
+  stats(): {
+    requests: number;
+    tokens: number;
+    retries: number;
+    waitMs: number;
+    rateLimited?: number;
+    paceWaitMs?: number;
+  };
 }
 
 export interface MigrateBatchInput {
@@ -143,6 +150,7 @@ async function embedMemories(
       },
     };
   }
+  const startedAt = Date.now();
   const { vectors, truncatedIds } = await embedder.embedBatch(items);
   const stats = embedder.stats();
   return {
@@ -155,6 +163,10 @@ async function embedMemories(
       waitMs: stats.waitMs,
       truncated: truncatedIds.length,
       estimated: false,
+      rateLimited: stats.rateLimited ?? 0,
+      paceWaitMs: stats.paceWaitMs ?? 0,
+      startedAt,
+      finishedAt: Date.now(),
     },
   };
 }

@@ -5,6 +5,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { DataApiPool, type DataApiTarget } from '../db/data-api/data-api-pool.js';
+import { RatePacerPool } from '../embed/rate-pacer-pool.js';
 import { InvalidInputError, PreflightError } from '../errors.js';
 import { type RunStore, S3RunStore } from '../store/run-store.js';
 import { resolveDatabaseUrl } from './database-urls.js';
@@ -27,6 +28,8 @@ export interface MigrationRuntime {
   openAiBaseUrl?(): string | undefined;
   /** How hard the embeddings client tries before a batch fails; the client's defaults where absent. */
   embeddingRetry?: EmbeddingRetrySettings;
+  /** This process's shares of the run's embeddings rate budget, lent one per batch in flight. */
+  embeddingPacers?: RatePacerPool;
   close(): Promise<void>;
 }
 
@@ -46,6 +49,11 @@ export interface RuntimeOptions {
   openAiApiKey?: () => Promise<string | undefined>;
   openAiBaseUrl?: () => string | undefined;
   embeddingRetry?: EmbeddingRetrySettings;
+  /**
+   * Batch workers that share the rate budget at once: the Map's MaxConcurrency (EMBEDDING_WORKERS
+   * in the functions' environment). Each keeps to budget / workers.
+   */
+  embeddingWorkers?: number;
   /** Both databases through the RDS Data API (Aurora without VPC access) instead of pg connections. */
   dataApi?: { client: RDSDataClient; source: DataApiTarget; target: DataApiTarget };
 }
@@ -74,6 +82,19 @@ export function embeddingRetryFromEnv(env: NodeJS.ProcessEnv): EmbeddingRetrySet
     settings[key as keyof EmbeddingRetrySettings] = value;
   }
   return settings;
+}
+
+/** EMBEDDING_WORKERS: the stack sets it to the Map's MaxConcurrency. */
+export function embeddingWorkersFromEnv(env: NodeJS.ProcessEnv): number {
+  const raw = env.EMBEDDING_WORKERS?.trim();
+  if (!raw) return 1;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new InvalidInputError(`EMBEDDING_WORKERS must be an integer ≥ 1, got "${raw}"`, {
+      context: { variable: 'EMBEDDING_WORKERS' },
+    });
+  }
+  return value;
 }
 
 function lazyPool(
@@ -142,6 +163,7 @@ export function createMigrationRuntime(options: RuntimeOptions): MigrationRuntim
     openAiApiKey: options.openAiApiKey,
     openAiBaseUrl: options.openAiBaseUrl,
     embeddingRetry: options.embeddingRetry,
+    embeddingPacers: new RatePacerPool({ workers: options.embeddingWorkers ?? 1 }),
     async readObject(uri: string): Promise<Buffer> {
       if (uri.startsWith('file://')) {
         const path = fileURLToPath(uri);
@@ -230,6 +252,7 @@ export function awsMigrationRuntime(env: NodeJS.ProcessEnv = process.env): Migra
     },
     openAiBaseUrl: () => env.OPENAI_BASE_URL?.trim() || undefined,
     embeddingRetry: embeddingRetryFromEnv(env),
+    embeddingWorkers: embeddingWorkersFromEnv(env),
   });
   return awsRuntime;
 }

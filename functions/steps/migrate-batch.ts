@@ -5,6 +5,8 @@ import { runLayout } from '../core/run-options.js';
 import type { KeyRange } from '../db/source-reader.js';
 import { ChatClassifier, estimateChatCost } from '../embed/chat-classifier.js';
 import { EmbeddingClient } from '../embed/embedding-client.js';
+import { defaultEmbeddingRateLimits } from '../embed/models.js';
+import type { RateBudget, RatePacer } from '../embed/rate-pacer.js';
 import {
   type BatchEmbedder,
   type BatchLlmClassifier,
@@ -35,11 +37,16 @@ export interface MigrateBatchResult {
 }
 
 /**
- * A fresh client per batch, so its counters are the batch's own. Dry runs never call the API. The
- * endpoint and retry settings come from the runtime (OPENAI_BASE_URL, EMBEDDING_MAX_ATTEMPTS,
+ * A fresh client per batch, so its counters are the batch's own; its pacer (this worker's share of
+ * the rate budget) outlives the batch. Dry runs never call the API. The endpoint and retry
+ * settings come from the runtime (OPENAI_BASE_URL, EMBEDDING_MAX_ATTEMPTS,
  * EMBEDDING_BASE_DELAY_MS, EMBEDDING_MAX_DELAY_MS), the client's defaults where unset.
  */
-async function batchEmbedder(runtime: MigrationRuntime, run: RunContext): Promise<BatchEmbedder | undefined> {
+async function batchEmbedder(
+  runtime: MigrationRuntime,
+  run: RunContext,
+  pacer: RatePacer | undefined,
+): Promise<BatchEmbedder | undefined> {
   if (run.embedMode === 'preserve') return undefined;
   const apiKey = run.dryRun ? 'dry-run-sends-nothing' : await runtime.openAiApiKey?.();
   if (!apiKey)
@@ -52,11 +59,21 @@ async function batchEmbedder(runtime: MigrationRuntime, run: RunContext): Promis
     model: run.embeddingModel,
     dimensions: run.embeddingDimensions,
     ...runtime.embeddingRetry,
+    pacer,
   });
   return {
     mode: run.embedMode,
     embedBatch: (items) => client.embedBatch(items),
     stats: () => client.stats(),
+  };
+}
+
+// A run context from before the budget existed gets the model's defaults.
+function rateBudgetOf(run: RunContext): RateBudget {
+  const defaults = defaultEmbeddingRateLimits(run.embeddingModel);
+  return {
+    tokensPerMinute: run.embeddingTpm ?? defaults.tokensPerMinute,
+    requestsPerMinute: run.embeddingRpm ?? defaults.requestsPerMinute,
   };
 }
 
@@ -99,27 +116,33 @@ export async function migrateBatch(
 ): Promise<MigrateBatchResult> {
   const { run, range } = event;
   const layout = runLayout(run.runId);
-  const outcome = await migrateBatchRange(
-    {
-      source: await runtime.sourcePool(),
-      target: await runtime.targetPool(),
-      schema: run.sourceSchema,
-      rules: await loadRunRules(runtime, run),
-      centroids: await loadRunCentroids(runtime, run),
-      resolveUsers: await userResolver(runtime, run),
-      embedder: await batchEmbedder(runtime, run),
-      llm: await batchLlm(runtime, run),
-      embeddingModel: run.embeddingModel,
-      modules: moduleRegistryOf(run),
-      vectors: run.target.vectors,
-    },
-    {
-      runId: run.runId,
-      range,
-      dryRun: run.dryRun,
-      changedSince: run.changedSince ? new Date(run.changedSince) : null,
-    },
-  );
+  const migrate = async (pacer?: RatePacer) =>
+    migrateBatchRange(
+      {
+        source: await runtime.sourcePool(),
+        target: await runtime.targetPool(),
+        schema: run.sourceSchema,
+        rules: await loadRunRules(runtime, run),
+        centroids: await loadRunCentroids(runtime, run),
+        resolveUsers: await userResolver(runtime, run),
+        embedder: await batchEmbedder(runtime, run, pacer),
+        llm: await batchLlm(runtime, run),
+        embeddingModel: run.embeddingModel,
+        modules: moduleRegistryOf(run),
+        vectors: run.target.vectors,
+      },
+      {
+        runId: run.runId,
+        range,
+        dryRun: run.dryRun,
+        changedSince: run.changedSince ? new Date(run.changedSince) : null,
+      },
+    );
+  const pacers = runtime.embeddingPacers;
+  const outcome =
+    pacers && run.embedMode !== 'preserve' && !run.dryRun
+      ? await pacers.lease(rateBudgetOf(run), migrate)
+      : await migrate();
   const lines = outcome.decisions.map((d) => JSON.stringify(d)).join('\n');
   await runtime.store.put(
     layout.decisions(range.index),

@@ -14,7 +14,12 @@ import { parseUserMap, validateUserMap } from '../core/user-map.js';
 import { acquireRunLock, ensureLedger, lastSuccessfulWatermark, recordRunStart } from '../db/run-ledger.js';
 import { introspectSource, type SourceSchema } from '../db/source-schema.js';
 import { checkPgvector, inspectTarget, type TargetLayout } from '../db/target-schema.js';
-import { DEFAULT_EMBEDDING_DIMENSIONS, dimensionsForTarget, modelFor } from '../embed/models.js';
+import {
+  DEFAULT_EMBEDDING_DIMENSIONS,
+  defaultEmbeddingRateLimits,
+  dimensionsForTarget,
+  modelFor,
+} from '../embed/models.js';
 import { InvalidInputError, PreflightError } from '../errors.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { putJson } from '../store/run-store.js';
@@ -193,6 +198,8 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     ...toleratedFailuresOf(input, Number(c.live)),
     maxRejectRatio: input.maxRejectRatio,
     maxRejects: input.maxRejects,
+    embeddingTpm: input.embeddingTpm ?? defaultEmbeddingRateLimits(input.embeddingModel).tokensPerMinute,
+    embeddingRpm: input.embeddingRpm ?? defaultEmbeddingRateLimits(input.embeddingModel).requestsPerMinute,
     hasUserMap: Boolean(input.userMapS3Uri),
     hasRules: Boolean(input.rules),
     sourceSchema,

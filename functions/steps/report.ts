@@ -287,6 +287,8 @@ function embeddingsSection(run: RunContext, batches: BatchSummary[]): ReportInpu
       estimatedTokens: tokens,
       estimatedRequests: requests,
       estimatedCostUsd: cost.costUsd ?? undefined,
+      limitTokensPerMinute: run.embeddingTpm,
+      limitRequestsPerMinute: run.embeddingRpm,
     };
   }
   return {
@@ -297,7 +299,24 @@ function embeddingsSection(run: RunContext, batches: BatchSummary[]): ReportInpu
     retries: sum((e) => e.retries),
     waitMs: sum((e) => e.waitMs),
     estimatedCostUsd: cost.costUsd ?? undefined,
+    limitTokensPerMinute: run.embeddingTpm,
+    limitRequestsPerMinute: run.embeddingRpm,
+    rateLimited: sum((e) => e.rateLimited ?? 0),
+    paceWaitMs: sum((e) => e.paceWaitMs ?? 0),
+    tokensPerMinute: tokensPerMinute(batches, tokens),
   };
+}
+
+// Over the span from the first batch's embedding to the last one's, all workers together.
+function tokensPerMinute(batches: BatchSummary[], tokens: number): number | undefined {
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  for (const { embedding } of batches) {
+    if (embedding?.startedAt === undefined || embedding.finishedAt === undefined) continue;
+    first = Math.min(first, embedding.startedAt);
+    last = Math.max(last, embedding.finishedAt);
+  }
+  return last > first ? (tokens * 60_000) / (last - first) : undefined;
 }
 
 /**

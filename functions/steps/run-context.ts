@@ -28,6 +28,9 @@ export interface RunContext {
   embeddingModel: string;
   embeddingDimensions?: number;
   embeddingPricePerMillionTokens?: number;
+  /** The rate budget all batch workers share (Preflight fills in the model's tier-1 defaults). */
+  embeddingTpm?: number;
+  embeddingRpm?: number;
   /** Preflight sets it from the input (`snapshotModeOf`); absent means the default for the run kind. */
   snapshot?: SnapshotMode;
   rds?: RdsSnapshotInput;
@@ -61,6 +64,9 @@ export function reportableOptions(run: RunContext): Record<string, unknown> {
       run.embedMode === 'preserve'
         ? 'preserved'
         : `${run.embedMode === 'all' ? 'regenerated' : 'missing ones regenerated'} with ${run.embeddingModel}`,
+    ...(run.embedMode === 'preserve' || run.embeddingTpm === undefined
+      ? {}
+      : { embeddingRateLimits: `${run.embeddingTpm} tokens, ${run.embeddingRpm} requests a minute` }),
     batchSize: run.batchSize,
     createUsers: run.createUsers,
     incremental: run.incremental,

@@ -35,6 +35,8 @@ export interface MigrationFunctionsProps {
   logLevel: string;
   /** An OpenAI-compatible endpoint other than api.openai.com (not a secret: the key stays in its secret). */
   openAiBaseUrl?: string;
+  /** The Map's MaxConcurrency: the batch workers that split the embeddings rate budget. */
+  embeddingWorkers?: number;
   /** Both databases through the RDS Data API instead of pg connections. */
   dataApi?: MigrationConfig['dataApi'];
   vpc?: IVpc;
@@ -58,6 +60,7 @@ export class MigrationFunctions extends Construct {
       POWERTOOLS_METRICS_NAMESPACE: 'BigMemoryMigration',
       LOG_LEVEL: props.logLevel,
       ...(props.openAiBaseUrl ? { OPENAI_BASE_URL: props.openAiBaseUrl } : {}),
+      ...(props.embeddingWorkers ? { EMBEDDING_WORKERS: String(props.embeddingWorkers) } : {}),
       ...dataApiEnvironment(props.dataApi),
     };
     const entries = (Object.keys(HANDLER_FILES) as HandlerName[]).map((handler) => {

@@ -94,6 +94,7 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
     // Any OpenAI-compatible server: a gateway, or a self-hosted one such as vLLM, Ollama or LiteLLM.
     openAiBaseUrl: () => process.env.OPENAI_BASE_URL?.trim() || undefined,
     embeddingRetry: embeddingRetryFromEnv(process.env),
+    embeddingWorkers: options.concurrency,
   });
   const definition = await synthesizeDefinitionApart({
     bucket,

@@ -8,6 +8,7 @@ import {
   embeddingToBase64,
   estimateTokens,
 } from './embedding-vectors.js';
+import { RateLimiter } from './rate-limiter.js';
 
 export { DEFAULT_EMBEDDING_DIMENSIONS, embeddingFor, embeddingToBase64 } from './embedding-vectors.js';
 
@@ -27,6 +28,13 @@ const knobsSchema = z
     status5xx: z.number().int().min(500).max(599),
     /** Every embeddings request answers this status until set back to null. */
     failAlways: z.number().int().min(400).max(599).nullable(),
+    /** Per API key, like OpenAI's limits (see rate-limiter.ts); null: unlimited. Changing either starts afresh. */
+    tokensPerMinute: z.number().positive().nullable(),
+    requestsPerMinute: z.number().positive().nullable(),
+    rateLimitsStartEmpty: z.boolean(),
+    keysStartSpent: z.boolean(),
+    /** Added to `latencyMs` for every 1,000 prompt tokens of a request the server answers. */
+    latencyMsPerThousandTokens: z.number().min(0),
   })
   .strict();
 
@@ -49,6 +57,8 @@ export interface EmbeddingsStats {
   chatMemories: number;
   /** Chat answers sent malformed on purpose (a memory asked for it). */
   chatMalformed: number;
+  /** 429s because a key passed its tokens or requests per minute (not the failNext429 ones). */
+  servedRateLimited: number;
 }
 
 export interface EmbeddingsServer {
@@ -68,6 +78,11 @@ const DEFAULT_KNOBS: EmbeddingsKnobs = {
   failNext5xx: 0,
   status5xx: 500,
   failAlways: null,
+  tokensPerMinute: null,
+  requestsPerMinute: null,
+  rateLimitsStartEmpty: false,
+  keysStartSpent: false,
+  latencyMsPerThousandTokens: 0,
 };
 
 const zeroStats = (): EmbeddingsStats => ({
@@ -81,6 +96,7 @@ const zeroStats = (): EmbeddingsStats => ({
   chatRequests: 0,
   chatMemories: 0,
   chatMalformed: 0,
+  servedRateLimited: 0,
 });
 
 /** A memory whose text holds this gets its whole chat batch a malformed (non-JSON) answer. */
@@ -157,13 +173,23 @@ export async function startEmbeddingsServer(
   const initialKnobs: EmbeddingsKnobs = { ...DEFAULT_KNOBS, ...knobsSchema.partial().parse(startKnobs) };
   let knobs = { ...initialKnobs };
   let stats = zeroStats();
+  let limiter = new RateLimiter(knobs);
 
   const configure = (changes: Partial<EmbeddingsKnobs>): void => {
-    knobs = { ...knobs, ...knobsSchema.partial().parse(changes) };
+    const parsed = knobsSchema.partial().parse(changes);
+    knobs = { ...knobs, ...parsed };
+    if (
+      ['tokensPerMinute', 'requestsPerMinute', 'rateLimitsStartEmpty', 'keysStartSpent'].some(
+        (knob) => knob in parsed,
+      )
+    ) {
+      limiter = new RateLimiter(knobs);
+    }
   };
   const reset = (): void => {
     knobs = { ...initialKnobs };
     stats = zeroStats();
+    limiter = new RateLimiter(knobs);
   };
 
   const chat = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -239,7 +265,27 @@ export async function startEmbeddingsServer(
     }
     try {
       if (body instanceof Error) throw new InvalidRequest(body.message, null);
-      const answer = embed(body);
+      const parsed = parseEmbeddingRequest(body);
+      if (limiter.limited) {
+        const admission = limiter.admit(apiKeyOf(request), parsed.tokens);
+        for (const [name, value] of Object.entries(admission.headers)) response.setHeader(name, value);
+        if (!admission.admitted) {
+          stats.servedRateLimited += 1;
+          response.setHeader('retry-after-ms', String(Math.ceil(admission.retryAfterMs)));
+          response.setHeader('Retry-After', String(Math.ceil(admission.retryAfterMs / 1000)));
+          return sendError(
+            response,
+            429,
+            `Rate limit reached for ${parsed.model} on ${admission.limitedBy} per min`,
+            admission.limitedBy,
+            'rate_limit_exceeded',
+          );
+        }
+      }
+      if (knobs.latencyMsPerThousandTokens > 0) {
+        await sleep((parsed.tokens / 1000) * knobs.latencyMsPerThousandTokens);
+      }
+      const answer = embed(parsed);
       stats.inputs += answer.data.length;
       stats.tokens += answer.usage.prompt_tokens;
       sendJson(response, 200, answer);
@@ -297,7 +343,19 @@ export async function startEmbeddingsServer(
   };
 }
 
-function embed(body: unknown) {
+function apiKeyOf(request: IncomingMessage): string {
+  return /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? '';
+}
+
+interface EmbeddingRequest {
+  texts: string[];
+  model: string;
+  size: number;
+  encoding: unknown;
+  tokens: number;
+}
+
+function parseEmbeddingRequest(body: unknown): EmbeddingRequest {
   if (typeof body !== 'object' || body === null)
     throw new InvalidRequest('The body must be a JSON object', null);
   const { input, model, dimensions, encoding_format: encoding } = body as Record<string, unknown>;
@@ -322,6 +380,10 @@ function embed(body: unknown) {
   }
   const texts = inputs as string[];
   const tokens = texts.reduce((sum, text) => sum + estimateTokens(text), 0);
+  return { texts, model, size, encoding, tokens };
+}
+
+function embed({ texts, model, size, encoding, tokens }: EmbeddingRequest) {
   return {
     object: 'list' as const,
     data: texts.map((text, index) => {

@@ -134,6 +134,19 @@ describe('Class: MigrationStack', () => {
       const defaults = JSON.stringify(Object.values(template.findResources('AWS::Lambda::Function')));
       expect(defaults).not.toContain('OPENAI_BASE_URL');
     });
+
+    it("tell the batch workers how many share the embeddings rate budget: the Map's MaxConcurrency", () => {
+      // Prepare
+      const custom = synthesize({ 'bigmemory-migration:maxConcurrency': 7 }).template;
+
+      // Assess
+      custom.allResourcesProperties('AWS::Lambda::Function', {
+        Environment: { Variables: Match.objectLike({ EMBEDDING_WORKERS: '7' }) },
+      });
+      template.allResourcesProperties('AWS::Lambda::Function', {
+        Environment: { Variables: Match.objectLike({ EMBEDDING_WORKERS: '4' }) },
+      });
+    });
   });
 
   describe('IAM', () => {

@@ -90,6 +90,7 @@ export async function runSteps(options: StepRunOptions): Promise<StepRunResult> 
     openAiApiKey: async () => options.openAiApiKey ?? process.env.OPENAI_API_KEY,
     openAiBaseUrl: () => options.openAiBaseUrl ?? process.env.OPENAI_BASE_URL,
     embeddingRetry: options.embeddingRetry ?? embeddingRetryFromEnv(process.env),
+    embeddingWorkers: concurrency,
     dataApi: options.dataApi,
   });
   const runId = options.runId ?? `run-${process.pid}-${Date.now()}-${++runCounter}`;

@@ -34,6 +34,33 @@ export function formatUsd(usd: number | null): string {
   return `$${usd < 1 ? usd.toFixed(4) : usd.toFixed(2)}`;
 }
 
+/** The embeddings rate budget and how the run used it, for the report's embeddings table. */
+export function formatRateBudget(e: {
+  limitTokensPerMinute: number | null;
+  limitRequestsPerMinute: number | null;
+  tokensPerMinute: number | null;
+  rateLimited: number | null;
+  paceWaitMs: number | null;
+  estimatedTokens: number | null;
+}): string | null {
+  if (e.limitTokensPerMinute === null) return null;
+  // A dry run: the budget bounds how fast the real run can embed.
+  const atLeast =
+    e.estimatedTokens === null || e.tokensPerMinute !== null
+      ? ''
+      : `; the estimated tokens take at least ${formatDuration((e.estimatedTokens * 60_000) / e.limitTokensPerMinute)} at this budget`;
+  const reached =
+    e.tokensPerMinute === null
+      ? ''
+      : `; reached ${formatCount(Math.round(e.tokensPerMinute))} tokens/min (${formatPercent((e.tokensPerMinute * 100) / e.limitTokensPerMinute)})`;
+  const refused = e.rateLimited === null ? '' : `; ${formatCount(e.rateLimited)} answered 429`;
+  const held = e.paceWaitMs === null ? '' : `; held back ${formatDuration(e.paceWaitMs)} in all`;
+  return (
+    `${formatCount(e.limitTokensPerMinute)} tokens, ${formatOptional(e.limitRequestsPerMinute)} requests a minute` +
+    `${reached}${refused}${held}${atLeast}`
+  );
+}
+
 export function formatOptional(n: number | null): string {
   return n === null ? '—' : formatCount(n);
 }

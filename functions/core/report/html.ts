@@ -10,6 +10,7 @@ import {
   formatOptional,
   formatPercent,
   formatRate,
+  formatRateBudget,
   formatUsd,
   formatValue,
   runBadge,
@@ -418,6 +419,8 @@ function embeddings(r: MigrationReport): string {
   if (x.mode === 'regenerate') {
     rows.push(['Requests / tokens', `${formatOptional(x.requests)} / ${formatOptional(x.tokens)}`]);
     rows.push(['Retries / waited', `${formatOptional(x.retries)} / ${formatDuration(x.waitMs)}`]);
+    const budget = formatRateBudget(x);
+    if (budget !== null) rows.push(['Rate budget', budget]);
     rows.push([
       'Estimated requests / tokens',
       `${formatOptional(x.estimatedRequests)} / ${formatOptional(x.estimatedTokens)}`,

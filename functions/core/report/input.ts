@@ -61,6 +61,12 @@ export interface ReportEmbeddingsInput {
   estimatedTokens?: number;
   estimatedRequests?: number;
   estimatedCostUsd?: number;
+  /** The rate budget the workers shared, what it held back, what the API refused, what was reached. */
+  limitTokensPerMinute?: number;
+  limitRequestsPerMinute?: number;
+  rateLimited?: number;
+  paceWaitMs?: number;
+  tokensPerMinute?: number;
 }
 
 export interface ReportRunInput {

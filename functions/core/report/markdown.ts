@@ -12,6 +12,7 @@ import {
   formatOptional,
   formatPercent,
   formatRate,
+  formatRateBudget,
   formatUsd,
   formatValue,
   runBadge,
@@ -346,6 +347,8 @@ function embeddings(r: MigrationReport): string[] {
   if (e.mode === 'regenerate') {
     rows.push(['Requests / tokens', `${formatOptional(e.requests)} / ${formatOptional(e.tokens)}`]);
     rows.push(['Retries / waited', `${formatOptional(e.retries)} / ${formatDuration(e.waitMs)}`]);
+    const budget = formatRateBudget(e);
+    if (budget !== null) rows.push(['Rate budget', budget]);
     rows.push([
       'Estimated requests / tokens',
       `${formatOptional(e.estimatedRequests)} / ${formatOptional(e.estimatedTokens)}`,

@@ -119,6 +119,11 @@ export interface MigrationReport {
     estimatedTokens: number | null;
     estimatedRequests: number | null;
     estimatedCostUsd: number | null;
+    limitTokensPerMinute: number | null;
+    limitRequestsPerMinute: number | null;
+    rateLimited: number | null;
+    paceWaitMs: number | null;
+    tokensPerMinute: number | null;
   } | null;
   timings: { measured: MeasuredTimings; projected: ProjectedTimings | null };
   error: { name: string; message: string; step: string | null; hint: string } | null;
@@ -332,6 +337,11 @@ function embeddingsSection(
     estimatedTokens: e.estimatedTokens ?? null,
     estimatedRequests: e.estimatedRequests ?? null,
     estimatedCostUsd: e.estimatedCostUsd ?? null,
+    limitTokensPerMinute: e.limitTokensPerMinute ?? null,
+    limitRequestsPerMinute: e.limitRequestsPerMinute ?? null,
+    rateLimited: e.rateLimited ?? null,
+    paceWaitMs: e.paceWaitMs ?? null,
+    tokensPerMinute: e.tokensPerMinute ?? null,
   };
 }
 
