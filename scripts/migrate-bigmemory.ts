@@ -2,6 +2,7 @@
  * npm run migrate:bigmemory -- [options]   (the guide's Step 3, run through the local runner)
  */
 import './cli/local-console.js';
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -37,7 +38,9 @@ Migrates BigMemory into Federated Memory by running the project's state machine 
   --verify-slice-size <n>      memories per Verify slice, each one a Map item (default: 200000)
   --reports-dir <dir>          where reports go when no bucket is set (default: ./reports)
   --bucket <name>              keep the run's artefacts in this S3 bucket (AWS_ENDPOINT_URL for S3-compatible stores)
-  --run-id <id>                name of the run (default: migration-<timestamp>)
+  --run-id <id>                name of the run (default: migration-<timestamp>-<random>)
+  --break-lock                 take the migration lock over from a run that died holding it (no
+                               heartbeat for 5 minutes); a live run's lock is never taken
   --verbose                    the Lambda handlers' JSON logs and metrics too
   --help                       this text
 
@@ -77,6 +80,7 @@ export function migrationFlags() {
     'reports-dir': { type: 'string' },
     bucket: { type: 'string' },
     'run-id': { type: 'string' },
+    'break-lock': { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   } as const;
@@ -106,6 +110,7 @@ export function executionInput(
     incremental: flags.incremental,
     mergeOnEmail: flags['merge-on-email'],
   };
+  if (flags['break-lock']) input.breakLock = true;
   // A local file becomes a file:// URI (local runs read it); an s3:// URI passes through.
   const uri = (value: string) => (value.startsWith('s3://') ? value : pathToFileURL(resolve(value)).href);
   if (flags['user-map']) input.userMapS3Uri = uri(flags['user-map']);
@@ -140,8 +145,13 @@ function usdPrice(value: string): number {
   return price;
 }
 
-export function defaultRunId(prefix = 'migration'): string {
-  return `${prefix}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`;
+/**
+ * `<prefix>-YYYYMMDD-HHMMSS-mmm-<random>`: readable and sortable, and unique even for two runs
+ * started in the same millisecond (their snapshots and reports must not share a folder).
+ */
+export function defaultRunId(prefix = 'migration', now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').replace('.', '-').replace('Z', '');
+  return `${prefix}-${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
 async function main(): Promise<number> {

@@ -64,6 +64,8 @@ export const MigrationInputSchema = z
       .object({ snapshot: z.string().min(1), database: z.enum(['source', 'target']) })
       .strict()
       .optional(),
+    /** Take the migration lock over from a run whose heartbeat stopped (it died without releasing it). */
+    breakLock: z.boolean().default(false),
     /** Rollback/restore only: go ahead over a held lock (rollback) or tables that hold rows (restore). */
     force: z.boolean().default(false),
   })

@@ -6,6 +6,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { MigrationError } from '../errors.js';
 import { awsMigrationRuntime, type MigrationRuntime } from '../runtime/migration-runtime.js';
+import { withRunHeartbeat } from '../runtime/run-heartbeat.js';
 
 export const logger = new Logger({
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'bigmemory-migration',
@@ -32,7 +33,8 @@ export function lambdaHandler<E, R>(
   const base = async (event: E, _context: Context): Promise<R> => {
     const started = performance.now();
     try {
-      const result = await work((runtime ?? awsMigrationRuntime)(), event);
+      const clients = (runtime ?? awsMigrationRuntime)();
+      const result = await withRunHeartbeat(clients, step, event, () => work(clients, event));
       const durationMs = performance.now() - started;
       metrics.addMetric(`${step}Duration`, MetricUnit.Milliseconds, durationMs);
       logger.info(`${step} done`, { durationMs: Math.round(durationMs) });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { InvalidInputError } from '../errors.js';
@@ -85,11 +86,7 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
   const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
   const execution = machine.run(options.input as Parameters<StateMachine['run']>[0], {
     overrides: { taskResourceLocalHandlers: localHandlers as InterpreterHandlers, retryIntervalOverrides },
-    context: {
-      Execution: {
-        Name: options.executionName ?? `local-${new Date().toISOString().replace(/[:.]/g, '-')}`,
-      },
-    },
+    context: { Execution: localExecution(options.executionName) },
   });
   const events = forwardEvents(execution.eventLogs, options.onStateEvent);
   try {
@@ -102,6 +99,15 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
   } finally {
     await events;
   }
+}
+
+/**
+ * `$$.Execution` as AWS fills it: the name, and an id unique to this execution even when two share
+ * a name (AWS refuses a running name twice; two local runs given one --run-id are not refused).
+ */
+function localExecution(executionName: string | undefined): { Name: string; Id: string } {
+  const name = executionName ?? `local-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  return { Name: name, Id: `arn:aws:states:local:000000000000:execution:local:${name}:${randomUUID()}` };
 }
 
 async function forwardEvents(

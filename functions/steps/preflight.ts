@@ -8,7 +8,8 @@ import {
   snapshotModeOf,
 } from '../core/run-options.js';
 import { parseUserMap, validateUserMap } from '../core/user-map.js';
-import { acquireRunLock, ensureLedger, lastSuccessfulWatermark, recordRunStart } from '../db/run-ledger.js';
+import { ensureLedger, lastSuccessfulWatermark, recordRunStart } from '../db/run-ledger.js';
+import { acquireRunLock } from '../db/run-lock.js';
 import { introspectSource } from '../db/source-schema.js';
 import { checkPgvector, checkTargetSchema } from '../db/target-schema.js';
 import { expectedEmbeddingDimensions } from '../embed/models.js';
@@ -20,6 +21,8 @@ import { type RunContext, reportableOptions } from './run-context.js';
 export interface PreflightEvent {
   input?: unknown;
   executionName: string;
+  /** `$$.Execution.Id`: one per execution, the same for retries of its steps; the lock's holder. */
+  executionId?: string;
 }
 
 async function connected(pool: () => Promise<Pool>, role: string): Promise<Pool> {
@@ -182,8 +185,9 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
   };
 
   if (!run.dryRun) {
+    run.lockHolder = event.executionId ?? runId;
     await ensureLedger(target);
-    await acquireRunLock(target, runId);
+    await acquireRunLock(target, { runId, holder: run.lockHolder, breakLock: input.breakLock });
     await recordRunStart(target, { runId, options: reportableOptions(run), watermark: c.watermark });
   }
   return run;

@@ -3,7 +3,8 @@ import { renderReportHtml } from '../core/report/html.js';
 import { renderReportMarkdown } from '../core/report/markdown.js';
 import { buildMigrationReport, type ReportInput } from '../core/report/model.js';
 import { runIdFrom, runLayout } from '../core/run-options.js';
-import { recordRunEnd, releaseRunLock } from '../db/run-ledger.js';
+import { recordRunEnd } from '../db/run-ledger.js';
+import { releaseRunLock } from '../db/run-lock.js';
 import { estimateEmbeddingCost } from '../embed/cost.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { concatenateObjects } from '../store/concatenate-objects.js';
@@ -115,7 +116,7 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
     if (target) {
       const totals = model.totals as unknown as Record<string, unknown>;
       await recordRunEnd(target, run.runId, failed ? 'failed' : 'succeeded', totals).catch(() => undefined);
-      await releaseRunLock(target, run.runId).catch(() => undefined);
+      await releaseRunLock(target, run.runId, run.lockHolder).catch(() => undefined);
     }
   }
   const migrated = batches.reduce((n, b) => n + b.migrated, 0);
@@ -148,6 +149,10 @@ async function reportEarlyFailure(
   const runId = runIdFrom(event.executionName);
   const layout = runLayout(runId);
   const dryRun = event.state?.dryRun === true;
+  // Refused by the lock under a run id another execution is using: its folder is not ours to write.
+  if (error.name === 'MigrationLockedError' && (await store.list(layout.prefix)).length > 0) {
+    return { runId, status: 'failed', dryRun, report: null, accounting: null };
+  }
   const now = new Date().toISOString();
   const model = buildMigrationReport({
     run: {

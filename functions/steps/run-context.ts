@@ -7,6 +7,8 @@ import type { SourceSchema } from '../db/source-schema.js';
  */
 export interface RunContext {
   runId: string;
+  /** The execution holding the migration lock (real runs): its steps keep the lock's heartbeat. */
+  lockHolder?: string;
   dryRun: boolean;
   preserveEmbeddings: boolean;
   batchSize: number;
