@@ -61,7 +61,9 @@ export function isTransientDatabaseFailure(error: unknown): boolean {
   if (typeof code === 'string') {
     if (code.startsWith('08') || TRANSIENT_SQLSTATES.has(code) || TRANSIENT_NODE_CODES.has(code)) return true;
   }
-  return /Connection terminated|timeout exceeded when trying to connect/i.test(error.message);
+  return /Connection terminated|timeout exceeded when trying to connect|connection error and is not queryable/i.test(
+    error.message,
+  );
 }
 
 /** The server's fields of a pg error, kept for rejects and reports instead of a flattened string. */

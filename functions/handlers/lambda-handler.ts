@@ -4,7 +4,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { MigrationError } from '../errors.js';
+import { classifyDatabaseFailure, isTransientDatabaseFailure, MigrationError } from '../errors.js';
 import { awsMigrationRuntime, type MigrationRuntime } from '../runtime/migration-runtime.js';
 import { withRunHeartbeat } from '../runtime/run-heartbeat.js';
 
@@ -40,7 +40,14 @@ export function lambdaHandler<E, R>(
       logger.info(`${step} done`, { durationMs: Math.round(durationMs) });
       return result;
     } catch (error) {
-      const named = error instanceof Error ? error : new Error(String(error));
+      // A driver error that escaped a step (a connection lost between two statements) gets the
+      // name the state machine retries, instead of failing the run as an unknown error.
+      const named =
+        error instanceof MigrationError || !isTransientDatabaseFailure(error)
+          ? error instanceof Error
+            ? error
+            : new Error(String(error))
+          : classifyDatabaseFailure(error, { step });
       logger.error(`${step} failed`, {
         errorName: named.name,
         errorMessage: named.message,

@@ -91,8 +91,12 @@ function lazyPool(
           connectionTimeoutMillis: 10_000,
           idleTimeoutMillis: 30_000,
         });
-        // An idle client's error must not crash the process; the next query reports it.
+        // A lost connection must not crash the process: the pool only listens on idle clients, so
+        // every client gets a listener of its own for the time it is checked out. The client is
+        // then unqueryable, its next query fails (a transient error, retried), and the pool
+        // discards it on release.
         p.on('error', () => undefined);
+        p.on('connect', (client) => client.on('error', () => undefined));
         return p;
       });
       return pool.catch((error) => {
