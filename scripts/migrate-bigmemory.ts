@@ -32,6 +32,8 @@ Migrates BigMemory into Federated Memory by running the project's state machine 
   --no-create-users            do not create users missing from the target (their memories are rejected)
   --rules <file>               classification rules that override/extend the defaults
   --incremental                only memories changed since the last successful run
+  --keep-deleted               keep in the target what the source deleted since it was migrated (default:
+                               every run removes it, and Verify fails while any is left)
   --merge-on-email             same email, different token: map to the existing Federated user
   --placeholder-email-domain <d>  target needs an email and the user has none: create bigmemory-<id>@<d>
   --concurrency <n>            batches in flight (the Map's MaxConcurrency; default: 4)
@@ -81,6 +83,7 @@ export function migrationFlags() {
     bucket: { type: 'string' },
     'run-id': { type: 'string' },
     'break-lock': { type: 'boolean', default: false },
+    'keep-deleted': { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   } as const;
@@ -111,6 +114,7 @@ export function executionInput(
     mergeOnEmail: flags['merge-on-email'],
   };
   if (flags['break-lock']) input.breakLock = true;
+  if (flags['keep-deleted']) input.keepDeleted = true;
   // A local file becomes a file:// URI (local runs read it); an s3:// URI passes through.
   const uri = (value: string) => (value.startsWith('s3://') ? value : pathToFileURL(resolve(value)).href);
   if (flags['user-map']) input.userMapS3Uri = uri(flags['user-map']);

@@ -64,6 +64,8 @@ export const MigrationInputSchema = z
       .object({ snapshot: z.string().min(1), database: z.enum(['source', 'target']) })
       .strict()
       .optional(),
+    /** Keep in the target what the source has deleted since it was migrated (by default it is removed). */
+    keepDeleted: z.boolean().default(false),
     /** Take the migration lock over from a run whose heartbeat stopped (it died without releasing it). */
     breakLock: z.boolean().default(false),
     /** Rollback/restore only: go ahead over a held lock (rollback) or tables that hold rows (restore). */
@@ -127,6 +129,8 @@ export function runLayout(runId: string) {
     relationshipsPrefix: `${prefix}relationships/`,
     relationships: (kind: string, index: number) => `${prefix}relationships/${kind}-${pad(index)}.json`,
     cmi: `${prefix}cmi.json`,
+    /** What Plan removed from the target because the source deleted it. */
+    deletes: `${prefix}plan/deletes.json`,
     /** Where the run's Snapshot step put its snapshot (the directory, manifests, RDS snapshot ids). */
     snapshot: `${prefix}snapshot.json`,
     verification: `${prefix}verification.json`,

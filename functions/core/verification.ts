@@ -10,6 +10,7 @@ import { SOURCE_EMBEDDING_DIMENSIONS } from './types.js';
 
 export const CHECK_NAMES = [
   'accounting',
+  'deleted_in_source',
   'rejects_have_reasons',
   'module_counts',
   'content_checksums',
@@ -189,8 +190,11 @@ export class AccountingTally {
   unaccounted = 0;
   staleDeleted = 0;
   staleGone = 0;
+  /** Stale rows of migrated memories: target rows whose source memory is gone or soft-deleted. */
+  staleMigrated = 0;
   readonly unaccountedSamples: string[] = [];
   readonly staleSamples: string[] = [];
+  readonly staleMigratedSamples: string[] = [];
 
   record(pair: MergedPair<SourceMemoryKey, LedgerMemoryKey>): void {
     const { left: source, right: ledger, key } = pair;
@@ -207,6 +211,10 @@ export class AccountingTally {
       if (source) this.staleDeleted++;
       else this.staleGone++;
       addSample(this.staleSamples, key);
+      if (ledger.status === 'migrated') {
+        this.staleMigrated++;
+        addSample(this.staleMigratedSamples, key);
+      }
       return;
     }
     if (ledger.status === 'migrated') this.migrated++;
@@ -241,6 +249,26 @@ export class AccountingTally {
       ...(this.unaccountedSamples.length > 0 ? { samples: [...this.unaccountedSamples] } : {}),
     };
   }
+}
+
+/**
+ * Target rows without a live source: memories migrated earlier whose source row was deleted or
+ * soft-deleted since. Every run removes them, so 0 is expected; with `keepDeleted` they are kept
+ * on purpose and only counted.
+ */
+export function deletedInSourceCheck(tally: AccountingTally, keepDeleted: boolean): VerificationCheck {
+  const n = tally.staleMigrated;
+  return {
+    name: 'deleted_in_source',
+    ok: n === 0 || keepDeleted,
+    expected: keepDeleted ? null : 0,
+    actual: n,
+    detail:
+      n === 0
+        ? 'no target memory without a live source memory'
+        : `${n} target memor${n === 1 ? 'y has' : 'ies have'} no live source memory (deleted or soft-deleted in BigMemory since)${keepDeleted ? ', kept as --keep-deleted asks' : '; a rerun removes them'}, e.g. ${tally.staleMigratedSamples.join(', ')}`,
+    ...(n > 0 ? { samples: [...tally.staleMigratedSamples] } : {}),
+  };
 }
 
 function hasReason(reason: string | null): boolean {

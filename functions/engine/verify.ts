@@ -4,6 +4,7 @@ import {
   AccountingTally,
   assembleVerificationResult,
   cmiCheck,
+  deletedInSourceCheck,
   type FingerprintSummary,
   FingerprintTally,
   type MemoryFingerprint,
@@ -57,6 +58,8 @@ export interface VerifyOptions {
    * whole key space when absent.
    */
   fingerprints?: FingerprintSummary;
+  /** The run keeps what the source deleted: target rows without a live source are counted, not failed. */
+  keepDeleted?: boolean;
 }
 
 export const DEFAULT_SEARCH_SAMPLE_SIZE = 20;
@@ -143,6 +146,7 @@ export async function verifyMigration(deps: VerifyDeps, options: VerifyOptions):
   fingerprints.absorb(fingerprintSummary);
   const checks: VerificationCheck[] = [
     accounting.toCheck(),
+    deletedInSourceCheck(accounting, options.keepDeleted ?? false),
     rejects,
     modules,
     ...fingerprints.toChecks(),

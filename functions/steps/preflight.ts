@@ -161,6 +161,7 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     verifySliceSize: input.verifySliceSize,
     createUsers: input.createUsers,
     incremental: input.incremental,
+    keepDeleted: input.keepDeleted,
     changedSince: changedSince?.toISOString() ?? null,
     mergeOnEmail: input.mergeOnEmail,
     placeholderEmailDomain: input.placeholderEmailDomain,

@@ -102,6 +102,7 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
     batches,
     relationships,
     cmi: await readOptional(store, layout.cmi),
+    deletes: await readOptional(store, layout.deletes),
     verification: await readOptional(store, layout.verification),
     embeddings: embeddingsSection(run, batches),
   };

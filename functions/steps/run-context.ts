@@ -16,6 +16,8 @@ export interface RunContext {
   verifySliceSize: number;
   createUsers: boolean;
   incremental: boolean;
+  /** Leave in the target what the source deleted (absent in contexts from before the option). */
+  keepDeleted?: boolean;
   /** Incremental runs: rows updated after this ISO instant (the last successful run's watermark). */
   changedSince: string | null;
   mergeOnEmail: boolean;
@@ -53,6 +55,7 @@ export function reportableOptions(run: RunContext): Record<string, unknown> {
     batchSize: run.batchSize,
     createUsers: run.createUsers,
     incremental: run.incremental,
+    keepDeleted: run.keepDeleted ?? false,
     changedSince: run.changedSince,
     mergeOnEmail: run.mergeOnEmail,
     placeholderEmailDomain: run.placeholderEmailDomain ?? null,

@@ -44,7 +44,11 @@ export async function verify(runtime: MigrationRuntime, event: VerifyEvent) {
   const fingerprints = plan ? await sliceFingerprints(runtime, run, plan.verifySliceCount) : undefined;
   const result = await verifyMigration(
     { source: await runtime.sourcePool(), target: await runtime.targetPool(), schema: run.sourceSchema },
-    { preserveEmbeddings: run.embedMode === 'preserve', ...(fingerprints ? { fingerprints } : {}) },
+    {
+      preserveEmbeddings: run.embedMode === 'preserve',
+      keepDeleted: run.keepDeleted ?? false,
+      ...(fingerprints ? { fingerprints } : {}),
+    },
   );
   await putJson(runtime.store, runLayout(run.runId).verification, result);
   const failed = result.checks.filter((c) => !c.ok).map((c) => c.name);

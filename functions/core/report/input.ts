@@ -61,6 +61,17 @@ export interface ReportRunInput {
   error?: { name: string; message: string; step?: string; hint?: string };
 }
 
+export interface ReportDeletesInput {
+  dryRun: boolean;
+  kept: boolean;
+  memories: number;
+  rejectedForgotten: number;
+  relationships: number;
+  users: number;
+  usersKept: number;
+  samples: string[];
+}
+
 export interface ReportInput {
   run: ReportRunInput;
   source?: {
@@ -75,6 +86,8 @@ export interface ReportInput {
   batches: ReportBatchInput[];
   relationships: ReportRelationshipInput[];
   cmi?: ReportCmiInput | null;
+  /** What the source deleted that the target held, removed by Plan (counted only in a dry run). */
+  deletes?: ReportDeletesInput | null;
   verification?: ReportVerificationInput | null;
   embeddings?: ReportEmbeddingsInput | null;
   /** The Distributed Map's MaxConcurrency: how many batches run at once. */

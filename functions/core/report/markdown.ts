@@ -95,6 +95,13 @@ function summary(r: MigrationReport): string[] {
       [r.load.inserted, r.load.upserted, r.load.moved, r.load.withdrawn].map(formatCount).join(' / '),
     ]);
   }
+  if (r.deletes) {
+    const d = r.deletes;
+    rows.push([
+      `Deleted in the source: ${r.run.dryRun ? 'would remove' : 'removed'} memories / relationships / users${d.kept ? ' (kept: --keep-deleted)' : ''}`,
+      [d.memories, d.relationships, d.users].map(formatCount).join(' / '),
+    ]);
+  }
   if (r.relationships) {
     rows.push([
       r.run.dryRun ? 'Relationships that would migrate' : 'Relationships migrated',

@@ -86,6 +86,7 @@ export interface MigrationReport {
     displaced: number;
   } | null;
   cmi: NonNullable<ReportInput['cmi']> | null;
+  deletes: NonNullable<ReportInput['deletes']> | null;
   verification: {
     ok: boolean;
     checks: Array<{
@@ -386,6 +387,7 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
     users,
     relationships: relationshipSection(relationshipParts, input.source?.relations ?? null),
     cmi: input.cmi ?? null,
+    deletes: input.deletes ?? null,
     verification,
     embeddings,
     timings: {
