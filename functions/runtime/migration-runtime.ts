@@ -90,6 +90,11 @@ function lazyPool(
           max,
           connectionTimeoutMillis: 10_000,
           idleTimeoutMillis: 30_000,
+          // Every session in UTC, whatever the server's or the database's TimeZone: a zone-less
+          // timestamp (source or target) holds UTC, and the server converts it to and from
+          // timestamptz (comparisons with the watermark, upserts through staging) in the session's
+          // zone. In Asia/Kolkata every rerun moved each timestamp by 5:30.
+          options: '-c TimeZone=UTC',
         });
         // A lost connection must not crash the process: the pool only listens on idle clients, so
         // every client gets a listener of its own for the time it is checked out. The client is

@@ -51,6 +51,18 @@ function parseJsonObject(bytes: Buffer, what: string, uri: string): unknown {
 }
 
 /**
+ * The next incremental run starts after the watermark, so it comes from the source's own clock,
+ * zone-explicit (a zone-less column holds UTC; the session is in UTC, so the cast says so), and
+ * never beyond the source's now(): one row dated in the future would otherwise hold every later
+ * run back until that date. Such rows are counted for the report.
+ */
+function watermarkColumns(hasUpdatedAt: boolean): string {
+  if (!hasUpdatedAt) return 'NULL::timestamptz AS watermark, 0 AS future';
+  return `(SELECT least(max(updated_at)::timestamptz, now()) FROM memories) AS watermark,
+            (SELECT count(*) FROM memories WHERE updated_at::timestamptz > now()) AS future`;
+}
+
+/**
  * Checks everything that can be checked before anything is written: input, both connections,
  * pgvector, both schemas, the user map and rules; then (real runs only) the ledger and the lock.
  */
@@ -143,12 +155,13 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     users: string;
     relations: string;
     watermark: Date | null;
+    future: string;
   }>(
     `SELECT (SELECT count(*) FROM memories) AS total,
             (SELECT count(*) FROM memories WHERE is_deleted IS NOT TRUE) AS live,
             (SELECT count(*) FROM users) AS users,
             ${sourceSchema.hasRelations ? '(SELECT count(*) FROM memory_relations)' : '0'} AS relations,
-            ${sourceSchema.memoryColumns.includes('updated_at') ? '(SELECT max(updated_at) FROM memories)' : 'NULL::timestamptz'} AS watermark`,
+            ${watermarkColumns(sourceSchema.memoryColumns.includes('updated_at'))}`,
   );
   const c = counts[0]!;
   const changedSince = input.incremental ? await lastSuccessfulWatermark(target) : null;
@@ -182,6 +195,7 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
       deletedMemories: Number(c.total) - Number(c.live),
       users: Number(c.users),
       relations: Number(c.relations),
+      futureUpdated: Number(c.future),
     },
   };
 

@@ -40,6 +40,8 @@ export interface RunContext {
     deletedMemories: number;
     users: number;
     relations: number;
+    /** Memories whose updated_at is after the source's clock at Preflight (not trusted as a watermark). */
+    futureUpdated?: number;
   };
 }
 

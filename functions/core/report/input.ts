@@ -80,6 +80,8 @@ export interface ReportInput {
     deletedMemories: number;
     users: number;
     relations: number;
+    /** Memories updated "in the future" by the source's clock: read again by every incremental run. */
+    futureUpdated?: number;
   };
   plan?: { batchCount: number; relationBatchCount: number; batchSize: number };
   users?: ReportUsersInput | null;

@@ -83,6 +83,12 @@ function summary(r: MigrationReport): string[] {
       'Source users / relations',
       `${formatCount(r.source.users)} / ${formatCount(r.source.relations)}`,
     ]);
+    if (r.source.futureUpdated) {
+      rows.push([
+        'Source memories updated after the source clock’s now',
+        formatCount(r.source.futureUpdated),
+      ]);
+    }
   }
   rows.push(['Batches', formatCount(r.totals.batches)]);
   rows.push(['Memories read', formatCount(r.totals.read)]);
