@@ -318,17 +318,24 @@ export interface FingerprintMismatches {
   timestamps: string | null;
 }
 
+// JavaScript's Date range; beyond it (and at ±infinity) a source timestamp is repaired.
+const MAX_DATE_MS = 8.64e15;
+const instantMs = (ms: number | null) =>
+  ms !== null && Number.isFinite(ms) && Math.abs(ms) <= MAX_DATE_MS ? ms : null;
+
 /**
- * The timestamps the transformer writes for a source row: the source reader's defaults (a missing
- * created_at reads as the epoch, a missing updated_at as created_at), to the millisecond.
+ * The timestamps the transformer writes for a source row, by the repair rules of
+ * `soundSourceValues`: a NULL, infinite or out-of-range created_at becomes updated_at, else
+ * accessed_at; updated_at likewise becomes created_at; such an accessed_at becomes NULL.
  */
 export function expectedTargetTimes(source: MemoryFingerprint): {
   createdMs: number;
   updatedMs: number;
   accessedMs: number | null;
 } {
-  const createdMs = source.createdMs ?? 0;
-  return { createdMs, updatedMs: source.updatedMs ?? createdMs, accessedMs: source.accessedMs };
+  const accessedMs = instantMs(source.accessedMs);
+  const createdMs = instantMs(source.createdMs) ?? instantMs(source.updatedMs) ?? accessedMs ?? 0;
+  return { createdMs, updatedMs: instantMs(source.updatedMs) ?? createdMs, accessedMs };
 }
 
 const iso = (ms: number | null) => (ms === null ? 'null' : new Date(ms).toISOString());

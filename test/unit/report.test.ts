@@ -78,6 +78,7 @@ const users: UsersSummary = {
     created: 3,
     conflict_email_merged: 0,
     conflict_email_skipped: 1,
+    conflict_token_skipped: 0,
     missing_email_placeholder: 0,
     missing_email_skipped: 1,
     not_found_skipped: 0,
