@@ -12,6 +12,7 @@ import {
 } from '../../functions/core/report/model.js';
 import { ESTIMATED_LOAD_MS_PER_MEMORY } from '../../functions/core/report/timings.js';
 import { MODULE_IDS, type ModuleId } from '../../functions/core/types.js';
+import { USER_DECISION_KINDS } from '../../functions/core/user-decisions.js';
 import type { VerificationResult } from '../../functions/core/verification.js';
 import type { UsersSummary } from '../../functions/db/user-migration.js';
 
@@ -356,7 +357,7 @@ describe('Function: buildMigrationReport', () => {
     const report = buildMigrationReport(data);
 
     // Assess
-    expect(report.users?.byDecision).toHaveLength(8);
+    expect(report.users?.byDecision).toHaveLength(USER_DECISION_KINDS.length);
     expect(report.users?.byDecision[1]).toEqual({ decision: 'matched_token', count: 6 });
     expect(report.users?.conflicts.map((c) => c.sourceUserId)).toEqual(['u-7', 'u-9']);
   });
