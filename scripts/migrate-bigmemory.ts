@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { checkConnectionBudget } from './cli/connection-budget.js';
 import { databaseConnections, positiveInteger, runCli, UsageError } from './cli/database-flags.js';
 import { chooseRunStore, runLocalMigration } from './cli/local-migration.js';
 import { printOutcome } from './cli/outcome.js';
@@ -168,12 +169,22 @@ async function main(): Promise<number> {
   const input = executionInput(flags);
   const storeChoice = chooseRunStore({ bucket: flags.bucket, reportsDir: flags['reports-dir'] });
   const runId = flags['run-id'] ?? defaultRunId(input.dryRun ? 'dry-run' : 'migration');
+  const concurrency = positiveInteger(flags.concurrency, '--concurrency', 4);
+  if (connections.sourceUrl !== undefined) {
+    await checkConnectionBudget(
+      [
+        { role: 'source', url: connections.sourceUrl },
+        { role: 'target', url: connections.targetUrl },
+      ],
+      concurrency,
+    );
+  }
   console.error(`${input.dryRun ? 'Dry run' : 'Migration'} ${runId}: ${JSON.stringify(input)}`);
   const result = await runLocalMigration({
     ...connections,
     input,
     storeChoice,
-    concurrency: positiveInteger(flags.concurrency, '--concurrency', 4),
+    concurrency,
     executionName: runId,
   });
   return printOutcome(result, storeChoice.store, runId);

@@ -53,8 +53,12 @@ function hintFor(name: string): string {
       return 'Another run is in progress. Wait for it, or release a stale lock as the message says.';
     case 'VerificationError':
       return 'The data was written but does not reconcile; see the verification checks. Re-running is safe (idempotent); roll back the run if needed.';
+    case 'TransientDatabaseError':
+    case 'EmbeddingUnavailableError':
+      return 'A database or the embeddings API stayed unreachable through every retry. Batches commit one transaction each, so the target holds only whole batches: once it is reachable again, re-running the same input is safe and resumes where this run stopped.';
     default:
-      return 'Batches commit one transaction each, so the target holds only whole batches. Re-running the same input is safe: it resumes idempotently.';
+      // Not a passing condition: the same input meets the same cause again.
+      return 'Batches commit one transaction each, so the target holds only whole batches, and re-running is safe (idempotent) — but it will fail the same way until the cause named above is fixed.';
   }
 }
 

@@ -152,5 +152,7 @@ describe('Quiet about personal data: failing runs', () => {
     await assertQuiet(run, reportsDir, true);
     expect(run.output).toContain('probe_refuse');
     expect(run.output).not.toContain('warning: a database password');
+    // A refused row is no passing condition: the report says a rerun meets it again.
+    expect(await filesUnder(reportsDir)).toContain('fail the same way until the cause named above is fixed');
   });
 });
