@@ -66,18 +66,33 @@ export function isTransientDatabaseFailure(error: unknown): boolean {
   if (typeof code === 'string') {
     if (code.startsWith('08') || TRANSIENT_SQLSTATES.has(code) || TRANSIENT_NODE_CODES.has(code)) return true;
   }
-  return /Connection terminated|timeout exceeded when trying to connect/i.test(error.message);
+  return /Connection terminated|timeout exceeded when trying to connect|connection error and is not queryable/i.test(
+    error.message,
+  );
 }
 
-/** The server's fields of a pg error, kept for rejects and reports instead of a flattened string. */
+/**
+ * The server's fields of a pg error, kept for rejects and reports instead of a flattened string.
+ * Never the server's `detail`: it quotes row values (`Key (token)=(…) already exists`, `Failing
+ * row contains (…)`: tokens, memory content, vectors), and these fields reach logs and reports.
+ * The code, constraint, table and column say what failed without whose data it was.
+ */
 export function databaseErrorFields(error: unknown): ErrorContext {
   if (!(error instanceof Error)) return { message: String(error) };
   const e = error as Error & Record<string, unknown>;
-  const fields: ErrorContext = { message: e.message };
-  for (const key of ['code', 'detail', 'constraint', 'table', 'column', 'schema'] as const) {
+  const fields: ErrorContext = { message: withoutValues(e.message, e.code) };
+  for (const key of ['code', 'constraint', 'table', 'column', 'schema'] as const) {
     if (e[key] !== undefined) fields[key] = e[key];
   }
   return fields;
+}
+
+/**
+ * Data exceptions (SQLSTATE class 22) quote the offending value in their message (`invalid input
+ * syntax for type uuid: "…"`); other classes name only objects. Quoted text is masked there.
+ */
+function withoutValues(message: string, code: unknown): string {
+  return typeof code === 'string' && code.startsWith('22') ? message.replace(/"[^"]*"/g, '"…"') : message;
 }
 
 /** Wraps a driver failure in the named error the state machine understands. */

@@ -4,9 +4,11 @@
 // First: on an older Node this stops with one line naming the Node needed.
 import './require-node.cjs';
 import './cli/local-console.js';
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { checkConnectionBudget } from './cli/connection-budget.js';
 import { databaseConnections, positiveInteger, runCli, UsageError } from './cli/database-flags.js';
 import { chooseRunStore, runLocalMigration } from './cli/local-migration.js';
 import { printOutcome } from './cli/outcome.js';
@@ -40,6 +42,8 @@ Migrates BigMemory into Federated Memory by running the project's state machine 
                                --dry-run estimates the cost)
   --llm-model <name>           that chat model (default: gpt-4o-mini)
   --incremental                only memories changed since the last successful run
+  --keep-deleted               keep in the target what the source deleted since it was migrated (default:
+                               every run removes it, and Verify fails while any is left)
   --merge-on-email             same email, different token: map to the existing Federated user
   --placeholder-email-domain <d>  target needs an email and the user has none: create bigmemory-<id>@<d>
   --max-reject-ratio <r>       fail the run when more than this share (0-1) of the memories it handled is
@@ -51,7 +55,9 @@ Migrates BigMemory into Federated Memory by running the project's state machine 
   --verify-slice-size <n>      memories per Verify slice, each one a Map item (default: 200000)
   --reports-dir <dir>          where reports go when no bucket is set (default: ./reports)
   --bucket <name>              keep the run's artefacts in this S3 bucket (AWS_ENDPOINT_URL for S3-compatible stores)
-  --run-id <id>                name of the run (default: migration-<timestamp>)
+  --run-id <id>                name of the run (default: migration-<timestamp>-<random>)
+  --break-lock                 take the migration lock over from a run that died holding it (no
+                               heartbeat for 5 minutes); a live run's lock is never taken
   --verbose                    the Lambda handlers' JSON logs and metrics too
   --help                       this text
 
@@ -102,6 +108,8 @@ export function migrationFlags() {
     'reports-dir': { type: 'string' },
     bucket: { type: 'string' },
     'run-id': { type: 'string' },
+    'break-lock': { type: 'boolean', default: false },
+    'keep-deleted': { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   } as const;
@@ -131,6 +139,8 @@ export function executionInput(
     incremental: flags.incremental,
     mergeOnEmail: flags['merge-on-email'],
   };
+  if (flags['break-lock']) input.breakLock = true;
+  if (flags['keep-deleted']) input.keepDeleted = true;
   // A local file becomes a file:// URI (local runs read it); an s3:// URI passes through.
   const uri = (value: string) => (value.startsWith('s3://') ? value : pathToFileURL(resolve(value)).href);
   if (flags['user-map']) input.userMapS3Uri = uri(flags['user-map']);
@@ -199,8 +209,13 @@ function usdPrice(value: string): number {
   return price;
 }
 
-export function defaultRunId(prefix = 'migration'): string {
-  return `${prefix}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`;
+/**
+ * `<prefix>-YYYYMMDD-HHMMSS-mmm-<random>`: readable and sortable, and unique even for two runs
+ * started in the same millisecond (their snapshots and reports must not share a folder).
+ */
+export function defaultRunId(prefix = 'migration', now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').replace('.', '-').replace('Z', '');
+  return `${prefix}-${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
 async function main(): Promise<number> {
@@ -214,6 +229,15 @@ async function main(): Promise<number> {
   const storeChoice = chooseRunStore({ bucket: flags.bucket, reportsDir: flags['reports-dir'] });
   const runId = flags['run-id'] ?? defaultRunId(input.dryRun ? 'dry-run' : 'migration');
   const concurrency = positiveInteger(flags.concurrency, '--concurrency', 4);
+  if (connections.sourceUrl !== undefined) {
+    await checkConnectionBudget(
+      [
+        { role: 'source', url: connections.sourceUrl },
+        { role: 'target', url: connections.targetUrl },
+      ],
+      concurrency,
+    );
+  }
   if (flags['check-rejects-first'] && !input.dryRun) {
     // The dry run predicts the rejects without writing anything; past a threshold it fails by
     // name, and the real run is never started.

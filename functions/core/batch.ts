@@ -3,6 +3,7 @@ import { classifyMemory } from './classify.js';
 import { deriveCmiEntry } from './cmi.js';
 import { DEFAULT_VECTOR_SHAPE, type VectorShape } from './embedding.js';
 import type { CompiledRules } from './rules.js';
+import { soundSourceValues } from './source-values.js';
 import { contentHash, transformMemory } from './transform.js';
 import type {
   Classification,
@@ -22,7 +23,7 @@ export interface LedgerEntry {
   targetId: string | null;
   targetUserId: string | null;
   contentHash: string | null;
-  sourceUpdatedAt: Date;
+  sourceUpdatedAt: Date | null;
   rule: string | null;
   reason: RejectReason | null;
   detail: string | null;
@@ -226,8 +227,22 @@ export function prepareBatch(
   const rejections = { rejected, decisions };
   const vectors = options.vectors ?? DEFAULT_VECTOR_SHAPE;
 
-  for (const memory of memories) {
-    const hash = memory.contentHash ?? (memory.content ? contentHash(memory.content) : null);
+  for (const stored of memories) {
+    const hash = stored.contentHash ?? (stored.content ? contentHash(stored.content) : null);
+    const sound = soundSourceValues(stored);
+    if (!sound.ok) {
+      const instant = (d: Date | null) => (d !== null && Number.isFinite(d.getTime()) ? d : null);
+      reject(
+        rejections,
+        { ...stored, updatedAt: instant(stored.updatedAt) },
+        hash,
+        sound.rejection.reason,
+        sound.rejection.detail,
+        null,
+      );
+      continue;
+    }
+    const memory = sound.memory;
     const classification =
       options.classifications?.get(memory.id) ??
       classifyMemory(memory, options.rules, options.centroids, options.modules);
@@ -255,7 +270,8 @@ export function prepareBatch(
       reject(rejections, memory, hash, result.rejection.reason, result.rejection.detail, classification);
       continue;
     }
-    repairs.push(...result.repairs);
+    const rowRepairs = [...sound.repairs, ...result.repairs];
+    repairs.push(...rowRepairs);
     const row = result.row;
     migrated.push({
       row,
@@ -281,7 +297,7 @@ export function prepareBatch(
       rule: classification.rule,
       evidence: classification.evidence,
       confidence: classification.confidence,
-      ...(result.repairs.length > 0 ? { repairs: result.repairs.map((r) => r.rule) } : {}),
+      ...(rowRepairs.length > 0 ? { repairs: rowRepairs.map((r) => r.rule) } : {}),
     });
   }
   return { batch: { runId: options.runId, migrated, rejected }, decisions, repairs };

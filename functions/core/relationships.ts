@@ -77,6 +77,7 @@ export const RELATIONSHIP_SKIP_REASONS = [
   'target_rejected',
   'self_relation',
   'duplicate',
+  'invalid_strength',
   'project_not_found',
   'project_deleted',
   'project_rejected',
@@ -253,6 +254,11 @@ export function resolveRelations(
       });
       continue;
     }
+    const invalid = strengthSkip(relation);
+    if (invalid) {
+      skipped.push(invalid);
+      continue;
+    }
     const row = relationshipRow(relation, source.end, target.end);
     const unique = uniqueKeyOf(row);
     const first = seen.get(unique);
@@ -266,11 +272,25 @@ export function resolveRelations(
   return { migrated, skipped };
 }
 
+/**
+ * A strength that is not a number (NaN, ±Infinity) is rejected: there is no value to keep. One
+ * outside [0, 1] is clamped into it by `relationshipRow`, the source's value kept in the metadata.
+ */
+function strengthSkip(relation: SourceRelation): SkippedRelationship | null {
+  if (relation.strength === null || Number.isFinite(relation.strength)) return null;
+  return {
+    key: relationKey(relation.id),
+    reason: 'invalid_strength',
+    detail: `strength is ${relation.strength}; relationships take a number from 0 to 1`,
+  };
+}
+
 function relationshipRow(
   relation: SourceRelation,
   source: ResolvedEnd,
   target: ResolvedEnd,
 ): RelationshipRow {
+  const strength = relation.strength ?? DEFAULT_STRENGTH;
   return {
     id: relationshipId(source.module, source.targetId, target.module, target.targetId, relation.relationType),
     // The source memory owns the relation in the target, whoever the source row names.
@@ -280,11 +300,12 @@ function relationshipRow(
     targetModule: target.module,
     targetMemoryId: target.targetId,
     relationshipType: relation.relationType,
-    strength: relation.strength ?? DEFAULT_STRENGTH,
+    strength: Math.min(1, Math.max(0, strength)),
     metadata: {
       ...relationMetadata(relation.metadata),
       migrated_from: 'bigmemory',
       original_relation_id: relation.id,
+      ...(strength < 0 || strength > 1 ? { original_strength: strength } : {}),
     },
     createdAt: relation.createdAt,
   };
@@ -309,7 +330,9 @@ export function dryRunRelations(relations: readonly SourceRelation[]): DryRunOut
     const skip =
       endStateSkip(relation)?.reason ??
       (relation.sourceMemoryId === relation.targetMemoryId ? 'self_relation' : null) ??
-      (seen.has(sourceUniqueKey(relation)) ? 'duplicate' : null);
+      (seen.has(sourceUniqueKey(relation)) ? 'duplicate' : null) ??
+      strengthSkip(relation)?.reason ??
+      null;
     if (skip) {
       increment(outcome.skippedByReason, skip);
       continue;

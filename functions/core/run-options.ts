@@ -89,6 +89,10 @@ export const MigrationInputSchema = z
     maxRejectRatio: z.number().min(0).max(1).default(DEFAULT_MAX_REJECT_RATIO),
     /** The run fails when more than this many memories are rejected; no limit when absent. */
     maxRejects: z.number().int().min(0).optional(),
+    /** Keep in the target what the source has deleted since it was migrated (by default it is removed). */
+    keepDeleted: z.boolean().default(false),
+    /** Take the migration lock over from a run whose heartbeat stopped (it died without releasing it). */
+    breakLock: z.boolean().default(false),
     /** Rollback/restore only: go ahead over a held lock (rollback) or tables that hold rows (restore). */
     force: z.boolean().default(false),
   })
@@ -174,6 +178,8 @@ export function runLayout(runId: string) {
     relationshipsPrefix: `${prefix}relationships/`,
     relationships: (kind: string, index: number) => `${prefix}relationships/${kind}-${pad(index)}.json`,
     cmi: `${prefix}cmi.json`,
+    /** What Plan removed from the target because the source deleted it. */
+    deletes: `${prefix}plan/deletes.json`,
     /** Where the run's Snapshot step put its snapshot (the directory, manifests, RDS snapshot ids). */
     snapshot: `${prefix}snapshot.json`,
     verification: `${prefix}verification.json`,

@@ -7,6 +7,7 @@ import { deriveCmiSummary, deriveCmiTitle } from './cmi.js';
 import { validateEmbedding } from './embedding.js';
 import { targetMemoryId } from './ids.js';
 import { hasValue, moduleFields } from './module-fields.js';
+import type { SoundMemory } from './source-values.js';
 import type { Classification, ModuleMemoryRow, Rejection, Repair, SourceMemory } from './types.js';
 
 export interface TransformInput {
@@ -54,6 +55,8 @@ function sameJson(a: unknown, b: unknown): boolean {
  * the guide's promise, so a source value that a migration field replaces moves to
  * `shadowed_source_metadata` instead of vanishing.
  */
+const SHADOWED = 'shadowed_source_metadata';
+
 function overlay(metadata: Record<string, unknown>, fields: Record<string, unknown>): void {
   const shadowed: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(fields)) {
@@ -106,7 +109,7 @@ function pickEmbedding(
  * Federated Memory's `lastAccessed` is NOT NULL: a memory never accessed (no `accessed_at`) gets
  * its last update, else its creation, as the closest thing to an access the source knows.
  */
-function lastAccessedOf(memory: SourceMemory, repairs: Repair[]): Date {
+function lastAccessedOf(memory: SoundMemory, repairs: Repair[]): Date {
   if (memory.accessedAt !== null) return new Date(memory.accessedAt.getTime());
   repairs.push({
     sourceId: memory.id,
@@ -116,7 +119,7 @@ function lastAccessedOf(memory: SourceMemory, repairs: Repair[]): Date {
   return new Date(memory.updatedAt.getTime());
 }
 
-export function transformMemory(memory: SourceMemory, input: TransformInput): TransformResult {
+export function transformMemory(memory: SoundMemory, input: TransformInput): TransformResult {
   const content = memory.content;
   if (content === null || content.trim() === '') {
     const detail = content === null ? 'content is NULL' : 'content is empty or whitespace only';
@@ -128,6 +131,9 @@ export function transformMemory(memory: SourceMemory, input: TransformInput): Tr
 
   const module = input.classification.module;
   const metadata = baseMetadata(memory, repairs);
+  // The source's own key of that name must not be merged into, or lost under, the migration's.
+  const sourceShadowed = metadata[SHADOWED];
+  delete metadata[SHADOWED];
   if (memory.tags === null) {
     repairs.push({ sourceId: memory.id, rule: 'tags_null', detail: 'tags was NULL; migrated as []' });
   }
@@ -148,6 +154,19 @@ export function transformMemory(memory: SourceMemory, input: TransformInput): Tr
   if (hasValue(memory.contentHash)) migration['content_hash'] = memory.contentHash;
   if (input.embeddingModel !== undefined) migration['embedding_model'] = input.embeddingModel;
   overlay(metadata, migration);
+  if (sourceShadowed !== undefined) {
+    const ours = metadata[SHADOWED] as Record<string, unknown> | undefined;
+    if (ours) {
+      ours[SHADOWED] = sourceShadowed;
+      repairs.push({
+        sourceId: memory.id,
+        rule: 'shadowed_metadata_nested',
+        detail: `source_metadata had its own ${SHADOWED}; kept under ${SHADOWED}.${SHADOWED}`,
+      });
+    } else {
+      metadata[SHADOWED] = sourceShadowed;
+    }
+  }
 
   return {
     ok: true,

@@ -19,10 +19,12 @@ export interface SourceMemory {
   source: string | null;
   /** jsonb as stored: usually an object, but drifted installs hold arrays, strings or NULL. */
   sourceMetadata: unknown;
-  createdAt: Date;
-  updatedAt: Date;
+  /** As stored: NULL, infinite or out-of-range values (an invalid Date) are repaired by `soundSourceValues`. */
+  createdAt: Date | null;
+  updatedAt: Date | null;
   accessedAt: Date | null;
-  accessCount: number;
+  /** As stored (bigint sources may exceed the target's int4); NULL where the column allows it. */
+  accessCount: number | null;
 }
 
 /** How a memory's module was decided: which rule, on what evidence, how sure. */
@@ -79,6 +81,7 @@ export const REJECT_REASONS = [
   'database_error',
   /** A CHECK constraint or trigger of the target refused the row. */
   'target_constraint',
+  'invalid_timestamps',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -96,6 +99,11 @@ export interface Repair {
     | 'tags_null'
     | 'embedding_missing'
     | 'embedding_invalid_dropped'
-    | 'last_accessed_derived';
+    | 'last_accessed_derived'
+    | 'created_at_repaired'
+    | 'updated_at_repaired'
+    | 'accessed_at_dropped'
+    | 'access_count_repaired'
+    | 'shadowed_metadata_nested';
   detail: string;
 }

@@ -12,6 +12,7 @@ export const USER_DECISION_KINDS = [
   'created',
   'conflict_email_merged',
   'conflict_email_skipped',
+  'conflict_token_skipped',
   'missing_email_placeholder',
   'missing_email_skipped',
   'not_found_skipped',
@@ -126,12 +127,26 @@ export function decideUsers(input: DecideUsersInput): UserDecision[] {
   const { sourceUsers, target, userMap, options } = input;
   // Emails claimed by users this run creates, so a later duplicate meets them like an existing user.
   const claimedEmails = new Map<string, { targetUserId: string; sourceUserId: string }>();
+  // Tokens of users this run creates: BigMemory may hold one token twice (its UNIQUE dropped or
+  // never made), the target's is UNIQUE, so only the older user is created with it.
+  const claimedTokens = new Map<string, string>();
   const decisions = new Map<SourceUser, UserDecision>();
   const oldestFirst = [...sourceUsers].sort(
     (a, b) => a.createdAt.getTime() - b.createdAt.getTime() || compareText(a.id, b.id),
   );
   for (const user of oldestFirst) {
-    const decision = decideUser(user, target, userMap, options, claimedEmails);
+    let decision = decideUser(user, target, userMap, options, claimedEmails);
+    const holder = decision.create ? claimedTokens.get(decision.create.token) : undefined;
+    if (holder !== undefined) {
+      decision = {
+        sourceUserId: user.id,
+        decision: 'conflict_token_skipped',
+        targetUserId: null,
+        detail: `BigMemory user ${holder} (older) has the same token and was created with it; the target's tokens are unique, so this user is not created (map it with the user map)`,
+      };
+    } else if (decision.create) {
+      claimedTokens.set(decision.create.token, user.id);
+    }
     const claimed = normaliseEmail(decision.create?.email);
     if (decision.create && claimed !== null) {
       claimedEmails.set(claimed, { targetUserId: decision.create.id, sourceUserId: user.id });

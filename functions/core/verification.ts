@@ -10,6 +10,7 @@ import { DEFAULT_VECTOR_SHAPE } from './embedding.js';
 
 export const CHECK_NAMES = [
   'accounting',
+  'deleted_in_source',
   'rejects_have_reasons',
   'module_counts',
   'content_checksums',
@@ -193,8 +194,11 @@ export class AccountingTally {
   staleGone = 0;
   /** Live memories of ranges a tolerated partial run could not migrate. */
   notMigrated = 0;
+  /** Stale rows of migrated memories: target rows whose source memory is gone or soft-deleted. */
+  staleMigrated = 0;
   readonly unaccountedSamples: string[] = [];
   readonly staleSamples: string[] = [];
+  readonly staleMigratedSamples: string[] = [];
 
   /** `excused`: ids of a partial run's failed ranges, not migrated by the run's own choice. */
   constructor(private readonly excused: ReadonlySet<string> = new Set()) {}
@@ -216,6 +220,10 @@ export class AccountingTally {
       if (source) this.staleDeleted++;
       else this.staleGone++;
       addSample(this.staleSamples, key);
+      if (ledger.status === 'migrated') {
+        this.staleMigrated++;
+        addSample(this.staleMigratedSamples, key);
+      }
       return;
     }
     if (ledger.status === 'migrated') this.migrated++;
@@ -252,6 +260,26 @@ export class AccountingTally {
       ...(this.unaccountedSamples.length > 0 ? { samples: [...this.unaccountedSamples] } : {}),
     };
   }
+}
+
+/**
+ * Target rows without a live source: memories migrated earlier whose source row was deleted or
+ * soft-deleted since. Every run removes them, so 0 is expected; with `keepDeleted` they are kept
+ * on purpose and only counted.
+ */
+export function deletedInSourceCheck(tally: AccountingTally, keepDeleted: boolean): VerificationCheck {
+  const n = tally.staleMigrated;
+  return {
+    name: 'deleted_in_source',
+    ok: n === 0 || keepDeleted,
+    expected: keepDeleted ? null : 0,
+    actual: n,
+    detail:
+      n === 0
+        ? 'no target memory without a live source memory'
+        : `${n} target memor${n === 1 ? 'y has' : 'ies have'} no live source memory (deleted or soft-deleted in BigMemory since)${keepDeleted ? ', kept as --keep-deleted asks' : '; a rerun removes them'}, e.g. ${tally.staleMigratedSamples.join(', ')}`,
+    ...(n > 0 ? { samples: [...tally.staleMigratedSamples] } : {}),
+  };
 }
 
 function hasReason(reason: string | null): boolean {
@@ -301,19 +329,26 @@ export interface FingerprintMismatches {
   timestamps: string | null;
 }
 
+// JavaScript's Date range; beyond it (and at ±infinity) a source timestamp is repaired.
+const MAX_DATE_MS = 8.64e15;
+const instantMs = (ms: number | null) =>
+  ms !== null && Number.isFinite(ms) && Math.abs(ms) <= MAX_DATE_MS ? ms : null;
+
 /**
- * The timestamps the transformer writes for a source row: the source reader's defaults (a missing
- * created_at reads as the epoch, a missing updated_at as created_at) and the rule for the NOT NULL
- * lastAccessed (a missing accessed_at takes updated_at), to the millisecond.
+ * The timestamps the transformer writes for a source row, by the repair rules of
+ * `soundSourceValues` (a NULL, infinite or out-of-range created_at becomes updated_at, else
+ * accessed_at; updated_at likewise becomes created_at; such an accessed_at becomes NULL) and the
+ * rule for the NOT NULL lastAccessed (a missing accessed_at takes updated_at), to the millisecond.
  */
 export function expectedTargetTimes(source: MemoryFingerprint): {
   createdMs: number;
   updatedMs: number;
   accessedMs: number;
 } {
-  const createdMs = source.createdMs ?? 0;
-  const updatedMs = source.updatedMs ?? createdMs;
-  return { createdMs, updatedMs, accessedMs: source.accessedMs ?? updatedMs };
+  const accessedMs = instantMs(source.accessedMs);
+  const createdMs = instantMs(source.createdMs) ?? instantMs(source.updatedMs) ?? accessedMs ?? 0;
+  const updatedMs = instantMs(source.updatedMs) ?? createdMs;
+  return { createdMs, updatedMs, accessedMs: accessedMs ?? updatedMs };
 }
 
 export interface VerifyOptions {

@@ -317,10 +317,16 @@ export class BatchLoader {
       `DELETE FROM memory_index WHERE "moduleId" = $1 AND "remoteMemoryId" = ANY($2::text[])`,
       [module, ids],
     );
+    // Their ledger rows go with them: a row naming a relationship that is gone failed every
+    // later Verify (the relationships step writes both again for what still holds).
     await client.query(
-      `DELETE FROM memory_relationships
-        WHERE ("sourceModule" = $1 AND "sourceMemoryId" = ANY($2::text[]))
-           OR ("targetModule" = $1 AND "targetMemoryId" = ANY($2::text[]))`,
+      `WITH removed AS (
+         DELETE FROM memory_relationships
+          WHERE ("sourceModule" = $1 AND "sourceMemoryId" = ANY($2::text[]))
+             OR ("targetModule" = $1 AND "targetMemoryId" = ANY($2::text[]))
+         RETURNING id
+       )
+       DELETE FROM ${LEDGER_SCHEMA}.relationship_ledger WHERE target_id IN (SELECT id FROM removed)`,
       [module, ids],
     );
   }

@@ -9,7 +9,7 @@ CREATE SCHEMA IF NOT EXISTS ${LEDGER_SCHEMA};
 
 CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.runs (
   run_id text PRIMARY KEY,
-  status text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'rolled_back')),
+  status text NOT NULL,
   options jsonb NOT NULL DEFAULT '{}'::jsonb,
   started_at timestamptz NOT NULL DEFAULT now(),
   finished_at timestamptz,
@@ -18,12 +18,21 @@ CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.runs (
   summary jsonb
 );
 
--- One row at most: the run that may write. A second execution stops with a clear message.
+-- 'abandoned': the run was killed and a later run found it still marked running.
+ALTER TABLE ${LEDGER_SCHEMA}.runs DROP CONSTRAINT IF EXISTS runs_status_check;
+ALTER TABLE ${LEDGER_SCHEMA}.runs ADD CONSTRAINT runs_status_check
+  CHECK (status IN ('running', 'succeeded', 'failed', 'rolled_back', 'abandoned'));
+
+-- One row at most: the run that may write. A second execution stops with a clear message. The
+-- holder names the execution (two executions may share a run id); the heartbeat tells a live
+-- holder from a dead one.
 CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.lock (
   singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
   run_id text NOT NULL,
   acquired_at timestamptz NOT NULL DEFAULT now()
 );
+ALTER TABLE ${LEDGER_SCHEMA}.lock ADD COLUMN IF NOT EXISTS holder text;
+ALTER TABLE ${LEDGER_SCHEMA}.lock ADD COLUMN IF NOT EXISTS heartbeat_at timestamptz NOT NULL DEFAULT now();
 
 -- Per source memory: where it went (or why not). Keyed by source id so reruns update in place.
 CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.memory_ledger (

@@ -1,34 +1,13 @@
 import type { Pool } from 'pg';
-import { MigrationLockedError } from '../errors.js';
 import { LEDGER_DDL, LEDGER_SCHEMA } from './ledger-schema.js';
 
-export async function ensureLedger(target: Pool): Promise<void> {
-  await target.query(LEDGER_DDL);
-}
-
 /**
- * Takes the single-writer lock for a run, or fails naming the run that holds it. Idempotent for
- * the same run, so a retried Preflight does not lock itself out.
+ * Creates or upgrades the ledger. Two runs starting together would race on the catalog (`CREATE …
+ * IF NOT EXISTS` is not safe under concurrency), so the DDL runs behind a transaction-scoped
+ * advisory lock: the statements of one simple query share one transaction.
  */
-export async function acquireRunLock(target: Pool, runId: string): Promise<void> {
-  const { rows } = await target.query<{ run_id: string; acquired_at: Date }>(
-    `WITH taken AS (
-       INSERT INTO ${LEDGER_SCHEMA}.lock (run_id) VALUES ($1) ON CONFLICT (singleton) DO NOTHING RETURNING run_id, acquired_at
-     )
-     SELECT run_id, acquired_at FROM taken UNION ALL SELECT run_id, acquired_at FROM ${LEDGER_SCHEMA}.lock`,
-    [runId],
-  );
-  const holder = rows[0];
-  if (holder && holder.run_id !== runId) {
-    throw new MigrationLockedError(
-      `Run ${holder.run_id} holds the migration lock since ${holder.acquired_at.toISOString()}. Wait for it to finish; if it died, release the lock with: DELETE FROM ${LEDGER_SCHEMA}.lock;`,
-      { context: { heldBy: holder.run_id } },
-    );
-  }
-}
-
-export async function releaseRunLock(target: Pool, runId: string): Promise<void> {
-  await target.query(`DELETE FROM ${LEDGER_SCHEMA}.lock WHERE run_id = $1`, [runId]);
+export async function ensureLedger(target: Pool): Promise<void> {
+  await target.query(`SELECT pg_advisory_xact_lock(hashtext('${LEDGER_SCHEMA}.ledger'));\n${LEDGER_DDL}`);
 }
 
 export async function recordRunStart(

@@ -62,7 +62,8 @@ const READ_COLUMNS: ReadColumn[] = [
   { column: 'created_at', type: 'timestamptz' },
   { column: 'updated_at', type: 'timestamptz' },
   { column: 'accessed_at', type: 'timestamptz' },
-  { column: 'access_count', type: 'int4', expr: () => 'COALESCE(access_count, 0)::int4' },
+  // float8 holds any bigint count exactly enough to see that it overflows the target's int4.
+  { column: 'access_count', type: 'float8', expr: () => 'access_count::float8' },
 ];
 const READ_TYPES = READ_COLUMNS.map((c) => c.type);
 
@@ -70,7 +71,7 @@ function readColumns(schema: SourceSchema): KeyedColumn[] {
   const present = new Set(schema.memoryColumns);
   return READ_COLUMNS.map((c) => {
     if (!present.has(c.column)) {
-      if (c.column === 'access_count') return { sql: '0::int4', type: c.type };
+      if (c.column === 'access_count') return { sql: '0::float8', type: c.type };
       if (c.type === 'vector') return { sql: 'NULL::vector', type: c.type };
       return { sql: `NULL::${c.type === 'timestamptz' ? 'timestamptz' : c.type}`, type: c.type };
     }
@@ -113,7 +114,6 @@ function rangeRows(
 
 function toSourceMemory(fields: (Buffer | null)[], slab: Float32Slab): SourceMemory {
   const v = decodeTuple(READ_TYPES, fields, slab);
-  const createdAt = (v[10] as Date | null) ?? new Date(0);
   return {
     id: v[0] as string,
     userId: v[1] as string,
@@ -125,10 +125,10 @@ function toSourceMemory(fields: (Buffer | null)[], slab: Float32Slab): SourceMem
     tags: v[7] as string[] | null,
     source: v[8] as string | null,
     sourceMetadata: v[9],
-    createdAt,
-    updatedAt: (v[11] as Date | null) ?? createdAt,
+    createdAt: v[10] as Date | null,
+    updatedAt: v[11] as Date | null,
     accessedAt: v[12] as Date | null,
-    accessCount: v[13] as number,
+    accessCount: v[13] as number | null,
   };
 }
 

@@ -5,6 +5,7 @@ import {
   AccountingTally,
   assembleVerificationResult,
   cmiCheck,
+  deletedInSourceCheck,
   type FingerprintSummary,
   FingerprintTally,
   type MemoryFingerprint,
@@ -66,6 +67,8 @@ export interface VerifyOptions {
    * them as not migrated instead of unaccounted for.
    */
   notMigrated?: ReadonlySet<string>;
+  /** The run keeps what the source deleted: target rows without a live source are counted, not failed. */
+  keepDeleted?: boolean;
 }
 
 export const DEFAULT_SEARCH_SAMPLE_SIZE = 20;
@@ -170,6 +173,7 @@ export async function verifyMigration(
   fingerprints.absorb(fingerprintSummary);
   const checks: VerificationCheck[] = [
     accounting.toCheck(),
+    deletedInSourceCheck(accounting, options.keepDeleted ?? false),
     rejects,
     modules,
     ...fingerprints.toChecks(),

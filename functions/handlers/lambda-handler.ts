@@ -9,8 +9,9 @@ import {
   locateFailure,
   splitFailureLocation,
 } from '../core/report/failure-location.js';
-import { MigrationError } from '../errors.js';
+import { classifyDatabaseFailure, isTransientDatabaseFailure, MigrationError } from '../errors.js';
 import { awsMigrationRuntime, type MigrationRuntime } from '../runtime/migration-runtime.js';
+import { withRunHeartbeat } from '../runtime/run-heartbeat.js';
 
 export const logger = new Logger({
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'bigmemory-migration',
@@ -39,13 +40,21 @@ export function lambdaHandler<E, R>(
   const base = async (event: E, _context: Context): Promise<R> => {
     const started = performance.now();
     try {
-      const result = await work((runtime ?? awsMigrationRuntime)(), event);
+      const clients = (runtime ?? awsMigrationRuntime)();
+      const result = await withRunHeartbeat(clients, step, event, () => work(clients, event));
       const durationMs = performance.now() - started;
       metrics.addMetric(`${step}Duration`, MetricUnit.Milliseconds, durationMs);
       logger.info(`${step} done`, { durationMs: Math.round(durationMs) });
       return result;
     } catch (error) {
-      const named = error instanceof Error ? error : new Error(String(error));
+      // A driver error that escaped a step (a connection lost between two statements) gets the
+      // name the state machine retries, instead of failing the run as an unknown error.
+      const named =
+        error instanceof MigrationError || !isTransientDatabaseFailure(error)
+          ? error instanceof Error
+            ? error
+            : new Error(String(error))
+          : classifyDatabaseFailure(error, { step });
       const context = named instanceof MigrationError ? named.context : {};
       if (!splitFailureLocation(named.message).step) {
         named.message += formatFailureLocation(locateFailure(step, event, context));

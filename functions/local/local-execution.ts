@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { InvalidInputError } from '../errors.js';
@@ -101,12 +102,11 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
 
   // The local ARNs (region `local`) are not valid AWS ARNs; every task is bound to a local handler anyway.
   const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
-  const executionName = options.executionName ?? `local-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const context = localExecution(options.executionName);
+  const executionName = context.Name;
   const execution = machine.run(options.input as Parameters<StateMachine['run']>[0], {
     overrides: { taskResourceLocalHandlers: localHandlers as InterpreterHandlers, retryIntervalOverrides },
-    context: {
-      Execution: { Name: executionName },
-    },
+    context: { Execution: context },
   });
   const events = forwardEvents(execution.eventLogs, options.onStateEvent);
   let failed: LocalExecutionResult;
@@ -129,6 +129,15 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
     error: { Error: failed.error, Cause: failed.cause },
   };
   return { ...failed, failureReport: await options.failureReport(event) };
+}
+
+/**
+ * `$$.Execution` as AWS fills it: the name, and an id unique to this execution even when two share
+ * a name (AWS refuses a running name twice; two local runs given one --run-id are not refused).
+ */
+function localExecution(executionName: string | undefined): { Name: string; Id: string } {
+  const name = executionName ?? `local-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  return { Name: name, Id: `arn:aws:states:local:000000000000:execution:local:${name}:${randomUUID()}` };
 }
 
 async function forwardEvents(

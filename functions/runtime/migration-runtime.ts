@@ -111,11 +111,16 @@ function lazyPool(
           max,
           connectionTimeoutMillis: 10_000,
           idleTimeoutMillis: 30_000,
+          // Every session in UTC, whatever the server's or the database's TimeZone: a zone-less
+          // timestamp (source or target) holds UTC, and the server converts it to and from
+          // timestamptz (comparisons with the watermark, upserts through staging) in the session's
+          // zone. In Asia/Kolkata every rerun moved each timestamp by 5:30.
+          options: '-c TimeZone=UTC',
         });
-        // A client's error must not crash the process: an idle client's goes to the pool's listener,
-        // and a checked-out client whose connection the server ended (a failover, pg_terminate_backend)
-        // emits one after its query already failed as a TransientDatabaseError; the step's retry
-        // takes it from there.
+        // A lost connection must not crash the process: the pool only listens on idle clients, so
+        // every client gets a listener of its own for the time it is checked out. The client is
+        // then unqueryable, its next query fails (a transient error, retried), and the pool
+        // discards it on release.
         p.on('error', () => undefined);
         p.on('connect', (client) => client.on('error', () => undefined));
         return p;

@@ -2,6 +2,7 @@ import { ModuleCentroidAccumulator } from '../core/centroids.js';
 import { classifyMemory, isConfident } from '../core/classify.js';
 import { validateEmbedding } from '../core/embedding.js';
 import { runLayout } from '../core/run-options.js';
+import { propagateDeletes } from '../db/delete-propagation.js';
 import { planKeyRanges, planUserRanges, verifySlicesOf } from '../db/range-planner.js';
 import { type KeyRange, readSourceRange } from '../db/source-reader.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
@@ -26,6 +27,8 @@ export interface PlanResult {
   verifySliceCount: number;
   verifySlicesKey: string;
   centroids: { modules: number; samples: number } | null;
+  /** What the source deleted that the target held: removed, or in a dry run, to be removed. */
+  deletes: { memories: number; relationships: number; users: number };
 }
 
 // Ranges sampled for centroids, spread evenly over the key space so one user's habits do not
@@ -65,6 +68,13 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
   const verifySlices = fullRanges
     ? verifySlicesOf(fullRanges, 1)
     : verifySlicesOf(memoryRanges, run.verifySliceSize / run.batchSize);
+  // Before the batches: a memory deleted in the source takes its relationships with it, and the
+  // users it leaves unreferenced can go after it.
+  const deletes = await propagateDeletes(source, await runtime.targetPool(), run.sourceSchema, {
+    dryRun: run.dryRun,
+    keepDeleted: run.keepDeleted ?? false,
+  });
+  await putJson(runtime.store, layout.deletes, deletes);
   await putJson(runtime.store, layout.memoryRanges, memoryRanges);
   await putJson(runtime.store, layout.relationshipRanges, relationshipItems);
   await putJson(runtime.store, layout.verifySlices, verifySlices);
@@ -77,6 +87,7 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
     verifySliceCount: verifySlices.length,
     verifySlicesKey: layout.verifySlices,
     centroids,
+    deletes: { memories: deletes.memories, relationships: deletes.relationships, users: deletes.users },
   };
 }
 

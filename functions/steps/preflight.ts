@@ -11,7 +11,8 @@ import {
   toleratedFailuresOf,
 } from '../core/run-options.js';
 import { parseUserMap, validateUserMap } from '../core/user-map.js';
-import { acquireRunLock, ensureLedger, lastSuccessfulWatermark, recordRunStart } from '../db/run-ledger.js';
+import { ensureLedger, lastSuccessfulWatermark, recordRunStart } from '../db/run-ledger.js';
+import { acquireRunLock } from '../db/run-lock.js';
 import { introspectSource, type SourceSchema } from '../db/source-schema.js';
 import { checkPgvector, inspectTarget, type TargetLayout } from '../db/target-schema.js';
 import {
@@ -28,6 +29,8 @@ import { type RunContext, reportableOptions } from './run-context.js';
 export interface PreflightEvent {
   input?: unknown;
   executionName: string;
+  /** `$$.Execution.Id`: one per execution, the same for retries of its steps; the lock's holder. */
+  executionId?: string;
 }
 
 async function connected(pool: () => Promise<Pool>, role: string): Promise<Pool> {
@@ -100,6 +103,18 @@ async function checkEmbeddingFit(
 }
 
 /**
+ * The next incremental run starts after the watermark, so it comes from the source's own clock,
+ * zone-explicit (a zone-less column holds UTC; the session is in UTC, so the cast says so), and
+ * never beyond the source's now(): one row dated in the future would otherwise hold every later
+ * run back until that date. Such rows are counted for the report.
+ */
+function watermarkColumns(hasUpdatedAt: boolean): string {
+  if (!hasUpdatedAt) return 'NULL::timestamptz AS watermark, 0 AS future';
+  return `(SELECT least(max(updated_at)::timestamptz, now()) FROM memories) AS watermark,
+            (SELECT count(*) FROM memories WHERE updated_at::timestamptz > now()) AS future`;
+}
+
+/**
  * Checks everything that can be checked before anything is written: input, both connections,
  * pgvector, both schemas, the user map and rules; then (real runs only) the ledger and the lock.
  */
@@ -164,12 +179,13 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     users: string;
     relations: string;
     watermark: Date | null;
+    future: string;
   }>(
     `SELECT (SELECT count(*) FROM memories) AS total,
             (SELECT count(*) FROM memories WHERE is_deleted IS NOT TRUE) AS live,
             (SELECT count(*) FROM users) AS users,
             ${sourceSchema.hasRelations ? '(SELECT count(*) FROM memory_relations)' : '0'} AS relations,
-            ${sourceSchema.memoryColumns.includes('updated_at') ? '(SELECT max(updated_at) FROM memories)' : 'NULL::timestamptz'} AS watermark`,
+            ${watermarkColumns(sourceSchema.memoryColumns.includes('updated_at'))}`,
   );
   const c = counts[0]!;
   const changedSince = input.incremental ? await lastSuccessfulWatermark(targetDb) : null;
@@ -182,6 +198,7 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     verifySliceSize: input.verifySliceSize,
     createUsers: input.createUsers,
     incremental: input.incremental,
+    keepDeleted: input.keepDeleted,
     changedSince: changedSince?.toISOString() ?? null,
     mergeOnEmail: input.mergeOnEmail,
     placeholderEmailDomain: input.placeholderEmailDomain,
@@ -211,12 +228,14 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
       deletedMemories: Number(c.total) - Number(c.live),
       users: Number(c.users),
       relations: Number(c.relations),
+      futureUpdated: Number(c.future),
     },
   };
 
   if (!run.dryRun) {
+    run.lockHolder = event.executionId ?? runId;
     await ensureLedger(targetDb);
-    await acquireRunLock(targetDb, runId);
+    await acquireRunLock(targetDb, { runId, holder: run.lockHolder, breakLock: input.breakLock });
     await recordRunStart(targetDb, { runId, options: reportableOptions(run), watermark: c.watermark });
   }
   await putJson(runtime.store, runLayout(runId).runContext, run);

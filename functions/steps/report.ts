@@ -6,7 +6,8 @@ import { renderReportHtml } from '../core/report/html.js';
 import { renderReportMarkdown } from '../core/report/markdown.js';
 import { buildMigrationReport, type MigrationReport, type ReportInput } from '../core/report/model.js';
 import { MigrationInputSchema, runIdFrom, runLayout } from '../core/run-options.js';
-import { recordRunEnd, releaseRunLock } from '../db/run-ledger.js';
+import { recordRunEnd } from '../db/run-ledger.js';
+import { releaseRunLock } from '../db/run-lock.js';
 import { estimateEmbeddingCost } from '../embed/cost.js';
 import { hintFor } from '../error-contract.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
@@ -170,6 +171,7 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
     batches,
     relationships,
     cmi: await readOptional(store, layout.cmi),
+    deletes: await readOptional(store, layout.deletes),
     verification: await readOptional(store, layout.verification),
     embeddings: embeddingsSection(run, batches),
     modules: run.target.modules.map((m) => m.id),
@@ -191,7 +193,7 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
     if (target) {
       const totals = model.totals as unknown as Record<string, unknown>;
       await recordRunEnd(target, run.runId, failed ? 'failed' : 'succeeded', totals).catch(() => undefined);
-      await releaseRunLock(target, run.runId).catch(() => undefined);
+      await releaseRunLock(target, run.runId, run.lockHolder).catch(() => undefined);
     }
   }
   const migrated = batches.reduce((n, b) => n + b.migrated, 0);
@@ -225,6 +227,10 @@ async function reportEarlyFailure(
   const runId = runIdFrom(event.executionName);
   const layout = runLayout(runId);
   const dryRun = event.state?.dryRun === true || parsedInput(event.input)?.dryRun === true;
+  // Refused by the lock under a run id another execution is using: its folder is not ours to write.
+  if (error.name === 'MigrationLockedError' && (await store.list(layout.prefix)).length > 0) {
+    return { runId, status: 'failed', dryRun, report: null, accounting: null };
+  }
   const now = new Date().toISOString();
   const raw = event.state && typeof event.state === 'object' ? (event.state as Record<string, unknown>) : {};
   // The input as typed (it may be what failed): the rerun command repeats it, defaults filled in

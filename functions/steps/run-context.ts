@@ -8,6 +8,8 @@ import type { TargetLayout } from '../db/target-schema.js';
  */
 export interface RunContext {
   runId: string;
+  /** The execution holding the migration lock (real runs): its steps keep the lock's heartbeat. */
+  lockHolder?: string;
   dryRun: boolean;
   preserveEmbeddings: boolean;
   batchSize: number;
@@ -15,6 +17,8 @@ export interface RunContext {
   verifySliceSize: number;
   createUsers: boolean;
   incremental: boolean;
+  /** Leave in the target what the source deleted (absent in contexts from before the option). */
+  keepDeleted?: boolean;
   /** Incremental runs: rows updated after this ISO instant (the last successful run's watermark). */
   changedSince: string | null;
   mergeOnEmail: boolean;
@@ -52,6 +56,8 @@ export interface RunContext {
     deletedMemories: number;
     users: number;
     relations: number;
+    /** Memories whose updated_at is after the source's clock at Preflight (not trusted as a watermark). */
+    futureUpdated?: number;
   };
 }
 
@@ -70,6 +76,7 @@ export function reportableOptions(run: RunContext): Record<string, unknown> {
     batchSize: run.batchSize,
     createUsers: run.createUsers,
     incremental: run.incremental,
+    keepDeleted: run.keepDeleted ?? false,
     changedSince: run.changedSince,
     mergeOnEmail: run.mergeOnEmail,
     placeholderEmailDomain: run.placeholderEmailDomain ?? null,

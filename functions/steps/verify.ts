@@ -94,6 +94,7 @@ export async function verify(runtime: MigrationRuntime, event: VerifyEvent) {
     },
     {
       preserveEmbeddings: run.embedMode === 'preserve',
+      keepDeleted: run.keepDeleted ?? false,
       ...(fingerprints ? { fingerprints } : {}),
       ...(partial ? { notMigrated: partial.ids } : {}),
     },

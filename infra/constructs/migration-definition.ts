@@ -55,7 +55,7 @@ export function buildMigrationDefinition(scope: Construct, props: MigrationDefin
   const steps: IChainable[] = [
     lambdaStep(scope, 'Preflight', {
       fn: functions.Preflight,
-      payload: { 'input.$': '$', 'executionName.$': '$$.Execution.Name' },
+      payload: { 'input.$': '$', 'executionName.$': '$$.Execution.Name', 'executionId.$': '$$.Execution.Id' },
       resultPath: '$.run',
       functionTimeout,
     }),

@@ -164,7 +164,11 @@ describe('Function: runLocalExecution', () => {
       toleratedFailurePercentage: 0,
       toleratedFailureCount: 0,
     };
-    expect(calls[0]?.event).toEqual({ input, executionName: 'exec-1' });
+    expect(calls[0]?.event).toEqual({
+      input,
+      executionName: 'exec-1',
+      executionId: expect.stringMatching(/:execution:local:exec-1:[0-9a-f-]{36}$/),
+    });
     expect(calls.find((call) => call.task === 'Snapshot')?.event).toEqual({ run });
     expect(calls.find((call) => call.task === 'Users')?.event).toEqual({ run });
     expect(calls.find((call) => call.task === 'Verify')?.event).toEqual({

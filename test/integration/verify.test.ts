@@ -468,21 +468,34 @@ describe('Function: verifyMigration', () => {
     expect(check(result, 'content_checksums').samples?.[0]).toContain('is missing from work_memories');
   });
 
-  it('reports a memory soft-deleted after its migration as stale without failing', async () => {
+  it('fails on a memory soft-deleted after its migration that is still in the target, unless it is kept', async () => {
     // Prepare
     await source.query('UPDATE memories SET is_deleted = true WHERE id = $1', [subject.sourceId]);
 
     // Act
-    const result = await verify().finally(() =>
+    const [strict, keeping] = await Promise.all([
+      verify(),
+      verifyMigration(
+        { source, target, schema },
+        { preserveEmbeddings: true, sampleSize: 0, keepDeleted: true },
+      ),
+    ]).finally(() =>
       source.query('UPDATE memories SET is_deleted = false WHERE id = $1', [subject.sourceId]),
     );
 
     // Assess
-    expect(result.ok).toBe(true);
-    expect(result.counts.stale).toBe(1);
-    expect(check(result, 'accounting').detail).toContain(
+    expect(strict.ok).toBe(false);
+    expect(strict.counts.stale).toBe(1);
+    expect(check(strict, 'accounting')).toMatchObject({ ok: true });
+    expect(check(strict, 'accounting').detail).toContain(
       `1 ledger row(s) are stale (1 source memories soft-deleted since, 0 gone), e.g. ${subject.sourceId}`,
     );
+    expect(check(strict, 'deleted_in_source')).toMatchObject({
+      ok: false,
+      actual: 1,
+      samples: [subject.sourceId],
+    });
+    expect(check(keeping, 'deleted_in_source')).toMatchObject({ ok: true, actual: 1 });
   });
 
   it('fails the relationships check when a migrated relationship row is gone', async () => {

@@ -2,7 +2,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLayout } from '../../functions/core/run-options.js';
-import { recordRunEnd, releaseRunLock } from '../../functions/db/run-ledger.js';
+import { recordRunEnd } from '../../functions/db/run-ledger.js';
+import { releaseRunLock } from '../../functions/db/run-lock.js';
 import type { KeyRange } from '../../functions/db/source-reader.js';
 import {
   createMigrationRuntime,

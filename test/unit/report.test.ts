@@ -16,6 +16,7 @@ import {
   ESTIMATED_SNAPSHOT_MS_PER_MEMORY,
 } from '../../functions/core/report/timings.js';
 import type { ModuleId } from '../../functions/core/types.js';
+import { USER_DECISION_KINDS } from '../../functions/core/user-decisions.js';
 import type { VerificationResult } from '../../functions/core/verification.js';
 import type { UsersSummary } from '../../functions/db/user-migration.js';
 
@@ -82,6 +83,7 @@ const users: UsersSummary = {
     created: 3,
     conflict_email_merged: 0,
     conflict_email_skipped: 1,
+    conflict_token_skipped: 0,
     missing_email_placeholder: 0,
     missing_email_skipped: 1,
     not_found_skipped: 0,
@@ -366,7 +368,7 @@ describe('Function: buildMigrationReport', () => {
     const report = buildMigrationReport(data);
 
     // Assess
-    expect(report.users?.byDecision).toHaveLength(8);
+    expect(report.users?.byDecision).toHaveLength(USER_DECISION_KINDS.length);
     expect(report.users?.byDecision[1]).toEqual({ decision: 'matched_token', count: 6 });
     expect(report.users?.conflicts.map((c) => c.sourceUserId)).toEqual(['u-7', 'u-9']);
   });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { targetMemoryId } from '../../functions/core/ids.js';
+import type { SoundMemory as SourceMemory } from '../../functions/core/source-values.js';
 import { contentHash, type TransformInput, transformMemory } from '../../functions/core/transform.js';
-import type { Classification, ModuleId, SourceMemory } from '../../functions/core/types.js';
+import type { Classification, ModuleId } from '../../functions/core/types.js';
 
 function sourceMemory(overrides: Partial<SourceMemory> = {}): SourceMemory {
   return {

@@ -81,6 +81,17 @@ export interface ReportRunInput {
   error?: { name: string; message: string; step?: string; hint?: string };
 }
 
+export interface ReportDeletesInput {
+  dryRun: boolean;
+  kept: boolean;
+  memories: number;
+  rejectedForgotten: number;
+  relationships: number;
+  users: number;
+  usersKept: number;
+  samples: string[];
+}
+
 export interface ReportInput {
   run: ReportRunInput;
   source?: {
@@ -89,12 +100,16 @@ export interface ReportInput {
     deletedMemories: number;
     users: number;
     relations: number;
+    /** Memories updated "in the future" by the source's clock: read again by every incremental run. */
+    futureUpdated?: number;
   };
   plan?: { batchCount: number; relationBatchCount: number; batchSize: number };
   users?: ReportUsersInput | null;
   batches: ReportBatchInput[];
   relationships: ReportRelationshipInput[];
   cmi?: ReportCmiInput | null;
+  /** What the source deleted that the target held, removed by Plan (counted only in a dry run). */
+  deletes?: ReportDeletesInput | null;
   verification?: ReportVerificationInput | null;
   embeddings?: ReportEmbeddingsInput | null;
   /** The module counts of the last dry run before this run, for the classification section. */

@@ -88,6 +88,12 @@ function summary(r: MigrationReport): string[] {
       'Source users / relations',
       `${formatCount(r.source.users)} / ${formatCount(r.source.relations)}`,
     ]);
+    if (r.source.futureUpdated) {
+      rows.push([
+        'Source memories updated after the source clock’s now',
+        formatCount(r.source.futureUpdated),
+      ]);
+    }
   }
   rows.push(['Batches', formatCount(r.totals.batches)]);
   rows.push(['Memories read', formatCount(r.totals.read)]);
@@ -98,6 +104,13 @@ function summary(r: MigrationReport): string[] {
     rows.push([
       'Loaded (inserted / upserted / moved / withdrawn)',
       [r.load.inserted, r.load.upserted, r.load.moved, r.load.withdrawn].map(formatCount).join(' / '),
+    ]);
+  }
+  if (r.deletes) {
+    const d = r.deletes;
+    rows.push([
+      `Deleted in the source: ${r.run.dryRun ? 'would remove' : 'removed'} memories / relationships / users${d.kept ? ' (kept: --keep-deleted)' : ''}`,
+      [d.memories, d.relationships, d.users].map(formatCount).join(' / '),
     ]);
   }
   if (r.relationships) {

@@ -96,6 +96,7 @@ export interface MigrationReport {
   cmi: NonNullable<ReportInput['cmi']> | null;
   /** A tolerated partial run: the memory ranges that failed; their memories were not migrated. */
   notMigrated: { memories: number; ranges: NotMigratedRangeInput[] } | null;
+  deletes: NonNullable<ReportInput['deletes']> | null;
   verification: {
     ok: boolean;
     checks: Array<{
@@ -432,6 +433,7 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
     relationships: relationshipSection(relationshipParts, input.source?.relations ?? null),
     cmi: input.cmi ?? null,
     notMigrated: notMigratedSection(input.verification?.notMigratedRanges),
+    deletes: input.deletes ?? null,
     verification,
     embeddings,
     timings: {

@@ -1,0 +1,40 @@
+import pg from 'pg';
+import { UsageError } from './database-flags.js';
+
+/**
+ * The local runner opens up to `concurrency + 1` connections to each database (one per batch in
+ * flight, one for the steps around them). A server with fewer free connections answers the batches
+ * with "sorry, too many clients already" one after another: say so before anything starts, with
+ * the largest --concurrency that fits.
+ */
+export async function checkConnectionBudget(
+  databases: { role: string; url: string }[],
+  concurrency: number,
+): Promise<void> {
+  const needed = concurrency + 1;
+  for (const { role, url } of databases) {
+    const client = new pg.Client({ connectionString: url });
+    client.on('error', () => undefined);
+    let free: number;
+    let max: number;
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ max: number; free: number }>(
+        `SELECT current_setting('max_connections')::int AS max,
+                current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int
+                  - (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend') + 1 AS free`,
+      );
+      ({ max, free } = rows[0]!);
+    } catch {
+      // Preflight reports an unreachable database with its own message.
+      continue;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    if (needed > free) {
+      throw new UsageError(
+        `--concurrency ${concurrency} needs up to ${needed} connections to the ${role} database, which has ${free} free (max_connections ${max}): use --concurrency ${Math.max(1, free - 1)} or less.`,
+      );
+    }
+  }
+}
