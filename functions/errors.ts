@@ -54,6 +54,11 @@ export class SnapshotIntegrityError extends MigrationError {
   override name = 'SnapshotIntegrityError';
 }
 
+/** A run whose rejects passed a threshold: what it could write is written, but it did not succeed. */
+export class RejectThresholdError extends MigrationError {
+  override name = 'RejectThresholdError';
+}
+
 // SQLSTATE classes and codes that mean "try again": connection exceptions (08), serialization and
 // deadlock (40001, 40P01), too many connections (53300), admin shutdown/crash (57P01-57P03).
 const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '53300', '57P01', '57P02', '57P03']);

@@ -4,6 +4,7 @@
  * walked and its keys looked up in the source by primary key, once with nothing deleted and once
  * after 1,000 hard deletes (their target rows are then removed). Prints the figures.
  */
+import './require-node.cjs';
 import pg from 'pg';
 import { propagateDeletes } from '../functions/db/delete-propagation.js';
 import { ensureLedger } from '../functions/db/run-ledger.js';
@@ -15,7 +16,15 @@ import { parseFlags, positiveInteger, runCli } from './cli/database-flags.js';
 async function main(): Promise<number> {
   const values = parseFlags({ memories: { type: 'string' } });
   if (values.help) {
-    console.log('usage: npm run bench:deletes -- [--memories N (default 1000000)]');
+    console.log(`usage: npm run bench:deletes -- [options]
+
+What carrying the source's deletes over costs: a ledger of N migrated memories is walked and its
+keys looked up in the source by primary key, with nothing deleted and after 1,000 hard deletes.
+
+  --memories <n>  migrated memories in the ledger (default: 1000000)
+  --help          this text
+
+Example: npm run bench:deletes -- --memories 200000`);
     return 0;
   }
   const n = positiveInteger(values.memories, '--memories', 1_000_000);

@@ -9,6 +9,7 @@
  * memory (the original scripts' way) at the same latency and concurrency. Prints both rates and
  * the requests each needs. A benchmark: it prints figures, asserts nothing.
  */
+import './require-node.cjs';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';

@@ -3,6 +3,7 @@
  * How long `npm run migrate:bigmemory` takes to say that Preflight failed: the whole command, from
  * process start to exit, against local services with a target database that does not exist.
  */
+import './require-node.cjs';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';

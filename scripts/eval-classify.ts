@@ -6,13 +6,15 @@
  * recall, the confusion matrix, the fallback share and the share each rule kind decided. The last
  * line is `classify: test accuracy X%, fallback Y%` for the migration's classifier.
  */
-import { parseArgs } from 'node:util';
+import './require-node.cjs';
+import { pathToFileURL } from 'node:url';
 import { classifyMemory } from '../functions/core/classify.js';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../functions/core/modules.js';
 import { loadRules } from '../functions/core/rules.js';
 import type { SourceMemory } from '../functions/core/types.js';
 import { guideRulesModule } from './classify/guide-rules.js';
 import { type LabelledMemory, readSplit, type SplitName } from './classify/labelled-memories.js';
+import { parseFlags, runCli } from './cli/database-flags.js';
 
 interface Outcome {
   memory: LabelledMemory;
@@ -108,13 +110,27 @@ function topConfusions(outcomes: readonly Outcome[], count: number): string {
     .join('; ');
 }
 
-function main(): void {
-  const { values } = parseArgs({
-    options: {
-      split: { type: 'string', default: 'both' },
-      confusions: { type: 'string', default: '10' },
-    },
+const USAGE = `usage: npm run eval:classify [-- options]
+
+Scores the offline classifier and, as a baseline, the guide's original rules on the labelled
+corpus's dev and test splits: accuracy overall and by difficulty, precision and recall per module,
+the confusion matrix, the fallback share and the share each rule kind decided.
+
+  --split dev|test|both   which split(s) to score (default: both)
+  --confusions <n>        how many of the most common confusions to list (default: 10)
+  --help                  this text
+
+Example: npm run eval:classify -- --split test`;
+
+async function main(): Promise<number> {
+  const values = parseFlags({
+    split: { type: 'string', default: 'both' },
+    confusions: { type: 'string', default: '10' },
   });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   const splits: SplitName[] = values.split === 'both' ? ['dev', 'test'] : [values.split as SplitName];
   const rules = loadRules();
   const modules = [...MODULE_IDS];
@@ -145,6 +161,7 @@ function main(): void {
   console.log(
     `classify: ${split} accuracy ${(100 * last.accuracy).toFixed(1)}%, fallback ${(100 * last.fallback).toFixed(1)}%`,
   );
+  return 0;
 }
 
-main();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) runCli(main);

@@ -4,6 +4,7 @@
  * with headless Chromium at 1,280 and 1,920 px, so a person can look at what users will see.
  * Needs `chromium` on PATH (Debian: apt-get install -y chromium) or CHROMIUM=<path>.
  */
+import './require-node.cjs';
 import './cli/local-console.js';
 import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';

@@ -8,15 +8,16 @@
  * with at least "content" and "label"; "tags" and "source_metadata" help), holding a fifth of it
  * out to tune on.
  */
+import './require-node.cjs';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../functions/core/modules.js';
 import { loadRules } from '../functions/core/rules.js';
 import { InvalidInputError } from '../functions/errors.js';
 import { type LabelledMemory, readLabelled, readSplit, splitOf } from './classify/labelled-memories.js';
 import { loadPriors, tuneAndTrain } from './classify/train-model.js';
+import { parseFlags, runCli } from './cli/database-flags.js';
 
 export const SHIPPED_MODEL_PATH = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -29,16 +30,15 @@ const USAGE = `usage: npm run train:classify [-- options]
                   "tags", "source_metadata", "id") instead of the repository's corpus
   --modules LIST  comma-separated module ids the model chooses among (default: the labels seen)
   --out FILE      where to write the model (default: ${SHIPPED_MODEL_PATH})
-  --help          this text`;
+  --help          this text
 
-function main(): number {
-  const { values } = parseArgs({
-    options: {
-      labels: { type: 'string' },
-      modules: { type: 'string' },
-      out: { type: 'string', default: SHIPPED_MODEL_PATH },
-      help: { type: 'boolean', default: false },
-    },
+Example: npm run train:classify -- --labels my-memories.jsonl`;
+
+async function main(): Promise<number> {
+  const values = parseFlags({
+    labels: { type: 'string' },
+    modules: { type: 'string' },
+    out: { type: 'string', default: SHIPPED_MODEL_PATH },
   });
   if (values.help) {
     console.log(USAGE);
@@ -112,9 +112,4 @@ function main(): number {
   return 0;
 }
 
-try {
-  process.exitCode = main();
-} catch (error) {
-  console.error(`train:classify failed: ${error instanceof Error ? error.message : String(error)}`);
-  process.exitCode = 1;
-}
+runCli(main);

@@ -4,7 +4,7 @@
  * tolerated failures. A run that migrated nothing of a source with live memories never succeeds,
  * whatever the thresholds say.
  */
-import { MigrationError } from '../errors.js';
+import { RejectThresholdError } from '../errors.js';
 
 export const DEFAULT_MAX_REJECT_RATIO = 0.01;
 
@@ -90,16 +90,19 @@ export function judgeRejects(tally: RejectTally, thresholds: RejectThresholds): 
   };
 }
 
-/** A run whose rejects passed a threshold: what it could write is written, but it did not succeed. */
-export class RejectThresholdError extends MigrationError {
-  constructor(verdict: ThresholdVerdict, options: { dryRun: boolean }) {
-    const fix =
-      verdict.exceeded === 'nothingMigrated'
-        ? 'See the reasons in the report; nothing can succeed until they are fixed.'
-        : 'Fix the reasons in the report, or raise --max-reject-ratio / --max-rejects ("maxRejectRatio" / "maxRejects") if these rejects are acceptable.';
-    super(`${options.dryRun ? 'The real run would fail: ' : ''}${verdict.statement}. ${fix}`, {
+/** The error of a run whose rejects passed a threshold, saying which, the counts and the fix. */
+export function rejectThresholdError(
+  verdict: ThresholdVerdict,
+  options: { dryRun: boolean },
+): RejectThresholdError {
+  const fix =
+    verdict.exceeded === 'nothingMigrated'
+      ? 'See the reasons in the report; nothing can succeed until they are fixed.'
+      : 'Fix the reasons in the report, or raise --max-reject-ratio / --max-rejects ("maxRejectRatio" / "maxRejects") if these rejects are acceptable.';
+  return new RejectThresholdError(
+    `${options.dryRun ? 'The real run would fail: ' : ''}${verdict.statement}. ${fix}`,
+    {
       context: { ...verdict },
-    });
-    this.name = 'RejectThresholdError';
-  }
+    },
+  );
 }

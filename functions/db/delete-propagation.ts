@@ -182,8 +182,8 @@ async function walkLedger(
 
 /**
  * The keys of `keys` the source still has, probed one by one through the primary key: `id =
- * ANY(array)` of a few thousand keys made the planner scan the whole table instead (170 ms a chunk
- * at 1,000,000 memories, against 22 ms for the probes). Keys that are not values of the source's
+ * ANY(array)` of a few thousand keys made the planner scan the whole table instead
+ * (docs/performance.md). Keys that are not values of the source's
  * key type (a ledger written against another source) cannot be there: compared as text instead.
  */
 async function liveKeys(source: Pool, probe: SourceProbe, keys: string[]): Promise<Set<string>> {

@@ -2,7 +2,7 @@ import type { BatchSummary } from '../core/batch.js';
 import {
   DEFAULT_MAX_REJECT_RATIO,
   judgeRejects,
-  RejectThresholdError,
+  rejectThresholdError,
   type ThresholdVerdict,
 } from '../core/reject-thresholds.js';
 import { runLayout } from '../core/run-options.js';
@@ -53,5 +53,5 @@ export async function judgeRunRejects(runtime: MigrationRuntime, run: RunContext
 
 /** Fails the run, by name, when its rejects passed a threshold. */
 export function enforceRejectThresholds(verdict: ThresholdVerdict, run: Pick<RunContext, 'dryRun'>): void {
-  if (!verdict.ok) throw new RejectThresholdError(verdict, { dryRun: run.dryRun });
+  if (!verdict.ok) throw rejectThresholdError(verdict, { dryRun: run.dryRun });
 }

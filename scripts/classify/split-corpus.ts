@@ -4,6 +4,7 @@
  * Splits labelled corpus files once into data/classification/{train,dev,test}.jsonl by a hash of
  * each id (60/20/20), so an item's split never depends on file order or on what else is added.
  */
+import '../require-node.cjs';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CORPUS_DIR, readLabelled, SPLITS, splitOf } from './labelled-memories.js';

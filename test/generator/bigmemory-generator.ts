@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { classifyDatabaseFailure, InvalidInputError, PreflightError } from '../../functions/errors.js';
 import { redactDatabaseUrl } from '../../functions/runtime/database-urls.js';
+import { defaultTargetVariant } from '../harness/templates.js';
 import { copyRows } from './copy-rows.js';
 import { EmbeddingSpace } from './embedding-space.js';
 import {
@@ -31,6 +32,12 @@ export interface GenerateBigMemoryOptions {
   relations?: number;
   /** Plant the rare row defects (non-object metadata, NULL tags/content, unknown user). Default true. */
   defects?: boolean;
+  /**
+   * Give some users no email. Default: unless the process writes the older Federated Memory
+   * schema, which requires one (its users' memories would be rejected, past the default reject
+   * threshold, unless a run names a placeholder email domain — tested on its own).
+   */
+  usersWithoutEmail?: boolean;
   targetDatabaseUrl?: string;
   targetCollisions?: TargetCollisions;
   onProgress?: (done: number, total: number) => void;
@@ -126,6 +133,7 @@ export async function generateBigMemory(options: GenerateBigMemoryOptions): Prom
     users: options.users,
     defects: options.defects ?? true,
   };
+  const usersWithoutEmail = options.usersWithoutEmail ?? defaultTargetVariant() !== 'older';
   const relationCount = options.relations ?? Math.floor(options.memories * DEFAULT_RELATIONS_PER_MEMORY);
   const collisions = options.targetCollisions ?? { sameToken: 0, sameEmail: 0 };
   const chosen = chooseCollisionUsers(shape.seed, shape.users, collisions);
@@ -138,7 +146,7 @@ export async function generateBigMemory(options: GenerateBigMemoryOptions): Prom
       source,
       'users',
       USER_COLUMNS.map(([c]) => c),
-      userTuples(shape, summary),
+      userTuples(shape, summary, usersWithoutEmail),
     );
     await copyRows(
       source,
@@ -211,10 +219,14 @@ function emptySummary(
   };
 }
 
-function* userTuples(shape: DatasetShape, summary: GeneratorSummary): Generator<Buffer> {
+function* userTuples(
+  shape: DatasetShape,
+  summary: GeneratorSummary,
+  usersWithoutEmail: boolean,
+): Generator<Buffer> {
   const variants = summary.userVariants;
   for (let index = 0; index < shape.users; index++) {
-    const user = planUser(shape.seed, index);
+    const user = planUser(shape.seed, index, usersWithoutEmail);
     if (user.isActive) variants.active++;
     else variants.inactive++;
     if (user.email === null) variants.withoutEmail++;

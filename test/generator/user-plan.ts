@@ -29,14 +29,17 @@ const BCRYPT_ALPHABET = './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 /**
  * Variants sit at fixed residues (not random draws) so even a few dozen users include each:
- * no email ≈ 6%, inactive ≈ 8%, no password (e.g. OAuth sign-ups) ≈ 3%.
+ * no email ≈ 6% (none when `withoutEmail` is false), inactive ≈ 8%, no password (e.g. OAuth
+ * sign-ups) ≈ 3%.
  */
-export function planUser(seed: number, index: number): SourceUser {
+export function planUser(seed: number, index: number, withoutEmail = true): SourceUser {
   const random = new RowRandom(seed, STREAM.user, index);
   const first = random.pick(FIRST_NAMES);
   const last = random.pick(LAST_NAMES);
   const email =
-    index % 17 === 5 ? null : `${first}.${last}${index}@${random.pick(EMAIL_DOMAINS)}`.toLowerCase();
+    withoutEmail && index % 17 === 5
+      ? null
+      : `${first}.${last}${index}@${random.pick(EMAIL_DOMAINS)}`.toLowerCase();
   let hash = '$2b$10$';
   for (let i = 0; i < 53; i++) hash += BCRYPT_ALPHABET[random.int(BCRYPT_ALPHABET.length)];
   // Users exist before the memories they own (memories start at BASE_TIME_MS).

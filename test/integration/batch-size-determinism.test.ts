@@ -52,7 +52,8 @@ describe('Classification does not depend on how the key space is cut', () => {
 
     // Assess: the same memories, each decided the same way, centroid placements included
     const centroidPlaced = [...medium.values()].filter((a) => a.includes(' centroid:')).length;
-    expect(centroidPlaced).toBeGreaterThan(20);
+    // The text model decides most memories; the few it leaves reach the centroids.
+    expect(centroidPlaced).toBeGreaterThan(0);
     expect(medium.size).toBeGreaterThan(5_000);
     expect(Object.fromEntries(small)).toEqual(Object.fromEntries(medium));
     expect(Object.fromEntries(large)).toEqual(Object.fromEntries(medium));

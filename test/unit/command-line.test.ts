@@ -15,6 +15,7 @@ const NOT_RUN_OPTIONS: Record<string, string> = {
   help: 'prints the usage',
   'create-users': 'the default, kept for symmetry with --no-create-users',
   'check-rejects-first': 'runs a dry run before this one; not an option of the run itself',
+  'break-lock': "takes a dead run's lock over: a rerun must ask for that itself",
 };
 
 /** Splits a command the way a POSIX shell does for the quoting shellQuote produces. */
@@ -83,6 +84,15 @@ const EVERY_FLAG = [
   '3',
   '--verify-slice-size',
   '5000',
+  '--classifier',
+  'llm',
+  '--llm-model',
+  'gpt-4o-mini',
+  '--embedding-tpm',
+  '500000',
+  '--embedding-rpm',
+  '2000',
+  '--keep-deleted',
 ];
 
 describe('Function: migrateCommandLine', () => {

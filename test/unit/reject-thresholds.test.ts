@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judgeRejects, RejectThresholdError } from '../../functions/core/reject-thresholds.js';
+import { judgeRejects, rejectThresholdError } from '../../functions/core/reject-thresholds.js';
 import { parseMigrationInput } from '../../functions/core/run-options.js';
 
 const tally = (
@@ -50,7 +50,7 @@ describe('Function: judgeRejects', () => {
       { maxRejectRatio: 0.05 },
     );
 
-    const error = new RejectThresholdError(verdict, { dryRun: false });
+    const error = rejectThresholdError(verdict, { dryRun: false });
 
     expect(error.name).toBe('RejectThresholdError');
     expect(error.message).toContain('90 of 100 memories rejected (90%), over the maximum reject ratio of 5%');

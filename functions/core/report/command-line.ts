@@ -58,6 +58,14 @@ export function migrateFlags(input: Record<string, unknown>, options: CommandOpt
     add('--max-reject-ratio', input.maxRejectRatio);
   }
   if (typeof input.maxRejects === 'number') add('--max-rejects', input.maxRejects);
+  if (input.classifier === 'llm') {
+    add('--classifier', 'llm');
+    if (typeof input.llmModel === 'string') add('--llm-model', input.llmModel);
+  }
+  if (typeof input.embeddingTpm === 'number') add('--embedding-tpm', input.embeddingTpm);
+  if (typeof input.embeddingRpm === 'number') add('--embedding-rpm', input.embeddingRpm);
+  if (input.keepDeleted === true) add('--keep-deleted');
+  // --break-lock is left out on purpose: a rerun should not take a lock over without being asked.
   if (options.concurrency !== undefined) add('--concurrency', options.concurrency);
   if (typeof input.verifySliceSize === 'number' && input.verifySliceSize !== DEFAULT_VERIFY_SLICE_SIZE) {
     add('--verify-slice-size', input.verifySliceSize);
