@@ -182,6 +182,11 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     embeddingPricePerMillionTokens: input.embeddingPricePerMillionTokens,
     hasUserMap: Boolean(input.userMapS3Uri),
     hasRules: Boolean(input.rules),
+    search: {
+      users: input.searchUsers,
+      queriesPerUser: input.searchQueriesPerUser,
+      ...(input.minRecall !== undefined ? { minRecall: input.minRecall } : {}),
+    },
     sourceSchema,
     target,
     startedAt: new Date().toISOString(),

@@ -50,6 +50,8 @@ function hintFor(name: string): string {
       return 'Nothing was written. Correct the execution input (or the user map / rules file) as the message says and start again.';
     case 'MigrationLockedError':
       return 'Another run is in progress. Wait for it, or release a stale lock as the message says.';
+    case 'SearchRecallError':
+      return 'The data was written and reconciles, but search finds less of what it found before; see the search equivalence section. Fix the cause (model, vectors, modules) and re-run, or roll back; lower minRecall only as a decision.';
     case 'VerificationError':
       return 'The data was written but does not reconcile; see the verification checks. Re-running is safe (idempotent); roll back the run if needed.';
     default:
@@ -102,6 +104,7 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
     relationships,
     cmi: await readOptional(store, layout.cmi),
     verification: await readOptional(store, layout.verification),
+    search: await readOptional(store, layout.search),
     embeddings: embeddingsSection(run, batches),
     modules: run.target.modules.map((m) => m.id),
   };

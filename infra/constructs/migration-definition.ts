@@ -35,8 +35,8 @@ export const RDS_SNAPSHOT_POLL_SECONDS = 60;
 
 /**
  * Preflight → Snapshot (→ wait for RDS snapshots) → Users → Plan → MigrateBatches →
- * MigrateRelationships → RebuildCmi → VerifySlices → Verify → Report, every step caught into
- * FailureReport → MigrationFailed.
+ * MigrateRelationships → RebuildCmi → VerifySlices → Verify → VerifySearch → Report, every step
+ * caught into FailureReport → MigrationFailed.
  *
  * The chain is a plain list of steps (`steps` below). In front of it, `Mode` sends an input with
  * `rollbackRunId` to the Rollback task and one with `restore` to the Restore task instead: such an
@@ -97,6 +97,7 @@ export function buildMigrationDefinition(scope: Construct, props: MigrationDefin
       onFailure,
     ),
     step('Verify', { ...RUN, 'plan.$': '$.plan' }, '$.verify'),
+    step('VerifySearch', RUN, '$.search'),
     lambdaStep(scope, 'Report', {
       fn: functions.Report,
       payload: { ...RUN, 'users.$': '$.users', 'plan.$': '$.plan', 'verify.$': '$.verify' },

@@ -15,6 +15,7 @@ import {
   runBadge,
 } from './formatting.js';
 import type { MigrationReport, SampleDecision } from './model.js';
+import { searchSectionHtml } from './search-section.js';
 
 const MODULE_COLOURS: Record<string, string> = {
   work: '#2563eb',
@@ -424,6 +425,7 @@ ${users(report)}
 ${relationships(report)}
 ${cmi(report)}
 ${verification(report)}
+${searchSectionHtml(report.search, { e, table, section })}
 ${embeddings(report)}
 ${timings(report)}
 ${nextSteps(report)}

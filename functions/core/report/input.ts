@@ -6,6 +6,7 @@
 import type { BatchSummary, MemoryDecision } from '../batch.js';
 import type { RebuildCmiResult } from '../cmi.js';
 import type { RelationshipBatchSummary } from '../relationships.js';
+import type { SearchRecallResult } from '../search-recall.js';
 import type { VerificationCheck, VerificationCounts } from '../verification.js';
 
 /** One line of a batch's decisions, as sampled for the report (a batch's own decision type). */
@@ -76,6 +77,8 @@ export interface ReportInput {
   relationships: ReportRelationshipInput[];
   cmi?: ReportCmiInput | null;
   verification?: ReportVerificationInput | null;
+  /** The search-equivalence check's result (the VerifySearch step's). */
+  search?: SearchRecallResult | null;
   embeddings?: ReportEmbeddingsInput | null;
   /** The Distributed Map's MaxConcurrency: how many batches run at once. */
   concurrency?: number;

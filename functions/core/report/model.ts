@@ -99,6 +99,7 @@ export interface MigrationReport {
       samples: string[];
     }>;
   } | null;
+  search: NonNullable<ReportInput['search']> | null;
   embeddings: {
     mode: 'preserve' | 'regenerate';
     model: string | null;
@@ -391,6 +392,7 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
     relationships: relationshipSection(relationshipParts, input.source?.relations ?? null),
     cmi: input.cmi ?? null,
     verification,
+    search: input.search ?? null,
     embeddings,
     timings: {
       measured: measureTimings(batches, run, input.cmi?.durationMs ?? null),
