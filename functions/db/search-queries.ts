@@ -2,7 +2,9 @@
  * The SQL of the search-equivalence check. Every search is exact: pgvector's `<=>` (cosine
  * distance) in ORDER BY over one user's rows, which no ANN index answers unless one exists and the
  * planner picks it; the check never creates one. A user's rows come through the `userId` / `user_id`
- * indexes, so the cost grows with the sampled users' memories, not with the tables.
+ * indexes, so the cost grows with the sampled users' memories, not with the tables. Query vectors
+ * travel as text and are cast once in a MATERIALIZED CTE: inlined, the cast ran once per compared
+ * row.
  */
 import type { ClientBase } from 'pg';
 import type { ModuleRegistry } from '../core/modules.js';
@@ -76,7 +78,7 @@ export async function sourceTopK(
   const memoryIds = queries.map((q) => ('memoryId' in q ? q.memoryId : null));
   const vectors = queries.map((q) => ('vector' in q ? vectorLiteral(q.vector) : null));
   const { rows } = await client.query<{ key: string; id: string; d: number }>(
-    `WITH q AS (
+    `WITH q AS MATERIALIZED (
        SELECT a.key, a.memory_id, COALESCE(a.vec::vector, m.embedding) AS v
          FROM unnest($2::text[], $3::text[], $4::text[]) AS a(key, memory_id, vec)
          LEFT JOIN memories m ON m.id = a.memory_id::${schema.memoryIdType})
@@ -179,7 +181,7 @@ export async function targetTopK(
 ): Promise<Map<string, string[]>> {
   if (queries.length === 0 || moduleIds.length === 0) return new Map();
   const { rows } = await client.query<{ key: string; id: string; d: number }>(
-    `WITH q AS (SELECT a.key, a.exclude, a.vec::vector AS v FROM unnest($2::text[], $3::text[], $4::text[]) AS a(key, exclude, vec))
+    `WITH q AS MATERIALIZED (SELECT a.key, a.exclude, a.vec::vector AS v FROM unnest($2::text[], $3::text[], $4::text[]) AS a(key, exclude, vec))
      SELECT q.key, n.id, n.d FROM q CROSS JOIN LATERAL (
        SELECT r.id, r.embedding <=> q.v AS d FROM (${userModuleRows(modules, moduleIds, 'id::text AS id, embedding')}) r
         WHERE q.exclude IS NULL OR r.id <> q.exclude

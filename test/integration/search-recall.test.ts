@@ -111,10 +111,8 @@ describe('Search equivalence: the target finds what the source found', () => {
 
   it('misrouting 10% of memories lowers the routed recall and the losses name them', async () => {
     const before = await engineRecall(sourceUrl, targetUrl);
-    const started = performance.now();
     const moved = await misroute(targetUrl);
     const after = await engineRecall(sourceUrl, targetUrl);
-    console.log('engine', performance.now() - started, after.seconds);
     expect(after.exact.recall).toBe(1);
     expect(after.routed.recall).toBeLessThan(before.routed.recall);
     expect(after.routingLosses.length).toBeGreaterThan(0);
