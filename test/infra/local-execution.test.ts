@@ -71,6 +71,7 @@ function fixtureHandlers(s3: S3Client, bucket: string, calls: Call[]): Record<st
     RebuildCmi: task('RebuildCmi', () => ({ rows: 30 })),
     VerifySlice: task('VerifySlice', () => ({ compared: 5 })),
     Verify: task('Verify', () => ({ reconciled: true })),
+    VerifySearch: task('VerifySearch', () => ({ skipped: false, passed: true })),
     Report: task('Report', (event) =>
       event.failed ? { reportKey: 'runs/run-1/failure.json' } : { reportKey: 'runs/run-1/report.json' },
     ),
@@ -152,6 +153,7 @@ describe('Function: runLocalExecution', () => {
       'RebuildCmi',
       'VerifySlice',
       'Verify',
+      'VerifySearch',
       'Report',
     ]);
     const run = { runId: 'run-1', bucket, runPrefix: 'runs/run-1/', options: input };

@@ -45,6 +45,7 @@ describe('Class: MigrationStateMachine', () => {
       'RebuildCmi',
       'VerifySlices',
       'Verify',
+      'VerifySearch',
       'Report',
     ]);
     expect(definition.States.Report?.End).toBe(true);
@@ -66,6 +67,7 @@ describe('Class: MigrationStateMachine', () => {
     expect(states.Users).toMatchObject({ Parameters: { 'run.$': '$.run' }, ResultPath: '$.users' });
     expect(states.Plan).toMatchObject({ Parameters: { 'run.$': '$.run' }, ResultPath: '$.plan' });
     expect(states.RebuildCmi).toMatchObject({ Parameters: { 'run.$': '$.run' }, ResultPath: '$.cmi' });
+    expect(states.VerifySearch).toMatchObject({ Parameters: { 'run.$': '$.run' }, ResultPath: '$.search' });
     expect(states.Verify).toMatchObject({
       Parameters: { 'run.$': '$.run', 'plan.$': '$.plan' },
       ResultPath: '$.verify',
@@ -125,7 +127,7 @@ describe('Class: MigrationStateMachine', () => {
   it('retries only the transient error names, with backoff and full jitter', () => {
     // Assess
     const tasks = tasksOf(definition.States);
-    expect(tasks).toHaveLength(14);
+    expect(tasks).toHaveLength(15);
     for (const [, task] of tasks) {
       expect(task.Retry).toEqual([
         {
@@ -146,7 +148,7 @@ describe('Class: MigrationStateMachine', () => {
       ([name, state]) =>
         !['FailureReport', 'Rollback', 'Restore'].includes(name) && ['Task', 'Map'].includes(state.Type),
     );
-    expect(steps).toHaveLength(11);
+    expect(steps).toHaveLength(12);
     for (const [, state] of steps) {
       expect(state.Catch).toEqual([
         { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'FailureReport' },
