@@ -134,8 +134,8 @@ async function main(): Promise<number> {
     ...(minRecall !== undefined ? { minRecall } : {}),
     ...(flags.queries ? { texts: await textQueries(flags.queries, flags) } : {}),
   };
-  const source = new pg.Pool({ connectionString: sourceUrl, max: 1 });
-  const target = new pg.Pool({ connectionString: targetUrl, max: 1 });
+  const source = new pg.Pool({ connectionString: sourceUrl, max: 4 });
+  const target = new pg.Pool({ connectionString: targetUrl, max: 4 });
   try {
     const schema = await introspectSource(source);
     const layout = await inspectTarget(target);

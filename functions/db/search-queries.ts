@@ -198,30 +198,52 @@ export async function targetTopK(
 }
 
 /**
- * Per module, the similarity (1 - cosine distance, as `routeQuery` computes it) of the user's CMI
- * entries to a query reduced to the CMI's size: the average of those above `threshold` and of all.
- * The query memory's own entry (`exclude`, its target id) stays out: a real question is not itself
- * a memory, and its own entry at similarity 1 would always route to its own module.
+ * Per query and module, the similarity (1 - cosine distance, as `routeQuery` computes it) of the
+ * user's CMI entries to the query reduced to the CMI's size: the average of those above
+ * `threshold` and of all. The query memory's own entry (`exclude`, its target id) stays out: a real
+ * question is not itself a memory, and its own entry at similarity 1 would always route to its own
+ * module. One statement for all of a user's queries.
  */
 export async function cmiModuleSimilarities(
   client: ClientBase,
   userId: string,
-  reduced: Float32Array,
+  queries: readonly TargetQuery[],
   threshold: number,
-  exclude: string | null,
-): Promise<Array<{ module: string; matchedAverage: number | null; average: number }>> {
-  const { rows } = await client.query<{ module: string; matched: number | null; average: number }>(
-    `SELECT "moduleId" AS module, avg(s) FILTER (WHERE s > $3) AS matched, avg(s) AS average
-       FROM (SELECT "moduleId", 1 - (embedding <=> $2::vector) AS s FROM memory_index
-              WHERE "userId" = $1 AND embedding IS NOT NULL AND ($4::text IS NULL OR "remoteMemoryId" <> $4)) c
-      GROUP BY "moduleId"`,
-    [userId, vectorLiteral(reduced), threshold, exclude],
+): Promise<Map<string, Array<{ module: string; matchedAverage: number | null; average: number }>>> {
+  const byKey = new Map<string, Array<{ module: string; matchedAverage: number | null; average: number }>>();
+  if (queries.length === 0) return byKey;
+  const { rows } = await client.query<{
+    key: string;
+    module: string;
+    matched: number | null;
+    average: number;
+  }>(
+    `WITH q AS MATERIALIZED (SELECT a.key, a.exclude, a.vec::vector AS v FROM unnest($2::text[], $3::text[], $4::text[]) AS a(key, exclude, vec)),
+          c AS MATERIALIZED (SELECT "moduleId", "remoteMemoryId", embedding FROM memory_index
+                              WHERE "userId" = $1 AND embedding IS NOT NULL)
+     SELECT q.key, c."moduleId" AS module,
+            avg(1 - (c.embedding <=> q.v)) FILTER (WHERE 1 - (c.embedding <=> q.v) > $5) AS matched,
+            avg(1 - (c.embedding <=> q.v)) AS average
+       FROM q JOIN c ON q.exclude IS NULL OR c."remoteMemoryId" <> q.exclude
+      GROUP BY q.key, c."moduleId"`,
+    [
+      userId,
+      queries.map((q) => q.key),
+      queries.map((q) => q.exclude),
+      queries.map((q) => vectorLiteral(q.vector)),
+      threshold,
+    ],
   );
-  return rows.map((r) => ({
-    module: r.module,
-    matchedAverage: r.matched === null ? null : Number(r.matched),
-    average: Number(r.average),
-  }));
+  for (const r of rows) {
+    const list = byKey.get(r.key) ?? [];
+    list.push({
+      module: r.module,
+      matchedAverage: r.matched === null ? null : Number(r.matched),
+      average: Number(r.average),
+    });
+    byKey.set(r.key, list);
+  }
+  return byKey;
 }
 
 /** The start of these source memories' content, for the report's losses. */

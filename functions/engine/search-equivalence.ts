@@ -79,23 +79,32 @@ export async function searchEquivalence(
   const k = options.k ?? DEFAULT_SEARCH_SAMPLE.k;
   const tally = new SearchRecallTally(k);
   const modules = new ModuleRegistry(deps.layout.modules);
-  const source = await deps.source.connect();
-  let target: PoolClient | undefined;
   try {
-    target = await deps.target.connect();
-    const c: Clients = { source, target, schema: deps.schema, layout: deps.layout, modules, k };
-    const work = options.texts ? await textWork(c, options.texts) : await neighbourWork(c, options);
-    for (const item of work) await checkUser(c, item, tally);
+    const work = await withClients(deps, modules, k, async (c) =>
+      options.texts ? textWork(c, options.texts) : neighbourWork(c, options),
+    );
+    // Users are independent: a few lanes, each with a connection to either side, keep the
+    // databases busy instead of waiting on one round trip at a time. A pool smaller than the lanes
+    // only makes lanes wait for a connection (each takes the source's before the target's).
+    let next = 0;
+    const lanes = Array.from({ length: Math.min(SEARCH_LANES, work.length) }, () =>
+      withClients(deps, modules, k, async (c) => {
+        while (next < work.length) await checkUser(c, work[next++] as UserWork, tally);
+      }),
+    );
+    await Promise.all(lanes);
     const result = tally.result({
       queryKind: options.texts ? 'texts' : 'neighbours',
       ...(options.minRecall !== undefined ? { minRecall: options.minRecall } : {}),
       seconds: 0,
     });
-    const snippets = await sourceSnippets(
-      source,
-      deps.schema,
-      result.routingLosses.map((l) => l.sourceId),
-      SNIPPET_LENGTH,
+    const snippets = await withClients(deps, modules, k, (c) =>
+      sourceSnippets(
+        c.source,
+        deps.schema,
+        result.routingLosses.map((l) => l.sourceId),
+        SNIPPET_LENGTH,
+      ),
     );
     for (const loss of result.routingLosses) {
       const snippet = snippets.get(loss.sourceId);
@@ -105,6 +114,23 @@ export async function searchEquivalence(
     return result;
   } catch (error) {
     throw classifyDatabaseFailure(error, { step: 'search equivalence' });
+  }
+}
+
+/** Users checked at once. */
+const SEARCH_LANES = 4;
+
+async function withClients<T>(
+  deps: SearchEquivalenceDeps,
+  modules: ModuleRegistry,
+  k: number,
+  work: (c: Clients) => Promise<T>,
+): Promise<T> {
+  const source = await deps.source.connect();
+  let target: PoolClient | undefined;
+  try {
+    target = await deps.target.connect();
+    return await work({ source, target, schema: deps.schema, layout: deps.layout, modules, k });
   } finally {
     source.release();
     target?.release();
@@ -220,21 +246,8 @@ async function checkUser(c: Clients, work: UserWork, tally: SearchRecallTally): 
     targetUser === null
       ? new Map<string, string[]>()
       : await targetTopK(c.target, c.modules, c.modules.ids, targetUser, targetQueries, c.k);
-  const routed = new Map<string, string[]>();
-  if (targetUser !== null) {
-    for (const q of targetQueries) {
-      const similarities = await cmiModuleSimilarities(
-        c.target,
-        targetUser,
-        reduceEmbeddingForCmi(q.vector, c.layout.vectors.cmiDimensions),
-        ROUTE_SIMILARITY_THRESHOLD,
-        q.exclude,
-      );
-      const chosen = rankModules(similarities.filter((s) => c.modules.has(s.module)));
-      const hits = await targetTopK(c.target, c.modules, chosen, targetUser, [q], c.k);
-      routed.set(q.key, hits.get(q.key) ?? []);
-    }
-  }
+  const routed =
+    targetUser === null ? new Map<string, string[]>() : await routedTopK(c, targetUser, targetQueries);
   const bucket = userBucket(user.liveMemories);
   let rejected = 0;
   for (const q of queries) {
@@ -253,4 +266,35 @@ async function checkUser(c: Clients, work: UserWork, tally: SearchRecallTally): 
     tally.add(user.userId, outcome, moduleOf, sourceOf);
   }
   tally.addRejectedHits(rejected);
+}
+
+/**
+ * Federated Memory's route for each query: the query reduced to the CMI's size, modules ranked by
+ * the CMI, then the chosen module tables searched with the full vector. Queries routed to the same
+ * modules share one search statement.
+ */
+async function routedTopK(
+  c: Clients,
+  targetUser: string,
+  queries: readonly TargetQuery[],
+): Promise<Map<string, string[]>> {
+  const reduced = queries.map((q) => ({
+    ...q,
+    vector: reduceEmbeddingForCmi(q.vector, c.layout.vectors.cmiDimensions),
+  }));
+  const similarities = await cmiModuleSimilarities(c.target, targetUser, reduced, ROUTE_SIMILARITY_THRESHOLD);
+  const byRoute = new Map<string, { modules: string[]; queries: TargetQuery[] }>();
+  for (const q of queries) {
+    const modules = rankModules((similarities.get(q.key) ?? []).filter((s) => c.modules.has(s.module)));
+    const route = modules.join('\n');
+    const group = byRoute.get(route) ?? { modules, queries: [] };
+    group.queries.push(q);
+    byRoute.set(route, group);
+  }
+  const routed = new Map<string, string[]>();
+  for (const { modules, queries: group } of byRoute.values()) {
+    const hits = await targetTopK(c.target, c.modules, modules, targetUser, group, c.k);
+    for (const q of group) routed.set(q.key, hits.get(q.key) ?? []);
+  }
+  return routed;
 }
