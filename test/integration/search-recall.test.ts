@@ -11,28 +11,32 @@ import type { SearchRecallResult } from '../../functions/core/search-recall.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { introspectSource } from '../../functions/db/source-schema.js';
 import { inspectTarget } from '../../functions/db/target-schema.js';
-import { searchEquivalence } from '../../functions/engine/search-equivalence.js';
+import {
+  type SearchEquivalenceOptions,
+  searchEquivalence,
+} from '../../functions/engine/search-equivalence.js';
 import { FileRunStore, getJson } from '../../functions/store/run-store.js';
 import { generateBigMemory } from '../generator/bigmemory-generator.js';
 import { createTarget, freshDatabases } from '../harness/databases.js';
-import { type EmbeddingsServer, startEmbeddingsServer } from '../harness/embeddings-server.js';
+import { type EmbeddingsServer, embeddingFor, startEmbeddingsServer } from '../harness/embeddings-server.js';
 import { withClient } from '../support/checksums.js';
 import { runSteps, type StepRunResult } from '../support/run-steps.js';
 
 const API_KEY = 'sk-search-3f9a1c7e5b2d4086a1e9c3b7d5f20864';
 const INPUT = { batchSize: 200, createUsers: true };
 
-async function engineRecall(sourceUrl: string, targetUrl: string): Promise<SearchRecallResult> {
+async function engineRecall(
+  sourceUrl: string,
+  targetUrl: string,
+  options: SearchEquivalenceOptions = { queriesPerUser: 20 },
+): Promise<SearchRecallResult> {
   // More queries per user than the default: the figures then move by more than noise.
   const source = new pg.Pool({ connectionString: sourceUrl, max: 1 });
   const target = new pg.Pool({ connectionString: targetUrl, max: 1 });
   try {
     const client = await source.connect();
     const schema = await introspectSource(client).finally(() => client.release());
-    return await searchEquivalence(
-      { source, target, schema, layout: await inspectTarget(target) },
-      { queriesPerUser: 20 },
-    );
+    return await searchEquivalence({ source, target, schema, layout: await inspectTarget(target) }, options);
   } finally {
     await Promise.all([source.end(), target.end()]);
   }
@@ -107,6 +111,26 @@ describe('Search equivalence: the target finds what the source found', () => {
     ).toString();
     expect(report).toContain('## Search equivalence');
     expect(report).toContain(`recall@10 exact 1.000`);
+  });
+
+  it('real query texts, embedded once, find the same memories on both sides in preserve mode', async () => {
+    const users = await withClient(sourceUrl, async (c) => {
+      const { rows } = await c.query<{ id: string }>(
+        'SELECT DISTINCT user_id::text AS id FROM memories WHERE is_deleted IS NOT TRUE ORDER BY 1 LIMIT 2',
+      );
+      return rows.map((r) => r.id);
+    });
+    const texts = users.flatMap((userId) =>
+      ['what did we agree in the planning meeting?', 'notes on the chain rule'].map((query) => ({
+        userId,
+        vector: embeddingFor(query),
+      })),
+    );
+    const result = await engineRecall(sourceUrl, targetUrl, { texts });
+    expect(result.queryKind).toBe('texts');
+    expect(result.queries).toBe(4);
+    expect(result.users).toBe(2);
+    expect(result.exact.recall).toBe(1);
   });
 
   it('misrouting 10% of memories lowers the routed recall and the losses name them', async () => {
