@@ -255,7 +255,7 @@ export async function sourceSnippets(
 ): Promise<Map<string, string>> {
   if (sourceIds.length === 0) return new Map();
   const { rows } = await client.query<{ id: string; snippet: string }>(
-    `SELECT id::text AS id, left(content, $2) AS snippet FROM memories WHERE id = ANY($1::${schema.memoryIdType}[])`,
+    `SELECT id::text AS id, left(content, $2::int) AS snippet FROM memories WHERE id = ANY($1::${schema.memoryIdType}[])`,
     [sourceIds, length],
   );
   return new Map(rows.map((r) => [r.id, r.snippet]));
