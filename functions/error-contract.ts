@@ -48,6 +48,11 @@ export const ERROR_CONTRACT = {
     thrownBy: 'migration',
     hint: 'The memories that could be migrated were written (a dry run wrote nothing). Fix the reject reasons the report lists, or raise --max-reject-ratio / --max-rejects ("maxRejectRatio" / "maxRejects") if these rejects are acceptable, then run again: reruns are idempotent.',
   },
+  SearchRecallError: {
+    retry: false,
+    thrownBy: 'migration',
+    hint: 'The data was written and reconciles, but search finds less of what it found before: see the search equivalence section. Fix the cause (model, vectors, modules) and run again, or roll the run back; lower --min-recall ("minRecall") only as a decision.',
+  },
   SnapshotIntegrityError: {
     retry: false,
     thrownBy: 'migration',

@@ -49,6 +49,17 @@ export class VerificationError extends MigrationError {
   override name = 'VerificationError';
 }
 
+/**
+ * The target's search no longer finds what the source found: the search-equivalence check's
+ * recall@k fell below the execution input's `minRecall` (`--min-recall`).
+ */
+export class SearchRecallError extends MigrationError {
+  constructor(message: string, options: { cause?: unknown; context?: ErrorContext } = {}) {
+    super(message, options);
+    this.name = 'SearchRecallError';
+  }
+}
+
 /** A snapshot object does not match its manifest (checksum, size or row count). */
 export class SnapshotIntegrityError extends MigrationError {
   override name = 'SnapshotIntegrityError';

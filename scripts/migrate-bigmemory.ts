@@ -53,6 +53,10 @@ Migrates BigMemory into Federated Memory by running the project's state machine 
                                the thresholds (nothing is written otherwise)
   --concurrency <n>            batches in flight (the Map's MaxConcurrency; default: 4)
   --verify-slice-size <n>      memories per Verify slice, each one a Map item (default: 200000)
+  --search-users <n>           users whose memories ask the search-equivalence check (default: 100)
+  --search-queries-per-user <n>  queries per sampled user (default: 3; 0 skips the check)
+  --min-recall <0..1>          fail the run when the target's exact search finds less of the source's
+                               top 10 than this (default: off; 0.95 is a sound cut-over bar)
   --reports-dir <dir>          where reports go when no bucket is set (default: ./reports)
   --bucket <name>              keep the run's artefacts in this S3 bucket (AWS_ENDPOINT_URL for S3-compatible stores)
   --run-id <id>                name of the run (default: migration-<timestamp>-<random>)
@@ -105,6 +109,9 @@ export function migrationFlags() {
     'check-rejects-first': { type: 'boolean', default: false },
     concurrency: { type: 'string' },
     'verify-slice-size': { type: 'string' },
+    'search-users': { type: 'string' },
+    'search-queries-per-user': { type: 'string' },
+    'min-recall': { type: 'string' },
     'reports-dir': { type: 'string' },
     bucket: { type: 'string' },
     'run-id': { type: 'string' },
@@ -156,6 +163,12 @@ export function executionInput(
   if (flags['verify-slice-size'] !== undefined) {
     input.verifySliceSize = positiveInteger(flags['verify-slice-size'], '--verify-slice-size', 0);
   }
+  if (flags['search-users'] !== undefined)
+    input.searchUsers = wholeNumber(flags['search-users'], '--search-users');
+  if (flags['search-queries-per-user'] !== undefined) {
+    input.searchQueriesPerUser = wholeNumber(flags['search-queries-per-user'], '--search-queries-per-user');
+  }
+  if (flags['min-recall'] !== undefined) input.minRecall = share(flags['min-recall'], '--min-recall');
   // Missing-only keeps the existing vectors, so the checks of preserved embeddings apply to it too.
   if (flags['embed-missing-only']) Object.assign(input, { embedMissingOnly: true, preserveEmbeddings: true });
   if (flags['embedding-model']) input.embeddingModel = flags['embedding-model'];
@@ -197,6 +210,14 @@ function wholeNumber(value: string, flag: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isInteger(n) || n < 0) {
     throw new UsageError(`${flag} takes a whole number ≥ 0, got "${value}"`);
+  }
+  return n;
+}
+
+function share(value: string, flag: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) {
+    throw new UsageError(`${flag} takes a share between 0 and 1 (e.g. 0.95), got "${value}"`);
   }
   return n;
 }

@@ -71,6 +71,11 @@ export const MigrationInputSchema = z
       .object({ source: RdsResourceSchema.optional(), target: RdsResourceSchema.optional() })
       .strict()
       .optional(),
+    /** Search check: users sampled, and queries (their memories, asking for neighbours) per user. */
+    searchUsers: z.number().int().min(0).max(100_000).default(100),
+    searchQueriesPerUser: z.number().int().min(0).max(1_000).default(3),
+    /** Fail the run when the target's exact search finds less than this share of the source's top 10. */
+    minRecall: z.number().min(0).max(1).optional(),
     /** Roll back this run instead of migrating: the execution does only that (see the README). */
     rollbackRunId: z.string().min(1).optional(),
     /** Restore a snapshot instead of migrating: `{ "snapshot": "s3://bucket/backups/migration-…/", "database": "target" }`. */
@@ -183,6 +188,7 @@ export function runLayout(runId: string) {
     /** Where the run's Snapshot step put its snapshot (the directory, manifests, RDS snapshot ids). */
     snapshot: `${prefix}snapshot.json`,
     verification: `${prefix}verification.json`,
+    search: `${prefix}search.json`,
     verifySlice: (index: number) => `${prefix}verify/slice-${pad(index)}.json`,
     report: {
       json: `${prefix}report.json`,

@@ -9,6 +9,7 @@ import { rollback } from './rollback.js';
 import { snapshot } from './snapshot.js';
 import { users } from './users.js';
 import { verify } from './verify.js';
+import { verifySearch } from './verify-search.js';
 import { verifySlice } from './verify-slice.js';
 
 /**
@@ -25,6 +26,7 @@ export const STEPS = {
   RebuildCmi: rebuildCmi,
   VerifySlice: verifySlice,
   Verify: verify,
+  VerifySearch: verifySearch,
   Report: report,
   // Not steps of a migration: the execution input's `rollbackRunId` / `restore` branch to them.
   Rollback: rollback,

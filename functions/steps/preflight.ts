@@ -219,6 +219,11 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     embeddingRpm: input.embeddingRpm ?? defaultEmbeddingRateLimits(input.embeddingModel).requestsPerMinute,
     hasUserMap: Boolean(input.userMapS3Uri),
     hasRules: Boolean(input.rules),
+    search: {
+      users: input.searchUsers,
+      queriesPerUser: input.searchQueriesPerUser,
+      ...(input.minRecall !== undefined ? { minRecall: input.minRecall } : {}),
+    },
     sourceSchema,
     target,
     startedAt: new Date().toISOString(),

@@ -173,6 +173,7 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
     cmi: await readOptional(store, layout.cmi),
     deletes: await readOptional(store, layout.deletes),
     verification: await readOptional(store, layout.verification),
+    search: await readOptional(store, layout.search),
     embeddings: embeddingsSection(run, batches),
     modules: run.target.modules.map((m) => m.id),
     prediction: run.dryRun ? null : await lastPrediction(store, run.startedAt),

@@ -47,6 +47,8 @@ export interface RunContext {
   hasUserMap: boolean;
   hasRules: boolean;
   sourceSchema: SourceSchema;
+  /** The search-equivalence check's sample and gate; absent in contexts made before it existed. */
+  search?: { users: number; queriesPerUser: number; minRecall?: number };
   /** The target's modules and vector sizes as Preflight read them from its catalog and registry. */
   target: TargetLayout;
   startedAt: string;

@@ -33,7 +33,7 @@ export const RDS_SNAPSHOT_POLL_SECONDS = 60;
 
 /**
  * Preflight → Snapshot (→ wait for RDS snapshots) → Users → Plan → MigrateBatches →
- * MigrateRelationships → RebuildCmi → VerifySlices → Verify → Report.
+ * MigrateRelationships → RebuildCmi → VerifySlices → Verify → VerifySearch → Report.
  *
  * No state catches an error. A failure (after a step's retries) ends the execution *at the state
  * that failed*, which is what Step Functions redrive needs: a redriven execution re-runs only the
@@ -83,6 +83,7 @@ export function buildMigrationDefinition(scope: Construct, props: MigrationDefin
       props,
     ),
     step('Verify', { ...RUN, 'plan.$': '$.plan' }, '$.verify'),
+    step('VerifySearch', RUN, '$.search'),
     lambdaStep(scope, 'Report', {
       fn: functions.Report,
       payload: {

@@ -17,6 +17,7 @@ export const HANDLER_FILES = {
   RebuildCmi: 'rebuild-cmi.ts',
   VerifySlice: 'verify-slice.ts',
   Verify: 'verify.ts',
+  VerifySearch: 'verify-search.ts',
   Report: 'report.ts',
   Rollback: 'rollback.ts',
   Restore: 'restore.ts',

@@ -21,6 +21,7 @@ export const SECRETS_BY_HANDLER: Record<HandlerName, readonly SecretName[]> = {
   RebuildCmi: ['targetDatabase'],
   VerifySlice: ['sourceDatabase', 'targetDatabase'],
   Verify: ['sourceDatabase', 'targetDatabase'],
+  VerifySearch: ['sourceDatabase', 'targetDatabase'],
   Report: ['sourceDatabase', 'targetDatabase'],
   Rollback: ['targetDatabase'],
   Restore: ['sourceDatabase', 'targetDatabase'],

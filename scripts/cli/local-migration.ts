@@ -51,6 +51,7 @@ const STEP_LABELS: Partial<Record<StepName, string>> = {
   Plan: 'plan',
   RebuildCmi: 'rebuilding the CMI',
   Verify: 'reconciling',
+  VerifySearch: 'checking search',
   Report: 'writing the report',
   Rollback: 'rolling back',
   Restore: 'restoring',

@@ -73,6 +73,7 @@ function fixtureHandlers(s3: S3Client, bucket: string, calls: Call[]): Record<st
     RebuildCmi: task('RebuildCmi', () => ({ rows: 30 })),
     VerifySlice: task('VerifySlice', () => ({ compared: 5 })),
     Verify: task('Verify', () => ({ reconciled: true })),
+    VerifySearch: task('VerifySearch', () => ({ skipped: false, passed: true })),
     Report: task('Report', (event) =>
       event.failed ? { reportKey: 'runs/run-1/failure.json' } : { reportKey: 'runs/run-1/report.json' },
     ),
@@ -154,6 +155,7 @@ describe('Function: runLocalExecution', () => {
       'RebuildCmi',
       'VerifySlice',
       'Verify',
+      'VerifySearch',
       'Report',
     ]);
     const run = {

@@ -45,6 +45,7 @@ describe('Class: MigrationStateMachine', () => {
       'RebuildCmi',
       'VerifySlices',
       'Verify',
+      'VerifySearch',
       'Report',
     ]);
     expect(definition.States.Report?.End).toBe(true);
@@ -66,6 +67,7 @@ describe('Class: MigrationStateMachine', () => {
     expect(states.Users).toMatchObject({ Parameters: { 'run.$': '$.run' }, ResultPath: '$.users' });
     expect(states.Plan).toMatchObject({ Parameters: { 'run.$': '$.run' }, ResultPath: '$.plan' });
     expect(states.RebuildCmi).toMatchObject({ Parameters: { 'run.$': '$.run' }, ResultPath: '$.cmi' });
+    expect(states.VerifySearch).toMatchObject({ Parameters: { 'run.$': '$.run' }, ResultPath: '$.search' });
     expect(states.Verify).toMatchObject({
       Parameters: { 'run.$': '$.run', 'plan.$': '$.plan' },
       ResultPath: '$.verify',
@@ -126,7 +128,7 @@ describe('Class: MigrationStateMachine', () => {
   it('retries only the transient error names, with backoff and full jitter', () => {
     // Assess
     const tasks = tasksOf(definition.States);
-    expect(tasks).toHaveLength(13);
+    expect(tasks).toHaveLength(14);
     for (const [, task] of tasks) {
       expect(task.Retry).toEqual([
         {

@@ -137,6 +137,7 @@ export async function runSteps(options: StepRunOptions): Promise<StepRunResult> 
         await forEachLimited(slices, concurrency, (range) => STEPS.VerifySlice(runtime, { run, range }));
         return STEPS.Verify(runtime, { run, plan: verifyPlan });
       });
+      outputs.search = await timed('search', () => STEPS.VerifySearch(runtime, { run }));
       outputs.report = await timed('report', () => STEPS.Report(runtime, { run, plan }));
     } else if (!run.dryRun) {
       // The Report step closes a run; without it, close it here so the next run can take the lock.

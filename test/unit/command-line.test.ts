@@ -93,6 +93,12 @@ const EVERY_FLAG = [
   '--embedding-rpm',
   '2000',
   '--keep-deleted',
+  '--search-users',
+  '50',
+  '--search-queries-per-user',
+  '2',
+  '--min-recall',
+  '0.9',
 ];
 
 describe('Function: migrateCommandLine', () => {

@@ -29,6 +29,10 @@ export interface CommandOptions {
 }
 
 /** The flags, in the usage text's order, for an execution input. */
+// The execution input's defaults (run-options.ts): a command that repeats them says nothing.
+const DEFAULT_SEARCH_USERS = 100;
+const DEFAULT_SEARCH_QUERIES_PER_USER = 3;
+
 export function migrateFlags(input: Record<string, unknown>, options: CommandOptions = {}): string[] {
   const flags: string[] = [];
   const add = (flag: string, value?: unknown) =>
@@ -65,6 +69,16 @@ export function migrateFlags(input: Record<string, unknown>, options: CommandOpt
   if (typeof input.embeddingTpm === 'number') add('--embedding-tpm', input.embeddingTpm);
   if (typeof input.embeddingRpm === 'number') add('--embedding-rpm', input.embeddingRpm);
   if (input.keepDeleted === true) add('--keep-deleted');
+  if (typeof input.searchUsers === 'number' && input.searchUsers !== DEFAULT_SEARCH_USERS) {
+    add('--search-users', input.searchUsers);
+  }
+  if (
+    typeof input.searchQueriesPerUser === 'number' &&
+    input.searchQueriesPerUser !== DEFAULT_SEARCH_QUERIES_PER_USER
+  ) {
+    add('--search-queries-per-user', input.searchQueriesPerUser);
+  }
+  if (typeof input.minRecall === 'number') add('--min-recall', input.minRecall);
   // --break-lock is left out on purpose: a rerun should not take a lock over without being asked.
   if (options.concurrency !== undefined) add('--concurrency', options.concurrency);
   if (typeof input.verifySliceSize === 'number' && input.verifySliceSize !== DEFAULT_VERIFY_SLICE_SIZE) {

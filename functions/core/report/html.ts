@@ -16,6 +16,7 @@ import {
   runBadge,
 } from './formatting.js';
 import type { MigrationReport, SampleDecision } from './model.js';
+import { searchSectionHtml } from './search-section.js';
 
 const MODULE_COLOURS: Record<string, string> = {
   work: '#2563eb',
@@ -517,6 +518,7 @@ ${relationships(report)}
 ${cmi(report)}
 ${notMigrated(report)}
 ${verification(report)}
+${searchSectionHtml(report.search, { e, table, section })}
 ${embeddings(report)}
 ${timings(report)}
 ${nextSteps(report)}

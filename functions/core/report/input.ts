@@ -7,6 +7,7 @@ import type { BatchSummary, MemoryDecision } from '../batch.js';
 import type { RebuildCmiResult } from '../cmi.js';
 import type { ThresholdVerdict } from '../reject-thresholds.js';
 import type { RelationshipBatchSummary } from '../relationships.js';
+import type { SearchRecallResult } from '../search-recall.js';
 import type { VerificationCheck, VerificationCounts } from '../verification.js';
 import type { ClassificationPrediction } from './classification.js';
 
@@ -111,6 +112,8 @@ export interface ReportInput {
   /** What the source deleted that the target held, removed by Plan (counted only in a dry run). */
   deletes?: ReportDeletesInput | null;
   verification?: ReportVerificationInput | null;
+  /** The search-equivalence check's result (the VerifySearch step's). */
+  search?: SearchRecallResult | null;
   embeddings?: ReportEmbeddingsInput | null;
   /** The module counts of the last dry run before this run, for the classification section. */
   prediction?: ClassificationPrediction | null;

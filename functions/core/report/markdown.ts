@@ -19,6 +19,7 @@ import {
   textBar,
 } from './formatting.js';
 import type { MigrationReport, SampleDecision } from './model.js';
+import { searchSectionMarkdown } from './search-section.js';
 
 /** Escapes table-breaking and HTML-significant characters; backslash-escapes Markdown emphasis. */
 function md(text: string): string {
@@ -431,6 +432,7 @@ export function renderReportMarkdown(report: MigrationReport): string {
     ...cmi(report),
     ...notMigrated(report),
     ...verification(report),
+    ...searchSectionMarkdown(report.search, { md, table }),
     ...embeddings(report),
     ...timings(report),
     ...nextSteps(report),

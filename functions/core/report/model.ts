@@ -110,6 +110,7 @@ export interface MigrationReport {
     }>;
   } | null;
   classification?: ClassificationSection | null;
+  search: NonNullable<ReportInput['search']> | null;
   embeddings: {
     mode: 'preserve' | 'regenerate';
     model: string | null;
@@ -435,6 +436,7 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
     notMigrated: notMigratedSection(input.verification?.notMigratedRanges),
     deletes: input.deletes ?? null,
     verification,
+    search: input.search ?? null,
     embeddings,
     timings: {
       measured: measureTimings(batches, run, input.cmi?.durationMs ?? null),
