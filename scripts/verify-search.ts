@@ -35,7 +35,9 @@ Compares what search finds in Federated Memory with what it found in BigMemory.
   --embedding-dimensions <n>   vector size for --queries
   --min-recall <0..1>          exit 1 (SearchRecallError) when the exact recall is lower
   --json                       print the whole result as JSON before the last line
-  --help                       this text`;
+  --help                       this text
+
+Example: npm run verify:search -- --min-recall 0.95`;
 
 function minRecallOf(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;

@@ -60,6 +60,7 @@ describe('Function: generateBigMemory', () => {
       memories: MEMORIES,
       users: USERS,
       seed: SEED,
+      usersWithoutEmail: true,
       targetCollisions: { sameToken: 3, sameEmail: 2 },
     });
   });

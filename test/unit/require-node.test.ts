@@ -35,7 +35,7 @@ describe('Node version check', () => {
       const firstImport = readFileSync(`${root}${entry}`, 'utf8')
         .split('\n')
         .find((line) => line.startsWith('import '));
-      expect(firstImport, name).toMatch(/^import '(\.\.\/scripts|\.)\/require-node\.cjs';$/);
+      expect(firstImport, name).toMatch(/^import '(\.\.\/scripts|\.\.|\.)\/require-node\.cjs';$/);
     }
   });
 
