@@ -4,6 +4,7 @@
  * nDCG@k of the target's exact search and of Federated Memory's routed search against BigMemory's.
  * The last line is `recall@10 exact X, routed Y (N queries)`.
  */
+import './require-node.cjs';
 import './cli/local-console.js';
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';

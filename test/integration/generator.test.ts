@@ -82,7 +82,7 @@ describe('Function: generateBigMemory', () => {
         createDatabase('bigmemory'),
       ]);
       extra.push(sameSeedUrl, otherSeedUrl);
-      const shape = { memories: MEMORIES, users: USERS };
+      const shape = { memories: MEMORIES, users: USERS, usersWithoutEmail: true };
 
       // Act
       await generateBigMemory({ databaseUrl: sameSeedUrl, seed: SEED, ...shape });
