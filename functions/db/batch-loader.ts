@@ -13,6 +13,7 @@ import { classifyDatabaseFailure } from '../errors.js';
 import { CMI_COLUMNS, cmiValues } from './cmi-columns.js';
 import { columnList, copyRowsIn, excludedSet, quoteIdentifier } from './copy-stream.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
+import { removeMigratedMemories } from './memory-removal.js';
 import type { PgBinaryType } from './pg-binary.js';
 import { describeRefusal, isRowRefusal } from './row-refusal.js';
 import { beginRederivableWrite } from './write-transaction.js';
@@ -312,23 +313,7 @@ export class BatchLoader {
 
   /** A module's rows of these memories, their CMI rows and the relationships that touch them. */
   private async deleteTargetRows(client: ClientBase, module: string, ids: string[]): Promise<void> {
-    await client.query(`DELETE FROM ${this.moduleTable(module)} WHERE id = ANY($1::text[])`, [ids]);
-    await client.query(
-      `DELETE FROM memory_index WHERE "moduleId" = $1 AND "remoteMemoryId" = ANY($2::text[])`,
-      [module, ids],
-    );
-    // Their ledger rows go with them: a row naming a relationship that is gone failed every
-    // later Verify (the relationships step writes both again for what still holds).
-    await client.query(
-      `WITH removed AS (
-         DELETE FROM memory_relationships
-          WHERE ("sourceModule" = $1 AND "sourceMemoryId" = ANY($2::text[]))
-             OR ("targetModule" = $1 AND "targetMemoryId" = ANY($2::text[]))
-         RETURNING id
-       )
-       DELETE FROM ${LEDGER_SCHEMA}.relationship_ledger WHERE target_id IN (SELECT id FROM removed)`,
-      [module, ids],
-    );
+    await removeMigratedMemories(client, { id: module, table: this.modules.tableOf(module) }, ids);
   }
 
   private async upsertKnown(client: ClientBase, known: readonly PreparedMemory[]): Promise<void> {

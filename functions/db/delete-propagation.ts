@@ -1,6 +1,9 @@
 import type { ClientBase, Pool } from 'pg';
+import type { ModuleRegistry } from '../core/modules.js';
 import { classifyDatabaseFailure } from '../errors.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
+import { removeMigratedMemories } from './memory-removal.js';
+import { readModuleRegistry } from './module-registry.js';
 import type { SourceSchema } from './source-schema.js';
 import { beginRederivableWrite } from './write-transaction.js';
 
@@ -227,24 +230,13 @@ async function removeMemories(target: Pool, gone: LedgerKey[]): Promise<void> {
     if (r.status !== 'migrated' || !r.module || !r.target_id) continue;
     byModule.set(r.module, [...(byModule.get(r.module) ?? []), r.target_id]);
   }
+  const registry = byModule.size > 0 ? (await readModuleRegistry(target)).registry : null;
   await inTransaction(target, async (client) => {
     for (const [module, ids] of byModule) {
-      await client.query(`DELETE FROM "${module}_memories" WHERE id = ANY($1::text[])`, [ids]);
-      await client.query(
-        `DELETE FROM memory_index WHERE "moduleId" = $1 AND "remoteMemoryId" = ANY($2::text[])`,
-        [module, ids],
-      );
-      // The relationships' ledger rows go too: a ledger row naming a relationship that is gone
-      // would fail every later Verify (a live relation's next run writes both again).
-      await client.query(
-        `WITH removed AS (
-           DELETE FROM memory_relationships
-            WHERE ("sourceModule" = $1 AND "sourceMemoryId" = ANY($2::text[]))
-               OR ("targetModule" = $1 AND "targetMemoryId" = ANY($2::text[]))
-           RETURNING id
-         )
-         DELETE FROM ${LEDGER_SCHEMA}.relationship_ledger WHERE target_id IN (SELECT id FROM removed)`,
-        [module, ids],
+      await removeMigratedMemories(
+        client,
+        { id: module, table: (registry as ModuleRegistry).tableOf(module) },
+        ids,
       );
     }
     await client.query(`DELETE FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id = ANY($1::text[])`, [
