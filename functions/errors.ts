@@ -54,10 +54,7 @@ export class VerificationError extends MigrationError {
  * recall@k fell below the execution input's `minRecall` (`--min-recall`).
  */
 export class SearchRecallError extends MigrationError {
-  constructor(message: string, options: { cause?: unknown; context?: ErrorContext } = {}) {
-    super(message, options);
-    this.name = 'SearchRecallError';
-  }
+  override name = 'SearchRecallError';
 }
 
 /** A snapshot object does not match its manifest (checksum, size or row count). */

@@ -1,4 +1,5 @@
 import type { ClientBase, Pool } from 'pg';
+import type { DeletesSummary } from '../core/deletes.js';
 import type { ModuleRegistry } from '../core/modules.js';
 import { classifyDatabaseFailure } from '../errors.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
@@ -6,25 +7,6 @@ import { removeMigratedMemories } from './memory-removal.js';
 import { readModuleRegistry } from './module-registry.js';
 import type { SourceSchema } from './source-schema.js';
 import { beginRederivableWrite } from './write-transaction.js';
-
-/** What a run removed (or, in a dry run, would remove) because the source no longer has it. */
-export interface DeletesSummary {
-  dryRun: boolean;
-  /** `--keep-deleted`: nothing was looked for or removed. */
-  kept: boolean;
-  /** Migrated memories whose source row is gone or soft-deleted: module, CMI and relationship rows removed. */
-  memories: number;
-  /** Rejected memories whose source row is gone: only their ledger rows went. */
-  rejectedForgotten: number;
-  /** Relationships whose source relation is gone. */
-  relationships: number;
-  /** Target users this migration created for a source user that is gone, referenced by nothing else. */
-  users: number;
-  /** Target users of a gone source user that stay: not created by the migration, or still referenced. */
-  usersKept: number;
-  /** A few source ids of removed memories, for the report. */
-  samples: string[];
-}
 
 export interface DeleteOptions {
   dryRun: boolean;
@@ -301,3 +283,5 @@ async function removeUsers(
   }
   return { removed: removable.length, kept: mapped - removable.length };
 }
+
+export type { DeletesSummary };

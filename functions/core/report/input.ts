@@ -5,6 +5,7 @@
  */
 import type { BatchSummary, MemoryDecision } from '../batch.js';
 import type { RebuildCmiResult } from '../cmi.js';
+import type { DeletesSummary } from '../deletes.js';
 import type { ThresholdVerdict } from '../reject-thresholds.js';
 import type { RelationshipBatchSummary } from '../relationships.js';
 import type { SearchRecallResult } from '../search-recall.js';
@@ -82,17 +83,6 @@ export interface ReportRunInput {
   error?: { name: string; message: string; step?: string; hint?: string };
 }
 
-export interface ReportDeletesInput {
-  dryRun: boolean;
-  kept: boolean;
-  memories: number;
-  rejectedForgotten: number;
-  relationships: number;
-  users: number;
-  usersKept: number;
-  samples: string[];
-}
-
 export interface ReportInput {
   run: ReportRunInput;
   source?: {
@@ -110,7 +100,7 @@ export interface ReportInput {
   relationships: ReportRelationshipInput[];
   cmi?: ReportCmiInput | null;
   /** What the source deleted that the target held, removed by Plan (counted only in a dry run). */
-  deletes?: ReportDeletesInput | null;
+  deletes?: DeletesSummary | null;
   verification?: ReportVerificationInput | null;
   /** The search-equivalence check's result (the VerifySearch step's). */
   search?: SearchRecallResult | null;
