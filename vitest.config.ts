@@ -3,7 +3,7 @@ import './scripts/require-node.cjs';
 import { defineConfig } from 'vitest/config';
 
 // Every test that writes a Federated Memory target runs against both real variants of its schema
-// (see test/fixtures): the whole suite against the newest, and the paths that write a target
+// (see dev/fixtures): the whole suite against the newest, and the paths that write a target
 // (integration and end-to-end) once more against the older install's schema.
 export default defineConfig({
   test: {
@@ -20,7 +20,7 @@ export default defineConfig({
         test: {
           name: 'newest',
           include: ['test/**/*.test.ts'],
-          globalSetup: ['test/harness/global-setup.ts'],
+          globalSetup: ['dev/harness/global-setup.ts'],
           env: { FEDERATED_TARGET_VARIANT: 'newest' },
         },
       },
@@ -29,7 +29,7 @@ export default defineConfig({
         test: {
           name: 'older',
           include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
-          globalSetup: ['test/harness/global-setup.ts'],
+          globalSetup: ['dev/harness/global-setup.ts'],
           env: { FEDERATED_TARGET_VARIANT: 'older' },
         },
       },

@@ -6,11 +6,11 @@
  */
 import './require-node.cjs';
 import pg from 'pg';
+import { createDatabase, createTarget } from '../dev/harness/databases.js';
+import { startTestServices } from '../dev/harness/services-runtime.js';
 import { propagateDeletes } from '../functions/db/delete-propagation.js';
 import { ensureLedger } from '../functions/db/run-ledger.js';
 import { introspectSource } from '../functions/db/source-schema.js';
-import { createDatabase, createTarget } from '../test/harness/databases.js';
-import { startTestServices } from '../test/harness/services-runtime.js';
 import { parseFlags, positiveInteger, runCli } from './cli/database-flags.js';
 
 async function main(): Promise<number> {

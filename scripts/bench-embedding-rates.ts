@@ -8,15 +8,15 @@
  * the limit and of requests are the same at any S; wall times are given both ways.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EmbeddingClient, type EmbeddingClientStats } from '../functions/embed/embedding-client.js';
-import type { RatePacer } from '../functions/embed/rate-pacer.js';
-import { RatePacerPool } from '../functions/embed/rate-pacer-pool.js';
-import { EmbeddingUnavailableError } from '../functions/errors.js';
 import {
   configureEmbeddingsServer,
   type EmbeddingsStats,
   embeddingsServerStats,
-} from '../test/harness/embeddings-server.js';
+} from '../dev/harness/embeddings-server.js';
+import { EmbeddingClient, type EmbeddingClientStats } from '../functions/embed/embedding-client.js';
+import type { RatePacer } from '../functions/embed/rate-pacer.js';
+import { RatePacerPool } from '../functions/embed/rate-pacer-pool.js';
+import { EmbeddingUnavailableError } from '../functions/errors.js';
 
 export interface RateBenchOptions {
   baseURL: string;

@@ -13,12 +13,12 @@ import './require-node.cjs';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { EmbeddingClient } from '../functions/embed/embedding-client.js';
 import {
   configureEmbeddingsServer,
   embeddingsServerStats,
   resetEmbeddingsServer,
-} from '../test/harness/embeddings-server.js';
+} from '../dev/harness/embeddings-server.js';
+import { EmbeddingClient } from '../functions/embed/embedding-client.js';
 import {
   closingLine,
   describeRateBench,
@@ -70,7 +70,7 @@ function syntheticMemories(count: number, prefix: string): { id: string; text: s
 async function startServerProcess(
   knobs: Record<string, unknown>,
 ): Promise<{ baseURL: string; child: ChildProcess }> {
-  const module = new URL('../test/harness/embeddings-server.ts', import.meta.url).href;
+  const module = new URL('../dev/harness/embeddings-server.ts', import.meta.url).href;
   const code =
     `const { startEmbeddingsServer } = await import(${JSON.stringify(module)});` +
     `const server = await startEmbeddingsServer(${JSON.stringify(knobs)});` +

@@ -10,8 +10,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createDatabase } from '../test/harness/databases.js';
-import { startTestServices } from '../test/harness/services-runtime.js';
+import { createDatabase } from '../dev/harness/databases.js';
+import { startTestServices } from '../dev/harness/services-runtime.js';
 import { parseFlags, positiveInteger, runCli } from './cli/database-flags.js';
 
 const USAGE = `usage: npm run bench:preflight -- [options]

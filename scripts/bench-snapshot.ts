@@ -18,10 +18,10 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { createBucket, makeS3Client } from '../dev/harness/s3.js';
+import { startTestServices } from '../dev/harness/services-runtime.js';
 import { FolderSnapshotStore, S3SnapshotStore } from '../functions/snapshot/snapshot-store.js';
 import { takeSnapshot } from '../functions/snapshot/take-snapshot.js';
-import { createBucket, makeS3Client } from '../test/harness/s3.js';
-import { startTestServices } from '../test/harness/services-runtime.js';
 import { parseFlags, positiveInteger, runCli, UsageError } from './cli/database-flags.js';
 import { sampleBigMemory } from './cli/sample-source.js';
 

@@ -29,13 +29,13 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { createTarget, dropDatabase } from '../dev/harness/databases.js';
+import { embeddingsServerStats } from '../dev/harness/embeddings-server.js';
+import { startTestServices } from '../dev/harness/services-runtime.js';
+import { runSteps } from '../dev/support/run-steps.js';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../functions/core/modules.js';
 import { LEDGER_SCHEMA } from '../functions/db/ledger-schema.js';
 import { FileRunStore } from '../functions/store/run-store.js';
-import { createTarget, dropDatabase } from '../test/harness/databases.js';
-import { embeddingsServerStats } from '../test/harness/embeddings-server.js';
-import { startTestServices } from '../test/harness/services-runtime.js';
-import { runSteps } from '../test/support/run-steps.js';
 import { measureClassifierThroughput } from './classify/classifier-throughput.js';
 import { runCli } from './cli/database-flags.js';
 import { sampleBigMemory } from './cli/sample-source.js';
@@ -434,7 +434,7 @@ const duration = (seconds: number) =>
 async function embeddingsServerProcess(
   latencyMs: number,
 ): Promise<{ baseURL: string; close(): Promise<void> }> {
-  const harness = new URL('../test/harness/embeddings-server.ts', import.meta.url).href;
+  const harness = new URL('../dev/harness/embeddings-server.ts', import.meta.url).href;
   const script = `const { startEmbeddingsServer } = await import(${JSON.stringify(harness)});
 const server = await startEmbeddingsServer({ latencyMs: ${latencyMs} });
 console.log(server.baseURL);

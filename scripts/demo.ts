@@ -9,16 +9,16 @@ import './require-node.cjs';
 import './cli/local-console.js';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { formatModuleStatistics, moduleStatistics } from '../functions/db/statistics.js';
-import { FileRunStore } from '../functions/store/run-store.js';
-import { generateBigMemory } from '../test/generator/bigmemory-generator.js';
+import { generateBigMemory } from '../dev/generator/bigmemory-generator.js';
 import {
   createDatabase,
   createTarget,
   TARGET_VARIANTS,
   type TargetVariant,
-} from '../test/harness/databases.js';
-import { startTestServices } from '../test/harness/services-runtime.js';
+} from '../dev/harness/databases.js';
+import { startTestServices } from '../dev/harness/services-runtime.js';
+import { formatModuleStatistics, moduleStatistics } from '../functions/db/statistics.js';
+import { FileRunStore } from '../functions/store/run-store.js';
 import { positiveInteger, runCli, UsageError } from './cli/database-flags.js';
 import { runLocalMigration } from './cli/local-migration.js';
 import { printOutcome } from './cli/outcome.js';

@@ -11,11 +11,11 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { generateBigMemory } from '../dev/generator/bigmemory-generator.js';
+import { createDatabase, createTarget } from '../dev/harness/databases.js';
+import { startTestServices } from '../dev/harness/services-runtime.js';
 import { runLayout } from '../functions/core/run-options.js';
 import { FileRunStore } from '../functions/store/run-store.js';
-import { generateBigMemory } from '../test/generator/bigmemory-generator.js';
-import { createDatabase, createTarget } from '../test/harness/databases.js';
-import { startTestServices } from '../test/harness/services-runtime.js';
 import { parseFlags, positiveInteger, runCli } from './cli/database-flags.js';
 import { runLocalMigration } from './cli/local-migration.js';
 

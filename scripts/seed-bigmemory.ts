@@ -6,10 +6,10 @@
 import './require-node.cjs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { type GenerateBigMemoryOptions, generateBigMemory } from '../dev/generator/bigmemory-generator.js';
+import { ensureBigMemorySchema } from '../dev/generator/bigmemory-schema.js';
 import { InvalidInputError, MigrationError } from '../functions/errors.js';
 import { redactDatabaseUrl } from '../functions/runtime/database-urls.js';
-import { type GenerateBigMemoryOptions, generateBigMemory } from '../test/generator/bigmemory-generator.js';
-import { ensureBigMemorySchema } from '../test/generator/bigmemory-schema.js';
 
 const USAGE = `Usage: npm run seed:bigmemory -- --database <url> [options]
 
@@ -22,7 +22,7 @@ Options:
   --users <n>               users to write (default 100)
   --seed <n>                integer seed in [0, 2^32) (default 42)
   --relations <n>           relations to write (default 0.6 per memory)
-  --schema                  apply test/fixtures/bigmemory.sql first when the tables do not exist
+  --schema                  apply dev/fixtures/bigmemory.sql first when the tables do not exist
   --no-defects              leave out the rare planted row defects
   --target-database <url>   Federated Memory database to pre-create colliding users in
   --same-token <k>          users created in the target with the same token (default 0)

@@ -8,9 +8,9 @@
 
 // First: on an older Node this stops with one line naming the Node needed.
 import './require-node.cjs';
-import { generateBigMemory } from '../test/generator/bigmemory-generator.js';
-import { createDatabase, createTarget } from '../test/harness/databases.js';
-import { startTestServices } from '../test/harness/services-runtime.js';
+import { generateBigMemory } from '../dev/generator/bigmemory-generator.js';
+import { createDatabase, createTarget } from '../dev/harness/databases.js';
+import { startTestServices } from '../dev/harness/services-runtime.js';
 import { parseFlags, positiveInteger, runCli } from './cli/database-flags.js';
 
 async function main(): Promise<number> {

@@ -1,5 +1,5 @@
-import { type GeneratorSummary, generateBigMemory } from '../../test/generator/bigmemory-generator.js';
-import { createDatabase } from '../../test/harness/databases.js';
+import { type GeneratorSummary, generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { createDatabase } from '../../dev/harness/databases.js';
 
 /**
  * A fresh BigMemory database filled by the generator, for the benchmarks: users default to one per

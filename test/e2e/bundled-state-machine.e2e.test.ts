@@ -1,4 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { freshDatabases } from '../../dev/harness/databases.js';
+import { createBucket, makeS3Client } from '../../dev/harness/s3.js';
+import { services } from '../../dev/harness/services.js';
+import { withClient } from '../../dev/support/checksums.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { hintFor } from '../../functions/error-contract.js';
@@ -15,11 +20,6 @@ import {
 } from '../../functions/local/local-execution.js';
 import type { ReportResult } from '../../functions/steps/report.js';
 import { S3RunStore } from '../../functions/store/run-store.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { freshDatabases } from '../harness/databases.js';
-import { createBucket, makeS3Client } from '../harness/s3.js';
-import { services } from '../harness/services.js';
-import { withClient } from '../support/checksums.js';
 
 /**
  * The synthesized state machine run locally with every task bound to the esbuild bundle `cdk

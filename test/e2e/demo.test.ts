@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { defaultTargetVariant } from '../harness/databases.js';
+import { defaultTargetVariant } from '../../dev/harness/databases.js';
 
 const DEMO = fileURLToPath(new URL('../../scripts/demo.ts', import.meta.url));
 const VARIANT = defaultTargetVariant();

@@ -1,11 +1,11 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { freshDatabases } from '../../dev/harness/databases.js';
+import { createBucket, makeS3Client } from '../../dev/harness/s3.js';
+import { services } from '../../dev/harness/services.js';
 import { inProcessMigrationStack } from '../../infra/migration-app.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { freshDatabases } from '../harness/databases.js';
-import { createBucket, makeS3Client } from '../harness/s3.js';
-import { services } from '../harness/services.js';
 
 const context = {
   functionName: 'bundle-test',

@@ -1,15 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { freshDatabases } from '../../dev/harness/databases.js';
+import { createBucket, makeS3Client } from '../../dev/harness/s3.js';
+import { services } from '../../dev/harness/services.js';
+import { targetChecksums, withClient } from '../../dev/support/checksums.js';
 import { targetMemoryId } from '../../functions/core/ids.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import { hintFor } from '../../functions/error-contract.js';
 import type { ReportResult } from '../../functions/steps/report.js';
 import { S3RunStore } from '../../functions/store/run-store.js';
 import { runLocalMigration, type StoreChoice } from '../../scripts/cli/local-migration.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { freshDatabases } from '../harness/databases.js';
-import { createBucket, makeS3Client } from '../harness/s3.js';
-import { services } from '../harness/services.js';
-import { targetChecksums, withClient } from '../support/checksums.js';
 
 const INPUT = { preserveEmbeddings: true, batchSize: 100, snapshot: 'none' };
 

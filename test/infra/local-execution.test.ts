@@ -1,5 +1,7 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createBucket, makeS3Client } from '../../dev/harness/s3.js';
+import { services } from '../../dev/harness/services.js';
 import { InvalidInputError, PreflightError, TransientDatabaseError } from '../../functions/errors.js';
 import { localFunctionArn } from '../../functions/local/asl-definition.js';
 import {
@@ -11,8 +13,6 @@ import {
   type AslDefinition,
   loadSynthesizedDefinition,
 } from '../../functions/local/state-machine-definition.js';
-import { createBucket, makeS3Client } from '../harness/s3.js';
-import { services } from '../harness/services.js';
 
 interface Call {
   task: string;

@@ -1,13 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { freshDatabases } from '../../dev/harness/databases.js';
+import { withClient } from '../../dev/support/checksums.js';
+import { runSteps } from '../../dev/support/run-steps.js';
 import { targetMemoryId } from '../../functions/core/ids.js';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { getJson } from '../../functions/store/run-store.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { freshDatabases } from '../harness/databases.js';
-import { withClient } from '../support/checksums.js';
-import { runSteps } from '../support/run-steps.js';
 
 // The planted bad values reject a few percent of this small source, past the default threshold.
 const INPUT = { preserveEmbeddings: true, batchSize: 100, snapshot: 'none', maxRejectRatio: 0.2 };

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { freshDatabases } from '../../dev/harness/databases.js';
+import { runSteps } from '../../dev/support/run-steps.js';
 import type { MemoryDecision } from '../../functions/core/batch.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import { FileRunStore } from '../../functions/store/run-store.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { freshDatabases } from '../harness/databases.js';
-import { runSteps } from '../support/run-steps.js';
 
 describe('Classification does not depend on how the key space is cut', () => {
   let sourceUrl: string;

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { createBucket, makeS3Client } from '../../dev/harness/s3.js';
+import { services } from '../../dev/harness/services.js';
 import { concatenateObjects } from '../../functions/store/concatenate-objects.js';
 import { FileRunStore, type RunStore, S3RunStore } from '../../functions/store/run-store.js';
-import { createBucket, makeS3Client } from '../harness/s3.js';
-import { services } from '../harness/services.js';
 
 // Incompressible bytes, so the parts together pass the 8 MiB upload part several times.
 function noise(bytes: number, seed: number): Buffer {

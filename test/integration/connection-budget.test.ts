@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabases } from '../harness/databases.js';
-import { withClient } from '../support/checksums.js';
+import { freshDatabases } from '../../dev/harness/databases.js';
+import { withClient } from '../../dev/support/checksums.js';
 
 const MIGRATE_CLI = fileURLToPath(new URL('../../scripts/migrate-bigmemory.ts', import.meta.url));
 

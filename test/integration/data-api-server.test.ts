@@ -10,8 +10,8 @@ import {
   type SqlParameter,
 } from '@aws-sdk/client-rds-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DataApiServer, startDataApiServer } from '../harness/data-api-server.js';
-import { createDatabase, dropDatabase } from '../harness/databases.js';
+import { type DataApiServer, startDataApiServer } from '../../dev/harness/data-api-server.js';
+import { createDatabase, dropDatabase } from '../../dev/harness/databases.js';
 
 const resourceArn = 'arn:aws:rds:us-east-1:123456789012:cluster:test';
 const secretArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:test';

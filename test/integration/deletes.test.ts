@@ -1,4 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { freshDatabases } from '../../dev/harness/databases.js';
+import { withClient } from '../../dev/support/checksums.js';
+import { runSteps } from '../../dev/support/run-steps.js';
 import { targetMemoryId } from '../../functions/core/ids.js';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
 import { runLayout } from '../../functions/core/run-options.js';
@@ -8,10 +12,6 @@ import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { introspectSource } from '../../functions/db/source-schema.js';
 import { verifyMigration } from '../../functions/engine/verify.js';
 import { getJson } from '../../functions/store/run-store.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { freshDatabases } from '../harness/databases.js';
-import { withClient } from '../support/checksums.js';
-import { runSteps } from '../support/run-steps.js';
 
 const INPUT = { preserveEmbeddings: true, batchSize: 100, snapshot: 'none' };
 

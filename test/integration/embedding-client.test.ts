@@ -2,11 +2,15 @@ import { createServer } from 'node:net';
 import { setTimeout as realSleep } from 'node:timers/promises';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  type EmbeddingsServer,
+  embeddingFor,
+  startEmbeddingsServer,
+} from '../../dev/harness/embeddings-server.js';
 import { EmbeddingClient, type EmbeddingClientOptions } from '../../functions/embed/embedding-client.js';
 import { retryAfterFromHeaders } from '../../functions/embed/retry-policy.js';
 import { truncateToTokens } from '../../functions/embed/token-estimate.js';
 import { EmbeddingUnavailableError, InvalidInputError } from '../../functions/errors.js';
-import { type EmbeddingsServer, embeddingFor, startEmbeddingsServer } from '../harness/embeddings-server.js';
 
 const API_KEY = 'sk-test-4f9c2a7e1b3d5f60718293a4b5c6d7e8';
 const MODEL = 'text-embedding-3-small';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type EmbeddingsServer, startEmbeddingsServer } from '../../dev/harness/embeddings-server.js';
 import { EmbeddingClient } from '../../functions/embed/embedding-client.js';
 import { readRateLimitHeaders } from '../../functions/embed/rate-limit-headers.js';
 import { RatePacerPool } from '../../functions/embed/rate-pacer-pool.js';
-import { type EmbeddingsServer, startEmbeddingsServer } from '../harness/embeddings-server.js';
 
 const MODEL = 'text-embedding-3-small';
 

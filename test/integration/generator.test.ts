@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GeneratorSummary, generateBigMemory } from '../generator/bigmemory-generator.js';
-import { createDatabase, dropDatabase, freshDatabases } from '../harness/databases.js';
+import { type GeneratorSummary, generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { createDatabase, dropDatabase, freshDatabases } from '../../dev/harness/databases.js';
 
 const MEMORIES = 10_000;
 const USERS = 200;

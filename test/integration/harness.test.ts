@@ -5,7 +5,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import OpenAI from 'openai';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase, dropDatabase, freshDatabases } from '../harness/databases.js';
+import { createDatabase, dropDatabase, freshDatabases } from '../../dev/harness/databases.js';
 import {
   configureEmbeddingsServer,
   type EmbeddingsServer,
@@ -13,9 +13,9 @@ import {
   embeddingsServerStats,
   resetEmbeddingsServer,
   startEmbeddingsServer,
-} from '../harness/embeddings-server.js';
-import { createBucket, makeS3Client } from '../harness/s3.js';
-import { services } from '../harness/services.js';
+} from '../../dev/harness/embeddings-server.js';
+import { createBucket, makeS3Client } from '../../dev/harness/s3.js';
+import { services } from '../../dev/harness/services.js';
 
 const MODULE_TABLES = [
   'communication_memories',

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { freshDatabases } from '../../dev/harness/databases.js';
+import { targetChecksums, withClient } from '../../dev/support/checksums.js';
+import { runSteps, type StepRunResult } from '../../dev/support/run-steps.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import type { VerificationResult } from '../../functions/core/verification.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { getJson } from '../../functions/store/run-store.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { freshDatabases } from '../harness/databases.js';
-import { targetChecksums, withClient } from '../support/checksums.js';
-import { runSteps, type StepRunResult } from '../support/run-steps.js';
 
 // Small batches and slices: many ranges, so keys such as 9 and 10 fall in different ones.
 const INPUT = { preserveEmbeddings: true, batchSize: 40, verifySliceSize: 120, snapshot: 'none' };

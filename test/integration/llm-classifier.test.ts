@@ -1,5 +1,16 @@
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { freshDatabases } from '../../dev/harness/databases.js';
+import {
+  chatModuleFor,
+  type EmbeddingsServer,
+  type EmbeddingsStats,
+  MALFORMED_CHAT_MARKER,
+  startEmbeddingsServer,
+} from '../../dev/harness/embeddings-server.js';
+import { withClient } from '../../dev/support/checksums.js';
+import { runSteps, type StepRunResult } from '../../dev/support/run-steps.js';
 import type { BatchLlmSummary, BatchSummary, MemoryDecision } from '../../functions/core/batch.js';
 import { LLM_BATCH_SIZE } from '../../functions/core/llm-classification.js';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
@@ -7,17 +18,6 @@ import type { MigrationReport } from '../../functions/core/report/model.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { getJson } from '../../functions/store/run-store.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { freshDatabases } from '../harness/databases.js';
-import {
-  chatModuleFor,
-  type EmbeddingsServer,
-  type EmbeddingsStats,
-  MALFORMED_CHAT_MARKER,
-  startEmbeddingsServer,
-} from '../harness/embeddings-server.js';
-import { withClient } from '../support/checksums.js';
-import { runSteps, type StepRunResult } from '../support/run-steps.js';
 
 const API_KEY = 'sk-llm-3f9a61c0d2e84b7a95c1e6f0a2b4d8c7';
 const MODEL = 'gpt-4o-mini';

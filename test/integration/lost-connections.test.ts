@@ -2,12 +2,12 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { createTarget, freshDatabases } from '../../dev/harness/databases.js';
+import { targetChecksums, withClient } from '../../dev/support/checksums.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { FileRunStore } from '../../functions/store/run-store.js';
 import { runLocalMigration } from '../../scripts/cli/local-migration.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { createTarget, freshDatabases } from '../harness/databases.js';
-import { targetChecksums, withClient } from '../support/checksums.js';
 
 const INPUT = { preserveEmbeddings: true, batchSize: 40, snapshot: 'none' };
 

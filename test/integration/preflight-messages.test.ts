@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabases } from '../harness/databases.js';
-import { runSteps } from '../support/run-steps.js';
+import { freshDatabases } from '../../dev/harness/databases.js';
+import { runSteps } from '../../dev/support/run-steps.js';
 
 describe('Preflight: messages a person can act on', () => {
   let sourceUrl: string;

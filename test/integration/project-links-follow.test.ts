@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { freshDatabases } from '../../dev/harness/databases.js';
+import { withClient } from '../../dev/support/checksums.js';
+import { runSteps } from '../../dev/support/run-steps.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { freshDatabases } from '../harness/databases.js';
-import { withClient } from '../support/checksums.js';
-import { runSteps } from '../support/run-steps.js';
 
 const INPUT = { preserveEmbeddings: true, batchSize: 100, snapshot: 'none' };
 

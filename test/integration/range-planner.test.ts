@@ -1,10 +1,10 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { createDatabase } from '../../dev/harness/databases.js';
 import { planKeyRanges, planUserRanges } from '../../functions/db/range-planner.js';
 import { readSourceRange } from '../../functions/db/source-reader.js';
 import { introspectSource } from '../../functions/db/source-schema.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { createDatabase } from '../harness/databases.js';
 
 describe('Function: planKeyRanges', () => {
   let pool: pg.Pool;

@@ -3,6 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { createDatabase, createTarget, defaultTargetVariant } from '../../dev/harness/databases.js';
+import { type EmbeddingsServer, startEmbeddingsServer } from '../../dev/harness/embeddings-server.js';
+import { withClient } from '../../dev/support/checksums.js';
+import { runSteps, type StepRunResult } from '../../dev/support/run-steps.js';
 import type { MigrationReport } from '../../functions/core/report/model.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import type { VerificationResult } from '../../functions/core/verification.js';
@@ -10,11 +15,6 @@ import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { moduleStatistics } from '../../functions/db/statistics.js';
 import { PreflightError } from '../../functions/errors.js';
 import { getJson } from '../../functions/store/run-store.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { createDatabase, createTarget, defaultTargetVariant } from '../harness/databases.js';
-import { type EmbeddingsServer, startEmbeddingsServer } from '../harness/embeddings-server.js';
-import { withClient } from '../support/checksums.js';
-import { runSteps, type StepRunResult } from '../support/run-steps.js';
 
 // The vitest project decides which real Federated Memory schema this file runs against.
 const VARIANT = defaultTargetVariant();

@@ -1,5 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { dropDatabase, freshDatabases } from '../../dev/harness/databases.js';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
 import { loadRules } from '../../functions/core/rules.js';
 import { planKeyRanges } from '../../functions/db/range-planner.js';
@@ -7,8 +9,6 @@ import { introspectSource } from '../../functions/db/source-schema.js';
 import { loadUserMapping, migrateUsers } from '../../functions/db/user-migration.js';
 import { migrateBatch } from '../../functions/engine/migrate-batch.js';
 import { type RebuildCmiProgress, rebuildCmi } from '../../functions/engine/rebuild-cmi.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { dropDatabase, freshDatabases } from '../harness/databases.js';
 
 const RUN_ID = 'rebuild-cmi-test-run';
 

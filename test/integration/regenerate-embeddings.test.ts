@@ -3,6 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { createTarget, freshDatabases } from '../../dev/harness/databases.js';
+import {
+  type EmbeddingsServer,
+  type EmbeddingsStats,
+  embeddingFor,
+  startEmbeddingsServer,
+} from '../../dev/harness/embeddings-server.js';
+import { tableChecksum, withClient } from '../../dev/support/checksums.js';
+import { runSteps, type StepRunOptions, type StepRunResult } from '../../dev/support/run-steps.js';
 import type { BatchSummary } from '../../functions/core/batch.js';
 import { reduceEmbeddingForCmi } from '../../functions/core/embedding.js';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
@@ -12,16 +22,6 @@ import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { type KeyRange, rangePredicate } from '../../functions/db/source-reader.js';
 import { EmbeddingUnavailableError, PreflightError } from '../../functions/errors.js';
 import { FileRunStore, getJson, type RunStore } from '../../functions/store/run-store.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { createTarget, freshDatabases } from '../harness/databases.js';
-import {
-  type EmbeddingsServer,
-  type EmbeddingsStats,
-  embeddingFor,
-  startEmbeddingsServer,
-} from '../harness/embeddings-server.js';
-import { tableChecksum, withClient } from '../support/checksums.js';
-import { runSteps, type StepRunOptions, type StepRunResult } from '../support/run-steps.js';
 
 const API_KEY = 'sk-regen-7c41e9a2b5d8f03164a7e2c9b0d5f8a1';
 const MODEL = 'text-embedding-3-small';

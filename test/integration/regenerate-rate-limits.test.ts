@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { freshDatabases } from '../../dev/harness/databases.js';
+import { type EmbeddingsServer, startEmbeddingsServer } from '../../dev/harness/embeddings-server.js';
+import { runSteps, type StepRunResult } from '../../dev/support/run-steps.js';
 import type { BatchSummary } from '../../functions/core/batch.js';
 import type { MigrationReport } from '../../functions/core/report/model.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import { getJson } from '../../functions/store/run-store.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { freshDatabases } from '../harness/databases.js';
-import { type EmbeddingsServer, startEmbeddingsServer } from '../harness/embeddings-server.js';
-import { runSteps, type StepRunResult } from '../support/run-steps.js';
 
 // About 20,000 tokens to embed: at 60,000 a minute, ~20 s with the workers waiting for the budget.
 const TPM = 60_000;

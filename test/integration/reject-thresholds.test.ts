@@ -2,14 +2,14 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { freshDatabases } from '../../dev/harness/databases.js';
+import { withClient } from '../../dev/support/checksums.js';
+import { runSteps } from '../../dev/support/run-steps.js';
 import type { MigrationReport } from '../../functions/core/report/model.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { FileRunStore, getJson } from '../../functions/store/run-store.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { freshDatabases } from '../harness/databases.js';
-import { withClient } from '../support/checksums.js';
-import { runSteps } from '../support/run-steps.js';
 
 const INPUT = { preserveEmbeddings: true, batchSize: 200, snapshot: 'none' };
 

@@ -1,5 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GeneratorSummary, generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { createTarget, dropDatabase, freshDatabases } from '../../dev/harness/databases.js';
+import { tableChecksum, withClient } from '../../dev/support/checksums.js';
 import { targetMemoryId } from '../../functions/core/ids.js';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
 import type { RelationshipBatchSummary } from '../../functions/core/relationships.js';
@@ -13,9 +16,6 @@ import { introspectSource, type SourceSchema } from '../../functions/db/source-s
 import { loadUserMapping, migrateUsers } from '../../functions/db/user-migration.js';
 import { migrateBatch } from '../../functions/engine/migrate-batch.js';
 import { migrateRelationships } from '../../functions/engine/migrate-relationships.js';
-import { type GeneratorSummary, generateBigMemory } from '../generator/bigmemory-generator.js';
-import { createTarget, dropDatabase, freshDatabases } from '../harness/databases.js';
-import { tableChecksum, withClient } from '../support/checksums.js';
 
 const BATCH_SIZE = 250;
 const RELATION_BATCH_SIZE = 100;

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DefaultTreeAdapterTypes, parse } from 'parse5';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { freshDatabases } from '../../dev/harness/databases.js';
+import { runSteps } from '../../dev/support/run-steps.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import { FileRunStore } from '../../functions/store/run-store.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { freshDatabases } from '../harness/databases.js';
-import { runSteps } from '../support/run-steps.js';
 
 type Node = DefaultTreeAdapterTypes.ChildNode | DefaultTreeAdapterTypes.Document;
 type Element = DefaultTreeAdapterTypes.Element;

@@ -1,13 +1,13 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { freshDatabases } from '../../dev/harness/databases.js';
+import { targetChecksums, withClient } from '../../dev/support/checksums.js';
+import { runSteps } from '../../dev/support/run-steps.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { InvalidInputError, MigrationLockedError } from '../../functions/errors.js';
 import { rollbackRun } from '../../functions/snapshot/run-rollback.js';
 import { rollback } from '../../functions/steps/rollback.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { freshDatabases } from '../harness/databases.js';
-import { targetChecksums, withClient } from '../support/checksums.js';
-import { runSteps } from '../support/run-steps.js';
 
 const PRE_EXISTING_USER = 'pre-existing-federated-user';
 const PRE_EXISTING_MEMORY = 'pre-existing-work-memory';

@@ -2,6 +2,9 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { freshDatabases } from '../../dev/harness/databases.js';
+import { withClient } from '../../dev/support/checksums.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { recordRunEnd } from '../../functions/db/run-ledger.js';
 import { heartbeatRunLock, LOCK_STALE_SECONDS, releaseRunLock } from '../../functions/db/run-lock.js';
@@ -11,9 +14,6 @@ import { preflight } from '../../functions/steps/preflight.js';
 import type { RunContext } from '../../functions/steps/run-context.js';
 import { FileRunStore } from '../../functions/store/run-store.js';
 import { defaultRunId } from '../../scripts/migrate-bigmemory.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { freshDatabases } from '../harness/databases.js';
-import { withClient } from '../support/checksums.js';
 
 const INPUT = { preserveEmbeddings: true, snapshot: 'none' };
 

@@ -3,6 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { createTarget, freshDatabases } from '../../dev/harness/databases.js';
+import {
+  type EmbeddingsServer,
+  embeddingFor,
+  startEmbeddingsServer,
+} from '../../dev/harness/embeddings-server.js';
+import { withClient } from '../../dev/support/checksums.js';
+import { runSteps, type StepRunResult } from '../../dev/support/run-steps.js';
 import { DEFAULT_MODULE_IDS } from '../../functions/core/modules.js';
 import { renderReportMarkdown } from '../../functions/core/report/markdown.js';
 import { buildMigrationReport } from '../../functions/core/report/model.js';
@@ -16,11 +25,6 @@ import {
   searchEquivalence,
 } from '../../functions/engine/search-equivalence.js';
 import { FileRunStore, getJson } from '../../functions/store/run-store.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { createTarget, freshDatabases } from '../harness/databases.js';
-import { type EmbeddingsServer, embeddingFor, startEmbeddingsServer } from '../harness/embeddings-server.js';
-import { withClient } from '../support/checksums.js';
-import { runSteps, type StepRunResult } from '../support/run-steps.js';
 
 const API_KEY = 'sk-search-3f9a1c7e5b2d4086a1e9c3b7d5f20864';
 const INPUT = { batchSize: 200, createUsers: true };

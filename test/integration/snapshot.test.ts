@@ -6,18 +6,18 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { createTarget, freshDatabases } from '../../dev/harness/databases.js';
+import { createBucket, makeS3Client } from '../../dev/harness/s3.js';
+import { services } from '../../dev/harness/services.js';
+import { tableChecksum, targetChecksums, withClient } from '../../dev/support/checksums.js';
+import { runSteps } from '../../dev/support/run-steps.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { PreflightError, SnapshotIntegrityError } from '../../functions/errors.js';
 import { restoreSnapshot } from '../../functions/snapshot/restore-snapshot.js';
 import { manifestKey, parseSnapshotManifest } from '../../functions/snapshot/snapshot-manifest.js';
 import { FolderSnapshotStore, S3SnapshotStore } from '../../functions/snapshot/snapshot-store.js';
 import { takeSnapshot } from '../../functions/snapshot/take-snapshot.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { createTarget, freshDatabases } from '../harness/databases.js';
-import { createBucket, makeS3Client } from '../harness/s3.js';
-import { services } from '../harness/services.js';
-import { tableChecksum, targetChecksums, withClient } from '../support/checksums.js';
-import { runSteps } from '../support/run-steps.js';
 
 const SOURCE_TABLES: [string, string][] = [
   ['users', 'id'],

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { freshDatabases } from '../../dev/harness/databases.js';
+import { targetChecksums, withClient } from '../../dev/support/checksums.js';
+import { runSteps } from '../../dev/support/run-steps.js';
 import { targetMemoryId } from '../../functions/core/ids.js';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { freshDatabases } from '../harness/databases.js';
-import { targetChecksums, withClient } from '../support/checksums.js';
-import { runSteps } from '../support/run-steps.js';
 
 const INPUT = { preserveEmbeddings: true, batchSize: 100, snapshot: 'none' };
 const databaseOf = (url: string) => new URL(url).pathname.slice(1);

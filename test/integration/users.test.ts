@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dropDatabase, freshDatabases, TARGET_VARIANTS } from '../../dev/harness/databases.js';
 import { targetUserId } from '../../functions/core/ids.js';
 import { parseUserMap } from '../../functions/core/user-map.js';
 import {
@@ -9,7 +10,6 @@ import {
   migrateUsers,
 } from '../../functions/db/user-migration.js';
 import { InvalidInputError } from '../../functions/errors.js';
-import { dropDatabase, freshDatabases, TARGET_VARIANTS } from '../harness/databases.js';
 
 // Sessions in a zone far from UTC: timestamps must not shift with the session's TimeZone.
 const FAR_ZONE = '-c TimeZone=Pacific/Auckland';

@@ -1,5 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { dropDatabase, freshDatabases } from '../../dev/harness/databases.js';
 import { defaultModuleRegistry, DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
 import { loadRules } from '../../functions/core/rules.js';
 import {
@@ -17,8 +19,6 @@ import { migrateBatch } from '../../functions/engine/migrate-batch.js';
 import { migrateRelationships } from '../../functions/engine/migrate-relationships.js';
 import { verifyFingerprints, verifyMigration } from '../../functions/engine/verify.js';
 import { MigrationError } from '../../functions/errors.js';
-import { generateBigMemory } from '../generator/bigmemory-generator.js';
-import { dropDatabase, freshDatabases } from '../harness/databases.js';
 
 const RUN_ID = 'verify-test-run';
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { hash32 } from '../../dev/generator/seeded-random.js';
 import { ModuleCentroidAccumulator, type ModuleCentroids } from '../../functions/core/centroids.js';
 import { classifyMemory, isConfident } from '../../functions/core/classify.js';
 import { contentWords, loadRules } from '../../functions/core/rules.js';
 import type { SourceMemory } from '../../functions/core/types.js';
 import keywordRulesDocument from '../fixtures/keyword-rules.json' with { type: 'json' };
-import { hash32 } from '../generator/seeded-random.js';
 
 /** The rule machinery on its own: the keyword rules as a user's document, no text model. */
 function keywordRules(overlay: Record<string, unknown> = {}) {

@@ -5,7 +5,7 @@ import pg from 'pg';
 export type SchemaKind = 'bigmemory' | 'federated-newest' | 'federated-older' | 'empty';
 export type TemplateKind = Exclude<SchemaKind, 'empty'>;
 
-/** The two real Federated Memory schemas a target can have (test/fixtures/federated-*.sql). */
+/** The two real Federated Memory schemas a target can have (dev/fixtures/federated-*.sql). */
 export const TARGET_VARIANTS = ['newest', 'older'] as const;
 export type TargetVariant = (typeof TARGET_VARIANTS)[number];
 
