@@ -24,7 +24,7 @@ export const MEMORY_DEFECTS = [
 ] as const;
 export type MemoryDefect = (typeof MEMORY_DEFECTS)[number];
 
-export type MemoryRole = 'project' | 'task' | 'note';
+type MemoryRole = 'project' | 'task' | 'note';
 
 export interface DatasetShape {
   seed: number;
@@ -56,7 +56,7 @@ export interface MemoryPlan {
   taskReference: TaskReference | null;
 }
 
-export const PROJECT_BLOCK = 40;
+const PROJECT_BLOCK = 40;
 const DEFECT_PERIOD = 2500;
 const DEFECT_OFFSET = 500;
 const DELETED_SHARE = 0.05;
@@ -66,12 +66,12 @@ export function memoryId(seed: number, index: number): string {
   return seededUuid(seed, STREAM.memoryId, index);
 }
 
-export function userId(seed: number, userIndex: number): string {
+function userId(seed: number, userIndex: number): string {
   return seededUuid(seed, STREAM.userId, userIndex);
 }
 
 /** One project per block of PROJECT_BLOCK memories, at a seeded position inside the block. */
-export function projectIndexOf(shape: DatasetShape, slot: number): number | null {
+function projectIndexOf(shape: DatasetShape, slot: number): number | null {
   const index = slot * PROJECT_BLOCK + (hash32(shape.seed, STREAM.projectSlot, slot) % PROJECT_BLOCK);
   return index < shape.memories ? index : null;
 }

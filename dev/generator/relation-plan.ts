@@ -17,8 +17,8 @@ export const RELATION_COLUMNS = [
 const RELATION_TYPES_BINARY: readonly PgBinaryType[] = RELATION_COLUMNS.map(([, type]) => type);
 
 /** Defects at fixed residues, so each appears in every dataset of a few hundred relations. */
-export const RELATION_DEFECTS = ['self', 'duplicate', 'dangling', 'deleted_end'] as const;
-export type RelationDefect = (typeof RELATION_DEFECTS)[number];
+const RELATION_DEFECTS = ['self', 'duplicate', 'dangling', 'deleted_end'] as const;
+type RelationDefect = (typeof RELATION_DEFECTS)[number];
 
 export interface RelationPlan {
   index: number;

@@ -52,7 +52,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
 }
 
 /** The highest installed major's bin directory (PG_BIN overrides, as in install-pgvector.sh). */
-export function postgresBinDir(): string {
+function postgresBinDir(): string {
   if (process.env.PG_BIN) return process.env.PG_BIN;
   const root = '/usr/lib/postgresql';
   let majors: string[] = [];

@@ -13,7 +13,7 @@ export async function tableChecksum(client: pg.ClientBase, table: string, orderB
   return `${rows[0]?.n}:${rows[0]?.md5 ?? 'empty'}`;
 }
 
-export const TARGET_PUBLIC_TABLES = [
+const TARGET_PUBLIC_TABLES = [
   '"users"',
   ...MODULE_IDS.map((m) => `"${m}_memories"`),
   'memory_index',

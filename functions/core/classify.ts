@@ -15,7 +15,7 @@ const CONFIDENCE = { type: 1, category: 0.95, tag: 0.85, contentMin: 0.5, conten
 const CENTROID_CONFIDENCE_MIN = 0.2;
 const CENTROID_CONFIDENCE_MAX = 0.5;
 /** Below this a classification is too weak to shape a centroid: it excludes content near-ties. */
-export const CONFIDENT_THRESHOLD = 0.6;
+const CONFIDENT_THRESHOLD = 0.6;
 const CONFIDENT_RULE_KINDS = new Set(['type', 'category', 'tag', 'content', 'model', 'llm']);
 // Content beyond this is not scanned: the opening decides, and user regexes stay cheap on huge rows.
 const CONTENT_SCAN_LIMIT = 20_000;

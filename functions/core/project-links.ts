@@ -13,10 +13,10 @@ import {
   type SkippedRelationship,
 } from './relationships.js';
 
-export const BELONGS_TO = 'belongs_to';
+const BELONGS_TO = 'belongs_to';
 
 /** A project candidate the source query found for a task: by id, or the earliest by name. */
-export interface ProjectCandidate {
+interface ProjectCandidate {
   sourceId: string;
   deleted: boolean;
 }
@@ -48,7 +48,7 @@ export interface ResolvedProjectLinks {
   updates: ProjectIdUpdate[];
 }
 
-export const projectLinkKey = (taskSourceId: string) => `project:${taskSourceId}`;
+const projectLinkKey = (taskSourceId: string) => `project:${taskSourceId}`;
 
 type ProjectChoice =
   | { project: ProjectCandidate; resolvedBy: 'projectId' | 'projectName' }

@@ -27,7 +27,7 @@ export interface RejectTally {
   dryRun?: boolean;
 }
 
-export type ThresholdName = 'maxRejectRatio' | 'maxRejects' | 'nothingMigrated';
+type ThresholdName = 'maxRejectRatio' | 'maxRejects' | 'nothingMigrated';
 
 export interface ThresholdVerdict {
   ok: boolean;

@@ -103,12 +103,12 @@ export interface ResolvedRelationships {
 }
 
 /** The strength a relation gets when the source holds NULL: the target column's own default. */
-export const DEFAULT_STRENGTH = 1.0;
+const DEFAULT_STRENGTH = 1.0;
 
 export const relationKey = (relationId: string) => `relation:${relationId}`;
 
 /** The target's unique key, the one `ON CONFLICT` resolves on. */
-export const uniqueKeyOf = (row: RelationshipRow) =>
+const uniqueKeyOf = (row: RelationshipRow) =>
   JSON.stringify([
     row.sourceModule,
     row.sourceMemoryId,
@@ -126,7 +126,7 @@ export function relationMetadata(metadata: unknown): Record<string, unknown> {
 }
 
 /** An end the ledger migrated: its module, new id and new owner. */
-export interface ResolvedEnd {
+interface ResolvedEnd {
   module: string;
   targetId: string;
   targetUserId: string;

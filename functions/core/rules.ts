@@ -42,8 +42,8 @@ const rulesDocumentSchema = z.strictObject({
   centroid: centroidSchema,
 });
 
-export type RulesDocument = z.infer<typeof rulesDocumentSchema>;
-export type CentroidRules = z.infer<typeof centroidSchema>;
+type RulesDocument = z.infer<typeof rulesDocumentSchema>;
+type CentroidRules = z.infer<typeof centroidSchema>;
 
 /**
  * A user's overlay: every part optional. Map entries add or override one key each (`null` removes a
@@ -145,7 +145,7 @@ export interface CompiledRules {
 let shipped: TextModel | null = null;
 
 /** The model shipped with the migration (`npm run train:classify` writes it), parsed once. */
-export function shippedModel(): TextModel {
+function shippedModel(): TextModel {
   shipped ??= parseTextModel(shippedTextModel, 'functions/core/rules/text-model.json');
   return shipped;
 }

@@ -10,10 +10,10 @@
 /** Federated Memory's `routeQuery`: CMI entries at least this similar to the query take part. */
 export const ROUTE_SIMILARITY_THRESHOLD = 0.7;
 /** `routeQuery`'s default `limit`: how many modules a query is routed to. */
-export const ROUTE_MODULE_LIMIT = 3;
+const ROUTE_MODULE_LIMIT = 3;
 
 /** The memories most often lost by routing that a report shows. */
-export const ROUTING_LOSS_LIMIT = 20;
+const ROUTING_LOSS_LIMIT = 20;
 
 /** A target memory that is not there: the source's hit was never migrated. */
 export const NOT_MIGRATED = '(not migrated)';
@@ -93,12 +93,12 @@ export interface QueryOutcome {
   routed: string[];
 }
 
-export interface RecallFigures {
+interface RecallFigures {
   recall: number;
   ndcg: number;
 }
 
-export interface ModuleRecall {
+interface ModuleRecall {
   module: string;
   /** Source top-k hits that live in this module of the target. */
   expected: number;
@@ -108,7 +108,7 @@ export interface ModuleRecall {
   routedRecall: number;
 }
 
-export interface BucketRecall {
+interface BucketRecall {
   bucket: string;
   users: number;
   queries: number;
@@ -116,7 +116,7 @@ export interface BucketRecall {
   routed: RecallFigures;
 }
 
-export interface RoutingLoss {
+interface RoutingLoss {
   sourceId: string;
   targetId: string | null;
   module: string;

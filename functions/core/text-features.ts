@@ -16,10 +16,10 @@ export const FEATURE_KINDS = ['w', 'b', 'c', 's', 't', 'm'] as const;
 export type FeatureKind = (typeof FEATURE_KINDS)[number];
 
 export type Language = 'en' | 'es' | 'de' | 'fr';
-export const LANGUAGES: readonly Language[] = ['en', 'es', 'de', 'fr'];
+const LANGUAGES: readonly Language[] = ['en', 'es', 'de', 'fr'];
 
 /** Only the opening of a long memory is read: it says what the memory is, and keeps the cost bounded. */
-export const TEXT_SCAN_LIMIT = 4000;
+const TEXT_SCAN_LIMIT = 4000;
 // Identifiers, hashes and URLs make long tokens whose later characters say nothing about the module.
 const GRAM_SOURCE_LIMIT = 16;
 const GRAM = 4;
@@ -130,7 +130,7 @@ export function detectLanguage(words: readonly string[]): Language {
 }
 
 /** The stem a word contributes (`0` for a number: its value says nothing about a module). */
-export function stemOf(word: string, language: Language): string {
+function stemOf(word: string, language: Language): string {
   if (DIGITS.test(word)) return '0';
   if (word.length <= 2) return word;
   return STEMMERS[language](word);
@@ -147,7 +147,7 @@ export function wordFeatureNames(word: string, language: Language): { stem: stri
   return { stem, names };
 }
 
-export function normaliseTag(tag: string): string {
+function normaliseTag(tag: string): string {
   return tag.trim().toLowerCase().replace(/^#/, '');
 }
 

@@ -72,7 +72,7 @@ export interface CmiRow {
 }
 
 /** Why a source memory was not migrated. Stable strings: reports group and count by them. */
-export const REJECT_REASONS = [
+const REJECT_REASONS = [
   'empty_content',
   'unmapped_user',
   'invalid_embedding_dimension',

@@ -48,7 +48,7 @@ export interface TargetUserIndex {
 export type UserMap = ReadonlyMap<string, string>;
 
 /** A Federated Memory `users` row to insert; columns the target variant lacks are dropped by the adapter. */
-export interface TargetUserInsert {
+interface TargetUserInsert {
   id: string;
   token: string;
   email: string | null;
@@ -87,7 +87,7 @@ export interface DecideUsersInput {
 }
 
 /** Trimmed and lower-cased; null for a missing or blank email. The target's UNIQUE index is case-sensitive, this is stricter. */
-export function normaliseEmail(email: string | null | undefined): string | null {
+function normaliseEmail(email: string | null | undefined): string | null {
   const trimmed = email?.trim().toLowerCase() ?? '';
   return trimmed === '' ? null : trimmed;
 }
@@ -114,7 +114,7 @@ export function isUserConflict(decision: UserDecision): boolean {
   return decision.decision.startsWith('conflict_email_') || decision.decision.startsWith('missing_email_');
 }
 
-export function placeholderEmail(sourceUserId: string, domain: string): string {
+function placeholderEmail(sourceUserId: string, domain: string): string {
   return `bigmemory-${sourceUserId}@${domain.trim().replace(/^@/, '')}`;
 }
 

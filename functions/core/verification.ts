@@ -20,7 +20,7 @@ export const CHECK_NAMES = [
   'relationships',
   'search_smoke',
 ] as const;
-export type CheckName = (typeof CHECK_NAMES)[number];
+type CheckName = (typeof CHECK_NAMES)[number];
 
 export interface VerificationCheck {
   name: CheckName;
@@ -340,7 +340,7 @@ const instantMs = (ms: number | null) =>
  * accessed_at; updated_at likewise becomes created_at; such an accessed_at becomes NULL) and the
  * rule for the NOT NULL lastAccessed (a missing accessed_at takes updated_at), to the millisecond.
  */
-export function expectedTargetTimes(source: MemoryFingerprint): {
+function expectedTargetTimes(source: MemoryFingerprint): {
   createdMs: number;
   updatedMs: number;
   accessedMs: number;

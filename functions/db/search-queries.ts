@@ -16,10 +16,10 @@ const LEDGER = `${LEDGER_SCHEMA}.memory_ledger`;
 const USER_MAP = `${LEDGER_SCHEMA}.user_map`;
 const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
-export const vectorLiteral = (v: ArrayLike<number>) => `[${Array.from(v).join(',')}]`;
+const vectorLiteral = (v: ArrayLike<number>) => `[${Array.from(v).join(',')}]`;
 
 /** pgvector's text form back to numbers. */
-export function parseVector(text: string): Float32Array {
+function parseVector(text: string): Float32Array {
   return Float32Array.from(text.slice(1, -1).split(','), Number);
 }
 

@@ -21,20 +21,7 @@ export interface SourceSchema {
   hasCategories: boolean;
 }
 
-export const REQUIRED_MEMORY_COLUMNS = ['id', 'user_id', 'content', 'is_deleted'] as const;
-export const OPTIONAL_MEMORY_COLUMNS = [
-  'content_hash',
-  'embedding',
-  'title',
-  'summary',
-  'tags',
-  'source',
-  'source_metadata',
-  'created_at',
-  'updated_at',
-  'accessed_at',
-  'access_count',
-] as const;
+const REQUIRED_MEMORY_COLUMNS = ['id', 'user_id', 'content', 'is_deleted'] as const;
 
 export async function introspectSource(db: Pool | ClientBase): Promise<SourceSchema> {
   const { rows: tables } = await db.query<{ table_name: string }>(

@@ -62,7 +62,7 @@ export interface UsersSummary {
   decisions?: PublicUserDecision[];
 }
 
-export const CONFLICT_LIST_LIMIT = 200;
+const CONFLICT_LIST_LIMIT = 200;
 
 export const REQUIRED_TARGET_COLUMNS = [
   'id',

@@ -1,7 +1,7 @@
 import { InvalidInputError } from '../errors.js';
 import { EMBEDDING_PRICE_PER_MILLION_TOKENS } from './models.js';
 
-export { DEFAULT_EMBEDDING_DIMENSIONS, EMBEDDING_PRICE_PER_MILLION_TOKENS } from './models.js';
+export { DEFAULT_EMBEDDING_DIMENSIONS } from './models.js';
 
 export interface EmbeddingCostEstimate {
   tokens: number;

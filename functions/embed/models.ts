@@ -65,7 +65,7 @@ export interface EmbeddingRateLimits {
  * run assumes when none is given, the smallest a paying account has. Tier 5 allows 10M tokens
  * and 10,000 requests a minute; give the account's own figures to go faster.
  */
-export const TIER_1_EMBEDDING_RATE_LIMITS: Readonly<EmbeddingRateLimits> = Object.freeze({
+const TIER_1_EMBEDDING_RATE_LIMITS: Readonly<EmbeddingRateLimits> = Object.freeze({
   tokensPerMinute: 1_000_000,
   requestsPerMinute: 3_000,
 });

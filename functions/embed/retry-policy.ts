@@ -66,7 +66,7 @@ export function retryAfterFromHeaders(
  * Exponential backoff with full jitter (a uniform draw in [0, min(max, base * 2^(attempt-1))]):
  * workers that failed together do not come back together.
  */
-export function backoffDelayMs(attempt: number, policy: BackoffPolicy, random: () => number): number {
+function backoffDelayMs(attempt: number, policy: BackoffPolicy, random: () => number): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   return Math.floor(random() * ceiling);
 }

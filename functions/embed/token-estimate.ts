@@ -78,7 +78,7 @@ export interface EmbeddingInput {
   text: string;
 }
 
-export interface PlannedInput extends EmbeddingInput {
+interface PlannedInput extends EmbeddingInput {
   tokens: number;
 }
 

@@ -25,7 +25,7 @@ export interface RebuildCmiOptions {
   onProgress?: (progress: RebuildCmiProgress) => void;
 }
 
-export const DEFAULT_REBUILD_BATCH_SIZE = 1000;
+const DEFAULT_REBUILD_BATCH_SIZE = 1000;
 
 const CMI_COLUMN_LIST = columnList(CMI_COLUMNS);
 const CMI_UPDATE_SET = excludedSet(CMI_COLUMNS, ['id', 'moduleId', 'remoteMemoryId']);

@@ -71,7 +71,7 @@ export interface VerifyOptions {
   keepDeleted?: boolean;
 }
 
-export const DEFAULT_SEARCH_SAMPLE_SIZE = 20;
+const DEFAULT_SEARCH_SAMPLE_SIZE = 20;
 
 interface Clients {
   source: PoolClient;

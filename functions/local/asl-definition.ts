@@ -6,7 +6,7 @@ export interface AslDefinition {
   [field: string]: unknown;
 }
 
-export interface AslCatcher {
+interface AslCatcher {
   ErrorEquals: string[];
   Next: string;
   ResultPath?: string | null;
@@ -35,7 +35,7 @@ export interface AslState {
 }
 
 /** Lambda ARNs of the resolved definition: recognisable, and naming the handler after `function:`. */
-export const LOCAL_FUNCTION_ARN_PREFIX = 'arn:aws:lambda:local:000000000000:function:';
+const LOCAL_FUNCTION_ARN_PREFIX = 'arn:aws:lambda:local:000000000000:function:';
 
 export function localFunctionArn(functionName: string): string {
   return `${LOCAL_FUNCTION_ARN_PREFIX}${functionName}`;

@@ -4,7 +4,7 @@ import type { AslDefinition, AslState } from './asl-definition.js';
 export const LOCAL_ITEM_READER_RESOURCE = 'arn:aws:lambda:local:000000000000:function:LocalItemReader';
 
 /** Where a reader task leaves a Map's items in the state. */
-export const LOCAL_ITEMS_PATH = '$.localMapItems';
+const LOCAL_ITEMS_PATH = '$.localMapItems';
 
 /** Resource of the inserted tolerance checks; the local runner binds it to `checkToleratedFailures`. */
 export const LOCAL_TOLERANCE_RESOURCE = 'arn:aws:lambda:local:000000000000:function:LocalToleratedFailures';
@@ -13,11 +13,11 @@ export const LOCAL_TOLERANCE_RESOURCE = 'arn:aws:lambda:local:000000000000:funct
 const LOCAL_RESULTS_PATH = '$.localMapResults';
 
 /** What the inserted catch leaves as a failed child's result. */
-export interface LocalFailedItem {
+interface LocalFailedItem {
   localFailure: { Error: string; Cause?: unknown };
 }
 
-export interface LocalItemReader {
+interface LocalItemReader {
   /** The inserted Task state's name. */
   stateName: string;
   /** The Distributed Map it feeds. */

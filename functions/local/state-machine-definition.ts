@@ -6,7 +6,7 @@ import { type AslDefinition, localFunctionArn } from './asl-definition.js';
 export type { AslDefinition } from './asl-definition.js';
 
 /** The bucket name the definition's bucket references resolve to unless told otherwise. */
-export const DEFAULT_LOCAL_BUCKET = 'bigmemory-migration-runs';
+const DEFAULT_LOCAL_BUCKET = 'bigmemory-migration-runs';
 
 export interface LoadDefinitionOptions {
   /** CDK context on top of cdk.json's, e.g. a different `bigmemory-migration:maxConcurrency`. */
@@ -23,7 +23,7 @@ export interface SynthesizedApp {
   directory: string;
 }
 
-export interface TemplateJson {
+interface TemplateJson {
   Resources?: Record<string, { Type?: string; Properties?: Record<string, unknown> }>;
 }
 

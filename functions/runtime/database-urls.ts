@@ -35,7 +35,7 @@ export async function resolveDatabaseUrl(
   return url;
 }
 
-export function databaseUrlFromSecret(secret: string, role: DatabaseRole): string {
+function databaseUrlFromSecret(secret: string, role: DatabaseRole): string {
   const text = secret.trim();
   if (/^postgres(ql)?:\/\//.test(text)) return text;
   let parsed: Record<string, unknown>;

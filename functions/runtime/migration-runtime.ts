@@ -85,7 +85,7 @@ export function embeddingRetryFromEnv(env: NodeJS.ProcessEnv): EmbeddingRetrySet
 }
 
 /** EMBEDDING_WORKERS: the stack sets it to the Map's MaxConcurrency. */
-export function embeddingWorkersFromEnv(env: NodeJS.ProcessEnv): number {
+function embeddingWorkersFromEnv(env: NodeJS.ProcessEnv): number {
   const raw = env.EMBEDDING_WORKERS?.trim();
   if (!raw) return 1;
   const value = Number(raw);

@@ -8,7 +8,7 @@ import {
 import { InvalidInputError, MigrationError } from '../errors.js';
 import type { SnapshotDatabase } from './snapshot-manifest.js';
 
-export type RdsResourceKind = 'instance' | 'cluster';
+type RdsResourceKind = 'instance' | 'cluster';
 
 /** An RDS DB instance or Aurora cluster holding one (or both) of the databases. */
 export interface RdsResource {

@@ -32,7 +32,7 @@ export interface SnapshotSequence {
   isCalled: boolean;
 }
 
-export interface SnapshotObject {
+interface SnapshotObject {
   /** Relative to the snapshot directory, e.g. `federated_20250301-101500.sql.gz`. */
   key: string;
   bytes: number;
@@ -80,7 +80,7 @@ export const manifestKey = (database: SnapshotDatabase) => `${SNAPSHOT_LABELS[da
 export const INDEX_KEY = 'snapshot.json';
 
 /** `YYYYMMDD-HHMMSS` in UTC: the guide's `backups/migration-YYYYMMDD-HHMMSS/`. */
-export function snapshotStamp(at: Date): string {
+function snapshotStamp(at: Date): string {
   return at.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
 }
 

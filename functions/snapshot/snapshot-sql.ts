@@ -7,7 +7,7 @@ import type { SnapshotManifest, SnapshotTable } from './snapshot-manifest.js';
  * The same builders make the lines the Restore handler expects, so writer and reader cannot drift.
  */
 
-export const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 export const qualifiedName = (t: Pick<SnapshotTable, 'schema' | 'name'>) =>
   `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
 const columnList = (t: Pick<SnapshotTable, 'columns'>) => t.columns.map((c) => quoteIdent(c.name)).join(', ');
@@ -32,7 +32,7 @@ export const setvalStatement = (s: { name: string; lastValue: string; isCalled: 
 
 // Session settings the text was written under: ISO dates and UTC, so the values read back the same
 // whatever the restoring server's defaults are.
-export const SESSION_SETTINGS = [
+const SESSION_SETTINGS = [
   "SET client_encoding = 'UTF8';",
   'SET standard_conforming_strings = on;',
   "SET datestyle = 'ISO, YMD';",

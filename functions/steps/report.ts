@@ -82,7 +82,7 @@ async function readOptional<T>(store: RunStore, key: string): Promise<T | null> 
 }
 
 /** Where each finished dry run leaves its module counts for the next real run's report. */
-export const LATEST_DRY_RUN_KEY = 'dry-runs/latest-classification.json';
+const LATEST_DRY_RUN_KEY = 'dry-runs/latest-classification.json';
 
 function predictionOf(report: MigrationReport, runId: string): ClassificationPrediction {
   return {

@@ -22,7 +22,7 @@ export interface SnapshotEvent {
   pending?: SnapshotResult;
 }
 
-export interface LogicalSnapshot {
+interface LogicalSnapshot {
   /** The snapshot directory's key prefix in the run store (`backups/migration-YYYYMMDD-HHMMSS/`). */
   directory: string;
   location: string;

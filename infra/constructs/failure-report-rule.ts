@@ -12,7 +12,7 @@ export interface FailureReportRuleProps {
 }
 
 /** The execution statuses after which a failure report is written; each can be redriven. */
-export const REPORTED_EXECUTION_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
+const REPORTED_EXECUTION_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
 
 /**
  * Writes the failure report when an execution ends unsuccessfully, from outside the definition:

@@ -6,7 +6,7 @@ import type { Construct } from 'constructs';
 import { RETRIED_ERROR_NAMES } from '../../functions/error-contract.js';
 
 /** Connection resets, throttles and Lambda service hiccups: safe to retry because every step is idempotent. */
-export const TRANSIENT_RETRY: RetryProps = {
+const TRANSIENT_RETRY: RetryProps = {
   errors: [...RETRIED_ERROR_NAMES],
   interval: Duration.seconds(2),
   backoffRate: 2,

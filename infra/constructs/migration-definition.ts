@@ -29,7 +29,7 @@ export interface MigrationDefinitionProps {
 const RUN = { 'run.$': '$.run' };
 
 /** How long the execution waits between two looks at RDS snapshots that are still being made. */
-export const RDS_SNAPSHOT_POLL_SECONDS = 60;
+const RDS_SNAPSHOT_POLL_SECONDS = 60;
 
 /**
  * Preflight → Snapshot (→ wait for RDS snapshots) → Users → Plan → MigrateBatches →

@@ -6,7 +6,7 @@ import { Construct } from 'constructs';
 import { InvalidInputError } from '../../functions/errors.js';
 
 /** What a scheduled execution asks for: a real run that only migrates what changed since the last one. */
-export const SCHEDULED_RUN_INPUT = { dryRun: false, incremental: true, preserveEmbeddings: true } as const;
+const SCHEDULED_RUN_INPUT = { dryRun: false, incremental: true, preserveEmbeddings: true } as const;
 
 export interface MigrationScheduleProps {
   stateMachine: IStateMachine;

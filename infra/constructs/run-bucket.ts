@@ -3,7 +3,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aw
 import { Construct } from 'constructs';
 
 /** Key prefixes the lifecycle rules expire; the handlers write every run under `runs/<runId>/`. */
-export const RUN_PREFIX = 'runs/';
+const RUN_PREFIX = 'runs/';
 export const MAP_RESULTS_PREFIX = 'map-results/';
 
 export interface RunBucketProps {

@@ -7,7 +7,7 @@ import type { BatchLlmSummary } from '../batch.js';
 import type { ReportBatchInput } from './input.js';
 
 /** Above this fallback share the dry run warns: the classifier is guessing for too many memories. */
-export const FALLBACK_WARNING_SHARE = 0.2;
+const FALLBACK_WARNING_SHARE = 0.2;
 
 /** The module counts a dry run saw, kept so the next real run's report can set its own beside them. */
 export interface ClassificationPrediction {

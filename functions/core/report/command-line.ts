@@ -12,7 +12,7 @@ const DEFAULT_EMBEDDING_MODEL = 'text-embedding-3-small';
 const DEFAULT_MAX_REJECT_RATIO = 0.01;
 
 /** Quotes a value for a POSIX shell when it holds anything beyond a safe set of characters. */
-export function shellQuote(value: string): string {
+function shellQuote(value: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
@@ -33,7 +33,7 @@ export interface CommandOptions {
 const DEFAULT_SEARCH_USERS = 100;
 const DEFAULT_SEARCH_QUERIES_PER_USER = 3;
 
-export function migrateFlags(input: Record<string, unknown>, options: CommandOptions = {}): string[] {
+function migrateFlags(input: Record<string, unknown>, options: CommandOptions = {}): string[] {
   const flags: string[] = [];
   const add = (flag: string, value?: unknown) =>
     flags.push(value === undefined ? flag : `${flag} ${shellQuote(String(value))}`);
@@ -90,11 +90,4 @@ export function migrateFlags(input: Record<string, unknown>, options: CommandOpt
 export function migrateCommandLine(input: Record<string, unknown>, options: CommandOptions = {}): string {
   const flags = migrateFlags(input, options);
   return flags.length > 0 ? `npm run migrate:bigmemory -- ${flags.join(' ')}` : 'npm run migrate:bigmemory';
-}
-
-/** Execution-input fields without a flag: the console's input carries them, the command cannot. */
-export function fieldsWithoutFlag(input: Record<string, unknown>): string[] {
-  return ['centroidClassification', 'rds'].filter(
-    (k) => input[k] !== undefined && !(k === 'centroidClassification' && input[k] === true),
-  );
 }

@@ -55,7 +55,7 @@ svg{max-width:900px;display:block}svg text{font:13px system-ui,sans-serif;fill:#
 `;
 
 /** Escapes text for element content and double- or single-quoted attributes alike. */
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   return text
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')

@@ -20,7 +20,7 @@ export type ReportDecisionInput = MemoryDecision & {
 
 export type ReportBatchInput = Omit<BatchSummary, 'samples'> & { samples: ReportDecisionInput[] };
 
-export interface ReportUsersInput {
+interface ReportUsersInput {
   total: number;
   byDecision: Partial<Record<string, number>>;
   created: number;
@@ -32,9 +32,9 @@ export interface ReportUsersInput {
 
 export type ReportRelationshipInput = RelationshipBatchSummary;
 
-export type ReportCmiInput = RebuildCmiResult;
+type ReportCmiInput = RebuildCmiResult;
 
-export interface ReportVerificationInput {
+interface ReportVerificationInput {
   ok: boolean;
   /** Check names stay strings: a report may read results of an older or newer version. */
   checks: Array<Omit<VerificationCheck, 'name'> & { name: string }>;
@@ -53,7 +53,7 @@ export interface NotMigratedRangeInput {
   memories: number;
 }
 
-export interface ReportEmbeddingsInput {
+interface ReportEmbeddingsInput {
   mode: 'preserve' | 'regenerate';
   model?: string;
   requests?: number;

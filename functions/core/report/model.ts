@@ -25,10 +25,10 @@ import { type MeasuredTimings, measureTimings, type ProjectedTimings, projectRea
 
 export type { ReportInput } from './input.js';
 
-export const REPORT_VERSION = 1;
+const REPORT_VERSION = 1;
 export const SAMPLES_PER_MODULE = 10;
 /** Content is cut here: enough to recognise a memory, short enough for a table cell. */
-export const SNIPPET_LENGTH = 160;
+const SNIPPET_LENGTH = 160;
 
 /** A sampled decision as the report shows it: absent fields become null, repairs a list. */
 export type SampleDecision = Omit<ReportDecisionInput, 'reason' | 'detail' | 'repairs' | 'snippet'> & {
@@ -38,7 +38,7 @@ export type SampleDecision = Omit<ReportDecisionInput, 'reason' | 'detail' | 're
   snippet: string | null;
 };
 
-export interface RelationshipPart {
+interface RelationshipPart {
   batches: number;
   read: number;
   migrated: number;

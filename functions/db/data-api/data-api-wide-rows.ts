@@ -17,7 +17,7 @@ const PIECE_BYTES = 32 * 1024;
 const FITS = '__bm_fits';
 
 /** The read with each wide value NULL where the row may not fit, then the fit flag and the key. */
-export function wideRowsQuery(read: KeyedRead): string {
+function wideRowsQuery(read: KeyedRead): string {
   const wide = read.columns.filter((c) => c.wide);
   const size = wide.map((c) => `coalesce(${c.wideBytes ?? `octet_length(${c.wide})`}, 0)`).join(' + ') || '0';
   const select = read.columns.map((c) =>
