@@ -5,10 +5,10 @@
  * after 1,000 hard deletes (their target rows are then removed). Prints the figures.
  */
 import './require-node.cjs';
-import pg from 'pg';
 import { createDatabase, createTarget } from '../dev/harness/databases.js';
 import { startTestServices } from '../dev/harness/services-runtime.js';
 import { propagateDeletes } from '../functions/db/delete-propagation.js';
+import { openPgDatabase } from '../functions/db/pg/pg-database.js';
 import { ensureLedger } from '../functions/db/run-ledger.js';
 import { introspectSource } from '../functions/db/source-schema.js';
 import { parseFlags, positiveInteger, runCli } from './cli/database-flags.js';
@@ -29,8 +29,8 @@ Example: npm run bench:deletes -- --memories 200000`);
   }
   const n = positiveInteger(values.memories, '--memories', 1_000_000);
   const services = await startTestServices();
-  const source = new pg.Pool({ connectionString: await createDatabase('bigmemory'), max: 2 });
-  const target = new pg.Pool({ connectionString: await createTarget(), max: 2 });
+  const source = openPgDatabase({ connectionString: await createDatabase('bigmemory'), max: 2 });
+  const target = openPgDatabase({ connectionString: await createTarget(), max: 2 });
   try {
     const started = performance.now();
     await source.query(

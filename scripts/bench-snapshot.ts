@@ -20,6 +20,7 @@ import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { createBucket, makeS3Client } from '../dev/harness/s3.js';
 import { startTestServices } from '../dev/harness/services-runtime.js';
+import { openPgDatabase } from '../functions/db/pg/pg-database.js';
 import { FolderSnapshotStore, S3SnapshotStore } from '../functions/snapshot/snapshot-store.js';
 import { takeSnapshot } from '../functions/snapshot/take-snapshot.js';
 import { parseFlags, positiveInteger, runCli, UsageError } from './cli/database-flags.js';
@@ -147,7 +148,7 @@ async function main(): Promise<number> {
       await measured(() => inProcessCopyGzip(sourceUrl, level)),
     );
 
-    const pool = new pg.Pool({ connectionString: sourceUrl, max: 1 });
+    const pool = openPgDatabase({ connectionString: sourceUrl, max: 1 });
     try {
       const toFolder = await measured(async () => {
         const summary = await takeSnapshot({

@@ -6,7 +6,7 @@
 // First: on an older Node this stops with one line naming the Node needed.
 import './require-node.cjs';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
+import { openPgDatabase } from '../functions/db/pg/pg-database.js';
 import { inspectTarget } from '../functions/db/target-schema.js';
 import { rebuildCmi } from '../functions/engine/rebuild-cmi.js';
 import { onDatabase } from './cli/database-errors.js';
@@ -44,7 +44,7 @@ async function main(): Promise<number> {
   }
   const url = values['target-db'] ?? process.env.DATABASE_URL;
   if (!url) throw new UsageError('pass --target-db <url> or set DATABASE_URL');
-  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const pool = openPgDatabase({ connectionString: url, max: 2 });
   try {
     const layout = await onDatabase('target', url, () => inspectTarget(pool));
     const moduleIds = layout.modules.map((m) => m.id);

@@ -6,7 +6,8 @@ import './require-node.cjs';
 import './cli/local-console.js';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import pg from 'pg';
+import { openPgDatabase } from '../functions/db/pg/pg-database.js';
+import type { Database } from '../functions/db/port.js';
 import type { SnapshotDatabase } from '../functions/snapshot/snapshot-manifest.js';
 import { snapshotDirectoryName } from '../functions/snapshot/snapshot-manifest.js';
 import {
@@ -76,9 +77,9 @@ async function main(): Promise<number> {
   const pools = Object.fromEntries(
     wanted.map((d) => [
       d,
-      new pg.Pool({ connectionString: d === 'source' ? urls.sourceUrl : urls.targetUrl, max: 1 }),
+      openPgDatabase({ connectionString: d === 'source' ? urls.sourceUrl : urls.targetUrl, max: 1 }),
     ]),
-  ) as Partial<Record<SnapshotDatabase, pg.Pool>>;
+  ) as Partial<Record<SnapshotDatabase, Database>>;
   console.error(`Backing up ${wanted.join(' and ')} to ${store.locate()} …`);
   const started = performance.now();
   try {

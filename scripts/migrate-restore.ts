@@ -5,7 +5,7 @@
 import './require-node.cjs';
 import './cli/local-console.js';
 import { pathToFileURL } from 'node:url';
-import pg from 'pg';
+import { openPgDatabase } from '../functions/db/pg/pg-database.js';
 import { redactDatabaseUrl } from '../functions/runtime/database-urls.js';
 import { restoreSnapshot } from '../functions/snapshot/restore-snapshot.js';
 import { snapshotStoreAt } from '../functions/snapshot/snapshot-store.js';
@@ -54,7 +54,7 @@ async function main(): Promise<number> {
     const bucket = /^s3:\/\/([^/]+)/.exec(values.snapshot ?? '')?.[1] ?? '';
     return chooseRunStore({ bucket }).s3!;
   });
-  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  const pool = openPgDatabase({ connectionString: url, max: 1 });
   try {
     console.error(`Restoring the ${database} snapshot at ${store.locate()} into ${redactDatabaseUrl(url)} …`);
     const report = await restoreSnapshot({ store, database, pool, force: values.force });

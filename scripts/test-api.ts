@@ -6,7 +6,7 @@
 // First: on an older Node this stops with one line naming the Node needed.
 import './require-node.cjs';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
+import { openPgDatabase } from '../functions/db/pg/pg-database.js';
 import { searchSmokeTest } from '../functions/engine/verify.js';
 import { onDatabase } from './cli/database-errors.js';
 import { positiveInteger, runCli, UsageError } from './cli/database-flags.js';
@@ -34,7 +34,7 @@ Example: npm run test:api -- --sample 50`);
   }
   const url = values['target-db'] ?? process.env.DATABASE_URL;
   if (!url) throw new UsageError('pass --target-db <url> or set DATABASE_URL');
-  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  const pool = openPgDatabase({ connectionString: url, max: 1 });
   try {
     const sample = positiveInteger(values.sample, '--sample', 20);
     const check = await onDatabase('target', url, () => searchSmokeTest(pool, sample));

@@ -7,8 +7,8 @@
 import './require-node.cjs';
 import './cli/local-console.js';
 import { readFile } from 'node:fs/promises';
-import pg from 'pg';
 import { recallLine, type SearchRecallResult } from '../functions/core/search-recall.js';
+import { openPgDatabase } from '../functions/db/pg/pg-database.js';
 import { introspectSource } from '../functions/db/source-schema.js';
 import { inspectTarget } from '../functions/db/target-schema.js';
 import { EmbeddingClient } from '../functions/embed/embedding-client.js';
@@ -137,8 +137,8 @@ async function main(): Promise<number> {
     ...(minRecall !== undefined ? { minRecall } : {}),
     ...(flags.queries ? { texts: await textQueries(flags.queries, flags) } : {}),
   };
-  const source = new pg.Pool({ connectionString: sourceUrl, max: 4 });
-  const target = new pg.Pool({ connectionString: targetUrl, max: 4 });
+  const source = openPgDatabase({ connectionString: sourceUrl, max: 4 });
+  const target = openPgDatabase({ connectionString: targetUrl, max: 4 });
   try {
     const schema = await introspectSource(source);
     const layout = await inspectTarget(target);

@@ -1,4 +1,3 @@
-import type { ClientBase, Pool } from 'pg';
 import {
   type LedgerEntry,
   type LoadResult,
@@ -15,6 +14,7 @@ import { columnList, copyRowsIn, excludedSet, quoteIdentifier } from './copy-str
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import { removeMigratedMemories } from './memory-removal.js';
 import type { PgBinaryType } from './pg-binary.js';
+import type { Database, DatabaseSession } from './port.js';
 import { describeRefusal, isRowRefusal } from './row-refusal.js';
 import { beginRederivableWrite } from './write-transaction.js';
 
@@ -102,7 +102,7 @@ interface LoadMode {
  */
 export class BatchLoader {
   constructor(
-    private readonly target: Pool,
+    private readonly target: Database,
     private readonly modules: ModuleRegistry,
   ) {}
 
@@ -136,7 +136,7 @@ export class BatchLoader {
   }
 
   private async loadInTransaction(
-    client: ClientBase,
+    client: DatabaseSession,
     batch: PreparedBatch,
     mode: LoadMode,
   ): Promise<LoadResult> {
@@ -174,7 +174,7 @@ export class BatchLoader {
 
   /** Module and CMI rows: new ones by plain COPY, those an earlier run wrote through upserts. */
   private async writeMemories(
-    client: ClientBase,
+    client: DatabaseSession,
     memories: readonly PreparedMemory[],
     existing: ReadonlyMap<string, ExistingEntry>,
     upsertAll: boolean,
@@ -206,7 +206,7 @@ export class BatchLoader {
    * writes, not one statement per row. A memory's module row and CMI row stay together.
    */
   private async writeIsolating(
-    client: ClientBase,
+    client: DatabaseSession,
     memories: readonly PreparedMemory[],
     existing: ReadonlyMap<string, ExistingEntry>,
     upsertAll: boolean,
@@ -233,7 +233,7 @@ export class BatchLoader {
 
   /** A refused memory an earlier run migrated leaves no copy behind: the ledger will say rejected. */
   private async withdrawRefused(
-    client: ClientBase,
+    client: DatabaseSession,
     refused: readonly RefusedMemory[],
     existing: ReadonlyMap<string, ExistingEntry>,
   ): Promise<void> {
@@ -247,7 +247,7 @@ export class BatchLoader {
   }
 
   private async writeLedger(
-    client: ClientBase,
+    client: DatabaseSession,
     entries: readonly LedgerEntry[],
     existing: ReadonlyMap<string, ExistingEntry>,
     upsertAll: boolean,
@@ -270,7 +270,10 @@ export class BatchLoader {
     }
   }
 
-  private async readLedger(client: ClientBase, sourceIds: string[]): Promise<Map<string, ExistingEntry>> {
+  private async readLedger(
+    client: DatabaseSession,
+    sourceIds: string[],
+  ): Promise<Map<string, ExistingEntry>> {
     const { rows } = await client.query<ExistingEntry & { source_id: string }>(
       `SELECT source_id, status, module, target_id FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id = ANY($1::text[])`,
       [sourceIds],
@@ -280,7 +283,7 @@ export class BatchLoader {
 
   /** Deletes target rows of memories that moved module or are now rejected (relationships follow later). */
   private async removeStaleCopies(
-    client: ClientBase,
+    client: DatabaseSession,
     entries: LedgerEntry[],
     existing: Map<string, ExistingEntry>,
     deletedSourceIds: string[],
@@ -312,11 +315,11 @@ export class BatchLoader {
   }
 
   /** A module's rows of these memories, their CMI rows and the relationships that touch them. */
-  private async deleteTargetRows(client: ClientBase, module: string, ids: string[]): Promise<void> {
+  private async deleteTargetRows(client: DatabaseSession, module: string, ids: string[]): Promise<void> {
     await removeMigratedMemories(client, { id: module, table: this.modules.tableOf(module) }, ids);
   }
 
-  private async upsertKnown(client: ClientBase, known: readonly PreparedMemory[]): Promise<void> {
+  private async upsertKnown(client: DatabaseSession, known: readonly PreparedMemory[]): Promise<void> {
     await client.query(STAGING_DDL);
     await copyRowsIn(
       client,

@@ -1,10 +1,10 @@
-import type { ClientBase, Pool } from 'pg';
 import type { DeletesSummary } from '../core/deletes.js';
 import type { ModuleRegistry } from '../core/modules.js';
 import { classifyDatabaseFailure } from '../errors.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import { removeMigratedMemories } from './memory-removal.js';
 import { readModuleRegistry } from './module-registry.js';
+import type { Database, DatabaseSession } from './port.js';
 import type { SourceSchema } from './source-schema.js';
 import { beginRederivableWrite } from './write-transaction.js';
 
@@ -37,8 +37,8 @@ interface LedgerKey {
  * so incremental runs pay the same few index probes per key whatever changed.
  */
 export async function propagateDeletes(
-  source: Pool,
-  target: Pool,
+  source: Database,
+  target: Database,
   schema: SourceSchema,
   options: DeleteOptions,
 ): Promise<DeletesSummary> {
@@ -129,7 +129,7 @@ export async function propagateDeletes(
   return summary;
 }
 
-async function ledgerExists(target: Pool): Promise<boolean> {
+async function ledgerExists(target: Database): Promise<boolean> {
   const { rows } = await target.query<{ t: string | null }>(
     `SELECT to_regclass('${LEDGER_SCHEMA}.memory_ledger')::text AS t`,
   );
@@ -138,7 +138,7 @@ async function ledgerExists(target: Pool): Promise<boolean> {
 
 /** Keyset pages of a ledger table in its primary key's order (an index scan, no OFFSET). */
 async function walkLedger(
-  target: Pool,
+  target: Database,
   table: string,
   keyColumn: string,
   columns: string,
@@ -171,7 +171,7 @@ async function walkLedger(
  * (docs/performance.md). Keys that are not values of the source's
  * key type (a ledger written against another source) cannot be there: compared as text instead.
  */
-async function liveKeys(source: Pool, probe: SourceProbe, keys: string[]): Promise<Set<string>> {
+async function liveKeys(source: Database, probe: SourceProbe, keys: string[]): Promise<Set<string>> {
   const sql = (keyType: string, cast: string) =>
     `SELECT k.id::text AS key FROM unnest($1::${keyType}[]) k(id)
        JOIN ${probe.table} s ON s.id${cast} = k.id ${probe.live ? 'WHERE s.is_deleted IS NOT TRUE' : ''}`;
@@ -192,7 +192,10 @@ interface SourceProbe {
   live: boolean;
 }
 
-async function inTransaction(target: Pool, work: (client: ClientBase) => Promise<void>): Promise<void> {
+async function inTransaction(
+  target: Database,
+  work: (client: DatabaseSession) => Promise<void>,
+): Promise<void> {
   const client = await target.connect();
   try {
     await beginRederivableWrite(client);
@@ -206,7 +209,7 @@ async function inTransaction(target: Pool, work: (client: ClientBase) => Promise
   }
 }
 
-async function removeMemories(target: Pool, gone: LedgerKey[]): Promise<void> {
+async function removeMemories(target: Database, gone: LedgerKey[]): Promise<void> {
   const byModule = new Map<string, string[]>();
   for (const r of gone) {
     if (r.status !== 'migrated' || !r.module || !r.target_id) continue;
@@ -227,7 +230,7 @@ async function removeMemories(target: Pool, gone: LedgerKey[]): Promise<void> {
   });
 }
 
-async function removeRelationships(target: Pool, gone: LedgerKey[]): Promise<void> {
+async function removeRelationships(target: Database, gone: LedgerKey[]): Promise<void> {
   await inTransaction(target, async (client) => {
     const ids = gone.flatMap((r) => (r.status === 'migrated' && r.target_id ? [r.target_id] : []));
     if (ids.length > 0)
@@ -245,7 +248,7 @@ async function removeRelationships(target: Pool, gone: LedgerKey[]): Promise<voi
  * goes either way: the source user it maps no longer exists.
  */
 async function removeUsers(
-  target: Pool,
+  target: Database,
   gone: LedgerKey[],
   dryRun: boolean,
 ): Promise<{ removed: number; kept: number }> {

@@ -5,12 +5,13 @@
  * again for what still holds). Shared by the batch loader (moved, withdrawn and refused memories)
  * and delete propagation (memories gone from the source).
  */
-import type { ClientBase } from 'pg';
+
 import { quoteIdentifier } from './copy-stream.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
+import type { DatabaseSession } from './port.js';
 
 export async function removeMigratedMemories(
-  client: ClientBase,
+  client: DatabaseSession,
   module: { id: string; table: string },
   targetIds: readonly string[],
 ): Promise<void> {

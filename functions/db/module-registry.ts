@@ -3,9 +3,10 @@
  * table exists. The table is the one the module's configuration names (`tableName`), as
  * Federated Memory's modules store into it, else `<moduleId>_memories`.
  */
-import type { ClientBase, Pool } from 'pg';
+
 import { defaultModuleTable, ModuleRegistry, type TargetModule } from '../core/modules.js';
 import { PreflightError } from '../errors.js';
+import type { Queryable } from './port.js';
 
 export interface RegisteredModules {
   registry: ModuleRegistry;
@@ -13,7 +14,7 @@ export interface RegisteredModules {
   withoutTable: TargetModule[];
 }
 
-export async function readModuleRegistry(db: Pool | ClientBase): Promise<RegisteredModules> {
+export async function readModuleRegistry(db: Queryable): Promise<RegisteredModules> {
   const { rows } = await db.query<{ id: string; table_name: string | null }>(
     `SELECT "moduleId" AS id, configuration->>'tableName' AS table_name FROM memory_modules WHERE "isActive"`,
   );

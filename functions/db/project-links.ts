@@ -1,7 +1,6 @@
-import type { ClientBase } from 'pg';
 import type { TaskProjectReference } from '../core/project-links.js';
-import { copyQueryOut } from './copy-stream.js';
 import { decodeTuple, type PgBinaryType } from './pg-binary.js';
+import type { DatabaseSession } from './port.js';
 import { type KeyRange, rangePredicate } from './source-reader.js';
 import type { SourceSchema } from './source-schema.js';
 
@@ -28,7 +27,7 @@ function projectIdLookup(idType: string, ref: string): string {
  * index: over the whole run each memory is read once, whatever the number of ranges.
  */
 export async function readTaskProjectReferences(
-  client: ClientBase,
+  client: DatabaseSession,
   schema: SourceSchema,
   range: KeyRange,
 ): Promise<TaskProjectReference[]> {
@@ -44,7 +43,7 @@ export async function readTaskProjectReferences(
              NULLIF(btrim(${meta('t')}->>'projectId'), '') AS id_ref,
              NULLIF(btrim(${meta('t')}->>'projectName'), '') AS name_ref
         FROM memories t
-       WHERE ${rangePredicate(client, range, schema.userIdType, 't.user_id')}
+       WHERE ${rangePredicate(range, schema.userIdType, 't.user_id')}
          AND t.is_deleted IS NOT TRUE
          AND jsonb_typeof(${meta('t')}) = 'object'
          AND lower(${meta('t')}->>'type') = 'task'
@@ -74,7 +73,7 @@ export async function readTaskProjectReferences(
       LEFT JOIN by_name bn ON bn.task_id = n.id
      ORDER BY n.id`;
   const refs: TaskProjectReference[] = [];
-  await copyQueryOut(client, query, (fields) => {
+  await client.copyQueryOut(query, (fields) => {
     const v = decodeTuple(READ_TYPES, fields);
     const byId = v[4] as string | null;
     const byName = v[6] as string | null;

@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { Database } from './port.js';
 import { changedSincePredicate, type KeyRange, rangePredicate } from './source-reader.js';
 import type { SourceSchema } from './source-schema.js';
 
@@ -7,7 +7,7 @@ import type { SourceSchema } from './source-schema.js';
  * watermark predicates as the batch's own read), for the ranges a partial run left unmigrated.
  */
 export async function liveMemoryIdsInRanges(
-  source: Pool,
+  source: Database,
   schema: SourceSchema,
   ranges: KeyRange[],
   changedSince: Date | null,
@@ -18,9 +18,9 @@ export async function liveMemoryIdsInRanges(
     for (const range of ranges) {
       const { rows } = await client.query<{ id: string }>(
         `SELECT id::text AS id FROM memories
-          WHERE ${rangePredicate(client, range, schema.memoryIdType)}
+          WHERE ${rangePredicate(range, schema.memoryIdType)}
             AND is_deleted IS NOT TRUE
-            AND ${changedSincePredicate(client, schema, changedSince)}`,
+            AND ${changedSincePredicate(schema, changedSince)}`,
       );
       out.set(
         range.index,

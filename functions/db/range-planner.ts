@@ -1,4 +1,4 @@
-import type { ClientBase, Pool } from 'pg';
+import type { Queryable } from './port.js';
 import type { KeyRange } from './source-reader.js';
 
 export interface PlanOptions {
@@ -31,7 +31,7 @@ function planWhere(options: Pick<PlanOptions, 'changedSince' | 'within'>, params
  * primary-key index with row_number(): no OFFSET, no per-range query, a few seconds for 10M rows.
  * Soft-deleted rows are counted too, so ranges never hold more than `batchSize` live rows.
  */
-export async function planKeyRanges(db: Pool | ClientBase, options: PlanOptions): Promise<KeyRange[]> {
+export async function planKeyRanges(db: Queryable, options: PlanOptions): Promise<KeyRange[]> {
   const table = options.table ?? 'memories';
   const batchSize = Math.max(1, Math.floor(options.batchSize));
   const params: unknown[] = [batchSize];
@@ -74,7 +74,7 @@ export interface UserPlanOptions {
  * a user's memories (a task's project by name) then reads each user's memories once in the whole
  * run, through the user_id index, instead of once per key range of memories.
  */
-export async function planUserRanges(db: Pool | ClientBase, options: UserPlanOptions): Promise<KeyRange[]> {
+export async function planUserRanges(db: Queryable, options: UserPlanOptions): Promise<KeyRange[]> {
   const perRange = Math.max(1, Math.floor(options.memoriesPerRange));
   const params: unknown[] = [];
   const changed = planWhere(options, params);

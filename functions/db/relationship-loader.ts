@@ -1,4 +1,3 @@
-import type { ClientBase, Pool } from 'pg';
 import type { ModuleRegistry } from '../core/modules.js';
 import type { ProjectIdUpdate } from '../core/project-links.js';
 import type {
@@ -12,6 +11,7 @@ import { classifyDatabaseFailure, InvalidInputError, TransientDatabaseError } fr
 import { columnList, copyRowsIn, quoteIdentifier } from './copy-stream.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import type { PgBinaryType } from './pg-binary.js';
+import type { Database, DatabaseSession, Queryable } from './port.js';
 import { beginRederivableWrite } from './write-transaction.js';
 
 export interface RelationshipBatch {
@@ -94,7 +94,7 @@ export class RelationshipLoader {
   private readonly modules: ModuleRegistry;
 
   constructor(
-    private readonly target: Pool,
+    private readonly target: Database,
     options: { relationIdType: string | null; modules: ModuleRegistry },
   ) {
     this.modules = options.modules;
@@ -149,7 +149,7 @@ export class RelationshipLoader {
   }
 
   private async loadInTransaction(
-    client: ClientBase,
+    client: DatabaseSession,
     batch: RelationshipBatch,
     ledgerByCopy: boolean,
   ): Promise<RelationshipLoadResult> {
@@ -235,7 +235,7 @@ export class RelationshipLoader {
    * own keys (a rerun's earlier entries); a row owned by a project–task link has none.
    */
   private async ledgeredOwners(
-    client: ClientBase,
+    client: DatabaseSession,
     rows: MigratedRelationship[],
     ownKeys: string[],
   ): Promise<Map<string, string>> {
@@ -262,7 +262,7 @@ export class RelationshipLoader {
    * ledger knows any key of the batch.
    */
   private async withdrawStale(
-    client: ClientBase,
+    client: DatabaseSession,
     batch: RelationshipBatch,
   ): Promise<{ withdrawn: number; ledgered: boolean }> {
     const now = new Map<string, string | null>([
@@ -297,7 +297,7 @@ export class RelationshipLoader {
     return { withdrawn: rowCount ?? 0, ledgered };
   }
 
-  private async writeProjectIds(client: ClientBase, updates: ProjectIdUpdate[]): Promise<number> {
+  private async writeProjectIds(client: DatabaseSession, updates: ProjectIdUpdate[]): Promise<number> {
     let written = 0;
     for (const module of new Set(updates.map((u) => u.module))) {
       const group = updates.filter((u) => u.module === module);
@@ -319,7 +319,7 @@ export class RelationshipLoader {
   }
 
   private async writeLedger(
-    client: ClientBase,
+    client: DatabaseSession,
     runId: string,
     migrated: MigratedRelationship[],
     skipped: SkippedRelationship[],
@@ -353,10 +353,7 @@ export class RelationshipLoader {
  * for never scanning (docs/performance.md). `LIMIT 1` keeps the subquery from being flattened into a join the planner could
  * hash.
  */
-export async function readLedgerEnds(
-  db: Pool | ClientBase,
-  sourceIds: string[],
-): Promise<Map<string, LedgerEnd>> {
+export async function readLedgerEnds(db: Queryable, sourceIds: string[]): Promise<Map<string, LedgerEnd>> {
   const { rows } = await db.query<{
     source_id: string;
     status: 'migrated' | 'rejected';

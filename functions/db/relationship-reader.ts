@@ -1,7 +1,6 @@
-import type { ClientBase } from 'pg';
 import type { EndState, RelationRow, SourceRelation } from '../core/relationships.js';
-import { copyQueryOut } from './copy-stream.js';
 import { decodeTuple, type PgBinaryType } from './pg-binary.js';
+import type { DatabaseSession } from './port.js';
 import { type KeyRange, rangePredicate } from './source-reader.js';
 import type { SourceSchema } from './source-schema.js';
 
@@ -32,7 +31,7 @@ function toRelationRow(fields: (Buffer | null)[]): RelationRow {
  * `memories` is joined in. A source without `memory_relations` has nothing to read.
  */
 async function readRelations<T>(
-  client: ClientBase,
+  client: DatabaseSession,
   schema: SourceSchema,
   range: KeyRange,
   endStates: boolean,
@@ -44,19 +43,19 @@ async function readRelations<T>(
       r.relation_type::text, r.strength::float8, r.metadata::jsonb, r.created_at`;
   const query = endStates
     ? `SELECT ${columns}, ${endState('s')}, ${endState('t')}
-         FROM (SELECT * FROM memory_relations WHERE ${rangePredicate(client, range, idType)}) r
+         FROM (SELECT * FROM memory_relations WHERE ${rangePredicate(range, idType)}) r
          LEFT JOIN memories s ON s.id = r.source_memory_id
          LEFT JOIN memories t ON t.id = r.target_memory_id
         ORDER BY r.id`
-    : `SELECT ${columns} FROM memory_relations r WHERE ${rangePredicate(client, range, idType, 'r.id')} ORDER BY r.id`;
+    : `SELECT ${columns} FROM memory_relations r WHERE ${rangePredicate(range, idType, 'r.id')} ORDER BY r.id`;
   const rows: T[] = [];
-  await copyQueryOut(client, query, (fields) => rows.push(toRow(fields)));
+  await client.copyQueryOut(query, (fields) => rows.push(toRow(fields)));
   return rows;
 }
 
 /** A range of relations with both ends' state read from the source (dry runs: there is no ledger). */
 export function readRelationRange(
-  client: ClientBase,
+  client: DatabaseSession,
   schema: SourceSchema,
   range: KeyRange,
 ): Promise<SourceRelation[]> {
@@ -76,7 +75,7 @@ export function readRelationRange(
  * `memories` per relation.
  */
 export function readRelationRows(
-  client: ClientBase,
+  client: DatabaseSession,
   schema: SourceSchema,
   range: KeyRange,
 ): Promise<RelationRow[]> {
@@ -85,7 +84,7 @@ export function readRelationRows(
 
 /** Each memory's state in the source; an id absent from the map is missing. */
 export async function readEndStates(
-  client: ClientBase,
+  client: DatabaseSession,
   schema: SourceSchema,
   ids: readonly string[],
 ): Promise<Map<string, EndState>> {

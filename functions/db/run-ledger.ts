@@ -1,17 +1,17 @@
-import type { Pool } from 'pg';
 import { LEDGER_DDL, LEDGER_SCHEMA } from './ledger-schema.js';
+import type { Database } from './port.js';
 
 /**
  * Creates or upgrades the ledger. Two runs starting together would race on the catalog (`CREATE …
  * IF NOT EXISTS` is not safe under concurrency), so the DDL runs behind a transaction-scoped
  * advisory lock: the statements of one simple query share one transaction.
  */
-export async function ensureLedger(target: Pool): Promise<void> {
+export async function ensureLedger(target: Database): Promise<void> {
   await target.query(`SELECT pg_advisory_xact_lock(hashtext('${LEDGER_SCHEMA}.ledger'));\n${LEDGER_DDL}`);
 }
 
 export async function recordRunStart(
-  target: Pool,
+  target: Database,
   run: { runId: string; options: Record<string, unknown>; watermark: Date | null },
 ): Promise<void> {
   await target.query(
@@ -22,10 +22,10 @@ export async function recordRunStart(
 }
 
 export async function recordRunEnd(
-  target: Pool,
+  target: Database,
   runId: string,
   status: 'succeeded' | 'failed',
-  summary: Record<string, unknown>,
+  summary: object,
 ): Promise<void> {
   await target.query(
     `UPDATE ${LEDGER_SCHEMA}.runs SET status = $2, finished_at = now(), summary = $3::jsonb WHERE run_id = $1`,
@@ -34,7 +34,7 @@ export async function recordRunEnd(
 }
 
 /** The watermark of the last successful run, where an incremental run starts. */
-export async function lastSuccessfulWatermark(target: Pool): Promise<Date | null> {
+export async function lastSuccessfulWatermark(target: Database): Promise<Date | null> {
   const { rows: exists } = await target.query(`SELECT to_regclass('${LEDGER_SCHEMA}.runs') AS t`);
   if (!exists[0]?.t) return null;
   const { rows } = await target.query<{ watermark: Date | null }>(

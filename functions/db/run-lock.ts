@@ -1,6 +1,6 @@
-import type { Pool } from 'pg';
 import { MigrationLockedError } from '../errors.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
+import type { Database } from './port.js';
 
 /** How often a holder refreshes its heartbeat while a step runs. */
 export const LOCK_HEARTBEAT_SECONDS = 30;
@@ -37,7 +37,10 @@ interface LockRow {
  * the same holder, so a retried Preflight does not lock itself out. After taking it, runs that the
  * ledger still shows running have no holder any more: they were killed, and are marked abandoned.
  */
-export async function acquireRunLock(target: Pool, request: LockRequest): Promise<{ abandoned: string[] }> {
+export async function acquireRunLock(
+  target: Database,
+  request: LockRequest,
+): Promise<{ abandoned: string[] }> {
   const held = await claim(target, request);
   if (held.holder !== request.holder) {
     const dead = held.silent_seconds > LOCK_STALE_SECONDS;
@@ -60,7 +63,7 @@ export async function acquireRunLock(target: Pool, request: LockRequest): Promis
   return { abandoned: rows.map((r) => r.run_id) };
 }
 
-async function claim(target: Pool, request: LockRequest): Promise<LockRow> {
+async function claim(target: Database, request: LockRequest): Promise<LockRow> {
   const { rows } = await target.query<LockRow>(
     `INSERT INTO ${LEDGER_SCHEMA}.lock AS l (run_id, holder) VALUES ($1, $2)
      ON CONFLICT (singleton) DO UPDATE
@@ -88,7 +91,7 @@ function lockedError(held: LockRow, request: LockRequest, dead: boolean): Migrat
  * Refreshes the holder's heartbeat. Fails when the holder no longer has the lock (another run
  * broke it): a run that lost the lock must stop writing.
  */
-export async function heartbeatRunLock(target: Pool, holder: string, runId: string): Promise<void> {
+export async function heartbeatRunLock(target: Database, holder: string, runId: string): Promise<void> {
   const { rowCount } = await target.query(
     `UPDATE ${LEDGER_SCHEMA}.lock SET heartbeat_at = now() WHERE holder = $1 AND run_id = $2`,
     [holder, runId],
@@ -101,7 +104,7 @@ export async function heartbeatRunLock(target: Pool, holder: string, runId: stri
   }
 }
 
-export async function releaseRunLock(target: Pool, runId: string, holder?: string): Promise<void> {
+export async function releaseRunLock(target: Database, runId: string, holder?: string): Promise<void> {
   await target.query(
     `DELETE FROM ${LEDGER_SCHEMA}.lock WHERE run_id = $1 AND ($2::text IS NULL OR holder IS NOT DISTINCT FROM $2)`,
     [runId, holder ?? null],

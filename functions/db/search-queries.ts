@@ -6,10 +6,11 @@
  * travel as text and are cast once in a MATERIALIZED CTE: inlined, the cast ran once per compared
  * row.
  */
-import type { ClientBase } from 'pg';
+
 import type { ModuleRegistry } from '../core/modules.js';
 import { quoteIdentifier } from './copy-stream.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
+import type { DatabaseSession } from './port.js';
 import type { SourceSchema } from './source-schema.js';
 
 const LEDGER = `${LEDGER_SCHEMA}.memory_ledger`;
@@ -32,7 +33,7 @@ export interface SampledUser {
  * Up to `limit` users with at least two live memories that have an embedding (one to ask, one to
  * find), in md5 order of their id: spread over the users, the same on every run.
  */
-export async function sampleUsers(client: ClientBase, limit: number): Promise<SampledUser[]> {
+export async function sampleUsers(client: DatabaseSession, limit: number): Promise<SampledUser[]> {
   const { rows } = await client.query<{ user_id: string; live: number }>(
     `SELECT user_id::text AS user_id, count(*)::int AS live FROM memories
       WHERE is_deleted IS NOT TRUE AND embedding IS NOT NULL
@@ -45,7 +46,7 @@ export async function sampleUsers(client: ClientBase, limit: number): Promise<Sa
 
 /** The user's query memories: `count` live ones with an embedding, in md5 order of their id. */
 export async function queryMemories(
-  client: ClientBase,
+  client: DatabaseSession,
   schema: SourceSchema,
   userId: string,
   count: number,
@@ -67,7 +68,7 @@ export type SearchQuery = { key: string; memoryId: string } | { key: string; vec
  * the assistant gave before the migration.
  */
 export async function sourceTopK(
-  client: ClientBase,
+  client: DatabaseSession,
   schema: SourceSchema,
   userId: string,
   queries: readonly SearchQuery[],
@@ -100,7 +101,7 @@ export interface LedgerEntry {
 
 /** What the migration did with these source memories: where it put them, or that it rejected them. */
 export async function ledgerEntries(
-  client: ClientBase,
+  client: DatabaseSession,
   sourceIds: readonly string[],
 ): Promise<Map<string, LedgerEntry>> {
   const { rows } = await client.query<{
@@ -117,7 +118,7 @@ export async function ledgerEntries(
 }
 
 /** The Federated Memory user a BigMemory user's memories went to, if any. */
-export async function targetUserOf(client: ClientBase, sourceUserId: string): Promise<string | null> {
+export async function targetUserOf(client: DatabaseSession, sourceUserId: string): Promise<string | null> {
   const { rows } = await client.query<{ target_user_id: string | null }>(
     `SELECT target_user_id FROM ${USER_MAP} WHERE source_user_id = $1`,
     [sourceUserId],
@@ -140,7 +141,7 @@ function userModuleRows(modules: ModuleRegistry, ids: readonly string[], columns
  * the ledger was written), and the stored vector of those in `withEmbedding`.
  */
 export async function targetMemories(
-  client: ClientBase,
+  client: DatabaseSession,
   modules: ModuleRegistry,
   userId: string,
   targetIds: readonly string[],
@@ -172,7 +173,7 @@ export interface TargetQuery {
  * with the module each hit sits in.
  */
 export async function targetTopK(
-  client: ClientBase,
+  client: DatabaseSession,
   modules: ModuleRegistry,
   moduleIds: readonly string[],
   userId: string,
@@ -205,7 +206,7 @@ export async function targetTopK(
  * module. One statement for all of a user's queries.
  */
 export async function cmiModuleSimilarities(
-  client: ClientBase,
+  client: DatabaseSession,
   userId: string,
   queries: readonly TargetQuery[],
   threshold: number,
@@ -248,7 +249,7 @@ export async function cmiModuleSimilarities(
 
 /** The start of these source memories' content, for the report's losses. */
 export async function sourceSnippets(
-  client: ClientBase,
+  client: DatabaseSession,
   schema: SourceSchema,
   sourceIds: readonly string[],
   length: number,

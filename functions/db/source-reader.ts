@@ -1,8 +1,8 @@
-import type { ClientBase } from 'pg';
 import type { SourceMemory } from '../core/types.js';
-import { readKeyed } from './copy-stream.js';
 import type { KeyedColumn, KeyedRead } from './keyed-read.js';
+import { escapeLiteral } from './pg/escape.js';
 import { decodeTuple, Float32Slab, type PgBinaryType } from './pg-binary.js';
+import type { DatabaseSession } from './port.js';
 import type { SourceSchema } from './source-schema.js';
 
 /** A keyset range of source primary keys: `fromKey < id <= toKey`; a null bound is open. */
@@ -87,29 +87,23 @@ function readColumns(schema: SourceSchema): KeyedColumn[] {
  * SQL predicate for a key range of `column` (default `id`), with the keys as literals of the
  * column's own type (COPY takes no parameters).
  */
-export function rangePredicate(client: ClientBase, range: KeyRange, idType: string, column = 'id'): string {
+export function rangePredicate(range: KeyRange, idType: string, column = 'id'): string {
   const parts: string[] = [];
-  if (range.fromKey !== null) parts.push(`${column} > ${client.escapeLiteral(range.fromKey)}::${idType}`);
-  if (range.toKey !== null) parts.push(`${column} <= ${client.escapeLiteral(range.toKey)}::${idType}`);
+  if (range.fromKey !== null) parts.push(`${column} > ${escapeLiteral(range.fromKey)}::${idType}`);
+  if (range.toKey !== null) parts.push(`${column} <= ${escapeLiteral(range.toKey)}::${idType}`);
   return parts.length > 0 ? parts.join(' AND ') : 'true';
 }
 
-export function changedSincePredicate(client: ClientBase, schema: SourceSchema, since?: Date | null): string {
+export function changedSincePredicate(schema: SourceSchema, since?: Date | null): string {
   if (!since || !schema.memoryColumns.includes('updated_at')) return 'true';
-  return `updated_at > ${client.escapeLiteral(since.toISOString())}::timestamptz`;
+  return `updated_at > ${escapeLiteral(since.toISOString())}::timestamptz`;
 }
 
 /** The range's live or soft-deleted rows, only those changed since the watermark on incremental runs. */
-function rangeRows(
-  client: ClientBase,
-  schema: SourceSchema,
-  range: KeyRange,
-  deleted: boolean,
-  options: ReadOptions,
-): string {
-  return `${rangePredicate(client, range, schema.memoryIdType)}
+function rangeRows(schema: SourceSchema, range: KeyRange, deleted: boolean, options: ReadOptions): string {
+  return `${rangePredicate(range, schema.memoryIdType)}
       AND is_deleted IS ${deleted ? '' : 'NOT '}TRUE
-      AND ${changedSincePredicate(client, schema, options.changedSince)}`;
+      AND ${changedSincePredicate(schema, options.changedSince)}`;
 }
 
 function toSourceMemory(fields: (Buffer | null)[], slab: Float32Slab): SourceMemory {
@@ -137,7 +131,7 @@ function toSourceMemory(fields: (Buffer | null)[], slab: Float32Slab): SourceMem
  * embeddings arrive as bytes. Keyset, never OFFSET: cost is the range's size, not its position.
  */
 export async function readSourceRange(
-  client: ClientBase,
+  client: DatabaseSession,
   schema: SourceSchema,
   range: KeyRange,
   options: ReadOptions = {},
@@ -148,14 +142,14 @@ export async function readSourceRange(
     key: 'm.id',
     keyType: schema.memoryIdType,
     columns: readColumns(schema),
-    where: rangeRows(client, schema, range, false, options),
+    where: rangeRows(schema, range, false, options),
     // Qualified: a bare `id` would name the select list's `id::text` and sort as text.
     orderBy: 'm.id',
     limit: options.limit,
   };
   const memories: SourceMemory[] = [];
   const slab = options.slab ?? new Float32Slab();
-  await readKeyed(client, read, (fields) => memories.push(toSourceMemory(fields, slab)));
+  await client.readKeyed(read, (fields) => memories.push(toSourceMemory(fields, slab)));
   return memories;
 }
 
@@ -164,13 +158,13 @@ export async function readSourceRange(
  * run may have migrated them, and the target must not keep what the source deleted.
  */
 export async function readDeletedSourceIds(
-  client: ClientBase,
+  client: DatabaseSession,
   schema: SourceSchema,
   range: KeyRange,
   options: ReadOptions = {},
 ): Promise<string[]> {
   const { rows } = await client.query<{ id: string }>(
-    `SELECT id::text AS id FROM memories WHERE ${rangeRows(client, schema, range, true, options)}`,
+    `SELECT id::text AS id FROM memories WHERE ${rangeRows(schema, range, true, options)}`,
   );
   return rows.map((r) => r.id);
 }

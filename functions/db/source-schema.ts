@@ -1,5 +1,5 @@
-import type { ClientBase, Pool } from 'pg';
 import { PreflightError } from '../errors.js';
+import type { Queryable } from './port.js';
 
 /**
  * What this BigMemory installation actually has. Real installations drift (docs/design.md, "BigMemory (source)"): optional
@@ -23,7 +23,7 @@ export interface SourceSchema {
 
 const REQUIRED_MEMORY_COLUMNS = ['id', 'user_id', 'content', 'is_deleted'] as const;
 
-export async function introspectSource(db: Pool | ClientBase): Promise<SourceSchema> {
+export async function introspectSource(db: Queryable): Promise<SourceSchema> {
   const { rows: tables } = await db.query<{ table_name: string }>(
     `SELECT table_name FROM information_schema.tables
       WHERE table_schema = current_schema() AND table_name IN ('users', 'memories', 'memory_relations', 'memory_categories')`,

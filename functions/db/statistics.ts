@@ -1,7 +1,7 @@
-import type { ClientBase, Pool } from 'pg';
 import type { ModuleId } from '../core/types.js';
 import { quoteIdentifier } from './copy-stream.js';
 import { readModuleRegistry } from './module-registry.js';
+import type { Queryable } from './port.js';
 
 export interface SourceStatistics {
   users: number;
@@ -16,10 +16,7 @@ export interface SourceStatistics {
 }
 
 /** What the guide's `migrate:test` shows about the data before a migration. */
-export async function sourceStatistics(
-  db: Pool | ClientBase,
-  hasRelations: boolean,
-): Promise<SourceStatistics> {
+export async function sourceStatistics(db: Queryable, hasRelations: boolean): Promise<SourceStatistics> {
   const { rows } = await db.query<Record<string, string>>(
     `SELECT (SELECT count(*) FROM users) AS users,
             (SELECT count(*) FROM users WHERE is_active) AS active_users,
@@ -60,7 +57,7 @@ export interface ModuleStatistics {
 }
 
 /** Per module: rows, rows this migration wrote, rows with an embedding, and CMI entries (the guide's check-module-stats). */
-export async function moduleStatistics(db: Pool | ClientBase): Promise<ModuleStatistics[]> {
+export async function moduleStatistics(db: Queryable): Promise<ModuleStatistics[]> {
   const { rows: cmi } = await db.query<{ module: string; n: string }>(
     `SELECT "moduleId" AS module, count(*) AS n FROM memory_index GROUP BY 1`,
   );

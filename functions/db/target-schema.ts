@@ -5,13 +5,14 @@
  * users.metadata, newer ones more modules) and their owners add columns and constraints of their
  * own; whatever would make a batch fail mid-run is refused here, naming the table, column and fix.
  */
-import type { ClientBase, Pool } from 'pg';
+
 import { cmiReductionGroup, type VectorShape } from '../core/embedding.js';
 import type { TargetModule } from '../core/modules.js';
 import { PreflightError } from '../errors.js';
 import { MODULE_COLUMNS } from './batch-loader.js';
 import { CMI_COLUMNS } from './cmi-columns.js';
 import { readModuleRegistry } from './module-registry.js';
+import type { Queryable } from './port.js';
 import { RELATIONSHIP_COLUMNS } from './relationship-loader.js';
 import { OPTIONAL_TARGET_USER_COLUMNS, REQUIRED_TARGET_COLUMNS } from './user-migration.js';
 
@@ -36,7 +37,7 @@ interface ColumnFact {
   typmod: number;
 }
 
-async function readColumns(db: Pool | ClientBase, tables: string[]): Promise<ColumnFact[]> {
+async function readColumns(db: Queryable, tables: string[]): Promise<ColumnFact[]> {
   const { rows } = await db.query<ColumnFact>(
     `SELECT c.relname AS table, a.attname AS column, a.attnotnull AS "notNull", a.atthasdef AS "hasDefault",
             (a.attidentity <> '' OR a.attgenerated <> '') AS "selfFilling",
@@ -113,7 +114,7 @@ function vectorShape(facts: ColumnFact[], modules: readonly TargetModule[]): Vec
 }
 
 /** Checks the target is a Federated Memory database this migration can write, before anything is written. */
-export async function inspectTarget(db: Pool | ClientBase): Promise<TargetLayout> {
+export async function inspectTarget(db: Queryable): Promise<TargetLayout> {
   const { rows: tables } = await db.query<{ table_name: string }>(
     `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ANY($1::text[])`,
     [CORE_TABLES],
@@ -142,7 +143,7 @@ export async function inspectTarget(db: Pool | ClientBase): Promise<TargetLayout
   };
 }
 
-export async function checkPgvector(db: Pool | ClientBase, role: string): Promise<string> {
+export async function checkPgvector(db: Queryable, role: string): Promise<string> {
   const { rows } = await db.query<{ extversion: string }>(
     `SELECT extversion FROM pg_extension WHERE extname = 'vector'`,
   );

@@ -3,7 +3,6 @@
  * `decideUsers` decide, then creates users and records every decision in the ledger's `user_map`
  * in one transaction. Password hashes travel from source to target only: never logged or returned.
  */
-import pg from 'pg';
 import type { UserMapping } from '../core/batch.js';
 import {
   decideUsers,
@@ -20,8 +19,13 @@ import { validateUserMap } from '../core/user-map.js';
 import { classifyDatabaseFailure, MigrationError, PreflightError } from '../errors.js';
 import { columnList } from './copy-stream.js';
 import { LEDGER_DDL, LEDGER_SCHEMA } from './ledger-schema.js';
-
-type Queryable = pg.ClientBase | pg.Pool;
+import {
+  type Database,
+  type DatabaseSession,
+  inTransaction,
+  type Queryable,
+  type QueryResult,
+} from './port.js';
 
 /** Which `users` variant this Federated Memory install has (docs/design.md, "Federated Memory (target)": older installs differ). */
 export interface TargetUsersShape {
@@ -33,7 +37,7 @@ export interface TargetUsersShape {
 
 export interface MigrateUsersOptions {
   source: Queryable;
-  target: Queryable;
+  target: Database;
   runId: string;
   dryRun: boolean;
   createUsers: boolean;
@@ -214,7 +218,7 @@ async function readSourceUsers(source: Queryable): Promise<SourceUser[]> {
   const users: SourceUser[] = [];
   let after: string | null = null;
   for (;;) {
-    const { rows }: pg.QueryResult<SourceUserRow> = await source.query<SourceUserRow>(
+    const { rows }: QueryResult<SourceUserRow> = await source.query<SourceUserRow>(
       `SELECT id::text AS id, token, email, password, COALESCE(is_active, true) AS is_active,
               floor(extract(epoch FROM created_at) * 1000)::bigint::text AS created_ms,
               floor(extract(epoch FROM COALESCE(updated_at, created_at)) * 1000)::bigint::text AS updated_ms
@@ -257,7 +261,7 @@ async function sourceUserIdType(source: Queryable): Promise<string> {
 
 /** Inserts the users to create; returns the ids actually inserted (a rerun inserts none). */
 async function insertTargetUsers(
-  client: pg.ClientBase,
+  client: DatabaseSession,
   shape: TargetUsersShape,
   decisions: readonly UserDecision[],
 ): Promise<Set<string>> {
@@ -293,7 +297,7 @@ async function insertTargetUsers(
 }
 
 async function recordUserMap(
-  client: pg.ClientBase,
+  client: DatabaseSession,
   decisions: readonly UserDecision[],
   created: ReadonlySet<string>,
   runId: string,
@@ -363,21 +367,8 @@ function utcTimestampText(date: Date): string {
   return date.toISOString().replace('Z', '');
 }
 
-async function withTransaction<T>(db: Queryable, work: (client: pg.ClientBase) => Promise<T>): Promise<T> {
-  const pooled = db instanceof pg.Pool ? await db.connect() : null;
-  const client = pooled ?? (db as pg.ClientBase);
-  try {
-    await client.query('BEGIN');
-    try {
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      // A failed ROLLBACK (connection gone) must not hide the error that caused it.
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error instanceof MigrationError ? error : classifyDatabaseFailure(error, { step: 'users' });
-    }
-  } finally {
-    pooled?.release();
-  }
+function withTransaction<T>(db: Database, work: (client: DatabaseSession) => Promise<T>): Promise<T> {
+  return inTransaction(db, work, (error) =>
+    error instanceof MigrationError ? error : classifyDatabaseFailure(error, { step: 'users' }),
+  );
 }

@@ -3,7 +3,7 @@
  * (code-point order), which is the order the core's merge-join expects; checksums come a page of
  * keys at a time. The per-row comparisons travel as md5 hashes and timestamps, never as whole rows.
  */
-import type { ClientBase } from 'pg';
+
 import type { ModuleRegistry } from '../core/modules.js';
 import { relationKey } from '../core/relationships.js';
 import type { ModuleId } from '../core/types.js';
@@ -17,9 +17,10 @@ import type {
   TargetFingerprint,
 } from '../core/verification.js';
 import { SAMPLE_LIMIT } from '../core/verification.js';
-import { quoteIdentifier, streamTuples } from './copy-stream.js';
+import { quoteIdentifier } from './copy-stream.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import { decodeField } from './pg-binary.js';
+import type { DatabaseSession } from './port.js';
 import { type KeyRange, rangePredicate } from './source-reader.js';
 import type { SourceSchema } from './source-schema.js';
 
@@ -46,7 +47,7 @@ function sourceIdOrder(schema: SourceSchema): string {
  * planner expects a handful of rows and probes an index once per ledger row, which grows slow
  * with the table. Hash joins read each table once.
  */
-async function withHashJoins<T>(client: ClientBase, work: () => Promise<T>): Promise<T> {
+async function withHashJoins<T>(client: DatabaseSession, work: () => Promise<T>): Promise<T> {
   await client.query('BEGIN READ ONLY; SET LOCAL enable_nestloop = off');
   try {
     const result = await work();
@@ -62,22 +63,22 @@ async function withHashJoins<T>(client: ClientBase, work: () => Promise<T>): Pro
 // Accounting
 
 export async function* sourceMemoryKeys(
-  client: ClientBase,
+  client: DatabaseSession,
   schema: SourceSchema,
 ): AsyncGenerator<SourceMemoryKey> {
   const query = `SELECT id::text, is_deleted IS TRUE FROM memories ORDER BY ${sourceIdOrder(schema)}`;
-  for await (const t of streamTuples(client, query)) yield { id: text(t[0]) as string, deleted: bool(t[1]) };
+  for await (const t of client.streamTuples(query)) yield { id: text(t[0]) as string, deleted: bool(t[1]) };
 }
 
-export async function* ledgerMemoryKeys(client: ClientBase): AsyncGenerator<LedgerMemoryKey> {
+export async function* ledgerMemoryKeys(client: DatabaseSession): AsyncGenerator<LedgerMemoryKey> {
   const query = `SELECT source_id, status, reason FROM ${LEDGER} ORDER BY source_id COLLATE "C"`;
-  for await (const t of streamTuples(client, query)) {
+  for await (const t of client.streamTuples(query)) {
     yield { sourceId: text(t[0]) as string, status: text(t[1]) as string, reason: text(t[2]) };
   }
 }
 
 export async function rejectedWithoutReason(
-  client: ClientBase,
+  client: DatabaseSession,
 ): Promise<{ count: number; samples: string[] }> {
   const where = `status = 'rejected' AND (reason IS NULL OR btrim(reason) = '')`;
   const { rows } = await client.query<{ n: number }>(
@@ -121,7 +122,7 @@ const fingerprintOf = (sourceId: string, r: FingerprintRow): MemoryFingerprint =
  * the event loop, so the two no longer overlapped.
  */
 export async function sourceFingerprintPage(
-  client: ClientBase,
+  client: DatabaseSession,
   schema: SourceSchema,
   page: KeyRange,
 ): Promise<MemoryFingerprint[]> {
@@ -132,7 +133,7 @@ export async function sourceFingerprintPage(
         ${hasEmbedding ? 'md5(vector_send(embedding)) AS embedding_md5, vector_dims(embedding) AS dims' : 'NULL::text AS embedding_md5, NULL::int4 AS dims'},
         ${time('created_at')} AS created_ms, ${time('updated_at')} AS updated_ms, ${time('accessed_at')} AS accessed_ms
       FROM memories
-      WHERE is_deleted IS NOT TRUE AND ${rangePredicate(client, page, schema.memoryIdType)}
+      WHERE is_deleted IS NOT TRUE AND ${rangePredicate(page, schema.memoryIdType)}
       ORDER BY id`,
   );
   return rows.map((r) => fingerprintOf(r.id, r));
@@ -146,7 +147,7 @@ export async function sourceFingerprintPage(
  * by its one-time filter.
  */
 export async function targetFingerprintsOf(
-  client: ClientBase,
+  client: DatabaseSession,
   modules: ModuleRegistry,
   sourceIds: readonly string[],
 ): Promise<Map<string, TargetFingerprint>> {
@@ -182,7 +183,7 @@ export async function targetFingerprintsOf(
 // ---------------------------------------------------------------------------------------------
 // Module and CMI counts (target only)
 
-export async function moduleCounts(client: ClientBase, modules: ModuleRegistry): Promise<ModuleCount[]> {
+export async function moduleCounts(client: DatabaseSession, modules: ModuleRegistry): Promise<ModuleCount[]> {
   return withHashJoins(client, () => countModuleRows(client, modules));
 }
 
@@ -194,7 +195,7 @@ const allModuleRows = (modules: ModuleRegistry, columns: string) =>
     )
     .join(' UNION ALL ');
 
-async function countModuleRows(client: ClientBase, modules: ModuleRegistry): Promise<ModuleCount[]> {
+async function countModuleRows(client: DatabaseSession, modules: ModuleRegistry): Promise<ModuleCount[]> {
   const ids = modules.ids;
   const { rows } = await client.query<{ module: string; ledger: number; present: number }>(
     `SELECT l.module, count(*)::int AS ledger, count(m.id)::int AS present
@@ -230,11 +231,11 @@ async function countModuleRows(client: ClientBase, modules: ModuleRegistry): Pro
   return counts;
 }
 
-export async function cmiCounts(client: ClientBase, modules: ModuleRegistry): Promise<CmiModuleCount[]> {
+export async function cmiCounts(client: DatabaseSession, modules: ModuleRegistry): Promise<CmiModuleCount[]> {
   return withHashJoins(client, () => countCmiRows(client, modules));
 }
 
-async function countCmiRows(client: ClientBase, modules: ModuleRegistry): Promise<CmiModuleCount[]> {
+async function countCmiRows(client: DatabaseSession, modules: ModuleRegistry): Promise<CmiModuleCount[]> {
   // A module row's id is unique across modules (UUIDv5 of the source id), so a CMI row with that
   // remote id under another module is a stray, counted for every module in one pass.
   const { rows: strays } = await client.query<{ module: string; n: number }>(
@@ -276,7 +277,7 @@ async function countCmiRows(client: ClientBase, modules: ModuleRegistry): Promis
   return counts;
 }
 
-async function cmiSamples(client: ClientBase, module: ModuleId, table: string): Promise<string[]> {
+async function cmiSamples(client: DatabaseSession, module: ModuleId, table: string): Promise<string[]> {
   const { rows } = await client.query<{ sample: string }>(
     `(SELECT l.source_id || ' has no CMI row' AS sample
         FROM ${LEDGER} l JOIN ${quoteIdentifier(table)} m ON m.id = l.target_id
@@ -301,36 +302,41 @@ async function cmiSamples(client: ClientBase, module: ModuleId, table: string): 
 // ---------------------------------------------------------------------------------------------
 // Relationships
 
-export async function countSourceRelations(client: ClientBase): Promise<number> {
+export async function countSourceRelations(client: DatabaseSession): Promise<number> {
   const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM memory_relations');
   return Number(rows[0]?.n ?? 0);
 }
 
-export async function relationshipLedgerIsEmpty(client: ClientBase): Promise<boolean> {
+export async function relationshipLedgerIsEmpty(client: DatabaseSession): Promise<boolean> {
   const { rows } = await client.query(`SELECT 1 FROM ${RELATIONSHIP_LEDGER} LIMIT 1`);
   return rows.length === 0;
 }
 
 /** Source relations as their relationship-ledger keys (`relation:<id>`; a constant prefix keeps the order). */
-export async function* sourceRelationKeys(client: ClientBase, schema: SourceSchema): AsyncGenerator<string> {
+export async function* sourceRelationKeys(
+  client: DatabaseSession,
+  schema: SourceSchema,
+): AsyncGenerator<string> {
   const order = schema.relationIdType === 'uuid' ? 'id' : 'id::text COLLATE "C"';
-  for await (const t of streamTuples(client, `SELECT id::text FROM memory_relations ORDER BY ${order}`)) {
+  for await (const t of client.streamTuples(`SELECT id::text FROM memory_relations ORDER BY ${order}`)) {
     yield relationKey(text(t[0]) as string);
   }
 }
 
 /** Ledger rows of source relations; project–task links (`project:<task id>`) have no source row. */
-export async function* relationshipLedgerKeys(client: ClientBase): AsyncGenerator<RelationshipLedgerKey> {
+export async function* relationshipLedgerKeys(
+  client: DatabaseSession,
+): AsyncGenerator<RelationshipLedgerKey> {
   const prefix = relationKey('');
   const query = `SELECT source_key, status, reason FROM ${RELATIONSHIP_LEDGER}
     WHERE left(source_key, ${prefix.length}) = '${prefix}' ORDER BY source_key COLLATE "C"`;
-  for await (const t of streamTuples(client, query)) {
+  for await (const t of client.streamTuples(query)) {
     yield { sourceKey: text(t[0]) as string, status: text(t[1]) as string, reason: text(t[2]) };
   }
 }
 
 export async function migratedRelationshipsMissing(
-  client: ClientBase,
+  client: DatabaseSession,
 ): Promise<{ count: number; samples: string[] }> {
   const from = `FROM ${RELATIONSHIP_LEDGER} r WHERE r.status = 'migrated'
       AND NOT EXISTS (SELECT 1 FROM memory_relationships m WHERE m.id = r.target_id)`;
@@ -364,7 +370,7 @@ export interface SearchSample {
  * embedding does the whole join run.
  */
 export async function searchSamples(
-  client: ClientBase,
+  client: DatabaseSession,
   modules: ModuleRegistry,
   size: number,
 ): Promise<SearchSample[]> {
@@ -385,9 +391,9 @@ export async function searchSamples(
 
 const CANDIDATES_PER_SAMPLE = 4;
 
-async function readSamples(client: ClientBase, query: string): Promise<SearchSample[]> {
+async function readSamples(client: DatabaseSession, query: string): Promise<SearchSample[]> {
   const samples: SearchSample[] = [];
-  for await (const t of streamTuples(client, query)) {
+  for await (const t of client.streamTuples(query)) {
     samples.push({
       sourceId: text(t[0]) as string,
       module: text(t[1]) as ModuleId,
@@ -415,7 +421,7 @@ export interface NearestHit {
  * index keeps a probe to one user's rows.
  */
 export async function nearestInModule(
-  client: ClientBase,
+  client: DatabaseSession,
   modules: ModuleRegistry,
   sample: SearchSample,
 ): Promise<NearestHit | null> {
@@ -442,7 +448,7 @@ export interface CmiHit {
 
 /** The CMI's top hit for a reduced query vector among one user's entries, as FM's router searches. */
 export async function nearestInCmi(
-  client: ClientBase,
+  client: DatabaseSession,
   sample: SearchSample,
   reduced: Float32Array,
 ): Promise<CmiHit | null> {

@@ -1,4 +1,4 @@
-import type { ClientBase } from 'pg';
+import type { DatabaseSession } from './port.js';
 
 /**
  * Opens a transaction for rows the migration can always write again from the source: batches of
@@ -12,7 +12,7 @@ import type { ClientBase } from 'pg';
  * identity reports as missing and an idempotent rerun writes again. In exchange, the batch does
  * not wait on a disk flush at every commit (about 15% of the batches' time in the benchmark).
  */
-export async function beginRederivableWrite(client: ClientBase, setup?: string): Promise<void> {
+export async function beginRederivableWrite(client: DatabaseSession, setup?: string): Promise<void> {
   // `setup` (parameterless statements, e.g. staging DDL) rides in the same round trip.
   await client.query(`BEGIN; SET LOCAL synchronous_commit = off${setup ? `; ${setup}` : ''}`);
 }

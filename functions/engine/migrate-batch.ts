@@ -1,4 +1,3 @@
-import type { Pool } from 'pg';
 import {
   type BatchEmbeddingSummary,
   type BatchLlmSummary,
@@ -18,6 +17,7 @@ import type { CompiledRules } from '../core/rules.js';
 import type { Classification, ModuleId, SourceMemory } from '../core/types.js';
 import { BatchLoader } from '../db/batch-loader.js';
 import { Float32Slab } from '../db/pg-binary.js';
+import type { Database } from '../db/port.js';
 import { type KeyRange, readDeletedSourceIds, readSourceRange } from '../db/source-reader.js';
 import type { SourceSchema } from '../db/source-schema.js';
 import { inspectTarget } from '../db/target-schema.js';
@@ -25,8 +25,8 @@ import { planEmbeddingRequests } from '../embed/token-estimate.js';
 import { classifyDatabaseFailure } from '../errors.js';
 
 export interface MigrateBatchDeps {
-  source: Pool;
-  target: Pool;
+  source: Database;
+  target: Database;
   schema: SourceSchema;
   rules: CompiledRules;
   centroids?: ModuleCentroids;

@@ -1,4 +1,3 @@
-import type { Pool, PoolClient } from 'pg';
 import type { ModuleRegistry } from '../core/modules.js';
 import { dryRunProjectLinks, resolveProjectLinks, type TaskProjectReference } from '../core/project-links.js';
 import {
@@ -15,6 +14,7 @@ import {
   withEndStates,
 } from '../core/relationships.js';
 import { readModuleRegistry } from '../db/module-registry.js';
+import type { Database, DatabaseSession } from '../db/port.js';
 import { readTaskProjectReferences } from '../db/project-links.js';
 import { RelationshipLoader, readLedgerEnds } from '../db/relationship-loader.js';
 import { readEndStates, readRelationRange, readRelationRows } from '../db/relationship-reader.js';
@@ -23,8 +23,8 @@ import type { SourceSchema } from '../db/source-schema.js';
 import { classifyDatabaseFailure } from '../errors.js';
 
 export interface MigrateRelationshipsDeps {
-  source: Pool;
-  target: Pool;
+  source: Database;
+  target: Database;
   schema: SourceSchema;
   /** The target's modules (the run's, from Preflight); read from its registry when absent. */
   modules?: ModuleRegistry;
@@ -46,7 +46,7 @@ export interface MigrateRelationshipsInput {
 async function readFromSource<T>(
   deps: MigrateRelationshipsDeps,
   input: MigrateRelationshipsInput,
-  read: (client: PoolClient) => Promise<T>,
+  read: (client: DatabaseSession) => Promise<T>,
 ): Promise<T> {
   const client = await deps.source.connect();
   try {

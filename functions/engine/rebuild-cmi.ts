@@ -1,12 +1,13 @@
-import type { Pool, PoolClient } from 'pg';
 import { deriveCmiEntry, type RebuildCmiResult } from '../core/cmi.js';
 import { cmiReductionGroup, type VectorShape } from '../core/embedding.js';
 import type { TargetModule } from '../core/modules.js';
 import type { CmiRow, ModuleId, ModuleMemoryRow } from '../core/types.js';
 import { CMI_COLUMNS, cmiValues } from '../db/cmi-columns.js';
-import { columnList, copyRowsIn, excludedSet, quoteIdentifier, readKeyed } from '../db/copy-stream.js';
+import { columnList, copyRowsIn, excludedSet, quoteIdentifier } from '../db/copy-stream.js';
 import type { KeyedColumn, KeyedRead } from '../db/keyed-read.js';
+import { escapeLiteral } from '../db/pg/escape.js';
 import { decodeTuple } from '../db/pg-binary.js';
+import type { Database, DatabaseSession } from '../db/port.js';
 import { inspectTarget, type TargetLayout } from '../db/target-schema.js';
 import { classifyDatabaseFailure } from '../errors.js';
 
@@ -105,7 +106,7 @@ function toPageRow(module: ModuleId, vectors: VectorShape, fields: (Buffer | nul
 }
 
 async function readPage(
-  client: PoolClient,
+  client: DatabaseSession,
   module: TargetModule,
   vectors: VectorShape,
   after: string | null,
@@ -113,10 +114,10 @@ async function readPage(
   all: boolean,
 ): Promise<PageRow[]> {
   const conditions: string[] = [];
-  if (after !== null) conditions.push(`m.id > ${client.escapeLiteral(after)}`);
+  if (after !== null) conditions.push(`m.id > ${escapeLiteral(after)}`);
   if (!all) {
     conditions.push(
-      `NOT EXISTS (SELECT 1 FROM memory_index c WHERE c."moduleId" = ${client.escapeLiteral(module.id)} AND c."remoteMemoryId" = m.id)`,
+      `NOT EXISTS (SELECT 1 FROM memory_index c WHERE c."moduleId" = ${escapeLiteral(module.id)} AND c."remoteMemoryId" = m.id)`,
     );
   }
   // COPY takes no parameters, hence the escaped literals; keyset on id, never OFFSET.
@@ -131,12 +132,12 @@ async function readPage(
     limit,
   };
   const rows: PageRow[] = [];
-  await readKeyed(client, read, (fields) => rows.push(toPageRow(module.id, vectors, fields)));
+  await client.readKeyed(read, (fields) => rows.push(toPageRow(module.id, vectors, fields)));
   return rows;
 }
 
 async function writePage(
-  client: PoolClient,
+  client: DatabaseSession,
   entries: CmiRow[],
 ): Promise<{ created: number; updated: number }> {
   await client.query('BEGIN');
@@ -152,7 +153,7 @@ async function writePage(
   }
 }
 
-async function removeOrphans(client: PoolClient, module: TargetModule): Promise<number> {
+async function removeOrphans(client: DatabaseSession, module: TargetModule): Promise<number> {
   const result = await client.query(
     `DELETE FROM memory_index c WHERE c."moduleId" = $1
         AND NOT EXISTS (SELECT 1 FROM ${quoteIdentifier(module.table)} m WHERE m.id = c."remoteMemoryId")`,
@@ -167,7 +168,7 @@ async function removeOrphans(client: PoolClient, module: TargetModule): Promise<
  * removes CMI rows whose module row is gone. Works on any Federated Memory database, migrated or not.
  */
 export async function rebuildCmi(
-  deps: { target: Pool; layout?: TargetLayout },
+  deps: { target: Database; layout?: TargetLayout },
   options: RebuildCmiOptions = {},
 ): Promise<RebuildCmiResult> {
   const { modules, vectors } = deps.layout ?? (await inspectTarget(deps.target));

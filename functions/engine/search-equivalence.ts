@@ -1,4 +1,3 @@
-import type { Pool, PoolClient } from 'pg';
 import { reduceEmbeddingForCmi } from '../core/embedding.js';
 import { ModuleRegistry } from '../core/modules.js';
 import {
@@ -10,6 +9,7 @@ import {
   SearchRecallTally,
   userBucket,
 } from '../core/search-recall.js';
+import type { Database, DatabaseSession } from '../db/port.js';
 import {
   cmiModuleSimilarities,
   ledgerEntries,
@@ -29,8 +29,8 @@ import type { TargetLayout } from '../db/target-schema.js';
 import { classifyDatabaseFailure, InvalidInputError } from '../errors.js';
 
 export interface SearchEquivalenceDeps {
-  source: Pool;
-  target: Pool;
+  source: Database;
+  target: Database;
   schema: SourceSchema;
   layout: TargetLayout;
 }
@@ -127,7 +127,7 @@ async function withClients<T>(
   work: (c: Clients) => Promise<T>,
 ): Promise<T> {
   const source = await deps.source.connect();
-  let target: PoolClient | undefined;
+  let target: DatabaseSession | undefined;
   try {
     target = await deps.target.connect();
     return await work({ source, target, schema: deps.schema, layout: deps.layout, modules, k });
@@ -138,8 +138,8 @@ async function withClients<T>(
 }
 
 interface Clients {
-  source: PoolClient;
-  target: PoolClient;
+  source: DatabaseSession;
+  target: DatabaseSession;
   schema: SourceSchema;
   layout: TargetLayout;
   modules: ModuleRegistry;

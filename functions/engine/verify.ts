@@ -1,4 +1,3 @@
-import type { Pool, PoolClient } from 'pg';
 import { reduceEmbeddingForCmi, type VectorShape } from '../core/embedding.js';
 import { ModuleRegistry } from '../core/modules.js';
 import {
@@ -21,6 +20,7 @@ import {
   type VerificationCheck,
   type VerificationResult,
 } from '../core/verification.js';
+import type { Database, DatabaseSession } from '../db/port.js';
 import { planKeyRanges } from '../db/range-planner.js';
 import type { KeyRange } from '../db/source-reader.js';
 import type { SourceSchema } from '../db/source-schema.js';
@@ -46,8 +46,8 @@ import {
 import { classifyDatabaseFailure } from '../errors.js';
 
 export interface VerifyDeps {
-  source: Pool;
-  target: Pool;
+  source: Database;
+  target: Database;
   schema: SourceSchema;
   /** The target's modules and vector sizes (the run's, from Preflight); read from the target when absent. */
   layout?: TargetLayout;
@@ -74,8 +74,8 @@ export interface VerifyOptions {
 const DEFAULT_SEARCH_SAMPLE_SIZE = 20;
 
 interface Clients {
-  source: PoolClient;
-  target: PoolClient;
+  source: DatabaseSession;
+  target: DatabaseSession;
   schema: SourceSchema;
   modules: ModuleRegistry;
   vectors: VectorShape;
@@ -104,7 +104,7 @@ async function withClients<T>(
   work: (clients: Clients) => Promise<T>,
 ): Promise<T> {
   const source = await deps.source.connect();
-  let target: PoolClient | undefined;
+  let target: DatabaseSession | undefined;
   let failure: unknown;
   try {
     target = await deps.target.connect();
@@ -315,7 +315,7 @@ async function checkRelationships(
  * of migrated memories must find themselves among their user's memories in their module table, and
  * their module through the CMI.
  */
-export async function searchSmokeTest(target: Pool, sampleSize = 20): Promise<VerificationCheck> {
+export async function searchSmokeTest(target: Database, sampleSize = 20): Promise<VerificationCheck> {
   const layout = await inspectTarget(target);
   const client = await target.connect();
   try {

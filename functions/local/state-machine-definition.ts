@@ -1,3 +1,4 @@
+import { Stage } from 'aws-cdk-lib';
 import { inProcessMigrationStack } from '../../infra/migration-app.js';
 import type { MigrationStack } from '../../infra/migration-stack.js';
 import { InvalidInputError } from '../errors.js';
@@ -32,11 +33,9 @@ export function synthesizeMigrationApp(
   options: LoadDefinitionOptions & { bundle?: boolean } = {},
 ): SynthesizedApp {
   const stack = inProcessMigrationStack({ context: options.context, bundle: options.bundle });
-  const assembly = (
-    stack.node.root as unknown as {
-      synth(): { directory: string; getStackArtifact(id: string): { template: unknown } };
-    }
-  ).synth();
+  const stage = Stage.of(stack);
+  if (!stage) throw new InvalidInputError('the migration stack is not inside a CDK app');
+  const assembly = stage.synth();
   return {
     stack,
     template: assembly.getStackArtifact(stack.artifactId).template as TemplateJson,

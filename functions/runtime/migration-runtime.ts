@@ -3,8 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import pg from 'pg';
 import { DataApiPool, type DataApiTarget } from '../db/data-api/data-api-pool.js';
+import { openPgDatabase } from '../db/pg/pg-database.js';
+import type { Database } from '../db/port.js';
 import { RatePacerPool } from '../embed/rate-pacer-pool.js';
 import { InvalidInputError, PreflightError } from '../errors.js';
 import { type RunStore, S3RunStore } from '../store/run-store.js';
@@ -18,8 +19,8 @@ export interface MigrationRuntime {
   store: RunStore;
   /** How the databases are reached: pg connections, or the RDS Data API (no COPY). */
   driver?: 'pg' | 'data-api';
-  sourcePool(): Promise<pg.Pool>;
-  targetPool(): Promise<pg.Pool>;
+  sourcePool(): Promise<Database>;
+  targetPool(): Promise<Database>;
   /** Reads a user-supplied object: `s3://bucket/key`, or `file://` for local runs. */
   readObject(uri: string): Promise<Buffer>;
   /** Embedding settings for regenerate mode; absent when no API key is configured. */
@@ -101,12 +102,12 @@ function lazyPool(
   url: () => Promise<string>,
   role: string,
   max: number,
-): { get(): Promise<pg.Pool>; end(): Promise<void> } {
-  let pool: Promise<pg.Pool> | undefined;
+): { get(): Promise<Database>; end(): Promise<void> } {
+  let pool: Promise<Database> | undefined;
   return {
     get() {
-      pool ??= url().then((connectionString) => {
-        const p = new pg.Pool({
+      pool ??= url().then((connectionString) =>
+        openPgDatabase({
           connectionString,
           max,
           connectionTimeoutMillis: 10_000,
@@ -114,17 +115,10 @@ function lazyPool(
           // Every session in UTC, whatever the server's or the database's TimeZone: a zone-less
           // timestamp (source or target) holds UTC, and the server converts it to and from
           // timestamptz (comparisons with the watermark, upserts through staging) in the session's
-          // zone. In Asia/Kolkata every rerun moved each timestamp by 5:30.
+          // zone; any other zone would move each timestamp on every rerun.
           options: '-c TimeZone=UTC',
-        });
-        // A lost connection must not crash the process: the pool only listens on idle clients, so
-        // every client gets a listener of its own for the time it is checked out. The client is
-        // then unqueryable, its next query fails (a transient error, retried), and the pool
-        // discards it on release.
-        p.on('error', () => undefined);
-        p.on('connect', (client) => client.on('error', () => undefined));
-        return p;
-      });
+        }),
+      );
       return pool.catch((error) => {
         pool = undefined;
         throw error instanceof PreflightError
@@ -139,15 +133,11 @@ function lazyPool(
   };
 }
 
-/**
- * A Data API "pool" in pg's clothes: the engine calls query/connect/release only, which the
- * facade provides (COPY goes through copy-stream.ts, which recognises a Data API session). The
- * cast is the one place the two meet.
- */
+/** Both databases through the Data API adapter: one shared HTTP client, sessions on demand. */
 function dataApiPools(dataApi: NonNullable<RuntimeOptions['dataApi']>) {
   const pool = (target: DataApiTarget) => {
-    const shared = new DataApiPool(dataApi.client, target) as unknown as pg.Pool;
-    return { get: async () => shared, end: async () => undefined };
+    const shared = new DataApiPool(dataApi.client, target);
+    return { get: async (): Promise<Database> => shared, end: async () => undefined };
   };
   return { source: pool(dataApi.source), target: pool(dataApi.target) };
 }

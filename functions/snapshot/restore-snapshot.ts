@@ -1,9 +1,7 @@
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import type { Pool, PoolClient } from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { LEDGER_DDL, LEDGER_SCHEMA } from '../db/ledger-schema.js';
+import type { Database, DatabaseSession } from '../db/port.js';
 import {
   classifyDatabaseFailure,
   MigrationError,
@@ -26,7 +24,7 @@ import type { SnapshotStore } from './snapshot-store.js';
 export interface RestoreOptions {
   store: SnapshotStore;
   database: SnapshotDatabase;
-  pool: Pool;
+  pool: Database;
   /** Replace the contents of tables that hold rows, and ignore a held migration lock. */
   force?: boolean;
 }
@@ -131,7 +129,11 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
 }
 
 /** The ledger goes back to what the snapshot saw: recreated if it held one, dropped if it had none. */
-async function prepareLedger(client: PoolClient, manifest: SnapshotManifest, force: boolean): Promise<void> {
+async function prepareLedger(
+  client: DatabaseSession,
+  manifest: SnapshotManifest,
+  force: boolean,
+): Promise<void> {
   const { rows } = await client.query<{ lock: string | null }>(
     `SELECT to_regclass('${LEDGER_SCHEMA}.lock')::text AS lock`,
   );
@@ -150,7 +152,7 @@ async function prepareLedger(client: PoolClient, manifest: SnapshotManifest, for
   if (manifest.ledger === 'included') await client.query(LEDGER_DDL);
 }
 
-async function assertSchemaMatches(client: PoolClient, manifest: SnapshotManifest): Promise<void> {
+async function assertSchemaMatches(client: DatabaseSession, manifest: SnapshotManifest): Promise<void> {
   const problems: string[] = [];
   for (const table of manifest.tables) {
     const { rows } = await client.query<{ name: string; type: string }>(
@@ -187,7 +189,7 @@ async function assertSchemaMatches(client: PoolClient, manifest: SnapshotManifes
 const REGISTRY_TABLES = new Set(['memory_modules', 'memory_categories']);
 const holdsData = (t: SnapshotTable) => t.schema !== LEDGER_SCHEMA && !REGISTRY_TABLES.has(t.name);
 
-async function tablesWithRows(client: PoolClient, tables: SnapshotTable[]): Promise<string[]> {
+async function tablesWithRows(client: DatabaseSession, tables: SnapshotTable[]): Promise<string[]> {
   const out: string[] = [];
   for (const table of tables) {
     const { rows } = await client.query(`SELECT 1 FROM ${qualifiedName(table)} LIMIT 1`);
@@ -201,7 +203,7 @@ async function tablesWithRows(client: PoolClient, tables: SnapshotTable[]): Prom
  * blocks are taken from the script; every other statement is the restore's own, from the manifest.
  */
 async function replayObject(
-  client: PoolClient,
+  client: DatabaseSession,
   store: SnapshotStore,
   manifest: SnapshotManifest,
 ): Promise<ObjectMeter> {
@@ -218,7 +220,7 @@ async function replayObject(
 }
 
 async function replayBlocks(
-  client: PoolClient,
+  client: DatabaseSession,
   store: SnapshotStore,
   manifest: SnapshotManifest,
   reader: ScriptLineReader,
@@ -236,7 +238,7 @@ async function replayBlocks(
         { context: { object: store.locate(manifest.object.key), line: reader.lineNumber } },
       );
     }
-    await pipeline(Readable.from(copyBlockData(reader)), client.query(copyFrom(text)));
+    await client.copyTextIn(text, copyBlockData(reader));
     block++;
   }
   await decoding;
@@ -250,7 +252,7 @@ async function replayBlocks(
 }
 
 async function assertRowCounts(
-  client: PoolClient,
+  client: DatabaseSession,
   manifest: SnapshotManifest,
 ): Promise<RestoreReport['tables']> {
   const out: RestoreReport['tables'] = [];

@@ -1,8 +1,8 @@
-import type { Pool, PoolClient } from 'pg';
 import type { TargetModule } from '../core/modules.js';
 import { quoteIdentifier } from '../db/copy-stream.js';
 import { LEDGER_SCHEMA } from '../db/ledger-schema.js';
 import { readModuleRegistry } from '../db/module-registry.js';
+import type { Database, DatabaseSession } from '../db/port.js';
 import {
   classifyDatabaseFailure,
   InvalidInputError,
@@ -11,7 +11,7 @@ import {
 } from '../errors.js';
 
 export interface RollbackOptions {
-  target: Pool;
+  target: Database;
   runId: string;
   /** Roll back a run that still holds the lock (it died without releasing it). */
   force?: boolean;
@@ -141,7 +141,7 @@ export async function rollbackRun(options: RollbackOptions): Promise<RollbackRep
 }
 
 /** Checks the run exists and nothing else is writing; returns its status before the rollback. */
-async function claimRun(client: PoolClient, runId: string, force: boolean): Promise<string> {
+async function claimRun(client: DatabaseSession, runId: string, force: boolean): Promise<string> {
   const { rows: ledger } = await client.query<{ t: string | null }>(
     `SELECT to_regclass('${LEDGER_SCHEMA}.runs')::text AS t`,
   );
@@ -183,7 +183,7 @@ async function claimRun(client: PoolClient, runId: string, force: boolean): Prom
 }
 
 async function removeCreatedUsers(
-  client: PoolClient,
+  client: DatabaseSession,
   runId: string,
   modules: readonly TargetModule[],
 ): Promise<{ users: number; keptUsers: string[] }> {
@@ -205,7 +205,10 @@ async function removeCreatedUsers(
   return { users, keptUsers: rows.filter((r) => r.used).map((r) => r.id) };
 }
 
-async function keptUpdatedCounts(client: PoolClient, runId: string): Promise<RollbackReport['keptUpdated']> {
+async function keptUpdatedCounts(
+  client: DatabaseSession,
+  runId: string,
+): Promise<RollbackReport['keptUpdated']> {
   const { rows } = await client.query<{ memories: string; relationships: string }>(
     `SELECT (SELECT count(*) FROM ${LEDGER_SCHEMA}.memory_ledger WHERE run_id = $1 AND first_run_id <> $1) AS memories,
             (SELECT count(*) FROM ${LEDGER_SCHEMA}.relationship_ledger WHERE run_id = $1 AND first_run_id <> $1) AS relationships`,
@@ -214,6 +217,6 @@ async function keptUpdatedCounts(client: PoolClient, runId: string): Promise<Rol
   return { memories: Number(rows[0]?.memories), relationships: Number(rows[0]?.relationships) };
 }
 
-async function count(client: PoolClient, sql: string, params: unknown[] = []): Promise<number> {
+async function count(client: DatabaseSession, sql: string, params: unknown[] = []): Promise<number> {
   return (await client.query(sql, params)).rowCount ?? 0;
 }

@@ -1,6 +1,6 @@
-import type { ClientBase } from 'pg';
 import { LEDGER_SCHEMA } from '../db/ledger-schema.js';
 import { readModuleRegistry } from '../db/module-registry.js';
+import type { DatabaseSession } from '../db/port.js';
 import { PreflightError } from '../errors.js';
 import type { SnapshotColumn, SnapshotDatabase } from './snapshot-manifest.js';
 
@@ -51,7 +51,7 @@ export interface SnapshotPlan {
  * fail on it, and its rows would be lost by a cascade.
  */
 export async function planSnapshotTables(
-  client: ClientBase,
+  client: DatabaseSession,
   database: SnapshotDatabase,
 ): Promise<SnapshotPlan> {
   const oids: number[] = [];
@@ -101,7 +101,7 @@ export async function planSnapshotTables(
   return { tables: ordered, sequences: sequences.map((s) => s.seq), ledger };
 }
 
-async function addReferencingTables(client: ClientBase, oids: number[]): Promise<void> {
+async function addReferencingTables(client: DatabaseSession, oids: number[]): Promise<void> {
   for (;;) {
     const { rows } = await client.query<{ oid: number }>(
       `SELECT DISTINCT conrelid AS oid FROM pg_constraint
@@ -113,7 +113,7 @@ async function addReferencingTables(client: ClientBase, oids: number[]): Promise
   }
 }
 
-async function describeTable(client: ClientBase, oid: number): Promise<PlannedTable> {
+async function describeTable(client: DatabaseSession, oid: number): Promise<PlannedTable> {
   const { rows: names } = await client.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.oid = $1`,
@@ -130,7 +130,7 @@ async function describeTable(client: ClientBase, oid: number): Promise<PlannedTa
 }
 
 /** Stable topological order over the foreign keys between the planned tables (self-references ignored). */
-async function replayOrder(client: ClientBase, tables: PlannedTable[]): Promise<PlannedTable[]> {
+async function replayOrder(client: DatabaseSession, tables: PlannedTable[]): Promise<PlannedTable[]> {
   const { rows: edges } = await client.query<{ child: number; parent: number }>(
     `SELECT conrelid AS child, confrelid AS parent FROM pg_constraint
       WHERE contype = 'f' AND conrelid = ANY($1::oid[]) AND confrelid = ANY($1::oid[]) AND conrelid <> confrelid`,

@@ -1,8 +1,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import type { Pool, PoolClient } from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
+import type { Database, DatabaseSession } from '../db/port.js';
 import { classifyDatabaseFailure, MigrationError } from '../errors.js';
 import { countLines, ObjectMeter } from './object-meter.js';
 import {
@@ -21,7 +20,7 @@ import { type PlannedTable, planSnapshotTables } from './snapshot-tables.js';
 export const DEFAULT_GZIP_LEVEL = 1;
 
 export interface DatabaseSnapshotOptions {
-  pool: Pool;
+  pool: Database;
   database: SnapshotDatabase;
   store: SnapshotStore;
   /** The object's name inside the snapshot directory. */
@@ -140,15 +139,14 @@ function describe(table: PlannedTable): Omit<SnapshotTable, 'rows' | 'bytes'> {
 }
 
 function streamTable(
-  client: PoolClient,
+  client: DatabaseSession,
   table: PlannedTable,
   onChunk: (chunk: Buffer, lines: number) => void,
 ): { chunks: AsyncIterable<Buffer>; rows(): number; bytes(): number } {
   let rows = 0;
   let bytes = 0;
   async function* chunks(): AsyncGenerator<Buffer> {
-    const stream = client.query(copyTo(copyOutStatement(table)));
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
+    for await (const chunk of client.copyTextOut(copyOutStatement(table))) {
       const lines = countLines(chunk);
       rows += lines;
       bytes += chunk.length;

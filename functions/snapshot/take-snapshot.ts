@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { Database } from '../db/port.js';
 import {
   INDEX_KEY,
   manifestKey,
@@ -13,7 +13,7 @@ import { snapshotDatabase } from './snapshot-writer.js';
 
 export interface TakeSnapshotOptions {
   /** The databases to snapshot; each is read in its own consistent transaction. */
-  pools: Partial<Record<SnapshotDatabase, Pool>>;
+  pools: Partial<Record<SnapshotDatabase, Database>>;
   store: SnapshotStore;
   /** Names the objects (`federated_YYYYMMDD-HHMMSS.sql.gz`). */
   startedAt: Date;
@@ -34,7 +34,7 @@ export interface SnapshotSummary {
  * directory is recognisable as such.
  */
 export async function takeSnapshot(options: TakeSnapshotOptions): Promise<SnapshotSummary> {
-  const entries = Object.entries(options.pools) as [SnapshotDatabase, Pool][];
+  const entries = Object.entries(options.pools) as [SnapshotDatabase, Database][];
   const manifests = await Promise.all(
     entries.map(([database, pool]) =>
       snapshotDatabase({

@@ -1,4 +1,3 @@
-import type { Pool } from 'pg';
 import { ModuleRegistry } from '../core/modules.js';
 import { loadRules } from '../core/rules.js';
 import {
@@ -11,6 +10,7 @@ import {
   toleratedFailuresOf,
 } from '../core/run-options.js';
 import { parseUserMap, validateUserMap } from '../core/user-map.js';
+import type { Database } from '../db/port.js';
 import { ensureLedger, lastSuccessfulWatermark, recordRunStart } from '../db/run-ledger.js';
 import { acquireRunLock } from '../db/run-lock.js';
 import { introspectSource, type SourceSchema } from '../db/source-schema.js';
@@ -33,7 +33,7 @@ export interface PreflightEvent {
   executionId?: string;
 }
 
-async function connected(pool: () => Promise<Pool>, role: string): Promise<Pool> {
+async function connected(pool: () => Promise<Database>, role: string): Promise<Database> {
   try {
     const p = await pool();
     await p.query('SELECT 1');

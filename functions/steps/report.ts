@@ -192,8 +192,9 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
   if (!run.dryRun) {
     const target = await runtime.targetPool().catch(() => null);
     if (target) {
-      const totals = model.totals as unknown as Record<string, unknown>;
-      await recordRunEnd(target, run.runId, failed ? 'failed' : 'succeeded', totals).catch(() => undefined);
+      await recordRunEnd(target, run.runId, failed ? 'failed' : 'succeeded', model.totals).catch(
+        () => undefined,
+      );
       await releaseRunLock(target, run.runId, run.lockHolder).catch(() => undefined);
     }
   }

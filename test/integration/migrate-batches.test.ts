@@ -6,6 +6,7 @@ import { runSteps } from '../../dev/support/run-steps.js';
 import { targetMemoryId } from '../../functions/core/ids.js';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
+import { PgDatabase } from '../../functions/db/pg/pg-database.js';
 
 const INPUT = { preserveEmbeddings: true, batchSize: 200, createUsers: true };
 
@@ -196,7 +197,10 @@ describe('Engine: batch commits and the server commit setting', () => {
 
     // Assess: every connection the loaders used is back in the pool with the database's setting
     try {
-      const pool = await runtime.targetPool();
+      const database = await runtime.targetPool();
+      if (!(database instanceof PgDatabase))
+        throw new Error('the local runtime reaches the target through pg');
+      const pool = database.pool;
       const idle = pool.idleCount;
       const clients = await Promise.all(Array.from({ length: idle }, () => pool.connect()));
       const settings = await Promise.all(

@@ -1,18 +1,19 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
 import { createDatabase } from '../../dev/harness/databases.js';
+import { openPgDatabase } from '../../functions/db/pg/pg-database.js';
+import type { Database } from '../../functions/db/port.js';
 import { planKeyRanges, planUserRanges } from '../../functions/db/range-planner.js';
 import { readSourceRange } from '../../functions/db/source-reader.js';
 import { introspectSource } from '../../functions/db/source-schema.js';
 
 describe('Function: planKeyRanges', () => {
-  let pool: pg.Pool;
+  let pool: Database;
 
   beforeAll(async () => {
     const url = await createDatabase('bigmemory');
     await generateBigMemory({ databaseUrl: url, memories: 1_050, users: 8, seed: 5 });
-    pool = new pg.Pool({ connectionString: url, max: 2 });
+    pool = openPgDatabase({ connectionString: url, max: 2 });
   });
 
   afterAll(async () => {
@@ -117,7 +118,7 @@ describe('Function: planKeyRanges', () => {
 
   it('returns no range for an empty table', async () => {
     const url = await createDatabase('bigmemory');
-    const empty = new pg.Pool({ connectionString: url, max: 1 });
+    const empty = openPgDatabase({ connectionString: url, max: 1 });
     try {
       expect(await planKeyRanges(empty, { batchSize: 100 })).toEqual([]);
     } finally {
@@ -127,12 +128,12 @@ describe('Function: planKeyRanges', () => {
 });
 
 describe('Function: planUserRanges', () => {
-  let pool: pg.Pool;
+  let pool: Database;
 
   beforeAll(async () => {
     const url = await createDatabase('bigmemory');
     await generateBigMemory({ databaseUrl: url, memories: 1_200, users: 30, seed: 11 });
-    pool = new pg.Pool({ connectionString: url, max: 2 });
+    pool = openPgDatabase({ connectionString: url, max: 2 });
   });
 
   afterAll(async () => {

@@ -1,9 +1,10 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
 import { dropDatabase, freshDatabases } from '../../dev/harness/databases.js';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
 import { loadRules } from '../../functions/core/rules.js';
+import { openPgDatabase } from '../../functions/db/pg/pg-database.js';
+import type { Database } from '../../functions/db/port.js';
 import { planKeyRanges } from '../../functions/db/range-planner.js';
 import { introspectSource } from '../../functions/db/source-schema.js';
 import { loadUserMapping, migrateUsers } from '../../functions/db/user-migration.js';
@@ -13,7 +14,7 @@ import { type RebuildCmiProgress, rebuildCmi } from '../../functions/engine/rebu
 const RUN_ID = 'rebuild-cmi-test-run';
 
 /** md5 over every CMI row in id order: equal means byte-identical rows. */
-async function cmiChecksum(db: pg.Pool): Promise<string> {
+async function cmiChecksum(db: Database): Promise<string> {
   const { rows } = await db.query<{ n: string; md5: string }>(
     "SELECT count(*) AS n, md5(string_agg(t::text, '|' ORDER BY id)) AS md5 FROM memory_index t",
   );
@@ -36,15 +37,15 @@ function federatedKeywords(content: string): string[] {
 
 describe('Function: rebuildCmi', () => {
   let urls: { sourceUrl: string; targetUrl: string };
-  let source: pg.Pool;
-  let target: pg.Pool;
+  let source: Database;
+  let target: Database;
   let moduleRows: number;
 
   beforeAll(async () => {
     urls = await freshDatabases();
     await generateBigMemory({ databaseUrl: urls.sourceUrl, memories: 2_000, users: 40, seed: 23 });
-    source = new pg.Pool({ connectionString: urls.sourceUrl, max: 2 });
-    target = new pg.Pool({ connectionString: urls.targetUrl, max: 2 });
+    source = openPgDatabase({ connectionString: urls.sourceUrl, max: 2 });
+    target = openPgDatabase({ connectionString: urls.targetUrl, max: 2 });
     const schema = await introspectSource(source);
     await migrateUsers({ source, target, runId: RUN_ID, dryRun: false, createUsers: true });
     const rules = loadRules();

@@ -115,7 +115,7 @@ async function idsByRange(sourceUrl: string, ranges: KeyRange[]): Promise<string
     const out: string[][] = [];
     for (const range of ranges) {
       const { rows } = await c.query<{ id: string }>(
-        `SELECT id::text FROM memories WHERE is_deleted IS NOT TRUE AND ${rangePredicate(c, range, 'uuid')}`,
+        `SELECT id::text FROM memories WHERE is_deleted IS NOT TRUE AND ${rangePredicate(range, 'uuid')}`,
       );
       out.push(rows.map((r) => r.id));
     }

@@ -9,6 +9,8 @@ import type { RelationshipBatchSummary } from '../../functions/core/relationship
 import { RELATIONSHIP_SKIP_REASONS } from '../../functions/core/relationships.js';
 import { loadRules } from '../../functions/core/rules.js';
 import { LEDGER_DDL, LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
+import { openPgDatabase } from '../../functions/db/pg/pg-database.js';
+import type { Database } from '../../functions/db/port.js';
 import { planKeyRanges, planUserRanges } from '../../functions/db/range-planner.js';
 import { readLedgerEnds } from '../../functions/db/relationship-loader.js';
 import type { KeyRange } from '../../functions/db/source-reader.js';
@@ -28,8 +30,8 @@ interface LedgerRow {
 }
 
 describe('Engine: migrating relationships and project–task links', () => {
-  let source: pg.Pool;
-  let target: pg.Pool;
+  let source: Database;
+  let target: Database;
   let schema: SourceSchema;
   let generated: GeneratorSummary;
   let memoryRanges: KeyRange[];
@@ -37,7 +39,7 @@ describe('Engine: migrating relationships and project–task links', () => {
   let relationRanges: KeyRange[];
   let run = 0;
 
-  async function migrateMemories(runId: string, into: pg.Pool = target): Promise<void> {
+  async function migrateMemories(runId: string, into: Database = target): Promise<void> {
     const target = into;
     await migrateUsers({ source, target, runId, dryRun: false, createUsers: true });
     const rules = loadRules();
@@ -52,7 +54,7 @@ describe('Engine: migrating relationships and project–task links', () => {
   async function migrateLinks(
     runId: string,
     order: 'forward' | 'reverse' = 'forward',
-    into: pg.Pool = target,
+    into: Database = target,
   ): Promise<RelationshipBatchSummary[]> {
     const summaries: RelationshipBatchSummary[] = [];
     const deps = { source, target: into, schema };
@@ -102,7 +104,7 @@ describe('Engine: migrating relationships and project–task links', () => {
     intrude: (blocker: pg.Client, mine: LedgerRow) => Promise<void>,
   ): Promise<{ summary: RelationshipBatchSummary; otherUrl: string; mine: LedgerRow }> {
     const { targetUrl: otherUrl } = await freshDatabases();
-    const other = new pg.Pool({ connectionString: otherUrl, max: 3 });
+    const other = openPgDatabase({ connectionString: otherUrl, max: 3 });
     const blocker = new pg.Client({ connectionString: otherUrl });
     await blocker.connect();
     try {
@@ -135,8 +137,8 @@ describe('Engine: migrating relationships and project–task links', () => {
   beforeAll(async () => {
     ({ sourceUrl, targetUrl } = await freshDatabases());
     generated = await generateBigMemory({ databaseUrl: sourceUrl, memories: 2_000, users: 12, seed: 7 });
-    source = new pg.Pool({ connectionString: sourceUrl, max: 3 });
-    target = new pg.Pool({ connectionString: targetUrl, max: 3 });
+    source = openPgDatabase({ connectionString: sourceUrl, max: 3 });
+    target = openPgDatabase({ connectionString: targetUrl, max: 3 });
     schema = await introspectSource(source);
     memoryRanges = await planKeyRanges(source, { batchSize: BATCH_SIZE });
     userRanges = await planUserRanges(source, { memoriesPerRange: BATCH_SIZE });
@@ -156,8 +158,8 @@ describe('Engine: migrating relationships and project–task links', () => {
     const { sourceUrl: drySource, targetUrl: dryTarget } = await freshDatabases();
     await generateBigMemory({ databaseUrl: drySource, memories: 400, users: 5, seed: 7 });
     const dry = {
-      source: new pg.Pool({ connectionString: drySource }),
-      target: new pg.Pool({ connectionString: dryTarget }),
+      source: openPgDatabase({ connectionString: drySource }),
+      target: openPgDatabase({ connectionString: dryTarget }),
     };
     try {
       const drySchema = await introspectSource(dry.source);
@@ -391,7 +393,7 @@ describe('Engine: migrating relationships and project–task links', () => {
   it('settles duplicates split across batches the same way whichever batch runs first', async () => {
     // Prepare
     const { targetUrl: otherUrl } = await freshDatabases();
-    const other = new pg.Pool({ connectionString: otherUrl, max: 3 });
+    const other = openPgDatabase({ connectionString: otherUrl, max: 3 });
     try {
       await migrateMemories('reverse-run', other);
 
@@ -548,11 +550,11 @@ function sum(counts: Record<string, number>): number {
 describe('Function: readLedgerEnds', () => {
   const LEDGER_ROWS = 50_000;
   let targetUrl: string;
-  let target: pg.Pool;
+  let target: Database;
 
   beforeAll(async () => {
     targetUrl = await createTarget();
-    target = new pg.Pool({ connectionString: targetUrl, max: 2 });
+    target = openPgDatabase({ connectionString: targetUrl, max: 2 });
     await target.query(LEDGER_DDL);
     await target.query(
       `INSERT INTO ${LEDGER_SCHEMA}.memory_ledger (source_id, status, module, target_id, target_user_id, run_id, first_run_id)
@@ -584,7 +586,7 @@ describe('Function: readLedgerEnds', () => {
         queries.push({ text, values });
         return target.query(text, values);
       },
-    } as unknown as pg.Pool;
+    } as unknown as Database;
 
     // Act
     const ends = await readLedgerEnds(observed, ids);

@@ -1,10 +1,11 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
 import { freshDatabases } from '../../dev/harness/databases.js';
 import { targetChecksums, withClient } from '../../dev/support/checksums.js';
 import { runSteps } from '../../dev/support/run-steps.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
+import { openPgDatabase } from '../../functions/db/pg/pg-database.js';
+import type { Database } from '../../functions/db/port.js';
 import { InvalidInputError, MigrationLockedError } from '../../functions/errors.js';
 import { rollbackRun } from '../../functions/snapshot/run-rollback.js';
 import { rollback } from '../../functions/steps/rollback.js';
@@ -35,7 +36,7 @@ async function seedPreExistingRows(targetUrl: string): Promise<void> {
 
 describe('Function: rollbackRun', () => {
   let urls: { sourceUrl: string; targetUrl: string };
-  let target: pg.Pool;
+  let target: Database;
 
   beforeAll(async () => {
     urls = await freshDatabases();
@@ -48,7 +49,7 @@ describe('Function: rollbackRun', () => {
       targetCollisions: { sameToken: 4, sameEmail: 0 },
     });
     await seedPreExistingRows(urls.targetUrl);
-    target = new pg.Pool({ connectionString: urls.targetUrl, max: 2 });
+    target = openPgDatabase({ connectionString: urls.targetUrl, max: 2 });
   });
 
   afterAll(async () => {

@@ -1,7 +1,6 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
 import { createTarget, freshDatabases } from '../../dev/harness/databases.js';
@@ -18,6 +17,7 @@ import { buildMigrationReport } from '../../functions/core/report/model.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import type { SearchRecallResult } from '../../functions/core/search-recall.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
+import { openPgDatabase } from '../../functions/db/pg/pg-database.js';
 import { introspectSource } from '../../functions/db/source-schema.js';
 import { inspectTarget } from '../../functions/db/target-schema.js';
 import {
@@ -35,8 +35,8 @@ async function engineRecall(
   options: SearchEquivalenceOptions = { queriesPerUser: 20 },
 ): Promise<SearchRecallResult> {
   // More queries per user than the default: the figures then move by more than noise.
-  const source = new pg.Pool({ connectionString: sourceUrl, max: 1 });
-  const target = new pg.Pool({ connectionString: targetUrl, max: 1 });
+  const source = openPgDatabase({ connectionString: sourceUrl, max: 1 });
+  const target = openPgDatabase({ connectionString: targetUrl, max: 1 });
   try {
     const client = await source.connect();
     const schema = await introspectSource(client).finally(() => client.release());

@@ -4,7 +4,6 @@ import { cp, mkdtemp, readFile, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
 import { createTarget, freshDatabases } from '../../dev/harness/databases.js';
@@ -13,6 +12,8 @@ import { services } from '../../dev/harness/services.js';
 import { tableChecksum, targetChecksums, withClient } from '../../dev/support/checksums.js';
 import { runSteps } from '../../dev/support/run-steps.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
+import { openPgDatabase } from '../../functions/db/pg/pg-database.js';
+import type { Database } from '../../functions/db/port.js';
 import { PreflightError, SnapshotIntegrityError } from '../../functions/errors.js';
 import { restoreSnapshot } from '../../functions/snapshot/restore-snapshot.js';
 import { manifestKey, parseSnapshotManifest } from '../../functions/snapshot/snapshot-manifest.js';
@@ -77,7 +78,7 @@ function psqlReplay(file: string, url: string): Promise<{ code: number; stderr: 
 
 describe('Function: takeSnapshot and restoreSnapshot', () => {
   let urls: { sourceUrl: string; targetUrl: string };
-  let pools: { source: pg.Pool; target: pg.Pool };
+  let pools: { source: Database; target: Database };
   let s3Store: S3SnapshotStore;
   let original: Awaited<ReturnType<typeof everything>>;
 
@@ -92,8 +93,8 @@ describe('Function: takeSnapshot and restoreSnapshot', () => {
     const { runtime } = await runSteps({ ...urls, input: { preserveEmbeddings: true, batchSize: 150 } });
     await runtime.close();
     pools = {
-      source: new pg.Pool({ connectionString: urls.sourceUrl, max: 2 }),
-      target: new pg.Pool({ connectionString: urls.targetUrl, max: 2 }),
+      source: openPgDatabase({ connectionString: urls.sourceUrl, max: 2 }),
+      target: openPgDatabase({ connectionString: urls.targetUrl, max: 2 }),
     };
     const s3 = makeS3Client(services().s3Endpoint);
     s3Store = new S3SnapshotStore(s3, await createBucket(s3), 'backups/migration-20250301-101500/');
@@ -249,7 +250,7 @@ describe('Function: takeSnapshot and restoreSnapshot', () => {
     // Prepare
     const other = await createTarget();
     await withClient(other, (c) => c.query('ALTER TABLE work_memories ADD COLUMN "pinned" boolean'));
-    const pool = new pg.Pool({ connectionString: other, max: 1 });
+    const pool = openPgDatabase({ connectionString: other, max: 1 });
 
     // Act
     const attempt = restoreSnapshot({ store: s3Store, database: 'target', pool });
@@ -264,7 +265,7 @@ describe('Function: takeSnapshot and restoreSnapshot', () => {
   it('restores into an empty database of the same schema without force, ledger included', async () => {
     // Prepare
     const empty = await createTarget();
-    const pool = new pg.Pool({ connectionString: empty, max: 1 });
+    const pool = openPgDatabase({ connectionString: empty, max: 1 });
 
     // Act
     const report = await restoreSnapshot({ store: s3Store, database: 'target', pool });

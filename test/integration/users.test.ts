@@ -1,8 +1,9 @@
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dropDatabase, freshDatabases, TARGET_VARIANTS } from '../../dev/harness/databases.js';
 import { targetUserId } from '../../functions/core/ids.js';
 import { parseUserMap } from '../../functions/core/user-map.js';
+import { openPgDatabase } from '../../functions/db/pg/pg-database.js';
+import type { Database, Queryable } from '../../functions/db/port.js';
 import {
   decideUsersForDryRun,
   introspectTargetUsers,
@@ -47,18 +48,16 @@ INSERT INTO "users" ("id", "token", "email", "passwordHash", "name", "isActive",
 
 const USERS_CHECKSUM = `SELECT count(*)::int AS count, md5(string_agg(u::text, '|' ORDER BY u."id")) AS checksum FROM "users" u`;
 
-async function connect(url: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url, options: FAR_ZONE });
-  await client.connect();
-  return client;
+async function connect(url: string): Promise<Database> {
+  return openPgDatabase({ connectionString: url, options: FAR_ZONE, max: 1 });
 }
 
-async function usersChecksum(client: pg.ClientBase): Promise<{ count: number; checksum: string }> {
+async function usersChecksum(client: Queryable): Promise<{ count: number; checksum: string }> {
   const { rows } = await client.query<{ count: number; checksum: string }>(USERS_CHECKSUM);
   return rows[0]!;
 }
 
-async function ledgerExists(client: pg.ClientBase): Promise<boolean> {
+async function ledgerExists(client: Queryable): Promise<boolean> {
   const { rows } = await client.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'bigmemory_migration'`);
   return rows.length > 0;
 }
@@ -67,8 +66,8 @@ for (const variant of TARGET_VARIANTS) {
   describe(`Function: migrateUsers (${variant} target)`, () => {
     let sourceUrl: string;
     let targetUrl: string;
-    let source: pg.Client;
-    let target: pg.Client;
+    let source: Database;
+    let target: Database;
     const userMap = parseUserMap({ users: { [ID.mapped]: 'fed-chosen' } });
 
     beforeEach(async () => {
@@ -273,7 +272,7 @@ for (const variant of TARGET_VARIANTS) {
 
     it('gives the batch step the recorded mapping through a pool', async () => {
       // Prepare
-      const pool = new pg.Pool({ connectionString: targetUrl, options: FAR_ZONE, max: 2 });
+      const pool = openPgDatabase({ connectionString: targetUrl, options: FAR_ZONE, max: 2 });
       try {
         await migrateUsers({
           source,

@@ -1,4 +1,3 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
 import { dropDatabase, freshDatabases } from '../../dev/harness/databases.js';
@@ -11,6 +10,8 @@ import {
   type VerificationResult,
 } from '../../functions/core/verification.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
+import { openPgDatabase, type PgDatabase } from '../../functions/db/pg/pg-database.js';
+import type { Database, DatabaseSession } from '../../functions/db/port.js';
 import { planKeyRanges, planUserRanges, verifySlicesOf } from '../../functions/db/range-planner.js';
 import { introspectSource, type SourceSchema } from '../../functions/db/source-schema.js';
 import { loadUserMapping, migrateUsers } from '../../functions/db/user-migration.js';
@@ -30,8 +31,8 @@ interface Subject {
 
 describe('Function: verifyMigration', () => {
   let urls: { sourceUrl: string; targetUrl: string };
-  let source: pg.Pool;
-  let target: pg.Pool;
+  let source: Database;
+  let target: PgDatabase;
   let schema: SourceSchema;
   let subject: Subject;
 
@@ -61,8 +62,8 @@ describe('Function: verifyMigration', () => {
   beforeAll(async () => {
     urls = await freshDatabases();
     await generateBigMemory({ databaseUrl: urls.sourceUrl, memories: 2_000, users: 40, seed: 11 });
-    source = new pg.Pool({ connectionString: urls.sourceUrl, max: 3 });
-    target = new pg.Pool({ connectionString: urls.targetUrl, max: 3 });
+    source = openPgDatabase({ connectionString: urls.sourceUrl, max: 3 });
+    target = openPgDatabase({ connectionString: urls.targetUrl, max: 3 });
     schema = await introspectSource(source);
     await migrateUsers({ source, target, runId: RUN_ID, dryRun: false, createUsers: true });
     const rules = loadRules();
@@ -133,7 +134,7 @@ describe('Function: verifyMigration', () => {
 
   it('samples the search smoke test as the whole join would, also when few candidates have an embedding', async () => {
     // Prepare: the first migrated memories with an embedding, in md5 order of their source id
-    const firstWithEmbedding = (client: pg.PoolClient) =>
+    const firstWithEmbedding = (client: DatabaseSession) =>
       client
         .query<{ source_id: string }>(
           `SELECT l.source_id FROM ${LEDGER_SCHEMA}.memory_ledger l
@@ -175,8 +176,8 @@ describe('Function: verifyMigration', () => {
   it('gives the same checks in the same order on pools of one connection each', async () => {
     // Prepare
     const single = {
-      source: new pg.Pool({ connectionString: urls.sourceUrl, max: 1 }),
-      target: new pg.Pool({ connectionString: urls.targetUrl, max: 1 }),
+      source: openPgDatabase({ connectionString: urls.sourceUrl, max: 1 }),
+      target: openPgDatabase({ connectionString: urls.targetUrl, max: 1 }),
     };
 
     try {
@@ -204,7 +205,11 @@ describe('Function: verifyMigration', () => {
       () => null,
       (error: unknown) => error,
     );
-    const idle = { total: target.totalCount, idle: target.idleCount, waiting: target.waitingCount };
+    const idle = {
+      total: target.pool.totalCount,
+      idle: target.pool.idleCount,
+      waiting: target.pool.waitingCount,
+    };
     await target.query(`ALTER TABLE ${LEDGER_SCHEMA}.relationship_ledger_away RENAME TO relationship_ledger`);
 
     // Assess

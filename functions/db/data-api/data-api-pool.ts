@@ -6,8 +6,13 @@ import {
   type RDSDataClient,
   RollbackTransactionCommand,
 } from '@aws-sdk/client-rds-data';
-import pg from 'pg';
+import { MigrationError } from '../../errors.js';
+import type { KeyedRead } from '../keyed-read.js';
+import type { PgBinaryType } from '../pg-binary.js';
+import type { Database, DatabaseSession, Tuple } from '../port.js';
+import { copyRowsInDataApi, dataApiTuples } from './data-api-copy.js';
 import { fromField, toSqlParameter } from './data-api-values.js';
+import { keyedTuplesThroughDataApi } from './data-api-wide-rows.js';
 import { namedPlaceholders, splitStatements } from './sql-text.js';
 
 /** Which cluster, secret and database the calls address. */
@@ -34,32 +39,37 @@ function withSqlState(error: unknown): unknown {
   return error;
 }
 
+async function drain(tuples: AsyncIterable<Tuple>, onTuple: (fields: Tuple) => void): Promise<number> {
+  let count = 0;
+  for await (const tuple of tuples) {
+    onTuple(tuple);
+    count++;
+  }
+  return count;
+}
+
+// Preflight refuses logical snapshots and restores over the Data API; reaching here is a bug.
+function textCopyUnsupported(): MigrationError {
+  return new MigrationError('the RDS Data API has no COPY: logical snapshots need pg connections');
+}
+
 const BEGIN = /^(BEGIN|START\s+TRANSACTION)\b\s*(?:TRANSACTION\b|WORK\b)?\s*(.*)$/is;
 const COMMIT = /^(COMMIT|END)\b/i;
 const ROLLBACK = /^(ROLLBACK|ABORT)\b/i;
 
 /**
- * A connection-shaped session over the Data API: the `query`/`release` surface of a pg client, so
- * the engine's SQL runs unchanged. The service has no sessions; a transaction (BeginTransaction)
+ * The Data API adapter's session: the engine's SQL runs unchanged. The service has no sessions; a transaction (BeginTransaction)
  * pins one server connection, so transaction control statements become its transaction calls and
  * every statement inside rides on the transaction id. Outside a transaction each statement commits
  * on its own, as with pg.
  */
-export class DataApiSession {
+export class DataApiSession implements DatabaseSession {
   transactionId: string | undefined;
 
   constructor(
     readonly client: RDSDataClient,
     readonly target: DataApiTarget,
   ) {}
-
-  escapeLiteral(text: string): string {
-    return pg.escapeLiteral(text);
-  }
-
-  escapeIdentifier(text: string): string {
-    return pg.escapeIdentifier(text);
-  }
 
   /** Runs each statement of `text` in turn; the result is the last one's, as pg's for one statement. */
   async query<R = Record<string, unknown>>(
@@ -136,11 +146,40 @@ export class DataApiSession {
     };
   }
 
+  copyRowsIn(
+    into: string,
+    types: readonly PgBinaryType[],
+    rows: Iterable<readonly unknown[]>,
+  ): Promise<void> {
+    return copyRowsInDataApi(this, into, types, rows);
+  }
+
+  async copyQueryOut(query: string, onTuple: (fields: Tuple) => void): Promise<number> {
+    return drain(dataApiTuples(this, query), onTuple);
+  }
+
+  streamTuples(query: string): AsyncGenerator<Tuple> {
+    return dataApiTuples(this, query);
+  }
+
+  /** Cursor pages, with wide rows read in pieces (the service caps a row at 64 KB). */
+  readKeyed(read: KeyedRead, onTuple: (fields: Tuple) => void): Promise<number> {
+    return drain(keyedTuplesThroughDataApi(this, read), onTuple);
+  }
+
+  copyTextIn(): Promise<void> {
+    return Promise.reject(textCopyUnsupported());
+  }
+
+  copyTextOut(): AsyncIterable<Buffer> {
+    throw textCopyUnsupported();
+  }
+
   /**
    * pg returns a connection to its pool; here a transaction left open (a caller that failed before
    * its ROLLBACK) is rolled back, since nothing else would end it before the service's timeout.
    */
-  release(_error?: unknown): void {
+  release(_error?: Error | boolean): void {
     const transactionId = this.transactionId;
     this.transactionId = undefined;
     if (transactionId) {
@@ -157,8 +196,8 @@ export class DataApiSession {
   }
 }
 
-/** The pool-shaped entry point: every `connect()` is a new session; the HTTP client is shared. */
-export class DataApiPool {
+/** The Data API adapter's database: every `connect()` is a new session; the HTTP client is shared. */
+export class DataApiPool implements Database {
   constructor(
     readonly client: RDSDataClient,
     readonly target: DataApiTarget,
@@ -175,13 +214,5 @@ export class DataApiPool {
     return new DataApiSession(this.client, this.target).query<R>(text, values);
   }
 
-  on(): this {
-    return this;
-  }
-
   async end(): Promise<void> {}
-}
-
-export function isDataApiSession(client: unknown): client is DataApiSession {
-  return client instanceof DataApiSession;
 }
