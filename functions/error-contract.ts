@@ -60,6 +60,11 @@ export const ERROR_CONTRACT = {
   },
   TransientDatabaseError: { retry: true, thrownBy: 'migration', hint: TRANSIENT_HINT },
   EmbeddingUnavailableError: { retry: true, thrownBy: 'migration', hint: TRANSIENT_HINT },
+  StepTimeoutError: {
+    retry: true,
+    thrownBy: 'migration',
+    hint: 'A step ran out of its Lambda time on every retry; what each batch committed is kept. Lower --batch-size ("batchSize") or raise the functions\' timeout (stack context), then redrive the execution.',
+  },
   'Lambda.ServiceException': { retry: true, thrownBy: 'lambda', hint: TRANSIENT_HINT },
   'Lambda.AWSLambdaException': { retry: true, thrownBy: 'lambda', hint: TRANSIENT_HINT },
   'Lambda.SdkClientException': { retry: true, thrownBy: 'lambda', hint: TRANSIENT_HINT },

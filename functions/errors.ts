@@ -62,6 +62,14 @@ export class SnapshotIntegrityError extends MigrationError {
   override name = 'SnapshotIntegrityError';
 }
 
+/**
+ * A step's Lambda was about to reach its timeout: raised a few seconds before, so the state machine
+ * sees a name it retries (the step resumes from what it committed) instead of `States.Timeout`.
+ */
+export class StepTimeoutError extends MigrationError {
+  override name = 'StepTimeoutError';
+}
+
 /** A run whose rejects passed a threshold: what it could write is written, but it did not succeed. */
 export class RejectThresholdError extends MigrationError {
   override name = 'RejectThresholdError';

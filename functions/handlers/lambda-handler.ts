@@ -2,6 +2,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import {
@@ -9,7 +11,12 @@ import {
   locateFailure,
   splitFailureLocation,
 } from '../core/report/failure-location.js';
-import { classifyDatabaseFailure, isTransientDatabaseFailure, MigrationError } from '../errors.js';
+import {
+  classifyDatabaseFailure,
+  isTransientDatabaseFailure,
+  MigrationError,
+  StepTimeoutError,
+} from '../errors.js';
 import { awsMigrationRuntime, type MigrationRuntime } from '../runtime/migration-runtime.js';
 import { withRunHeartbeat } from '../runtime/run-heartbeat.js';
 
@@ -22,7 +29,16 @@ export const metrics = new Metrics({
   // Its own notices (an empty flush) go through the logger, so they follow its log level.
   logger,
 });
+// Off outside Lambda (local runs, tests): Powertools only traces in the Lambda environment.
+const tracer = new Tracer({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'bigmemory-migration' });
+
 export { MetricUnit };
+
+/**
+ * How long before the Lambda timeout a step gives up with StepTimeoutError: enough to log it and
+ * to roll back an open batch transaction, which a hard timeout would leave to the server.
+ */
+const TIMEOUT_MARGIN_MS = 10_000;
 
 /** A state's work, free of Lambda: the runtime's clients in, the event in, a small result out. */
 export type StepFunction<E, R> = (runtime: MigrationRuntime, event: E) => Promise<R>;
@@ -40,7 +56,9 @@ export function lambdaHandler<E, R>(
   const base = async (event: E, _context: Context): Promise<R> => {
     const started = performance.now();
     try {
-      const clients = (runtime ?? awsMigrationRuntime)();
+      const clients = runtime
+        ? runtime()
+        : awsMigrationRuntime(process.env, (c) => tracer.captureAWSv3Client(c));
       const result = await withRunHeartbeat(clients, step, event, () => work(clients, event));
       const durationMs = performance.now() - started;
       metrics.addMetric(`${step}Duration`, MetricUnit.Milliseconds, durationMs);
@@ -67,7 +85,17 @@ export function lambdaHandler<E, R>(
       throw named;
     }
   };
-  return middy(base)
+  return middy(base, {
+    timeoutEarlyInMillis: TIMEOUT_MARGIN_MS,
+    timeoutEarlyResponse: () => {
+      const error = new StepTimeoutError(`${step} was about to reach the function's timeout`, {
+        context: { step },
+      });
+      logger.error(`${step} failed`, { errorName: error.name, errorMessage: error.message });
+      throw error;
+    },
+  })
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(injectLambdaContext(logger, { clearState: true }))
     .use(logMetrics(metrics, { throwOnEmptyMetrics: false }));
 }

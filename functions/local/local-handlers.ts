@@ -4,7 +4,12 @@ import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { STEPS, type StepName } from '../steps/index.js';
 import type { LocalTaskHandler } from './local-execution.js';
 
-/** A Lambda context as a local invocation gets it: a full timeout's time left, local names. */
+const LOCAL_TIME_LEFT_MS = 7 * 24 * 3600_000;
+
+/**
+ * A Lambda context as a local invocation gets it: local names, and no Lambda timeout to meet (a
+ * week stands for none, below the largest delay a Node timer takes).
+ */
 export function localContext(functionName: string): Context {
   return {
     callbackWaitsForEmptyEventLoop: false,
@@ -15,7 +20,7 @@ export function localContext(functionName: string): Context {
     awsRequestId: `local-${Date.now().toString(36)}`,
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'local',
-    getRemainingTimeInMillis: () => 15 * 60_000,
+    getRemainingTimeInMillis: () => LOCAL_TIME_LEFT_MS,
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,

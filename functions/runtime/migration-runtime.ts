@@ -218,15 +218,21 @@ export function dataApiFromEnv(env: NodeJS.ProcessEnv, client?: RDSDataClient): 
 
 let awsRuntime: MigrationRuntime | undefined;
 
+/** Wraps an AWS SDK client, e.g. to trace its calls; the identity where nothing traces. */
+export type ClientInstrument = <T extends object>(client: T) => T;
+
 /** The runtime of a Lambda container, built from its environment on first use. */
-export function awsMigrationRuntime(env: NodeJS.ProcessEnv = process.env): MigrationRuntime {
+export function awsMigrationRuntime(
+  env: NodeJS.ProcessEnv = process.env,
+  instrument: ClientInstrument = (client) => client,
+): MigrationRuntime {
   if (awsRuntime) return awsRuntime;
   const bucket = env.RUN_BUCKET;
   if (!bucket) throw new PreflightError('RUN_BUCKET is not set in the function environment');
-  const s3 = new S3Client({});
+  const s3 = instrument(new S3Client({}));
   let secrets: SecretsManagerClient | undefined;
   const secretsClient = () => {
-    secrets ??= new SecretsManagerClient({});
+    secrets ??= instrument(new SecretsManagerClient({}));
     return secrets;
   };
   awsRuntime = createMigrationRuntime({
@@ -237,7 +243,10 @@ export function awsMigrationRuntime(env: NodeJS.ProcessEnv = process.env): Migra
     poolSize: 3,
     sourceUrl: () => resolveDatabaseUrl('source', env, secretsClient),
     targetUrl: () => resolveDatabaseUrl('target', env, secretsClient),
-    dataApi: dataApiFromEnv(env),
+    dataApi: dataApiFromEnv(
+      env,
+      env.SOURCE_DATA_API_CLUSTER_ARN ? instrument(new RDSDataClient({})) : undefined,
+    ),
     async openAiApiKey() {
       const arn = env.OPENAI_API_KEY_SECRET_ARN;
       if (!arn) return env.OPENAI_API_KEY;
