@@ -1,5 +1,5 @@
 import type { ClientBase } from 'pg';
-import type { EndState, RelationRow, SourceRelation } from '../core/relationships.js';
+import type { DryRunRelation, EndState, RelationRow } from '../core/relationships.js';
 import { copyQueryOut } from './copy-stream.js';
 import { decodeTuple, type PgBinaryType } from './pg-binary.js';
 import { type KeyRange, rangePredicate } from './source-reader.js';
@@ -43,7 +43,7 @@ async function readRelations<T>(
   const columns = `r.id::text, r.user_id::text, r.source_memory_id::text, r.target_memory_id::text,
       r.relation_type::text, r.strength::float8, r.metadata::jsonb, r.created_at`;
   const query = endStates
-    ? `SELECT ${columns}, ${endState('s')}, ${endState('t')}
+    ? `SELECT ${columns}, ${endState('s')}, ${endState('t')}, s.user_id::text, t.user_id::text
          FROM (SELECT * FROM memory_relations WHERE ${rangePredicate(client, range, idType)}) r
          LEFT JOIN memories s ON s.id = r.source_memory_id
          LEFT JOIN memories t ON t.id = r.target_memory_id
@@ -54,18 +54,26 @@ async function readRelations<T>(
   return rows;
 }
 
-/** A range of relations with both ends' state read from the source (dry runs: there is no ledger). */
+/**
+ * A range of relations with both ends' state and owner read from the source (dry runs: there is
+ * no ledger).
+ */
 export function readRelationRange(
   client: ClientBase,
   schema: SourceSchema,
   range: KeyRange,
-): Promise<SourceRelation[]> {
+): Promise<DryRunRelation[]> {
   return readRelations(client, schema, range, true, (fields) => {
-    const [sourceState, targetState] = decodeTuple(['text', 'text'], fields.slice(ROW_TYPES.length));
+    const [sourceState, targetState, sourceOwner, targetOwner] = decodeTuple(
+      ['text', 'text', 'text', 'text'],
+      fields.slice(ROW_TYPES.length),
+    );
     return {
       ...toRelationRow(fields),
       sourceState: sourceState as EndState,
       targetState: targetState as EndState,
+      sourceOwner: sourceOwner as string | null,
+      targetOwner: targetOwner as string | null,
     };
   });
 }
