@@ -22,6 +22,7 @@ import {
   modelFor,
 } from '../embed/models.js';
 import { InvalidInputError, PreflightError } from '../errors.js';
+import { lockTimingFromEnv } from '../runtime/lock-timing.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { putJson } from '../store/run-store.js';
 import { type RunContext, reportableOptions } from './run-context.js';
@@ -239,8 +240,14 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
 
   if (!run.dryRun) {
     run.lockHolder = event.executionId ?? runId;
+    const { staleSeconds } = lockTimingFromEnv();
     await ensureLedger(targetDb);
-    await acquireRunLock(targetDb, { runId, holder: run.lockHolder, breakLock: input.breakLock });
+    await acquireRunLock(targetDb, {
+      runId,
+      holder: run.lockHolder,
+      breakLock: input.breakLock,
+      staleSeconds,
+    });
     await recordRunStart(targetDb, { runId, options: reportableOptions(run), watermark: c.watermark });
   }
   await putJson(runtime.store, runLayout(runId).runContext, run);
