@@ -74,7 +74,7 @@ describe('kill -9 at any phase, then a rerun', () => {
   beforeAll(async () => {
     let cleanUrl: string;
     ({ sourceUrl, targetUrl: cleanUrl } = await freshDatabases());
-    await generateBigMemory({ databaseUrl: sourceUrl, memories: 2_000, users: 10, seed: 83 });
+    await generateBigMemory({ databaseUrl: sourceUrl, memories: 1_500, users: 10, seed: 83 });
     liveMemories = await withClient(sourceUrl, async (c) =>
       Number(
         (await c.query<{ n: string }>('SELECT count(*) AS n FROM memories WHERE NOT is_deleted')).rows[0]?.n,
