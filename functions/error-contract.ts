@@ -41,7 +41,7 @@ export const ERROR_CONTRACT = {
   VerificationError: {
     retry: false,
     thrownBy: 'migration',
-    hint: 'The data was written but does not reconcile: see the failed verification checks. Re-running is safe (idempotent); roll the run back if needed.',
+    hint: 'The data was written but does not reconcile: see the failed verification checks. A rerun checks the same way and fails again until their cause is fixed (the checks name the rows); fix it, then run again (reruns are idempotent), or roll the run back.',
   },
   RejectThresholdError: {
     retry: false,

@@ -61,7 +61,8 @@ Migrates BigMemory into Federated Memory by running the project's state machine 
   --bucket <name>              keep the run's artefacts in this S3 bucket (AWS_ENDPOINT_URL for S3-compatible stores)
   --run-id <id>                name of the run (default: migration-<timestamp>-<random>)
   --break-lock                 take the migration lock over from a run that died holding it (no
-                               heartbeat for 5 minutes); a live run's lock is never taken
+                               heartbeat for 5 minutes, or MIGRATION_LOCK_STALE_SECONDS); a live
+                               run's lock is never taken
   --verbose                    the Lambda handlers' JSON logs and metrics too
   --help                       this text
 

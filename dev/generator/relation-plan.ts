@@ -2,6 +2,7 @@ import { encodeTuple, type PgBinaryType } from '../../functions/db/pg-binary.js'
 import { type DatasetShape, isDeleted, memoryId, planMemory } from './memory-plan.js';
 import { createdAtOf } from './memory-row.js';
 import { RowRandom, STREAM, seededUuid } from './seeded-random.js';
+import { nextOfUser, userMemories } from './user-memories.js';
 import { RELATION_TYPES } from './vocabulary.js';
 
 export const RELATION_COLUMNS = [
@@ -43,11 +44,17 @@ function defectAt(index: number): RelationDefect | null {
 function basePlan(shape: DatasetShape, index: number): RelationPlan {
   const random = new RowRandom(shape.seed, STREAM.relation, index);
   const sourceIndex = random.int(shape.memories);
-  // Mostly near in time (same era, often same user); sometimes anywhere.
+  // Mostly near in time (same era); sometimes anywhere. Either way the target is the next memory
+  // of the source's own user from there: BigMemory relates one user's memories to each other. A
+  // memory whose user exists nowhere, or a user with one memory, relates to itself.
   const near = sourceIndex + random.int(401) - 200;
-  const targetIndex = random.chance(0.7)
+  const candidate = random.chance(0.7)
     ? Math.min(shape.memories - 1, Math.max(0, near))
     : random.int(shape.memories);
+  const memories = userMemories(shape);
+  const targetIndex =
+    nextOfUser(memories, memories.owner[sourceIndex] as number, candidate, (i) => i !== sourceIndex) ??
+    sourceIndex;
   const strength = random.chance(0.1) ? 1 : Math.round(random.float() * 1000) / 1000;
   return {
     index,
@@ -60,12 +67,15 @@ function basePlan(shape: DatasetShape, index: number): RelationPlan {
   };
 }
 
-function nextDeleted(shape: DatasetShape, start: number): number | null {
-  for (let step = 0; step < Math.min(shape.memories, 5000); step++) {
-    const candidate = (start + step) % shape.memories;
-    if (isDeleted(shape, candidate)) return candidate;
-  }
-  return null;
+/** A soft-deleted memory of the source's user, searched from `start`. */
+function nextDeleted(shape: DatasetShape, sourceIndex: number, start: number): number | null {
+  const memories = userMemories(shape);
+  return nextOfUser(
+    memories,
+    memories.owner[sourceIndex] as number,
+    start,
+    (i) => i !== sourceIndex && isDeleted(shape, i),
+  );
 }
 
 export function planRelation(shape: DatasetShape, index: number): RelationPlan {
@@ -82,7 +92,7 @@ export function planRelation(shape: DatasetShape, index: number): RelationPlan {
     case 'dangling':
       return { ...plan, targetIndex: null, danglingKey: index, defect };
     case 'deleted_end': {
-      const target = nextDeleted(shape, plan.targetIndex ?? 0);
+      const target = nextDeleted(shape, plan.sourceIndex, plan.targetIndex ?? 0);
       return target === null ? plan : { ...plan, targetIndex: target, defect };
     }
     default:

@@ -13,9 +13,11 @@ import {
 
 export {
   defaultTargetVariant,
+  loadSchema,
   type SchemaKind,
   TARGET_VARIANTS,
   type TargetVariant,
+  targetSchemaKind,
 } from './templates.js';
 
 export interface HarnessDatabaseConfig {

@@ -32,6 +32,29 @@ export interface PostgresServer {
   stop(): Promise<void>;
 }
 
+/** A private cluster that a test may crash and start again (never the shared one). */
+export interface CrashablePostgresServer extends PostgresServer {
+  /** `pg_ctl stop -m immediate`: every backend dies at once, as in a server crash. */
+  crash(): Promise<void>;
+  /** Starts it again on the same data directory and port (crash recovery runs first). */
+  restart(): Promise<void>;
+}
+
+/**
+ * A private cluster of its own, durable (fsync on), for a test that crashes its server: the shared
+ * cluster serves every other test file at the same time and must never go down.
+ */
+export async function startCrashablePostgres(): Promise<CrashablePostgresServer> {
+  const server = await startPrivateCluster(SERVER_SETTINGS);
+  try {
+    await ensureVector(server.adminUrl);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return server;
+}
+
 /** The server named by TEST_DATABASE_URL, or a private throwaway cluster from the local binaries. */
 export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
   const external = process.env.TEST_DATABASE_URL;
@@ -83,7 +106,7 @@ async function runAsServerUser(command: string, args: string[]): Promise<void> {
   await execFileAsync(file, fileArgs);
 }
 
-async function startPrivateCluster(settings: readonly string[]): Promise<PostgresServer> {
+async function startPrivateCluster(settings: readonly string[]): Promise<CrashablePostgresServer> {
   const bin = postgresBinDir();
   const dir = await mkdtemp(join(tmpdir(), 'bigmemory-pg-'));
   const dataDir = join(dir, 'data');
@@ -126,6 +149,22 @@ async function startPrivateCluster(settings: readonly string[]): Promise<Postgre
     return {
       adminUrl,
       owned: true,
+      crash: () => runAsServerUser(pgCtl, ['stop', '-m', 'immediate', '-D', dataDir]),
+      restart: async () => {
+        await runAsServerUser(pgCtl, [
+          'start',
+          '-w',
+          '-t',
+          '60',
+          '-D',
+          dataDir,
+          '-l',
+          logFile,
+          '-o',
+          serverOptions(port, dir, settings),
+        ]);
+        await waitUntilAccepting(adminUrl);
+      },
       stop: async () => {
         process.removeListener('exit', stopSync);
         if (stopped) return;
@@ -145,6 +184,9 @@ async function startPrivateCluster(settings: readonly string[]): Promise<Postgre
   }
 }
 
+const serverOptions = (port: number, socketDir: string, settings: readonly string[]) =>
+  [`-p ${port}`, `-k '${socketDir}'`, ...settings.map((s) => `-c ${s}`)].join(' ');
+
 // The port is only known free when probed, so another process may take it first: try a few.
 async function startOnFreePort(
   pgCtl: string,
@@ -156,7 +198,7 @@ async function startOnFreePort(
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt += 1) {
     const port = await findFreePort();
-    const options = [`-p ${port}`, `-k '${socketDir}'`, ...settings.map((s) => `-c ${s}`)].join(' ');
+    const options = serverOptions(port, socketDir, settings);
     try {
       await runAsServerUser(pgCtl, ['start', '-w', '-t', '60', '-D', dataDir, '-l', logFile, '-o', options]);
       return port;

@@ -60,7 +60,7 @@ export async function withClient<T>(url: string, work: (client: pg.Client) => Pr
 }
 
 /** Applies the fixture SQL of `kind` to an existing database (pgvector included). */
-async function loadSchema(url: string, kind: SchemaKind): Promise<void> {
+export async function loadSchema(url: string, kind: SchemaKind): Promise<void> {
   const scripts = await Promise.all(
     FIXTURE_FILES[kind].map((file) => readFile(new URL(`../fixtures/${file}`, import.meta.url), 'utf8')),
   );

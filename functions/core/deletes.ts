@@ -13,6 +13,8 @@ export interface DeletesSummary {
   users: number;
   /** Target users of a gone source user that stay: not created by the migration, or still referenced. */
   usersKept: number;
+  /** Tasks that stay but lost the `project_id` naming a removed project (not counted in a dry run). */
+  projectIdsCleared: number;
   /** A few source ids of removed memories, for the report. */
   samples: string[];
 }

@@ -28,6 +28,13 @@ export interface SourceRelation extends RelationRow {
   targetState: EndState;
 }
 
+/** A dry run's relation: the ledger cannot say who owns each end yet, the source can. */
+export interface DryRunRelation extends SourceRelation {
+  /** The source `user_id` of each end's memory (null when the end is missing). */
+  sourceOwner: string | null;
+  targetOwner: string | null;
+}
+
 /** What the memory ledger says about one end, by source memory id. */
 export interface LedgerEnd {
   status: 'migrated' | 'rejected';
@@ -76,6 +83,7 @@ export const RELATIONSHIP_SKIP_REASONS = [
   'source_rejected',
   'target_rejected',
   'self_relation',
+  'cross_user',
   'duplicate',
   'invalid_strength',
   'project_not_found',
@@ -254,6 +262,16 @@ export function resolveRelations(
       });
       continue;
     }
+    // One relationship row belongs to one user: filing another user's memory under it would
+    // show that user's memory to the wrong person.
+    if (source.end.targetUserId !== target.end.targetUserId) {
+      skipped.push({
+        key,
+        reason: 'cross_user',
+        detail: `memory ${relation.sourceMemoryId} belongs to user ${source.end.targetUserId}, memory ${relation.targetMemoryId} to user ${target.end.targetUserId}`,
+      });
+      continue;
+    }
     const invalid = strengthSkip(relation);
     if (invalid) {
       skipped.push(invalid);
@@ -320,16 +338,18 @@ export interface DryRunOutcome {
 
 /**
  * Dry-run counterpart of resolveRelations: ends judged by their source state only (a later
- * rejection cannot be foreseen), duplicates by source ends and type, which map one-to-one onto
+ * rejection cannot be foreseen), owners by their source users (the same unless a user map merges
+ * two source users into one), duplicates by source ends and type, which map one-to-one onto
  * target keys because target ids and modules are per memory.
  */
-export function dryRunRelations(relations: readonly SourceRelation[]): DryRunOutcome {
+export function dryRunRelations(relations: readonly DryRunRelation[]): DryRunOutcome {
   const outcome: DryRunOutcome = { wouldMigrate: 0, skippedByReason: {}, byType: {} };
   const seen = new Set<string>();
   for (const relation of relations) {
     const skip =
       endStateSkip(relation)?.reason ??
       (relation.sourceMemoryId === relation.targetMemoryId ? 'self_relation' : null) ??
+      (relation.sourceOwner !== relation.targetOwner ? 'cross_user' : null) ??
       (seen.has(sourceUniqueKey(relation)) ? 'duplicate' : null) ??
       strengthSkip(relation)?.reason ??
       null;

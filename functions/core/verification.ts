@@ -18,6 +18,7 @@ export const CHECK_NAMES = [
   'timestamps',
   'cmi',
   'relationships',
+  'project_ids',
   'search_smoke',
 ] as const;
 type CheckName = (typeof CHECK_NAMES)[number];
@@ -639,6 +640,32 @@ export function relationshipsNotRunCheck(sourceRelations: number | null): Verifi
       sourceRelations === null
         ? 'the source has no memory_relations table'
         : `not run: the relationship ledger is empty while the source holds ${sourceRelations} relation(s)`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Project links
+
+export interface ProjectIdCounts {
+  /** Module rows carrying the `project_id` a project–task link wrote. */
+  linked: number;
+  /** Of those, how many name no migrated memory: the memory ledger and its module row disagree. */
+  dangling: number;
+  samples: string[];
+}
+
+/** Every `project_id` a link wrote must name a project memory that is still migrated. */
+export function projectIdsCheck(counts: ProjectIdCounts): VerificationCheck {
+  return {
+    name: 'project_ids',
+    ok: counts.dangling === 0,
+    expected: counts.linked,
+    actual: counts.linked - counts.dangling,
+    detail:
+      counts.dangling === 0
+        ? `every project_id of ${counts.linked} linked task(s) names a migrated project`
+        : `${counts.dangling} of ${counts.linked} linked task(s) have a project_id that names no migrated project, e.g. ${counts.samples.join(', ')}`,
+    ...(counts.samples.length > 0 ? { samples: counts.samples } : {}),
   };
 }
 

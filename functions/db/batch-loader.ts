@@ -316,7 +316,7 @@ export class BatchLoader {
 
   /** A module's rows of these memories, their CMI rows and the relationships that touch them. */
   private async deleteTargetRows(client: DatabaseSession, module: string, ids: string[]): Promise<void> {
-    await removeMigratedMemories(client, { id: module, table: this.modules.tableOf(module) }, ids);
+    await removeMigratedMemories(client, this.modules, module, ids);
   }
 
   private async upsertKnown(client: DatabaseSession, known: readonly PreparedMemory[]): Promise<void> {

@@ -50,6 +50,7 @@ export async function propagateDeletes(
     relationships: 0,
     users: 0,
     usersKept: 0,
+    projectIdsCleared: 0,
     samples: [],
   };
   if (options.keepDeleted || !(await ledgerExists(target))) return summary;
@@ -74,7 +75,7 @@ export async function propagateDeletes(
         summary.memories += migrated.length;
         summary.rejectedForgotten += gone.length - migrated.length;
         for (const r of migrated) if (summary.samples.length < SAMPLES) summary.samples.push(r.key);
-        if (!options.dryRun) await removeMemories(target, gone);
+        if (!options.dryRun) summary.projectIdsCleared += await removeMemories(target, gone);
       },
     );
     // Relations by their source row; a task's project link (`project:<task id>`) by its task.
@@ -209,7 +210,9 @@ async function inTransaction(
   }
 }
 
-async function removeMemories(target: Database, gone: LedgerKey[]): Promise<void> {
+/** Returns how many remaining tasks lost a `project_id` naming one of the removed memories. */
+async function removeMemories(target: Database, gone: LedgerKey[]): Promise<number> {
+  let cleared = 0;
   const byModule = new Map<string, string[]>();
   for (const r of gone) {
     if (r.status !== 'migrated' || !r.module || !r.target_id) continue;
@@ -218,16 +221,13 @@ async function removeMemories(target: Database, gone: LedgerKey[]): Promise<void
   const registry = byModule.size > 0 ? (await readModuleRegistry(target)).registry : null;
   await inTransaction(target, async (client) => {
     for (const [module, ids] of byModule) {
-      await removeMigratedMemories(
-        client,
-        { id: module, table: (registry as ModuleRegistry).tableOf(module) },
-        ids,
-      );
+      cleared += await removeMigratedMemories(client, registry as ModuleRegistry, module, ids);
     }
     await client.query(`DELETE FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id = ANY($1::text[])`, [
       gone.map((r) => r.key),
     ]);
   });
+  return cleared;
 }
 
 async function removeRelationships(target: Database, gone: LedgerKey[]): Promise<void> {

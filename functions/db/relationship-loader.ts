@@ -12,6 +12,7 @@ import { columnList, copyRowsIn, quoteIdentifier } from './copy-stream.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import type { PgBinaryType } from './pg-binary.js';
 import type { Database, DatabaseSession, Queryable } from './port.js';
+import { clearProjectIds, type RemovedLink } from './project-ids.js';
 import { beginRederivableWrite } from './write-transaction.js';
 
 export interface RelationshipBatch {
@@ -289,12 +290,22 @@ export class RelationshipLoader {
       batch.kind === 'relations'
         ? `m.${RELATION_OWNER} = w.owner`
         : `m.${LINK_OWNER} = w.owner AND NOT (m.metadata ? 'original_relation_id')`;
-    const { rowCount } = await client.query(
+    const { rows: removed } = await client.query<RemovedLink>(
       `DELETE FROM memory_relationships m USING unnest($1::text[], $2::text[]) AS w(id, owner)
-        WHERE m.id = w.id AND ${ownership}`,
+        WHERE m.id = w.id AND ${ownership}
+        RETURNING m."sourceModule", m."sourceMemoryId", m."targetMemoryId"`,
       [stale.map((p) => p.target_id), owners],
     );
-    return { withdrawn: rowCount ?? 0, ledgered };
+    // A withdrawn link takes its task's project_id along; one that now resolves elsewhere writes
+    // the new one later in this transaction.
+    if (batch.kind === 'project-links') {
+      await clearProjectIds(
+        client,
+        (id) => (this.modules.has(id) ? this.modules.tableOf(id) : undefined),
+        removed,
+      );
+    }
+    return { withdrawn: removed.length, ledgered };
   }
 
   private async writeProjectIds(client: DatabaseSession, updates: ProjectIdUpdate[]): Promise<number> {

@@ -1,4 +1,4 @@
-import type { EndState, RelationRow, SourceRelation } from '../core/relationships.js';
+import type { DryRunRelation, EndState, RelationRow } from '../core/relationships.js';
 import { decodeTuple, type PgBinaryType } from './pg-binary.js';
 import type { DatabaseSession } from './port.js';
 import { type KeyRange, rangePredicate } from './source-reader.js';
@@ -42,7 +42,7 @@ async function readRelations<T>(
   const columns = `r.id::text, r.user_id::text, r.source_memory_id::text, r.target_memory_id::text,
       r.relation_type::text, r.strength::float8, r.metadata::jsonb, r.created_at`;
   const query = endStates
-    ? `SELECT ${columns}, ${endState('s')}, ${endState('t')}
+    ? `SELECT ${columns}, ${endState('s')}, ${endState('t')}, s.user_id::text, t.user_id::text
          FROM (SELECT * FROM memory_relations WHERE ${rangePredicate(range, idType)}) r
          LEFT JOIN memories s ON s.id = r.source_memory_id
          LEFT JOIN memories t ON t.id = r.target_memory_id
@@ -53,18 +53,26 @@ async function readRelations<T>(
   return rows;
 }
 
-/** A range of relations with both ends' state read from the source (dry runs: there is no ledger). */
+/**
+ * A range of relations with both ends' state and owner read from the source (dry runs: there is
+ * no ledger).
+ */
 export function readRelationRange(
   client: DatabaseSession,
   schema: SourceSchema,
   range: KeyRange,
-): Promise<SourceRelation[]> {
+): Promise<DryRunRelation[]> {
   return readRelations(client, schema, range, true, (fields) => {
-    const [sourceState, targetState] = decodeTuple(['text', 'text'], fields.slice(ROW_TYPES.length));
+    const [sourceState, targetState, sourceOwner, targetOwner] = decodeTuple(
+      ['text', 'text', 'text', 'text'],
+      fields.slice(ROW_TYPES.length),
+    );
     return {
       ...toRelationRow(fields),
       sourceState: sourceState as EndState,
       targetState: targetState as EndState,
+      sourceOwner: sourceOwner as string | null,
+      targetOwner: targetOwner as string | null,
     };
   });
 }

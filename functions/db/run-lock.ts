@@ -21,6 +21,8 @@ export interface LockRequest {
   holder: string;
   /** Take the lock over from a holder whose heartbeat stopped (`--break-lock`). */
   breakLock?: boolean;
+  /** A holder silent longer than this is dead (default LOCK_STALE_SECONDS). */
+  staleSeconds?: number;
 }
 
 interface LockRow {
@@ -42,15 +44,16 @@ export async function acquireRunLock(
   request: LockRequest,
 ): Promise<{ abandoned: string[] }> {
   const held = await claim(target, request);
+  const staleSeconds = request.staleSeconds ?? LOCK_STALE_SECONDS;
   if (held.holder !== request.holder) {
-    const dead = held.silent_seconds > LOCK_STALE_SECONDS;
+    const dead = held.silent_seconds > staleSeconds;
     if (!dead || !request.breakLock) throw lockedError(held, request, dead);
     // Only the dead holder seen above is removed: a holder that came back to life in between, or
     // another run that broke the lock first, keeps it.
     await target.query(
       `DELETE FROM ${LEDGER_SCHEMA}.lock
         WHERE holder IS NOT DISTINCT FROM $1 AND run_id = $2 AND heartbeat_at < now() - make_interval(secs => $3)`,
-      [held.holder, held.run_id, LOCK_STALE_SECONDS],
+      [held.holder, held.run_id, staleSeconds],
     );
     const retaken = await claim(target, request);
     if (retaken.holder !== request.holder) throw lockedError(retaken, request, false);

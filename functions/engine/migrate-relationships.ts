@@ -1,6 +1,7 @@
 import type { ModuleRegistry } from '../core/modules.js';
 import { dryRunProjectLinks, resolveProjectLinks, type TaskProjectReference } from '../core/project-links.js';
 import {
+  type DryRunRelation,
   dryRunRelations,
   endsToLookUp,
   increment,
@@ -10,7 +11,6 @@ import {
   type RelationshipKind,
   resolveRelations,
   type SkippedRelationship,
-  type SourceRelation,
   withEndStates,
 } from '../core/relationships.js';
 import { readModuleRegistry } from '../db/module-registry.js';
@@ -119,7 +119,7 @@ export async function migrateRelationships(
 
 function dryRunSummary(
   input: MigrateRelationshipsInput,
-  relations: SourceRelation[],
+  relations: DryRunRelation[],
 ): RelationshipBatchSummary {
   const outcome = dryRunRelations(relations);
   return {

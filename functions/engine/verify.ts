@@ -10,6 +10,7 @@ import {
   type MemoryFingerprint,
   mergeSorted,
   moduleCountsCheck,
+  projectIdsCheck,
   type RelationshipCounts,
   RelationshipTally,
   rejectsHaveReasonsCheck,
@@ -21,6 +22,7 @@ import {
   type VerificationResult,
 } from '../core/verification.js';
 import type { Database, DatabaseSession } from '../db/port.js';
+import { danglingProjectIds } from '../db/project-ids.js';
 import { planKeyRanges } from '../db/range-planner.js';
 import type { KeyRange } from '../db/source-reader.js';
 import type { SourceSchema } from '../db/source-schema.js';
@@ -141,12 +143,12 @@ export async function verifyMigration(
 ): Promise<VerificationResult> {
   const deps = await withLayout(given);
   const sampleSize = options.sampleSize ?? DEFAULT_SEARCH_SAMPLE_SIZE;
-  const [[accounting, fingerprintSummary], [rejects, modules, cmi], [relationships, probes]] =
+  const [[accounting, fingerprintSummary], [rejects, modules, cmi], [relationships, projectIds, probes]] =
     await allSettledOrThrow<
       [
         [AccountingTally, FingerprintSummary],
         [VerificationCheck, VerificationCheck, Awaited<ReturnType<typeof checkCmi>>],
-        [Awaited<ReturnType<typeof checkRelationships>>, SearchProbe[]],
+        [Awaited<ReturnType<typeof checkRelationships>>, VerificationCheck, SearchProbe[]],
       ]
     >([
       withClients(deps, async (c) => [
@@ -163,6 +165,7 @@ export async function verifyMigration(
       ]),
       withClients(deps, async (c) => [
         await step('relationships', () => checkRelationships(c)),
+        await step('project_ids', async () => projectIdsCheck(await danglingProjectIds(c.target, c.modules))),
         await step('search_smoke', () => probeSearch(c, sampleSize)),
       ]),
     ]);
@@ -179,6 +182,7 @@ export async function verifyMigration(
     ...fingerprints.toChecks(),
     cmi.check,
     relationships.check,
+    projectIds,
     searchSmokeCheck(probes, sampleSize),
   ];
   return assembleVerificationResult(checks, {

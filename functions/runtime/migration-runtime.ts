@@ -31,6 +31,11 @@ export interface MigrationRuntime {
   embeddingRetry?: EmbeddingRetrySettings;
   /** This process's shares of the run's embeddings rate budget, lent one per batch in flight. */
   embeddingPacers?: RatePacerPool;
+  /**
+   * The deployed Map's MaxConcurrency, for Preflight to hold against the servers' connections
+   * (the local runner checks its --concurrency itself, before Preflight).
+   */
+  mapConcurrency?: number;
   close(): Promise<void>;
 }
 
@@ -55,6 +60,8 @@ export interface RuntimeOptions {
    * in the functions' environment). Each keeps to budget / workers.
    */
   embeddingWorkers?: number;
+  /** See MigrationRuntime.mapConcurrency. */
+  mapConcurrency?: number;
   /** Both databases through the RDS Data API (Aurora without VPC access) instead of pg connections. */
   dataApi?: { client: RDSDataClient; source: DataApiTarget; target: DataApiTarget };
 }
@@ -159,6 +166,7 @@ export function createMigrationRuntime(options: RuntimeOptions): MigrationRuntim
     openAiBaseUrl: options.openAiBaseUrl,
     embeddingRetry: options.embeddingRetry,
     embeddingPacers: new RatePacerPool({ workers: options.embeddingWorkers ?? 1 }),
+    ...(options.mapConcurrency !== undefined ? { mapConcurrency: options.mapConcurrency } : {}),
     async readObject(uri: string): Promise<Buffer> {
       if (uri.startsWith('file://')) {
         const path = fileURLToPath(uri);
@@ -257,6 +265,7 @@ export function awsMigrationRuntime(
     openAiBaseUrl: () => env.OPENAI_BASE_URL?.trim() || undefined,
     embeddingRetry: embeddingRetryFromEnv(env),
     embeddingWorkers: embeddingWorkersFromEnv(env),
+    ...(env.EMBEDDING_WORKERS?.trim() ? { mapConcurrency: embeddingWorkersFromEnv(env) } : {}),
   });
   return awsRuntime;
 }

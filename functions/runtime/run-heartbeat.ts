@@ -1,6 +1,7 @@
-import { heartbeatRunLock, LOCK_HEARTBEAT_SECONDS } from '../db/run-lock.js';
+import { heartbeatRunLock } from '../db/run-lock.js';
 import { classifyDatabaseFailure } from '../errors.js';
 import type { RunContext } from '../steps/run-context.js';
+import { lockTimingFromEnv } from './lock-timing.js';
 import type { MigrationRuntime } from './migration-runtime.js';
 
 /** Steps that do not write under the lock: Preflight takes it, the reports release it. */
@@ -8,7 +9,7 @@ const UNLOCKED_STEPS = new Set(['Preflight', 'Report', 'FailureReport', 'Rollbac
 
 /**
  * Runs a step of a real run under its lock's heartbeat: one beat before the work (a run whose lock
- * was broken stops here, before writing), then one every LOCK_HEARTBEAT_SECONDS while it runs, so a
+ * was broken stops here, before writing), then one every heartbeat interval while it runs, so a
  * later run can tell this one from a dead one.
  */
 export async function withRunHeartbeat<R>(
@@ -29,7 +30,7 @@ export async function withRunHeartbeat<R>(
   // A missed beat is not fatal: the next one, or the next step's, tells.
   const timer = setInterval(() => {
     heartbeatRunLock(target, holder, runId).catch(() => undefined);
-  }, LOCK_HEARTBEAT_SECONDS * 1000);
+  }, lockTimingFromEnv().heartbeatSeconds * 1000);
   timer.unref();
   try {
     return await work();

@@ -10,6 +10,7 @@ import {
   toleratedFailuresOf,
 } from '../core/run-options.js';
 import { parseUserMap, validateUserMap } from '../core/user-map.js';
+import { connectionBudget } from '../db/connection-budget.js';
 import type { Database } from '../db/port.js';
 import { ensureLedger, lastSuccessfulWatermark, recordRunStart } from '../db/run-ledger.js';
 import { acquireRunLock } from '../db/run-lock.js';
@@ -22,6 +23,7 @@ import {
   modelFor,
 } from '../embed/models.js';
 import { InvalidInputError, PreflightError } from '../errors.js';
+import { lockTimingFromEnv } from '../runtime/lock-timing.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { putJson } from '../store/run-store.js';
 import { type RunContext, reportableOptions } from './run-context.js';
@@ -44,6 +46,23 @@ async function connected(pool: () => Promise<Database>, role: string): Promise<D
     throw new PreflightError(
       `Cannot connect to the ${role} database${code ? ` (${code})` : ''}: ${(error as Error).message}. Check the URL (postgresql://<user>:<password>@<host>:<port>/<dbname>), network access and credentials.`,
       { cause: error, context: { role, code } },
+    );
+  }
+}
+
+/**
+ * Every batch in flight holds a connection to each database, plus one for the steps around them:
+ * a Map wider than the servers' free connections answers its batches with "sorry, too many
+ * clients already", one after another. Say so before anything is written.
+ */
+async function checkMapConcurrency(concurrency: number, databases: { role: string; db: Database }[]) {
+  const needed = concurrency + 1;
+  for (const { role, db } of databases) {
+    const { max, free } = await connectionBudget(db);
+    if (needed <= free) continue;
+    throw new PreflightError(
+      `The state machine runs up to ${concurrency} batches at once (stack context bigmemory-migration:maxConcurrency), needing at least ${needed} connections to the ${role} database, which has ${free} free (max_connections ${max}): redeploy with -c bigmemory-migration:maxConcurrency=${Math.max(1, free - 1)} or less, or raise max_connections.`,
+      { context: { role, concurrency, free, max } },
     );
   }
 }
@@ -141,6 +160,12 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
   await putJson(runtime.store, layout.executionInput, input);
   const source = await connected(runtime.sourcePool, 'source');
   const targetDb = await connected(runtime.targetPool, 'target');
+  if (runtime.mapConcurrency !== undefined && runtime.driver !== 'data-api') {
+    await checkMapConcurrency(runtime.mapConcurrency, [
+      { role: 'source', db: source },
+      { role: 'target', db: targetDb },
+    ]);
+  }
   await checkPgvector(source, 'source');
   await checkPgvector(targetDb, 'target');
   const sourceSchema = await introspectSource(source);
@@ -239,8 +264,14 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
 
   if (!run.dryRun) {
     run.lockHolder = event.executionId ?? runId;
+    const { staleSeconds } = lockTimingFromEnv();
     await ensureLedger(targetDb);
-    await acquireRunLock(targetDb, { runId, holder: run.lockHolder, breakLock: input.breakLock });
+    await acquireRunLock(targetDb, {
+      runId,
+      holder: run.lockHolder,
+      breakLock: input.breakLock,
+      staleSeconds,
+    });
     await recordRunStart(targetDb, { runId, options: reportableOptions(run), watermark: c.watermark });
   }
   await putJson(runtime.store, runLayout(runId).runContext, run);

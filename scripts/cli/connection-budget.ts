@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { connectionBudget } from '../../functions/db/connection-budget.js';
 import { UsageError } from './database-flags.js';
 
 /**
@@ -19,12 +20,7 @@ export async function checkConnectionBudget(
     let max: number;
     try {
       await client.connect();
-      const { rows } = await client.query<{ max: number; free: number }>(
-        `SELECT current_setting('max_connections')::int AS max,
-                current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int
-                  - (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend') + 1 AS free`,
-      );
-      ({ max, free } = rows[0]!);
+      ({ max, free } = await connectionBudget(client));
     } catch {
       // Preflight reports an unreachable database with its own message.
       continue;

@@ -201,7 +201,7 @@ describe('Function: generateBigMemory', () => {
     expect(deletedProjects).toBeGreaterThan(0);
   });
 
-  it('writes typed relations with strengths in [0, 1] and every defect kind', async () => {
+  it('writes typed relations within one user, with strengths in [0, 1] and every defect kind', async () => {
     // Assess
     const [relations] = await rows<Record<string, number>>(
       sourceUrl,
@@ -211,8 +211,12 @@ describe('Function: generateBigMemory', () => {
          count(*) FILTER (WHERE source_memory_id = target_memory_id)::int AS self,
          count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM memories m WHERE m.id = r.target_memory_id))::int AS dangling,
          count(*) FILTER (WHERE EXISTS (SELECT 1 FROM memories m WHERE m.is_deleted
-           AND m.id IN (r.source_memory_id, r.target_memory_id)))::int AS deleted_end
-       FROM memory_relations r`,
+           AND m.id IN (r.source_memory_id, r.target_memory_id)))::int AS deleted_end,
+         count(*) FILTER (WHERE s.user_id <> t.user_id)::int AS cross_user,
+         count(*) FILTER (WHERE s.user_id = t.user_id AND r.source_memory_id <> r.target_memory_id)::int AS within_user
+       FROM memory_relations r
+       LEFT JOIN memories s ON s.id = r.source_memory_id
+       LEFT JOIN memories t ON t.id = r.target_memory_id`,
     );
     const duplicates = await scalar(
       sourceUrl,
@@ -228,6 +232,9 @@ describe('Function: generateBigMemory', () => {
     expect(relations?.dangling).toBeGreaterThan(0);
     expect(relations?.deleted_end).toBeGreaterThan(0);
     expect(duplicates).toBeGreaterThan(0);
+    // Relations join one user's memories, as BigMemory makes them.
+    expect(relations?.cross_user).toBe(0);
+    expect(relations?.within_user).toBeGreaterThan(summary.relations / 2);
   });
 
   it('writes inactive users, users without email and UUID tokens', async () => {

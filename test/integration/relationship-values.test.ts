@@ -41,10 +41,29 @@ describe('Relationships are validated', () => {
       await insert('infinity', same[1]!, 'Infinity');
       await insert('negative', same[2]!, '-1');
       await insert('five', same[3]!, '5');
+      // Two live memories of different users.
+      const { rows: cross } = await c.query<{ a: string; b: string }>(
+        `SELECT a.id::text AS a, b.id::text AS b FROM memories a JOIN memories b ON a.user_id <> b.user_id
+          WHERE a.is_deleted IS NOT TRUE AND b.is_deleted IS NOT TRUE AND length(a.content) > 0 AND length(b.content) > 0
+          ORDER BY a.id, b.id LIMIT 1`,
+      );
+      await insert('cross_user', cross[0]!, '0.5');
     });
   });
 
-  it('rejects NaN/Infinity strengths, clamps the rest into [0, 1], and the dry run finds the same', async () => {
+  it('rejects NaN/Infinity strengths and cross-user relations, clamps the rest into [0, 1], and the dry run finds the same', async () => {
+    // Prepare: the relations whose two live ends belong to different users
+    const crossUser = await withClient(sourceUrl, async (c) => {
+      const { rows } = await c.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM memory_relations r
+           JOIN memories s ON s.id = r.source_memory_id AND s.is_deleted IS NOT TRUE
+           JOIN memories t ON t.id = r.target_memory_id AND t.is_deleted IS NOT TRUE
+          WHERE s.user_id <> t.user_id`,
+      );
+      return rows[0]!.n;
+    });
+    expect(crossUser).toBeGreaterThanOrEqual(1);
+
     // Act
     const dry = await runSteps({ sourceUrl, targetUrl, input: { ...INPUT, dryRun: true } });
     await dry.runtime.close();
@@ -57,7 +76,9 @@ describe('Relationships are validated', () => {
       const skipped = Object.fromEntries(
         (report.relationships?.skippedByReason ?? []).map((s) => [s.reason, s.count]),
       );
-      expect(skipped).toMatchObject({ invalid_strength: 2 });
+      expect(skipped).toMatchObject({ invalid_strength: 2, cross_user: crossUser });
+      const markdown = (await run.runtime.store.get(runLayout(run.run.runId).report.markdown)).toString();
+      expect(markdown).toContain('cross_user');
     }
     expect((real.outputs.verify as { ok: boolean }).ok).toBe(true);
     const rows = await withClient(targetUrl, async (c) => {
@@ -80,5 +101,6 @@ describe('Relationships are validated', () => {
     expect(of('infinity')).toMatchObject({ status: 'skipped', reason: 'invalid_strength' });
     expect(of('negative')).toMatchObject({ status: 'migrated', strength: 0, original: -1 });
     expect(of('five')).toMatchObject({ status: 'migrated', strength: 1, original: 5 });
+    expect(of('cross_user')).toMatchObject({ status: 'skipped', reason: 'cross_user', strength: null });
   });
 });

@@ -32,6 +32,15 @@ describe('Error contract', () => {
     expect(RETRIED_ERROR_NAMES).not.toContain('PreflightError');
   });
 
+  it('never tells a failure that will repeat that re-running is enough', () => {
+    const deterministic = (Object.keys(ERROR_CONTRACT) as (keyof typeof ERROR_CONTRACT)[]).filter(
+      (name) => !RETRIED_ERROR_NAMES.includes(name),
+    );
+    expect(deterministic).toContain('VerificationError');
+    for (const name of deterministic) expect(hintFor(name), name).not.toMatch(/re-?running is safe/i);
+    expect(hintFor('VerificationError')).toMatch(/fails again until their cause is fixed/);
+  });
+
   it('gives each name its own hint and any other name the default', () => {
     expect(hintFor('InvalidInputError')).toBe(ERROR_CONTRACT.InvalidInputError.hint);
     expect(hintFor('InvalidInputError')).toMatch(/Correct the execution input/);

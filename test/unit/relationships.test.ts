@@ -7,19 +7,19 @@ import {
   type TaskProjectReference,
 } from '../../functions/core/project-links.js';
 import {
+  type DryRunRelation,
   dryRunRelations,
   type EndState,
   endsToLookUp,
   type LedgerEnd,
   relationMetadata,
   resolveRelations,
-  type SourceRelation,
   withEndStates,
 } from '../../functions/core/relationships.js';
 
 const CREATED = new Date('2024-03-05T10:11:12.345Z');
 
-function relation(overrides: Partial<SourceRelation> = {}): SourceRelation {
+function relation(overrides: Partial<DryRunRelation> = {}): DryRunRelation {
   return {
     id: 'rel-1',
     userId: 'user-1',
@@ -31,6 +31,8 @@ function relation(overrides: Partial<SourceRelation> = {}): SourceRelation {
     createdAt: CREATED,
     sourceState: 'live',
     targetState: 'live',
+    sourceOwner: 'user-1',
+    targetOwner: 'user-1',
     ...overrides,
   };
 }
@@ -49,8 +51,9 @@ function ledgerOf(entries: Record<string, LedgerEnd>): Map<string, LedgerEnd> {
 
 const LEDGER = ledgerOf({
   'mem-a': migrated('work', 'mem-a'),
-  'mem-b': migrated('technical', 'mem-b', 'target-user-2'),
+  'mem-b': migrated('technical', 'mem-b'),
   'mem-c': migrated('personal', 'mem-c'),
+  'mem-o': migrated('work', 'mem-o', 'target-user-2'),
   'mem-x': rejected,
 });
 
@@ -139,6 +142,8 @@ describe('Function: resolveRelations', () => {
     ['source_rejected', relation({ sourceMemoryId: 'mem-x' })],
     ['target_rejected', relation({ targetMemoryId: 'mem-x' })],
     ['self_relation', relation({ targetMemoryId: 'mem-a' })],
+    ['cross_user', relation({ targetMemoryId: 'mem-o' })],
+    ['cross_user', relation({ sourceMemoryId: 'mem-o' })],
   ])('skips with %s', (reason, input) => {
     // Act
     const { migrated: rows, skipped } = resolveRelations([input], LEDGER);
@@ -256,6 +261,7 @@ describe('Function: dryRunRelations', () => {
       relation({ id: 'r4', targetState: 'missing' }),
       relation({ id: 'r5', targetMemoryId: 'mem-a' }),
       relation({ id: 'r6', relationType: 'follows', sourceMemoryId: 'never-migrated' }),
+      relation({ id: 'r7', targetMemoryId: 'mem-o', targetOwner: 'user-2' }),
     ];
 
     // Act
@@ -264,7 +270,13 @@ describe('Function: dryRunRelations', () => {
     // Assess
     expect(outcome).toEqual({
       wouldMigrate: 2,
-      skippedByReason: { duplicate: 1, source_deleted: 1, target_missing: 1, self_relation: 1 },
+      skippedByReason: {
+        duplicate: 1,
+        source_deleted: 1,
+        target_missing: 1,
+        self_relation: 1,
+        cross_user: 1,
+      },
       byType: { references: 1, follows: 1 },
     });
   });

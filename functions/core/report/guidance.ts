@@ -89,7 +89,7 @@ export function nextSteps(facts: GuidanceFacts): NextStep[] {
     });
   } else {
     steps.push({
-      text: `Verification failed (${facts.verification.failedChecks.join(', ')}): see the checks above. Re-running is safe; roll the run back if needed.`,
+      text: `Verification failed (${facts.verification.failedChecks.join(', ')}): see the checks above. A rerun fails the same way until their cause is fixed; fix it, then run again (reruns are idempotent), or roll the run back.`,
     });
   }
   return steps;

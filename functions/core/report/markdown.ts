@@ -113,6 +113,8 @@ function summary(r: MigrationReport): string[] {
       `Deleted in the source: ${r.run.dryRun ? 'would remove' : 'removed'} memories / relationships / users${d.kept ? ' (kept: --keep-deleted)' : ''}`,
       [d.memories, d.relationships, d.users].map(formatCount).join(' / '),
     ]);
+    if (d.projectIdsCleared > 0)
+      rows.push(['Tasks whose project was removed: project_id cleared', formatCount(d.projectIdsCleared)]);
   }
   if (r.relationships) {
     rows.push([
