@@ -70,6 +70,7 @@ export interface LocalExecutionResult {
 export async function runLocalExecution(options: LocalExecutionOptions): Promise<LocalExecutionResult> {
   const { definition } = prepareForLocalExecution(options.definition);
   const readItems = itemReaderFor(options);
+  const tasks = new TaskTracker();
   const localHandlers: Record<string, LocalTaskHandler> = {};
   const missing: string[] = [];
   for (const [stateName, state] of allStates(definition)) {
@@ -85,7 +86,7 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
     const functionName = functionNameOf(state.Resource);
     const handler =
       options.handlers[stateName] ?? (functionName ? options.handlers[functionName] : undefined);
-    if (handler) localHandlers[stateName] = handler;
+    if (handler) localHandlers[stateName] = tasks.track(handler);
     else missing.push(functionName ? `${stateName} (${functionName})` : stateName);
   }
   if (missing.length > 0) {
@@ -118,6 +119,11 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
     const { name, message } = failure instanceof Error ? failure : new Error(String(failure));
     failed = { status: 'FAILED', error: name, cause: message };
   } finally {
+    // A failed Map child fails the execution while its siblings still run, and the interpreter
+    // would go on starting the queued ones: none starts now, and the ones running finish (each
+    // commits its whole batch or nothing) before the report reads the state or the caller closes
+    // the pools they use.
+    await tasks.close();
     await events;
   }
   if (!options.failureReport) return failed;
@@ -129,6 +135,30 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
     error: { Error: failed.error, Cause: failed.cause },
   };
   return { ...failed, failureReport: await options.failureReport(event) };
+}
+
+/** The tasks of one execution: which are running, and whether new ones may start. */
+class TaskTracker {
+  private readonly running = new Set<Promise<unknown>>();
+  private closed = false;
+
+  track(handler: LocalTaskHandler): LocalTaskHandler {
+    return (event) => {
+      // What the interpreter starts after the end (a queued Map child) never runs; nothing reads its error.
+      if (this.closed) return Promise.reject(new Error('the execution has already ended'));
+      const work = handler(event);
+      this.running.add(work);
+      const forget = () => this.running.delete(work);
+      work.then(forget, forget);
+      return work;
+    };
+  }
+
+  /** Refuses new tasks and waits until the running ones have settled. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
 }
 
 /**

@@ -101,23 +101,7 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
     bucket,
     context: { 'bigmemory-migration:maxConcurrency': options.concurrency },
   });
-  // A failed Map item fails the execution while its siblings still run: the pools close only once
-  // every task has settled, so no sibling meets an ended pool halfway through its batch.
-  const inFlight = new Set<Promise<unknown>>();
-  const tracked = (work: Promise<unknown>) => {
-    inFlight.add(work);
-    void work.then(
-      () => inFlight.delete(work),
-      () => inFlight.delete(work),
-    );
-    return work;
-  };
-  const steps = Object.fromEntries(
-    Object.entries(localLambdaHandlers(runtime)).map(([name, handler]) => [
-      name,
-      (event: unknown) => tracked(handler(event)),
-    ]),
-  ) as ReturnType<typeof localLambdaHandlers>;
+  const steps = localLambdaHandlers(runtime);
   const bar = options.progress === false ? null : new ProgressBar('migrating', 0);
   const relationshipBar = options.progress === false ? null : new ProgressBar('relationships', 0);
   const verifyBar = options.progress === false ? null : new ProgressBar('verifying', 0, 'slices');
@@ -181,7 +165,7 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
     });
     return { ...result, seconds: (performance.now() - started) / 1000 };
   } finally {
-    await Promise.allSettled([...inFlight]);
+    // runLocalExecution returns only once every task it started has settled.
     await runtime.close();
   }
 }
