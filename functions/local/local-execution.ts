@@ -11,6 +11,16 @@ import {
   prepareForLocalExecution,
 } from './local-definition.js';
 
+// The local ARNs (region `local`) are not valid AWS ARNs; every task is bound to a local handler anyway.
+const LOCAL_VALIDATION = { checkArn: false };
+
+/** Throws when the interpreter would refuse the definition as `runLocalExecution` runs it. */
+export function validateForLocalExecution(definition: AslDefinition): void {
+  new StateMachine(prepareForLocalExecution(definition).definition as never, {
+    validationOptions: LOCAL_VALIDATION,
+  });
+}
+
 /** A Lambda handler as the local runner calls it: the task's payload in, its result out. */
 export type LocalTaskHandler = (event: unknown) => Promise<unknown>;
 
@@ -38,6 +48,12 @@ export interface LocalExecutionOptions {
   readObject?: (key: string) => Promise<Buffer>;
   /** `$$.Execution.Name`; by default `local-<timestamp>`. */
   executionName?: string;
+  /**
+   * The definition already passed `validateForLocalExecution` (as `synthesizeDefinitionApart`'s
+   * do): the interpreter's own check, a JSON-schema validation that costs a third of a second
+   * before the first state, is skipped.
+   */
+  validated?: boolean;
   /** Replaces every retry's backoff (tests: 0); by default the definition's own intervals and jitter. */
   retryIntervalMs?: number;
   onStateEvent?: (event: LocalStateEvent) => void;
@@ -101,8 +117,9 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
       ? undefined
       : Object.fromEntries(retryStates.map(([name]) => [name, options.retryIntervalMs as number]));
 
-  // The local ARNs (region `local`) are not valid AWS ARNs; every task is bound to a local handler anyway.
-  const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
+  const machine = new StateMachine(definition as never, {
+    validationOptions: options.validated ? { noValidate: true } : LOCAL_VALIDATION,
+  });
   const context = localExecution(options.executionName);
   const executionName = context.Name;
   const execution = machine.run(options.input as Parameters<StateMachine['run']>[0], {

@@ -154,6 +154,7 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
   try {
     const result = await runLocalExecution({
       definition,
+      validated: true,
       handlers,
       input: options.input,
       bucket,
