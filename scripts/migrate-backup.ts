@@ -7,6 +7,7 @@ import './cli/local-console.js';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
+import { estimateSnapshotRows } from '../functions/snapshot/row-estimate.js';
 import type { SnapshotDatabase } from '../functions/snapshot/snapshot-manifest.js';
 import { snapshotDirectoryName } from '../functions/snapshot/snapshot-manifest.js';
 import {
@@ -88,15 +89,8 @@ async function main(): Promise<number> {
         pools[d]!.query('SELECT 1'),
       );
     }
-    // The statistics' live-row counts: an estimate, good enough for a rate and an ETA.
     let total = 0;
-    for (const d of wanted) {
-      const { rows } = await pools[d]!.query<{ n: string }>(
-        `SELECT coalesce(sum(n_live_tup), 0)::bigint AS n FROM pg_stat_user_tables
-          WHERE schemaname IN (current_schema(), 'bigmemory_migration')`,
-      );
-      total += Number(rows[0]?.n ?? 0);
-    }
+    for (const d of wanted) total += await estimateSnapshotRows(pools[d]!);
     const bar = new ProgressBar('backing up', total, 'rows');
     const summary = await takeSnapshot({
       pools,

@@ -30,7 +30,18 @@ export interface MigrationRuntime {
   embeddingRetry?: EmbeddingRetrySettings;
   /** This process's shares of the run's embeddings rate budget, lent one per batch in flight. */
   embeddingPacers?: RatePacerPool;
+  /**
+   * A meter for a long step's rows, against an estimated total: a local run shows it on the
+   * terminal with rate and ETA; a Lambda has none.
+   */
+  progress?(label: string, total: number): ProgressMeter;
   close(): Promise<void>;
+}
+
+export interface ProgressMeter {
+  tick(by: number): void;
+  /** The work is done: an estimated total gives way to what was counted. */
+  finish(): void;
 }
 
 export interface EmbeddingRetrySettings {
@@ -56,6 +67,7 @@ export interface RuntimeOptions {
   embeddingWorkers?: number;
   /** Both databases through the RDS Data API (Aurora without VPC access) instead of pg connections. */
   dataApi?: { client: RDSDataClient; source: DataApiTarget; target: DataApiTarget };
+  progress?: MigrationRuntime['progress'];
 }
 
 const EMBEDDING_RETRY_VARIABLES = {
@@ -169,6 +181,7 @@ export function createMigrationRuntime(options: RuntimeOptions): MigrationRuntim
     openAiBaseUrl: options.openAiBaseUrl,
     embeddingRetry: options.embeddingRetry,
     embeddingPacers: new RatePacerPool({ workers: options.embeddingWorkers ?? 1 }),
+    progress: options.progress,
     async readObject(uri: string): Promise<Buffer> {
       if (uri.startsWith('file://')) {
         const path = fileURLToPath(uri);

@@ -96,6 +96,14 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
     openAiBaseUrl: () => process.env.OPENAI_BASE_URL?.trim() || undefined,
     embeddingRetry: embeddingRetryFromEnv(process.env),
     embeddingWorkers: options.concurrency,
+    progress:
+      options.progress === false
+        ? undefined
+        : (label, total) => {
+            const meter = new ProgressBar(label, total, 'rows');
+            meter.begin();
+            return meter;
+          },
   });
   const definition = await synthesizeDefinitionApart({
     bucket,
