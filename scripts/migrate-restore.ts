@@ -9,8 +9,10 @@ import pg from 'pg';
 import { redactDatabaseUrl } from '../functions/runtime/database-urls.js';
 import { restoreSnapshot } from '../functions/snapshot/restore-snapshot.js';
 import { snapshotStoreAt } from '../functions/snapshot/snapshot-store.js';
+import { namingTheDatabase } from './cli/database-errors.js';
 import { parseFlags, runCli, UsageError } from './cli/database-flags.js';
 import { chooseRunStore } from './cli/local-migration.js';
+import { ProgressBar } from './cli/progress.js';
 
 const USAGE = `usage: npm run migrate:restore -- --snapshot <dir|s3 uri> --database source|target [--db <url>] [--force]
 
@@ -57,7 +59,22 @@ async function main(): Promise<number> {
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   try {
     console.error(`Restoring the ${database} snapshot at ${store.locate()} into ${redactDatabaseUrl(url)} …`);
-    const report = await restoreSnapshot({ store, database, pool, force: values.force });
+    const bar = new ProgressBar('restoring', 0, 'rows');
+    const report = await restoreSnapshot({
+      store,
+      database,
+      pool,
+      force: values.force,
+      onRows: (rows, total) => {
+        bar.begin();
+        bar.setTotal(total);
+        bar.tick(rows);
+      },
+    }).catch(async (error: unknown) => {
+      process.stderr.write('\n');
+      throw await namingTheDatabase(error, database === 'source' ? { sourceUrl: url } : { targetUrl: url });
+    });
+    bar.finish();
     const rows = report.tables.reduce((n, t) => n + t.rows, 0);
     console.log(
       `Restored ${rows.toLocaleString('en-US')} rows into ${report.tables.length} tables as of ${report.snapshotAt} in ${(report.durationMs / 1000).toFixed(1)} s (object ${report.object}, sha256 verified).`,

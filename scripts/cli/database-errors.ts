@@ -2,6 +2,7 @@
  * A database error as a person at a terminal needs it: which database (BigMemory or Federated
  * Memory, and the variable or flag that names it), what went wrong, and what to change.
  */
+import { MigrationError } from '../../functions/errors.js';
 import { redactDatabaseUrl } from '../../functions/runtime/database-urls.js';
 
 export type DatabaseRole = 'source' | 'target';
@@ -61,4 +62,16 @@ export async function onDatabase<T>(role: DatabaseRole, url: string, work: () =>
       error,
     );
   }
+}
+
+/** A snapshot's database failure as the other database errors read: which database, and the fix. */
+export async function namingTheDatabase(
+  error: unknown,
+  urls: { sourceUrl?: string; targetUrl?: string },
+): Promise<unknown> {
+  const database = error instanceof MigrationError ? error.context.database : undefined;
+  const url = database === 'source' ? urls.sourceUrl : database === 'target' ? urls.targetUrl : undefined;
+  if ((database !== 'source' && database !== 'target') || !url) return error;
+  const cause = (error as MigrationError).cause;
+  return onDatabase(database, url, () => Promise.reject(cause ?? error)).catch((named: unknown) => named);
 }
