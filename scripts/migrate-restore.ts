@@ -9,7 +9,7 @@ import pg from 'pg';
 import { redactDatabaseUrl } from '../functions/runtime/database-urls.js';
 import { restoreSnapshot } from '../functions/snapshot/restore-snapshot.js';
 import { snapshotStoreAt } from '../functions/snapshot/snapshot-store.js';
-import { namingTheDatabase } from './cli/database-errors.js';
+import { namingTheDatabase, onDatabase } from './cli/database-errors.js';
 import { parseFlags, runCli, UsageError } from './cli/database-flags.js';
 import { chooseRunStore } from './cli/local-migration.js';
 import { ProgressBar } from './cli/progress.js';
@@ -52,6 +52,11 @@ async function main(): Promise<number> {
     throw new UsageError(
       `pass --db <url> or set ${database === 'source' ? 'SOURCE_DATABASE_URL' : 'DATABASE_URL'}`,
     );
+  const setting = values.db
+    ? '--db'
+    : database === 'source'
+      ? 'SOURCE_DATABASE_URL (or --db)'
+      : 'DATABASE_URL (or --db)';
   const store = snapshotStoreAt(values.snapshot, () => {
     const bucket = /^s3:\/\/([^/]+)/.exec(values.snapshot ?? '')?.[1] ?? '';
     return chooseRunStore({ bucket }).s3!;
@@ -59,6 +64,8 @@ async function main(): Promise<number> {
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   try {
     console.error(`Restoring the ${database} snapshot at ${store.locate()} into ${redactDatabaseUrl(url)} …`);
+    // Reachable before the object is read through: a wrong URL is named at once, with the fix.
+    await onDatabase(database, url, () => pool.query('SELECT 1'), setting);
     const bar = new ProgressBar('restoring', 0, 'rows');
     const report = await restoreSnapshot({
       store,
@@ -72,7 +79,11 @@ async function main(): Promise<number> {
       },
     }).catch(async (error: unknown) => {
       process.stderr.write('\n');
-      throw await namingTheDatabase(error, database === 'source' ? { sourceUrl: url } : { targetUrl: url });
+      throw await namingTheDatabase(
+        error,
+        database === 'source' ? { sourceUrl: url } : { targetUrl: url },
+        setting,
+      );
     });
     bar.finish();
     const rows = report.tables.reduce((n, t) => n + t.rows, 0);

@@ -22,8 +22,7 @@ export class DatabaseAccessError extends Error {
   }
 }
 
-function fixFor(code: string | undefined, role: DatabaseRole): string {
-  const { setting } = ROLES[role];
+function fixFor(code: string | undefined, role: DatabaseRole, setting = ROLES[role].setting): string {
   switch (code) {
     case '28P01':
     case '28000':
@@ -46,8 +45,16 @@ function fixFor(code: string | undefined, role: DatabaseRole): string {
   }
 }
 
-/** Runs `work`; a database error comes out naming the database and the fix. */
-export async function onDatabase<T>(role: DatabaseRole, url: string, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs `work`; a database error comes out naming the database and the fix. `setting` names where
+ * the URL came from, for a command whose flag is not --source-db / --target-db.
+ */
+export async function onDatabase<T>(
+  role: DatabaseRole,
+  url: string,
+  work: () => Promise<T>,
+  setting?: string,
+): Promise<T> {
   try {
     return await work();
   } catch (error) {
@@ -57,7 +64,7 @@ export async function onDatabase<T>(role: DatabaseRole, url: string, work: () =>
     if (!isDatabaseError && !/connect|terminated|timeout/i.test(error.message)) throw error;
     const { name } = ROLES[role];
     throw new DatabaseAccessError(
-      `The ${name} at ${redactDatabaseUrl(url)} failed: ${error.message}${typeof code === 'string' ? ` (${code})` : ''}. Fix: ${fixFor(typeof code === 'string' ? code : undefined, role)}.`,
+      `The ${name} at ${redactDatabaseUrl(url)} failed: ${error.message}${typeof code === 'string' ? ` (${code})` : ''}. Fix: ${fixFor(typeof code === 'string' ? code : undefined, role, setting)}.`,
       role,
       error,
     );
@@ -68,10 +75,13 @@ export async function onDatabase<T>(role: DatabaseRole, url: string, work: () =>
 export async function namingTheDatabase(
   error: unknown,
   urls: { sourceUrl?: string; targetUrl?: string },
+  setting?: string,
 ): Promise<unknown> {
   const database = error instanceof MigrationError ? error.context.database : undefined;
   const url = database === 'source' ? urls.sourceUrl : database === 'target' ? urls.targetUrl : undefined;
   if ((database !== 'source' && database !== 'target') || !url) return error;
   const cause = (error as MigrationError).cause;
-  return onDatabase(database, url, () => Promise.reject(cause ?? error)).catch((named: unknown) => named);
+  return onDatabase(database, url, () => Promise.reject(cause ?? error), setting).catch(
+    (named: unknown) => named,
+  );
 }
