@@ -50,8 +50,8 @@ export interface LocalExecutionOptions {
   executionName?: string;
   /**
    * The definition already passed `validateForLocalExecution` (as `synthesizeDefinitionApart`'s
-   * do): the interpreter's own check, a JSON-schema validation that costs a third of a second
-   * before the first state, is skipped.
+   * do): the interpreter's own check, a JSON-schema validation that every run would otherwise pay
+   * before its first state, is skipped.
    */
   validated?: boolean;
   /** Replaces every retry's backoff (tests: 0); by default the definition's own intervals and jitter. */
