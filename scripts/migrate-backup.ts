@@ -4,12 +4,14 @@
 // First: on an older Node this stops with one line naming the Node needed.
 import './require-node.cjs';
 import './cli/local-console.js';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { openPgDatabase } from '../functions/db/pg/pg-database.js';
 import type { Database } from '../functions/db/port.js';
+import { estimateSnapshotRows } from '../functions/snapshot/row-estimate.js';
 import type { SnapshotDatabase } from '../functions/snapshot/snapshot-manifest.js';
-import { snapshotDirectoryName } from '../functions/snapshot/snapshot-manifest.js';
+import { INDEX_KEY, snapshotDirectoryName } from '../functions/snapshot/snapshot-manifest.js';
 import {
   FolderSnapshotStore,
   S3SnapshotStore,
@@ -17,7 +19,7 @@ import {
 } from '../functions/snapshot/snapshot-store.js';
 import { DEFAULT_GZIP_LEVEL } from '../functions/snapshot/snapshot-writer.js';
 import { takeSnapshot } from '../functions/snapshot/take-snapshot.js';
-import { onDatabase } from './cli/database-errors.js';
+import { namingTheDatabase, onDatabase } from './cli/database-errors.js';
 import { databaseUrls, parseFlags, positiveInteger, runCli, UsageError } from './cli/database-flags.js';
 import { chooseRunStore } from './cli/local-migration.js';
 import { ProgressBar } from './cli/progress.js';
@@ -27,6 +29,7 @@ const USAGE = `usage: npm run migrate:backup -- [options]
 Snapshots both databases (every table the migration reads or writes) into
 backups/migration-YYYYMMDD-HHMMSS/: bigmemory_<stamp>.sql.gz and federated_<stamp>.sql.gz (data-only SQL
 that psql replays), a manifest.json per database (tables, columns, row counts, sha256) and snapshot.json.
+Progress (rows, rate, ETA) goes to stderr. A backup that fails or is interrupted removes its directory.
 
   --source-db <url>   BigMemory database URL (default: SOURCE_DATABASE_URL)
   --target-db <url>   Federated Memory database URL (default: DATABASE_URL)
@@ -64,15 +67,7 @@ async function main(): Promise<number> {
   if (gzipLevel > 9) throw new UsageError('--gzip-level takes 1 to 9');
   const urls = databaseUrls(values);
   const startedAt = new Date();
-  const directory = snapshotDirectoryName(startedAt);
-  const bucket = values.bucket ?? process.env.MIGRATION_BUCKET;
-  let store: SnapshotStore;
-  if (bucket) {
-    const { s3 } = chooseRunStore({ bucket });
-    store = new S3SnapshotStore(s3!, bucket, `backups/${directory}/`);
-  } else {
-    store = new FolderSnapshotStore(join(values.dir, directory));
-  }
+  const store = await newBackupStore(values.bucket ?? process.env.MIGRATION_BUCKET, values.dir, startedAt);
   const wanted: SnapshotDatabase[] = values.only ? [values.only as SnapshotDatabase] : ['source', 'target'];
   const pools = Object.fromEntries(
     wanted.map((d) => [
@@ -89,23 +84,28 @@ async function main(): Promise<number> {
         pools[d]!.query('SELECT 1'),
       );
     }
-    // The statistics' live-row counts: an estimate, good enough for a rate and an ETA.
     let total = 0;
-    for (const d of wanted) {
-      const { rows } = await pools[d]!.query<{ n: string }>(
-        `SELECT coalesce(sum(n_live_tup), 0)::bigint AS n FROM pg_stat_user_tables
-          WHERE schemaname IN (current_schema(), 'bigmemory_migration')`,
-      );
-      total += Number(rows[0]?.n ?? 0);
-    }
+    for (const d of wanted) total += await estimateSnapshotRows(pools[d]!);
     const bar = new ProgressBar('backing up', total, 'rows');
+    // A backup that stops half-way (a database fails, Ctrl-C) is removed: what stays is whole.
+    const interrupted = () => {
+      void store.discard().finally(() => process.exit(130));
+    };
+    process.once('SIGINT', interrupted);
+    process.once('SIGTERM', interrupted);
     const summary = await takeSnapshot({
       pools,
       store,
       startedAt,
       gzipLevel,
       onRows: (_database, rows) => bar.tick(rows),
+    }).catch(async (error: unknown) => {
+      await store.discard();
+      process.stderr.write('\n');
+      throw await namingTheDatabase(error, urls);
     });
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     bar.finish();
     const seconds = (performance.now() - started) / 1000;
     console.log(`Backup written in ${seconds.toFixed(1)} s: ${summary.location}`);
@@ -118,6 +118,27 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     await Promise.all(Object.values(pools).map((p) => p.end()));
+  }
+}
+
+/**
+ * A new directory for this backup, never one that exists: a failed backup removes its directory,
+ * which must not be an earlier backup taken in the same second.
+ */
+async function newBackupStore(
+  bucket: string | undefined,
+  dir: string,
+  startedAt: Date,
+): Promise<SnapshotStore> {
+  const s3 = bucket ? chooseRunStore({ bucket }).s3 : undefined;
+  for (let n = 1; ; n++) {
+    const name = `${snapshotDirectoryName(startedAt)}${n === 1 ? '' : `-${n}`}`;
+    if (bucket && s3) {
+      const store = new S3SnapshotStore(s3, bucket, `backups/${name}/`);
+      if (!(await store.exists(INDEX_KEY))) return store;
+    } else if (!existsSync(join(dir, name))) {
+      return new FolderSnapshotStore(join(dir, name));
+    }
   }
 }
 

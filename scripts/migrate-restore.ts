@@ -9,8 +9,10 @@ import { openPgDatabase } from '../functions/db/pg/pg-database.js';
 import { redactDatabaseUrl } from '../functions/runtime/database-urls.js';
 import { restoreSnapshot } from '../functions/snapshot/restore-snapshot.js';
 import { snapshotStoreAt } from '../functions/snapshot/snapshot-store.js';
+import { namingTheDatabase, onDatabase } from './cli/database-errors.js';
 import { parseFlags, runCli, UsageError } from './cli/database-flags.js';
 import { chooseRunStore } from './cli/local-migration.js';
+import { ProgressBar } from './cli/progress.js';
 
 const USAGE = `usage: npm run migrate:restore -- --snapshot <dir|s3 uri> --database source|target [--db <url>] [--force]
 
@@ -50,6 +52,11 @@ async function main(): Promise<number> {
     throw new UsageError(
       `pass --db <url> or set ${database === 'source' ? 'SOURCE_DATABASE_URL' : 'DATABASE_URL'}`,
     );
+  const setting = values.db
+    ? '--db'
+    : database === 'source'
+      ? 'SOURCE_DATABASE_URL (or --db)'
+      : 'DATABASE_URL (or --db)';
   const store = snapshotStoreAt(values.snapshot, () => {
     const bucket = /^s3:\/\/([^/]+)/.exec(values.snapshot ?? '')?.[1] ?? '';
     return chooseRunStore({ bucket }).s3!;
@@ -57,7 +64,28 @@ async function main(): Promise<number> {
   const pool = openPgDatabase({ connectionString: url, max: 1 });
   try {
     console.error(`Restoring the ${database} snapshot at ${store.locate()} into ${redactDatabaseUrl(url)} …`);
-    const report = await restoreSnapshot({ store, database, pool, force: values.force });
+    // Reachable before the object is read through: a wrong URL is named at once, with the fix.
+    await onDatabase(database, url, () => pool.query('SELECT 1'), setting);
+    const bar = new ProgressBar('restoring', 0, 'rows');
+    const report = await restoreSnapshot({
+      store,
+      database,
+      pool,
+      force: values.force,
+      onRows: (rows, total) => {
+        bar.begin();
+        bar.setTotal(total);
+        bar.tick(rows);
+      },
+    }).catch(async (error: unknown) => {
+      process.stderr.write('\n');
+      throw await namingTheDatabase(
+        error,
+        database === 'source' ? { sourceUrl: url } : { targetUrl: url },
+        setting,
+      );
+    });
+    bar.finish();
     const rows = report.tables.reduce((n, t) => n + t.rows, 0);
     console.log(
       `Restored ${rows.toLocaleString('en-US')} rows into ${report.tables.length} tables as of ${report.snapshotAt} in ${(report.durationMs / 1000).toFixed(1)} s (object ${report.object}, sha256 verified).`,

@@ -12,6 +12,7 @@ import { introspectSource } from '../functions/db/source-schema.js';
 import { formatModuleStatistics, moduleStatistics, sourceStatistics } from '../functions/db/statistics.js';
 import { checkPgvector, inspectTarget } from '../functions/db/target-schema.js';
 import { redactDatabaseUrl } from '../functions/runtime/database-urls.js';
+import { type DatabaseRole, onDatabase } from './cli/database-errors.js';
 import { databaseUrls, positiveInteger, runCli, UsageError } from './cli/database-flags.js';
 import { chooseRunStore, runLocalMigration } from './cli/local-migration.js';
 import { printOutcome } from './cli/outcome.js';
@@ -19,17 +20,20 @@ import { defaultRunId, executionInput, MIGRATE_USAGE, migrationFlags } from './m
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
-async function connect(url: string, role: string): Promise<pg.Client> {
+async function connect(url: string, role: DatabaseRole): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
   try {
-    await client.connect();
-    const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
-    const vector = await checkPgvector(client, role);
-    console.log(`✓ ${role}: ${redactDatabaseUrl(url)} (PostgreSQL ${rows[0]?.v}, pgvector ${vector})`);
-    return client;
+    // A driver error comes out naming the database and the fix.
+    return await onDatabase(role, url, async () => {
+      await client.connect();
+      const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
+      const vector = await checkPgvector(client, role);
+      console.log(`✓ ${role}: ${redactDatabaseUrl(url)} (PostgreSQL ${rows[0]?.v}, pgvector ${vector})`);
+      return client;
+    });
   } catch (error) {
     await client.end().catch(() => undefined);
-    console.log(`✗ ${role}: ${redactDatabaseUrl(url)}: ${(error as Error).message}`);
+    console.log(`✗ ${role}: ${redactDatabaseUrl(url)}`);
     throw error;
   }
 }

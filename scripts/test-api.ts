@@ -6,9 +6,11 @@
 // First: on an older Node this stops with one line naming the Node needed.
 import './require-node.cjs';
 import { parseArgs } from 'node:util';
+import { LEDGER_SCHEMA } from '../functions/db/ledger-schema.js';
 import { openPgDatabase } from '../functions/db/pg/pg-database.js';
 import { searchSmokeTest } from '../functions/engine/verify.js';
-import { onDatabase } from './cli/database-errors.js';
+import { redactDatabaseUrl } from '../functions/runtime/database-urls.js';
+import { DatabaseAccessError, onDatabase } from './cli/database-errors.js';
 import { positiveInteger, runCli, UsageError } from './cli/database-flags.js';
 
 async function main(): Promise<number> {
@@ -37,6 +39,16 @@ Example: npm run test:api -- --sample 50`);
   const pool = openPgDatabase({ connectionString: url, max: 1 });
   try {
     const sample = positiveInteger(values.sample, '--sample', 20);
+    const migrated = await onDatabase('target', url, () =>
+      pool.query<{ ok: boolean }>(`SELECT to_regclass('${LEDGER_SCHEMA}.memory_ledger') IS NOT NULL AS ok`),
+    );
+    if (!migrated.rows[0]?.ok) {
+      throw new DatabaseAccessError(
+        `The target database (Federated Memory) at ${redactDatabaseUrl(url)} holds no migration yet (it has no ${LEDGER_SCHEMA}.memory_ledger). Fix: run npm run migrate:bigmemory against it first, or point DATABASE_URL / --target-db at the migrated database.`,
+        'target',
+        undefined,
+      );
+    }
     const check = await onDatabase('target', url, () => searchSmokeTest(pool, sample));
     console.log(`${check.ok ? '✓' : '✗'} memory search: ${check.detail ?? ''}`);
     return check.ok ? 0 : 1;

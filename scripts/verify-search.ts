@@ -19,6 +19,7 @@ import {
   type TextQuery,
 } from '../functions/engine/search-equivalence.js';
 import { recallError } from '../functions/steps/verify-search.js';
+import { onDatabase } from './cli/database-errors.js';
 import { databaseUrls, parseFlags, positiveInteger, runCli, UsageError } from './cli/database-flags.js';
 
 const USAGE = `usage: npm run verify:search -- [options]
@@ -140,8 +141,8 @@ async function main(): Promise<number> {
   const source = openPgDatabase({ connectionString: sourceUrl, max: 4 });
   const target = openPgDatabase({ connectionString: targetUrl, max: 4 });
   try {
-    const schema = await introspectSource(source);
-    const layout = await inspectTarget(target);
+    const schema = await onDatabase('source', sourceUrl, () => introspectSource(source));
+    const layout = await onDatabase('target', targetUrl, () => inspectTarget(target));
     const result = await searchEquivalence({ source, target, schema, layout }, options);
     printResult(result);
     if (flags.json) console.log(JSON.stringify(result, null, 2));

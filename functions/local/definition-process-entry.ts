@@ -1,15 +1,20 @@
 /**
  * The child side of `synthesizeDefinitionApart`: synthesizes the definition with the options in
- * argv[2] and sends it, or the error, to the parent over IPC.
+ * argv[2], checks that the local runner's interpreter accepts it, and sends it, or the error, to the
+ * parent over IPC.
  */
 import { MigrationError } from '../errors.js';
 import type { DefinitionAnswer } from './definition-process.js';
+import { validateForLocalExecution } from './local-execution.js';
 import { type LoadDefinitionOptions, loadSynthesizedDefinition } from './state-machine-definition.js';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as LoadDefinitionOptions;
 let answer: DefinitionAnswer;
 try {
-  answer = { definition: await loadSynthesizedDefinition(options) };
+  const definition = await loadSynthesizedDefinition(options);
+  // Checked once here, so that the runs reading it from the cache need not check it again.
+  validateForLocalExecution(definition);
+  answer = { definition };
 } catch (error) {
   const e = error instanceof Error ? error : new Error(String(error));
   answer = {

@@ -16,7 +16,8 @@ export type DefinitionAnswer =
  * the whole app, and a process never gives that memory back (docs/performance.md), even after a
  * forced collection. The local runner then carried it
  * through every batch; here the child takes it away when it exits. The child runs the same
- * TypeScript through tsx, a dependency of every local entry point.
+ * TypeScript through tsx, a dependency of every local entry point. What it returns has passed
+ * `validateForLocalExecution`.
  */
 export async function synthesizeDefinitionApart(options: LoadDefinitionOptions = {}): Promise<AslDefinition> {
   const key = await definitionCacheKey(options);

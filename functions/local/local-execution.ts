@@ -11,6 +11,16 @@ import {
   prepareForLocalExecution,
 } from './local-definition.js';
 
+// The local ARNs (region `local`) are not valid AWS ARNs; every task is bound to a local handler anyway.
+const LOCAL_VALIDATION = { checkArn: false };
+
+/** Throws when the interpreter would refuse the definition as `runLocalExecution` runs it. */
+export function validateForLocalExecution(definition: AslDefinition): void {
+  new StateMachine(prepareForLocalExecution(definition).definition as never, {
+    validationOptions: LOCAL_VALIDATION,
+  });
+}
+
 /** A Lambda handler as the local runner calls it: the task's payload in, its result out. */
 export type LocalTaskHandler = (event: unknown) => Promise<unknown>;
 
@@ -38,6 +48,12 @@ export interface LocalExecutionOptions {
   readObject?: (key: string) => Promise<Buffer>;
   /** `$$.Execution.Name`; by default `local-<timestamp>`. */
   executionName?: string;
+  /**
+   * The definition already passed `validateForLocalExecution` (as `synthesizeDefinitionApart`'s
+   * do): the interpreter's own check, a JSON-schema validation that every run would otherwise pay
+   * before its first state, is skipped.
+   */
+  validated?: boolean;
   /** Replaces every retry's backoff (tests: 0); by default the definition's own intervals and jitter. */
   retryIntervalMs?: number;
   onStateEvent?: (event: LocalStateEvent) => void;
@@ -70,6 +86,7 @@ export interface LocalExecutionResult {
 export async function runLocalExecution(options: LocalExecutionOptions): Promise<LocalExecutionResult> {
   const { definition } = prepareForLocalExecution(options.definition);
   const readItems = itemReaderFor(options);
+  const tasks = new TaskTracker();
   const localHandlers: Record<string, LocalTaskHandler> = {};
   const missing: string[] = [];
   for (const [stateName, state] of allStates(definition)) {
@@ -85,7 +102,7 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
     const functionName = functionNameOf(state.Resource);
     const handler =
       options.handlers[stateName] ?? (functionName ? options.handlers[functionName] : undefined);
-    if (handler) localHandlers[stateName] = handler;
+    if (handler) localHandlers[stateName] = tasks.track(handler);
     else missing.push(functionName ? `${stateName} (${functionName})` : stateName);
   }
   if (missing.length > 0) {
@@ -100,8 +117,9 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
       ? undefined
       : Object.fromEntries(retryStates.map(([name]) => [name, options.retryIntervalMs as number]));
 
-  // The local ARNs (region `local`) are not valid AWS ARNs; every task is bound to a local handler anyway.
-  const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
+  const machine = new StateMachine(definition as never, {
+    validationOptions: options.validated ? { noValidate: true } : LOCAL_VALIDATION,
+  });
   const context = localExecution(options.executionName);
   const executionName = context.Name;
   const execution = machine.run(options.input as Parameters<StateMachine['run']>[0], {
@@ -118,6 +136,11 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
     const { name, message } = failure instanceof Error ? failure : new Error(String(failure));
     failed = { status: 'FAILED', error: name, cause: message };
   } finally {
+    // A failed Map child fails the execution while its siblings still run, and the interpreter
+    // would go on starting the queued ones: none starts now, and the ones running finish (each
+    // commits its whole batch or nothing) before the report reads the state or the caller closes
+    // the pools they use.
+    await tasks.close();
     await events;
   }
   if (!options.failureReport) return failed;
@@ -129,6 +152,30 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
     error: { Error: failed.error, Cause: failed.cause },
   };
   return { ...failed, failureReport: await options.failureReport(event) };
+}
+
+/** The tasks of one execution: which are running, and whether new ones may start. */
+class TaskTracker {
+  private readonly running = new Set<Promise<unknown>>();
+  private closed = false;
+
+  track(handler: LocalTaskHandler): LocalTaskHandler {
+    return (event) => {
+      // What the interpreter starts after the end (a queued Map child) never runs; nothing reads its error.
+      if (this.closed) return Promise.reject(new Error('the execution has already ended'));
+      const work = handler(event);
+      this.running.add(work);
+      const forget = () => this.running.delete(work);
+      work.then(forget, forget);
+      return work;
+    };
+  }
+
+  /** Refuses new tasks and waits until the running ones have settled. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
 }
 
 /**

@@ -36,7 +36,18 @@ export interface MigrationRuntime {
    * (the local runner checks its --concurrency itself, before Preflight).
    */
   mapConcurrency?: number;
+  /**
+   * A meter for a long step's rows, against an estimated total: a local run shows it on the
+   * terminal with rate and ETA; a Lambda has none.
+   */
+  progress?(label: string, total: number): ProgressMeter;
   close(): Promise<void>;
+}
+
+interface ProgressMeter {
+  tick(by: number): void;
+  /** The work is done: an estimated total gives way to what was counted. */
+  finish(): void;
 }
 
 export interface EmbeddingRetrySettings {
@@ -64,6 +75,7 @@ export interface RuntimeOptions {
   mapConcurrency?: number;
   /** Both databases through the RDS Data API (Aurora without VPC access) instead of pg connections. */
   dataApi?: { client: RDSDataClient; source: DataApiTarget; target: DataApiTarget };
+  progress?: MigrationRuntime['progress'];
 }
 
 const EMBEDDING_RETRY_VARIABLES = {
@@ -167,6 +179,7 @@ export function createMigrationRuntime(options: RuntimeOptions): MigrationRuntim
     embeddingRetry: options.embeddingRetry,
     embeddingPacers: new RatePacerPool({ workers: options.embeddingWorkers ?? 1 }),
     ...(options.mapConcurrency !== undefined ? { mapConcurrency: options.mapConcurrency } : {}),
+    progress: options.progress,
     async readObject(uri: string): Promise<Buffer> {
       if (uri.startsWith('file://')) {
         const path = fileURLToPath(uri);

@@ -8,7 +8,7 @@ import {
   PreflightError,
   SnapshotIntegrityError,
 } from '../errors.js';
-import { ObjectMeter } from './object-meter.js';
+import { countLines, ObjectMeter } from './object-meter.js';
 import { copyBlockData, ScriptLineReader } from './script-reader.js';
 import { assertObjectMatches, verifySnapshotObject } from './snapshot-integrity.js';
 import {
@@ -27,6 +27,8 @@ export interface RestoreOptions {
   pool: Database;
   /** Replace the contents of tables that hold rows, and ignore a held migration lock. */
   force?: boolean;
+  /** Rows as they are replayed, and the manifest's total (for progress). */
+  onRows?: (rows: number, total: number) => void;
 }
 
 export interface RestoreReport {
@@ -90,7 +92,9 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
     if (manifest.tables.length > 0) await client.query(truncateStatement(manifest.tables));
 
     broken = true;
-    const meter = await replayObject(client, store, manifest);
+    const total = manifest.tables.reduce((n, t) => n + t.rows, 0);
+    const onRows = options.onRows;
+    const meter = await replayObject(client, store, manifest, onRows && ((rows) => onRows(rows, total)));
     broken = false;
     for (const sequence of manifest.sequences) await client.query(setvalStatement(sequence));
     const tables = await assertRowCounts(client, manifest);
@@ -206,6 +210,7 @@ async function replayObject(
   client: DatabaseSession,
   store: SnapshotStore,
   manifest: SnapshotManifest,
+  onRows?: (rows: number) => void,
 ): Promise<ObjectMeter> {
   const meter = new ObjectMeter();
   const gunzip = createGunzip();
@@ -213,7 +218,7 @@ async function replayObject(
     gunzip.destroy(error as Error);
   });
   try {
-    return await replayBlocks(client, store, manifest, new ScriptLineReader(gunzip), decoding, meter);
+    return await replayBlocks(client, store, manifest, new ScriptLineReader(gunzip), decoding, meter, onRows);
   } finally {
     gunzip.destroy();
   }
@@ -226,6 +231,7 @@ async function replayBlocks(
   reader: ScriptLineReader,
   decoding: Promise<void>,
   meter: ObjectMeter,
+  onRows?: (rows: number) => void,
 ): Promise<ObjectMeter> {
   const expected = manifest.tables.map((t) => copyInLine(t));
   let block = 0;
@@ -238,7 +244,7 @@ async function replayBlocks(
         { context: { object: store.locate(manifest.object.key), line: reader.lineNumber } },
       );
     }
-    await client.copyTextIn(text, copyBlockData(reader));
+    await client.copyTextIn(text, counted(copyBlockData(reader), onRows));
     block++;
   }
   await decoding;
@@ -249,6 +255,16 @@ async function replayBlocks(
     );
   }
   return meter;
+}
+
+async function* counted(
+  chunks: AsyncGenerator<Buffer>,
+  onRows: ((rows: number) => void) | undefined,
+): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) {
+    onRows?.(countLines(chunk));
+    yield chunk;
+  }
 }
 
 async function assertRowCounts(

@@ -86,6 +86,22 @@ function snapshotStamp(at: Date): string {
 
 export const snapshotDirectoryName = (at: Date) => `migration-${snapshotStamp(at)}`;
 
+const RUN_ID_STAMP = /^migration-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})/;
+
+/**
+ * Where a run's logical snapshot goes, and the instant its objects are named after. A run id of
+ * the CLI's default form (`migration-YYYYMMDD-HHMMSS-…`) is the directory itself, so the backup
+ * carries the run's own name and time; any other id (`--run-id`, an execution name) gets the
+ * run's start in front, which keeps the guide's `backups/migration-*` pattern finding it.
+ */
+export function runSnapshotDirectory(runId: string, runStartedAt: Date): { name: string; stampedAt: Date } {
+  const m = RUN_ID_STAMP.exec(runId);
+  if (!m) return { name: `${snapshotDirectoryName(runStartedAt)}-${runId}`, stampedAt: runStartedAt };
+  const [, year, month, day, hour, minute, second] = m.map(Number) as number[];
+  const stampedAt = new Date(Date.UTC(year!, month! - 1, day!, hour!, minute!, second!));
+  return { name: runId, stampedAt };
+}
+
 /** `federated_YYYYMMDD-HHMMSS.sql.gz`, matching the guide's `gunzip backups/migration-*\/federated_*.sql.gz`. */
 export const snapshotObjectName = (database: SnapshotDatabase, at: Date) =>
   `${SNAPSHOT_LABELS[database]}_${snapshotStamp(at)}.sql.gz`;

@@ -2,7 +2,14 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { InvalidInputError } from '../errors.js';
 import { pathWithin } from '../store/folder-path.js';
@@ -28,6 +35,8 @@ export interface SnapshotStore {
   exists(key: string): Promise<boolean>;
   /** Where a person finds the object. */
   locate(key?: string): string;
+  /** Removes the whole directory: a backup that failed must not be mistaken for one. */
+  discard(): Promise<void>;
 }
 
 // 8 MiB parts, two in flight: about 16 MiB of buffers whatever the table size.
@@ -102,6 +111,21 @@ export class S3SnapshotStore implements SnapshotStore {
   locate(key = ''): string {
     return `s3://${this.bucket}/${this.prefix}${key}`;
   }
+
+  async discard(): Promise<void> {
+    // One object at a time: a snapshot holds a handful, and DeleteObjects needs a checksum that
+    // some S3-compatible stores refuse.
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, ContinuationToken: token }),
+      );
+      for (const object of page.Contents ?? []) {
+        if (object.Key) await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: object.Key }));
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
 }
 
 export class FolderSnapshotStore implements SnapshotStore {
@@ -170,6 +194,10 @@ export class FolderSnapshotStore implements SnapshotStore {
 
   locate(key = ''): string {
     return key ? this.path(key) : this.root;
+  }
+
+  async discard(): Promise<void> {
+    await rm(this.root, { recursive: true, force: true });
   }
 }
 

@@ -35,7 +35,8 @@ export interface SnapshotSummary {
  */
 export async function takeSnapshot(options: TakeSnapshotOptions): Promise<SnapshotSummary> {
   const entries = Object.entries(options.pools) as [SnapshotDatabase, Database][];
-  const manifests = await Promise.all(
+  // Both settle before a failure is thrown: nothing still writes into the directory then.
+  const settled = await Promise.allSettled(
     entries.map(([database, pool]) =>
       snapshotDatabase({
         pool,
@@ -48,6 +49,9 @@ export async function takeSnapshot(options: TakeSnapshotOptions): Promise<Snapsh
       }),
     ),
   );
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const manifests = settled.map((r) => (r as PromiseFulfilledResult<SnapshotManifest>).value);
   const byDatabase = Object.fromEntries(
     manifests.map((m) => [m.database, m]),
   ) as SnapshotSummary['manifests'];

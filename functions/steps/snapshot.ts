@@ -10,7 +10,8 @@ import {
   refreshRdsSnapshots,
   startRdsSnapshots,
 } from '../snapshot/rds-snapshots.js';
-import { type SnapshotDatabase, snapshotDirectoryName } from '../snapshot/snapshot-manifest.js';
+import { estimateSnapshotRows } from '../snapshot/row-estimate.js';
+import { runSnapshotDirectory, type SnapshotDatabase } from '../snapshot/snapshot-manifest.js';
 import { snapshotStoreInRunStore } from '../snapshot/snapshot-store.js';
 import { takeSnapshot } from '../snapshot/take-snapshot.js';
 import { getJson, putJson } from '../store/run-store.js';
@@ -22,8 +23,8 @@ export interface SnapshotEvent {
   pending?: SnapshotResult;
 }
 
-interface LogicalSnapshot {
-  /** The snapshot directory's key prefix in the run store (`backups/migration-YYYYMMDD-HHMMSS/`). */
+export interface LogicalSnapshot {
+  /** The snapshot directory's key prefix in the run store (`backups/<run id>/`). */
   directory: string;
   location: string;
   databases: Partial<
@@ -50,7 +51,7 @@ const DEFAULT_RDS_MAX_WAIT_MINUTES = 12 * 60;
 
 /**
  * The Snapshot state (docs/design.md, "Pipeline"): before Users writes anything, a logical snapshot of both
- * databases to `backups/migration-YYYYMMDD-HHMMSS/` in the run store, and/or RDS-native snapshots.
+ * databases to `backups/<run id>/` in the run store (see `runSnapshotDirectory`), and/or RDS-native snapshots.
  * Dry runs skip it unless the input asks. Idempotent: a retried step reuses the snapshot it recorded.
  *
  * RDS snapshots take minutes to hours, longer than a Lambda may run, so this step only starts them;
@@ -86,18 +87,23 @@ export async function snapshot(
 }
 
 async function logicalSnapshot(runtime: MigrationRuntime, run: RunContext): Promise<LogicalSnapshot> {
-  const startedAt = new Date();
-  let directory = `backups/${snapshotDirectoryName(startedAt)}/`;
-  // Two runs in the same second must not share a directory.
-  if ((await runtime.store.list(directory)).length > 0)
-    directory = `backups/${snapshotDirectoryName(startedAt)}-${run.runId}/`;
+  // Named after the run, so two runs never share a directory and a retry writes the same one.
+  const { name, stampedAt: startedAt } = runSnapshotDirectory(run.runId, new Date(run.startedAt));
+  const directory = `backups/${name}/`;
   const store = snapshotStoreInRunStore(runtime.store, directory);
+  const pools = { source: await runtime.sourcePool(), target: await runtime.targetPool() };
+  const meter = runtime.progress?.(
+    'snapshot',
+    (await estimateSnapshotRows(pools.source)) + (await estimateSnapshotRows(pools.target)),
+  );
   const summary = await takeSnapshot({
-    pools: { source: await runtime.sourcePool(), target: await runtime.targetPool() },
+    pools,
     store,
     startedAt,
     runId: run.runId,
+    onRows: meter ? (_database, rows) => meter.tick(rows) : undefined,
   });
+  meter?.finish();
   const databases: LogicalSnapshot['databases'] = {};
   for (const [database, m] of Object.entries(summary.manifests) as [
     SnapshotDatabase,

@@ -2,6 +2,7 @@
  * A database error as a person at a terminal needs it: which database (BigMemory or Federated
  * Memory, and the variable or flag that names it), what went wrong, and what to change.
  */
+import { MigrationError } from '../../functions/errors.js';
 import { redactDatabaseUrl } from '../../functions/runtime/database-urls.js';
 
 export type DatabaseRole = 'source' | 'target';
@@ -21,8 +22,7 @@ export class DatabaseAccessError extends Error {
   }
 }
 
-function fixFor(code: string | undefined, role: DatabaseRole): string {
-  const { setting } = ROLES[role];
+function fixFor(code: string | undefined, role: DatabaseRole, setting = ROLES[role].setting): string {
   switch (code) {
     case '28P01':
     case '28000':
@@ -45,8 +45,16 @@ function fixFor(code: string | undefined, role: DatabaseRole): string {
   }
 }
 
-/** Runs `work`; a database error comes out naming the database and the fix. */
-export async function onDatabase<T>(role: DatabaseRole, url: string, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs `work`; a database error comes out naming the database and the fix. `setting` names where
+ * the URL came from, for a command whose flag is not --source-db / --target-db.
+ */
+export async function onDatabase<T>(
+  role: DatabaseRole,
+  url: string,
+  work: () => Promise<T>,
+  setting?: string,
+): Promise<T> {
   try {
     return await work();
   } catch (error) {
@@ -56,9 +64,24 @@ export async function onDatabase<T>(role: DatabaseRole, url: string, work: () =>
     if (!isDatabaseError && !/connect|terminated|timeout/i.test(error.message)) throw error;
     const { name } = ROLES[role];
     throw new DatabaseAccessError(
-      `The ${name} at ${redactDatabaseUrl(url)} failed: ${error.message}${typeof code === 'string' ? ` (${code})` : ''}. Fix: ${fixFor(typeof code === 'string' ? code : undefined, role)}.`,
+      `The ${name} at ${redactDatabaseUrl(url)} failed: ${error.message}${typeof code === 'string' ? ` (${code})` : ''}. Fix: ${fixFor(typeof code === 'string' ? code : undefined, role, setting)}.`,
       role,
       error,
     );
   }
+}
+
+/** A snapshot's database failure as the other database errors read: which database, and the fix. */
+export async function namingTheDatabase(
+  error: unknown,
+  urls: { sourceUrl?: string; targetUrl?: string },
+  setting?: string,
+): Promise<unknown> {
+  const database = error instanceof MigrationError ? error.context.database : undefined;
+  const url = database === 'source' ? urls.sourceUrl : database === 'target' ? urls.targetUrl : undefined;
+  if ((database !== 'source' && database !== 'target') || !url) return error;
+  const cause = (error as MigrationError).cause;
+  return onDatabase(database, url, () => Promise.reject(cause ?? error), setting).catch(
+    (named: unknown) => named,
+  );
 }

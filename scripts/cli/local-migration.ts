@@ -96,28 +96,20 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
     openAiBaseUrl: () => process.env.OPENAI_BASE_URL?.trim() || undefined,
     embeddingRetry: embeddingRetryFromEnv(process.env),
     embeddingWorkers: options.concurrency,
+    progress:
+      options.progress === false
+        ? undefined
+        : (label, total) => {
+            const meter = new ProgressBar(label, total, 'rows');
+            meter.begin();
+            return meter;
+          },
   });
   const definition = await synthesizeDefinitionApart({
     bucket,
     context: { 'bigmemory-migration:maxConcurrency': options.concurrency },
   });
-  // A failed Map item fails the execution while its siblings still run: the pools close only once
-  // every task has settled, so no sibling meets an ended pool halfway through its batch.
-  const inFlight = new Set<Promise<unknown>>();
-  const tracked = (work: Promise<unknown>) => {
-    inFlight.add(work);
-    void work.then(
-      () => inFlight.delete(work),
-      () => inFlight.delete(work),
-    );
-    return work;
-  };
-  const steps = Object.fromEntries(
-    Object.entries(localLambdaHandlers(runtime)).map(([name, handler]) => [
-      name,
-      (event: unknown) => tracked(handler(event)),
-    ]),
-  ) as ReturnType<typeof localLambdaHandlers>;
+  const steps = localLambdaHandlers(runtime);
   const bar = options.progress === false ? null : new ProgressBar('migrating', 0);
   const relationshipBar = options.progress === false ? null : new ProgressBar('relationships', 0);
   const verifyBar = options.progress === false ? null : new ProgressBar('verifying', 0, 'slices');
@@ -170,6 +162,7 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
   try {
     const result = await runLocalExecution({
       definition,
+      validated: true,
       handlers,
       input: options.input,
       bucket,
@@ -181,7 +174,7 @@ export async function runLocalMigration(options: LocalMigrationOptions): Promise
     });
     return { ...result, seconds: (performance.now() - started) / 1000 };
   } finally {
-    await Promise.allSettled([...inFlight]);
+    // runLocalExecution returns only once every task it started has settled.
     await runtime.close();
   }
 }

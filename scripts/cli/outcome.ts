@@ -1,6 +1,7 @@
 import { runIdFrom, runLayout } from '../../functions/core/run-options.js';
 import type { ReportResult } from '../../functions/steps/report.js';
-import type { RunStore } from '../../functions/store/run-store.js';
+import type { SnapshotResult } from '../../functions/steps/snapshot.js';
+import { getJson, type RunStore } from '../../functions/store/run-store.js';
 import type { LocalMigrationResult } from './local-migration.js';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -8,7 +9,15 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 /** This process's peak resident set so far (the definition's synthesis runs in a child, not counted). */
 const peakMemoryMiB = () => fmt(Math.round(process.resourceUsage().maxRSS / 1024));
 
-/** Prints what a run did and where its report is; returns the exit code. */
+/** Where the run's logical snapshot of both databases went, if it took one. */
+async function snapshotLocation(store: RunStore, runId: string): Promise<string | undefined> {
+  const recorded = await getJson<SnapshotResult>(store, runLayout(runIdFrom(runId)).snapshot).catch(
+    () => null,
+  );
+  return recorded?.logical?.location;
+}
+
+/** Prints what a run did and where its report and snapshot are; returns the exit code. */
 export async function printOutcome(
   result: LocalMigrationResult,
   store: RunStore,
@@ -32,6 +41,8 @@ export async function printOutcome(
       console.log(`             ${output.report.json}`);
       console.log(`  decisions: ${output.report.decisions}`);
     }
+    const snapshot = await snapshotLocation(store, runId);
+    if (snapshot) console.log(`  snapshot:  ${snapshot}`);
     return 0;
   }
   console.error(
@@ -47,5 +58,7 @@ export async function printOutcome(
       ? `  failure report: ${store.locate(reportKey)}`
       : '  no report: the run failed before it started (nothing was written).',
   );
+  const snapshot = await snapshotLocation(store, runId);
+  if (snapshot) console.error(`  snapshot of both databases before the run: ${snapshot}`);
   return 1;
 }

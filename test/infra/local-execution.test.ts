@@ -372,6 +372,63 @@ describe('Function: runLocalExecution', () => {
     expect(calls.map((call) => call.task)).not.toContain('MigrateRelationships');
   });
 
+  it('lets in-flight Map children finish and starts no more once a child fails', async () => {
+    // Prepare: ten relation ranges four at a time; the first fails at once with an error that is
+    // not retried, the others take a while, so siblings are in flight and more are queued
+    const calls: Call[] = [];
+    const handlers = fixtureHandlers(s3, bucket, calls);
+    const ranges = Array.from({ length: 10 }, (_, index) => ({
+      index,
+      fromKey: `${index}`,
+      toKey: `${index + 1}`,
+    }));
+    const plan = handlers.Plan!;
+    handlers.Plan = async (event) => {
+      const result = await plan(event);
+      await putJson(s3, bucket, 'runs/run-1/relation-ranges.json', ranges);
+      return { ...(result as object), relationBatchCount: ranges.length };
+    };
+    const timeline: string[] = [];
+    handlers.MigrateRelationships = async (event) => {
+      const { range } = event as { range: { index: number } };
+      timeline.push(`start ${range.index}`);
+      if (range.index === 0) throw new InvalidInputError('a deterministic failure');
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      timeline.push(`end ${range.index}`);
+      return { upserted: 1 };
+    };
+    const report = handlers.Report!;
+    handlers.Report = async (event) => {
+      timeline.push('report');
+      return report(event);
+    };
+
+    // Act
+    const result = await runLocalExecution({
+      definition,
+      handlers,
+      input: {},
+      bucket,
+      s3Client: s3,
+      retryIntervalMs: 0,
+      failureReport: handlers.Report,
+    });
+    timeline.push('returned');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+
+    // Assess: every child that started ended before the failure report and the return; none
+    // started afterwards, and the queued ones never started
+    expect(result).toMatchObject({ status: 'FAILED', error: 'InvalidInputError' });
+    const started = timeline.filter((t) => t.startsWith('start ') && t !== 'start 0');
+    expect(started.length).toBeGreaterThan(0);
+    expect(started.length).toBeLessThan(ranges.length - 1);
+    for (const s of started) {
+      expect(timeline.indexOf(s.replace('start', 'end'))).toBeGreaterThan(-1);
+      expect(timeline.indexOf(s.replace('start', 'end'))).toBeLessThan(timeline.indexOf('report'));
+    }
+    expect(timeline.slice(timeline.indexOf('report'))).toEqual(['report', 'returned']);
+  });
+
   it.each([
     ['one failed range of three within a count of 1', { pct: 100, count: 1 }, 'SUCCEEDED'],
     ['one failed range of three within 34 %', { pct: 34, count: 3 }, 'SUCCEEDED'],

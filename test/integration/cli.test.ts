@@ -121,4 +121,65 @@ describe('The CLI scripts', () => {
       expect(verbose.stderr.split('\n').some((l) => l.startsWith('{'))).toBe(true);
     }, 180_000);
   });
+
+  describe('a database error', () => {
+    let sourceUrl: string;
+    let targetUrl: string;
+
+    beforeAll(async () => {
+      ({ sourceUrl, targetUrl } = await freshDatabases());
+    });
+
+    it('names which database failed and the fix, in every command that reaches one', async () => {
+      // Prepare: a database name that does not exist on the right server, and a target not yet migrated
+      const missing = (url: string) => url.replace(/\/[^/]*$/, '/no_such_database');
+      const env = (source: string, target: string) => ({ SOURCE_DATABASE_URL: source, DATABASE_URL: target });
+      const cases: Array<[string, string[], Record<string, string>, RegExp]> = [
+        [
+          'scripts/test-api.ts',
+          [],
+          env(sourceUrl, missing(targetUrl)),
+          /target database \(Federated Memory\)/,
+        ],
+        [
+          'scripts/test-api.ts',
+          [],
+          env(sourceUrl, targetUrl),
+          /holds no migration yet.*Fix: run npm run migrate:bigmemory/,
+        ],
+        [
+          'scripts/check-module-stats.ts',
+          [],
+          env(sourceUrl, missing(targetUrl)),
+          /target database \(Federated Memory\)/,
+        ],
+        [
+          'scripts/cmi-populate.ts',
+          [],
+          env(sourceUrl, missing(targetUrl)),
+          /target database \(Federated Memory\)/,
+        ],
+        ['scripts/migrate-test.ts', [], env(missing(sourceUrl), targetUrl), /source database \(BigMemory\)/],
+        ['scripts/verify-search.ts', [], env(missing(sourceUrl), targetUrl), /source database \(BigMemory\)/],
+        [
+          'scripts/migrate-restore.ts',
+          ['--snapshot', tmpdir(), '--database', 'target', '--db', missing(targetUrl)],
+          {},
+          /target database \(Federated Memory\).*Fix: check the database name at the end of --db/,
+        ],
+      ];
+
+      // Act
+      const outcomes = await limited(cases, 2, ([file, args, vars]) => script(file, args, vars));
+
+      // Assess: exit 1, the database and the fix named, no bare driver line
+      outcomes.forEach((outcome, i) => {
+        const [file, , , named] = cases[i]!;
+        expect(outcome.code, file).toBe(1);
+        expect(outcome.stderr, file).toMatch(named);
+        expect(outcome.stderr, file).toMatch(/Fix: /);
+        expect(outcome.stderr, file).not.toMatch(/^error: /m);
+      });
+    }, 180_000);
+  });
 });

@@ -277,3 +277,24 @@ describe('Function: takeSnapshot and restoreSnapshot', () => {
     await pool.end();
   });
 });
+
+describe('Method: S3SnapshotStore.discard', () => {
+  it("removes every object of its directory and nothing of a neighbour's", async () => {
+    // Prepare: two directories side by side in one bucket
+    const s3 = makeS3Client(services().s3Endpoint);
+    const bucket = await createBucket(s3);
+    const failed = new S3SnapshotStore(s3, bucket, 'backups/migration-20250301-101500/');
+    const neighbour = new S3SnapshotStore(s3, bucket, 'backups/migration-20250301-101500-2/');
+    await failed.putText('bigmemory/manifest.json', '{}');
+    await failed.putText('federated_20250301-101500.sql.gz', 'partial');
+    await neighbour.putText('snapshot.json', '{}');
+
+    // Act
+    await failed.discard();
+
+    // Assess
+    expect(await failed.exists('bigmemory/manifest.json')).toBe(false);
+    expect(await failed.exists('federated_20250301-101500.sql.gz')).toBe(false);
+    expect(await neighbour.exists('snapshot.json')).toBe(true);
+  });
+});

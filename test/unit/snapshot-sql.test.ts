@@ -1,7 +1,11 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { copyBlockData, ScriptLineReader } from '../../functions/snapshot/script-reader.js';
-import { snapshotDirectoryName, snapshotObjectName } from '../../functions/snapshot/snapshot-manifest.js';
+import {
+  runSnapshotDirectory,
+  snapshotDirectoryName,
+  snapshotObjectName,
+} from '../../functions/snapshot/snapshot-manifest.js';
 import {
   copyInLine,
   copyOutStatement,
@@ -9,6 +13,7 @@ import {
   scriptPrologue,
   truncateStatement,
 } from '../../functions/snapshot/snapshot-sql.js';
+import { defaultRunId } from '../../scripts/migrate-bigmemory.js';
 
 const USERS = {
   schema: 'public',
@@ -103,6 +108,30 @@ describe('Function: snapshotObjectName', () => {
     expect(snapshotDirectoryName(at)).toBe('migration-20250301-101507');
     expect(snapshotObjectName('target', at)).toBe('federated_20250301-101507.sql.gz');
     expect(snapshotObjectName('source', at)).toBe('bigmemory_20250301-101507.sql.gz');
+  });
+});
+
+describe('Function: runSnapshotDirectory', () => {
+  it("names a run's snapshot after the run id and stamps its objects with the run's time", () => {
+    // Prepare: a run id as the CLI makes it, and the snapshot taken seconds later
+    const runId = defaultRunId('migration', new Date('2025-03-01T10:15:07.123Z'));
+
+    // Act
+    const { name, stampedAt } = runSnapshotDirectory(runId, new Date('2025-03-01T10:15:09.000Z'));
+
+    // Assess
+    expect(name).toBe(runId);
+    expect(name.startsWith('migration-20250301-101507-')).toBe(true);
+    expect(snapshotObjectName('target', stampedAt)).toBe('federated_20250301-101507.sql.gz');
+  });
+
+  it("puts the run's start before any other run id, as the guide's pattern expects", () => {
+    // Act
+    const { name, stampedAt } = runSnapshotDirectory('nightly-7', new Date('2025-03-01T10:15:07.000Z'));
+
+    // Assess
+    expect(name).toBe('migration-20250301-101507-nightly-7');
+    expect(snapshotObjectName('source', stampedAt)).toBe('bigmemory_20250301-101507.sql.gz');
   });
 });
 
