@@ -92,6 +92,8 @@ const EVERY_FLAG = [
   '500000',
   '--embedding-rpm',
   '2000',
+  '--embedding-api',
+  'batch',
   '--keep-deleted',
   '--search-users',
   '50',
