@@ -67,6 +67,11 @@ export const MigrationInputSchema = z
     embeddingApi: z.enum(['sync', 'batch']).default('sync'),
     /** Batch mode: seconds the state machine waits between two looks at the batches (default 300). */
     embeddingBatchPollSeconds: z.number().int().min(1).max(86_400).optional(),
+    /**
+     * The account's Batch API queue limit for the model (tokens enqueued at once). Batches beyond it
+     * wait for earlier ones to finish. Default: OpenAI's usage tier 1, 3,000,000.
+     */
+    embeddingBatchQueueTokens: z.number().int().positive().optional(),
     /** For the cost estimate; defaults are known for OpenAI's embedding models. */
     embeddingPricePerMillionTokens: z.number().nonnegative().optional(),
     /**
@@ -184,6 +189,9 @@ export function runLayout(runId: string) {
     centroids: `${prefix}plan/centroids.json`,
     /** Batch API mode: the run's batches, their ranges and files. */
     embeddingBatches: `${prefix}plan/embedding-batches.json`,
+    /** A Batch API request file waiting for room in the queue. */
+    embeddingBatchFile: (firstRange: number, lastRange: number) =>
+      `${prefix}plan/embedding-batches/${pad(firstRange)}-${pad(lastRange)}.jsonl`,
     userMapping: `${prefix}users/mapping.json`,
     usersSummary: `${prefix}users/summary.json`,
     batchesPrefix: `${prefix}batches/`,

@@ -16,19 +16,28 @@ export const BATCH_METADATA_MIGRATION = 'bigmemory-to-federated-memory';
 
 /** A batch as the run records it (`plan/embedding-batches.json`): small, and no secret in it. */
 export interface EmbeddingBatchRecord {
-  batchId: string;
+  /** Null while the file waits for room in the queue. */
+  batchId: string | null;
   /** Plan's key ranges whose memories the batch holds (first and last index). */
   firstRange: number;
   lastRange: number;
   inputs: number;
   tokens: number;
-  status: Batch['status'];
+  /** The API's status, or `waiting`: not yet submitted, for the queue limit. */
+  status: Batch['status'] | 'waiting';
+  /** Where the request file waits in the run store until it is submitted. */
+  fileKey?: string;
   outputFileId: string | null;
   errorFileId: string | null;
 }
 
 /** A batch in one of these states changes no more: its files are what there will be. */
-const FINAL_STATUSES: ReadonlySet<Batch['status']> = new Set(['completed', 'failed', 'expired', 'cancelled']);
+const FINAL_STATUSES: ReadonlySet<EmbeddingBatchRecord['status']> = new Set([
+  'completed',
+  'failed',
+  'expired',
+  'cancelled',
+]);
 
 export function batchIsFinal(record: Pick<EmbeddingBatchRecord, 'status'>): boolean {
   return FINAL_STATUSES.has(record.status);
@@ -59,7 +68,10 @@ export async function findRunBatches(openai: OpenAI, runId: string): Promise<Map
   return found;
 }
 
-export function existingBatchFor(found: Map<string, Batch>, file: BatchRequestFile): Batch | undefined {
+export function existingBatchFor(
+  found: Map<string, Batch>,
+  file: Pick<BatchRequestFile, 'firstRange' | 'lastRange'>,
+): Batch | undefined {
   return found.get(rangeKey(file.firstRange, file.lastRange));
 }
 
@@ -85,6 +97,21 @@ export async function submitBatchFile(openai: OpenAI, runId: string, file: Batch
   );
 }
 
+/** A request file kept in the run store until the queue has room for it. */
+export function waitingRecord(file: BatchRequestFile, fileKey: string): EmbeddingBatchRecord {
+  return {
+    batchId: null,
+    firstRange: file.firstRange,
+    lastRange: file.lastRange,
+    inputs: file.inputs,
+    tokens: file.tokens,
+    status: 'waiting',
+    fileKey,
+    outputFileId: null,
+    errorFileId: null,
+  };
+}
+
 export function recordOf(
   batch: Batch,
   file: Pick<BatchRequestFile, 'firstRange' | 'lastRange' | 'inputs' | 'tokens'>,
@@ -106,8 +133,9 @@ export async function refreshBatch(
   openai: OpenAI,
   record: EmbeddingBatchRecord,
 ): Promise<EmbeddingBatchRecord> {
-  if (batchIsFinal(record)) return record;
-  const batch = await call('look at a batch', () => openai.batches.retrieve(record.batchId));
+  const { batchId } = record;
+  if (batchIsFinal(record) || batchId === null) return record;
+  const batch = await call('look at a batch', () => openai.batches.retrieve(batchId));
   return {
     ...record,
     status: batch.status,

@@ -20,15 +20,17 @@ function cachedOutput(
   record: EmbeddingBatchRecord,
   dimensions: number | undefined,
 ): Promise<BatchOutput> {
-  let output = outputs.get(record.batchId);
+  // Keyed by the output file: a batch that has one is final, its files never change.
+  const key = record.outputFileId ?? '';
+  let output = outputs.get(key);
   if (output) {
-    outputs.delete(record.batchId);
+    outputs.delete(key);
   } else {
     output = downloadBatchOutput(openai, record, { dimensions });
     // A failed download is not kept: the next batch (or the retried one) downloads again.
-    output.catch(() => outputs.delete(record.batchId));
+    output.catch(() => outputs.delete(key));
   }
-  outputs.set(record.batchId, output);
+  outputs.set(key, output);
   while (outputs.size > CACHED_OUTPUTS) outputs.delete(outputs.keys().next().value as string);
   return output;
 }

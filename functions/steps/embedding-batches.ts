@@ -1,3 +1,4 @@
+import type OpenAI from 'openai';
 import { validateEmbedding } from '../core/embedding.js';
 import { runLayout } from '../core/run-options.js';
 import { type KeyRange, readSourceRange } from '../db/source-reader.js';
@@ -10,6 +11,7 @@ import {
   recordOf,
   refreshBatch,
   submitBatchFile,
+  waitingRecord,
 } from '../embed/batch-api.js';
 import {
   BATCH_FILE_LIMITS,
@@ -17,6 +19,7 @@ import {
   type BatchFileLimits,
   type BatchRequestFile,
 } from '../embed/batch-files.js';
+import { TIER_1_BATCH_QUEUE_TOKENS } from '../embed/models.js';
 import { classifyDatabaseFailure, PreflightError } from '../errors.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { getJson, putJson } from '../store/run-store.js';
@@ -70,9 +73,12 @@ export async function embeddingBatches(
   const openai = embeddingBatchClient(apiKey, runtime.openAiBaseUrl?.());
   const key = runLayout(run.runId).embeddingBatches;
 
+  const queueLimit = run.embeddingBatchQueueTokens ?? TIER_1_BATCH_QUEUE_TOKENS;
+
   if (event.pending) {
     const manifest = await getJson<EmbeddingBatchManifest>(runtime.store, key);
     const batches = await Promise.all(manifest.batches.map((b) => refreshBatch(openai, b)));
+    await submitWaiting(runtime, openai, run.runId, batches, queueLimit);
     await putJson(runtime.store, key, { batches } satisfies EmbeddingBatchManifest);
     return { ...summaryOf(batches), reused: event.pending.reused };
   }
@@ -82,11 +88,18 @@ export async function embeddingBatches(
   const found = await findRunBatches(openai, run.runId);
   const batches: EmbeddingBatchRecord[] = [];
   let reused = 0;
-  const submit = async (file: BatchRequestFile | undefined) => {
+  // Each file goes to the run store first: the queue limit may hold it back for hours.
+  const keep = async (file: BatchRequestFile | undefined) => {
     if (!file) return;
     const existing = existingBatchFor(found, file);
-    if (existing) reused += 1;
-    batches.push(recordOf(existing ?? (await submitBatchFile(openai, run.runId, file)), file));
+    if (existing) {
+      reused += 1;
+      batches.push(recordOf(existing, file));
+      return;
+    }
+    const fileKey = runLayout(run.runId).embeddingBatchFile(file.firstRange, file.lastRange);
+    await runtime.store.put(fileKey, Buffer.from(file.body), 'application/jsonl');
+    batches.push(waitingRecord(file, fileKey));
   };
   const builder = new BatchFileBuilder({
     model: run.embeddingModel,
@@ -94,14 +107,48 @@ export async function embeddingBatches(
     limits: { ...BATCH_FILE_LIMITS, ...fileLimitsFrom(env) },
   });
   for (const range of ranges) {
-    for (const input of await memoriesToEmbed(runtime, run, range)) await submit(builder.add(input));
+    for (const input of await memoriesToEmbed(runtime, run, range)) await keep(builder.add(input));
   }
-  await submit(builder.finish());
+  await keep(builder.finish());
+  await submitWaiting(runtime, openai, run.runId, batches, queueLimit, found);
   await putJson(runtime.store, key, { batches } satisfies EmbeddingBatchManifest);
   return { ...summaryOf(batches), reused };
 }
 
+/**
+ * Submits waiting files, in order, while the tokens of the batches in progress stay within the
+ * queue limit (one file at a time when a single file passes it: the API then fails that batch, and
+ * MigrateBatch embeds its memories synchronously). A file whose batch already exists — a step that
+ * failed after creating it — takes that batch instead of a second one.
+ */
+async function submitWaiting(
+  runtime: MigrationRuntime,
+  openai: OpenAI,
+  runId: string,
+  batches: EmbeddingBatchRecord[],
+  queueLimit: number,
+  known?: Awaited<ReturnType<typeof findRunBatches>>,
+): Promise<void> {
+  if (!batches.some((b) => b.status === 'waiting')) return;
+  const found = known ?? (await findRunBatches(openai, runId));
+  let queued = batches.reduce((n, b) => n + (b.batchId !== null && !batchIsFinal(b) ? b.tokens : 0), 0);
+  for (const [index, record] of batches.entries()) {
+    if (record.status !== 'waiting' || record.fileKey === undefined) continue;
+    const existing = existingBatchFor(found, record);
+    if (existing) {
+      batches[index] = recordOf(existing, record);
+      if (!batchIsFinal(batches[index])) queued += record.tokens;
+      continue;
+    }
+    if (queued > 0 && queued + record.tokens > queueLimit) break;
+    const body = (await runtime.store.get(record.fileKey)).toString('utf8');
+    batches[index] = recordOf(await submitBatchFile(openai, runId, { ...record, body }), record);
+    queued += record.tokens;
+  }
+}
+
 function summaryOf(batches: EmbeddingBatchRecord[]): EmbeddingBatchesResult {
+  // A waiting file is not final either: the loop goes on until it has been submitted and is done.
   const pending = batches.some((b) => !batchIsFinal(b));
   const statuses: Record<string, number> = {};
   if (!pending) for (const b of batches) statuses[b.status] = (statuses[b.status] ?? 0) + 1;

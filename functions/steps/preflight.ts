@@ -21,6 +21,7 @@ import {
   defaultEmbeddingRateLimits,
   dimensionsForTarget,
   modelFor,
+  TIER_1_BATCH_QUEUE_TOKENS,
 } from '../embed/models.js';
 import { InvalidInputError, PreflightError } from '../errors.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
@@ -227,6 +228,7 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     embeddingRpm: input.embeddingRpm ?? defaultEmbeddingRateLimits(input.embeddingModel).requestsPerMinute,
     embeddingApi: input.embeddingApi,
     embeddingBatchPollSeconds: input.embeddingBatchPollSeconds ?? DEFAULT_EMBEDDING_BATCH_POLL_SECONDS,
+    embeddingBatchQueueTokens: input.embeddingBatchQueueTokens ?? TIER_1_BATCH_QUEUE_TOKENS,
     hasUserMap: Boolean(input.userMapS3Uri),
     hasRules: Boolean(input.rules),
     search: {

@@ -39,6 +39,8 @@ export interface RunContext {
   embeddingApi?: 'sync' | 'batch';
   /** The Wait between two looks at the Batch API's batches (the state machine reads it). */
   embeddingBatchPollSeconds?: number;
+  /** The Batch API's queue limit: tokens of batches in progress at once (Preflight fills in tier 1's). */
+  embeddingBatchQueueTokens?: number;
   /** Preflight sets it from the input (`snapshotModeOf`); absent means the default for the run kind. */
   snapshot?: SnapshotMode;
   rds?: RdsSnapshotInput;

@@ -5,11 +5,13 @@ import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.j
 import type { MigrationReport } from '../../functions/core/report/model.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import { readBatchOutput } from '../../functions/embed/batch-files.js';
+import { truncateToTokens } from '../../functions/embed/token-estimate.js';
 import type { EmbeddingBatchManifest } from '../../functions/steps/embedding-batches.js';
 import { getJson, putJson, S3RunStore } from '../../functions/store/run-store.js';
 import { runLocalMigration, type StoreChoice } from '../../scripts/cli/local-migration.js';
 import { generateBigMemory } from '../generator/bigmemory-generator.js';
 import { freshDatabases } from '../harness/databases.js';
+import { estimateTokens } from '../harness/embedding-vectors.js';
 import { type EmbeddingsServer, startEmbeddingsServer } from '../harness/embeddings-server.js';
 import { createBucket, makeS3Client } from '../harness/s3.js';
 import { services } from '../harness/services.js';
@@ -20,6 +22,19 @@ const API_KEY = 'sk-batch-e2e-5d1f0c9a7b3e';
 // others fails, so both kinds of leftover go through the synchronous path.
 const FILE_MAX_INPUTS = 150;
 const INPUT = { batchSize: 100, createUsers: true, embeddingApi: 'batch', embeddingBatchPollSeconds: 1 };
+
+/** The memories' tokens as the run counts them (tiktoken) and as the harness server does. */
+async function sourceTokens(sourceUrl: string): Promise<{ ours: number; server: number }> {
+  const { rows } = await withClient(sourceUrl, (c) =>
+    c.query<{ content: string }>(
+      "SELECT content FROM memories WHERE is_deleted IS NOT TRUE AND coalesce(trim(content), '') <> ''",
+    ),
+  );
+  return {
+    ours: rows.reduce((n, r) => n + truncateToTokens(r.content, 8192).tokens, 0),
+    server: rows.reduce((n, r) => n + estimateTokens(r.content), 0),
+  };
+}
 
 /** pgvector's binary form (vector_send): int16 dimensions, int16 unused, big-endian float4 values. */
 function vectorSend(vector: Float32Array): Buffer {
@@ -49,6 +64,8 @@ describe('End to end: embeddings through the Batch API, run locally', () => {
   let sourceUrl: string;
   let targetUrl: string;
   let storeChoice: StoreChoice;
+  let input: Record<string, unknown>;
+  let tokens: { ours: number; server: number };
   const savedEnv = { ...process.env };
 
   const run = (input: Record<string, unknown>, executionName: string) =>
@@ -75,6 +92,11 @@ describe('End to end: embeddings through the Batch API, run locally', () => {
     const s3 = makeS3Client(services().s3Endpoint);
     const bucket = await createBucket(s3);
     storeChoice = { store: new S3RunStore(s3, bucket), bucket, s3 };
+    // A queue of about half the run's tokens: the four batches must go in waves, and the server
+    // fails any batch that would take its queue past two thirds of them.
+    tokens = await sourceTokens(sourceUrl);
+    input = { ...INPUT, embeddingBatchQueueTokens: Math.ceil(tokens.ours * 0.55) };
+    server.configure({ batchQueueTokens: Math.ceil(tokens.server * 0.7) });
   }, 120_000);
 
   afterAll(async () => {
@@ -87,7 +109,7 @@ describe('End to end: embeddings through the Batch API, run locally', () => {
 
   it('stores the vectors the batch output files hold, bit for bit, and embeds the failed and expired inputs synchronously', async () => {
     // Act
-    const result = await run(INPUT, 'batch-run');
+    const result = await run(input, 'batch-run');
 
     // Assess: the run went through the wait loop to the end
     expect(result.status, result.cause).toBe('SUCCEEDED');
@@ -97,7 +119,9 @@ describe('End to end: embeddings through the Batch API, run locally', () => {
       runLayout('batch-run').embeddingBatches,
     );
     expect(manifest.batches.map((b) => b.status)).toEqual(['completed', 'completed', 'expired', 'completed']);
-    expect(stats.batchApi).toMatchObject({ filesUploaded: 4, batchesCreated: 4 });
+    expect(stats.batchApi).toMatchObject({ filesUploaded: 4, batchesCreated: 4, batchesRefused: 0 });
+    // In waves: never all the run's tokens in the queue at once
+    expect(stats.batchApi.peakQueuedTokens).toBeLessThan(tokens.server * 0.7);
     expect(manifest.batches.reduce((n, b) => n + b.inputs, 0)).toBe(
       stats.batchApi.batchInputs + stats.batchApi.batchFailedInputs,
     );
@@ -136,7 +160,7 @@ describe('End to end: embeddings through the Batch API, run locally', () => {
     await putJson(storeChoice.store, key, { batches: [] } satisfies EmbeddingBatchManifest);
 
     // Act
-    const result = await run(INPUT, 'batch-run');
+    const result = await run(input, 'batch-run');
 
     // Assess
     expect(result.status, result.cause).toBe('SUCCEEDED');

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { estimateTokens } from './embedding-vectors.js';
 
 /**
  * The harness's Files and Batch APIs, as OpenAI documents them for `/v1/embeddings` batches:
@@ -13,6 +14,8 @@ export interface BatchApiKnobs {
   batchCompletionMs: number;
   batchFailEvery: number;
   batchExpireEvery: number;
+  /** Tokens of batches in progress at once (the account's queue limit); a batch past it fails. Null: none. */
+  batchQueueTokens: number | null;
 }
 
 export interface BatchApiStats {
@@ -21,6 +24,9 @@ export interface BatchApiStats {
   /** Lines of completed batches answered with a vector, and lines failed or expired. */
   batchInputs: number;
   batchFailedInputs: number;
+  /** Batches failed at creation for the queue limit, and the most tokens ever in progress at once. */
+  batchesRefused: number;
+  peakQueuedTokens: number;
 }
 
 interface StoredFile {
@@ -39,7 +45,8 @@ interface StoredBatch {
   endpoint: string;
   input_file_id: string;
   completion_window: string;
-  status: 'in_progress' | 'completed' | 'expired';
+  status: 'in_progress' | 'completed' | 'expired' | 'failed';
+  errors: { object: 'list'; data: { code: string; message: string }[] } | null;
   output_file_id: string | null;
   error_file_id: string | null;
   created_at: number;
@@ -48,6 +55,8 @@ interface StoredBatch {
   /** Creation order: every `expireEvery`-th expires. */
   ordinal: number;
   readyAt: number;
+  /** The harness's estimate of the batch's tokens, counted against the queue limit. */
+  tokens: number;
 }
 
 /** How the embeddings endpoint answers one request body (status and JSON body). */
@@ -168,9 +177,24 @@ export class HarnessBatchApi {
       request_counts: { total: 0, completed: 0, failed: 0 },
       ordinal: this.#batches.length + 1,
       readyAt: now + this.knobs().batchCompletionMs,
+      tokens: requestTokens(input.content),
+      errors: null,
     };
+    for (const other of this.#batches) this.#settle(other);
+    const queued = this.#batches.reduce((n, b) => n + (b.status === 'in_progress' ? b.tokens : 0), 0);
+    const limit = this.knobs().batchQueueTokens;
     this.#batches.push(batch);
     this.stats.batchesCreated += 1;
+    if (limit !== null && queued + batch.tokens > limit) {
+      batch.status = 'failed';
+      batch.errors = {
+        object: 'list',
+        data: [{ code: 'token_limit_exceeded', message: `Enqueued token limit reached (${limit})` }],
+      };
+      this.stats.batchesRefused += 1;
+    } else {
+      this.stats.peakQueuedTokens = Math.max(this.stats.peakQueuedTokens, queued + batch.tokens);
+    }
     send(response, 200, view(batch));
   }
 
@@ -248,8 +272,26 @@ export class HarnessBatchApi {
   }
 }
 
+function requestTokens(content: Buffer): number {
+  let tokens = 0;
+  for (const line of content.toString('utf8').split('\n')) {
+    if (line.trim() === '') continue;
+    const input = (JSON.parse(line) as { body?: { input?: unknown } }).body?.input;
+    for (const text of Array.isArray(input) ? input : [input])
+      if (typeof text === 'string') tokens += estimateTokens(text);
+  }
+  return tokens;
+}
+
 function zeroBatchStats(): BatchApiStats {
-  return { filesUploaded: 0, batchesCreated: 0, batchInputs: 0, batchFailedInputs: 0 };
+  return {
+    filesUploaded: 0,
+    batchesCreated: 0,
+    batchInputs: 0,
+    batchFailedInputs: 0,
+    batchesRefused: 0,
+    peakQueuedTokens: 0,
+  };
 }
 
 function withoutContent({ content: _content, ...file }: StoredFile) {

@@ -42,6 +42,8 @@ const knobsSchema = z
     batchFailEvery: z.number().int().min(0),
     /** Batch API: every n-th batch created expires, all its lines in the error file (0: none). */
     batchExpireEvery: z.number().int().min(0),
+    /** Batch API: tokens of batches in progress at once; a batch created past it fails. Null: no limit. */
+    batchQueueTokens: z.number().positive().nullable(),
   })
   .strict();
 
@@ -95,6 +97,7 @@ const DEFAULT_KNOBS: EmbeddingsKnobs = {
   batchCompletionMs: 0,
   batchFailEvery: 0,
   batchExpireEvery: 0,
+  batchQueueTokens: null,
 };
 
 const zeroStats = (): EmbeddingsStats => ({
@@ -109,7 +112,14 @@ const zeroStats = (): EmbeddingsStats => ({
   chatMemories: 0,
   chatMalformed: 0,
   servedRateLimited: 0,
-  batchApi: { filesUploaded: 0, batchesCreated: 0, batchInputs: 0, batchFailedInputs: 0 },
+  batchApi: {
+    filesUploaded: 0,
+    batchesCreated: 0,
+    batchInputs: 0,
+    batchFailedInputs: 0,
+    batchesRefused: 0,
+    peakQueuedTokens: 0,
+  },
 });
 
 /** A memory whose text holds this gets its whole chat batch a malformed (non-JSON) answer. */

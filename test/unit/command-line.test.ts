@@ -94,6 +94,8 @@ const EVERY_FLAG = [
   '2000',
   '--embedding-api',
   'batch',
+  '--embedding-batch-queue',
+  '4000000000',
   '--keep-deleted',
   '--search-users',
   '50',

@@ -69,6 +69,9 @@ export function migrateFlags(input: Record<string, unknown>, options: CommandOpt
   if (typeof input.embeddingTpm === 'number') add('--embedding-tpm', input.embeddingTpm);
   if (typeof input.embeddingRpm === 'number') add('--embedding-rpm', input.embeddingRpm);
   if (input.embeddingApi === 'batch') add('--embedding-api', 'batch');
+  if (typeof input.embeddingBatchQueueTokens === 'number') {
+    add('--embedding-batch-queue', input.embeddingBatchQueueTokens);
+  }
   if (input.keepDeleted === true) add('--keep-deleted');
   if (typeof input.searchUsers === 'number' && input.searchUsers !== DEFAULT_SEARCH_USERS) {
     add('--search-users', input.searchUsers);
