@@ -194,7 +194,11 @@ export function executionInput(
     input.embeddingApi = flags['embedding-api'];
   }
   if (flags['embedding-batch-queue'] !== undefined) {
-    input.embeddingBatchQueueTokens = positiveInteger(flags['embedding-batch-queue'], '--embedding-batch-queue', 0);
+    input.embeddingBatchQueueTokens = positiveInteger(
+      flags['embedding-batch-queue'],
+      '--embedding-batch-queue',
+      0,
+    );
   }
   if (flags['embedding-price'] !== undefined) {
     input.embeddingPricePerMillionTokens = usdPrice(flags['embedding-price']);

@@ -107,6 +107,42 @@ describe('End to end: embeddings through the Batch API, run locally', () => {
     await server?.close();
   });
 
+  it('a dry run sends nothing and prices both APIs: the Batch API at half, in waves of the queue limit', async () => {
+    // Act
+    const result = await run({ ...input, dryRun: true }, 'batch-dry-run');
+
+    // Assess
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    const stats = server.stats();
+    expect(stats.requests).toBe(0);
+    expect(stats.batchApi).toMatchObject({ filesUploaded: 0, batchesCreated: 0 });
+    const layout = runLayout('batch-dry-run');
+    const report = await getJson<MigrationReport>(storeChoice.store, layout.report.json);
+    const e = report.embeddings;
+    expect(e?.api).toBe('batch');
+    expect(e?.estimatedCostUsd).toBeGreaterThan(0);
+    expect(e?.apiModes).toEqual({
+      tokens: e?.estimatedTokens,
+      sync: {
+        costUsd: e?.estimatedCostUsd,
+        tokensPerMinute: 1_000_000,
+        minutes: (e?.estimatedTokens ?? 0) / 1_000_000,
+      },
+      batch: {
+        costUsd: (e?.estimatedCostUsd ?? 0) / 2,
+        queueTokens: input.embeddingBatchQueueTokens,
+        waves: 2,
+        hoursAtMost: 48,
+      },
+    });
+    const markdown = (await storeChoice.store.get(layout.report.markdown)).toString();
+    expect(markdown).toMatch(
+      /Sync vs Batch API \| sync: \$[\d.]+, at least .* Batch API \(this run\): \$[\d.]+, 2 waves/,
+    );
+    expect((await storeChoice.store.get(layout.report.html)).toString()).toContain('Sync vs Batch API');
+    expect(report.commands?.rerun).toContain('--embedding-api batch');
+  }, 240_000);
+
   it('stores the vectors the batch output files hold, bit for bit, and embeds the failed and expired inputs synchronously', async () => {
     // Act
     const result = await run(input, 'batch-run');
