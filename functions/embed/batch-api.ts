@@ -1,7 +1,10 @@
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import OpenAI, { APIError, toFile } from 'openai';
 import type { Batch } from 'openai/resources/batches';
 import { EmbeddingUnavailableError, InvalidInputError } from '../errors.js';
-import { type BatchOutput, type BatchRequestFile, readBatchOutput } from './batch-files.js';
+import { type BatchOutput, BatchOutputReader, type BatchRequestFile } from './batch-files.js';
 
 /**
  * OpenAI's Batch API for the run's embeddings: request files uploaded through the Files API,
@@ -144,18 +147,28 @@ export async function refreshBatch(
   };
 }
 
-/** A final batch's vectors and failed inputs; a batch without an output file has none. */
+/** A final batch's vectors and failed inputs, its files read line by line as they download. */
 export async function downloadBatchOutput(
   openai: OpenAI,
   record: EmbeddingBatchRecord,
   expected: { dimensions: number | undefined },
 ): Promise<BatchOutput> {
-  const text = async (fileId: string | null) =>
-    fileId === null
-      ? ''
-      : call('download a batch file', async () => (await openai.files.content(fileId)).text());
-  const [output, errors] = await Promise.all([text(record.outputFileId), text(record.errorFileId)]);
-  return readBatchOutput(output, errors, expected);
+  const reader = new BatchOutputReader(expected);
+  const read = async (fileId: string | null, take: (line: string) => void) => {
+    if (fileId === null) return;
+    await call('download a batch file', async () => {
+      const body = (await openai.files.content(fileId)).body;
+      if (!body) return;
+      const lines = createInterface({
+        input: Readable.fromWeb(body as NodeReadableStream),
+        crlfDelay: Infinity,
+      });
+      for await (const line of lines) take(line);
+    });
+  };
+  await read(record.outputFileId, (line) => reader.outputLine(line));
+  await read(record.errorFileId, (line) => reader.errorLine(line));
+  return reader.result();
 }
 
 // What the API refused is the run's configuration (key, model, endpoint): named so; anything else

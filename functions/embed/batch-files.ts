@@ -123,49 +123,68 @@ export interface BatchOutput {
 }
 
 /**
- * Reads an output file (and the error file's failed custom_ids): every line answered 200 with one
- * vector of the expected length gives that vector, bit for bit as the file holds it; any other
- * line is a failed input.
+ * Reads an output file line by line (and the error file's failed custom_ids): every line answered
+ * 200 with one vector of the expected length gives that vector, bit for bit as the file holds it;
+ * any other line is a failed input. Line by line, so a file of 50,000 vectors is never one string.
  */
+export class BatchOutputReader {
+  readonly #expected: { dimensions: number | undefined };
+  readonly #output: BatchOutput = { vectors: new Map(), tokens: 0, failed: new Set() };
+
+  constructor(expected: { dimensions: number | undefined }) {
+    this.#expected = expected;
+  }
+
+  outputLine(raw: string): void {
+    const line = jsonLine(raw);
+    const customId = typeof line?.custom_id === 'string' ? line.custom_id : undefined;
+    if (customId === undefined) return;
+    const response = line?.response as { status_code?: unknown; body?: unknown } | null | undefined;
+    const decoded =
+      response?.status_code === 200
+        ? decodeEmbeddingResponse(response.body, { inputs: 1, dimensions: this.#expected.dimensions })
+        : undefined;
+    if (decoded?.ok) {
+      this.#output.vectors.set(customId, decoded.vectors[0] as Float32Array);
+      this.#output.failed.delete(customId);
+      const usage = (response?.body as { usage?: { prompt_tokens?: unknown } } | undefined)?.usage
+        ?.prompt_tokens;
+      if (typeof usage === 'number') this.#output.tokens += usage;
+    } else {
+      this.#output.failed.add(customId);
+    }
+  }
+
+  errorLine(raw: string): void {
+    const customId = jsonLine(raw)?.custom_id;
+    if (typeof customId === 'string' && !this.#output.vectors.has(customId))
+      this.#output.failed.add(customId);
+  }
+
+  result(): BatchOutput {
+    return this.#output;
+  }
+}
+
+/** Both files at once, as strings (tests and small files). */
 export function readBatchOutput(
   output: string,
   errors: string,
   expected: { dimensions: number | undefined },
 ): BatchOutput {
-  const vectors = new Map<string, Float32Array>();
-  const failed = new Set<string>();
-  let tokens = 0;
-  for (const line of jsonLines(output)) {
-    const customId = typeof line.custom_id === 'string' ? line.custom_id : undefined;
-    if (customId === undefined) continue;
-    const response = line.response as { status_code?: unknown; body?: unknown } | null | undefined;
-    const decoded =
-      response?.status_code === 200
-        ? decodeEmbeddingResponse(response.body, { inputs: 1, dimensions: expected.dimensions })
-        : undefined;
-    if (decoded?.ok) {
-      vectors.set(customId, decoded.vectors[0] as Float32Array);
-      const usage = (response?.body as { usage?: { prompt_tokens?: unknown } } | undefined)?.usage
-        ?.prompt_tokens;
-      if (typeof usage === 'number') tokens += usage;
-    } else {
-      failed.add(customId);
-    }
-  }
-  for (const line of jsonLines(errors)) {
-    if (typeof line.custom_id === 'string' && !vectors.has(line.custom_id)) failed.add(line.custom_id);
-  }
-  return { vectors, tokens, failed };
+  const reader = new BatchOutputReader(expected);
+  for (const line of output.split('\n')) reader.outputLine(line);
+  for (const line of errors.split('\n')) reader.errorLine(line);
+  return reader.result();
 }
 
-function* jsonLines(text: string): Generator<Record<string, unknown>> {
-  for (const raw of text.split('\n')) {
-    if (raw.trim() === '') continue;
-    try {
-      const parsed = JSON.parse(raw) as unknown;
-      if (parsed && typeof parsed === 'object') yield parsed as Record<string, unknown>;
-    } catch {
-      // A line the file holds broken is an input without a vector: the synchronous path embeds it.
-    }
+// A line the file holds broken is an input without a vector: the synchronous path embeds it.
+function jsonLine(raw: string): Record<string, unknown> | undefined {
+  if (raw.trim() === '') return undefined;
+  try {
+    const parsed = JSON.parse(raw) as unknown;
+    return parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
 }

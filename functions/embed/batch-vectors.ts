@@ -10,9 +10,10 @@ export interface SyncEmbedder {
   ): Promise<{ vectors: ReadonlyMap<string, Float32Array>; truncatedIds: readonly string[] }>;
 }
 
-// Output files held per container: a worker's next range is usually in the same file as its last,
-// and a file of 50,000 1536-d vectors takes about 300 MB, so only the two latest are kept.
-const CACHED_OUTPUTS = 2;
+// Output files held per container: the Map hands out ranges in key order, so a worker's next range
+// is usually in the same file as its last; a file of 50,000 1536-d vectors takes about 300 MB, so
+// only the latest is kept.
+const CACHED_OUTPUTS = 1;
 const outputs = new Map<string, Promise<BatchOutput>>();
 
 function cachedOutput(
