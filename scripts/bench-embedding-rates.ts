@@ -105,7 +105,7 @@ export async function runRateBench(options: RateBenchOptions, paced: boolean): P
   await Promise.all(Array.from({ length: workers }, worker));
   const seconds = (performance.now() - started) / 1000;
   const after = await embeddingsServerStats(baseURL);
-  const served = (key: keyof EmbeddingsStats) => after[key] - before[key];
+  const served = (key: Exclude<keyof EmbeddingsStats, 'batchApi'>) => after[key] - before[key];
   return {
     label: paced ? 'paced' : 'unpaced (today)',
     seconds,

@@ -29,6 +29,10 @@ Migrates BigMemory into Federated Memory by running the project's state machine 
   --embedding-tpm <n>          the API key's tokens per minute, shared by all batches in flight
                                (default: OpenAI usage tier 1, 1000000)
   --embedding-rpm <n>          the API key's requests per minute, shared likewise (default: tier 1, 3000)
+  --embedding-api <api>        sync (default: embed inside each batch) or batch (OpenAI's Batch API after
+                               Plan: half the price, finished within 24 hours; see the README)
+  --embedding-batch-queue <n>  the account's Batch API queue limit in tokens; batches beyond it wait
+                               for earlier ones (default: OpenAI usage tier 1, 3000000)
   --snapshot <mode>            logical (gzipped SQL of both databases, the default for real runs), rds,
                                both, or none (the default for dry runs)
   --embedding-price <usd>      US dollars per 1M tokens, for the cost estimate (default: known for
@@ -93,6 +97,8 @@ export function migrationFlags() {
     'embedding-dimensions': { type: 'string' },
     'embedding-tpm': { type: 'string' },
     'embedding-rpm': { type: 'string' },
+    'embedding-api': { type: 'string' },
+    'embedding-batch-queue': { type: 'string' },
     'embedding-price': { type: 'string' },
     snapshot: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
@@ -181,6 +187,19 @@ export function executionInput(
   }
   if (flags['embedding-rpm'] !== undefined) {
     input.embeddingRpm = positiveInteger(flags['embedding-rpm'], '--embedding-rpm', 0);
+  }
+  if (flags['embedding-api'] !== undefined) {
+    if (!['sync', 'batch'].includes(flags['embedding-api'])) {
+      throw new UsageError(`--embedding-api takes sync or batch, got "${flags['embedding-api']}"`);
+    }
+    input.embeddingApi = flags['embedding-api'];
+  }
+  if (flags['embedding-batch-queue'] !== undefined) {
+    input.embeddingBatchQueueTokens = positiveInteger(
+      flags['embedding-batch-queue'],
+      '--embedding-batch-queue',
+      0,
+    );
   }
   if (flags['embedding-price'] !== undefined) {
     input.embeddingPricePerMillionTokens = usdPrice(flags['embedding-price']);

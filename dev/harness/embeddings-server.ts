@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
+import { type BatchApiStats, HarnessBatchApi } from './batch-api.js';
 import {
   DEFAULT_EMBEDDING_DIMENSIONS,
   embeddingFor,
@@ -35,6 +36,14 @@ const knobsSchema = z
     keysStartSpent: z.boolean(),
     /** Added to `latencyMs` for every 1,000 prompt tokens of a request the server answers. */
     latencyMsPerThousandTokens: z.number().min(0),
+    /** Batch API: a batch completes this long after it was created. */
+    batchCompletionMs: z.number().min(0),
+    /** Batch API: every n-th line of a batch goes to its error file instead of its output (0: none). */
+    batchFailEvery: z.number().int().min(0),
+    /** Batch API: every n-th batch created expires, all its lines in the error file (0: none). */
+    batchExpireEvery: z.number().int().min(0),
+    /** Batch API: tokens of batches in progress at once; a batch created past it fails. Null: no limit. */
+    batchQueueTokens: z.number().positive().nullable(),
   })
   .strict();
 
@@ -59,6 +68,8 @@ export interface EmbeddingsStats {
   chatMalformed: number;
   /** 429s because a key passed its tokens or requests per minute (not the failNext429 ones). */
   servedRateLimited: number;
+  /** The Files and Batch APIs' counters (batch-api.ts). */
+  batchApi: BatchApiStats;
 }
 
 export interface EmbeddingsServer {
@@ -83,6 +94,10 @@ const DEFAULT_KNOBS: EmbeddingsKnobs = {
   rateLimitsStartEmpty: false,
   keysStartSpent: false,
   latencyMsPerThousandTokens: 0,
+  batchCompletionMs: 0,
+  batchFailEvery: 0,
+  batchExpireEvery: 0,
+  batchQueueTokens: null,
 };
 
 const zeroStats = (): EmbeddingsStats => ({
@@ -97,6 +112,14 @@ const zeroStats = (): EmbeddingsStats => ({
   chatMemories: 0,
   chatMalformed: 0,
   servedRateLimited: 0,
+  batchApi: {
+    filesUploaded: 0,
+    batchesCreated: 0,
+    batchInputs: 0,
+    batchFailedInputs: 0,
+    batchesRefused: 0,
+    peakQueuedTokens: 0,
+  },
 });
 
 /** A memory whose text holds this gets its whole chat batch a malformed (non-JSON) answer. */
@@ -174,6 +197,22 @@ export async function startEmbeddingsServer(
   let knobs = { ...initialKnobs };
   let stats = zeroStats();
   let limiter = new RateLimiter(knobs);
+  // A batch's lines are answered as the embeddings endpoint answers them, without its rate limits
+  // (the Batch API has its own queue limit instead).
+  const batchApi = new HarnessBatchApi(
+    () => knobs,
+    (body) => {
+      try {
+        return { status: 200, body: embed(parseEmbeddingRequest(body)) };
+      } catch (error) {
+        if (!(error instanceof InvalidRequest)) throw error;
+        return {
+          status: 400,
+          body: { error: { message: error.message, type: 'invalid_request_error', param: error.param } },
+        };
+      }
+    },
+  );
 
   const configure = (changes: Partial<EmbeddingsKnobs>): void => {
     const parsed = knobsSchema.partial().parse(changes);
@@ -190,7 +229,10 @@ export async function startEmbeddingsServer(
     knobs = { ...initialKnobs };
     stats = zeroStats();
     limiter = new RateLimiter(knobs);
+    batchApi.reset();
   };
+
+  const statsNow = (): EmbeddingsStats => ({ ...stats, batchApi: { ...batchApi.stats } });
 
   const chat = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     stats.chatRequests += 1;
@@ -307,7 +349,8 @@ export async function startEmbeddingsServer(
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     const route = `${request.method} ${path.replace(/\/+$/, '')}`;
     const handled =
-      route === 'POST /v1/embeddings'
+      batchApi.route(request, response, request.method ?? 'GET', path.replace(/\/+$/, '')) ??
+      (route === 'POST /v1/embeddings'
         ? embeddings(request, response)
         : route === 'POST /v1/chat/completions'
           ? chat(request, response)
@@ -316,8 +359,8 @@ export async function startEmbeddingsServer(
             : route === 'POST /_reset'
               ? Promise.resolve(reset()).then(() => sendJson(response, 200, { knobs }))
               : route === 'GET /_stats'
-                ? Promise.resolve(sendJson(response, 200, { stats, knobs }))
-                : Promise.resolve(sendError(response, 404, `No route ${route}`, 'invalid_request_error'));
+                ? Promise.resolve(sendJson(response, 200, { stats: statsNow(), knobs }))
+                : Promise.resolve(sendError(response, 404, `No route ${route}`, 'invalid_request_error')));
     handled.catch((error: Error) => {
       if (!response.headersSent) sendError(response, 500, error.message, 'server_error');
       else response.destroy(error);
@@ -332,7 +375,7 @@ export async function startEmbeddingsServer(
 
   return {
     baseURL: `http://127.0.0.1:${address.port}/v1`,
-    stats: () => ({ ...stats }),
+    stats: statsNow,
     configure,
     reset,
     close: async () => {

@@ -1,6 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { runLayout } from '../../functions/core/run-options.js';
 import { recordRunEnd } from '../../functions/db/run-ledger.js';
 import { releaseRunLock } from '../../functions/db/run-lock.js';
@@ -12,6 +13,7 @@ import {
   type MigrationRuntime,
   type RuntimeOptions,
 } from '../../functions/runtime/migration-runtime.js';
+import { embeddingBatches } from '../../functions/steps/embedding-batches.js';
 import { migrateBatch } from '../../functions/steps/migrate-batch.js';
 import type { RelationshipItem } from '../../functions/steps/plan.js';
 import { plan as planStep } from '../../functions/steps/plan.js';
@@ -120,6 +122,16 @@ export async function runSteps(options: StepRunOptions): Promise<StepRunResult> 
     outputs.users = await timed('users', () => users(runtime, { run }));
     plan = await timed('plan', () => planStep(runtime, { run }));
     outputs.plan = plan;
+    const planned = plan;
+    outputs.embeddingBatches = await timed('embeddingBatches', async () => {
+      // The state machine's wait loop, with a short wait.
+      let result = await embeddingBatches(runtime, { run, plan: planned });
+      while (result.pending) {
+        await sleep(Math.min(run.embeddingBatchPollSeconds ?? 1, 1) * 1000);
+        result = await embeddingBatches(runtime, { run, pending: result });
+      }
+      return result;
+    });
     const ranges = await getJson<KeyRange[]>(store, plan.rangesKey);
     await timed('batches', () =>
       forEachLimited(ranges, concurrency, (range) => migrateBatch(runtime, { run, range })),

@@ -92,6 +92,9 @@ export interface BatchEmbeddingSummary {
   /** Attempts answered 429, and how long the rate budget held requests back (absent before pacing). */
   rateLimited?: number;
   paceWaitMs?: number;
+  /** Batch API mode: inputs read from a batch's output file (not in `requests`/`tokens`), and their tokens. */
+  batchInputs?: number;
+  batchTokens?: number;
   /** When the batch's embedding began and ended (epoch ms): the run's tokens a minute span them. */
   startedAt?: number;
   finishedAt?: number;

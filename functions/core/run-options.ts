@@ -59,6 +59,19 @@ export const MigrationInputSchema = z
      */
     embeddingTpm: z.number().int().positive().optional(),
     embeddingRpm: z.number().int().positive().optional(),
+    /**
+     * `sync` embeds inside each batch through the rate budget; `batch` sends the memories to
+     * OpenAI's Batch API after Plan (half the price, done within 24 hours) and the batches read
+     * their vectors from its output files.
+     */
+    embeddingApi: z.enum(['sync', 'batch']).default('sync'),
+    /** Batch mode: seconds the state machine waits between two looks at the batches (default 300). */
+    embeddingBatchPollSeconds: z.number().int().min(1).max(86_400).optional(),
+    /**
+     * The account's Batch API queue limit for the model (tokens enqueued at once). Batches beyond it
+     * wait for earlier ones to finish. Default: OpenAI's usage tier 1, 3,000,000.
+     */
+    embeddingBatchQueueTokens: z.number().int().positive().optional(),
     /** For the cost estimate; defaults are known for OpenAI's embedding models. */
     embeddingPricePerMillionTokens: z.number().nonnegative().optional(),
     /**
@@ -174,6 +187,11 @@ export function runLayout(runId: string) {
     verifySlices: `${prefix}plan/verify-slices.json`,
     relationshipRanges: `${prefix}plan/relationship-ranges.json`,
     centroids: `${prefix}plan/centroids.json`,
+    /** Batch API mode: the run's batches, their ranges and files. */
+    embeddingBatches: `${prefix}plan/embedding-batches.json`,
+    /** A Batch API request file waiting for room in the queue. */
+    embeddingBatchFile: (firstRange: number, lastRange: number) =>
+      `${prefix}plan/embedding-batches/${pad(firstRange)}-${pad(lastRange)}.jsonl`,
     userMapping: `${prefix}users/mapping.json`,
     usersSummary: `${prefix}users/summary.json`,
     batchesPrefix: `${prefix}batches/`,

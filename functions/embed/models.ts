@@ -70,6 +70,12 @@ const TIER_1_EMBEDDING_RATE_LIMITS: Readonly<EmbeddingRateLimits> = Object.freez
   requestsPerMinute: 3_000,
 });
 
+/**
+ * The Batch API's queue limit for the text-embedding-3 models at usage tier 1 (its rate-limit page):
+ * tokens of batches in progress at once. Tier 5 allows 4,000,000,000.
+ */
+export const TIER_1_BATCH_QUEUE_TOKENS = 3_000_000;
+
 /** The budget of `model` at tier 1; the same for any model we know nothing about. */
 export function defaultEmbeddingRateLimits(_model: string): EmbeddingRateLimits {
   return { ...TIER_1_EMBEDDING_RATE_LIMITS };

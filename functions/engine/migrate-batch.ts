@@ -74,6 +74,9 @@ export interface BatchEmbedder {
     waitMs: number;
     rateLimited?: number;
     paceWaitMs?: number;
+    /** Batch API mode: inputs whose vector came from a batch's output file, and their tokens. */
+    batchInputs?: number;
+    batchTokens?: number;
   };
 }
 
@@ -165,6 +168,9 @@ async function embedMemories(
       estimated: false,
       rateLimited: stats.rateLimited ?? 0,
       paceWaitMs: stats.paceWaitMs ?? 0,
+      ...(stats.batchInputs === undefined
+        ? {}
+        : { batchInputs: stats.batchInputs, batchTokens: stats.batchTokens ?? 0 }),
       startedAt,
       finishedAt: Date.now(),
     },

@@ -14,6 +14,7 @@ export const LAZY_STEPS = {
   Snapshot: async () => (await import('../steps/snapshot.js')).snapshot,
   Users: async () => (await import('../steps/users.js')).users,
   Plan: async () => (await import('../steps/plan.js')).plan,
+  EmbeddingBatches: async () => (await import('../steps/embedding-batches.js')).embeddingBatches,
   MigrateBatch: async () => (await import('../steps/migrate-batch.js')).migrateBatch,
   MigrateRelationships: async () => (await import('../steps/migrate-relationships.js')).migrateRelationships,
   RebuildCmi: async () => (await import('../steps/rebuild-cmi.js')).rebuildCmi,

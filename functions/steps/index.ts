@@ -1,3 +1,4 @@
+import { embeddingBatches } from './embedding-batches.js';
 import { migrateBatch } from './migrate-batch.js';
 import { migrateRelationships } from './migrate-relationships.js';
 import { plan } from './plan.js';
@@ -21,6 +22,7 @@ export const STEPS = {
   Snapshot: snapshot,
   Users: users,
   Plan: plan,
+  EmbeddingBatches: embeddingBatches,
   MigrateBatch: migrateBatch,
   MigrateRelationships: migrateRelationships,
   RebuildCmi: rebuildCmi,

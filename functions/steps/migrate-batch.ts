@@ -3,6 +3,8 @@ import { constants, gzip } from 'node:zlib';
 import { DEFAULT_LLM_THRESHOLD } from '../core/llm-classification.js';
 import { runLayout } from '../core/run-options.js';
 import type { KeyRange } from '../db/source-reader.js';
+import { type EmbeddingBatchRecord, embeddingBatchClient } from '../embed/batch-api.js';
+import { batchOutputEmbedder } from '../embed/batch-vectors.js';
 import { ChatClassifier, estimateChatCost } from '../embed/chat-classifier.js';
 import { EmbeddingClient } from '../embed/embedding-client.js';
 import { defaultEmbeddingRateLimits } from '../embed/models.js';
@@ -14,7 +16,8 @@ import {
 } from '../engine/migrate-batch.js';
 import { PreflightError } from '../errors.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
-import { putJson } from '../store/run-store.js';
+import { getJson, putJson } from '../store/run-store.js';
+import type { EmbeddingBatchManifest } from './embedding-batches.js';
 import type { RunContext } from './run-context.js';
 import { loadRunCentroids, loadRunRules, moduleRegistryOf } from './run-inputs.js';
 import { userResolver } from './users.js';
@@ -45,6 +48,7 @@ export interface MigrateBatchResult {
 async function batchEmbedder(
   runtime: MigrationRuntime,
   run: RunContext,
+  range: KeyRange,
   pacer: RatePacer | undefined,
 ): Promise<BatchEmbedder | undefined> {
   if (run.embedMode === 'preserve') return undefined;
@@ -61,11 +65,40 @@ async function batchEmbedder(
     ...runtime.embeddingRetry,
     pacer,
   });
+  if (run.embeddingApi === 'batch' && !run.dryRun) {
+    const fromBatches = batchOutputEmbedder({
+      openai: embeddingBatchClient(apiKey, runtime.openAiBaseUrl?.()),
+      batches: await runBatches(runtime, run),
+      rangeIndex: range.index,
+      dimensions: client.expectedDimensions,
+      sync: client,
+    });
+    return {
+      mode: run.embedMode,
+      embedBatch: (items) => fromBatches.embedBatch(items),
+      stats: () => ({ ...client.stats(), ...fromBatches.batchStats() }),
+    };
+  }
   return {
     mode: run.embedMode,
     embedBatch: (items) => client.embedBatch(items),
     stats: () => client.stats(),
   };
+}
+
+// Per container, like the rules: the batches are final before the first range starts.
+const batchesByRun = new Map<string, Promise<EmbeddingBatchRecord[]>>();
+
+function runBatches(runtime: MigrationRuntime, run: RunContext): Promise<EmbeddingBatchRecord[]> {
+  let batches = batchesByRun.get(run.runId);
+  if (!batches) {
+    batches = getJson<EmbeddingBatchManifest>(runtime.store, runLayout(run.runId).embeddingBatches).then(
+      (m) => m.batches,
+    );
+    batches.catch(() => batchesByRun.delete(run.runId));
+    batchesByRun.set(run.runId, batches);
+  }
+  return batches;
 }
 
 // A run context from before the budget existed gets the model's defaults.
@@ -125,7 +158,7 @@ export async function migrateBatch(
         rules: await loadRunRules(runtime, run),
         centroids: await loadRunCentroids(runtime, run),
         resolveUsers: await userResolver(runtime, run),
-        embedder: await batchEmbedder(runtime, run, pacer),
+        embedder: await batchEmbedder(runtime, run, range, pacer),
         llm: await batchLlm(runtime, run),
         embeddingModel: run.embeddingModel,
         modules: moduleRegistryOf(run),

@@ -16,11 +16,13 @@ import { ensureLedger, lastSuccessfulWatermark, recordRunStart } from '../db/run
 import { acquireRunLock } from '../db/run-lock.js';
 import { introspectSource, type SourceSchema } from '../db/source-schema.js';
 import { checkPgvector, inspectTarget, type TargetLayout } from '../db/target-schema.js';
+import { DEFAULT_EMBEDDING_BATCH_POLL_SECONDS } from '../embed/batch-api.js';
 import {
   DEFAULT_EMBEDDING_DIMENSIONS,
   defaultEmbeddingRateLimits,
   dimensionsForTarget,
   modelFor,
+  TIER_1_BATCH_QUEUE_TOKENS,
 } from '../embed/models.js';
 import { InvalidInputError, PreflightError } from '../errors.js';
 import { lockTimingFromEnv } from '../runtime/lock-timing.js';
@@ -96,7 +98,14 @@ async function checkEmbeddingFit(
       { context: { source: source.embeddingDimensions, target: size } },
     );
   }
-  if (embedMode === 'preserve') return input.embeddingDimensions;
+  if (embedMode === 'preserve') {
+    if (input.embeddingApi === 'batch') {
+      throw new InvalidInputError(
+        'The Batch API embeds memories, and this run keeps the existing vectors: drop --embedding-api batch (execution input: "embeddingApi": "sync"), or regenerate by dropping --preserve-embeddings ("preserveEmbeddings": false).',
+      );
+    }
+    return input.embeddingDimensions;
+  }
   const fit = dimensionsForTarget(input.embeddingModel, input.embeddingDimensions, size);
   if (!fit.fits) {
     const other = modelFor(size);
@@ -242,6 +251,9 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     maxRejects: input.maxRejects,
     embeddingTpm: input.embeddingTpm ?? defaultEmbeddingRateLimits(input.embeddingModel).tokensPerMinute,
     embeddingRpm: input.embeddingRpm ?? defaultEmbeddingRateLimits(input.embeddingModel).requestsPerMinute,
+    embeddingApi: input.embeddingApi,
+    embeddingBatchPollSeconds: input.embeddingBatchPollSeconds ?? DEFAULT_EMBEDDING_BATCH_POLL_SECONDS,
+    embeddingBatchQueueTokens: input.embeddingBatchQueueTokens ?? TIER_1_BATCH_QUEUE_TOKENS,
     hasUserMap: Boolean(input.userMapS3Uri),
     hasRules: Boolean(input.rules),
     search: {

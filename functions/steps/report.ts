@@ -1,4 +1,5 @@
 import type { BatchSummary } from '../core/batch.js';
+import { BATCH_PRICE_SHARE, compareEmbeddingApis } from '../core/embedding-api-modes.js';
 import type { ClassificationPrediction } from '../core/report/classification.js';
 import { migrateCommandLine } from '../core/report/command-line.js';
 import { splitFailureLocation } from '../core/report/failure-location.js';
@@ -9,6 +10,7 @@ import { MigrationInputSchema, runIdFrom, runLayout } from '../core/run-options.
 import { recordRunEnd } from '../db/run-ledger.js';
 import { releaseRunLock } from '../db/run-lock.js';
 import { estimateEmbeddingCost } from '../embed/cost.js';
+import { defaultEmbeddingRateLimits, TIER_1_BATCH_QUEUE_TOKENS } from '../embed/models.js';
 import { hintFor } from '../error-contract.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { concatenateObjects } from '../store/concatenate-objects.js';
@@ -288,9 +290,17 @@ function embeddingsSection(run: RunContext, batches: BatchSummary[]): ReportInpu
     model: run.embeddingModel,
     pricePerMillionTokens: run.embeddingPricePerMillionTokens,
   });
+  const api = run.embeddingApi ?? 'sync';
   if (run.dryRun) {
     return {
       mode: 'regenerate',
+      api,
+      apiModes: compareEmbeddingApis({
+        tokens,
+        syncCostUsd: cost.costUsd,
+        tokensPerMinute: run.embeddingTpm ?? defaultEmbeddingRateLimits(run.embeddingModel).tokensPerMinute,
+        batchQueueTokens: run.embeddingBatchQueueTokens ?? TIER_1_BATCH_QUEUE_TOKENS,
+      }),
       model: run.embeddingModel,
       estimatedTokens: tokens,
       estimatedRequests: requests,
@@ -299,14 +309,27 @@ function embeddingsSection(run: RunContext, batches: BatchSummary[]): ReportInpu
       limitRequestsPerMinute: run.embeddingRpm,
     };
   }
+  // Batch API mode: the batches' tokens at half price, the synchronous leftovers at the full one.
+  const batchTokens = sum((e) => e.batchTokens ?? 0);
+  const batchCost =
+    api === 'batch'
+      ? estimateEmbeddingCost({
+          tokens: batchTokens,
+          model: run.embeddingModel,
+          pricePerMillionTokens: run.embeddingPricePerMillionTokens,
+        }).costUsd
+      : 0;
   return {
     mode: 'regenerate',
+    api,
+    ...(api === 'batch' ? { batchInputs: sum((e) => e.batchInputs ?? 0) } : {}),
     model: run.embeddingModel,
     requests,
     tokens,
     retries: sum((e) => e.retries),
     waitMs: sum((e) => e.waitMs),
-    estimatedCostUsd: cost.costUsd ?? undefined,
+    estimatedCostUsd:
+      cost.costUsd === null || batchCost === null ? undefined : cost.costUsd + batchCost * BATCH_PRICE_SHARE,
     limitTokensPerMinute: run.embeddingTpm,
     limitRequestsPerMinute: run.embeddingRpm,
     rateLimited: sum((e) => e.rateLimited ?? 0),

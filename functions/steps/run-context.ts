@@ -35,6 +35,12 @@ export interface RunContext {
   /** The rate budget all batch workers share (Preflight fills in the model's tier-1 defaults). */
   embeddingTpm?: number;
   embeddingRpm?: number;
+  /** Absent in contexts from before the Batch API mode: sync. */
+  embeddingApi?: 'sync' | 'batch';
+  /** The Wait between two looks at the Batch API's batches (the state machine reads it). */
+  embeddingBatchPollSeconds?: number;
+  /** The Batch API's queue limit: tokens of batches in progress at once (Preflight fills in tier 1's). */
+  embeddingBatchQueueTokens?: number;
   /** Preflight sets it from the input (`snapshotModeOf`); absent means the default for the run kind. */
   snapshot?: SnapshotMode;
   rds?: RdsSnapshotInput;
@@ -75,6 +81,7 @@ export function reportableOptions(run: RunContext): Record<string, unknown> {
     ...(run.embedMode === 'preserve' || run.embeddingTpm === undefined
       ? {}
       : { embeddingRateLimits: `${run.embeddingTpm} tokens, ${run.embeddingRpm} requests a minute` }),
+    ...(run.embedMode === 'preserve' ? {} : { embeddingApi: run.embeddingApi ?? 'sync' }),
     batchSize: run.batchSize,
     createUsers: run.createUsers,
     incremental: run.incremental,

@@ -32,7 +32,8 @@ const RUN = { 'run.$': '$.run' };
 const RDS_SNAPSHOT_POLL_SECONDS = 60;
 
 /**
- * Preflight → Snapshot (→ wait for RDS snapshots) → Users → Plan → MigrateBatches →
+ * Preflight → Snapshot (→ wait for RDS snapshots) → Users → Plan → EmbeddingBatches (→ wait for
+ * the Batch API) → MigrateBatches →
  * MigrateRelationships → RebuildCmi → VerifySlices → Verify → VerifySearch → Report.
  *
  * No state catches an error. A failure (after a step's retries) ends the execution *at the state
@@ -62,6 +63,7 @@ export function buildMigrationDefinition(scope: Construct, props: MigrationDefin
     snapshotPhase(scope, step('Snapshot', RUN, '$.snapshot'), props),
     step('Users', RUN, '$.users'),
     step('Plan', RUN, '$.plan'),
+    embeddingBatchesPhase(scope, props),
     rangeMap(
       scope,
       { id: 'MigrateBatches', taskId: 'MigrateBatch', handler: 'MigrateBatch' },
@@ -143,6 +145,38 @@ function snapshotPhase(scope: Construct, snapshot: LambdaInvoke, props: Migratio
   wait.next(poll).next(ready);
   snapshot.next(ready);
   return Chain.custom(snapshot, ready.afterwards({ includeOtherwise: true }).endStates, ready);
+}
+
+/**
+ * Batch API mode's wait (docs/design.md, "Embeddings through the Batch API"): EmbeddingBatches
+ * submits the run's request files, then — while a batch is still running — a Wait of the run's
+ * `embeddingBatchPollSeconds` and the same function again with `pending`, in a loop, as for RDS
+ * snapshots: a batch can take up to its 24-hour window, and a Wait costs nothing. In sync mode the
+ * function returns `pending: false` at once and the loop is never entered.
+ */
+function embeddingBatchesPhase(scope: Construct, props: MigrationDefinitionProps): Chain {
+  const submit = lambdaStep(scope, 'EmbeddingBatches', {
+    fn: props.functions.EmbeddingBatches,
+    payload: { ...RUN, 'plan.$': '$.plan' },
+    resultPath: '$.embeddingBatches',
+    functionTimeout: props.functionTimeout,
+  });
+  const poll = lambdaStep(scope, 'EmbeddingBatchStatus', {
+    fn: props.functions.EmbeddingBatches,
+    payload: { ...RUN, 'pending.$': '$.embeddingBatches' },
+    resultPath: '$.embeddingBatches',
+    functionTimeout: props.functionTimeout,
+  });
+  const wait = new Wait(scope, 'WaitForEmbeddingBatches', {
+    time: WaitTime.secondsPath('$.run.embeddingBatchPollSeconds'),
+  });
+  const running = new Choice(scope, 'EmbeddingBatchesPending?').when(
+    Condition.booleanEquals('$.embeddingBatches.pending', true),
+    wait,
+  );
+  wait.next(poll).next(running);
+  submit.next(running);
+  return Chain.custom(submit, running.afterwards({ includeOtherwise: true }).endStates, running);
 }
 
 /**

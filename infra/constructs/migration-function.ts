@@ -12,6 +12,7 @@ export const HANDLER_FILES = {
   Snapshot: 'snapshot.ts',
   Users: 'users.ts',
   Plan: 'plan.ts',
+  EmbeddingBatches: 'embedding-batches.ts',
   MigrateBatch: 'migrate-batch.ts',
   MigrateRelationships: 'migrate-relationships.ts',
   RebuildCmi: 'rebuild-cmi.ts',

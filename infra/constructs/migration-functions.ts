@@ -16,6 +16,7 @@ export const SECRETS_BY_HANDLER: Record<HandlerName, readonly SecretName[]> = {
   Snapshot: ['sourceDatabase', 'targetDatabase'],
   Users: ['sourceDatabase', 'targetDatabase'],
   Plan: ['sourceDatabase', 'targetDatabase'],
+  EmbeddingBatches: ['sourceDatabase', 'targetDatabase', 'openAiApiKey'],
   MigrateBatch: ['sourceDatabase', 'targetDatabase', 'openAiApiKey'],
   MigrateRelationships: ['sourceDatabase', 'targetDatabase'],
   RebuildCmi: ['targetDatabase'],

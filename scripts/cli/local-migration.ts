@@ -49,6 +49,7 @@ const STEP_LABELS: Partial<Record<StepName, string>> = {
   Snapshot: 'snapshot',
   Users: 'users',
   Plan: 'plan',
+  EmbeddingBatches: 'Batch API embeddings',
   RebuildCmi: 'rebuilding the CMI',
   Verify: 'reconciling',
   VerifySearch: 'checking search',

@@ -86,6 +86,7 @@ describe('End to end: the deployed Lambda bundles', () => {
     const snapshot = await call('Snapshot', { run });
     await call('Users', { run });
     const plan = await call('Plan', { run });
+    const embeddingBatches = await call('EmbeddingBatches', { run, plan });
     for (const range of await items(plan.rangesKey)) await call('MigrateBatch', { run, range });
     for (const range of await items(plan.relationRangesKey))
       await call('MigrateRelationships', { run, range });
@@ -104,6 +105,8 @@ describe('End to end: the deployed Lambda bundles', () => {
 
     // Assess
     expect(snapshot.logical.directory).toMatch(/^backups\/migration-/);
+    // Preserved embeddings: the Batch API step has nothing to send.
+    expect(embeddingBatches).toMatchObject({ api: 'sync', pending: false, batches: 0 });
     expect(slices.length).toBeGreaterThan(1);
     expect(unfinished?.message).toContain(`Verify slice ${slices.length} left no result`);
     expect(verify).toMatchObject({ ok: true });

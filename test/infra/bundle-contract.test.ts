@@ -63,11 +63,11 @@ describe('The error contract in the deployed bundles', () => {
     );
 
     // Assess
-    expect(Object.keys(unconfigured)).toHaveLength(13);
+    expect(Object.keys(unconfigured)).toHaveLength(14);
     for (const [fn, name] of Object.entries(unconfigured)) expect(name, fn).toBe('PreflightError');
     expect(badInput?.name).toBe('InvalidInputError');
     expect(badInput?.message).toMatch(/batchSize/);
-  }, 240_000); // thirteen bundles of several MB each: slow to load on a busy machine
+  }, 240_000); // fourteen bundles of several MB each: slow to load on a busy machine
 
   it('has every name of every ErrorEquals thrown by some bundle or by Lambda itself', () => {
     // Prepare

@@ -68,6 +68,7 @@ function fixtureHandlers(s3: S3Client, bucket: string, calls: Call[]): Record<st
         verifySlicesKey: 'runs/run-1/verify-slices.json',
       };
     }),
+    EmbeddingBatches: task('EmbeddingBatches', () => ({ api: 'sync', pending: false })),
     MigrateBatch: task('MigrateBatch', () => ({ migrated: 10 })),
     MigrateRelationships: task('MigrateRelationships', () => ({ upserted: 3 })),
     RebuildCmi: task('RebuildCmi', () => ({ rows: 30 })),
@@ -150,6 +151,7 @@ describe('Function: runLocalExecution', () => {
       'Snapshot',
       'Users',
       'Plan',
+      'EmbeddingBatches',
       'MigrateBatch',
       'MigrateRelationships',
       'RebuildCmi',
@@ -253,6 +255,48 @@ describe('Function: runLocalExecution', () => {
     expect(calls.filter((call) => call.task === 'Users')).toHaveLength(3);
     expect(calls.filter((call) => call.task === 'MigrateBatch')).toHaveLength(RANGES.length + 1);
     expect(events.filter((event) => event.type === 'StateRetried').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('waits for the Batch API in the Wait loop, the same function polling until nothing is pending', async () => {
+    // Prepare: pending twice, then done
+    const calls: Call[] = [];
+    const handlers = fixtureHandlers(s3, bucket, calls);
+    const preflight = handlers.Preflight!;
+    handlers.Preflight = async (event) => ({
+      ...((await preflight(event)) as object),
+      embeddingBatchPollSeconds: 1,
+    });
+    let looks = 0;
+    handlers.EmbeddingBatches = async (event) => {
+      calls.push({ task: 'EmbeddingBatches', event: event as Record<string, unknown> });
+      looks += 1;
+      return { api: 'batch', pending: looks < 3, looks };
+    };
+    const started = performance.now();
+
+    // Act
+    const result = await runLocalExecution({
+      definition,
+      handlers,
+      input: { dryRun: true },
+      bucket,
+      s3Client: s3,
+      executionName: 'batch-wait',
+    });
+
+    // Assess
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    const batchCalls = calls.filter((call) => call.task === 'EmbeddingBatches');
+    expect(batchCalls.map((call) => Object.keys(call.event).sort())).toEqual([
+      ['plan', 'run'],
+      ['pending', 'run'],
+      ['pending', 'run'],
+    ]);
+    expect(batchCalls[2]?.event.pending).toEqual({ api: 'batch', pending: true, looks: 2 });
+    // Two waits of the run's one second each.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(2000);
+    const order = calls.map((call) => call.task).filter((task, i, all) => all[i - 1] !== task);
+    expect(order.slice(3, 6)).toEqual(['Plan', 'EmbeddingBatches', 'MigrateBatch']);
   });
 
   it("fails at the failing step with its error name, and reports the failure as the stack's rule does", async () => {

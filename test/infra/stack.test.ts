@@ -86,13 +86,13 @@ describe('Class: MigrationStack', () => {
           Timeout: 900,
           TracingConfig: { Mode: 'Active' },
         },
-        13,
+        14,
       );
     });
 
     it('log to their own log groups with a retention', () => {
       // Assess
-      template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 14);
+      template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 15);
       template.allResourcesProperties('AWS::Lambda::Function', {
         LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('^Functions.+Logs') } },
       });

@@ -40,6 +40,8 @@ describe('Class: MigrationStateMachine', () => {
       'RdsSnapshotsPending?',
       'Users',
       'Plan',
+      'EmbeddingBatches',
+      'EmbeddingBatchesPending?',
       'MigrateBatches',
       'MigrateRelationships',
       'RebuildCmi',
@@ -128,7 +130,7 @@ describe('Class: MigrationStateMachine', () => {
   it('retries only the transient error names, with backoff and full jitter', () => {
     // Assess
     const tasks = tasksOf(definition.States);
-    expect(tasks).toHaveLength(14);
+    expect(tasks).toHaveLength(16);
     for (const [, task] of tasks) {
       expect(task.Retry).toEqual([
         {
@@ -233,6 +235,39 @@ describe('Class: MigrationStateMachine', () => {
     });
     expect(states.WaitForRdsSnapshots).toEqual({ Type: 'Wait', Seconds: 60, Next: 'SnapshotStatus' });
     expect(states.SnapshotStatus?.Next).toBe('RdsSnapshotsPending?');
+  });
+
+  it('waits for Batch API embeddings in a loop of Wait, EmbeddingBatchStatus and a Choice back to the Wait', () => {
+    // Assess
+    const { States: states } = definition;
+    expect(states.EmbeddingBatches).toMatchObject({
+      Type: 'Task',
+      Parameters: { 'run.$': '$.run', 'plan.$': '$.plan' },
+      ResultPath: '$.embeddingBatches',
+      Next: 'EmbeddingBatchesPending?',
+    });
+    expect(states['EmbeddingBatchesPending?']).toEqual({
+      Type: 'Choice',
+      Choices: [
+        { Variable: '$.embeddingBatches.pending', BooleanEquals: true, Next: 'WaitForEmbeddingBatches' },
+      ],
+      Default: 'MigrateBatches',
+    });
+    // The wait is the run's, so a local run can make it short; no Lambda sleeps.
+    expect(states.WaitForEmbeddingBatches).toEqual({
+      Type: 'Wait',
+      SecondsPath: '$.run.embeddingBatchPollSeconds',
+      Next: 'EmbeddingBatchStatus',
+    });
+    expect(states.EmbeddingBatchStatus).toMatchObject({
+      Type: 'Task',
+      Parameters: { 'run.$': '$.run', 'pending.$': '$.embeddingBatches' },
+      ResultPath: '$.embeddingBatches',
+      Next: 'EmbeddingBatchesPending?',
+    });
+    expect(states.EmbeddingBatchStatus?.Resource).toBe(states.EmbeddingBatches?.Resource);
+    expect(states.EmbeddingBatchStatus?.Catch).toBeUndefined();
+    expect(states.EmbeddingBatches?.Catch).toBeUndefined();
   });
 
   it('logs every event and traces executions', () => {

@@ -36,4 +36,19 @@ describe('Preflight: messages a person can act on', () => {
       message: expect.stringContaining('no "memories" table in schema public'),
     });
   });
+
+  it('refuses the Batch API for a run that keeps the existing vectors, naming both fixes', async () => {
+    const run = runSteps({
+      sourceUrl,
+      targetUrl,
+      input: { dryRun: true, preserveEmbeddings: true, embeddingApi: 'batch' },
+    });
+
+    await expect(run).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: expect.stringMatching(
+        /drop --embedding-api batch .*"embeddingApi": "sync".*--preserve-embeddings/,
+      ),
+    });
+  });
 });

@@ -44,3 +44,28 @@ describe('Function: executionInput (rate-limit flags)', () => {
     expect(() => executionInput(flags(['--embedding-rpm', '0']))).toThrow(/--embedding-rpm/);
   });
 });
+
+describe('Function: executionInput (Batch API flags)', () => {
+  it('turns --embedding-api batch and --embedding-batch-queue into the execution input; sync by default', () => {
+    // Act
+    const input = executionInput(
+      flags(['--embedding-api', 'batch', '--embedding-batch-queue', '4000000000']),
+    );
+
+    // Assess
+    expect(parseMigrationInput(input)).toMatchObject({
+      embeddingApi: 'batch',
+      embeddingBatchQueueTokens: 4_000_000_000,
+    });
+    expect(parseMigrationInput({}).embeddingApi).toBe('sync');
+  });
+
+  it('refuses another API, naming the flag and the field', () => {
+    // Act & Assess
+    expect(() => executionInput(flags(['--embedding-api', 'async']))).toThrow(
+      /--embedding-api takes sync or batch/,
+    );
+    expect(() => parseMigrationInput({ embeddingApi: 'async' })).toThrow(/embeddingApi/);
+    expect(() => parseMigrationInput({ embeddingBatchPollSeconds: 0 })).toThrow(/embeddingBatchPollSeconds/);
+  });
+});

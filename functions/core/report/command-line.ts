@@ -68,6 +68,10 @@ function migrateFlags(input: Record<string, unknown>, options: CommandOptions = 
   }
   if (typeof input.embeddingTpm === 'number') add('--embedding-tpm', input.embeddingTpm);
   if (typeof input.embeddingRpm === 'number') add('--embedding-rpm', input.embeddingRpm);
+  if (input.embeddingApi === 'batch') add('--embedding-api', 'batch');
+  if (typeof input.embeddingBatchQueueTokens === 'number') {
+    add('--embedding-batch-queue', input.embeddingBatchQueueTokens);
+  }
   if (input.keepDeleted === true) add('--keep-deleted');
   if (typeof input.searchUsers === 'number' && input.searchUsers !== DEFAULT_SEARCH_USERS) {
     add('--search-users', input.searchUsers);

@@ -1,3 +1,5 @@
+import type { EmbeddingApiModes } from '../embedding-api-modes.js';
+
 /**
  * How numbers read in both renderings. Locale-free on purpose: `toLocaleString` depends on the
  * runtime's ICU data, and a report must read the same wherever it was rendered.
@@ -32,6 +34,21 @@ export function formatRate(perSecond: number | null): string {
 export function formatUsd(usd: number | null): string {
   if (usd === null) return '—';
   return `$${usd < 1 ? usd.toFixed(4) : usd.toFixed(2)}`;
+}
+
+/**
+ * Both APIs for a dry run's tokens: the synchronous one at the rate budget, the Batch API at half
+ * the price, in as many waves as its queue limit needs, each within the 24-hour window.
+ */
+export function formatEmbeddingApis(m: EmbeddingApiModes, chosen: 'sync' | 'batch' | null): string {
+  const mark = (api: 'sync' | 'batch') => (chosen === api ? ' (this run)' : '');
+  const sync = `sync${mark('sync')}: ${formatUsd(m.sync.costUsd)}, at least ${formatDuration(m.sync.minutes * 60_000)} at ${formatCount(m.sync.tokensPerMinute)} tokens/min`;
+  const waves =
+    m.batch.waves <= 1
+      ? 'one wave within the queue limit'
+      : `${formatCount(m.batch.waves)} waves of at most ${formatCount(m.batch.queueTokens)} queued tokens`;
+  const batch = `Batch API${mark('batch')}: ${formatUsd(m.batch.costUsd)}, ${waves}, each done within 24 h (at most ${formatCount(m.batch.hoursAtMost)} h; usually much less)`;
+  return `${sync}; ${batch}`;
 }
 
 /** The embeddings rate budget and how the run used it, for the report's embeddings table. */

@@ -7,6 +7,7 @@ import {
   formatConfidence,
   formatCount,
   formatDuration,
+  formatEmbeddingApis,
   formatOptional,
   formatPercent,
   formatRate,
@@ -427,6 +428,8 @@ function embeddings(r: MigrationReport): string {
       `${formatOptional(x.estimatedRequests)} / ${formatOptional(x.estimatedTokens)}`,
     ]);
     rows.push(['Estimated cost', formatUsd(x.estimatedCostUsd)]);
+    if (x.apiModes) rows.push(['Sync vs Batch API', e(formatEmbeddingApis(x.apiModes, x.api))]);
+    if (x.batchInputs !== null) rows.push(['From Batch API output', formatCount(x.batchInputs)]);
   } else {
     rows.push(['Cost', '$0 (no API calls)']);
   }

@@ -6,6 +6,7 @@
 import type { BatchSummary, MemoryDecision } from '../batch.js';
 import type { RebuildCmiResult } from '../cmi.js';
 import type { DeletesSummary } from '../deletes.js';
+import type { EmbeddingApiModes } from '../embedding-api-modes.js';
 import type { ThresholdVerdict } from '../reject-thresholds.js';
 import type { RelationshipBatchSummary } from '../relationships.js';
 import type { SearchRecallResult } from '../search-recall.js';
@@ -69,6 +70,11 @@ interface ReportEmbeddingsInput {
   rateLimited?: number;
   paceWaitMs?: number;
   tokensPerMinute?: number;
+  /** Which API the run embeds through; for a dry run, what each would cost and take. */
+  api?: 'sync' | 'batch';
+  apiModes?: EmbeddingApiModes;
+  /** Batch API mode: memories whose vector came from a batch's output file. */
+  batchInputs?: number;
 }
 
 export interface ReportRunInput {

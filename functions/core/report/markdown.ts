@@ -9,6 +9,7 @@ import {
   formatConfidence,
   formatCount,
   formatDuration,
+  formatEmbeddingApis,
   formatOptional,
   formatPercent,
   formatRate,
@@ -370,6 +371,8 @@ function embeddings(r: MigrationReport): string[] {
       `${formatOptional(e.estimatedRequests)} / ${formatOptional(e.estimatedTokens)}`,
     ]);
     rows.push(['Estimated cost', formatUsd(e.estimatedCostUsd)]);
+    if (e.apiModes) rows.push(['Sync vs Batch API', md(formatEmbeddingApis(e.apiModes, e.api))]);
+    if (e.batchInputs !== null) rows.push(['From Batch API output', formatCount(e.batchInputs)]);
   } else {
     rows.push(['Cost', '$0 (no API calls)']);
   }

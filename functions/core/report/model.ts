@@ -5,6 +5,7 @@
  */
 
 import { hintFor } from '../../error-contract.js';
+import type { EmbeddingApiModes } from '../embedding-api-modes.js';
 import { DEFAULT_MODULE_IDS, inModuleOrder } from '../modules.js';
 import type { ThresholdVerdict } from '../reject-thresholds.js';
 import type { ModuleId } from '../types.js';
@@ -126,6 +127,9 @@ export interface MigrationReport {
     rateLimited: number | null;
     paceWaitMs: number | null;
     tokensPerMinute: number | null;
+    api: 'sync' | 'batch' | null;
+    apiModes: EmbeddingApiModes | null;
+    batchInputs: number | null;
   } | null;
   timings: { measured: MeasuredTimings; projected: ProjectedTimings | null };
   error: { name: string; message: string; step: string | null; hint: string } | null;
@@ -344,6 +348,9 @@ function embeddingsSection(
     rateLimited: e.rateLimited ?? null,
     paceWaitMs: e.paceWaitMs ?? null,
     tokensPerMinute: e.tokensPerMinute ?? null,
+    api: e.api ?? null,
+    apiModes: e.apiModes ?? null,
+    batchInputs: e.batchInputs ?? null,
   };
 }
 
