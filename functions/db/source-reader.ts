@@ -19,6 +19,8 @@ export interface ReadOptions {
   limit?: number;
   /** Where the embeddings are decoded to (a batch's pooled slab); a slab of the read's own otherwise. */
   slab?: Float32Slab;
+  /** Only these memories of the range (those a rerun found changed); all of them when absent. */
+  ids?: readonly string[];
 }
 
 // Column list of the read, in the order of SourceMemory's fields; absent optional columns read as
@@ -107,9 +109,13 @@ function rangeRows(
   deleted: boolean,
   options: ReadOptions,
 ): string {
+  const only = options.ids
+    ? `id = ANY(ARRAY[${options.ids.map((id) => client.escapeLiteral(id)).join(', ')}]::${schema.memoryIdType}[])`
+    : 'true';
   return `${rangePredicate(client, range, schema.memoryIdType)}
       AND is_deleted IS ${deleted ? '' : 'NOT '}TRUE
-      AND ${changedSincePredicate(client, schema, options.changedSince)}`;
+      AND ${changedSincePredicate(client, schema, options.changedSince)}
+      AND ${only}`;
 }
 
 function toSourceMemory(fields: (Buffer | null)[], slab: Float32Slab): SourceMemory {

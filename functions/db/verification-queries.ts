@@ -124,6 +124,8 @@ export async function sourceFingerprintPage(
   client: ClientBase,
   schema: SourceSchema,
   page: KeyRange,
+  /** Only these memories of the page (a sampled Verify's choice); all of them when absent. */
+  ids?: readonly string[],
 ): Promise<MemoryFingerprint[]> {
   const hasEmbedding = schema.memoryColumns.includes('embedding');
   const time = (column: string) => (schema.memoryColumns.includes(column) ? epochMs(column) : 'NULL::float8');
@@ -133,7 +135,9 @@ export async function sourceFingerprintPage(
         ${time('created_at')} AS created_ms, ${time('updated_at')} AS updated_ms, ${time('accessed_at')} AS accessed_ms
       FROM memories
       WHERE is_deleted IS NOT TRUE AND ${rangePredicate(client, page, schema.memoryIdType)}
+        ${ids ? `AND id = ANY($1::${schema.memoryIdType}[])` : ''}
       ORDER BY id`,
+    ids ? [ids] : [],
   );
   return rows.map((r) => fingerprintOf(r.id, r));
 }

@@ -11,7 +11,10 @@ import { fetchInOrder } from '../store/read-ahead.js';
 import { getJson } from '../store/run-store.js';
 import type { RunContext } from './run-context.js';
 
-type BatchCounts = Pick<BatchSummary, 'migrated' | 'rejected' | 'rejectsByReason'>;
+type BatchCounts = Pick<
+  BatchSummary,
+  'migrated' | 'rejected' | 'rejectsByReason' | 'unchanged' | 'unchangedRejected'
+>;
 
 /** The batches' migrated and rejected counts, judged against the run's reject thresholds. */
 export function rejectVerdict(run: RunContext, batches: Iterable<BatchCounts>): ThresholdVerdict {
@@ -19,8 +22,10 @@ export function rejectVerdict(run: RunContext, batches: Iterable<BatchCounts>): 
   let rejected = 0;
   const rejectsByReason: Record<string, number> = {};
   for (const batch of batches) {
-    migrated += batch.migrated;
-    rejected += batch.rejected;
+    // Memories skipped as unchanged keep the outcome an earlier run gave them: judged as such.
+    const unchangedRejected = batch.unchangedRejected ?? 0;
+    migrated += batch.migrated + (batch.unchanged ?? 0) - unchangedRejected;
+    rejected += batch.rejected + unchangedRejected;
     for (const [reason, n] of Object.entries(batch.rejectsByReason)) {
       rejectsByReason[reason] = (rejectsByReason[reason] ?? 0) + n;
     }
@@ -46,7 +51,13 @@ export async function judgeRunRejects(runtime: MigrationRuntime, run: RunContext
   );
   const counts: BatchCounts[] = [];
   for await (const b of fetchInOrder(keys, (k) => getJson<BatchSummary>(runtime.store, k))) {
-    counts.push({ migrated: b.migrated, rejected: b.rejected, rejectsByReason: b.rejectsByReason });
+    counts.push({
+      migrated: b.migrated,
+      rejected: b.rejected,
+      rejectsByReason: b.rejectsByReason,
+      unchanged: b.unchanged,
+      unchangedRejected: b.unchangedRejected,
+    });
   }
   return rejectVerdict(run, counts);
 }
