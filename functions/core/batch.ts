@@ -121,8 +121,8 @@ export interface BatchSummary {
   read: number;
   /** Memories an earlier run left as this run would: neither read nor written (absent in older summaries). */
   unchanged?: number;
-  /** Of those, the ones an earlier run rejected. */
-  unchangedRejected?: number;
+  /** Of those, the ones an earlier run rejected, by reason. */
+  unchangedRejectsByReason?: Record<string, number>;
   migrated: number;
   rejected: number;
   byModule: Partial<Record<ModuleId, number>>;

@@ -122,3 +122,22 @@ export function isUnchanged(
   if (ledger.status === 'rejected' && RETRIED_REJECTS.has(ledger.reason as RejectReason)) return false;
   return ledger.fingerprint === memoryFingerprint(rowHash, targetUserId, ledger.rule, version);
 }
+
+/**
+ * What a source relation resolved to: the row it makes (both ends' modules and ids included), or
+ * the reason it is skipped. A later run that resolves it alike leaves it alone.
+ */
+export function relationshipFingerprint(
+  resolved: { row: object } | { reason: string; detail: string },
+): string {
+  return md5('row' in resolved ? JSON.stringify(resolved.row) : `${resolved.reason}\u001f${resolved.detail}`);
+}
+
+/** Whether a relation's ledger row still stands: resolved alike, and not a duplicate that lost to another. */
+export function relationshipUnchanged(
+  ledger: { status: string; reason: string | null; fingerprint: string | null } | undefined,
+  fingerprint: string,
+): boolean {
+  if (!ledger?.fingerprint || ledger.fingerprint !== fingerprint) return false;
+  return !(ledger.status === 'skipped' && ledger.reason === 'duplicate');
+}

@@ -77,4 +77,6 @@ CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.relationship_ledger (
   first_run_id text NOT NULL,
   updated_at timestamptz NOT NULL DEFAULT now()
 );
+-- The resolved relationship's fingerprint: a later run that resolves it alike leaves it alone.
+ALTER TABLE ${LEDGER_SCHEMA}.relationship_ledger ADD COLUMN IF NOT EXISTS fingerprint text;
 `;

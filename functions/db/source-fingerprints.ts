@@ -58,9 +58,14 @@ export async function readLedgerStates(
 ): Promise<Map<string, LedgerState>> {
   if (sourceIds.length === 0) return new Map();
   try {
+    // One primary-key probe per id, as readLedgerEnds does: `= ANY` on a ledger not yet analyzed
+    // can make the planner scan all of it for every batch.
     const { rows } = await db.query<LedgerState & { source_id: string }>(
-      `SELECT source_id, status, rule, reason, fingerprint
-         FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id = ANY($1::text[])`,
+      `SELECT l.source_id, l.status, l.rule, l.reason, l.fingerprint
+         FROM unnest($1::text[]) AS k(id)
+         CROSS JOIN LATERAL (
+           SELECT * FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id = k.id LIMIT 1
+         ) l`,
       [sourceIds],
     );
     return new Map(rows.map((r) => [r.source_id, r]));
@@ -68,4 +73,27 @@ export async function readLedgerStates(
     if (NO_LEDGER_YET.has((error as { code?: string }).code ?? '')) return new Map();
     throw error;
   }
+}
+
+export interface RelationshipLedgerState {
+  status: 'migrated' | 'skipped';
+  reason: string | null;
+  fingerprint: string | null;
+}
+
+/** The relationship ledger's rows for these keys (one primary-key probe each). */
+export async function readRelationshipLedgerStates(
+  db: Pick<ClientBase, 'query'>,
+  keys: readonly string[],
+): Promise<Map<string, RelationshipLedgerState>> {
+  if (keys.length === 0) return new Map();
+  const { rows } = await db.query<RelationshipLedgerState & { source_key: string }>(
+    `SELECT l.source_key, l.status, l.reason, l.fingerprint
+       FROM unnest($1::text[]) AS k(key)
+       CROSS JOIN LATERAL (
+         SELECT * FROM ${LEDGER_SCHEMA}.relationship_ledger WHERE source_key = k.key LIMIT 1
+       ) l`,
+    [keys],
+  );
+  return new Map(rows.map((r) => [r.source_key, r]));
 }

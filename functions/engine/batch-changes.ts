@@ -5,7 +5,12 @@ import type { VectorShape } from '../core/embedding.js';
 import { isUnchanged, memoryFingerprint, processingVersion } from '../core/fingerprint.js';
 import type { ModuleRegistry } from '../core/modules.js';
 import type { CompiledRules } from '../core/rules.js';
-import { readLedgerStates, readSourceRowHashes } from '../db/source-fingerprints.js';
+import {
+  type LedgerState,
+  readLedgerStates,
+  readSourceRowHashes,
+  type SourceRowHash,
+} from '../db/source-fingerprints.js';
 import type { KeyRange } from '../db/source-reader.js';
 import type { SourceSchema } from '../db/source-schema.js';
 import { classifyDatabaseFailure } from '../errors.js';
@@ -36,8 +41,8 @@ export interface BatchChanges {
   changedIds: string[] | null;
   /** Live memories an earlier run left as they would be now: not read, not written. */
   unchanged: number;
-  /** Of those, the ones the ledger holds as rejected. */
-  unchangedRejected: number;
+  /** Of those, the ones the ledger holds as rejected, by reason. */
+  unchangedRejectsByReason: Record<string, number>;
   /** Soft-deleted memories of the range the ledger still holds. */
   deletedSourceIds: string[];
   users: ReadonlyMap<string, UserMapping>;
@@ -88,11 +93,7 @@ export async function changedMemories(deps: ChangeDeps, input: ChangeInput): Pro
   return {
     changedIds: changed.length === live.length && live.length > 0 ? null : changed.map((h) => h.id),
     unchanged: live.length - changed.length,
-    unchangedRejected:
-      changed.length === live.length
-        ? 0
-        : live.filter((h) => ledger.get(h.id)?.status === 'rejected').length -
-          changed.filter((h) => ledger.get(h.id)?.status === 'rejected').length,
+    unchangedRejectsByReason: rejectsByReason(live, changed, ledger),
     deletedSourceIds: hashes.filter((h) => h.deleted && ledger.has(h.id)).map((h) => h.id),
     users,
     fingerprintOf(sourceId, rule) {
@@ -102,17 +103,34 @@ export async function changedMemories(deps: ChangeDeps, input: ChangeInput): Pro
   };
 }
 
+function rejectsByReason(
+  live: readonly SourceRowHash[],
+  changed: readonly SourceRowHash[],
+  ledger: ReadonlyMap<string, LedgerState>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (changed.length === live.length) return out;
+  const redone = new Set(changed.map((h) => h.id));
+  for (const h of live) {
+    const state = ledger.get(h.id);
+    if (redone.has(h.id) || state?.status !== 'rejected') continue;
+    const reason = state.reason ?? 'unknown';
+    out[reason] = (out[reason] ?? 0) + 1;
+  }
+  return out;
+}
+
 /** The summary of a batch whose every memory was unchanged: nothing read, nothing written. */
 export function unchangedSummary(
   index: number,
-  work: Pick<BatchChanges, 'unchanged' | 'unchangedRejected'>,
+  work: Pick<BatchChanges, 'unchanged' | 'unchangedRejectsByReason'>,
   checkMs: number,
 ): BatchSummary {
   return {
     index,
     read: 0,
     unchanged: work.unchanged,
-    unchangedRejected: work.unchangedRejected,
+    unchangedRejectsByReason: work.unchangedRejectsByReason,
     migrated: 0,
     rejected: 0,
     byModule: {},

@@ -374,7 +374,7 @@ export async function migrateBatch(given: MigrateBatchDeps, input: MigrateBatchI
       index: input.range.index,
       read: memories.length,
       unchanged: work.unchanged,
-      unchangedRejected: work.unchangedRejected,
+      unchangedRejectsByReason: work.unchangedRejectsByReason,
       migrated: prepared.batch.migrated.length,
       rejected: prepared.batch.rejected.length,
       byModule,

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { relationshipFingerprint, relationshipUnchanged } from '../core/fingerprint.js';
 import type { ModuleRegistry } from '../core/modules.js';
 import { dryRunProjectLinks, resolveProjectLinks, type TaskProjectReference } from '../core/project-links.js';
 import {
@@ -18,6 +19,7 @@ import { readModuleRegistry } from '../db/module-registry.js';
 import { readTaskProjectReferences } from '../db/project-links.js';
 import { RelationshipLoader, readLedgerEnds } from '../db/relationship-loader.js';
 import { readEndStates, readRelationRange, readRelationRows } from '../db/relationship-reader.js';
+import { readRelationshipLedgerStates } from '../db/source-fingerprints.js';
 import type { KeyRange } from '../db/source-reader.js';
 import type { SourceSchema } from '../db/source-schema.js';
 import { classifyDatabaseFailure } from '../errors.js';
@@ -147,10 +149,25 @@ async function migrateRelations(
   const states = await readFromSource(deps, input, (c) => readEndStates(c, deps.schema, lookUp));
   const relations = withEndStates(rows, ledger, states);
   const resolved = resolveRelations(relations, ledger);
+  const work = await unchangedRelationships(deps, input, resolved);
+  if (work.migrated.length === 0 && work.skipped.length === 0) {
+    return summarize(input, relations.length, work.unchanged.migrated, work.unchanged.skipped);
+  }
   const loader = await loaderFor(deps);
-  const result = await loader.load({ runId: input.runId, kind: input.kind, ...resolved });
+  const result = await loader.load({
+    runId: input.runId,
+    kind: input.kind,
+    migrated: work.migrated,
+    skipped: work.skipped,
+    fingerprints: work.fingerprints,
+  });
   return {
-    ...summarize(input, relations.length, result.migrated, result.skipped),
+    ...summarize(
+      input,
+      relations.length,
+      [...result.migrated, ...work.unchanged.migrated],
+      [...result.skipped, ...work.unchanged.skipped],
+    ),
     withdrawn: result.withdrawn,
     displaced: result.displaced,
   };
@@ -178,6 +195,44 @@ async function migrateProjectLinks(
     ...summarize(input, refs.length, result.migrated, result.skipped),
     withdrawn: result.withdrawn,
     projectIdsWritten: result.projectIdsWritten,
+  };
+}
+
+/**
+ * Splits a batch's resolved relations into those to write and those whose ledger row already
+ * records the same resolution (docs/design.md, "Skipping what is done"), which are left alone.
+ */
+async function unchangedRelationships(
+  deps: MigrateRelationshipsDeps,
+  input: MigrateRelationshipsInput,
+  resolved: { migrated: MigratedRelationship[]; skipped: SkippedRelationship[] },
+): Promise<{
+  migrated: MigratedRelationship[];
+  skipped: SkippedRelationship[];
+  fingerprints: Map<string, string>;
+  unchanged: { migrated: MigratedRelationship[]; skipped: SkippedRelationship[] };
+}> {
+  const fingerprints = new Map<string, string>();
+  for (const m of resolved.migrated) fingerprints.set(m.key, relationshipFingerprint(m));
+  for (const s of resolved.skipped) fingerprints.set(s.key, relationshipFingerprint(s));
+  const ledger = await readRelationshipLedgerStates(deps.target, [...fingerprints.keys()]).catch(
+    (error: unknown) => {
+      throw classifyDatabaseFailure(error, {
+        database: 'target',
+        kind: input.kind,
+        batch: input.range.index,
+      });
+    },
+  );
+  const same = (key: string) => relationshipUnchanged(ledger.get(key), fingerprints.get(key) as string);
+  return {
+    migrated: resolved.migrated.filter((m) => !same(m.key)),
+    skipped: resolved.skipped.filter((s) => !same(s.key)),
+    fingerprints,
+    unchanged: {
+      migrated: resolved.migrated.filter((m) => same(m.key)),
+      skipped: resolved.skipped.filter((s) => same(s.key)),
+    },
   };
 }
 

@@ -13,7 +13,7 @@ import type { RunContext } from './run-context.js';
 
 type BatchCounts = Pick<
   BatchSummary,
-  'migrated' | 'rejected' | 'rejectsByReason' | 'unchanged' | 'unchangedRejected'
+  'migrated' | 'rejected' | 'rejectsByReason' | 'unchanged' | 'unchangedRejectsByReason'
 >;
 
 /** The batches' migrated and rejected counts, judged against the run's reject thresholds. */
@@ -23,11 +23,14 @@ export function rejectVerdict(run: RunContext, batches: Iterable<BatchCounts>): 
   const rejectsByReason: Record<string, number> = {};
   for (const batch of batches) {
     // Memories skipped as unchanged keep the outcome an earlier run gave them: judged as such.
-    const unchangedRejected = batch.unchangedRejected ?? 0;
+    const kept = batch.unchangedRejectsByReason ?? {};
+    const unchangedRejected = Object.values(kept).reduce((a, b) => a + b, 0);
     migrated += batch.migrated + (batch.unchanged ?? 0) - unchangedRejected;
     rejected += batch.rejected + unchangedRejected;
-    for (const [reason, n] of Object.entries(batch.rejectsByReason)) {
-      rejectsByReason[reason] = (rejectsByReason[reason] ?? 0) + n;
+    for (const counts of [batch.rejectsByReason, kept]) {
+      for (const [reason, n] of Object.entries(counts)) {
+        rejectsByReason[reason] = (rejectsByReason[reason] ?? 0) + n;
+      }
     }
   }
   return judgeRejects(
@@ -56,7 +59,7 @@ export async function judgeRunRejects(runtime: MigrationRuntime, run: RunContext
       rejected: b.rejected,
       rejectsByReason: b.rejectsByReason,
       unchanged: b.unchanged,
-      unchangedRejected: b.unchangedRejected,
+      unchangedRejectsByReason: b.unchangedRejectsByReason,
     });
   }
   return rejectVerdict(run, counts);

@@ -39,6 +39,16 @@ async function ledgerRows(url: string): Promise<Map<string, LedgerRow>> {
   });
 }
 
+async function relationshipLedger(url: string): Promise<string[]> {
+  return withClient(url, async (c) => {
+    const { rows } = await c.query<{ row: string }>(
+      `SELECT concat_ws('|', source_key, status, reason, target_id, run_id) AS row
+         FROM ${LEDGER_SCHEMA}.relationship_ledger ORDER BY source_key`,
+    );
+    return rows.map((r) => r.row);
+  });
+}
+
 describe('Reruns skip what is done', () => {
   let sourceUrl: string;
   let targetUrl: string;
@@ -61,6 +71,8 @@ describe('Reruns skip what is done', () => {
     // Prepare
     const before = await targetChecksums(targetUrl);
     const ledgerBefore = await ledgerRows(targetUrl);
+    const relationshipsBefore = await relationshipLedger(targetUrl);
+    expect(relationshipsBefore.length).toBeGreaterThan(0);
 
     // Act
     const again = await runSteps({ sourceUrl, targetUrl, input: INPUT });
@@ -73,6 +85,13 @@ describe('Reruns skip what is done', () => {
     expect(report.accounting.holds).toBe(true);
     expect((again.outputs.verify as { ok: boolean }).ok).toBe(true);
     expect(await ledgerRows(targetUrl)).toEqual(ledgerBefore);
+    // Relations resolved as before were not written either: their ledger rows name the first run.
+    // (Duplicates are resolved again each run: the relation they lost to may have gone.)
+    const relationsOf = (rows: string[]) =>
+      rows.filter((r) => r.startsWith('relation:') && !r.includes('|duplicate|'));
+    const relations = relationsOf(await relationshipLedger(targetUrl));
+    expect(relations.length).toBeGreaterThan(0);
+    expect(relations).toEqual(relationsOf(relationshipsBefore));
     expect(await targetChecksums(targetUrl)).toEqual(before);
   });
 
