@@ -129,8 +129,11 @@ export function isUnchanged(
  */
 export function relationshipFingerprint(
   resolved: { row: object } | { reason: string; detail: string },
+  also = '',
 ): string {
-  return md5('row' in resolved ? JSON.stringify(resolved.row) : `${resolved.reason}\u001f${resolved.detail}`);
+  const outcome =
+    'row' in resolved ? JSON.stringify(resolved.row) : `${resolved.reason}\u001f${resolved.detail}`;
+  return md5(`${outcome}\u001f${also}`);
 }
 
 /** Whether a relation's ledger row still stands: resolved alike, and not a duplicate that lost to another. */

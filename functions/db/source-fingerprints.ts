@@ -97,3 +97,24 @@ export async function readRelationshipLedgerStates(
   );
   return new Map(rows.map((r) => [r.source_key, r]));
 }
+
+/**
+ * When the ledger last recorded each of these memories as written (its row's `updated_at`, as
+ * text): a project link's `project_id` lives in the task's module row, so a task written again
+ * needs its link written again.
+ */
+export async function readLedgerWriteTimes(
+  db: Pick<ClientBase, 'query'>,
+  sourceIds: readonly string[],
+): Promise<Map<string, string>> {
+  if (sourceIds.length === 0) return new Map();
+  const { rows } = await db.query<{ source_id: string; written: string }>(
+    `SELECT l.source_id, l.updated_at::text AS written
+       FROM unnest($1::text[]) AS k(id)
+       CROSS JOIN LATERAL (
+         SELECT source_id, updated_at FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id = k.id LIMIT 1
+       ) l`,
+    [sourceIds],
+  );
+  return new Map(rows.map((r) => [r.source_id, r.written]));
+}

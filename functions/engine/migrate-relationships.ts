@@ -19,7 +19,11 @@ import { readModuleRegistry } from '../db/module-registry.js';
 import { readTaskProjectReferences } from '../db/project-links.js';
 import { RelationshipLoader, readLedgerEnds } from '../db/relationship-loader.js';
 import { readEndStates, readRelationRange, readRelationRows } from '../db/relationship-reader.js';
-import { readRelationshipLedgerStates } from '../db/source-fingerprints.js';
+import { readLedgerWriteTimes, readRelationshipLedgerStates } from '../db/source-fingerprints.js';
+
+// Project links' ledger keys: `project:<task source id>`.
+const PROJECT_KEY_PREFIX = 'project:';
+
 import type { KeyRange } from '../db/source-reader.js';
 import type { SourceSchema } from '../db/source-schema.js';
 import { classifyDatabaseFailure } from '../errors.js';
@@ -183,16 +187,38 @@ async function migrateProjectLinks(
   );
   const ledger = await readTargetLedger(deps, input, ids);
   const resolved = resolveProjectLinks(refs, ledger);
+  const written = await readLedgerWriteTimes(
+    deps.target,
+    refs.map((r) => r.taskSourceId),
+  ).catch((error: unknown) => {
+    throw classifyDatabaseFailure(error, { database: 'target', kind: input.kind, batch: input.range.index });
+  });
+  const work = await unchangedRelationships(deps, input, resolved, (key) =>
+    written.get(key.slice(PROJECT_KEY_PREFIX.length)),
+  );
+  if (work.migrated.length === 0 && work.skipped.length === 0) {
+    return {
+      ...summarize(input, refs.length, work.unchanged.migrated, work.unchanged.skipped),
+      projectIdsWritten: 0,
+    };
+  }
+  const changedTasks = new Set(work.migrated.map((m) => m.row.sourceMemoryId));
   const loader = await loaderFor(deps);
   const result = await loader.load({
     runId: input.runId,
     kind: input.kind,
-    migrated: resolved.migrated,
-    skipped: resolved.skipped,
-    projectUpdates: resolved.updates,
+    migrated: work.migrated,
+    skipped: work.skipped,
+    projectUpdates: resolved.updates.filter((u) => changedTasks.has(u.taskTargetId)),
+    fingerprints: work.fingerprints,
   });
   return {
-    ...summarize(input, refs.length, result.migrated, result.skipped),
+    ...summarize(
+      input,
+      refs.length,
+      [...result.migrated, ...work.unchanged.migrated],
+      [...result.skipped, ...work.unchanged.skipped],
+    ),
     withdrawn: result.withdrawn,
     projectIdsWritten: result.projectIdsWritten,
   };
@@ -206,6 +232,8 @@ async function unchangedRelationships(
   deps: MigrateRelationshipsDeps,
   input: MigrateRelationshipsInput,
   resolved: { migrated: MigratedRelationship[]; skipped: SkippedRelationship[] },
+  /** What else a key's outcome depends on (a project link: when its task was last written). */
+  alsoOf: (key: string) => string | undefined = () => undefined,
 ): Promise<{
   migrated: MigratedRelationship[];
   skipped: SkippedRelationship[];
@@ -213,8 +241,8 @@ async function unchangedRelationships(
   unchanged: { migrated: MigratedRelationship[]; skipped: SkippedRelationship[] };
 }> {
   const fingerprints = new Map<string, string>();
-  for (const m of resolved.migrated) fingerprints.set(m.key, relationshipFingerprint(m));
-  for (const s of resolved.skipped) fingerprints.set(s.key, relationshipFingerprint(s));
+  for (const m of resolved.migrated) fingerprints.set(m.key, relationshipFingerprint(m, alsoOf(m.key)));
+  for (const s of resolved.skipped) fingerprints.set(s.key, relationshipFingerprint(s, alsoOf(s.key)));
   const ledger = await readRelationshipLedgerStates(deps.target, [...fingerprints.keys()]).catch(
     (error: unknown) => {
       throw classifyDatabaseFailure(error, {

@@ -86,11 +86,12 @@ describe('Reruns skip what is done', () => {
     expect((again.outputs.verify as { ok: boolean }).ok).toBe(true);
     expect(await ledgerRows(targetUrl)).toEqual(ledgerBefore);
     // Relations resolved as before were not written either: their ledger rows name the first run.
-    // (Duplicates are resolved again each run: the relation they lost to may have gone.)
-    const relationsOf = (rows: string[]) =>
-      rows.filter((r) => r.startsWith('relation:') && !r.includes('|duplicate|'));
+    // Project links too. (Duplicates are resolved again each run: the relation they lost to may
+    // have gone.)
+    const relationsOf = (rows: string[]) => rows.filter((r) => !r.includes('|duplicate|'));
     const relations = relationsOf(await relationshipLedger(targetUrl));
-    expect(relations.length).toBeGreaterThan(0);
+    expect(relations.filter((r) => r.startsWith('relation:')).length).toBeGreaterThan(0);
+    expect(relations.filter((r) => r.startsWith('project:')).length).toBeGreaterThan(0);
     expect(relations).toEqual(relationsOf(relationshipsBefore));
     expect(await targetChecksums(targetUrl)).toEqual(before);
   });
@@ -123,9 +124,26 @@ describe('Reruns skip what is done', () => {
     expect((again.outputs.verify as { ok: boolean }).ok).toBe(true);
   });
 
-  it('--force-reprocess processes every memory again', async () => {
+  it('--force-reprocess processes every memory again, project links following their tasks', async () => {
+    const linkedTasks = () =>
+      withClient(targetUrl, async (c) => {
+        const { rows: tables } = await c.query<{ name: string }>(
+          `SELECT table_name AS name FROM information_schema.tables
+            WHERE table_schema = 'public' AND table_name LIKE '%\\_memories'`,
+        );
+        const { rows } = await c.query<{ n: number }>(
+          `SELECT (${tables.map((t) => `(SELECT count(*) FROM "${t.name}" WHERE metadata ? 'project_id')`).join(' + ')})::int AS n`,
+        );
+        return rows[0]!.n;
+      });
+    const linkedBefore = await linkedTasks();
+    expect(linkedBefore).toBeGreaterThan(0);
+
     const again = await runSteps({ sourceUrl, targetUrl, input: { ...INPUT, forceReprocess: true } });
     closers.push(again.runtime);
+
+    // The tasks were written again without their project_id: the links were written again too.
+    expect(await linkedTasks()).toBe(linkedBefore);
 
     const report = await reportOf(again);
     expect(report.totals.read).toBe(liveMemories);
