@@ -8,8 +8,13 @@
  *  (b) this engine's full migration with preserved embeddings (users, module rows, CMI rows,
  *      ledger, relationships and project links);
  *  (c) optionally a row-at-a-time copy in the style of the original scripts, on a sample.
- * (a) and (b) run K times in turn, each round into a new target database, and the last line states
- * the median of both rates and their ratio. With --regenerate, (b) regenerates every
+ * (a) and (b) run K times in turn, each round into a new target database. Then, on the last round's
+ * target: (d) the output limit — binary COPY of the migration's own output tables as it left them
+ * into an empty target with the real schema and indexes, plus a binary COPY TO of the source rows;
+ * (e) a rerun of the unchanged source, a rerun after 1% of the memories changed, a clean single run
+ * of the changed source (its checksums are what the reruns must equal), and a run killed with
+ * SIGKILL at 80% of its memories, then rerun. The last line states the migration's rate, the output
+ * limit's and their ratio, and the reruns' times. With --regenerate, (b) regenerates every
  * embedding through the harness's OpenAI-compatible server answering after L ms, and the last line
  * sets the memories/s and requests made next to what one request per memory would take at that
  * latency. A benchmark: it prints figures, asserts nothing.
@@ -32,10 +37,12 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { createTarget, dropDatabase } from '../dev/harness/databases.js';
 import { embeddingsServerStats } from '../dev/harness/embeddings-server.js';
 import { startTestServices } from '../dev/harness/services-runtime.js';
+import { targetChecksums } from '../dev/support/checksums.js';
 import { runSteps } from '../dev/support/run-steps.js';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../functions/core/modules.js';
 import { LEDGER_SCHEMA } from '../functions/db/ledger-schema.js';
 import { FileRunStore } from '../functions/store/run-store.js';
+import { changeMemories, killedRun, outputLimit, sameChecksums } from './bench-limits.js';
 import { measureClassifierThroughput } from './classify/classifier-throughput.js';
 import { runCli } from './cli/database-flags.js';
 import { sampleBigMemory } from './cli/sample-source.js';
@@ -61,6 +68,10 @@ const USAGE = `usage: npm run bench -- --memories N [options]
 
 Uses TEST_DATABASE_URL when set, otherwise starts a private PostgreSQL with its default durability
 settings, as a real server has them (the tests' cluster turns them off).
+
+The last line reads: migration X/s, output limit Y/s, ratio R; unchanged rerun S s (F of first
+run); 1% changed rerun T s. Reruns are timed with Verify and Report, the search-equivalence check
+apart (it asks a fixed number of questions whatever changed).
 
 Example: npm run bench -- --memories 20000 --baseline-sample 500`;
 
@@ -322,6 +333,14 @@ function profilePhase(phase: string, file: string | undefined) {
 interface TimedMigration {
   rate: number;
   seconds: number;
+  /**
+   * Every phase, Verify and Report included, but the search-equivalence check: what a rerun is
+   * compared by. That check asks a fixed number of questions (searchUsers × searchQueriesPerUser)
+   * whatever changed, so it is timed apart.
+   */
+  runSeconds: number;
+  searchSeconds: number;
+  peakRss: number;
   migrated: number;
   rejected: number;
   /** CPU seconds the migration phases took, in this process and in PostgreSQL (null: unknown). */
@@ -378,6 +397,10 @@ async function timedMigration(options: {
   return {
     rate: (migrated + rejected) / seconds,
     seconds,
+    runSeconds:
+      Object.entries(phaseMs).reduce((ms, [phase, p]) => (phase === 'search' ? ms : ms + p), 0) / 1000,
+    searchSeconds: (phaseMs.search ?? 0) / 1000,
+    peakRss,
     migrated,
     rejected,
     cpu: { node: cpuMs.node / 1000, pg: cpuMs.pg === null ? null : cpuMs.pg / 1000 },
@@ -497,6 +520,68 @@ async function benchRegenerate(options: {
   }
 }
 
+/**
+ * The output limit, and reruns: of the unchanged source, after 1% of the memories changed, and
+ * after a run killed at 80% of its memories. Each rerun's target is compared with a clean single
+ * run's (table checksums).
+ */
+async function benchAgainstLimit(options: {
+  sourceUrl: string;
+  targetUrl: string;
+  concurrency: number;
+  batchSize: number;
+  first: TimedMigration;
+  rate: number;
+}): Promise<void> {
+  const { sourceUrl, targetUrl, concurrency, first } = options;
+  const input = {
+    preserveEmbeddings: true,
+    batchSize: options.batchSize,
+    createUsers: true,
+    snapshot: 'none',
+  };
+  const limit = await outputLimit(sourceUrl, targetUrl, concurrency);
+  const records = first.migrated + first.rejected;
+  const limitSeconds = limit.writeSeconds + limit.readSeconds;
+  console.log(
+    `output limit: binary COPY of the migration's ${fmt(limit.rows)} output rows into an empty target ${limit.writeSeconds.toFixed(2)} s + binary COPY TO of the source rows ${limit.readSeconds.toFixed(2)} s = ${limitSeconds.toFixed(2)} s; the migration took ${first.seconds.toFixed(2)} s (the whole run with Verify and Report ${first.runSeconds.toFixed(2)} s)`,
+  );
+  const before = await targetChecksums(targetUrl);
+  console.log('-- rerun of the unchanged source');
+  const unchanged = await timedMigration({ sourceUrl, targetUrl, input, concurrency });
+  const unchangedSame = JSON.stringify(await targetChecksums(targetUrl)) === JSON.stringify(before);
+  const changed = await changeMemories(sourceUrl, 0.01);
+  console.log(`-- rerun after ${fmt(changed)} memories (1%) changed`);
+  const onePercent = await timedMigration({ sourceUrl, targetUrl, input, concurrency });
+  console.log('-- clean single run of the changed source, for its checksums and its time');
+  const cleanUrl = await createTarget();
+  const clean = await timedMigration({ sourceUrl, targetUrl: cleanUrl, input, concurrency });
+  const onePercentSame = await sameChecksums(targetUrl, cleanUrl);
+  console.log('-- a run killed (SIGKILL) at 80% of the memories, then rerun');
+  const killedUrl = await createTarget();
+  const { killedAt } = await killedRun({
+    sourceUrl,
+    targetUrl: killedUrl,
+    input,
+    concurrency,
+    liveMemories: records,
+    share: 0.8,
+  });
+  console.log(`killed with ${fmt(killedAt)} memories in the ledger`);
+  const resumed = await timedMigration({ sourceUrl, targetUrl: killedUrl, input, concurrency });
+  const resumedSame = await sameChecksums(killedUrl, cleanUrl);
+  await Promise.all([dropDatabase(cleanUrl), dropDatabase(killedUrl)]);
+  const share = (run: TimedMigration, of: TimedMigration) => (run.runSeconds / of.runSeconds).toFixed(2);
+  const same = (ok: boolean) => (ok ? 'checksums equal' : 'CHECKSUMS DIFFER');
+  console.log(
+    `reruns (whole runs with Verify, the search check apart: ${first.searchSeconds.toFixed(2)} s in the first run): unchanged ${unchanged.runSeconds.toFixed(2)} s (${same(unchangedSame)} the first run's); 1% changed ${onePercent.runSeconds.toFixed(2)} s (${same(onePercentSame)} a clean run's); killed at 80% then rerun ${resumed.runSeconds.toFixed(2)} s = ${share(resumed, clean)} of a clean run's ${clean.runSeconds.toFixed(2)} s (${same(resumedSame)}); peak RSS ${fmt(first.peakRss / 1048576)} MiB`,
+  );
+  const limitRate = records / limitSeconds;
+  console.log(
+    `migration ${fmt(options.rate)}/s, output limit ${fmt(limitRate)}/s, ratio ${(options.rate / limitRate).toFixed(2)}; unchanged rerun ${unchanged.runSeconds.toFixed(2)} s (${share(unchanged, first)} of first run); 1% changed rerun ${onePercent.runSeconds.toFixed(2)} s`,
+  );
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -580,7 +665,7 @@ async function main(): Promise<number> {
       return 0;
     }
 
-    const rounds: { rawRate: number; rate: number }[] = [];
+    const rounds: { rawRate: number; rate: number; migration: TimedMigration }[] = [];
     let roundTarget = targetUrl;
     for (let trial = 1; trial <= trials; trial++) {
       if (trials > 1) console.log(`-- trial ${trial} of ${trials}`);
@@ -603,7 +688,7 @@ async function main(): Promise<number> {
         ...(trial === trials ? { profile: values.profile, profilePhase: values['profile-phase'] } : {}),
       });
       printBound(migration, raw.seconds);
-      rounds.push({ rawRate, rate: migration.rate });
+      rounds.push({ rawRate, rate: migration.rate, migration });
     }
     const rate = median(rounds.map((r) => r.rate));
     const rawRate = median(rounds.map((r) => r.rawRate));
@@ -621,6 +706,14 @@ async function main(): Promise<number> {
     console.log(
       `migration ${fmt(rate)} memories/s, raw binary copy ${fmt(rawRate)}/s, ratio ${(rate / rawRate).toFixed(2)}`,
     );
+    await benchAgainstLimit({
+      sourceUrl,
+      targetUrl: roundTarget,
+      concurrency,
+      batchSize,
+      first: (rounds.at(-1) as (typeof rounds)[number]).migration,
+      rate,
+    });
     return 0;
   } finally {
     await services.stop();

@@ -48,6 +48,11 @@ Migrates BigMemory into Federated Memory by running the project's state machine 
   --incremental                only memories changed since the last successful run
   --keep-deleted               keep in the target what the source deleted since it was migrated (default:
                                every run removes it, and Verify fails while any is left)
+  --force-reprocess            process every memory again, even those unchanged since an earlier run
+                               migrated them (default: they are left alone, their vectors unread)
+  --verify <mode>              sampled (default: compare what the run wrote plus a random sample of the
+                               rest; counts and accounting stay whole) or full (compare every memory)
+  --verify-sample <n>          memories a sampled Verify draws from the rest (default: 1000)
   --merge-on-email             same email, different token: map to the existing Federated user
   --placeholder-email-domain <d>  target needs an email and the user has none: create bigmemory-<id>@<d>
   --max-reject-ratio <r>       fail the run when more than this share (0-1) of the memories it handled is
@@ -124,6 +129,9 @@ export function migrationFlags() {
     'run-id': { type: 'string' },
     'break-lock': { type: 'boolean', default: false },
     'keep-deleted': { type: 'boolean', default: false },
+    'force-reprocess': { type: 'boolean', default: false },
+    verify: { type: 'string' },
+    'verify-sample': { type: 'string' },
     verbose: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   } as const;
@@ -155,6 +163,16 @@ export function executionInput(
   };
   if (flags['break-lock']) input.breakLock = true;
   if (flags['keep-deleted']) input.keepDeleted = true;
+  if (flags['force-reprocess']) input.forceReprocess = true;
+  if (flags.verify !== undefined) {
+    if (!['sampled', 'full'].includes(flags.verify)) {
+      throw new UsageError(`--verify takes sampled or full, got "${flags.verify}"`);
+    }
+    input.verify = flags.verify;
+  }
+  if (flags['verify-sample'] !== undefined) {
+    input.verifySample = wholeNumber(flags['verify-sample'], '--verify-sample');
+  }
   // A local file becomes a file:// URI (local runs read it); an s3:// URI passes through.
   const uri = (value: string) => (value.startsWith('s3://') ? value : pathToFileURL(resolve(value)).href);
   if (flags['user-map']) input.userMapS3Uri = uri(flags['user-map']);

@@ -27,6 +27,8 @@ export interface LedgerEntry {
   rule: string | null;
   reason: RejectReason | null;
   detail: string | null;
+  /** What the outcome depends on (`memoryFingerprint`); absent: the next run processes it again. */
+  fingerprint?: string | null;
 }
 
 export interface PreparedMemory {
@@ -120,6 +122,10 @@ export interface BatchLlmSummary {
 export interface BatchSummary {
   index: number;
   read: number;
+  /** Memories an earlier run left as this run would: neither read nor written (absent in older summaries). */
+  unchanged?: number;
+  /** Of those, the ones an earlier run rejected, by reason. */
+  unchangedRejectsByReason?: Record<string, number>;
   migrated: number;
   rejected: number;
   byModule: Partial<Record<ModuleId, number>>;

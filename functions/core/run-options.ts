@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { InvalidInputError } from '../errors.js';
 import { DEFAULT_MAX_REJECT_RATIO } from './reject-thresholds.js';
 
+/** Memories a sampled Verify compares beyond those the run wrote. */
+export const DEFAULT_VERIFY_SAMPLE = 1000;
+
 /** One RDS DB instance or Aurora cluster, for `snapshot: "rds" | "both"`. */
 const RdsResourceSchema = z
   .object({ instance: z.string().min(1).optional(), cluster: z.string().min(1).optional() })
@@ -109,6 +112,14 @@ export const MigrationInputSchema = z
     maxRejects: z.number().int().min(0).optional(),
     /** Keep in the target what the source has deleted since it was migrated (by default it is removed). */
     keepDeleted: z.boolean().default(false),
+    /** Process every memory again, even those the ledger shows unchanged since they were migrated. */
+    forceReprocess: z.boolean().default(false),
+    /**
+     * Verify's checksums: `sampled` compares what this run wrote plus `verifySample` memories drawn at
+     * random from the rest; `full` compares every memory. The counts and accounting are always whole.
+     */
+    verify: z.enum(['sampled', 'full']).default('sampled'),
+    verifySample: z.number().int().min(0).default(DEFAULT_VERIFY_SAMPLE),
     /** Take the migration lock over from a run whose heartbeat stopped (it died without releasing it). */
     breakLock: z.boolean().default(false),
     /** Rollback/restore only: go ahead over a held lock (rollback) or tables that hold rows (restore). */

@@ -55,6 +55,7 @@ const LEDGER_COLUMNS: { name: string; type: PgBinaryType }[] = [
   { name: 'detail', type: 'text' },
   { name: 'run_id', type: 'text' },
   { name: 'first_run_id', type: 'text' },
+  { name: 'fingerprint', type: 'text' },
 ];
 const ledgerValues = (runId: string) => (l: LedgerEntry) => [
   l.sourceId,
@@ -69,6 +70,7 @@ const ledgerValues = (runId: string) => (l: LedgerEntry) => [
   l.detail,
   runId,
   runId,
+  l.fingerprint ?? null,
 ];
 
 // Temporary staging for the rerun path: rows land by binary COPY, then one upsert per table.

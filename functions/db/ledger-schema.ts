@@ -51,6 +51,9 @@ CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.memory_ledger (
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS memory_ledger_run_idx ON ${LEDGER_SCHEMA}.memory_ledger (run_id);
+-- What the memory's migrated form depends on (docs/design.md, "Skipping what is done"): a later run
+-- that computes the same leaves the memory alone. NULL (rows of older runs): processed again.
+ALTER TABLE ${LEDGER_SCHEMA}.memory_ledger ADD COLUMN IF NOT EXISTS fingerprint text;
 
 -- Per source user: the decision taken and the target user it maps to (NULL when unmapped).
 CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.user_map (
@@ -74,4 +77,6 @@ CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.relationship_ledger (
   first_run_id text NOT NULL,
   updated_at timestamptz NOT NULL DEFAULT now()
 );
+-- The resolved relationship's fingerprint: a later run that resolves it alike leaves it alone.
+ALTER TABLE ${LEDGER_SCHEMA}.relationship_ledger ADD COLUMN IF NOT EXISTS fingerprint text;
 `;

@@ -22,6 +22,8 @@ export interface RelationshipBatch {
   skipped: SkippedRelationship[];
   /** Project-links only: `project_id` / `project_source_id` for the linked tasks' module rows. */
   projectUpdates?: ProjectIdUpdate[];
+  /** What each key resolved to (`relationshipFingerprint`), kept in its ledger row; absent: none kept. */
+  fingerprints?: ReadonlyMap<string, string>;
 }
 
 export interface RelationshipLoadResult {
@@ -67,6 +69,7 @@ const LEDGER_COLUMNS: { name: string; type: PgBinaryType }[] = [
   { name: 'target_id', type: 'text' },
   { name: 'run_id', type: 'text' },
   { name: 'first_run_id', type: 'text' },
+  { name: 'fingerprint', type: 'text' },
 ];
 
 const STAGING_DDL = `
@@ -220,13 +223,14 @@ export class RelationshipLoader {
     if (displacedKeys.length > 0) {
       await client.query(
         `UPDATE ${LEDGER_SCHEMA}.relationship_ledger
-            SET status = 'skipped', reason = 'duplicate', target_id = NULL, run_id = $2, updated_at = now()
+            SET status = 'skipped', reason = 'duplicate', target_id = NULL, run_id = $2, fingerprint = NULL,
+                updated_at = now()
           WHERE source_key = ANY($1::text[]) AND status = 'migrated'`,
         [displacedKeys, batch.runId],
       );
     }
     const projectIdsWritten = await this.writeProjectIds(client, batch.projectUpdates ?? []);
-    await this.writeLedger(client, batch.runId, migrated, skipped, ledgerByCopy && !ledgered);
+    await this.writeLedger(client, batch, migrated, skipped, ledgerByCopy && !ledgered);
     await client.query('COMMIT');
     return { migrated, skipped, displaced: displacedKeys.length, withdrawn, projectIdsWritten };
   }
@@ -331,14 +335,16 @@ export class RelationshipLoader {
 
   private async writeLedger(
     client: DatabaseSession,
-    runId: string,
+    batch: RelationshipBatch,
     migrated: MigratedRelationship[],
     skipped: SkippedRelationship[],
     byCopy: boolean,
   ): Promise<void> {
+    const { runId } = batch;
+    const fingerprint = (key: string) => batch.fingerprints?.get(key) ?? null;
     const rows = [
-      ...migrated.map((m) => [m.key, 'migrated', null, m.row.id, runId, runId]),
-      ...skipped.map((s) => [s.key, 'skipped', s.reason, null, runId, runId]),
+      ...migrated.map((m) => [m.key, 'migrated', null, m.row.id, runId, runId, fingerprint(m.key)]),
+      ...skipped.map((s) => [s.key, 'skipped', s.reason, null, runId, runId, fingerprint(s.key)]),
     ];
     // Keys the ledger has never seen (a first run) go in by plain COPY; the rest are upserted.
     if (byCopy) {
@@ -350,7 +356,8 @@ export class RelationshipLoader {
       `INSERT INTO ${LEDGER_SCHEMA}.relationship_ledger (${columnList(LEDGER_COLUMNS)})
        SELECT ${columnList(LEDGER_COLUMNS)} FROM bm_stage_relationship_ledger
        ON CONFLICT (source_key) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason,
-         target_id = EXCLUDED.target_id, run_id = EXCLUDED.run_id, updated_at = now()`,
+         target_id = EXCLUDED.target_id, run_id = EXCLUDED.run_id, fingerprint = EXCLUDED.fingerprint,
+         updated_at = now()`,
     );
   }
 }

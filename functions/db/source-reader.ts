@@ -19,6 +19,8 @@ export interface ReadOptions {
   limit?: number;
   /** Where the embeddings are decoded to (a batch's pooled slab); a slab of the read's own otherwise. */
   slab?: Float32Slab;
+  /** Only these memories of the range (those a rerun found changed); all of them when absent. */
+  ids?: readonly string[];
 }
 
 // Column list of the read, in the order of SourceMemory's fields; absent optional columns read as
@@ -101,9 +103,13 @@ export function changedSincePredicate(schema: SourceSchema, since?: Date | null)
 
 /** The range's live or soft-deleted rows, only those changed since the watermark on incremental runs. */
 function rangeRows(schema: SourceSchema, range: KeyRange, deleted: boolean, options: ReadOptions): string {
+  const only = options.ids
+    ? `id = ANY(ARRAY[${options.ids.map((id) => escapeLiteral(id)).join(', ')}]::${schema.memoryIdType}[])`
+    : 'true';
   return `${rangePredicate(range, schema.memoryIdType)}
       AND is_deleted IS ${deleted ? '' : 'NOT '}TRUE
-      AND ${changedSincePredicate(schema, options.changedSince)}`;
+      AND ${changedSincePredicate(schema, options.changedSince)}
+      AND ${only}`;
 }
 
 function toSourceMemory(fields: (Buffer | null)[], slab: Float32Slab): SourceMemory {

@@ -22,6 +22,19 @@ export interface SourceSchema {
 }
 
 const REQUIRED_MEMORY_COLUMNS = ['id', 'user_id', 'content', 'is_deleted'] as const;
+export const OPTIONAL_MEMORY_COLUMNS = [
+  'content_hash',
+  'embedding',
+  'title',
+  'summary',
+  'tags',
+  'source',
+  'source_metadata',
+  'created_at',
+  'updated_at',
+  'accessed_at',
+  'access_count',
+] as const;
 
 export async function introspectSource(db: Queryable): Promise<SourceSchema> {
   const { rows: tables } = await db.query<{ table_name: string }>(

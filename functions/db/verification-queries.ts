@@ -125,6 +125,8 @@ export async function sourceFingerprintPage(
   client: DatabaseSession,
   schema: SourceSchema,
   page: KeyRange,
+  /** Only these memories of the page (a sampled Verify's choice); all of them when absent. */
+  ids?: readonly string[],
 ): Promise<MemoryFingerprint[]> {
   const hasEmbedding = schema.memoryColumns.includes('embedding');
   const time = (column: string) => (schema.memoryColumns.includes(column) ? epochMs(column) : 'NULL::float8');
@@ -134,7 +136,9 @@ export async function sourceFingerprintPage(
         ${time('created_at')} AS created_ms, ${time('updated_at')} AS updated_ms, ${time('accessed_at')} AS accessed_ms
       FROM memories
       WHERE is_deleted IS NOT TRUE AND ${rangePredicate(page, schema.memoryIdType)}
+        ${ids ? `AND id = ANY($1::${schema.memoryIdType}[])` : ''}
       ORDER BY id`,
+    ids ? [ids] : [],
   );
   return rows.map((r) => fingerprintOf(r.id, r));
 }

@@ -18,11 +18,12 @@ import type { Classification, ModuleId, SourceMemory } from '../core/types.js';
 import { BatchLoader } from '../db/batch-loader.js';
 import { Float32Slab } from '../db/pg-binary.js';
 import type { Database } from '../db/port.js';
-import { type KeyRange, readDeletedSourceIds, readSourceRange } from '../db/source-reader.js';
+import { type KeyRange, readSourceRange } from '../db/source-reader.js';
 import type { SourceSchema } from '../db/source-schema.js';
 import { inspectTarget } from '../db/target-schema.js';
 import { planEmbeddingRequests } from '../embed/token-estimate.js';
 import { classifyDatabaseFailure } from '../errors.js';
+import { changedMemories, unchangedSummary } from './batch-changes.js';
 
 export interface MigrateBatchDeps {
   source: Database;
@@ -85,6 +86,8 @@ export interface MigrateBatchInput {
   range: KeyRange;
   dryRun: boolean;
   changedSince?: Date | null;
+  /** Process every memory of the range, fingerprints notwithstanding (`--force-reprocess`). */
+  forceReprocess?: boolean;
 }
 
 export interface BatchOutcome {
@@ -286,19 +289,27 @@ async function withTarget(
 export async function migrateBatch(given: MigrateBatchDeps, input: MigrateBatchInput): Promise<BatchOutcome> {
   const deps = { ...given, ...(await withTarget(given)) };
   const t0 = performance.now();
+  const work = await changedMemories(deps, input);
+  if (work.changedIds !== null && work.changedIds.length === 0 && work.deletedSourceIds.length === 0) {
+    return {
+      summary: unchangedSummary(input.range.index, work, performance.now() - t0),
+      decisions: [],
+    };
+  }
   // The batch's vectors, source and CMI, live in pooled blocks that the next batches reuse.
   const vectors = Float32Slab.pooled();
   const sourceClient = await deps.source.connect();
   let memories: Awaited<ReturnType<typeof readSourceRange>>;
-  let deletedSourceIds: string[];
+  const deletedSourceIds = work.deletedSourceIds;
   try {
-    memories = await readSourceRange(sourceClient, deps.schema, input.range, {
-      changedSince: input.changedSince,
-      slab: vectors,
-    });
-    deletedSourceIds = await readDeletedSourceIds(sourceClient, deps.schema, input.range, {
-      changedSince: input.changedSince,
-    });
+    memories =
+      work.changedIds === null || work.changedIds.length > 0
+        ? await readSourceRange(sourceClient, deps.schema, input.range, {
+            changedSince: input.changedSince,
+            slab: vectors,
+            ...(work.changedIds ? { ids: work.changedIds } : {}),
+          })
+        : [];
   } catch (error) {
     throw classifyDatabaseFailure(error, { database: 'source', batch: input.range.index });
   } finally {
@@ -306,7 +317,7 @@ export async function migrateBatch(given: MigrateBatchDeps, input: MigrateBatchI
   }
   const t1 = performance.now();
 
-  const users = await deps.resolveUsers([...new Set(memories.map((m) => m.userId))]);
+  const users = work.users;
   const { embeddings, summary: embedding } = await embedMemories(deps, input, memories, users);
   const { classifications, summary: llm } = await classifyWithLlm(deps, input, memories, users);
   const t2 = performance.now();
@@ -324,6 +335,9 @@ export async function migrateBatch(given: MigrateBatchDeps, input: MigrateBatchI
     allocateVector: (length) => vectors.take(length),
   });
   const t3 = performance.now();
+  for (const entry of [...prepared.batch.migrated.map((m) => m.ledger), ...prepared.batch.rejected]) {
+    entry.fingerprint = work.fingerprintOf(entry.sourceId, entry.rule);
+  }
 
   const load = input.dryRun
     ? null
@@ -365,6 +379,8 @@ export async function migrateBatch(given: MigrateBatchDeps, input: MigrateBatchI
     summary: {
       index: input.range.index,
       read: memories.length,
+      unchanged: work.unchanged,
+      unchangedRejectsByReason: work.unchangedRejectsByReason,
       migrated: prepared.batch.migrated.length,
       rejected: prepared.batch.rejected.length,
       byModule,

@@ -1,3 +1,4 @@
+import { relationshipFingerprint, relationshipUnchanged } from '../core/fingerprint.js';
 import type { ModuleRegistry } from '../core/modules.js';
 import { dryRunProjectLinks, resolveProjectLinks, type TaskProjectReference } from '../core/project-links.js';
 import {
@@ -18,6 +19,11 @@ import type { Database, DatabaseSession } from '../db/port.js';
 import { readTaskProjectReferences } from '../db/project-links.js';
 import { RelationshipLoader, readLedgerEnds } from '../db/relationship-loader.js';
 import { readEndStates, readRelationRange, readRelationRows } from '../db/relationship-reader.js';
+import { readLedgerWriteTimes, readRelationshipLedgerStates } from '../db/source-fingerprints.js';
+
+// Project links' ledger keys: `project:<task source id>`.
+const PROJECT_KEY_PREFIX = 'project:';
+
 import type { KeyRange } from '../db/source-reader.js';
 import type { SourceSchema } from '../db/source-schema.js';
 import { classifyDatabaseFailure } from '../errors.js';
@@ -147,10 +153,25 @@ async function migrateRelations(
   const states = await readFromSource(deps, input, (c) => readEndStates(c, deps.schema, lookUp));
   const relations = withEndStates(rows, ledger, states);
   const resolved = resolveRelations(relations, ledger);
+  const work = await unchangedRelationships(deps, input, resolved);
+  if (work.migrated.length === 0 && work.skipped.length === 0) {
+    return summarize(input, relations.length, work.unchanged.migrated, work.unchanged.skipped);
+  }
   const loader = await loaderFor(deps);
-  const result = await loader.load({ runId: input.runId, kind: input.kind, ...resolved });
+  const result = await loader.load({
+    runId: input.runId,
+    kind: input.kind,
+    migrated: work.migrated,
+    skipped: work.skipped,
+    fingerprints: work.fingerprints,
+  });
   return {
-    ...summarize(input, relations.length, result.migrated, result.skipped),
+    ...summarize(
+      input,
+      relations.length,
+      [...result.migrated, ...work.unchanged.migrated],
+      [...result.skipped, ...work.unchanged.skipped],
+    ),
     withdrawn: result.withdrawn,
     displaced: result.displaced,
   };
@@ -166,18 +187,80 @@ async function migrateProjectLinks(
   );
   const ledger = await readTargetLedger(deps, input, ids);
   const resolved = resolveProjectLinks(refs, ledger);
+  const written = await readLedgerWriteTimes(
+    deps.target,
+    refs.map((r) => r.taskSourceId),
+  ).catch((error: unknown) => {
+    throw classifyDatabaseFailure(error, { database: 'target', kind: input.kind, batch: input.range.index });
+  });
+  const work = await unchangedRelationships(deps, input, resolved, (key) =>
+    written.get(key.slice(PROJECT_KEY_PREFIX.length)),
+  );
+  if (work.migrated.length === 0 && work.skipped.length === 0) {
+    return {
+      ...summarize(input, refs.length, work.unchanged.migrated, work.unchanged.skipped),
+      projectIdsWritten: 0,
+    };
+  }
+  const changedTasks = new Set(work.migrated.map((m) => m.row.sourceMemoryId));
   const loader = await loaderFor(deps);
   const result = await loader.load({
     runId: input.runId,
     kind: input.kind,
-    migrated: resolved.migrated,
-    skipped: resolved.skipped,
-    projectUpdates: resolved.updates,
+    migrated: work.migrated,
+    skipped: work.skipped,
+    projectUpdates: resolved.updates.filter((u) => changedTasks.has(u.taskTargetId)),
+    fingerprints: work.fingerprints,
   });
   return {
-    ...summarize(input, refs.length, result.migrated, result.skipped),
+    ...summarize(
+      input,
+      refs.length,
+      [...result.migrated, ...work.unchanged.migrated],
+      [...result.skipped, ...work.unchanged.skipped],
+    ),
     withdrawn: result.withdrawn,
     projectIdsWritten: result.projectIdsWritten,
+  };
+}
+
+/**
+ * Splits a batch's resolved relations into those to write and those whose ledger row already
+ * records the same resolution (docs/design.md, "Skipping what is done"), which are left alone.
+ */
+async function unchangedRelationships(
+  deps: MigrateRelationshipsDeps,
+  input: MigrateRelationshipsInput,
+  resolved: { migrated: MigratedRelationship[]; skipped: SkippedRelationship[] },
+  /** What else a key's outcome depends on (a project link: when its task was last written). */
+  alsoOf: (key: string) => string | undefined = () => undefined,
+): Promise<{
+  migrated: MigratedRelationship[];
+  skipped: SkippedRelationship[];
+  fingerprints: Map<string, string>;
+  unchanged: { migrated: MigratedRelationship[]; skipped: SkippedRelationship[] };
+}> {
+  const fingerprints = new Map<string, string>();
+  for (const m of resolved.migrated) fingerprints.set(m.key, relationshipFingerprint(m, alsoOf(m.key)));
+  for (const s of resolved.skipped) fingerprints.set(s.key, relationshipFingerprint(s, alsoOf(s.key)));
+  const ledger = await readRelationshipLedgerStates(deps.target, [...fingerprints.keys()]).catch(
+    (error: unknown) => {
+      throw classifyDatabaseFailure(error, {
+        database: 'target',
+        kind: input.kind,
+        batch: input.range.index,
+      });
+    },
+  );
+  const same = (key: string) => relationshipUnchanged(ledger.get(key), fingerprints.get(key) as string);
+  return {
+    migrated: resolved.migrated.filter((m) => !same(m.key)),
+    skipped: resolved.skipped.filter((s) => !same(s.key)),
+    fingerprints,
+    unchanged: {
+      migrated: resolved.migrated.filter((m) => same(m.key)),
+      skipped: resolved.skipped.filter((s) => same(s.key)),
+    },
   };
 }
 

@@ -21,6 +21,7 @@ import {
   type VerificationCheck,
   type VerificationResult,
 } from '../core/verification.js';
+import { inSample, type SampleRule } from '../core/verify-sample.js';
 import type { Database, DatabaseSession } from '../db/port.js';
 import { danglingProjectIds } from '../db/project-ids.js';
 import { planKeyRanges } from '../db/range-planner.js';
@@ -45,6 +46,7 @@ import {
   sourceRelationKeys,
   targetFingerprintsOf,
 } from '../db/verification-queries.js';
+import { liveIdsOfPage, writtenByRun } from '../db/verify-selection.js';
 import { classifyDatabaseFailure } from '../errors.js';
 
 export interface VerifyDeps {
@@ -71,6 +73,8 @@ export interface VerifyOptions {
   notMigrated?: ReadonlySet<string>;
   /** The run keeps what the source deleted: target rows without a live source are counted, not failed. */
   keepDeleted?: boolean;
+  /** A sampled Verify: the checksums of what the run wrote and of this sample; all of them when absent. */
+  select?: SampleRule;
 }
 
 const DEFAULT_SEARCH_SAMPLE_SIZE = 20;
@@ -155,7 +159,11 @@ export async function verifyMigration(
         await step('accounting', () => checkAccounting(c, options.notMigrated)),
         options.fingerprints ??
           (await step('checksums', () =>
-            checkFingerprints(c, { preserveEmbeddings: options.preserveEmbeddings, range: null }),
+            checkFingerprints(c, {
+              preserveEmbeddings: options.preserveEmbeddings,
+              range: null,
+              select: options.select,
+            }),
           )),
       ]),
       withClients(deps, async (c) => [
@@ -238,15 +246,27 @@ const FINGERPRINT_CHUNK = 2000;
  */
 export async function verifyFingerprints(
   deps: VerifyDeps,
-  options: { preserveEmbeddings: boolean; range: KeyRange | null },
+  options: FingerprintOptions,
 ): Promise<FingerprintSummary> {
   return withClients(await withLayout(deps), (c) => step('checksums', () => checkFingerprints(c, options)));
 }
 
-async function checkFingerprints(
-  c: Clients,
-  options: { preserveEmbeddings: boolean; range: KeyRange | null },
-): Promise<FingerprintSummary> {
+interface FingerprintOptions {
+  preserveEmbeddings: boolean;
+  range: KeyRange | null;
+  select?: SampleRule;
+}
+
+/** A sampled Verify's memories of a page: those the run wrote, and those the sample draws. */
+async function selectedOf(c: Clients, page: KeyRange, select: SampleRule): Promise<string[]> {
+  const ids = await liveIdsOfPage(c.source, c.schema, page);
+  const drawn = ids.filter((id) => inSample(select, id));
+  if (drawn.length === ids.length) return ids;
+  const written = await writtenByRun(c.target, select.runId, ids);
+  return ids.filter((id) => written.has(id) || inSample(select, id));
+}
+
+async function checkFingerprints(c: Clients, options: FingerprintOptions): Promise<FingerprintSummary> {
   const tally = new FingerprintTally({
     preserveEmbeddings: options.preserveEmbeddings,
     embeddingDimensions: c.vectors.embeddingDimensions,
@@ -262,9 +282,13 @@ async function checkFingerprints(
     batchSize: FINGERPRINT_CHUNK,
     ...(options.range ? { within: { range: options.range, idType: c.schema.memoryIdType } } : {}),
   });
-  const read = (index: number) => {
+  const select = options.select;
+  const read = async (index: number) => {
     const page = pages[index];
-    return page ? sourceFingerprintPage(c.source, c.schema, page) : Promise.resolve(null);
+    if (!page) return null;
+    if (!select) return sourceFingerprintPage(c.source, c.schema, page);
+    const ids = await selectedOf(c, page, select);
+    return ids.length > 0 ? sourceFingerprintPage(c.source, c.schema, page, ids) : [];
   };
   // Each page's lookup runs beside the read of the next page, one query on each connection.
   let chunk = await read(0);

@@ -169,6 +169,7 @@ export async function migrateBatch(
         range,
         dryRun: run.dryRun,
         changedSince: run.changedSince ? new Date(run.changedSince) : null,
+        forceReprocess: run.forceReprocess ?? false,
       },
     );
   const pacers = runtime.embeddingPacers;

@@ -233,6 +233,8 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     createUsers: input.createUsers,
     incremental: input.incremental,
     keepDeleted: input.keepDeleted,
+    forceReprocess: input.forceReprocess,
+    verify: { mode: input.verify, sample: input.verifySample },
     changedSince: changedSince?.toISOString() ?? null,
     mergeOnEmail: input.mergeOnEmail,
     placeholderEmailDomain: input.placeholderEmailDomain,

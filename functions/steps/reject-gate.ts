@@ -11,7 +11,10 @@ import { fetchInOrder } from '../store/read-ahead.js';
 import { getJson } from '../store/run-store.js';
 import type { RunContext } from './run-context.js';
 
-type BatchCounts = Pick<BatchSummary, 'migrated' | 'rejected' | 'rejectsByReason'>;
+type BatchCounts = Pick<
+  BatchSummary,
+  'migrated' | 'rejected' | 'rejectsByReason' | 'unchanged' | 'unchangedRejectsByReason'
+>;
 
 /** The batches' migrated and rejected counts, judged against the run's reject thresholds. */
 export function rejectVerdict(run: RunContext, batches: Iterable<BatchCounts>): ThresholdVerdict {
@@ -19,10 +22,15 @@ export function rejectVerdict(run: RunContext, batches: Iterable<BatchCounts>): 
   let rejected = 0;
   const rejectsByReason: Record<string, number> = {};
   for (const batch of batches) {
-    migrated += batch.migrated;
-    rejected += batch.rejected;
-    for (const [reason, n] of Object.entries(batch.rejectsByReason)) {
-      rejectsByReason[reason] = (rejectsByReason[reason] ?? 0) + n;
+    // Memories skipped as unchanged keep the outcome an earlier run gave them: judged as such.
+    const kept = batch.unchangedRejectsByReason ?? {};
+    const unchangedRejected = Object.values(kept).reduce((a, b) => a + b, 0);
+    migrated += batch.migrated + (batch.unchanged ?? 0) - unchangedRejected;
+    rejected += batch.rejected + unchangedRejected;
+    for (const counts of [batch.rejectsByReason, kept]) {
+      for (const [reason, n] of Object.entries(counts)) {
+        rejectsByReason[reason] = (rejectsByReason[reason] ?? 0) + n;
+      }
     }
   }
   return judgeRejects(
@@ -46,7 +54,13 @@ export async function judgeRunRejects(runtime: MigrationRuntime, run: RunContext
   );
   const counts: BatchCounts[] = [];
   for await (const b of fetchInOrder(keys, (k) => getJson<BatchSummary>(runtime.store, k))) {
-    counts.push({ migrated: b.migrated, rejected: b.rejected, rejectsByReason: b.rejectsByReason });
+    counts.push({
+      migrated: b.migrated,
+      rejected: b.rejected,
+      rejectsByReason: b.rejectsByReason,
+      unchanged: b.unchanged,
+      unchangedRejectsByReason: b.unchangedRejectsByReason,
+    });
   }
   return rejectVerdict(run, counts);
 }

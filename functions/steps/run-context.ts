@@ -1,4 +1,5 @@
 import type { EmbedMode, RdsSnapshotInput, SnapshotMode } from '../core/run-options.js';
+import { type SampleRule, sampleRule } from '../core/verify-sample.js';
 import type { SourceSchema } from '../db/source-schema.js';
 import type { TargetLayout } from '../db/target-schema.js';
 
@@ -17,6 +18,10 @@ export interface RunContext {
   verifySliceSize: number;
   createUsers: boolean;
   incremental: boolean;
+  /** Process memories the ledger shows unchanged too (absent in older contexts: skip them). */
+  forceReprocess?: boolean;
+  /** Verify's checksums: sampled (what the run wrote plus `sample` others) or full (absent: full). */
+  verify?: { mode: 'sampled' | 'full'; sample: number };
   /** Leave in the target what the source deleted (absent in contexts from before the option). */
   keepDeleted?: boolean;
   /** Incremental runs: rows updated after this ISO instant (the last successful run's watermark). */
@@ -86,6 +91,11 @@ export function reportableOptions(run: RunContext): Record<string, unknown> {
     createUsers: run.createUsers,
     incremental: run.incremental,
     keepDeleted: run.keepDeleted ?? false,
+    forceReprocess: run.forceReprocess ?? false,
+    verify:
+      run.verify?.mode === 'sampled'
+        ? `sampled (${run.verify.sample} memories and what the run wrote)`
+        : 'full',
     changedSince: run.changedSince,
     mergeOnEmail: run.mergeOnEmail,
     placeholderEmailDomain: run.placeholderEmailDomain ?? null,
@@ -108,4 +118,11 @@ export function reportableOptions(run: RunContext): Record<string, unknown> {
     maxRejectRatio: run.maxRejectRatio,
     maxRejects: run.maxRejects ?? null,
   };
+}
+
+/** A sampled Verify's draw for this run; undefined when the run verifies in full. */
+export function verifySampleOf(run: RunContext): SampleRule | undefined {
+  return run.verify?.mode === 'sampled'
+    ? sampleRule(run.runId, run.verify.sample, run.sourceCounts.liveMemories)
+    : undefined;
 }

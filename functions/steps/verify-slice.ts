@@ -3,7 +3,7 @@ import type { KeyRange } from '../db/source-reader.js';
 import { verifyFingerprints } from '../engine/verify.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { putJson } from '../store/run-store.js';
-import type { RunContext } from './run-context.js';
+import { type RunContext, verifySampleOf } from './run-context.js';
 
 export interface VerifySliceEvent {
   run: RunContext;
@@ -28,7 +28,7 @@ export async function verifySlice(
       schema: run.sourceSchema,
       layout: run.target,
     },
-    { preserveEmbeddings: run.embedMode === 'preserve', range },
+    { preserveEmbeddings: run.embedMode === 'preserve', range, select: verifySampleOf(run) },
   );
   await putJson(runtime.store, runLayout(run.runId).verifySlice(range.index), summary);
   return { index: range.index, compared: summary.compared };

@@ -1,5 +1,6 @@
 import { runLayout } from '../core/run-options.js';
 import { type FingerprintSummary, FingerprintTally } from '../core/verification.js';
+import type { VerifyScope } from '../core/verify-sample.js';
 import { liveMemoryIdsInRanges } from '../db/range-memories.js';
 import type { KeyRange } from '../db/source-reader.js';
 import { verifyMigration } from '../engine/verify.js';
@@ -9,7 +10,7 @@ import { fetchInOrder } from '../store/read-ahead.js';
 import { getJson, putJson } from '../store/run-store.js';
 import type { PlanResult } from './plan.js';
 import { enforceRejectThresholds, judgeRunRejects } from './reject-gate.js';
-import type { RunContext } from './run-context.js';
+import { type RunContext, verifySampleOf } from './run-context.js';
 
 export interface VerifyEvent {
   run: RunContext;
@@ -97,10 +98,14 @@ export async function verify(runtime: MigrationRuntime, event: VerifyEvent) {
       keepDeleted: run.keepDeleted ?? false,
       ...(fingerprints ? { fingerprints } : {}),
       ...(partial ? { notMigrated: partial.ids } : {}),
+      select: verifySampleOf(run),
     },
   );
+  const scope: VerifyScope =
+    run.verify?.mode === 'sampled' ? { mode: 'sampled', sample: run.verify.sample } : { mode: 'full' };
   await putJson(runtime.store, runLayout(run.runId).verification, {
     ...result,
+    scope,
     ...(partial ? { notMigratedRanges: partial.ranges } : {}),
   });
   const failed = result.checks.filter((c) => !c.ok).map((c) => c.name);

@@ -150,7 +150,14 @@ describe('Function: buildMigrationReport', () => {
     const report = buildMigrationReport(data);
 
     // Assess
-    expect(report.totals).toEqual({ batches: 3, read: 300, migrated: 294, rejected: 6, repaired: 15 });
+    expect(report.totals).toEqual({
+      batches: 3,
+      read: 300,
+      unchanged: 0,
+      migrated: 294,
+      rejected: 6,
+      repaired: 15,
+    });
     expect(report.accounting).toMatchObject({ basis: 'batches', liveSourceMemories: 300, holds: true });
     expect(report.accounting.statement).toBe(
       '300 live source memories = 294 would migrate + 6 would be rejected',
@@ -394,7 +401,14 @@ describe('Function: buildMigrationReport', () => {
     const html = renderReportHtml(report);
 
     // Assess
-    expect(report.totals).toEqual({ batches: 0, read: 0, migrated: 0, rejected: 0, repaired: 0 });
+    expect(report.totals).toEqual({
+      batches: 0,
+      read: 0,
+      unchanged: 0,
+      migrated: 0,
+      rejected: 0,
+      repaired: 0,
+    });
     expect(report.accounting.holds).toBeNull();
     expect(report.modules.every((m) => m.count === 0 && m.percent === 0)).toBe(true);
     expect(report.error?.hint).toMatch(/Another run holds the lock/);

@@ -6,6 +6,7 @@
  * `executionInput`; a test parses one back through the other.
  */
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_VERIFY_SAMPLE } from '../run-options.js';
 
 const DEFAULT_VERIFY_SLICE_SIZE = 200_000;
 const DEFAULT_EMBEDDING_MODEL = 'text-embedding-3-small';
@@ -73,6 +74,11 @@ function migrateFlags(input: Record<string, unknown>, options: CommandOptions = 
     add('--embedding-batch-queue', input.embeddingBatchQueueTokens);
   }
   if (input.keepDeleted === true) add('--keep-deleted');
+  if (input.forceReprocess === true) add('--force-reprocess');
+  if (input.verify === 'full') add('--verify', 'full');
+  if (typeof input.verifySample === 'number' && input.verifySample !== DEFAULT_VERIFY_SAMPLE) {
+    add('--verify-sample', input.verifySample);
+  }
   if (typeof input.searchUsers === 'number' && input.searchUsers !== DEFAULT_SEARCH_USERS) {
     add('--search-users', input.searchUsers);
   }

@@ -152,6 +152,7 @@ function summary(r: MigrationReport): string {
   const cards = [
     r.source ? card(formatCount(r.source.liveMemories), 'live source memories') : '',
     card(formatCount(r.totals.read), 'memories read'),
+    ...(r.totals.unchanged ? [card(formatCount(r.totals.unchanged), 'unchanged, skipped')] : []),
     card(formatCount(r.totals.migrated), r.run.dryRun ? 'would migrate' : 'migrated'),
     card(formatCount(r.totals.rejected), r.run.dryRun ? 'would reject' : 'rejected'),
     card(formatCount(r.totals.repaired), 'repairs applied'),

@@ -99,6 +99,7 @@ function summary(r: MigrationReport): string[] {
   }
   rows.push(['Batches', formatCount(r.totals.batches)]);
   rows.push(['Memories read', formatCount(r.totals.read)]);
+  if (r.totals.unchanged) rows.push(['Unchanged since migrated (skipped)', formatCount(r.totals.unchanged)]);
   rows.push([r.run.dryRun ? 'Would migrate' : 'Migrated', formatCount(r.totals.migrated)]);
   rows.push([r.run.dryRun ? 'Would reject' : 'Rejected', formatCount(r.totals.rejected)]);
   rows.push(['Repairs applied', formatCount(r.totals.repaired)]);

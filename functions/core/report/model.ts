@@ -51,7 +51,15 @@ export interface MigrationReport {
   run: Omit<ReportRunInput, 'error'>;
   source: ReportInput['source'] | null;
   plan: ReportInput['plan'] | null;
-  totals: { batches: number; read: number; migrated: number; rejected: number; repaired: number };
+  totals: {
+    batches: number;
+    read: number;
+    /** Memories an earlier run left as this run would have: skipped unread (absent in older reports). */
+    unchanged?: number;
+    migrated: number;
+    rejected: number;
+    repaired: number;
+  };
   accounting: {
     /** `verification`: the ledger's view of the whole source; `batches`: this run's batches. */
     basis: 'verification' | 'batches';
@@ -239,6 +247,7 @@ function accountingSection(
   input: ReportInput,
   migrated: number,
   rejected: number,
+  unchanged = 0,
 ): MigrationReport['accounting'] {
   const counts = input.verification?.counts;
   if (counts) {
@@ -276,12 +285,13 @@ function accountingSection(
       statement: `${formatCount(migrated)} ${did} + ${formatCount(rejected)} ${rejectedWord} of changed memories; ${formatCount(live)} live source memories in all (incremental run: verification checks the whole identity)`,
     };
   }
-  const holds = live === migrated + rejected;
-  const gap = holds ? '' : ` (${formatCount(live - migrated - rejected)} unaccounted)`;
+  const holds = live === migrated + rejected + unchanged;
+  const gap = holds ? '' : ` (${formatCount(live - migrated - rejected - unchanged)} unaccounted)`;
+  const skipped = unchanged > 0 ? ` + ${formatCount(unchanged)} unchanged (skipped)` : '';
   return {
     ...base,
     holds,
-    statement: `${formatCount(live)} live source memories ${holds ? '=' : '≠'} ${formatCount(migrated)} ${did} + ${formatCount(rejected)} ${rejectedWord}${gap}`,
+    statement: `${formatCount(live)} live source memories ${holds ? '=' : '≠'} ${formatCount(migrated)} ${did} + ${formatCount(rejected)} ${rejectedWord}${skipped}${gap}`,
   };
 }
 
@@ -374,6 +384,7 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
   const totals = {
     batches: batches.length,
     read: sum(batches, (b) => b.read),
+    unchanged: sum(batches, (b) => b.unchanged ?? 0),
     migrated: sum(batches, (b) => b.migrated),
     rejected: sum(batches, (b) => b.rejected),
     repaired: sum(Object.values(repairsByRule), (n) => n),
@@ -415,7 +426,7 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
     source: input.source ?? null,
     plan: input.plan ?? null,
     totals,
-    accounting: accountingSection(input, totals.migrated, totals.rejected),
+    accounting: accountingSection(input, totals.migrated, totals.rejected, totals.unchanged),
     rejectThresholds: input.rejectThresholds ?? null,
     commands,
     modules: modules.map((module) => ({

@@ -1,0 +1,30 @@
+/**
+ * A sampled Verify (docs/design.md, "Verification"): the checksums of what the run wrote, plus a
+ * random sample of the rest of about `sample` memories. Membership is a hash of the run's seed and
+ * the memory's id, so every slice draws its share of the sample without talking to the others,
+ * and a rerun of the same run (a redrive) draws the same memories.
+ */
+import { createHash } from 'node:crypto';
+
+export interface VerifyScope {
+  mode: 'sampled' | 'full';
+  /** Memories drawn beyond those the run wrote (sampled mode). */
+  sample?: number;
+}
+
+export interface SampleRule {
+  runId: string;
+  /** The share of memories drawn, 0–1. */
+  rate: number;
+}
+
+export function sampleRule(runId: string, sample: number, liveMemories: number): SampleRule {
+  return { runId, rate: liveMemories > 0 ? Math.min(1, sample / liveMemories) : 1 };
+}
+
+export function inSample(rule: SampleRule, sourceId: string): boolean {
+  if (rule.rate >= 1) return true;
+  if (rule.rate <= 0) return false;
+  const draw = createHash('md5').update(`${rule.runId}\u001f${sourceId}`).digest().readUInt32BE(0);
+  return draw / 2 ** 32 < rule.rate;
+}

@@ -1,0 +1,120 @@
+import { LEDGER_SCHEMA } from './ledger-schema.js';
+import type { DatabaseSession } from './port.js';
+import { changedSincePredicate, type KeyRange, rangePredicate } from './source-reader.js';
+import { OPTIONAL_MEMORY_COLUMNS, type SourceSchema } from './source-schema.js';
+
+/** One source memory of a range as the skip test sees it: never its vector, only whether it has one. */
+export interface SourceRowHash {
+  id: string;
+  userId: string;
+  deleted: boolean;
+  /** md5 of every column a migrated memory is made of, the embedding as present or not. */
+  rowHash: string;
+}
+
+/**
+ * The range's memories, live and soft-deleted, hashed by the source in one query (docs/design.md,
+ * "Skipping what is done"). `embedding IS NULL` reads no vector; a row's text form tells NULL from
+ * an empty value, so two different rows never hash alike by shifting a NULL.
+ */
+export async function readSourceRowHashes(
+  client: DatabaseSession,
+  schema: SourceSchema,
+  range: KeyRange,
+  changedSince: Date | null,
+): Promise<SourceRowHash[]> {
+  const present = new Set(schema.memoryColumns);
+  const parts = ['user_id::text', 'content'];
+  for (const column of OPTIONAL_MEMORY_COLUMNS) {
+    if (!present.has(column)) continue;
+    parts.push(column === 'embedding' ? '(embedding IS NULL)' : `${column}::text`);
+  }
+  const { rows } = await client.query<{ id: string; user_id: string; deleted: boolean; row_hash: string }>(
+    `SELECT id::text AS id, user_id::text AS user_id, is_deleted IS TRUE AS deleted,
+            md5(ROW(${parts.join(', ')})::text) AS row_hash
+       FROM memories
+      WHERE ${rangePredicate(range, schema.memoryIdType)}
+        AND ${changedSincePredicate(schema, changedSince)}
+      ORDER BY id`,
+  );
+  return rows.map((r) => ({ id: r.id, userId: r.user_id, deleted: r.deleted, rowHash: r.row_hash }));
+}
+
+export interface LedgerState {
+  status: 'migrated' | 'rejected';
+  rule: string | null;
+  reason: string | null;
+  fingerprint: string | null;
+}
+
+// A dry run before any real run finds no ledger (undefined table) or one from before fingerprints
+// (undefined column): nothing is known, so nothing is skipped.
+const NO_LEDGER_YET = new Set(['42P01', '3F000', '42703']);
+
+/** What the ledger holds for these source memories (those it has never seen are absent). */
+export async function readLedgerStates(
+  db: Pick<DatabaseSession, 'query'>,
+  sourceIds: readonly string[],
+): Promise<Map<string, LedgerState>> {
+  if (sourceIds.length === 0) return new Map();
+  try {
+    // One primary-key probe per id, as readLedgerEnds does: `= ANY` on a ledger not yet analyzed
+    // can make the planner scan all of it for every batch.
+    const { rows } = await db.query<LedgerState & { source_id: string }>(
+      `SELECT l.source_id, l.status, l.rule, l.reason, l.fingerprint
+         FROM unnest($1::text[]) AS k(id)
+         CROSS JOIN LATERAL (
+           SELECT * FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id = k.id LIMIT 1
+         ) l`,
+      [sourceIds],
+    );
+    return new Map(rows.map((r) => [r.source_id, r]));
+  } catch (error) {
+    if (NO_LEDGER_YET.has((error as { code?: string }).code ?? '')) return new Map();
+    throw error;
+  }
+}
+
+export interface RelationshipLedgerState {
+  status: 'migrated' | 'skipped';
+  reason: string | null;
+  fingerprint: string | null;
+}
+
+/** The relationship ledger's rows for these keys (one primary-key probe each). */
+export async function readRelationshipLedgerStates(
+  db: Pick<DatabaseSession, 'query'>,
+  keys: readonly string[],
+): Promise<Map<string, RelationshipLedgerState>> {
+  if (keys.length === 0) return new Map();
+  const { rows } = await db.query<RelationshipLedgerState & { source_key: string }>(
+    `SELECT l.source_key, l.status, l.reason, l.fingerprint
+       FROM unnest($1::text[]) AS k(key)
+       CROSS JOIN LATERAL (
+         SELECT * FROM ${LEDGER_SCHEMA}.relationship_ledger WHERE source_key = k.key LIMIT 1
+       ) l`,
+    [keys],
+  );
+  return new Map(rows.map((r) => [r.source_key, r]));
+}
+
+/**
+ * When the ledger last recorded each of these memories as written (its row's `updated_at`, as
+ * text): a project link's `project_id` lives in the task's module row, so a task written again
+ * needs its link written again.
+ */
+export async function readLedgerWriteTimes(
+  db: Pick<DatabaseSession, 'query'>,
+  sourceIds: readonly string[],
+): Promise<Map<string, string>> {
+  if (sourceIds.length === 0) return new Map();
+  const { rows } = await db.query<{ source_id: string; written: string }>(
+    `SELECT l.source_id, l.updated_at::text AS written
+       FROM unnest($1::text[]) AS k(id)
+       CROSS JOIN LATERAL (
+         SELECT source_id, updated_at FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id = k.id LIMIT 1
+       ) l`,
+    [sourceIds],
+  );
+  return new Map(rows.map((r) => [r.source_id, r.written]));
+}

@@ -1,0 +1,31 @@
+import { LEDGER_SCHEMA } from './ledger-schema.js';
+import type { DatabaseSession } from './port.js';
+import { type KeyRange, rangePredicate } from './source-reader.js';
+import type { SourceSchema } from './source-schema.js';
+
+/** The live source memories of a page of the key space: ids only, from the primary key's order. */
+export async function liveIdsOfPage(
+  client: DatabaseSession,
+  schema: SourceSchema,
+  page: KeyRange,
+): Promise<string[]> {
+  const { rows } = await client.query<{ id: string }>(
+    `SELECT id::text AS id FROM memories
+      WHERE is_deleted IS NOT TRUE AND ${rangePredicate(page, schema.memoryIdType)}`,
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Which of these source memories the ledger says this run wrote. */
+export async function writtenByRun(
+  client: DatabaseSession,
+  runId: string,
+  sourceIds: readonly string[],
+): Promise<Set<string>> {
+  if (sourceIds.length === 0) return new Set();
+  const { rows } = await client.query<{ source_id: string }>(
+    `SELECT source_id FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id = ANY($1::text[]) AND run_id = $2`,
+    [sourceIds, runId],
+  );
+  return new Set(rows.map((r) => r.source_id));
+}
