@@ -158,19 +158,3 @@ export async function readSourceRange(
   await client.readKeyed(read, (fields) => memories.push(toSourceMemory(fields, slab)));
   return memories;
 }
-
-/**
- * Soft-deleted memories of a range (changed since the watermark, for incremental runs): an earlier
- * run may have migrated them, and the target must not keep what the source deleted.
- */
-export async function readDeletedSourceIds(
-  client: DatabaseSession,
-  schema: SourceSchema,
-  range: KeyRange,
-  options: ReadOptions = {},
-): Promise<string[]> {
-  const { rows } = await client.query<{ id: string }>(
-    `SELECT id::text AS id FROM memories WHERE ${rangeRows(schema, range, true, options)}`,
-  );
-  return rows.map((r) => r.id);
-}
