@@ -115,5 +115,5 @@ describe('End to end: the deployed Lambda bundles', () => {
       report.accounting.liveSourceMemories,
     );
     expect(report.report.html).toBe(`s3://${bucket}/runs/bundles/report.html`);
-  }, 120_000);
+  }, 300_000);
 });
