@@ -55,7 +55,7 @@ describe.skipIf(Boolean(process.env.TEST_DATABASE_URL))(
       await server?.stop();
     });
 
-    it('pg_ctl stop -m immediate mid-batches: the run retries through the restart, a plain rerun converges to a clean run', async () => {
+    it('pg_ctl stop -m immediate mid-batches: the run never claims an unverified success, and a rerun converges to a clean run', async () => {
       // Prepare: a clean run elsewhere, for its checksums
       const clean = await cli(cleanUrl, 'server-crash-clean');
       expect(clean.code, clean.output).toBe(0);
@@ -90,11 +90,15 @@ describe.skipIf(Boolean(process.env.TEST_DATABASE_URL))(
       }
 
       // Assess
-      // The crashed run either retried its batches through the outage, or, when the outage
-      // outlasted its retries, failed by name with a report; never an unhandled error or a signal.
+      // The crashed run never claims a success it did not verify: it either retried its batches
+      // through the outage and verified, or failed by name with a report (its retries ran out, or
+      // Verify found what the crash left unaccounted); never an unhandled error or a signal.
       expect(crashed.signal).toBeNull();
       expect(crashed.output).not.toMatch(/Unhandled 'error' event/);
-      if (crashed.code !== 0) expect(crashed.output).toMatch(/TransientDatabaseError/);
+      if (crashed.code !== 0) {
+        expect(crashed.output).toMatch(/Run failed after .*(TransientDatabaseError|VerificationError)/);
+        expect(crashed.output).toMatch(/failure report: /);
+      }
       const last = reruns[reruns.length - 1];
       expect(last?.code, `${crashed.output}\n---\n${last?.output}`).toBe(0);
       const ledger = await withClient(targetUrl, async (c) => ({
