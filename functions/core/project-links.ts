@@ -19,6 +19,8 @@ const BELONGS_TO = 'belongs_to';
 interface ProjectCandidate {
   sourceId: string;
   deleted: boolean;
+  /** The memory belongs to another user than the task (only a `projectId` can name one). */
+  otherUser?: boolean;
 }
 
 /** A live task that names a project, with the candidates the source holds for each way it names it. */
@@ -59,7 +61,8 @@ type ProjectChoice =
  * only when no live one answers to either reference.
  */
 export function chooseProject(ref: TaskProjectReference): ProjectChoice {
-  if (ref.byId && !ref.byId.deleted) return { project: ref.byId, resolvedBy: 'projectId' };
+  if (ref.byId && !ref.byId.deleted && !ref.byId.otherUser)
+    return { project: ref.byId, resolvedBy: 'projectId' };
   if (ref.byName && !ref.byName.deleted) return { project: ref.byName, resolvedBy: 'projectName' };
   const named = [
     ref.projectIdRef !== null ? `projectId ${JSON.stringify(ref.projectIdRef)}` : null,
@@ -67,6 +70,9 @@ export function chooseProject(ref: TaskProjectReference): ProjectChoice {
   ]
     .filter((n) => n !== null)
     .join(' / ');
+  // A link belongs to the task's user: it may not point at another user's memory.
+  if (ref.byId?.otherUser)
+    return { reason: 'cross_user', detail: `${named}: memory ${ref.byId.sourceId} belongs to another user` };
   const deleted = ref.byId ?? ref.byName;
   if (deleted)
     return { reason: 'project_deleted', detail: `${named}: project ${deleted.sourceId} is soft-deleted` };
@@ -106,6 +112,14 @@ export function resolveProjectLinks(
     }
     const { end: t } = task;
     const { end: p } = project;
+    if (t.targetUserId !== p.targetUserId) {
+      result.skipped.push({
+        key,
+        reason: 'cross_user',
+        detail: `task ${ref.taskSourceId} belongs to user ${t.targetUserId}, project ${choice.project.sourceId} to user ${p.targetUserId}`,
+      });
+      continue;
+    }
     result.migrated.push({
       key,
       row: {

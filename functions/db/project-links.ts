@@ -4,7 +4,17 @@ import type { DatabaseSession } from './port.js';
 import { type KeyRange, rangePredicate } from './source-reader.js';
 import type { SourceSchema } from './source-schema.js';
 
-const READ_TYPES: PgBinaryType[] = ['text', 'timestamptz', 'text', 'text', 'text', 'bool', 'text', 'bool'];
+const READ_TYPES: PgBinaryType[] = [
+  'text',
+  'timestamptz',
+  'text',
+  'text',
+  'text',
+  'bool',
+  'text',
+  'bool',
+  'bool',
+];
 
 // `projectId` is free text in the metadata: a value that is not a valid key of the id's type must
 // read as "no such project", not fail the whole range with a cast error.
@@ -67,7 +77,7 @@ export async function readTaskProjectReferences(
        ORDER BY n.id, p.deleted, p.created_at, p.id
     )
     SELECT n.id::text, n.created_at, n.id_ref, n.name_ref,
-           bi.id::text, bi.is_deleted IS TRUE, bn.project_id, bn.deleted
+           bi.id::text, bi.is_deleted IS TRUE, bn.project_id, bn.deleted, bi.user_id IS DISTINCT FROM n.user_id
       FROM named n
       LEFT JOIN memories bi ON bi.id = ${projectIdLookup(schema.memoryIdType, 'n.id_ref')}
       LEFT JOIN by_name bn ON bn.task_id = n.id
@@ -82,7 +92,10 @@ export async function readTaskProjectReferences(
       taskCreatedAt: (v[1] as Date | null) ?? new Date(0),
       projectIdRef: v[2] as string | null,
       projectNameRef: v[3] as string | null,
-      byId: byId === null ? null : { sourceId: byId, deleted: v[5] as boolean },
+      byId:
+        byId === null
+          ? null
+          : { sourceId: byId, deleted: v[5] as boolean, ...(v[8] === true ? { otherUser: true } : {}) },
       byName: byName === null ? null : { sourceId: byName, deleted: v[7] as boolean },
     });
   });

@@ -48,6 +48,17 @@ describe('Relationships are validated', () => {
           ORDER BY a.id, b.id LIMIT 1`,
       );
       await insert('cross_user', cross[0]!, '0.5');
+      // A task naming another user's project by its id.
+      const { rows: task } = await c.query<{ id: string }>(
+        `INSERT INTO memories (user_id, content, embedding, source_metadata)
+         SELECT u.id, 'Follow up on the rollout checklist', p.embedding,
+                jsonb_build_object('type', 'task', 'projectId', p.id::text)
+           FROM memories p JOIN users u ON u.id <> p.user_id
+          WHERE p.source_metadata->>'type' = 'project' AND p.is_deleted IS NOT TRUE AND p.embedding IS NOT NULL
+          ORDER BY p.id, u.id LIMIT 1
+         RETURNING id::text`,
+      );
+      relations.crossUserTask = task[0]!.id;
     });
   });
 
@@ -63,6 +74,16 @@ describe('Relationships are validated', () => {
       return rows[0]!.n;
     });
     expect(crossUser).toBeGreaterThanOrEqual(1);
+    // …and the tasks that name a live project of another user by its id.
+    const crossUserLinks = await withClient(sourceUrl, async (c) => {
+      const { rows } = await c.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM memories t
+           JOIN memories p ON p.id::text = t.source_metadata->>'projectId' AND p.is_deleted IS NOT TRUE
+          WHERE t.source_metadata->>'type' = 'task' AND t.is_deleted IS NOT TRUE AND p.user_id <> t.user_id`,
+      );
+      return rows[0]!.n;
+    });
+    expect(crossUserLinks).toBe(1);
 
     // Act
     const dry = await runSteps({ sourceUrl, targetUrl, input: { ...INPUT, dryRun: true } });
@@ -76,7 +97,7 @@ describe('Relationships are validated', () => {
       const skipped = Object.fromEntries(
         (report.relationships?.skippedByReason ?? []).map((s) => [s.reason, s.count]),
       );
-      expect(skipped).toMatchObject({ invalid_strength: 2, cross_user: crossUser });
+      expect(skipped).toMatchObject({ invalid_strength: 2, cross_user: crossUser + crossUserLinks });
       const markdown = (await run.runtime.store.get(runLayout(run.run.runId).report.markdown)).toString();
       expect(markdown).toContain('cross_user');
     }
@@ -92,7 +113,14 @@ describe('Relationships are validated', () => {
         `SELECT l.source_key AS key, l.status, l.reason, r.strength, (r.metadata->>'original_strength')::float8 AS original
            FROM ${LEDGER_SCHEMA}.relationship_ledger l LEFT JOIN memory_relationships r ON r.id = l.target_id
           WHERE l.source_key = ANY($1::text[])`,
-        [Object.values(relations).map((id) => `relation:${id}`)],
+        [
+          [
+            ...Object.entries(relations)
+              .filter(([label]) => label !== 'crossUserTask')
+              .map(([, id]) => `relation:${id}`),
+            `project:${relations.crossUserTask}`,
+          ],
+        ],
       );
       return new Map(rows.map((r) => [r.key, r]));
     });
@@ -102,5 +130,10 @@ describe('Relationships are validated', () => {
     expect(of('negative')).toMatchObject({ status: 'migrated', strength: 0, original: -1 });
     expect(of('five')).toMatchObject({ status: 'migrated', strength: 1, original: 5 });
     expect(of('cross_user')).toMatchObject({ status: 'skipped', reason: 'cross_user', strength: null });
+    expect(rows.get(`project:${relations.crossUserTask}`)).toMatchObject({
+      status: 'skipped',
+      reason: 'cross_user',
+      strength: null,
+    });
   });
 });

@@ -298,6 +298,7 @@ const LINK_LEDGER = ledgerOf({
   'task-1': migrated('work', 'task-1'),
   'proj-1': migrated('work', 'proj-1'),
   'proj-2': migrated('work', 'proj-2'),
+  'proj-o': migrated('work', 'proj-o', 'target-user-2'),
   'proj-x': rejected,
   'task-x': rejected,
 });
@@ -369,6 +370,8 @@ describe('Function: resolveProjectLinks', () => {
     ['project_rejected', taskRef({ byId: { sourceId: 'proj-unknown', deleted: false } }), LINK_LEDGER],
     ['task_rejected', taskRef({ taskSourceId: 'task-x' }), LINK_LEDGER],
     ['self_relation', taskRef({ byId: { sourceId: 'task-1', deleted: false } }), LINK_LEDGER],
+    ['cross_user', taskRef({ byId: { sourceId: 'proj-o', deleted: false, otherUser: true } }), LINK_LEDGER],
+    ['cross_user', taskRef({ byId: { sourceId: 'proj-o', deleted: false } }), LINK_LEDGER],
   ])('skips with %s', (reason, ref, ledger) => {
     // Act
     const result = resolveProjectLinks([ref], ledger);
@@ -378,6 +381,26 @@ describe('Function: resolveProjectLinks', () => {
     expect(result.updates).toEqual([]);
     expect(result.skipped).toEqual([
       { key: `project:${ref.taskSourceId}`, reason, detail: expect.any(String) },
+    ]);
+  });
+
+  it('links by name to the user’s own project when the id names another user’s', () => {
+    // Prepare
+    const refs = [
+      taskRef({
+        projectNameRef: 'Launch',
+        byId: { sourceId: 'proj-o', deleted: false, otherUser: true },
+        byName: { sourceId: 'proj-2', deleted: false },
+      }),
+    ];
+
+    // Act
+    const result = resolveProjectLinks(refs, LINK_LEDGER);
+
+    // Assess
+    expect(result.skipped).toEqual([]);
+    expect(result.updates).toEqual([
+      expect.objectContaining({ projectSourceId: 'proj-2', projectTargetId: targetMemoryId('proj-2') }),
     ]);
   });
 
