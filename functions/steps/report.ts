@@ -200,8 +200,12 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
       await releaseRunLock(target, run.runId, run.lockHolder).catch(() => undefined);
     }
   }
-  const migrated = batches.reduce((n, b) => n + b.migrated, 0);
-  const rejected = batches.reduce((n, b) => n + b.rejected, 0);
+  // The target's state, as a clean run would leave it: memories skipped as unchanged count by the
+  // outcome the ledger keeps for them (a redriven run's batches skip what its first attempt wrote).
+  const keptRejects = (b: BatchSummary) =>
+    Object.values(b.unchangedRejectsByReason ?? {}).reduce((n, k) => n + k, 0);
+  const migrated = batches.reduce((n, b) => n + b.migrated + (b.unchanged ?? 0) - keptRejects(b), 0);
+  const rejected = batches.reduce((n, b) => n + b.rejected + keptRejects(b), 0);
   return {
     runId: run.runId,
     status: failed ? 'failed' : 'succeeded',

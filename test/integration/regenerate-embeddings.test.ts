@@ -329,8 +329,8 @@ describe('Step: MigrateBatch regenerating embeddings', () => {
     server.configure({ failNext429: 2, retryAfterSeconds: 0.2 });
     const before = await moduleVectors(targetUrl);
 
-    // Act
-    const result = await run({ batchesOnly: true });
+    // Act: every memory again (a rerun would leave the migrated ones alone)
+    const result = await run({ batchesOnly: true, input: { forceReprocess: true } });
 
     // Assess
     const stats = server.stats();
@@ -351,7 +351,7 @@ describe('Step: MigrateBatch regenerating embeddings', () => {
     server.configure({ failNext5xx: 3, status5xx: 503 });
 
     // Act
-    const result = await run({ batchesOnly: true });
+    const result = await run({ batchesOnly: true, input: { forceReprocess: true } });
 
     // Assess
     const stats = server.stats();
@@ -394,8 +394,11 @@ describe('Step: MigrateBatch regenerating embeddings', () => {
       const before = await batchTableChecksums(targetUrl);
       server.configure({ failAlways: 500 });
 
-      // Act
-      const { error } = await failingRun(targetUrl, { embeddingRetry: { ...RETRY, maxAttempts: 2 } });
+      // Act: every memory again, so the batches ask for embeddings
+      const { error } = await failingRun(targetUrl, {
+        embeddingRetry: { ...RETRY, maxAttempts: 2 },
+        input: { forceReprocess: true },
+      });
 
       // Assess
       expect(error).toBeInstanceOf(EmbeddingUnavailableError);
@@ -461,7 +464,7 @@ describe('Step: MigrateBatch regenerating embeddings', () => {
 
   it('sends nothing in a dry run and reports the estimated tokens, requests and cost', async () => {
     // Act
-    const result = await run({ input: { dryRun: true } });
+    const result = await run({ input: { dryRun: true, forceReprocess: true } });
 
     // Assess
     expect(server.stats()).toMatchObject({ requests: 0, inputs: 0 });

@@ -78,13 +78,14 @@ describe('Regenerate under the account rate limit', () => {
   });
 
   it('says in a dry run how long the estimated tokens take at the budget', async () => {
-    // Act: 1,200 tokens a minute, so the ~20,000 estimated tokens take over 15 minutes
+    // Act: 1,200 tokens a minute, so the ~20,000 estimated tokens take over 15 minutes (every
+    // memory: the run above migrated them all, and a dry run too skips what is unchanged)
     const dry = await runSteps({
       sourceUrl,
       targetUrl,
       openAiApiKey: 'sk-rate-limits-test',
       openAiBaseUrl: server.baseURL,
-      input: { batchSize: 100, dryRun: true, embeddingTpm: 1200 },
+      input: { batchSize: 100, dryRun: true, embeddingTpm: 1200, forceReprocess: true },
     });
     const markdown = (await dry.runtime.store.get(runLayout(dry.run.runId).report.markdown)).toString();
     await dry.runtime.close();

@@ -72,7 +72,8 @@ describe('report.html, read by an HTML parser', () => {
     const runs = {
       dry: { dryRun: true, maxRejectRatio: 1 },
       real: { maxRejectRatio: 1 },
-      failed: { createUsers: false },
+      // Every memory again (a rerun would skip what the real run migrated), to a failing end.
+      failed: { createUsers: false, forceReprocess: true },
     };
     for (const [name, input] of Object.entries(runs)) {
       const runId = `report-html-${name}`;
