@@ -153,9 +153,9 @@ export class BatchLoader {
       ]);
     }
 
-    const refused = mode.isolate
-      ? await this.writeIsolating(client, batch.migrated, existing, mode.upsertAll)
-      : (await this.writeMemories(client, batch.migrated, existing, mode.upsertAll), []);
+    let refused: Awaited<ReturnType<typeof this.writeIsolating>> = [];
+    if (mode.isolate) refused = await this.writeIsolating(client, batch.migrated, existing, mode.upsertAll);
+    else await this.writeMemories(client, batch.migrated, existing, mode.upsertAll);
     const refusedIds = new Set(refused.map((r) => r.sourceId));
     const byId = new Map(batch.migrated.map((m) => [m.ledger.sourceId, m]));
     const written = batch.migrated.filter((m) => !refusedIds.has(m.ledger.sourceId));
