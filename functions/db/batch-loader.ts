@@ -304,15 +304,23 @@ export class BatchLoader {
       withdrawn++;
       stale(before.module, before.target_id);
     }
+    const movedByModule = new Map<string, string[]>();
     for (const entry of entries) {
       const before = existing.get(entry.sourceId);
       if (before?.status !== 'migrated' || !before.module || !before.target_id) continue;
       if (entry.status === 'migrated' && entry.module === before.module) continue;
-      if (entry.status === 'migrated') moved++;
-      else withdrawn++;
-      stale(before.module, before.target_id);
+      if (entry.status === 'migrated') {
+        moved++;
+        movedByModule.set(before.module, [...(movedByModule.get(before.module) ?? []), before.target_id]);
+      } else {
+        withdrawn++;
+        stale(before.module, before.target_id);
+      }
     }
     for (const [module, ids] of staleByModule) await this.deleteTargetRows(client, module, ids);
+    for (const [module, ids] of movedByModule) {
+      await removeMigratedMemories(client, this.modules, module, ids, { moving: true });
+    }
     return { moved, withdrawn };
   }
 

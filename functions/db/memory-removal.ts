@@ -14,13 +14,16 @@ import { clearProjectIds, type RemovedLink } from './project-ids.js';
 /**
  * Returns how many tasks lost a `project_id` naming a removed memory: a task that stays must not
  * keep naming a project the target no longer holds (the relationships step links it again when
- * the project still exists, e.g. in another module).
+ * the project still exists). A memory that only moves to another module keeps its target id, so
+ * `moving` leaves those tasks alone: they sit in other batches' ranges, and updating them from here
+ * while those batches upsert them deadlocks.
  */
 export async function removeMigratedMemories(
   client: DatabaseSession,
   modules: ModuleRegistry,
   module: string,
   targetIds: readonly string[],
+  { moving = false }: { moving?: boolean } = {},
 ): Promise<number> {
   const ids = [...targetIds];
   await client.query(`DELETE FROM ${quoteIdentifier(modules.tableOf(module))} WHERE id = ANY($1::text[])`, [
@@ -43,5 +46,6 @@ export async function removeMigratedMemories(
       WHERE "targetModule" = $1 AND "targetMemoryId" = ANY($2::text[])`,
     [module, ids],
   );
+  if (moving) return 0;
   return clearProjectIds(client, (id) => (modules.has(id) ? modules.tableOf(id) : undefined), removed);
 }
