@@ -2,6 +2,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -147,13 +148,10 @@ export class FolderSnapshotStore implements SnapshotStore {
     const body = new PassThrough();
     const done = (async () => {
       await mkdir(dirname(path), { recursive: true });
-      const file = createWriteStream(partial);
-      await new Promise<void>((resolveDone, reject) => {
-        body.on('error', reject);
-        file.on('error', reject);
-        file.on('finish', resolveDone);
-        body.pipe(file);
-      });
+      // pipeline, not listeners: a writer that failed while the directory was being made has
+      // already destroyed the body, and only pipeline sees that (an 'error' listener added now
+      // would wait for an event that has passed, and abort would wait on it for ever).
+      await pipeline(body, createWriteStream(partial));
       await rename(partial, path);
     })();
     return {
