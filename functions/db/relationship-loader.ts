@@ -9,6 +9,7 @@ import type {
 } from '../core/relationships.js';
 import { classifyDatabaseFailure, InvalidInputError, TransientDatabaseError } from '../errors.js';
 import { columnList, copyRowsIn, quoteIdentifier } from './copy-stream.js';
+import { MEMORY_LEDGER, probeLedger } from './ledger-probe.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import type { PgBinaryType } from './pg-binary.js';
 import type { Database, DatabaseSession, Queryable } from './port.js';
@@ -372,19 +373,17 @@ export class RelationshipLoader {
  * hash.
  */
 export async function readLedgerEnds(db: Queryable, sourceIds: string[]): Promise<Map<string, LedgerEnd>> {
-  const { rows } = await db.query<{
+  const rows = await probeLedger<{
     source_id: string;
     status: 'migrated' | 'rejected';
     module: string | null;
     target_id: string | null;
     target_user_id: string | null;
   }>(
-    `SELECT l.source_id, l.status, l.module, l.target_id, l.target_user_id
-       FROM unnest($1::text[]) AS k(source_id)
-       CROSS JOIN LATERAL (
-         SELECT * FROM ${LEDGER_SCHEMA}.memory_ledger m WHERE m.source_id = k.source_id LIMIT 1
-       ) l`,
-    [[...new Set(sourceIds)].sort()],
+    db,
+    MEMORY_LEDGER,
+    'l.source_id, l.status, l.module, l.target_id, l.target_user_id',
+    [...new Set(sourceIds)].sort(),
   );
   return new Map(
     rows.map((r) => [

@@ -1,4 +1,4 @@
-import { LEDGER_SCHEMA } from './ledger-schema.js';
+import { MEMORY_LEDGER, probeLedger, RELATIONSHIP_LEDGER } from './ledger-probe.js';
 import type { DatabaseSession } from './port.js';
 import { changedSincePredicate, type KeyRange, rangePredicate } from './source-reader.js';
 import { OPTIONAL_MEMORY_COLUMNS, type SourceSchema } from './source-schema.js';
@@ -56,17 +56,12 @@ export async function readLedgerStates(
   db: Pick<DatabaseSession, 'query'>,
   sourceIds: readonly string[],
 ): Promise<Map<string, LedgerState>> {
-  if (sourceIds.length === 0) return new Map();
   try {
-    // One primary-key probe per id, as readLedgerEnds does: `= ANY` on a ledger not yet analyzed
-    // can make the planner scan all of it for every batch.
-    const { rows } = await db.query<LedgerState & { source_id: string }>(
-      `SELECT l.source_id, l.status, l.rule, l.reason, l.fingerprint
-         FROM unnest($1::text[]) AS k(id)
-         CROSS JOIN LATERAL (
-           SELECT * FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id = k.id LIMIT 1
-         ) l`,
-      [sourceIds],
+    const rows = await probeLedger<LedgerState & { source_id: string }>(
+      db,
+      MEMORY_LEDGER,
+      'l.source_id, l.status, l.rule, l.reason, l.fingerprint',
+      sourceIds,
     );
     return new Map(rows.map((r) => [r.source_id, r]));
   } catch (error) {
@@ -86,14 +81,11 @@ export async function readRelationshipLedgerStates(
   db: Pick<DatabaseSession, 'query'>,
   keys: readonly string[],
 ): Promise<Map<string, RelationshipLedgerState>> {
-  if (keys.length === 0) return new Map();
-  const { rows } = await db.query<RelationshipLedgerState & { source_key: string }>(
-    `SELECT l.source_key, l.status, l.reason, l.fingerprint
-       FROM unnest($1::text[]) AS k(key)
-       CROSS JOIN LATERAL (
-         SELECT * FROM ${LEDGER_SCHEMA}.relationship_ledger WHERE source_key = k.key LIMIT 1
-       ) l`,
-    [keys],
+  const rows = await probeLedger<RelationshipLedgerState & { source_key: string }>(
+    db,
+    RELATIONSHIP_LEDGER,
+    'l.source_key, l.status, l.reason, l.fingerprint',
+    keys,
   );
   return new Map(rows.map((r) => [r.source_key, r]));
 }
@@ -107,14 +99,11 @@ export async function readLedgerWriteTimes(
   db: Pick<DatabaseSession, 'query'>,
   sourceIds: readonly string[],
 ): Promise<Map<string, string>> {
-  if (sourceIds.length === 0) return new Map();
-  const { rows } = await db.query<{ source_id: string; written: string }>(
-    `SELECT l.source_id, l.updated_at::text AS written
-       FROM unnest($1::text[]) AS k(id)
-       CROSS JOIN LATERAL (
-         SELECT source_id, updated_at FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id = k.id LIMIT 1
-       ) l`,
-    [sourceIds],
+  const rows = await probeLedger<{ source_id: string; written: string }>(
+    db,
+    MEMORY_LEDGER,
+    'l.source_id, l.updated_at::text AS written',
+    sourceIds,
   );
   return new Map(rows.map((r) => [r.source_id, r.written]));
 }

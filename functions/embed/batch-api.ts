@@ -139,12 +139,7 @@ export async function refreshBatch(
   const { batchId } = record;
   if (batchIsFinal(record) || batchId === null) return record;
   const batch = await call('look at a batch', () => openai.batches.retrieve(batchId));
-  return {
-    ...record,
-    status: batch.status,
-    outputFileId: batch.output_file_id ?? null,
-    errorFileId: batch.error_file_id ?? null,
-  };
+  return { ...record, ...recordOf(batch, record) };
 }
 
 /** A final batch's vectors and failed inputs, its files read line by line as they download. */
