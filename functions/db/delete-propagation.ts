@@ -1,6 +1,7 @@
 import type { DeletesSummary } from '../core/deletes.js';
 import type { ModuleRegistry } from '../core/modules.js';
 import { classifyDatabaseFailure } from '../errors.js';
+import { type KeySetDigest, keySetDigest, sameKeySet } from './key-set-digest.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import { removeMigratedMemories } from './memory-removal.js';
 import { readModuleRegistry } from './module-registry.js';
@@ -32,9 +33,10 @@ interface LedgerKey {
  * deletes) or are soft-deleted: memories (their module, CMI and relationship rows), relations, and
  * users it created that nothing references any more. A dry run counts the same without writing.
  *
- * The ledger is walked in its key order, a chunk at a time, and each chunk's keys are looked up in
- * the source by primary key: the cost follows the ledger's size, never a scan of the source's rows,
- * so incremental runs pay the same few index probes per key whatever changed.
+ * Each walk is skipped when one aggregate on each side shows the ledger's keys are exactly the
+ * source's (see key-set-digest.ts): the common case of a rerun, which then pays two scans instead of
+ * an index probe per key. Otherwise the ledger is walked in its key order, a chunk at a time, and
+ * each chunk's keys are looked up in the source by primary key.
  */
 export async function propagateDeletes(
   source: Database,
@@ -56,78 +58,123 @@ export async function propagateDeletes(
   if (options.keepDeleted || !(await ledgerExists(target))) return summary;
   const chunk = options.chunkSize ?? CHUNK;
   const memoriesProbe: SourceProbe = { table: 'memories', idType: schema.memoryIdType, live: true };
+  const matches = (sourceSide: Promise<KeySetDigest>, ledgerSide: Promise<KeySetDigest>) =>
+    Promise.all([sourceSide, ledgerSide]).then(([a, b]) => sameKeySet(a, b));
   try {
-    await walkLedger(
-      target,
-      'memory_ledger',
-      'source_id',
-      'status, module, target_id',
-      chunk,
-      async (rows) => {
-        const live = await liveKeys(
-          source,
-          memoriesProbe,
-          rows.map((r) => r.key),
-        );
-        const gone = rows.filter((r) => !live.has(r.key));
-        if (gone.length === 0) return;
-        const migrated = gone.filter((r) => r.status === 'migrated');
-        summary.memories += migrated.length;
-        summary.rejectedForgotten += gone.length - migrated.length;
-        for (const r of migrated) if (summary.samples.length < SAMPLES) summary.samples.push(r.key);
-        if (!options.dryRun) summary.projectIdsCleared += await removeMemories(target, gone);
-      },
+    const memoriesMatch = await matches(
+      keySetDigest(source, 'id::text', 'FROM memories WHERE is_deleted IS NOT TRUE'),
+      keySetDigest(target, 'source_id', `FROM ${LEDGER_SCHEMA}.memory_ledger`),
     );
+    if (!memoriesMatch)
+      await walkLedger(
+        target,
+        'memory_ledger',
+        'source_id',
+        'status, module, target_id',
+        chunk,
+        async (rows) => {
+          const live = await liveKeys(
+            source,
+            memoriesProbe,
+            rows.map((r) => r.key),
+          );
+          const gone = rows.filter((r) => !live.has(r.key));
+          if (gone.length === 0) return;
+          const migrated = gone.filter((r) => r.status === 'migrated');
+          summary.memories += migrated.length;
+          summary.rejectedForgotten += gone.length - migrated.length;
+          for (const r of migrated) if (summary.samples.length < SAMPLES) summary.samples.push(r.key);
+          if (!options.dryRun) summary.projectIdsCleared += await removeMemories(target, gone);
+        },
+      );
     // Relations by their source row; a task's project link (`project:<task id>`) by its task.
-    await walkLedger(
-      target,
-      'relationship_ledger',
-      'source_key',
-      'status, NULL::text AS module, target_id',
-      chunk,
-      async (rows) => {
-        const gone: LedgerKey[] = [];
-        const relationsProbe: SourceProbe | null = schema.hasRelations
-          ? { table: 'memory_relations', idType: schema.relationIdType ?? 'text', live: false }
-          : null;
-        for (const [prefix, probe] of [
-          [RELATION_PREFIX, relationsProbe],
-          [PROJECT_PREFIX, memoriesProbe],
-        ] as const) {
-          const keyed = rows.filter((r) => r.key.startsWith(prefix));
-          if (keyed.length === 0) continue;
-          const keys = keyed.map((r) => r.key.slice(prefix.length));
-          const live = probe ? await liveKeys(source, probe, keys) : new Set<string>();
-          gone.push(...keyed.filter((r) => !live.has(r.key.slice(prefix.length))));
-        }
-        summary.relationships += gone.filter((r) => r.status === 'migrated').length;
-        if (!options.dryRun && gone.length > 0) await removeRelationships(target, gone);
-      },
+    if (!(await relationshipKeysMatch(source, target, schema, summary)))
+      await walkLedger(
+        target,
+        'relationship_ledger',
+        'source_key',
+        'status, NULL::text AS module, target_id',
+        chunk,
+        async (rows) => {
+          const gone: LedgerKey[] = [];
+          const relationsProbe: SourceProbe | null = schema.hasRelations
+            ? { table: 'memory_relations', idType: schema.relationIdType ?? 'text', live: false }
+            : null;
+          for (const [prefix, probe] of [
+            [RELATION_PREFIX, relationsProbe],
+            [PROJECT_PREFIX, memoriesProbe],
+          ] as const) {
+            const keyed = rows.filter((r) => r.key.startsWith(prefix));
+            if (keyed.length === 0) continue;
+            const keys = keyed.map((r) => r.key.slice(prefix.length));
+            const live = probe ? await liveKeys(source, probe, keys) : new Set<string>();
+            gone.push(...keyed.filter((r) => !live.has(r.key.slice(prefix.length))));
+          }
+          summary.relationships += gone.filter((r) => r.status === 'migrated').length;
+          if (!options.dryRun && gone.length > 0) await removeRelationships(target, gone);
+        },
+      );
+    const usersMatch = await matches(
+      keySetDigest(source, 'id::text', 'FROM users'),
+      keySetDigest(target, 'source_user_id', `FROM ${LEDGER_SCHEMA}.user_map`),
     );
-    await walkLedger(
-      target,
-      'user_map',
-      'source_user_id',
-      'decision AS status, created_by_run AS module, target_user_id AS target_id',
-      chunk,
-      async (rows) => {
-        const usersProbe: SourceProbe = { table: 'users', idType: schema.userIdType, live: false };
-        const live = await liveKeys(
-          source,
-          usersProbe,
-          rows.map((r) => r.key),
-        );
-        const gone = rows.filter((r) => !live.has(r.key));
-        if (gone.length === 0) return;
-        const { removed, kept } = await removeUsers(target, gone, options.dryRun);
-        summary.users += removed;
-        summary.usersKept += kept;
-      },
-    );
+    if (!usersMatch)
+      await walkLedger(
+        target,
+        'user_map',
+        'source_user_id',
+        'decision AS status, created_by_run AS module, target_user_id AS target_id',
+        chunk,
+        async (rows) => {
+          const usersProbe: SourceProbe = { table: 'users', idType: schema.userIdType, live: false };
+          const live = await liveKeys(
+            source,
+            usersProbe,
+            rows.map((r) => r.key),
+          );
+          const gone = rows.filter((r) => !live.has(r.key));
+          if (gone.length === 0) return;
+          const { removed, kept } = await removeUsers(target, gone, options.dryRun);
+          summary.users += removed;
+          summary.usersKept += kept;
+        },
+      );
   } catch (error) {
     throw classifyDatabaseFailure(error, { step: 'deletes' });
   }
   return summary;
+}
+
+/**
+ * Whether no relationship-ledger key can be gone: the relations it names are exactly the source's,
+ * and every project link's task is a memory the ledger holds, none of which is gone (after the
+ * memories' walk, or in a dry run that found none to remove).
+ */
+async function relationshipKeysMatch(
+  source: Database,
+  target: Database,
+  schema: SourceSchema,
+  summary: DeletesSummary,
+): Promise<boolean> {
+  if (summary.memories + summary.rejectedForgotten > 0) return false;
+  const ledger = `${LEDGER_SCHEMA}.relationship_ledger`;
+  const [relationsMatch, orphanLinks] = await Promise.all([
+    Promise.all([
+      schema.hasRelations ? keySetDigest(source, 'id::text', 'FROM memory_relations') : null,
+      keySetDigest(
+        target,
+        `substr(source_key, ${RELATION_PREFIX.length + 1})`,
+        `FROM ${ledger} WHERE source_key LIKE '${RELATION_PREFIX}%'`,
+      ),
+    ]).then(([a, b]) => (a ? sameKeySet(a, b) : b.count === '0')),
+    target.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM ${ledger} r
+        WHERE r.source_key LIKE '${PROJECT_PREFIX}%'
+          AND NOT EXISTS (SELECT 1 FROM ${LEDGER_SCHEMA}.memory_ledger m
+                           WHERE m.source_id = substr(r.source_key, ${PROJECT_PREFIX.length + 1}))`,
+    ),
+  ]);
+  return relationsMatch && orphanLinks.rows[0]?.n === '0';
 }
 
 async function ledgerExists(target: Database): Promise<boolean> {

@@ -175,4 +175,45 @@ describe('Deletes in the source reach the target', () => {
     expect((incremental.outputs.verify as { ok: boolean }).ok).toBe(true);
     expect(await targetRowsOf(targetUrl, [soft, hard])).toBe(0);
   });
+  it('finds a delete that an insert balanced: as many keys as before, not the same ones', async () => {
+    // Prepare: one memory and one relation replaced by copies under new ids
+    const { memoryId, relationId } = await withClient(sourceUrl, async (c) => {
+      const { rows: memory } = await c.query<{ id: string }>(
+        `DELETE FROM memories WHERE id = (SELECT id FROM memories WHERE is_deleted IS NOT TRUE
+            AND NOT EXISTS (SELECT 1 FROM memory_relations r WHERE r.source_memory_id = memories.id OR r.target_memory_id = memories.id)
+          ORDER BY id DESC LIMIT 1) RETURNING id::text`,
+      );
+      await c.query(
+        `CREATE TEMP TABLE copy AS SELECT * FROM memories WHERE is_deleted IS NOT TRUE ORDER BY id LIMIT 1;
+         UPDATE copy SET id = gen_random_uuid();
+         INSERT INTO memories SELECT * FROM copy;`,
+      );
+      const { rows: relation } = await c.query<{ id: string }>(
+        `WITH gone AS (DELETE FROM memory_relations WHERE id = (SELECT id FROM memory_relations ORDER BY id DESC LIMIT 1)
+                       RETURNING *)
+         INSERT INTO memory_relations SELECT gen_random_uuid(), user_id, source_memory_id, target_memory_id,
+                relation_type, strength, metadata, created_at FROM gone
+         RETURNING (SELECT id::text FROM gone) AS id`,
+      );
+      return { memoryId: memory[0]!.id, relationId: relation[0]!.id };
+    });
+    expect(await targetRowsOf(targetUrl, [memoryId])).toBeGreaterThan(0);
+
+    // Act
+    const rerun = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(rerun.runtime);
+
+    // Assess
+    const deletes = await getJson<DeletesSummary>(rerun.runtime.store, runLayout(rerun.run.runId).deletes);
+    expect(deletes).toMatchObject({ memories: 1, relationships: 1 });
+    expect(await targetRowsOf(targetUrl, [memoryId])).toBe(0);
+    await withClient(targetUrl, async (c) => {
+      const { rows } = await c.query(
+        `SELECT count(*)::int AS n FROM ${LEDGER_SCHEMA}.relationship_ledger WHERE source_key = $1`,
+        [`relation:${relationId}`],
+      );
+      expect(rows[0]).toEqual({ n: 0 });
+    });
+    expect((rerun.outputs.verify as { ok: boolean }).ok).toBe(true);
+  });
 });
