@@ -182,7 +182,8 @@ export class RelationshipLoader {
     );
     const { rows: written } = await client.query<{ id: string; inserted: boolean }>(
       `INSERT INTO memory_relationships (${columnList(RELATIONSHIP_COLUMNS)})
-       SELECT ${columnList(RELATIONSHIP_COLUMNS)} FROM bm_stage_relationships ORDER BY id
+       SELECT ${columnList(RELATIONSHIP_COLUMNS)} FROM bm_stage_relationships
+        ORDER BY "sourceModule", "sourceMemoryId", "targetModule", "targetMemoryId", "relationshipType"
        ON CONFLICT ("sourceModule", "sourceMemoryId", "targetModule", "targetMemoryId", "relationshipType")
        DO UPDATE SET "strength" = EXCLUDED."strength", "metadata" = EXCLUDED."metadata", "userId" = EXCLUDED."userId",
                      "createdAt" = EXCLUDED."createdAt"
