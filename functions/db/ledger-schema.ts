@@ -79,4 +79,18 @@ CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.relationship_ledger (
 );
 -- The resolved relationship's fingerprint: a later run that resolves it alike leaves it alone.
 ALTER TABLE ${LEDGER_SCHEMA}.relationship_ledger ADD COLUMN IF NOT EXISTS fingerprint text;
+
+-- Per relationship item (a Map item of the relationships step): its outcome, and the basis it was
+-- computed under (relationship-basis.ts), which a later run compares before redoing the item.
+CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.relationship_items (
+  kind text NOT NULL,
+  item integer NOT NULL,
+  from_key text,
+  to_key text,
+  basis text NOT NULL,
+  summary jsonb NOT NULL,
+  run_id text NOT NULL,
+  PRIMARY KEY (kind, item)
+);
+ALTER TABLE ${LEDGER_SCHEMA}.runs ADD COLUMN IF NOT EXISTS relationships_basis text;
 `;

@@ -17,6 +17,8 @@ import {
 import { readModuleRegistry } from '../db/module-registry.js';
 import type { Database, DatabaseSession } from '../db/port.js';
 import { readTaskProjectReferences } from '../db/project-links.js';
+import { relationshipBasis } from '../db/relationship-basis.js';
+import { keptRelationshipOutcome, recordRelationshipOutcome } from '../db/relationship-items.js';
 import { RelationshipLoader, readLedgerEnds } from '../db/relationship-loader.js';
 import { readEndStates, readRelationRange, readRelationRows } from '../db/relationship-reader.js';
 import { readLedgerWriteTimes, readRelationshipLedgerStates } from '../db/source-fingerprints.js';
@@ -47,6 +49,8 @@ export interface MigrateRelationshipsInput {
   kind: RelationshipKind;
   range: KeyRange;
   dryRun: boolean;
+  /** Redo the item whatever an earlier run recorded (`--force-reprocess`). */
+  forceReprocess?: boolean;
 }
 
 async function readFromSource<T>(
@@ -91,6 +95,56 @@ function summarize(
  * counts what would happen.
  */
 export async function migrateRelationships(
+  deps: MigrateRelationshipsDeps,
+  input: MigrateRelationshipsInput,
+): Promise<{ summary: RelationshipBatchSummary }> {
+  if (input.dryRun) return resolveItem(deps, input);
+  const basis = input.forceReprocess ? '' : await basisOf(deps, input);
+  const kept = await keptRelationshipOutcome(deps.target, input.kind, input.range, basis).catch(
+    (error: unknown) => {
+      throw classifyDatabaseFailure(error, {
+        database: 'target',
+        kind: input.kind,
+        batch: input.range.index,
+      });
+    },
+  );
+  if (kept) return { summary: keptSummary(kept) };
+  const outcome = await resolveItem(deps, input);
+  await recordRelationshipOutcome(deps.target, input.runId, input.range, {
+    basis,
+    summary: outcome.summary,
+  }).catch((error: unknown) => {
+    throw classifyDatabaseFailure(error, { database: 'target', kind: input.kind, batch: input.range.index });
+  });
+  return outcome;
+}
+
+/**
+ * The run's relationship basis (db/relationship-basis.ts); empty, so nothing is kept or recorded,
+ * where no ledger holds the run (the engine driven without Preflight).
+ */
+async function basisOf(deps: MigrateRelationshipsDeps, input: MigrateRelationshipsInput): Promise<string> {
+  const modules = deps.modules ?? (await readModuleRegistry(deps.target)).registry;
+  try {
+    return await relationshipBasis(deps.source, deps.target, {
+      runId: input.runId,
+      hasRelations: deps.schema.hasRelations,
+      modules: modules.ids,
+    });
+  } catch (error) {
+    if ((error as { code?: string }).code === '42P01') return '';
+    throw classifyDatabaseFailure(error, { database: 'target', kind: input.kind, batch: input.range.index });
+  }
+}
+
+/** An earlier run's outcome of the item, as this run reports it: the same totals, nothing written. */
+function keptSummary(kept: RelationshipBatchSummary): RelationshipBatchSummary {
+  const { withdrawn: _withdrawn, displaced: _displaced, projectIdsWritten: _written, ...totals } = kept;
+  return kept.kind === 'project-links' ? { ...totals, projectIdsWritten: 0 } : totals;
+}
+
+async function resolveItem(
   deps: MigrateRelationshipsDeps,
   input: MigrateRelationshipsInput,
 ): Promise<{ summary: RelationshipBatchSummary }> {

@@ -115,6 +115,14 @@ export async function rollbackRun(options: RollbackOptions): Promise<RollbackRep
         [runId, keptUsers],
       ),
     };
+    // The relationship items' recorded outcomes describe a target this rollback just changed.
+    await client.query(
+      `DO $$ BEGIN
+         IF to_regclass('${LEDGER_SCHEMA}.relationship_items') IS NOT NULL THEN
+           DELETE FROM ${LEDGER_SCHEMA}.relationship_items;
+         END IF;
+       END $$`,
+    );
     const report: RollbackReport = {
       runId,
       removed: { moduleRows, cmiRows, relationships, users, ledgerRows },

@@ -24,7 +24,13 @@ export async function migrateRelationships(
       schema: run.sourceSchema,
       modules: moduleRegistryOf(run),
     },
-    { runId: run.runId, kind: range.kind, range, dryRun: run.dryRun },
+    {
+      runId: run.runId,
+      kind: range.kind,
+      range,
+      dryRun: run.dryRun,
+      forceReprocess: run.forceReprocess ?? false,
+    },
   );
   await putJson(runtime.store, runLayout(run.runId).relationships(range.kind, range.index), summary);
   return { index: range.index, migrated: summary.migrated };

@@ -17,6 +17,13 @@ const GENERATED = { memories: 600, users: 8, seed: 23 };
 
 interface ReportTotals {
   totals: { read: number; unchanged?: number; migrated: number; rejected: number };
+  relationships: {
+    read: number;
+    migrated: number;
+    skipped: number;
+    withdrawn: number;
+    holds: boolean;
+  } | null;
   load: { inserted: number; upserted: number; moved: number; withdrawn: number } | null;
   accounting: { holds: boolean | null };
 }
@@ -53,6 +60,7 @@ describe('Reruns skip what is done', () => {
   let sourceUrl: string;
   let targetUrl: string;
   let liveMemories: number;
+  let firstRun: StepRunResult;
   const closers: { close(): Promise<void> }[] = [];
 
   beforeAll(async () => {
@@ -61,6 +69,7 @@ describe('Reruns skip what is done', () => {
     const first = await runSteps({ sourceUrl, targetUrl, input: INPUT });
     closers.push(first.runtime);
     liveMemories = first.run.sourceCounts.liveMemories;
+    firstRun = first;
   });
 
   afterAll(async () => {
@@ -94,6 +103,22 @@ describe('Reruns skip what is done', () => {
     expect(relations.filter((r) => r.startsWith('project:')).length).toBeGreaterThan(0);
     expect(relations).toEqual(relationsOf(relationshipsBefore));
     expect(await targetChecksums(targetUrl)).toEqual(before);
+    // Every relationship item kept the outcome the first run recorded, and reports its totals.
+    const items = await withClient(targetUrl, (c) =>
+      c.query<{ run_id: string; n: number }>(
+        `SELECT run_id, count(*)::int AS n FROM ${LEDGER_SCHEMA}.relationship_items GROUP BY run_id`,
+      ),
+    );
+    const planned = (again.outputs.plan as { relationBatchCount: number }).relationBatchCount;
+    expect(items.rows).toEqual([{ run_id: firstRun.run.runId, n: planned }]);
+    const firstRelationships = (await reportOf(firstRun)).relationships;
+    expect(report.relationships).toMatchObject({
+      read: firstRelationships?.read,
+      migrated: firstRelationships?.migrated,
+      skipped: firstRelationships?.skipped,
+      withdrawn: 0,
+      holds: true,
+    });
   });
 
   it('redoes a memory whose embedding became NULL, though its updated_at did not move', async () => {
@@ -122,6 +147,12 @@ describe('Reruns skip what is done', () => {
     expect(report.totals.read).toBe(rewritten.length);
     expect(report.totals.unchanged).toBe(liveMemories - rewritten.length);
     expect((again.outputs.verify as { ok: boolean }).ok).toBe(true);
+    // A memory written again may resolve its relations differently: no relationship item kept an
+    // earlier outcome.
+    const items = await withClient(targetUrl, (c) =>
+      c.query<{ run_id: string }>(`SELECT DISTINCT run_id FROM ${LEDGER_SCHEMA}.relationship_items`),
+    );
+    expect(items.rows).toEqual([{ run_id: again.run.runId }]);
   });
 
   it('--force-reprocess processes every memory again, project links following their tasks', async () => {

@@ -1,0 +1,55 @@
+import type { RelationshipBatchSummary, RelationshipKind } from '../core/relationships.js';
+import { LEDGER_SCHEMA } from './ledger-schema.js';
+import type { Queryable } from './port.js';
+import type { KeyRange } from './source-reader.js';
+
+/** A relationship item's last outcome, and the basis (relationship-basis.ts) it was computed under. */
+export interface RelationshipItemRecord {
+  basis: string;
+  summary: RelationshipBatchSummary;
+}
+
+/**
+ * The outcome an earlier run recorded for this item, if it covered the same keys under the same
+ * basis: the item's relations resolve alike and the target already holds what they resolved to.
+ */
+export async function keptRelationshipOutcome(
+  target: Queryable,
+  kind: RelationshipKind,
+  range: KeyRange,
+  basis: string,
+): Promise<RelationshipBatchSummary | null> {
+  if (!basis) return null;
+  const { rows } = await target.query<{ summary: RelationshipBatchSummary }>(
+    `SELECT summary FROM ${LEDGER_SCHEMA}.relationship_items
+      WHERE kind = $1 AND item = $2 AND from_key IS NOT DISTINCT FROM $3 AND to_key IS NOT DISTINCT FROM $4
+        AND basis = $5`,
+    [kind, range.index, range.fromKey, range.toKey, basis],
+  );
+  return rows[0]?.summary ?? null;
+}
+
+/** Records an item's outcome once it is written (a crash before this only costs the next run the item's work). */
+export async function recordRelationshipOutcome(
+  target: Queryable,
+  runId: string,
+  range: KeyRange,
+  record: RelationshipItemRecord,
+): Promise<void> {
+  if (!record.basis) return;
+  await target.query(
+    `INSERT INTO ${LEDGER_SCHEMA}.relationship_items (kind, item, from_key, to_key, basis, summary, run_id)
+     VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
+     ON CONFLICT (kind, item) DO UPDATE SET from_key = EXCLUDED.from_key, to_key = EXCLUDED.to_key,
+       basis = EXCLUDED.basis, summary = EXCLUDED.summary, run_id = EXCLUDED.run_id`,
+    [
+      record.summary.kind,
+      range.index,
+      range.fromKey,
+      range.toKey,
+      record.basis,
+      JSON.stringify(record.summary),
+      runId,
+    ],
+  );
+}
