@@ -184,6 +184,13 @@ export interface LedgerMemoryKey {
   reason: string | null;
 }
 
+/** How many ledger rows hold one outcome (status and reason). */
+export interface LedgerOutcomeCount {
+  status: string;
+  reason: string | null;
+  count: number;
+}
+
 export class AccountingTally {
   sourceMemories = 0;
   sourceDeleted = 0;
@@ -234,6 +241,24 @@ export class AccountingTally {
       this.unaccounted++;
       addSample(this.unaccountedSamples, key);
     }
+  }
+
+  /**
+   * Counts from aggregates, for a ledger whose keys are exactly the live source memories' (nothing
+   * unaccounted or stale can then exist but a reject without a reason). False, with nothing
+   * counted, when some row must be named: the caller merges the key streams instead.
+   */
+  absorbMatched(sourceDeleted: number, outcomes: readonly LedgerOutcomeCount[]): boolean {
+    const accounted = (o: LedgerOutcomeCount) =>
+      o.status === 'migrated' || (o.status === 'rejected' && hasReason(o.reason));
+    if (!outcomes.every(accounted)) return false;
+    this.sourceDeleted += sourceDeleted;
+    for (const o of outcomes) {
+      this.sourceMemories += o.count;
+      if (o.status === 'migrated') this.migrated += o.count;
+      else this.rejected += o.count;
+    }
+    return true;
   }
 
   get stale(): number {
@@ -573,6 +598,21 @@ export class RelationshipTally {
   unaccounted = 0;
   readonly skippedByReason: Record<string, number> = {};
   readonly unaccountedSamples: string[] = [];
+
+  /** As AccountingTally.absorbMatched, for relationship-ledger rows that are exactly the source's relations. */
+  absorbMatched(outcomes: readonly LedgerOutcomeCount[]): boolean {
+    if (!outcomes.every((o) => o.status === 'migrated' || (o.status === 'skipped' && hasReason(o.reason))))
+      return false;
+    for (const o of outcomes) {
+      this.source += o.count;
+      if (o.status === 'migrated') this.migrated += o.count;
+      else {
+        this.skipped += o.count;
+        this.skippedByReason[o.reason as string] = (this.skippedByReason[o.reason as string] ?? 0) + o.count;
+      }
+    }
+    return true;
+  }
 
   /** Ledger rows with no source relation (project–task links, relations deleted since) are not counted. */
   record(pair: MergedPair<string, RelationshipLedgerKey>): void {

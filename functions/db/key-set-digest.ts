@@ -11,6 +11,9 @@ export interface KeySetDigest {
   hashSum: string;
 }
 
+/** A key's 64-bit hash, as SQL over a text expression. */
+export const keyHashSql = (keyExpr: string) => `('x' || left(md5(${keyExpr}), 16))::bit(64)::bigint`;
+
 /**
  * The digest of the text keys `keyExpr` over `from` (a `FROM … [WHERE …]` clause of trusted SQL).
  * An absent table (a target no real run has written yet) is the empty set.
@@ -19,7 +22,7 @@ export async function keySetDigest(db: Queryable, keyExpr: string, from: string)
   try {
     const { rows } = await db.query<{ count: string; hash_sum: string }>(
       `SELECT count(*)::text AS count,
-              coalesce(sum(('x' || left(md5(${keyExpr}), 16))::bit(64)::bigint::numeric), 0)::text AS hash_sum
+              coalesce(sum(${keyHashSql(keyExpr)}::numeric), 0)::text AS hash_sum
          ${from}`,
     );
     return { count: rows[0]?.count ?? '0', hashSum: rows[0]?.hash_sum ?? '0' };

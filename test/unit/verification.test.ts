@@ -230,6 +230,56 @@ describe('Class: AccountingTally', () => {
   });
 });
 
+describe('Method: AccountingTally.absorbMatched', () => {
+  it('counts a matched ledger by outcome as the merge would', () => {
+    // Prepare
+    const merged = new AccountingTally();
+    merged.record({
+      key: 'm1',
+      left: { id: 'm1', deleted: false },
+      right: { sourceId: 'm1', status: 'migrated', reason: null },
+    });
+    merged.record({
+      key: 'm2',
+      left: { id: 'm2', deleted: false },
+      right: { sourceId: 'm2', status: 'migrated', reason: null },
+    });
+    merged.record({
+      key: 'm3',
+      left: { id: 'm3', deleted: false },
+      right: { sourceId: 'm3', status: 'rejected', reason: 'empty_content' },
+    });
+    merged.record({ key: 'm4', left: { id: 'm4', deleted: true }, right: undefined });
+    const matched = new AccountingTally();
+
+    // Act
+    const absorbed = matched.absorbMatched(1, [
+      { status: 'migrated', reason: null, count: 2 },
+      { status: 'rejected', reason: 'empty_content', count: 1 },
+    ]);
+
+    // Assess
+    expect(absorbed).toBe(true);
+    expect(matched.toCheck()).toEqual(merged.toCheck());
+    expect(matched).toMatchObject({ sourceMemories: 3, sourceDeleted: 1, migrated: 2, rejected: 1 });
+  });
+
+  it('refuses, counting nothing, when a reject has no reason to name', () => {
+    // Prepare
+    const tally = new AccountingTally();
+
+    // Act
+    const absorbed = tally.absorbMatched(0, [
+      { status: 'migrated', reason: null, count: 2 },
+      { status: 'rejected', reason: ' ', count: 1 },
+    ]);
+
+    // Assess
+    expect(absorbed).toBe(false);
+    expect(tally).toMatchObject({ sourceMemories: 0, migrated: 0, rejected: 0 });
+  });
+});
+
 describe('Function: rejectsHaveReasonsCheck', () => {
   it('fails with the count and samples of reasonless rejects', () => {
     // Act
@@ -483,6 +533,31 @@ describe('Class: RelationshipTally', () => {
       missing: 0,
       skippedByReason: { dangling_end: 1 },
     });
+  });
+
+  it('counts a matched relationship ledger by outcome, and refuses a skip without a reason', () => {
+    // Prepare
+    const matched = new RelationshipTally();
+    const refusing = new RelationshipTally();
+
+    // Act
+    const absorbed = matched.absorbMatched([
+      { status: 'migrated', reason: null, count: 3 },
+      { status: 'skipped', reason: 'dangling_end', count: 2 },
+    ]);
+    const refused = refusing.absorbMatched([{ status: 'skipped', reason: null, count: 1 }]);
+
+    // Assess
+    expect(absorbed).toBe(true);
+    expect(matched.toCounts(0)).toEqual({
+      source: 5,
+      migrated: 3,
+      skipped: 2,
+      missing: 0,
+      skippedByReason: { dangling_end: 2 },
+    });
+    expect(refused).toBe(false);
+    expect(refusing.toCounts(0)).toMatchObject({ source: 0 });
   });
 
   it('fails on an unaccounted relation and on a migrated one absent from the target', () => {
