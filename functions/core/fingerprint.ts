@@ -33,7 +33,8 @@ const md5 = (text: string) => createHash('md5').update(text).digest('hex');
 const rulesVersions = new WeakMap<CompiledRules, string>();
 const centroidVersions = new WeakMap<ModuleCentroids, string>();
 
-function rulesVersion(rules: CompiledRules): string {
+/** The version of a rules document and its text model: one hash, computed once per document. */
+export function rulesVersion(rules: CompiledRules): string {
   let version = rulesVersions.get(rules);
   if (version === undefined) {
     const model = rules.textModel ? md5(JSON.stringify(rules.textModel.document)) : 'no-text-model';

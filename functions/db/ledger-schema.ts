@@ -93,4 +93,11 @@ CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.relationship_items (
   PRIMARY KEY (kind, item)
 );
 ALTER TABLE ${LEDGER_SCHEMA}.runs ADD COLUMN IF NOT EXISTS relationships_basis text;
+
+-- The module centroids of the last real run, by a key of the rows sampled for them and the rules
+-- (steps/plan.ts): a rerun over the same sample takes them instead of reading the sample's vectors.
+CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.centroid_cache (
+  sample_key text PRIMARY KEY,
+  centroids jsonb NOT NULL
+);
 `;

@@ -1,6 +1,6 @@
 import { MEMORY_LEDGER, probeLedger, RELATIONSHIP_LEDGER } from './ledger-probe.js';
 import type { DatabaseSession } from './port.js';
-import { changedSincePredicate, type KeyRange, rangePredicate } from './source-reader.js';
+import { changedSincePredicate, type KeyRange, rangePredicate, rangeRows } from './source-reader.js';
 import { OPTIONAL_MEMORY_COLUMNS, type SourceSchema } from './source-schema.js';
 
 /** One source memory of a range as the skip test sees it: never its vector, only whether it has one. */
@@ -10,6 +10,39 @@ export interface SourceRowHash {
   deleted: boolean;
   /** md5 of every column a migrated memory is made of, the embedding as present or not. */
   rowHash: string;
+}
+
+/** A memory row's hash: every column a migrated memory is made of, the embedding as present or not. */
+function rowHashSql(schema: SourceSchema): string {
+  const present = new Set(schema.memoryColumns);
+  const parts = ['user_id::text', 'content'];
+  for (const column of OPTIONAL_MEMORY_COLUMNS) {
+    if (!present.has(column)) continue;
+    parts.push(column === 'embedding' ? '(embedding IS NULL)' : `${column}::text`);
+  }
+  return `md5(ROW(${parts.join(', ')})::text)`;
+}
+
+/**
+ * One hash of the live memories `readSourceRange` gives for each range with `limit` (the first
+ * ones in key order): the same rows give the same hash, and no vector is read.
+ */
+export async function sampleRowsDigest(
+  client: Pick<DatabaseSession, 'query'>,
+  schema: SourceSchema,
+  ranges: readonly KeyRange[],
+  limit: number,
+): Promise<string> {
+  if (ranges.length === 0) return '';
+  const parts = ranges.map(
+    (range, index) =>
+      `(SELECT ${index} AS part, id, id::text || ':' || ${rowHashSql(schema)} AS h FROM memories
+         WHERE ${rangeRows(schema, range, false, {})} ORDER BY id LIMIT ${Math.max(0, Math.floor(limit))})`,
+  );
+  const { rows } = await client.query<{ digest: string | null }>(
+    `SELECT md5(coalesce(string_agg(h, ',' ORDER BY part, id), '')) AS digest FROM (${parts.join(' UNION ALL ')}) s`,
+  );
+  return rows[0]?.digest ?? '';
 }
 
 /**
@@ -23,15 +56,9 @@ export async function readSourceRowHashes(
   range: KeyRange,
   changedSince: Date | null,
 ): Promise<SourceRowHash[]> {
-  const present = new Set(schema.memoryColumns);
-  const parts = ['user_id::text', 'content'];
-  for (const column of OPTIONAL_MEMORY_COLUMNS) {
-    if (!present.has(column)) continue;
-    parts.push(column === 'embedding' ? '(embedding IS NULL)' : `${column}::text`);
-  }
   const { rows } = await client.query<{ id: string; user_id: string; deleted: boolean; row_hash: string }>(
     `SELECT id::text AS id, user_id::text AS user_id, is_deleted IS TRUE AS deleted,
-            md5(ROW(${parts.join(', ')})::text) AS row_hash
+            ${rowHashSql(schema)} AS row_hash
        FROM memories
       WHERE ${rangePredicate(range, schema.memoryIdType)}
         AND ${changedSincePredicate(schema, changedSince)}

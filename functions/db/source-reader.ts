@@ -102,7 +102,12 @@ export function changedSincePredicate(schema: SourceSchema, since?: Date | null)
 }
 
 /** The range's live or soft-deleted rows, only those changed since the watermark on incremental runs. */
-function rangeRows(schema: SourceSchema, range: KeyRange, deleted: boolean, options: ReadOptions): string {
+export function rangeRows(
+  schema: SourceSchema,
+  range: KeyRange,
+  deleted: boolean,
+  options: ReadOptions,
+): string {
   const only = options.ids
     ? `id = ANY(ARRAY[${options.ids.map((id) => escapeLiteral(id)).join(', ')}]::${schema.memoryIdType}[])`
     : 'true';

@@ -1,9 +1,14 @@
-import { ModuleCentroidAccumulator } from '../core/centroids.js';
+import { ModuleCentroidAccumulator, type ModuleCentroidAccumulatorJson } from '../core/centroids.js';
 import { classifyMemory, isConfident } from '../core/classify.js';
 import { validateEmbedding } from '../core/embedding.js';
+import { rulesVersion } from '../core/fingerprint.js';
+import type { CompiledRules } from '../core/rules.js';
 import { runLayout } from '../core/run-options.js';
+import { cacheCentroids, cachedCentroids } from '../db/centroid-cache.js';
 import { propagateDeletes } from '../db/delete-propagation.js';
+import type { Database } from '../db/port.js';
 import { planKeyRanges, planUserRanges, verifySlicesOf } from '../db/range-planner.js';
+import { sampleRowsDigest } from '../db/source-fingerprints.js';
 import { type KeyRange, readSourceRange } from '../db/source-reader.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { putJson } from '../store/run-store.js';
@@ -115,22 +120,45 @@ async function planRelationshipItems(
  * Module centroids from the confidently classified memories at the start of
  * CENTROID_SAMPLE_RANGES equal stretches of the whole key space (incremental runs too), written to
  * the run store. The stretches are read concurrently but added in key order, so the sums (and the
- * centroids) do not depend on which read finished first.
+ * centroids) do not depend on which read finished first. A rerun whose sample hashes alike under
+ * the same rules takes the centroids the last real run cached, without reading a vector.
  */
 async function sampleCentroids(runtime: MigrationRuntime, run: RunContext): Promise<PlanResult['centroids']> {
   if (!run.centroidClassification || run.sourceCounts.memories === 0) return null;
   const rules = await loadRunRules(runtime, run);
   if (!rules.centroid.enabled) return null;
   const source = await runtime.sourcePool();
+  const target = await runtime.targetPool();
   const stretch = Math.max(1, Math.ceil(run.sourceCounts.memories / CENTROID_SAMPLE_RANGES));
   const sampled: KeyRange[] = await planKeyRanges(source, { batchSize: stretch });
+  const perStretch = Math.ceil(CENTROID_SAMPLE_MEMORIES / CENTROID_SAMPLE_RANGES);
+  const sampleKey = [
+    await sampleRowsDigest(source, run.sourceSchema, sampled, perStretch),
+    rulesVersion(rules),
+    run.sourceSchema.embeddingDimensions ?? 'any',
+  ].join(':');
+  const cached = await cachedCentroids(target, sampleKey);
+  const json = cached
+    ? ModuleCentroidAccumulator.fromJSON(cached).toJSON()
+    : await accumulateCentroids(source, run, rules, sampled, perStretch);
+  if (!cached && !run.dryRun) await cacheCentroids(target, sampleKey, json);
+  await putJson(runtime.store, runLayout(run.runId).centroids, json);
+  const counts = Object.values(json.modules).map((m) => m?.count ?? 0);
+  return { modules: counts.length, samples: counts.reduce((a, b) => a + b, 0) };
+}
+
+async function accumulateCentroids(
+  source: Database,
+  run: RunContext,
+  rules: CompiledRules,
+  sampled: readonly KeyRange[],
+  perStretch: number,
+): Promise<ModuleCentroidAccumulatorJson> {
   const samples = await Promise.all(
     sampled.map(async (range) => {
       const client = await source.connect();
       try {
-        return await readSourceRange(client, run.sourceSchema, range, {
-          limit: Math.ceil(CENTROID_SAMPLE_MEMORIES / CENTROID_SAMPLE_RANGES),
-        });
+        return await readSourceRange(client, run.sourceSchema, range, { limit: perStretch });
       } finally {
         client.release();
       }
@@ -144,8 +172,5 @@ async function sampleCentroids(runtime: MigrationRuntime, run: RunContext): Prom
     const classification = classifyMemory(memory, rules);
     if (isConfident(classification)) accumulator.add(classification.module, memory.embedding);
   }
-  const json = accumulator.toJSON();
-  await putJson(runtime.store, runLayout(run.runId).centroids, json);
-  const counts = Object.values(json.modules).map((m) => m?.count ?? 0);
-  return { modules: counts.length, samples: counts.reduce((a, b) => a + b, 0) };
+  return accumulator.toJSON();
 }
