@@ -105,11 +105,26 @@ export function memoryFingerprint(
 // request, or a row the target refused (its constraint may since have been fixed).
 const RETRIED_REJECTS: ReadonlySet<RejectReason> = new Set(['embedding_unavailable', 'target_constraint']);
 
+export const isRetriedReject = (reason: string) => RETRIED_REJECTS.has(reason as RejectReason);
+
 export interface LedgerFingerprint {
   status: 'migrated' | 'rejected';
   rule: string | null;
   reason: string | null;
   fingerprint: string | null;
+}
+
+/**
+ * A key range's source rows (id, soft-deleted or not, row hash, in key order) under a processing
+ * version, as one value: what a range's record keeps (db/memory-ranges.ts).
+ */
+export function rangeDigest(
+  rows: readonly { id: string; deleted: boolean; rowHash: string }[],
+  version: ProcessingVersion,
+): string {
+  const hash = createHash('md5').update(`${version.base}\u001f${version.centroids}`);
+  for (const row of rows) hash.update(`\u001e${row.id}\u001f${row.deleted ? 1 : 0}\u001f${row.rowHash}`);
+  return hash.digest('hex');
 }
 
 /** Whether an earlier run's result for this memory still stands: same fingerprint, not a retried reject. */

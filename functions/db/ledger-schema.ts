@@ -94,6 +94,18 @@ CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.relationship_items (
 );
 ALTER TABLE ${LEDGER_SCHEMA}.runs ADD COLUMN IF NOT EXISTS relationships_basis text;
 
+-- Per key range of memories a real run left settled: the digest of its source rows and processing
+-- version, and what the ledger held for it (db/memory-ranges.ts), so a rerun's batch over the same
+-- keys needs one query to find nothing changed.
+CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.memory_ranges (
+  range_key text PRIMARY KEY,
+  digest text NOT NULL,
+  user_map text NOT NULL,
+  live integer NOT NULL,
+  rejects jsonb NOT NULL,
+  run_id text NOT NULL
+);
+
 -- The module centroids of the last real run, by a key of the rows sampled for them and the rules
 -- (steps/plan.ts): a rerun over the same sample takes them instead of reading the sample's vectors.
 CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.centroid_cache (

@@ -1,7 +1,12 @@
 import type { BatchSummary, UserMapping } from '../core/batch.js';
 import type { ModuleCentroids } from '../core/centroids.js';
 import type { VectorShape } from '../core/embedding.js';
-import { isUnchanged, memoryFingerprint, processingVersion } from '../core/fingerprint.js';
+import {
+  isUnchanged,
+  memoryFingerprint,
+  type ProcessingVersion,
+  processingVersion,
+} from '../core/fingerprint.js';
 import type { ModuleRegistry } from '../core/modules.js';
 import type { CompiledRules } from '../core/rules.js';
 import type { Database } from '../db/port.js';
@@ -50,21 +55,43 @@ export interface BatchChanges {
   fingerprintOf(sourceId: string, rule: string | null): string | null;
 }
 
-/**
- * Which memories of a range need work (docs/design.md, "Skipping what is done"): one query hashes
- * the range's rows at the source, one reads their ledger rows; a memory whose fingerprint the
- * ledger already holds is left alone, vectors unread.
- */
-export async function changedMemories(deps: ChangeDeps, input: ChangeInput): Promise<BatchChanges> {
+/** The range's rows hashed at the source, live and soft-deleted, vectors unread. */
+export async function readRangeHashes(deps: ChangeDeps, input: ChangeInput): Promise<SourceRowHash[]> {
   const client = await deps.source.connect();
-  let hashes: Awaited<ReturnType<typeof readSourceRowHashes>>;
   try {
-    hashes = await readSourceRowHashes(client, deps.schema, input.range, input.changedSince ?? null);
+    return await readSourceRowHashes(client, deps.schema, input.range, input.changedSince ?? null);
   } catch (error) {
     throw classifyDatabaseFailure(error, { database: 'source', batch: input.range.index });
   } finally {
     client.release();
   }
+}
+
+/** The version of everything a memory's migrated form depends on besides its row and user. */
+export function versionOf(deps: ChangeDeps): ProcessingVersion {
+  return processingVersion({
+    rules: deps.rules,
+    centroids: deps.centroids,
+    modules: deps.modules.ids,
+    embedMode: deps.embedder?.mode ?? 'preserve',
+    embeddingModel: deps.embeddingModel,
+    embeddingDimensions: deps.vectors.embeddingDimensions,
+    cmiDimensions: deps.vectors.cmiDimensions,
+    llm: deps.llm ? { model: deps.llm.model, threshold: deps.llm.threshold } : undefined,
+  });
+}
+
+/**
+ * Which memories of a range need work (docs/design.md, "Skipping what is done"), from the range's
+ * row hashes: one query reads their ledger rows; a memory whose fingerprint the ledger already
+ * holds is left alone, vectors unread.
+ */
+export async function changedMemories(
+  deps: ChangeDeps,
+  input: ChangeInput,
+  hashes: readonly SourceRowHash[],
+  version: ProcessingVersion,
+): Promise<BatchChanges> {
   const live = hashes.filter((h) => !h.deleted);
   const [ledger, users] = await Promise.all([
     readLedgerStates(
@@ -75,16 +102,6 @@ export async function changedMemories(deps: ChangeDeps, input: ChangeInput): Pro
     }),
     deps.resolveUsers([...new Set(live.map((h) => h.userId))]),
   ]);
-  const version = processingVersion({
-    rules: deps.rules,
-    centroids: deps.centroids,
-    modules: deps.modules.ids,
-    embedMode: deps.embedder?.mode ?? 'preserve',
-    embeddingModel: deps.embeddingModel,
-    embeddingDimensions: deps.vectors.embeddingDimensions,
-    cmiDimensions: deps.vectors.cmiDimensions,
-    llm: deps.llm ? { model: deps.llm.model, threshold: deps.llm.threshold } : undefined,
-  });
   const byId = new Map(live.map((h) => [h.id, h]));
   const targetUserOf = (userId: string) => users.get(userId)?.targetUserId ?? null;
   const changed = input.forceReprocess

@@ -11,19 +11,21 @@ import {
 import type { ModuleCentroids } from '../core/centroids.js';
 import { classifyMemory } from '../core/classify.js';
 import { type VectorShape, validateEmbedding } from '../core/embedding.js';
+import { isRetriedReject, rangeDigest } from '../core/fingerprint.js';
 import { type LlmEstimate, type LlmItem, llmClassification, needsLlm } from '../core/llm-classification.js';
 import { ModuleRegistry } from '../core/modules.js';
 import type { CompiledRules } from '../core/rules.js';
 import type { Classification, ModuleId, SourceMemory } from '../core/types.js';
 import { BatchLoader } from '../db/batch-loader.js';
+import { type PlannedRange, recordSettledRange, type SettledRange } from '../db/memory-ranges.js';
 import { Float32Slab } from '../db/pg-binary.js';
 import type { Database } from '../db/port.js';
-import { type KeyRange, readSourceRange } from '../db/source-reader.js';
+import { readSourceRange } from '../db/source-reader.js';
 import type { SourceSchema } from '../db/source-schema.js';
 import { inspectTarget } from '../db/target-schema.js';
 import { planEmbeddingRequests } from '../embed/token-estimate.js';
 import { classifyDatabaseFailure } from '../errors.js';
-import { changedMemories, unchangedSummary } from './batch-changes.js';
+import { changedMemories, readRangeHashes, unchangedSummary, versionOf } from './batch-changes.js';
 
 export interface MigrateBatchDeps {
   source: Database;
@@ -83,7 +85,7 @@ export interface BatchEmbedder {
 
 export interface MigrateBatchInput {
   runId: string;
-  range: KeyRange;
+  range: PlannedRange;
   dryRun: boolean;
   changedSince?: Date | null;
   /** Process every memory of the range, fingerprints notwithstanding (`--force-reprocess`). */
@@ -286,11 +288,40 @@ async function withTarget(
   return { modules: new ModuleRegistry(layout.modules), vectors: layout.vectors };
 }
 
+/**
+ * Records the range as settled once its writes committed (db/memory-ranges.ts), unless a later run
+ * must look again anyway: a dry or incremental run, or a reject that is always retried.
+ */
+async function settleRange(
+  deps: MigrateBatchDeps,
+  input: MigrateBatchInput,
+  settled: SettledRange,
+): Promise<void> {
+  const userMap = input.range.userMap;
+  if (input.dryRun || input.changedSince || userMap === undefined) return;
+  if (Object.keys(settled.rejectsByReason).some(isRetriedReject)) return;
+  await recordSettledRange(deps.target, { ...input.range, userMap }, settled, input.runId).catch(
+    (error: unknown) => {
+      throw classifyDatabaseFailure(error, { database: 'target', batch: input.range.index });
+    },
+  );
+}
+
 export async function migrateBatch(given: MigrateBatchDeps, input: MigrateBatchInput): Promise<BatchOutcome> {
   const deps = { ...given, ...(await withTarget(given)) };
   const t0 = performance.now();
-  const work = await changedMemories(deps, input);
+  const hashes = await readRangeHashes(deps, input);
+  const version = versionOf(deps);
+  const digest = rangeDigest(hashes, version);
+  const settled = input.range.settled;
+  if (settled && settled.digest === digest && !input.forceReprocess && !input.changedSince) {
+    const kept = { unchanged: settled.live, unchangedRejectsByReason: settled.rejectsByReason };
+    return { summary: unchangedSummary(input.range.index, kept, performance.now() - t0), decisions: [] };
+  }
+  const work = await changedMemories(deps, input, hashes, version);
+  const live = hashes.filter((h) => !h.deleted).length;
   if (work.changedIds !== null && work.changedIds.length === 0 && work.deletedSourceIds.length === 0) {
+    await settleRange(deps, input, { digest, live, rejectsByReason: work.unchangedRejectsByReason });
     return {
       summary: unchangedSummary(input.range.index, work, performance.now() - t0),
       decisions: [],
@@ -374,6 +405,11 @@ export async function migrateBatch(given: MigrateBatchDeps, input: MigrateBatchI
     if (d.reason) increment(rejectsByReason, d.reason);
   });
   for (const r of prepared.repairs) increment(repairsByRule, r.rule);
+  if (load) {
+    const rejects = { ...work.unchangedRejectsByReason };
+    for (const [reason, n] of Object.entries(rejectsByReason)) rejects[reason] = (rejects[reason] ?? 0) + n;
+    await settleRange(deps, input, { digest, live, rejectsByReason: rejects });
+  }
 
   return {
     summary: {

@@ -115,11 +115,15 @@ export async function rollbackRun(options: RollbackOptions): Promise<RollbackRep
         [runId, keptUsers],
       ),
     };
-    // The relationship items' recorded outcomes describe a target this rollback just changed.
+    // The recorded outcomes of relationship items and memory ranges describe a target this
+    // rollback just changed.
     await client.query(
       `DO $$ BEGIN
          IF to_regclass('${LEDGER_SCHEMA}.relationship_items') IS NOT NULL THEN
            DELETE FROM ${LEDGER_SCHEMA}.relationship_items;
+         END IF;
+         IF to_regclass('${LEDGER_SCHEMA}.memory_ranges') IS NOT NULL THEN
+           DELETE FROM ${LEDGER_SCHEMA}.memory_ranges;
          END IF;
        END $$`,
     );

@@ -6,6 +6,7 @@ import type { CompiledRules } from '../core/rules.js';
 import { runLayout } from '../core/run-options.js';
 import { cacheCentroids, cachedCentroids } from '../db/centroid-cache.js';
 import { propagateDeletes } from '../db/delete-propagation.js';
+import { forgetSettledRanges, type PlannedRange, settledRanges, userMapDigest } from '../db/memory-ranges.js';
 import type { Database } from '../db/port.js';
 import { planKeyRanges, planUserRanges, verifySlicesOf } from '../db/range-planner.js';
 import { sampleRowsDigest } from '../db/source-fingerprints.js';
@@ -80,7 +81,7 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
     keepDeleted: run.keepDeleted ?? false,
   });
   await putJson(runtime.store, layout.deletes, deletes);
-  await putJson(runtime.store, layout.memoryRanges, memoryRanges);
+  await putJson(runtime.store, layout.memoryRanges, await withRangeRecords(runtime, run, memoryRanges));
   await putJson(runtime.store, layout.relationshipRanges, relationshipItems);
   await putJson(runtime.store, layout.verifySlices, verifySlices);
 
@@ -94,6 +95,25 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
     centroids,
     deletes: { memories: deletes.memories, relationships: deletes.relationships, users: deletes.users },
   };
+}
+
+/**
+ * A real run's ranges with the records earlier runs left of them (db/memory-ranges.ts), for the
+ * batches to confirm with one query each. An incremental run writes across records it does not
+ * keep, so it drops them; a dry run leaves them alone and uses none.
+ */
+async function withRangeRecords(
+  runtime: MigrationRuntime,
+  run: RunContext,
+  ranges: KeyRange[],
+): Promise<KeyRange[] | PlannedRange[]> {
+  if (run.dryRun) return ranges;
+  const target = await runtime.targetPool();
+  if (run.changedSince) {
+    await forgetSettledRanges(target);
+    return ranges;
+  }
+  return settledRanges(target, ranges, await userMapDigest(target));
 }
 
 async function planRelationshipItems(

@@ -111,6 +111,14 @@ describe('Reruns skip what is done', () => {
     );
     const planned = (again.outputs.plan as { relationBatchCount: number }).relationBatchCount;
     expect(items.rows).toEqual([{ run_id: firstRun.run.runId, n: planned }]);
+    // Every memory range was confirmed by its record, which the first run left.
+    const ranges = await withClient(targetUrl, (c) =>
+      c.query<{ run_id: string; n: number }>(
+        `SELECT run_id, count(*)::int AS n FROM ${LEDGER_SCHEMA}.memory_ranges GROUP BY run_id`,
+      ),
+    );
+    const batches = (again.outputs.plan as { batchCount: number }).batchCount;
+    expect(ranges.rows).toEqual([{ run_id: firstRun.run.runId, n: batches }]);
     const firstRelationships = (await reportOf(firstRun)).relationships;
     expect(report.relationships).toMatchObject({
       read: firstRelationships?.read,
@@ -153,6 +161,16 @@ describe('Reruns skip what is done', () => {
       c.query<{ run_id: string }>(`SELECT DISTINCT run_id FROM ${LEDGER_SCHEMA}.relationship_items`),
     );
     expect(items.rows).toEqual([{ run_id: again.run.runId }]);
+    // Its range was settled again by this run (every range here: at this size every memory is in
+    // the centroids' sample, so the centroids changed too).
+    const ranges = await withClient(targetUrl, (c) =>
+      c.query<{ mine: number; all: number }>(
+        `SELECT count(*) FILTER (WHERE run_id = $1)::int AS mine, count(*)::int AS all FROM ${LEDGER_SCHEMA}.memory_ranges`,
+        [again.run.runId],
+      ),
+    );
+    expect(ranges.rows[0]?.all).toBe((again.outputs.plan as { batchCount: number }).batchCount);
+    expect(ranges.rows[0]?.mine).toBe(ranges.rows[0]?.all);
   });
 
   it('--force-reprocess processes every memory again, project links following their tasks', async () => {
