@@ -22,6 +22,16 @@ export function sampleRule(runId: string, sample: number, liveMemories: number):
   return { runId, rate: liveMemories > 0 ? Math.min(1, sample / liveMemories) : 1 };
 }
 
+/**
+ * The draws (the first 32 bits of the md5, as an unsigned number) that fall in the sample: those
+ * below this, so that `draw / 2^32 < rate` holds exactly. Above 2^32 − 1: every draw.
+ */
+export function drawThreshold(rule: SampleRule): number {
+  if (rule.rate >= 1) return 2 ** 32;
+  if (rule.rate <= 0) return 0;
+  return Math.ceil(rule.rate * 2 ** 32);
+}
+
 export function inSample(rule: SampleRule, sourceId: string): boolean {
   if (rule.rate >= 1) return true;
   if (rule.rate <= 0) return false;

@@ -17,6 +17,7 @@ import type {
   TargetFingerprint,
 } from '../core/verification.js';
 import { SAMPLE_LIMIT } from '../core/verification.js';
+import { drawThreshold, type SampleRule } from '../core/verify-sample.js';
 import { quoteIdentifier } from './copy-stream.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import { decodeField } from './pg-binary.js';
@@ -125,22 +126,36 @@ export async function sourceFingerprintPage(
   client: DatabaseSession,
   schema: SourceSchema,
   page: KeyRange,
-  /** Only these memories of the page (a sampled Verify's choice); all of them when absent. */
+  /**
+   * Only these memories of the page (a sampled Verify's choice), and with `draw` also those the
+   * sample draws (core/verify-sample.ts, decided here by the server); all of them when absent.
+   */
   ids?: readonly string[],
+  draw?: SampleRule,
 ): Promise<MemoryFingerprint[]> {
   const hasEmbedding = schema.memoryColumns.includes('embedding');
   const time = (column: string) => (schema.memoryColumns.includes(column) ? epochMs(column) : 'NULL::float8');
+  const listed = ids ? `id = ANY($1::${schema.memoryIdType}[])` : null;
+  const only = draw ? `(${listed ?? 'false'} OR ${inSampleSql(draw, 'id::text')})` : listed;
   const { rows } = await client.query<FingerprintRow & { id: string }>(
     `SELECT id::text AS id, md5(content) AS content_md5,
         ${hasEmbedding ? 'md5(vector_send(embedding)) AS embedding_md5, vector_dims(embedding) AS dims' : 'NULL::text AS embedding_md5, NULL::int4 AS dims'},
         ${time('created_at')} AS created_ms, ${time('updated_at')} AS updated_ms, ${time('accessed_at')} AS accessed_ms
       FROM memories
       WHERE is_deleted IS NOT TRUE AND ${rangePredicate(page, schema.memoryIdType)}
-        ${ids ? `AND id = ANY($1::${schema.memoryIdType}[])` : ''}
+        ${only ? `AND ${only}` : ''}
       ORDER BY id`,
     ids ? [ids] : [],
   );
   return rows.map((r) => fingerprintOf(r.id, r));
+}
+
+/** SQL for core/verify-sample.ts's inSample over a text key: the same md5 draw, decided by the server. */
+export function inSampleSql(rule: SampleRule, key: string): string {
+  const below = drawThreshold(rule);
+  if (below <= 0) return 'false';
+  if (below > 0xffffffff) return 'true';
+  return `('x' || left(md5(${literal(rule.runId)} || chr(31) || ${key}), 8))::bit(32)::bigint < ${below}`;
 }
 
 /**

@@ -29,3 +29,19 @@ export async function writtenByRun(
   );
   return new Set(rows.map((r) => r.source_id));
 }
+
+/**
+ * Every source memory the ledger says this run wrote, through the ledger's run index; null when
+ * there are more than `limit` (a first run writes all of them), for the caller to ask page by page.
+ */
+export async function idsWrittenByRun(
+  client: Pick<DatabaseSession, 'query'>,
+  runId: string,
+  limit: number,
+): Promise<string[] | null> {
+  const { rows } = await client.query<{ source_id: string }>(
+    `SELECT source_id FROM ${LEDGER_SCHEMA}.memory_ledger WHERE run_id = $1 LIMIT $2`,
+    [runId, limit + 1],
+  );
+  return rows.length > limit ? null : rows.map((r) => r.source_id);
+}

@@ -53,7 +53,7 @@ import {
   sourceRelationKeys,
   targetFingerprintsOf,
 } from '../db/verification-queries.js';
-import { liveIdsOfPage, writtenByRun } from '../db/verify-selection.js';
+import { idsWrittenByRun, liveIdsOfPage, writtenByRun } from '../db/verify-selection.js';
 import { classifyDatabaseFailure } from '../errors.js';
 
 export interface VerifyDeps {
@@ -255,6 +255,8 @@ async function checkModuleCounts(c: Clients): Promise<VerificationCheck> {
 // Source ids per target lookup: enough to amortise a round trip, small enough for the Data API's
 // 1 MiB response (a fingerprint row is about 200 bytes).
 const FINGERPRINT_CHUNK = 2000;
+// Written ids passed whole to every page's query, up to this many.
+const WRITTEN_INLINE_LIMIT = 5000;
 
 /**
  * Content, embedding and timestamp checksums of the live source memories in `range` (all of them
@@ -302,10 +304,13 @@ async function checkFingerprints(c: Clients, options: FingerprintOptions): Promi
     ...(options.range ? { within: { range: options.range, idType: c.schema.memoryIdType } } : {}),
   });
   const select = options.select;
+  // A rerun writes few memories: the page's query then takes them and draws the sample itself.
+  const written = select ? await idsWrittenByRun(c.target, select.runId, WRITTEN_INLINE_LIMIT) : null;
   const read = async (index: number) => {
     const page = pages[index];
     if (!page) return null;
     if (!select) return sourceFingerprintPage(c.source, c.schema, page);
+    if (written) return sourceFingerprintPage(c.source, c.schema, page, written, select);
     const ids = await selectedOf(c, page, select);
     return ids.length > 0 ? sourceFingerprintPage(c.source, c.schema, page, ids) : [];
   };
