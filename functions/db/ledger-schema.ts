@@ -109,7 +109,12 @@ CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.memory_ranges (
 -- The module centroids of the last real run, by a key of the rows sampled for them and the rules
 -- (steps/plan.ts): a rerun over the same sample takes them instead of reading the sample's vectors.
 CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.centroid_cache (
-  sample_key text PRIMARY KEY,
-  centroids jsonb NOT NULL
+  sample_key text NOT NULL,
+  module text NOT NULL,
+  count integer NOT NULL,
+  sum bytea NOT NULL,
+  dimensions integer NOT NULL,
+  max_samples integer NOT NULL,
+  PRIMARY KEY (sample_key, module)
 );
 `;
