@@ -154,12 +154,13 @@ export async function verifyMigration(
 ): Promise<VerificationResult> {
   const deps = await withLayout(given);
   const sampleSize = options.sampleSize ?? DEFAULT_SEARCH_SAMPLE_SIZE;
-  const [[accounting, fingerprintSummary], [rejects, modules, cmi], [relationships, projectIds, probes]] =
+  // Three groups of about equal cost once the checksums come from the VerifySlices results.
+  const [[accounting, fingerprintSummary, cmi], [rejects, modules, projectIds], [relationships, probes]] =
     await allSettledOrThrow<
       [
-        [AccountingTally, FingerprintSummary],
-        [VerificationCheck, VerificationCheck, Awaited<ReturnType<typeof checkCmi>>],
-        [Awaited<ReturnType<typeof checkRelationships>>, VerificationCheck, SearchProbe[]],
+        [AccountingTally, FingerprintSummary, Awaited<ReturnType<typeof checkCmi>>],
+        [VerificationCheck, VerificationCheck, VerificationCheck],
+        [Awaited<ReturnType<typeof checkRelationships>>, SearchProbe[]],
       ]
     >([
       withClients(deps, async (c) => [
@@ -172,15 +173,15 @@ export async function verifyMigration(
               select: options.select,
             }),
           )),
+        await step('cmi', () => checkCmi(c)),
       ]),
       withClients(deps, async (c) => [
         await step('rejects_have_reasons', () => checkRejectReasons(c)),
         await step('module_counts', () => checkModuleCounts(c)),
-        await step('cmi', () => checkCmi(c)),
+        await step('project_ids', async () => projectIdsCheck(await danglingProjectIds(c.target, c.modules))),
       ]),
       withClients(deps, async (c) => [
         await step('relationships', () => checkRelationships(c)),
-        await step('project_ids', async () => projectIdsCheck(await danglingProjectIds(c.target, c.modules))),
         await step('search_smoke', () => probeSearch(c, sampleSize)),
       ]),
     ]);
