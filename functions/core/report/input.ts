@@ -86,7 +86,7 @@ export interface ReportRunInput {
   finishedAt: string;
   /** What the run was asked to do. Never secrets or URLs; credentials in URLs are masked anyway. */
   options: Record<string, unknown>;
-  error?: { name: string; message: string; step?: string; hint?: string };
+  error?: { name: string; message: string; step?: string };
 }
 
 export interface ReportInput {

@@ -402,7 +402,7 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
         name: run.error.name,
         message: maskCredentials(run.error.message),
         step: run.error.step ?? null,
-        hint: maskCredentials(run.error.hint ?? hintFor(run.error.name)),
+        hint: hintFor(run.error.name),
       }
     : null;
   const failed = run.status === 'failed';
