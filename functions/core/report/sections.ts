@@ -245,36 +245,34 @@ function samples(r: MigrationReport): ReportSection {
   return section('Sample decisions', groups);
 }
 
-/** A ranked count table, or a sentence when there is nothing to count. */
+/** A ranked count table; when there is nothing to count, the sentence `none` or nothing at all. */
 function counted(
-  title: string,
-  what: string,
-  rows: Array<{ name: string; count: number }>,
-  none: string,
-): Block {
-  return rows.length === 0
-    ? text(none)
-    : table(
-        columns([title, what], [1]),
-        rows.map((x) => [code(x.name), formatCount(x.count)]),
-      );
+  titles: [string, string],
+  rows: Array<[string, number]>,
+  none: string | null = null,
+): Block[] {
+  if (rows.length === 0) return none === null ? [] : [text(none)];
+  return [
+    table(
+      columns(titles, [1]),
+      rows.map(([name, count]) => [code(name), formatCount(count)]),
+    ),
+  ];
 }
 
 function rejectsAndRepairs(r: MigrationReport): ReportSection[] {
   return [
     section('Rejects by reason', [
-      counted(
-        'Reason',
-        'Memories',
-        r.rejectsByReason.map((x) => ({ name: x.reason, count: x.count })),
+      ...counted(
+        ['Reason', 'Memories'],
+        r.rejectsByReason.map((x) => [x.reason, x.count]),
         'No memory was rejected.',
       ),
     ]),
     section('Repairs by rule', [
-      counted(
-        'Repair',
-        'Memories',
-        r.repairsByRule.map((x) => ({ name: x.rule, count: x.count })),
+      ...counted(
+        ['Repair', 'Memories'],
+        r.repairsByRule.map((x) => [x.rule, x.count]),
         'No repair was needed.',
       ),
     ]),
@@ -288,11 +286,9 @@ function users(r: MigrationReport): ReportSection {
     text(
       `${formatCount(u.total)} source users: ${formatCount(u.mapped)} with a target user (${formatCount(u.created)} created), ${formatCount(u.unmapped)} unmapped.`,
     ),
-    counted(
-      'Decision',
-      'Users',
-      u.byDecision.map((d) => ({ name: d.decision, count: d.count })),
-      'No source user.',
+    ...counted(
+      ['Decision', 'Users'],
+      u.byDecision.map((d) => [d.decision, d.count]),
     ),
   ];
   if (u.conflictCount > 0) {
@@ -336,24 +332,16 @@ function relationships(r: MigrationReport): ReportSection {
       `${formatCount(x.read)} read ${x.holds ? '=' : '≠'} ${formatCount(x.migrated)} ${dry ? 'would migrate' : 'migrated'} + ${formatCount(x.skipped)} ${dry ? 'would be skipped' : 'skipped'}${source}`,
     ),
   ];
-  if (x.skippedByReason.length > 0)
-    blocks.push(
-      counted(
-        'Skipped because',
-        'Count',
-        x.skippedByReason.map((s) => ({ name: s.reason, count: s.count })),
-        '',
-      ),
-    );
-  if (x.byType.length > 0)
-    blocks.push(
-      counted(
-        'Type',
-        'Count',
-        x.byType.map((t) => ({ name: t.type, count: t.count })),
-        '',
-      ),
-    );
+  blocks.push(
+    ...counted(
+      ['Skipped because', 'Count'],
+      x.skippedByReason.map((k) => [k.reason, k.count]),
+    ),
+    ...counted(
+      ['Type', 'Count'],
+      x.byType.map((t) => [t.type, t.count]),
+    ),
+  );
   return section('Relationships', blocks);
 }
 
