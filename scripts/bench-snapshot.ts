@@ -16,11 +16,10 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { createBucket, makeS3Client } from '../dev/harness/s3.js';
 import { startTestServices } from '../dev/harness/services-runtime.js';
 import { openPgDatabase } from '../functions/db/pg/pg-database.js';
+import { withPgSession } from '../functions/db/pg/pg-session.js';
 import { FolderSnapshotStore, S3SnapshotStore } from '../functions/snapshot/snapshot-store.js';
 import { takeSnapshot } from '../functions/snapshot/take-snapshot.js';
 import { parseFlags, positiveInteger, runCli, UsageError } from './cli/database-flags.js';
@@ -80,20 +79,16 @@ function psqlCopyGzip(url: string, level: number): Promise<number> {
 }
 
 async function inProcessCopyGzip(url: string, level: number): Promise<number> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
   let bytes = 0;
-  try {
-    await pipeline(
-      client.query(copyTo('COPY memories TO STDOUT')),
+  await withPgSession(url, (session) =>
+    pipeline(
+      session.copyTextOut('COPY memories TO STDOUT'),
       createGzip({ level }),
       discard((n) => {
         bytes += n;
       }),
-    );
-  } finally {
-    await client.end();
-  }
+    ),
+  );
   return bytes;
 }
 

@@ -5,7 +5,7 @@
 // First: on an older Node this stops with one line naming the Node needed.
 import './require-node.cjs';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
+import { withPgSession } from '../functions/db/pg/pg-session.js';
 import { formatModuleStatistics, moduleStatistics } from '../functions/db/statistics.js';
 import { onDatabase } from './cli/database-errors.js';
 import { runCli, UsageError } from './cli/database-flags.js';
@@ -28,17 +28,9 @@ Example: npm run stats:modules -- --json`);
   }
   const url = values['target-db'] ?? process.env.DATABASE_URL;
   if (!url) throw new UsageError('pass --target-db <url> or set DATABASE_URL');
-  const client = new pg.Client({ connectionString: url });
-  try {
-    const stats = await onDatabase('target', url, async () => {
-      await client.connect();
-      return moduleStatistics(client);
-    });
-    console.log(values.json ? JSON.stringify(stats, null, 2) : formatModuleStatistics(stats));
-    return 0;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+  const stats = await onDatabase('target', url, () => withPgSession(url, moduleStatistics));
+  console.log(values.json ? JSON.stringify(stats, null, 2) : formatModuleStatistics(stats));
+  return 0;
 }
 
 runCli(main);

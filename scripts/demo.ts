@@ -8,7 +8,6 @@
 import './require-node.cjs';
 import './cli/local-console.js';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { generateBigMemory } from '../dev/generator/bigmemory-generator.js';
 import {
   createDatabase,
@@ -17,6 +16,7 @@ import {
   type TargetVariant,
 } from '../dev/harness/databases.js';
 import { startTestServices } from '../dev/harness/services-runtime.js';
+import { withPgSession } from '../functions/db/pg/pg-session.js';
 import { formatModuleStatistics, moduleStatistics } from '../functions/db/statistics.js';
 import { FileRunStore } from '../functions/store/run-store.js';
 import { positiveInteger, runCli, UsageError } from './cli/database-flags.js';
@@ -104,14 +104,8 @@ Example: npm run demo -- --memories 20000`);
       if (code !== 0) return code;
       console.log('');
     }
-    const client = new pg.Client({ connectionString: targetUrl });
-    await client.connect();
-    try {
-      console.log('Federated Memory after the migration:');
-      console.log(formatModuleStatistics(await moduleStatistics(client)));
-    } finally {
-      await client.end();
-    }
+    console.log('Federated Memory after the migration:');
+    console.log(formatModuleStatistics(await withPgSession(targetUrl, moduleStatistics)));
     console.log('\nThe databases were temporary and are gone with the services; the reports stay.');
     return 0;
   } finally {

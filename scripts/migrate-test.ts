@@ -7,7 +7,7 @@ import './require-node.cjs';
 import './cli/local-console.js';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
+import { openPgSession, type PgConnection } from '../functions/db/pg/pg-session.js';
 import { introspectSource } from '../functions/db/source-schema.js';
 import { formatModuleStatistics, moduleStatistics, sourceStatistics } from '../functions/db/statistics.js';
 import { checkPgvector, inspectTarget } from '../functions/db/target-schema.js';
@@ -20,19 +20,20 @@ import { defaultRunId, executionInput, MIGRATE_USAGE, migrationFlags } from './m
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
-async function connect(url: string, role: DatabaseRole): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+async function connect(url: string, role: DatabaseRole): Promise<PgConnection> {
+  let connection: PgConnection | undefined;
   try {
     // A driver error comes out naming the database and the fix.
     return await onDatabase(role, url, async () => {
-      await client.connect();
-      const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
-      const vector = await checkPgvector(client, role);
+      connection = await openPgSession(url, { connectionTimeoutMillis: 10_000 });
+      const { session } = connection;
+      const { rows } = await session.query<{ v: string }>("SELECT current_setting('server_version') AS v");
+      const vector = await checkPgvector(session, role);
       console.log(`✓ ${role}: ${redactDatabaseUrl(url)} (PostgreSQL ${rows[0]?.v}, pgvector ${vector})`);
-      return client;
+      return connection;
     });
   } catch (error) {
-    await client.end().catch(() => undefined);
+    await connection?.close().catch(() => undefined);
     console.log(`✗ ${role}: ${redactDatabaseUrl(url)}`);
     throw error;
   }
@@ -54,11 +55,12 @@ async function main(): Promise<number> {
   const { sourceUrl, targetUrl } = databaseUrls(flags);
 
   console.log('Connections');
-  const source = await connect(sourceUrl, 'source');
-  const target = await connect(targetUrl, 'target').catch(async (e) => {
-    await source.end();
+  const sourceConnection = await connect(sourceUrl, 'source');
+  const targetConnection = await connect(targetUrl, 'target').catch(async (e) => {
+    await sourceConnection.close();
     throw e;
   });
+  const [source, target] = [sourceConnection.session, targetConnection.session];
   try {
     const schema = await introspectSource(source);
     const layout = await inspectTarget(target);
@@ -81,7 +83,7 @@ async function main(): Promise<number> {
     console.log('\nFederated Memory (target), before');
     console.log(formatModuleStatistics(await moduleStatistics(target)).replace(/^/gm, '  '));
   } finally {
-    await Promise.all([source.end(), target.end()]);
+    await Promise.all([sourceConnection.close(), targetConnection.close()]);
   }
 
   console.log('\nDry run');

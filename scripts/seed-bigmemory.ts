@@ -5,9 +5,9 @@
 // First: on an older Node this stops with one line naming the Node needed.
 import './require-node.cjs';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { type GenerateBigMemoryOptions, generateBigMemory } from '../dev/generator/bigmemory-generator.js';
 import { ensureBigMemorySchema } from '../dev/generator/bigmemory-schema.js';
+import { withPgSession } from '../functions/db/pg/pg-session.js';
 import { InvalidInputError, MigrationError } from '../functions/errors.js';
 import { redactDatabaseUrl } from '../functions/runtime/database-urls.js';
 
@@ -130,10 +130,9 @@ function progressReporter(): (done: number, total: number) => void {
 }
 
 async function applySchema(databaseUrl: string): Promise<void> {
-  const client = new pg.Client({ connectionString: databaseUrl });
   try {
-    await client.connect();
-    if (await ensureBigMemorySchema(client)) process.stderr.write('applied the BigMemory schema\n');
+    if (await withPgSession(databaseUrl, ensureBigMemorySchema))
+      process.stderr.write('applied the BigMemory schema\n');
   } catch (error) {
     throw new MigrationError(
       `cannot apply the schema to ${redactDatabaseUrl(databaseUrl)}: ${(error as Error).message}`,
@@ -141,8 +140,6 @@ async function applySchema(databaseUrl: string): Promise<void> {
         cause: error,
       },
     );
-  } finally {
-    await client.end().catch(() => undefined);
   }
 }
 

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import { openPgSession, type PgConnection } from '../../functions/db/pg/pg-session.js';
 import { classifyDatabaseFailure, InvalidInputError, PreflightError } from '../../functions/errors.js';
 import { redactDatabaseUrl } from '../../functions/runtime/database-urls.js';
 import { defaultTargetVariant } from '../harness/templates.js';
@@ -102,13 +102,10 @@ function validate(options: GenerateBigMemoryOptions): void {
   }
 }
 
-async function connect(url: string, role: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url });
+async function connect(url: string, role: string): Promise<PgConnection> {
   try {
-    await client.connect();
-    return client;
+    return await openPgSession(url);
   } catch (error) {
-    await client.end().catch(() => undefined);
     throw new PreflightError(
       `cannot connect to the ${role} database ${redactDatabaseUrl(url)}: ${(error as Error).message}`,
       {
@@ -139,7 +136,8 @@ export async function generateBigMemory(options: GenerateBigMemoryOptions): Prom
   const chosen = chooseCollisionUsers(shape.seed, shape.users, collisions);
   const summary = emptySummary(shape, relationCount, collisions);
 
-  const source = await connect(options.databaseUrl, 'source');
+  const sourceConnection = await connect(options.databaseUrl, 'source');
+  const source = sourceConnection.session;
   try {
     await source.query('BEGIN');
     await copyRows(
@@ -168,20 +166,20 @@ export async function generateBigMemory(options: GenerateBigMemoryOptions): Prom
       database: redactDatabaseUrl(options.databaseUrl),
     });
   } finally {
-    await source.end();
+    await sourceConnection.close();
   }
 
   if (options.targetDatabaseUrl && collisions.sameToken + collisions.sameEmail > 0) {
     const target = await connect(options.targetDatabaseUrl, 'target');
     try {
-      await createTargetCollisions(target, shape.seed, chosen);
+      await createTargetCollisions(target.session, shape.seed, chosen);
     } catch (error) {
       throw classifyDatabaseFailure(error, {
         step: 'seed target users',
         database: redactDatabaseUrl(options.targetDatabaseUrl),
       });
     } finally {
-      await target.end();
+      await target.close();
     }
   }
 

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type pg from 'pg';
+import type { Queryable } from '../../functions/db/port.js';
 
 const SCHEMA_FILE = new URL('../fixtures/bigmemory.sql', import.meta.url);
 
@@ -7,7 +7,7 @@ const SCHEMA_FILE = new URL('../fixtures/bigmemory.sql', import.meta.url);
  * Applies the BigMemory fixture schema unless `memories` already exists. Returns whether it did.
  * Never alters existing tables: a drifted real schema is data the migration must meet as it is.
  */
-export async function ensureBigMemorySchema(client: pg.Client): Promise<boolean> {
+export async function ensureBigMemorySchema(client: Queryable): Promise<boolean> {
   const found = await client.query<{ table: string | null }>(
     `SELECT to_regclass('public.memories')::text AS table`,
   );

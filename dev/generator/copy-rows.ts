@@ -1,8 +1,6 @@
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { Client, PoolClient } from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from '../../functions/db/pg-binary.js';
+import type { DatabaseSession } from '../../functions/db/port.js';
 
 // Tuples are gathered into chunks of about this size: one stream write per chunk, not per row.
 const CHUNK_BYTES = 256 * 1024;
@@ -30,15 +28,13 @@ function* copyChunks(tuples: Iterable<Buffer>): Generator<Buffer> {
  * a few chunks in memory at a time.
  */
 export async function copyRows(
-  client: Client | PoolClient,
+  session: DatabaseSession,
   table: string,
   columns: readonly string[],
   tuples: Iterable<Buffer>,
 ): Promise<void> {
-  const sql = `COPY ${table} (${columns.join(', ')}) FROM STDIN (FORMAT binary)`;
-  const sink = client.query(copyFrom(sql));
-  await pipeline(
+  await session.copyIn(
+    `COPY ${table} (${columns.join(', ')}) FROM STDIN (FORMAT binary)`,
     Readable.from(copyChunks(tuples), { objectMode: false, highWaterMark: 2 * CHUNK_BYTES }),
-    sink,
   );
 }

@@ -1,4 +1,4 @@
-import type { Client } from 'pg';
+import type { Queryable } from '../../functions/db/port.js';
 import { InvalidInputError } from '../../functions/errors.js';
 import { STREAM, seededUuid } from './seeded-random.js';
 import { planUser, type SourceUser } from './user-plan.js';
@@ -57,7 +57,7 @@ function localPart(email: string): string {
  * and the current variant have; ON CONFLICT DO NOTHING makes a re-run harmless.
  */
 export async function createTargetCollisions(
-  target: Client,
+  target: Queryable,
   seed: number,
   chosen: TargetCollisionUsers,
 ): Promise<void> {

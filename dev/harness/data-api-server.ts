@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pg from 'pg';
 import { parse as parseArrayLiteral } from 'postgres-array';
 import { z } from 'zod';
+import pg from '../../functions/db/pg/driver.js';
 import { databaseNameOf, databaseUrl } from './templates.js';
 
 /**

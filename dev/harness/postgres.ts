@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import pg from 'pg';
+import { withPgSession } from '../../functions/db/pg/pg-session.js';
+import { ping } from '../../functions/db/ping.js';
 import { PreflightError } from '../../functions/errors.js';
 import { findFreePort } from './free-port.js';
 
@@ -212,16 +213,12 @@ async function startOnFreePort(
 async function waitUntilAccepting(url: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const client = new pg.Client({ connectionString: url });
     try {
-      await client.connect();
-      await client.query('SELECT 1');
+      await withPgSession(url, ping);
       return;
     } catch (error) {
       if (Date.now() > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100));
-    } finally {
-      await client.end().catch(() => {});
     }
   }
 }
@@ -235,14 +232,10 @@ function readLogTail(logFile: string): string {
 }
 
 async function vectorAvailable(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const result = await client.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'");
-    return (result.rowCount ?? 0) > 0;
-  } finally {
-    await client.end();
-  }
+  const result = await withPgSession(url, (session) =>
+    session.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"),
+  );
+  return (result.rowCount ?? 0) > 0;
 }
 
 /** pgvector on the server, built by scripts/install-pgvector.sh when it is missing. */

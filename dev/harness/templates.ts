@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import pg from 'pg';
+import { withPgSession } from '../../functions/db/pg/pg-session.js';
+import type { DatabaseSession } from '../../functions/db/port.js';
 
 /** The schemas a test database can start from. */
 export type SchemaKind = 'bigmemory' | 'federated-newest' | 'federated-older' | 'empty';
@@ -49,14 +50,9 @@ export function databaseNameOf(url: string): string {
   return decodeURIComponent(new URL(url).pathname.slice(1));
 }
 
-export async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
+/** `work` on a connection of its own, always closed. */
+export function withClient<T>(url: string, work: (client: DatabaseSession) => Promise<T>): Promise<T> {
+  return withPgSession(url, work);
 }
 
 /** Applies the fixture SQL of `kind` to an existing database (pgvector included). */

@@ -1,12 +1,12 @@
-import type pg from 'pg';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
+import type { Queryable } from '../../functions/db/port.js';
 import { withClient } from '../harness/templates.js';
 
 /** One client for the work, always closed (the harness's helper, for the tests' own queries). */
 export { withClient };
 
 /** md5 over every row of a table in key order: equal checksums mean byte-identical contents. */
-export async function tableChecksum(client: pg.ClientBase, table: string, orderBy = 'id'): Promise<string> {
+export async function tableChecksum(client: Queryable, table: string, orderBy = 'id'): Promise<string> {
   const { rows } = await client.query<{ md5: string | null; n: string }>(
     `SELECT md5(string_agg(t::text, '|' ORDER BY ${orderBy})) AS md5, count(*) AS n FROM ${table} t`,
   );

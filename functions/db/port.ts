@@ -38,8 +38,11 @@ export interface DatabaseSession extends Queryable {
   streamTuples(query: string): AsyncGenerator<Tuple>;
   /** Each row of a keyed read, in the read's order. */
   readKeyed(read: KeyedRead, onTuple: (fields: Tuple) => void): Promise<number>;
-  /** A text-format `COPY … FROM STDIN` statement fed with `data` (snapshot restores). */
-  copyTextIn(statement: string, data: AsyncIterable<Buffer>): Promise<void>;
+  /**
+   * A `COPY … FROM STDIN` statement fed with `data` as it is, in the format the statement names:
+   * text for snapshot restores, binary tuples a caller encoded itself (the dataset generator).
+   */
+  copyIn(statement: string, data: AsyncIterable<Buffer>): Promise<void>;
   /** The output of a text-format `COPY … TO STDOUT` statement (logical snapshots). */
   copyTextOut(statement: string): AsyncIterable<Buffer>;
   /** Returns the session; with an error, it is discarded instead of reused. */

@@ -244,7 +244,7 @@ async function replayBlocks(
         { context: { object: store.locate(manifest.object.key), line: reader.lineNumber } },
       );
     }
-    await client.copyTextIn(text, counted(copyBlockData(reader), onRows));
+    await client.copyIn(text, counted(copyBlockData(reader), onRows));
     block++;
   }
   await decoding;

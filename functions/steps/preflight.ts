@@ -11,11 +11,14 @@ import {
 } from '../core/run-options.js';
 import { parseUserMap, validateUserMap } from '../core/user-map.js';
 import { connectionBudget } from '../db/connection-budget.js';
+import { ping } from '../db/ping.js';
 import type { Database } from '../db/port.js';
 import { ensureLedger, lastSuccessfulWatermark, recordRunStart } from '../db/run-ledger.js';
 import { acquireRunLock } from '../db/run-lock.js';
+import { countSource } from '../db/source-counts.js';
 import { introspectSource, type SourceSchema } from '../db/source-schema.js';
 import { checkPgvector, inspectTarget, type TargetLayout } from '../db/target-schema.js';
+import { readUserMapIds } from '../db/user-map-ids.js';
 import { DEFAULT_EMBEDDING_BATCH_POLL_SECONDS } from '../embed/batch-api.js';
 import {
   DEFAULT_EMBEDDING_DIMENSIONS,
@@ -40,7 +43,7 @@ export interface PreflightEvent {
 async function connected(pool: () => Promise<Database>, role: string): Promise<Database> {
   try {
     const p = await pool();
-    await p.query('SELECT 1');
+    await ping(p);
     return p;
   } catch (error) {
     if (error instanceof PreflightError) throw error;
@@ -131,18 +134,6 @@ async function checkEmbeddingFit(
 }
 
 /**
- * The next incremental run starts after the watermark, so it comes from the source's own clock,
- * zone-explicit (a zone-less column holds UTC; the session is in UTC, so the cast says so), and
- * never beyond the source's now(): one row dated in the future would otherwise hold every later
- * run back until that date. Such rows are counted for the report.
- */
-function watermarkColumns(hasUpdatedAt: boolean): string {
-  if (!hasUpdatedAt) return 'NULL::timestamptz AS watermark, 0 AS future';
-  return `(SELECT least(max(updated_at)::timestamptz, now()) FROM memories) AS watermark,
-            (SELECT count(*) FROM memories WHERE updated_at::timestamptz > now()) AS future`;
-}
-
-/**
  * Checks everything that can be checked before anything is written: input, both connections,
  * pgvector, both schemas, the user map and rules; then (real runs only) the ledger and the lock.
  */
@@ -195,33 +186,11 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
   if (input.userMapS3Uri) {
     const raw = parseJsonObject(await runtime.readObject(input.userMapS3Uri), 'user map', input.userMapS3Uri);
     const map = parseUserMap(raw);
-    const [{ rows: sourceUsers }, { rows: targetUsers }] = await Promise.all([
-      source.query<{ id: string; token: string }>('SELECT id::text AS id, token FROM users'),
-      targetDb.query<{ id: string }>('SELECT id FROM "users"'),
-    ]);
-    validateUserMap(map, {
-      sourceUserIds: sourceUsers.map((u) => u.id),
-      sourceTokens: sourceUsers.map((u) => u.token),
-      targetUserIds: targetUsers.map((u) => u.id),
-    });
+    validateUserMap(map, await readUserMapIds(source, targetDb));
     await putJson(runtime.store, layout.userMap, Object.fromEntries(map));
   }
 
-  const { rows: counts } = await source.query<{
-    total: string;
-    live: string;
-    users: string;
-    relations: string;
-    watermark: Date | null;
-    future: string;
-  }>(
-    `SELECT (SELECT count(*) FROM memories) AS total,
-            (SELECT count(*) FROM memories WHERE is_deleted IS NOT TRUE) AS live,
-            (SELECT count(*) FROM users) AS users,
-            ${sourceSchema.hasRelations ? '(SELECT count(*) FROM memory_relations)' : '0'} AS relations,
-            ${watermarkColumns(sourceSchema.memoryColumns.includes('updated_at'))}`,
-  );
-  const c = counts[0]!;
+  const { counts: sourceCounts, watermark } = await countSource(source, sourceSchema);
   const changedSince = input.incremental ? await lastSuccessfulWatermark(targetDb) : null;
 
   const run: RunContext = {
@@ -248,7 +217,7 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     embeddingModel: input.embeddingModel,
     embeddingDimensions,
     embeddingPricePerMillionTokens: input.embeddingPricePerMillionTokens,
-    ...toleratedFailuresOf(input, Number(c.live)),
+    ...toleratedFailuresOf(input, sourceCounts.liveMemories),
     maxRejectRatio: input.maxRejectRatio,
     maxRejects: input.maxRejects,
     embeddingTpm: input.embeddingTpm ?? defaultEmbeddingRateLimits(input.embeddingModel).tokensPerMinute,
@@ -266,14 +235,7 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
     sourceSchema,
     target,
     startedAt: new Date().toISOString(),
-    sourceCounts: {
-      memories: Number(c.total),
-      liveMemories: Number(c.live),
-      deletedMemories: Number(c.total) - Number(c.live),
-      users: Number(c.users),
-      relations: Number(c.relations),
-      futureUpdated: Number(c.future),
-    },
+    sourceCounts,
   };
 
   if (!run.dryRun) {
@@ -286,7 +248,7 @@ export async function preflight(runtime: MigrationRuntime, event: PreflightEvent
       breakLock: input.breakLock,
       staleSeconds,
     });
-    await recordRunStart(targetDb, { runId, options: reportableOptions(run), watermark: c.watermark });
+    await recordRunStart(targetDb, { runId, options: reportableOptions(run), watermark });
   }
   await putJson(runtime.store, runLayout(runId).runContext, run);
   return run;

@@ -11,7 +11,6 @@ import { recordRunEnd } from '../db/run-ledger.js';
 import { releaseRunLock } from '../db/run-lock.js';
 import { estimateEmbeddingCost } from '../embed/cost.js';
 import { defaultEmbeddingRateLimits, TIER_1_BATCH_QUEUE_TOKENS } from '../embed/models.js';
-import { hintFor } from '../error-contract.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { concatenateObjects } from '../store/concatenate-objects.js';
 import { fetchInOrder } from '../store/read-ahead.js';
@@ -159,7 +158,6 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
             error: {
               name: errorName,
               message: errorMessage,
-              hint: hintFor(errorName),
               ...(located.step ? { step: located.step } : {}),
             },
           }
@@ -253,7 +251,7 @@ async function reportEarlyFailure(
       startedAt: now,
       finishedAt: now,
       options: { dryRun },
-      error: { ...error, step: 'Preflight', hint: hintFor(error.name) },
+      error: { ...error, step: 'Preflight' },
     },
     batches: [],
     relationships: [],

@@ -1,3 +1,4 @@
+import type { SourceCounts } from '../core/report/input.js';
 import type { EmbedMode, RdsSnapshotInput, SnapshotMode } from '../core/run-options.js';
 import { type SampleRule, sampleRule } from '../core/verify-sample.js';
 import type { SourceSchema } from '../db/source-schema.js';
@@ -63,15 +64,7 @@ export interface RunContext {
   /** The target's modules and vector sizes as Preflight read them from its catalog and registry. */
   target: TargetLayout;
   startedAt: string;
-  sourceCounts: {
-    memories: number;
-    liveMemories: number;
-    deletedMemories: number;
-    users: number;
-    relations: number;
-    /** Memories whose updated_at is after the source's clock at Preflight (not trusted as a watermark). */
-    futureUpdated?: number;
-  };
+  sourceCounts: SourceCounts;
 }
 
 /** The options worth showing in a report: the run context minus what is bulky or internal. */

@@ -1,5 +1,5 @@
-import pg from 'pg';
 import { connectionBudget } from '../../functions/db/connection-budget.js';
+import { withPgSession } from '../../functions/db/pg/pg-session.js';
 import { UsageError } from './database-flags.js';
 
 /**
@@ -14,18 +14,13 @@ export async function checkConnectionBudget(
 ): Promise<void> {
   const needed = concurrency + 1;
   for (const { role, url } of databases) {
-    const client = new pg.Client({ connectionString: url });
-    client.on('error', () => undefined);
     let free: number;
     let max: number;
     try {
-      await client.connect();
-      ({ max, free } = await connectionBudget(client));
+      ({ max, free } = await withPgSession(url, connectionBudget));
     } catch {
       // Preflight reports an unreachable database with its own message.
       continue;
-    } finally {
-      await client.end().catch(() => undefined);
     }
     if (needed > free) {
       throw new UsageError(

@@ -103,6 +103,7 @@ describe('End to end: the state machine through the deployed bundles', () => {
         batches += 1;
         if (batches !== 2) return bundle(event);
         return withClient(targetUrl, async (locker) => {
+          const { rows: me } = await locker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
           await locker.query('BEGIN');
           await locker.query('LOCK TABLE memory_index IN ACCESS EXCLUSIVE MODE');
           const call = bundle(event).catch((error: Error) => {
@@ -110,10 +111,7 @@ describe('End to end: the state machine through the deployed bundles', () => {
             throw error;
           });
           pending.push(call.catch(() => undefined));
-          const waiting = await waitForLockWaiter(
-            targetUrl,
-            (locker as unknown as { processID: number }).processID,
-          );
+          const waiting = await waitForLockWaiter(targetUrl, Number(me[0]?.pid));
           await locker.query('SELECT pg_terminate_backend($1)', [waiting]);
           await locker.query('ROLLBACK');
           return call;

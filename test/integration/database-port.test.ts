@@ -232,7 +232,7 @@ describe.each(ADAPTERS)('Database port contract: $name adapter', (adapter) => {
         async function* again() {
           yield Buffer.concat(chunks);
         }
-        await session.copyTextIn('COPY copied (id, body) FROM STDIN', again());
+        await session.copyIn('COPY copied (id, body) FROM STDIN', again());
         const { rows } = await session.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM copied c JOIN ${TABLE} t USING (id) WHERE c.body IS NOT DISTINCT FROM t.body`,
         );
@@ -242,7 +242,7 @@ describe.each(ADAPTERS)('Database port contract: $name adapter', (adapter) => {
       } else {
         // Act
         const refusal = await session
-          .copyTextIn('COPY x FROM STDIN', (async function* () {})())
+          .copyIn('COPY x FROM STDIN', (async function* () {})())
           .catch((error: unknown) => error);
 
         // Assess

@@ -1,22 +1,17 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GeneratorSummary, generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
 import { createDatabase, dropDatabase, freshDatabases } from '../../dev/harness/databases.js';
+import { withClient } from '../../dev/harness/templates.js';
+import type { Row } from '../../functions/db/port.js';
 
 const MEMORIES = 10_000;
 const USERS = 200;
 const SEED = 20_240_601;
 
-async function rows<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text)).rows;
-  } finally {
-    await client.end();
-  }
+async function rows<T extends Row>(url: string, text: string): Promise<T[]> {
+  return (await withClient(url, (client) => client.query<T>(text))).rows;
 }
 
 async function scalar(url: string, text: string): Promise<number> {

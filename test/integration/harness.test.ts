@@ -3,7 +3,6 @@ import { createGzip, gunzipSync } from 'node:zlib';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import OpenAI from 'openai';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, dropDatabase, freshDatabases } from '../../dev/harness/databases.js';
 import {
@@ -16,6 +15,8 @@ import {
 } from '../../dev/harness/embeddings-server.js';
 import { createBucket, makeS3Client } from '../../dev/harness/s3.js';
 import { services } from '../../dev/harness/services.js';
+import { withClient } from '../../dev/harness/templates.js';
+import type { Row } from '../../functions/db/port.js';
 
 const MODULE_TABLES = [
   'communication_memories',
@@ -26,14 +27,8 @@ const MODULE_TABLES = [
   'work_memories',
 ];
 
-async function query<T extends pg.QueryResultRow>(url: string, text: string, values?: unknown[]) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
+async function query<T extends Row>(url: string, text: string, values?: unknown[]) {
+  return (await withClient(url, (client) => client.query<T>(text, values))).rows;
 }
 
 async function tableNames(url: string): Promise<string[]> {

@@ -1,4 +1,3 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GeneratorSummary, generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
 import { createTarget, dropDatabase, freshDatabases } from '../../dev/harness/databases.js';
@@ -10,7 +9,8 @@ import { RELATIONSHIP_SKIP_REASONS } from '../../functions/core/relationships.js
 import { loadRules } from '../../functions/core/rules.js';
 import { LEDGER_DDL, LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { openPgDatabase } from '../../functions/db/pg/pg-database.js';
-import type { Database } from '../../functions/db/port.js';
+import { openPgSession } from '../../functions/db/pg/pg-session.js';
+import type { Database, Queryable } from '../../functions/db/port.js';
 import { planKeyRanges, planUserRanges } from '../../functions/db/range-planner.js';
 import { readLedgerEnds } from '../../functions/db/relationship-loader.js';
 import type { KeyRange } from '../../functions/db/source-reader.js';
@@ -101,12 +101,11 @@ describe('Engine: migrating relationships and project–task links', () => {
    */
   async function raceFirstRelationRange(
     runId: string,
-    intrude: (blocker: pg.Client, mine: LedgerRow) => Promise<void>,
+    intrude: (blocker: Queryable, mine: LedgerRow) => Promise<void>,
   ): Promise<{ summary: RelationshipBatchSummary; otherUrl: string; mine: LedgerRow }> {
     const { targetUrl: otherUrl } = await freshDatabases();
     const other = openPgDatabase({ connectionString: otherUrl, max: 3 });
-    const blocker = new pg.Client({ connectionString: otherUrl });
-    await blocker.connect();
+    const { session: blocker, close: closeBlocker } = await openPgSession(otherUrl);
     try {
       await migrateMemories(runId, other);
       const range = relationRanges[0] as KeyRange;
@@ -125,7 +124,7 @@ describe('Engine: migrating relationships and project–task links', () => {
       const { summary } = await batch;
       return { summary, otherUrl, mine };
     } finally {
-      await blocker.end();
+      await closeBlocker();
       await other.end();
     }
   }
@@ -423,7 +422,7 @@ describe('Engine: migrating relationships and project–task links', () => {
   it('upserts the ledger when a concurrent writer ledgers a key while the batch copies it in', async () => {
     // Prepare: another session ledgers one key of the first relation range and holds its
     // transaction open, so the batch's COPY of ledger rows must wait
-    const ledgerOneKey = async (blocker: pg.Client, mine: LedgerRow) => {
+    const ledgerOneKey = async (blocker: Queryable, mine: LedgerRow) => {
       await blocker.query(
         `INSERT INTO ${LEDGER_SCHEMA}.relationship_ledger (source_key, status, reason, run_id, first_run_id)
          VALUES ($1, 'skipped', 'stale', 'other-run', 'other-run')`,
@@ -448,7 +447,7 @@ describe('Engine: migrating relationships and project–task links', () => {
     // cannot see the row and its upsert must wait for it
     const intruder = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
     let r: Record<string, unknown> = {};
-    const writeIntruder = async (blocker: pg.Client, mine: LedgerRow) => {
+    const writeIntruder = async (blocker: Queryable, mine: LedgerRow) => {
       const row = await withClient(targetUrl, (c) =>
         c.query('SELECT * FROM memory_relationships WHERE id = $1', [mine.target_id]),
       );

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { classificationMarkdown, classificationSection } from '../../functions/core/report/classification.js';
+import { classificationSection } from '../../functions/core/report/classification.js';
 import type { ReportBatchInput } from '../../functions/core/report/input.js';
+import { renderSectionMarkdown } from '../../functions/core/report/markdown.js';
+import { classificationHealth } from '../../functions/core/report/sections.js';
 
 function batch(overrides: Partial<ReportBatchInput>): ReportBatchInput {
   return {
@@ -76,7 +78,9 @@ describe('Function: classificationSection', () => {
     expect(section.warning).toMatch(/^25% of memories fell back/);
     expect(section.warning).toContain('--rules');
     expect(section.warning).toContain('--classifier llm');
-    expect(classificationMarkdown(section)).toContain(`> **Warning:** ${section.warning}`);
+    expect(renderSectionMarkdown(classificationHealth(section))).toContain(
+      `> **Warning:** ${section.warning}`,
+    );
   });
 
   it('reports an LLM estimate with its cost', () => {
@@ -113,7 +117,7 @@ describe('Function: classificationSection', () => {
       requests: 2,
       costUsd: 0.0015,
     });
-    expect(classificationMarkdown(section).join('\n')).toContain(
+    expect(renderSectionMarkdown(classificationHealth(section))).toContain(
       'LLM pass (gpt-4o-mini), estimate: 60 unclear memories in 2 requests, ~4800 tokens, $0.0015.',
     );
   });

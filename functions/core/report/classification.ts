@@ -113,33 +113,3 @@ export function classificationSection(
         : null,
   };
 }
-
-export function classificationMarkdown(section: ClassificationSection): string[] {
-  const lines: string[] = ['## Classification health', ''];
-  if (section.warning) lines.push(`> **Warning:** ${section.warning}`, '');
-  lines.push(
-    `Fallback: ${section.fallback.count} of ${section.decided} (${section.fallback.percent}%). Decided by: ${section.byKind
-      .map((k) => `${k.kind} ${k.percent}%`)
-      .join(', ')}.`,
-    '',
-    '| Confidence | Memories |',
-    '| --- | ---: |',
-    ...section.confidenceHistogram.map((b) => `| ${b.from.toFixed(1)}–${b.to.toFixed(1)} | ${b.count} |`),
-    '',
-    `| Module | Memories | Predicted by the dry run${section.predictedBy ? ` (${section.predictedBy})` : ''} |`,
-    '| --- | ---: | ---: |',
-    ...section.modules.map((m) => `| ${m.module} | ${m.count} | ${m.predicted ?? '–'} |`),
-    '',
-  );
-  const llm = section.llm;
-  if (llm) {
-    const cost = llm.costUsd === null ? 'unknown price' : `$${llm.costUsd.toFixed(4)}`;
-    lines.push(
-      llm.estimated
-        ? `LLM pass (${llm.model}), estimate: ${llm.candidates} unclear memories in ${llm.requests} requests, ~${llm.inputTokens + llm.outputTokens} tokens, ${cost}.`
-        : `LLM pass (${llm.model}): ${llm.candidates} unclear memories, ${llm.decided} placed by the model, ${llm.fellBack} kept their offline decision (${llm.malformed} malformed answers), ${llm.requests} requests.`,
-      '',
-    );
-  }
-  return lines;
-}

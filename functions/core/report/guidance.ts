@@ -1,7 +1,9 @@
 /**
  * What a person should do after reading the report: the real-run command after a dry run, the
  * hint after a failure. Kept apart from the numbers because it changes with the CLI and the console.
+ * What to do about a failure is the error contract's hint, never worded again here.
  */
+import { hintFor } from '../../error-contract.js';
 
 export interface NextStep {
   text: string;
@@ -89,7 +91,7 @@ export function nextSteps(facts: GuidanceFacts): NextStep[] {
     });
   } else {
     steps.push({
-      text: `Verification failed (${facts.verification.failedChecks.join(', ')}): see the checks above. A rerun fails the same way until their cause is fixed; fix it, then run again (reruns are idempotent), or roll the run back.`,
+      text: `Verification failed (${facts.verification.failedChecks.join(', ')}): ${hintFor('VerificationError')}`,
     });
   }
   return steps;

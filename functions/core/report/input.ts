@@ -86,20 +86,26 @@ export interface ReportRunInput {
   finishedAt: string;
   /** What the run was asked to do. Never secrets or URLs; credentials in URLs are masked anyway. */
   options: Record<string, unknown>;
-  error?: { name: string; message: string; step?: string; hint?: string };
+  error?: { name: string; message: string; step?: string };
+}
+
+/** What the source held when Preflight counted it. */
+export interface SourceCounts {
+  memories: number;
+  liveMemories: number;
+  deletedMemories: number;
+  users: number;
+  relations: number;
+  /**
+   * Memories whose updated_at is after the source's clock at Preflight: not trusted as a watermark,
+   * so every incremental run reads them again.
+   */
+  futureUpdated?: number;
 }
 
 export interface ReportInput {
   run: ReportRunInput;
-  source?: {
-    memories: number;
-    liveMemories: number;
-    deletedMemories: number;
-    users: number;
-    relations: number;
-    /** Memories updated "in the future" by the source's clock: read again by every incremental run. */
-    futureUpdated?: number;
-  };
+  source?: SourceCounts;
   plan?: { batchCount: number; relationBatchCount: number; batchSize: number };
   users?: ReportUsersInput | null;
   batches: ReportBatchInput[];

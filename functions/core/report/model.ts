@@ -162,20 +162,14 @@ const sum = <T>(items: readonly T[], pick: (item: T) => number) =>
   items.reduce((n, item) => n + pick(item), 0);
 
 function sampleOf(d: ReportDecisionInput): SampleDecision {
-  const snippet = d.snippet ? d.snippet.replace(/\s+/g, ' ').trim() : null;
+  const { reason, detail, repairs, snippet, ...decision } = d;
+  const text = snippet ? snippet.replace(/\s+/g, ' ').trim() : null;
   return {
-    sourceId: d.sourceId,
-    userId: d.userId,
-    status: d.status,
-    module: d.module,
-    rule: d.rule,
-    evidence: d.evidence,
-    confidence: d.confidence,
-    reason: d.reason ?? null,
-    detail: d.detail ?? null,
-    repairs: d.repairs ?? [],
-    snippet:
-      snippet && snippet.length > SNIPPET_LENGTH ? `${snippet.slice(0, SNIPPET_LENGTH - 1)}…` : snippet,
+    ...decision,
+    reason: reason ?? null,
+    detail: detail ?? null,
+    repairs: repairs ?? [],
+    snippet: text && text.length > SNIPPET_LENGTH ? `${text.slice(0, SNIPPET_LENGTH - 1)}…` : text,
   };
 }
 
@@ -402,7 +396,7 @@ export function buildMigrationReport(input: ReportInput): MigrationReport {
         name: run.error.name,
         message: maskCredentials(run.error.message),
         step: run.error.step ?? null,
-        hint: maskCredentials(run.error.hint ?? hintFor(run.error.name)),
+        hint: hintFor(run.error.name),
       }
     : null;
   const failed = run.status === 'failed';

@@ -167,7 +167,7 @@ export class DataApiSession implements DatabaseSession {
     return drain(keyedTuplesThroughDataApi(this, read), onTuple);
   }
 
-  copyTextIn(): Promise<void> {
+  copyIn(): Promise<void> {
     return Promise.reject(textCopyUnsupported());
   }
 

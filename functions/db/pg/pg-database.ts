@@ -85,7 +85,7 @@ class PgSession implements DatabaseSession {
     return this.copyQueryOut(keyedQuery(read), onTuple);
   }
 
-  async copyTextIn(statement: string, data: AsyncIterable<Buffer>): Promise<void> {
+  async copyIn(statement: string, data: AsyncIterable<Buffer>): Promise<void> {
     await pipeline(Readable.from(data), this.client.query(copyFrom(statement)));
   }
 
