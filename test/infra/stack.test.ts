@@ -97,7 +97,12 @@ describe('Class: MigrationStack', () => {
 
     it('log to their own log groups with a retention', () => {
       // Assess
-      template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 15);
+      // One per function, and the state machine's.
+      template.resourcePropertiesCountIs(
+        'AWS::Logs::LogGroup',
+        { RetentionInDays: 90 },
+        STEP_NAMES.length + 1,
+      );
       template.allResourcesProperties('AWS::Lambda::Function', {
         LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('^Functions.+Logs') } },
       });
