@@ -1,4 +1,4 @@
-import type { StepName } from '../steps/index.js';
+import { STEPS, type StepName } from '../steps/index.js';
 import { stepHandler } from './step-handler.js';
 
 /**
@@ -7,6 +7,9 @@ import { stepHandler } from './step-handler.js';
  * still differ, so functions that share a process locally keep their own step.
  */
 declare const MIGRATION_STEP: StepName;
+
+// The step's modules load in the function's init phase, before the first invocation's clock starts.
+await STEPS[MIGRATION_STEP].work();
 
 /** Every function's entry point: the step named at bundling time, from the registry (functions/steps/index.ts). */
 export const handler = stepHandler(MIGRATION_STEP);
