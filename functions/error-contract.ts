@@ -65,6 +65,11 @@ export const ERROR_CONTRACT = {
     thrownBy: 'migration',
     hint: 'A step ran out of its Lambda time on every retry; what each batch committed is kept. Lower --batch-size ("batchSize") or raise the functions\' timeout (stack context), then redrive the execution.',
   },
+  StepResultError: {
+    retry: false,
+    thrownBy: 'migration',
+    hint: 'A step returned a result the state machine cannot use: a defect, not a problem with the data. Report it with the message; nothing after that step ran.',
+  },
   'Lambda.ServiceException': { retry: true, thrownBy: 'lambda', hint: TRANSIENT_HINT },
   'Lambda.AWSLambdaException': { retry: true, thrownBy: 'lambda', hint: TRANSIENT_HINT },
   'Lambda.SdkClientException': { retry: true, thrownBy: 'lambda', hint: TRANSIENT_HINT },

@@ -70,6 +70,15 @@ export class StepTimeoutError extends MigrationError {
   override name = 'StepTimeoutError';
 }
 
+/**
+ * A step's result lacks a field its reader relies on: returned to the state machine (a Map's
+ * ranges key, a wait loop's flag) or read back from the run store. A bug or a damaged object,
+ * stopped where it is read instead of deep inside the next step.
+ */
+export class StepResultError extends MigrationError {
+  override name = 'StepResultError';
+}
+
 /** A run whose rejects passed a threshold: what it could write is written, but it did not succeed. */
 export class RejectThresholdError extends MigrationError {
   override name = 'RejectThresholdError';

@@ -5,7 +5,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { runLayout } from '../../functions/core/run-options.js';
 import { recordRunEnd } from '../../functions/db/run-ledger.js';
 import { releaseRunLock } from '../../functions/db/run-lock.js';
-import type { KeyRange } from '../../functions/db/source-reader.js';
 import {
   createMigrationRuntime,
   type EmbeddingRetrySettings,
@@ -13,15 +12,10 @@ import {
   type MigrationRuntime,
   type RuntimeOptions,
 } from '../../functions/runtime/migration-runtime.js';
-import { embeddingBatches } from '../../functions/steps/embedding-batches.js';
-import { migrateBatch } from '../../functions/steps/migrate-batch.js';
-import type { RelationshipItem } from '../../functions/steps/plan.js';
-import { plan as planStep } from '../../functions/steps/plan.js';
-import { preflight } from '../../functions/steps/preflight.js';
-import { report } from '../../functions/steps/report.js';
+import { STEPS } from '../../functions/steps/index.js';
+import type { PlanResult } from '../../functions/steps/plan.js';
 import type { RunContext } from '../../functions/steps/run-context.js';
-import { snapshot } from '../../functions/steps/snapshot.js';
-import { users } from '../../functions/steps/users.js';
+import { keyRangesSchema, relationshipItemsSchema } from '../../functions/steps/stored-schemas.js';
 import { FileRunStore, getJson, type RunStore } from '../../functions/store/run-store.js';
 
 export interface StepRunOptions {
@@ -111,13 +105,21 @@ export async function runSteps(options: StepRunOptions): Promise<StepRunResult> 
   };
   let run: RunContext;
   try {
+    const preflight = await STEPS.Preflight.work();
     run = await timed('preflight', () => preflight(runtime, { input: options.input, executionName: runId }));
   } catch (error) {
     await runtime.close();
     throw error;
   }
-  let plan: Awaited<ReturnType<typeof planStep>> | undefined;
+  let plan: PlanResult | undefined;
   try {
+    const [snapshot, users, planStep, embeddingBatches, migrateBatch] = await Promise.all([
+      STEPS.Snapshot.work(),
+      STEPS.Users.work(),
+      STEPS.Plan.work(),
+      STEPS.EmbeddingBatches.work(),
+      STEPS.MigrateBatch.work(),
+    ]);
     outputs.snapshot = await timed('snapshot', () => snapshot(runtime, { run }));
     outputs.users = await timed('users', () => users(runtime, { run }));
     plan = await timed('plan', () => planStep(runtime, { run }));
@@ -132,25 +134,34 @@ export async function runSteps(options: StepRunOptions): Promise<StepRunResult> 
       }
       return result;
     });
-    const ranges = await getJson<KeyRange[]>(store, plan.rangesKey);
+    const ranges = await getJson(store, plan.rangesKey, keyRangesSchema);
     await timed('batches', () =>
       forEachLimited(ranges, concurrency, (range) => migrateBatch(runtime, { run, range })),
     );
     if (!options.batchesOnly) {
-      const { STEPS } = await import('../../functions/steps/index.js');
-      const items = await getJson<RelationshipItem[]>(store, runLayout(run.runId).relationshipRanges);
-      await timed('relationships', () =>
-        forEachLimited(items, concurrency, (range) => STEPS.MigrateRelationships(runtime, { run, range })),
+      const [migrateRelationships, rebuildCmi, verifySlice, verify, verifySearch, report] = await Promise.all(
+        [
+          STEPS.MigrateRelationships.work(),
+          STEPS.RebuildCmi.work(),
+          STEPS.VerifySlice.work(),
+          STEPS.Verify.work(),
+          STEPS.VerifySearch.work(),
+          STEPS.Report.work(),
+        ],
       );
-      outputs.cmi = await timed('cmi', () => STEPS.RebuildCmi(runtime, { run }));
-      const slices = await getJson<KeyRange[]>(store, plan.verifySlicesKey);
+      const items = await getJson(store, runLayout(run.runId).relationshipRanges, relationshipItemsSchema);
+      await timed('relationships', () =>
+        forEachLimited(items, concurrency, (range) => migrateRelationships(runtime, { run, range })),
+      );
+      outputs.cmi = await timed('cmi', () => rebuildCmi(runtime, { run }));
+      const slices = await getJson(store, plan.verifySlicesKey, keyRangesSchema);
       const verifyPlan = plan;
       outputs.verify = await timed('verify', async () => {
-        await forEachLimited(slices, concurrency, (range) => STEPS.VerifySlice(runtime, { run, range }));
-        return STEPS.Verify(runtime, { run, plan: verifyPlan });
+        await forEachLimited(slices, concurrency, (range) => verifySlice(runtime, { run, range }));
+        return verify(runtime, { run, plan: verifyPlan });
       });
-      outputs.search = await timed('search', () => STEPS.VerifySearch(runtime, { run }));
-      outputs.report = await timed('report', () => STEPS.Report(runtime, { run, plan }));
+      outputs.search = await timed('search', () => verifySearch(runtime, { run }));
+      outputs.report = await timed('report', () => report(runtime, { run, plan }));
     } else if (!run.dryRun) {
       // The Report step closes a run; without it, close it here so the next run can take the lock.
       const target = await runtime.targetPool();
@@ -178,6 +189,7 @@ async function reportFailure(
   try {
     const name = error instanceof Error ? error.name : 'Error';
     const message = error instanceof Error ? error.message : String(error);
+    const report = await STEPS.Report.work();
     await report(runtime, { run, plan, failed: true, error: { Error: name, Cause: message } });
   } catch {
     // The original failure is what the caller needs to see.

@@ -6,19 +6,24 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import type { z } from 'zod';
 import {
   formatFailureLocation,
   locateFailure,
   splitFailureLocation,
 } from '../core/report/failure-location.js';
+import { describeIssues } from '../core/schema-issues.js';
 import {
   classifyDatabaseFailure,
+  InvalidInputError,
   isTransientDatabaseFailure,
   MigrationError,
+  StepResultError,
   StepTimeoutError,
 } from '../errors.js';
 import { awsMigrationRuntime, type MigrationRuntime } from '../runtime/migration-runtime.js';
 import { withRunHeartbeat } from '../runtime/run-heartbeat.js';
+import type { StepFunction } from '../steps/index.js';
 
 export const logger = new Logger({
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'bigmemory-migration',
@@ -40,26 +45,35 @@ export { MetricUnit };
  */
 const TIMEOUT_MARGIN_MS = 10_000;
 
-/** A state's work, free of Lambda: the runtime's clients in, the event in, a small result out. */
-export type StepFunction<E, R> = (runtime: MigrationRuntime, event: E) => Promise<R>;
+export interface LambdaHandlerOptions {
+  /** The clients to use instead of the AWS ones (local runs, tests). */
+  runtime?: () => MigrationRuntime;
+  /** Checked before the step starts: a malformed event fails with InvalidInputError naming the field. */
+  event?: z.ZodType;
+  /** Checked before the result goes back: a result missing what the state machine reads is a StepResultError. */
+  result?: z.ZodType;
+}
 
 /**
- * Wraps a state's work as a Lambda handler: Powertools logger context, metrics flush, and errors
- * logged with their name and context (never a URL or secret: none is ever in the context) and
- * re-thrown so Step Functions matches on `error.name`.
+ * Wraps a state's work as a Lambda handler: the event checked against its schema before anything
+ * runs, Powertools logger context, metrics flush, and errors logged with their name and context
+ * (never a URL or secret: none is ever in the context) and re-thrown so Step Functions matches on
+ * `error.name`.
  */
 export function lambdaHandler<E, R>(
   step: string,
   work: StepFunction<E, R>,
-  runtime?: () => MigrationRuntime,
+  options: LambdaHandlerOptions = {},
 ) {
   const base = async (event: E, _context: Context): Promise<R> => {
     const started = performance.now();
     try {
-      const clients = runtime
-        ? runtime()
+      checkEvent(step, options.event, event);
+      const clients = options.runtime
+        ? options.runtime()
         : awsMigrationRuntime(process.env, (c) => tracer.captureAWSv3Client(c));
       const result = await withRunHeartbeat(clients, step, event, () => work(clients, event));
+      checkResult(step, options.result, result);
       const durationMs = performance.now() - started;
       metrics.addMetric(`${step}Duration`, MetricUnit.Milliseconds, durationMs);
       logger.info(`${step} done`, { durationMs: Math.round(durationMs) });
@@ -98,4 +112,22 @@ export function lambdaHandler<E, R>(
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(injectLambdaContext(logger, { clearState: true }))
     .use(logMetrics(metrics, { throwOnEmptyMetrics: false }));
+}
+
+function checkEvent(step: string, schema: z.ZodType | undefined, event: unknown): void {
+  const checked = schema?.safeParse(event);
+  if (!checked || checked.success) return;
+  const issues = describeIssues(checked.error);
+  throw new InvalidInputError(`${step} got a malformed event: ${issues.join('; ')}`, {
+    context: { step, issues },
+  });
+}
+
+function checkResult(step: string, schema: z.ZodType | undefined, result: unknown): void {
+  const checked = schema?.safeParse(result);
+  if (!checked || checked.success) return;
+  const issues = describeIssues(checked.error);
+  throw new StepResultError(`${step} returned a malformed result: ${issues.join('; ')}`, {
+    context: { step, issues },
+  });
 }

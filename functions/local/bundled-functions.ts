@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import type { HandlerName } from '../../infra/constructs/migration-function.js';
 import { InvalidInputError } from '../errors.js';
+import type { StepName } from '../steps/index.js';
 import type { AslDefinition } from './asl-definition.js';
 import type { LocalTaskHandler } from './local-execution.js';
 import { localContext } from './local-handlers.js';
@@ -25,12 +25,12 @@ import {
 export interface BundledApp {
   definition: AslDefinition;
   /** The bundle file of each function. */
-  bundles: Record<HandlerName, string>;
+  bundles: Record<StepName, string>;
   /**
    * Each function's environment from the template, its tokens resolved; variables naming a secret
    * (`*_SECRET_ARN`) are left out, the local run gives URLs and keys instead (`withFunctionEnvironment`).
    */
-  environments: Record<HandlerName, Record<string, string>>;
+  environments: Record<StepName, Record<string, string>>;
 }
 
 const SECRET_ARN_VARIABLE = /_SECRET_ARN$/;
@@ -38,9 +38,9 @@ const SECRET_ARN_VARIABLE = /_SECRET_ARN$/;
 export function loadBundledApp(options: LoadDefinitionOptions = {}): BundledApp {
   const app = synthesizeMigrationApp({ ...options, bundle: true });
   const tokens = localTokens(app, options.bucket);
-  const bundles: Partial<Record<HandlerName, string>> = {};
-  const environments: Partial<Record<HandlerName, Record<string, string>>> = {};
-  for (const [handler, fn] of Object.entries(app.stack.functions.byHandler) as [HandlerName, object][]) {
+  const bundles: Partial<Record<StepName, string>> = {};
+  const environments: Partial<Record<StepName, Record<string, string>>> = {};
+  for (const [handler, fn] of Object.entries(app.stack.functions.byHandler) as [StepName, object][]) {
     const logicalId = logicalIdOf(app.stack, (fn as { node: { defaultChild: unknown } }).node.defaultChild);
     const properties = app.template.Resources?.[logicalId]?.Properties as
       | { Code?: { S3Key?: string }; Handler?: string; Environment?: { Variables?: Record<string, unknown> } }
@@ -61,8 +61,8 @@ export function loadBundledApp(options: LoadDefinitionOptions = {}): BundledApp 
   }
   return {
     definition: resolvedDefinition(app, options.bucket),
-    bundles: bundles as Record<HandlerName, string>,
-    environments: environments as Record<HandlerName, Record<string, string>>,
+    bundles: bundles as Record<StepName, string>,
+    environments: environments as Record<StepName, Record<string, string>>,
   };
 }
 
@@ -71,9 +71,9 @@ export function loadBundledApp(options: LoadDefinitionOptions = {}): BundledApp 
  * names a set of containers: handlers made with another name import the bundles afresh (new
  * module instances, so new connection pools and a re-read environment), as new Lambda containers would.
  */
-export function bundledHandlers(app: BundledApp, coldStart: string): Record<HandlerName, LocalTaskHandler> {
+export function bundledHandlers(app: BundledApp, coldStart: string): Record<StepName, LocalTaskHandler> {
   return Object.fromEntries(
-    (Object.entries(app.bundles) as [HandlerName, string][]).map(([name, file]) => {
+    (Object.entries(app.bundles) as [StepName, string][]).map(([name, file]) => {
       let module: Promise<{ handler: (event: unknown, context: Context) => Promise<unknown> }> | undefined;
       const url = `${pathToFileURL(file).href}?container=${encodeURIComponent(coldStart)}`;
       const handler: LocalTaskHandler = async (event) => {
@@ -82,7 +82,7 @@ export function bundledHandlers(app: BundledApp, coldStart: string): Record<Hand
       };
       return [name, handler];
     }),
-  ) as Record<HandlerName, LocalTaskHandler>;
+  ) as Record<StepName, LocalTaskHandler>;
 }
 
 /**

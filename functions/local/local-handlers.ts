@@ -1,8 +1,7 @@
 import type { Context } from 'aws-lambda';
-import { lambdaHandler } from '../handlers/lambda-handler.js';
+import { stepHandler } from '../handlers/step-handler.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
-import type { StepName } from '../steps/index.js';
-import { LAZY_STEPS } from './lazy-steps.js';
+import { STEP_NAMES, type StepName } from '../steps/index.js';
 import type { LocalTaskHandler } from './local-execution.js';
 
 const LOCAL_TIME_LEFT_MS = 7 * 24 * 3600_000;
@@ -29,16 +28,15 @@ export function localContext(functionName: string): Context {
 }
 
 /**
- * The Lambda handlers as deployed (middy, Powertools logger and metrics) bound to a local runtime:
- * a local run logs, names its errors and shapes its results exactly as the deployed functions do.
- * Each step's modules load at its first call.
+ * The Lambda handlers as deployed (middy, Powertools logger and metrics, the steps' schemas) bound
+ * to a local runtime: a local run checks its events, logs, names its errors and shapes its results
+ * exactly as the deployed functions do. Each step's modules load at its first call: a run that
+ * fails in Preflight needs only Preflight and Report.
  */
 export function localLambdaHandlers(runtime: MigrationRuntime): Record<StepName, LocalTaskHandler> {
   return Object.fromEntries(
-    (Object.keys(LAZY_STEPS) as StepName[]).map((name) => {
-      const step = async (r: MigrationRuntime, event: unknown) =>
-        ((await LAZY_STEPS[name]()) as (r: MigrationRuntime, e: unknown) => Promise<unknown>)(r, event);
-      const handler = lambdaHandler(name, step, () => runtime);
+    STEP_NAMES.map((name) => {
+      const handler = stepHandler(name, () => runtime);
       return [name, (event: unknown) => handler(event, localContext(name))];
     }),
   ) as Record<StepName, LocalTaskHandler>;

@@ -24,6 +24,7 @@ import { classifyDatabaseFailure, PreflightError } from '../errors.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { getJson, putJson } from '../store/run-store.js';
 import type { RunContext } from './run-context.js';
+import { embeddingBatchManifestSchema, keyRangesSchema } from './stored-schemas.js';
 import { userResolver } from './users.js';
 
 export interface EmbeddingBatchesEvent {
@@ -76,7 +77,7 @@ export async function embeddingBatches(
   const queueLimit = run.embeddingBatchQueueTokens ?? TIER_1_BATCH_QUEUE_TOKENS;
 
   if (event.pending) {
-    const manifest = await getJson<EmbeddingBatchManifest>(runtime.store, key);
+    const manifest = await getJson(runtime.store, key, embeddingBatchManifestSchema);
     const batches = await Promise.all(manifest.batches.map((b) => refreshBatch(openai, b)));
     await submitWaiting(runtime, openai, run.runId, batches, queueLimit);
     await putJson(runtime.store, key, { batches } satisfies EmbeddingBatchManifest);
@@ -84,7 +85,7 @@ export async function embeddingBatches(
   }
 
   const rangesKey = event.plan?.rangesKey ?? runLayout(run.runId).memoryRanges;
-  const ranges = await getJson<KeyRange[]>(runtime.store, rangesKey);
+  const ranges = await getJson(runtime.store, rangesKey, keyRangesSchema);
   const found = await findRunBatches(openai, run.runId);
   const batches: EmbeddingBatchRecord[] = [];
   let reused = 0;

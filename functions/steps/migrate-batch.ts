@@ -17,9 +17,9 @@ import {
 import { PreflightError } from '../errors.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { getJson, putJson } from '../store/run-store.js';
-import type { EmbeddingBatchManifest } from './embedding-batches.js';
 import type { RunContext } from './run-context.js';
 import { loadRunCentroids, loadRunRules, moduleRegistryOf } from './run-inputs.js';
+import { embeddingBatchManifestSchema } from './stored-schemas.js';
 import { userResolver } from './users.js';
 
 // Off the event loop (libuv's pool) and at the fastest level: the decisions of a batch are a few
@@ -92,9 +92,11 @@ const batchesByRun = new Map<string, Promise<EmbeddingBatchRecord[]>>();
 function runBatches(runtime: MigrationRuntime, run: RunContext): Promise<EmbeddingBatchRecord[]> {
   let batches = batchesByRun.get(run.runId);
   if (!batches) {
-    batches = getJson<EmbeddingBatchManifest>(runtime.store, runLayout(run.runId).embeddingBatches).then(
-      (m) => m.batches,
-    );
+    batches = getJson(
+      runtime.store,
+      runLayout(run.runId).embeddingBatches,
+      embeddingBatchManifestSchema,
+    ).then((m) => m.batches);
     batches.catch(() => batchesByRun.delete(run.runId));
     batchesByRun.set(run.runId, batches);
   }

@@ -10,6 +10,7 @@ import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { fetchInOrder } from '../store/read-ahead.js';
 import { getJson } from '../store/run-store.js';
 import type { RunContext } from './run-context.js';
+import { batchSummarySchema } from './stored-schemas.js';
 
 type BatchCounts = Pick<
   BatchSummary,
@@ -53,7 +54,7 @@ export async function judgeRunRejects(runtime: MigrationRuntime, run: RunContext
     k.endsWith('.json'),
   );
   const counts: BatchCounts[] = [];
-  for await (const b of fetchInOrder(keys, (k) => getJson<BatchSummary>(runtime.store, k))) {
+  for await (const b of fetchInOrder(keys, (k) => getJson(runtime.store, k, batchSummarySchema))) {
     counts.push({
       migrated: b.migrated,
       rejected: b.rejected,

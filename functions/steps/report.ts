@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import type { BatchSummary } from '../core/batch.js';
 import { BATCH_PRICE_SHARE, compareEmbeddingApis } from '../core/embedding-api-modes.js';
 import type { ClassificationPrediction } from '../core/report/classification.js';
@@ -17,6 +18,13 @@ import { fetchInOrder } from '../store/read-ahead.js';
 import { getJson, putJson, type RunStore } from '../store/run-store.js';
 import { rejectVerdict } from './reject-gate.js';
 import { type RunContext, reportableOptions } from './run-context.js';
+import {
+  batchSummarySchema,
+  deletesSummarySchema,
+  searchRecallResultSchema,
+  storedRunContextSchema,
+  written,
+} from './stored-schemas.js';
 
 export interface ReportEvent {
   run?: RunContext;
@@ -71,15 +79,15 @@ export interface ReportResult {
   warnings?: string[];
 }
 
-async function readAll<T>(store: RunStore, prefix: string): Promise<T[]> {
+async function readAll<T>(store: RunStore, prefix: string, schema: z.ZodType<T>): Promise<T[]> {
   const keys = (await store.list(prefix)).filter((k) => k.endsWith('.json'));
   const out: T[] = [];
-  for await (const item of fetchInOrder(keys, (k) => getJson<T>(store, k))) out.push(item);
+  for await (const item of fetchInOrder(keys, (k) => getJson(store, k, schema))) out.push(item);
   return out;
 }
 
-async function readOptional<T>(store: RunStore, key: string): Promise<T | null> {
-  return getJson<T>(store, key).catch(() => null);
+async function readOptional<T>(store: RunStore, key: string, schema: z.ZodType<T>): Promise<T | null> {
+  return getJson(store, key, schema).catch(() => null);
 }
 
 /** Where each finished dry run leaves its module counts for the next real run's report. */
@@ -96,7 +104,7 @@ function predictionOf(report: MigrationReport, runId: string): ClassificationPre
 
 /** The last dry run's prediction, if it finished before this run started. */
 async function lastPrediction(store: RunStore, startedAt: string): Promise<ClassificationPrediction | null> {
-  const prediction = await readOptional<ClassificationPrediction>(store, LATEST_DRY_RUN_KEY);
+  const prediction = await readOptional(store, LATEST_DRY_RUN_KEY, written<ClassificationPrediction>());
   return prediction && prediction.finishedAt <= startedAt ? prediction : null;
 }
 
@@ -119,9 +127,10 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
     event.run ??
     event.state?.run ??
     (failed && event.executionName
-      ? ((await readOptional<RunContext>(
+      ? ((await readOptional(
           runtime.store,
           runLayout(runIdFrom(event.executionName)).runContext,
+          storedRunContextSchema,
         )) ?? undefined)
       : undefined);
   const errorName = event.error?.Error || statusErrorName(event.executionStatus);
@@ -139,12 +148,14 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
   const store = runtime.store;
   const plan = event.plan ?? event.state?.plan;
 
-  const batches = await readAll<BatchSummary>(store, layout.batchesPrefix);
-  const relationships = await readAll<ReportInput['relationships'][number]>(
+  const batches = await readAll(store, layout.batchesPrefix, batchSummarySchema);
+  const relationships = await readAll(
     store,
     layout.relationshipsPrefix,
+    written<ReportInput['relationships'][number]>(),
   );
-  const storedInput = (await readOptional<Record<string, unknown>>(store, layout.executionInput)) ?? {};
+  const storedInput =
+    (await readOptional(store, layout.executionInput, written<Record<string, unknown>>())) ?? {};
   const input: ReportInput = {
     run: {
       runId: run.runId,
@@ -167,13 +178,17 @@ export async function report(runtime: MigrationRuntime, event: ReportEvent): Pro
     plan: plan
       ? { batchCount: plan.batchCount, relationBatchCount: plan.relationBatchCount, batchSize: run.batchSize }
       : undefined,
-    users: await readOptional(store, layout.usersSummary),
+    users: await readOptional(store, layout.usersSummary, written<NonNullable<ReportInput['users']>>()),
     batches,
     relationships,
-    cmi: await readOptional(store, layout.cmi),
-    deletes: await readOptional(store, layout.deletes),
-    verification: await readOptional(store, layout.verification),
-    search: await readOptional(store, layout.search),
+    cmi: await readOptional(store, layout.cmi, written<NonNullable<ReportInput['cmi']>>()),
+    deletes: await readOptional(store, layout.deletes, deletesSummarySchema),
+    verification: await readOptional(
+      store,
+      layout.verification,
+      written<NonNullable<ReportInput['verification']>>(),
+    ),
+    search: await readOptional(store, layout.search, searchRecallResultSchema),
     embeddings: embeddingsSection(run, batches),
     modules: run.target.modules.map((m) => m.id),
     prediction: run.dryRun ? null : await lastPrediction(store, run.startedAt),

@@ -3,7 +3,7 @@ import { InvalidInputError } from '../errors.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { type RollbackReport, rollbackRun } from '../snapshot/run-rollback.js';
 import { getJson } from '../store/run-store.js';
-import type { SnapshotResult } from './snapshot.js';
+import { storedSnapshotSchema } from './stored-schemas.js';
 
 /** The run to roll back (the CLI), or a whole execution input with `rollbackRunId` (the state machine). */
 export type RollbackEvent = { runId: string; force?: boolean } | { input: unknown };
@@ -26,9 +26,11 @@ export async function rollback(runtime: MigrationRuntime, event: RollbackEvent):
     runId: request.runId,
     force: request.force ?? false,
   });
-  const recorded = await getJson<SnapshotResult>(runtime.store, runLayout(request.runId).snapshot).catch(
-    () => null,
-  );
+  const recorded = await getJson(
+    runtime.store,
+    runLayout(request.runId).snapshot,
+    storedSnapshotSchema,
+  ).catch(() => null);
   const snapshot = recorded?.logical?.location ?? null;
   const updated = report.keptUpdated.memories + report.keptUpdated.relationships;
   let advice: string | null = null;

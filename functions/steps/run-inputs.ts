@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { ModuleCentroidAccumulator, type ModuleCentroids } from '../core/centroids.js';
 import { ModuleRegistry } from '../core/modules.js';
 import { type CompiledRules, loadRules } from '../core/rules.js';
@@ -14,9 +15,12 @@ const centroidsByRun = new Map<string, ModuleCentroids | null>();
 export async function loadRunRules(runtime: MigrationRuntime, run: RunContext): Promise<CompiledRules> {
   let rules = rulesByRun.get(run.runId);
   if (!rules) {
-    rules = loadRules(run.hasRules ? await getJson(runtime.store, runLayout(run.runId).rules) : undefined, {
-      registry: moduleRegistryOf(run),
-    });
+    rules = loadRules(
+      run.hasRules ? await getJson(runtime.store, runLayout(run.runId).rules, z.unknown()) : undefined,
+      {
+        registry: moduleRegistryOf(run),
+      },
+    );
     rulesByRun.set(run.runId, rules);
   }
   return rules;
@@ -28,7 +32,7 @@ export async function loadRunCentroids(
 ): Promise<ModuleCentroids | undefined> {
   if (!run.centroidClassification) return undefined;
   if (!centroidsByRun.has(run.runId)) {
-    const json = await getJson(runtime.store, runLayout(run.runId).centroids).catch(() => null);
+    const json = await getJson(runtime.store, runLayout(run.runId).centroids, z.unknown()).catch(() => null);
     centroidsByRun.set(run.runId, json ? ModuleCentroidAccumulator.fromJSON(json).finish() : null);
   }
   return centroidsByRun.get(run.runId) ?? undefined;

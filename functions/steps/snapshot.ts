@@ -16,6 +16,7 @@ import { snapshotStoreInRunStore } from '../snapshot/snapshot-store.js';
 import { takeSnapshot } from '../snapshot/take-snapshot.js';
 import { getJson, putJson } from '../store/run-store.js';
 import type { RunContext } from './run-context.js';
+import { storedSnapshotSchema } from './stored-schemas.js';
 
 export interface SnapshotEvent {
   run: RunContext;
@@ -71,7 +72,7 @@ export async function snapshot(
 
   const mode = run.snapshot ?? (run.dryRun ? 'none' : 'logical');
   if (mode === 'none') return { mode, skipped: true, rds: [], rdsPending: false };
-  const recorded = await getJson<SnapshotResult>(runtime.store, layout.snapshot).catch(() => null);
+  const recorded = await getJson(runtime.store, layout.snapshot, storedSnapshotSchema).catch(() => null);
   if (recorded && recorded.mode === mode) return recorded;
 
   const result: SnapshotResult = { mode, skipped: false, rds: [], rdsPending: false };

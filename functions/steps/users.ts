@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { UserMapping } from '../core/batch.js';
 import { runLayout } from '../core/run-options.js';
 import { parseUserMap } from '../core/user-map.js';
@@ -10,6 +11,7 @@ import {
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { getJson, putJson } from '../store/run-store.js';
 import type { RunContext } from './run-context.js';
+import { userMappingsSchema } from './stored-schemas.js';
 
 export interface UsersEvent {
   run: RunContext;
@@ -24,7 +26,9 @@ export type UsersResult = Omit<UsersSummary, 'decisions' | 'conflicts'> & { summ
 export async function users(runtime: MigrationRuntime, event: UsersEvent): Promise<UsersResult> {
   const { run } = event;
   const layout = runLayout(run.runId);
-  const userMap = run.hasUserMap ? parseUserMap(await getJson(runtime.store, layout.userMap)) : undefined;
+  const userMap = run.hasUserMap
+    ? parseUserMap(await getJson(runtime.store, layout.userMap, z.unknown()))
+    : undefined;
   const summary = await migrateUsers({
     source: await runtime.sourcePool(),
     target: await runtime.targetPool(),
@@ -61,10 +65,7 @@ export async function userResolver(
   }
   let mapping = dryRunMappings.get(run.runId);
   if (!mapping) {
-    const stored = await getJson<Record<string, UserMapping>>(
-      runtime.store,
-      runLayout(run.runId).userMapping,
-    );
+    const stored = await getJson(runtime.store, runLayout(run.runId).userMapping, userMappingsSchema);
     mapping = new Map(Object.entries(stored));
     dryRunMappings.set(run.runId, mapping);
   }

@@ -11,6 +11,7 @@ import { getJson, putJson } from '../store/run-store.js';
 import type { PlanResult } from './plan.js';
 import { enforceRejectThresholds, judgeRunRejects } from './reject-gate.js';
 import { type RunContext, verifySampleOf } from './run-context.js';
+import { fingerprintSummarySchema, keyRangesSchema } from './stored-schemas.js';
 
 export interface VerifyEvent {
   run: RunContext;
@@ -31,7 +32,7 @@ async function sliceFingerprints(
   });
   const indexes = Array.from({ length: count }, (_, index) => index);
   const read = (index: number) =>
-    getJson<FingerprintSummary>(runtime.store, layout.verifySlice(index)).catch((error: unknown) => {
+    getJson(runtime.store, layout.verifySlice(index), fingerprintSummarySchema).catch((error: unknown) => {
       throw new MigrationError(`Verify slice ${index} left no result (${layout.verifySlice(index)})`, {
         cause: error,
         context: { index },
@@ -57,7 +58,7 @@ async function failedRanges(
 ): Promise<{ ranges: NotMigratedRange[]; ids: Set<string> } | null> {
   if (!(run.toleratedFailurePercentage > 0 || run.toleratedFailureCount > 0)) return null;
   const layout = runLayout(run.runId);
-  const planned = await getJson<KeyRange[]>(runtime.store, layout.memoryRanges);
+  const planned = await getJson(runtime.store, layout.memoryRanges, keyRangesSchema);
   const done = new Set(await runtime.store.list(layout.batchesPrefix));
   const failed = planned.filter((range) => !done.has(layout.batch(range.index)));
   if (failed.length === 0) return null;

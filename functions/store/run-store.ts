@@ -1,6 +1,9 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { z } from 'zod';
+import { describeIssues } from '../core/schema-issues.js';
+import { StepResultError } from '../errors.js';
 import { pathWithin } from './folder-path.js';
 
 /**
@@ -21,8 +24,21 @@ export async function putJson(store: RunStore, key: string, value: unknown): Pro
   await store.put(key, JSON.stringify(value), 'application/json');
 }
 
-export async function getJson<T>(store: RunStore, key: string): Promise<T> {
-  return JSON.parse((await store.get(key)).toString('utf8')) as T;
+/**
+ * A JSON object of the run store, checked against `schema`: what an earlier step wrote is read
+ * back only in the shape its reader relies on, or fails naming the object and the field.
+ */
+export async function getJson<S extends z.ZodType>(
+  store: RunStore,
+  key: string,
+  schema: S,
+): Promise<z.output<S>> {
+  const parsed = schema.safeParse(JSON.parse((await store.get(key)).toString('utf8')));
+  if (parsed.success) return parsed.data;
+  const issues = describeIssues(parsed.error);
+  throw new StepResultError(`${store.locate(key)} is malformed: ${issues.join('; ')}`, {
+    context: { key, issues },
+  });
 }
 
 export class S3RunStore implements RunStore {

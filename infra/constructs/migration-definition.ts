@@ -15,12 +15,13 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import type { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
+import type { StepName } from '../../functions/steps/index.js';
 import { lambdaStep } from './lambda-step.js';
-import type { HandlerName, MigrationFunction } from './migration-function.js';
+import type { MigrationFunction } from './migration-function.js';
 import { MAP_RESULTS_PREFIX } from './run-bucket.js';
 
 export interface MigrationDefinitionProps {
-  functions: Record<HandlerName, MigrationFunction>;
+  functions: Record<StepName, MigrationFunction>;
   bucket: IBucket;
   maxConcurrency: number;
   functionTimeout: Duration;
@@ -50,7 +51,7 @@ const RDS_SNAPSHOT_POLL_SECONDS = 60;
 export function buildMigrationDefinition(scope: Construct, props: MigrationDefinitionProps): Chain {
   const { functions, functionTimeout } = props;
 
-  const step = (id: HandlerName, payload: Record<string, unknown>, resultPath: string) =>
+  const step = (id: StepName, payload: Record<string, unknown>, resultPath: string) =>
     lambdaStep(scope, id, { fn: functions[id], payload, resultPath, functionTimeout });
 
   const steps: IChainable[] = [
@@ -196,7 +197,7 @@ function embeddingBatchesPhase(scope: Construct, props: MigrationDefinitionProps
  */
 function rangeMap(
   scope: Construct,
-  names: { id: string; taskId: string; handler: HandlerName },
+  names: { id: string; taskId: string; handler: StepName },
   rangesKeyPath: string,
   props: MigrationDefinitionProps,
   options: { tolerateFailures?: boolean } = {},

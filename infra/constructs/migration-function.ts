@@ -5,26 +5,7 @@ import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-
-/** The handler files in `functions/handlers/`, named as the state machine's tasks name them. */
-export const HANDLER_FILES = {
-  Preflight: 'preflight.ts',
-  Snapshot: 'snapshot.ts',
-  Users: 'users.ts',
-  Plan: 'plan.ts',
-  EmbeddingBatches: 'embedding-batches.ts',
-  MigrateBatch: 'migrate-batch.ts',
-  MigrateRelationships: 'migrate-relationships.ts',
-  RebuildCmi: 'rebuild-cmi.ts',
-  VerifySlice: 'verify-slice.ts',
-  Verify: 'verify.ts',
-  VerifySearch: 'verify-search.ts',
-  Report: 'report.ts',
-  Rollback: 'rollback.ts',
-  Restore: 'restore.ts',
-} as const;
-
-export type HandlerName = keyof typeof HANDLER_FILES;
+import type { StepName } from '../../functions/steps/index.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -51,7 +32,8 @@ export const MIGRATION_BUNDLING = {
 } as const satisfies BundlingOptions;
 
 export interface MigrationFunctionProps {
-  handler: HandlerName;
+  /** The step of the registry (functions/steps/index.ts) this function runs. */
+  handler: StepName;
   environment: Record<string, string>;
   timeout: Duration;
   memorySize: number;
@@ -61,9 +43,13 @@ export interface MigrationFunctionProps {
   securityGroups?: ISecurityGroup[];
 }
 
-/** One Lambda handler with the project's shared defaults: Node 24 on arm64, an ESM bundle, its own log group. */
+/**
+ * One step's Lambda function with the project's shared defaults: Node 24 on arm64, an ESM bundle,
+ * its own log group. Every function bundles the one entry file; `define` names its step in the
+ * bundle, so a new step needs no entry file of its own.
+ */
 export class MigrationFunction extends NodejsFunction {
-  readonly handlerName: HandlerName;
+  readonly handlerName: StepName;
 
   constructor(scope: Construct, id: string, props: MigrationFunctionProps) {
     const logGroup = new LogGroup(scope, `${id}Logs`, {
@@ -71,7 +57,7 @@ export class MigrationFunction extends NodejsFunction {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     super(scope, id, {
-      entry: `${PROJECT_ROOT}functions/handlers/${HANDLER_FILES[props.handler]}`,
+      entry: `${PROJECT_ROOT}functions/handlers/handler.ts`,
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
       handler: 'handler',
@@ -85,7 +71,11 @@ export class MigrationFunction extends NodejsFunction {
       vpc: props.vpc,
       vpcSubnets: props.vpc ? props.vpcSubnets : undefined,
       securityGroups: props.vpc ? props.securityGroups : undefined,
-      bundling: { ...MIGRATION_BUNDLING, mainFields: [...MIGRATION_BUNDLING.mainFields] },
+      bundling: {
+        ...MIGRATION_BUNDLING,
+        mainFields: [...MIGRATION_BUNDLING.mainFields],
+        define: { MIGRATION_STEP: JSON.stringify(props.handler) },
+      },
     });
     this.handlerName = props.handler;
   }

@@ -3,30 +3,11 @@ import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2'
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { STEP_NAMES, STEPS, type StepName } from '../../functions/steps/index.js';
 import type { MigrationConfig } from '../migration-config.js';
 import { dataApiEnvironment, grantDataApi } from './data-api-access.js';
-import { HANDLER_FILES, type HandlerName, MigrationFunction } from './migration-function.js';
+import { MigrationFunction } from './migration-function.js';
 import type { MigrationSecrets } from './migration-secrets.js';
-
-type SecretName = 'sourceDatabase' | 'targetDatabase' | 'openAiApiKey';
-
-/** Which secrets each handler may read: only the embedding steps see the OpenAI key. */
-export const SECRETS_BY_HANDLER: Record<HandlerName, readonly SecretName[]> = {
-  Preflight: ['sourceDatabase', 'targetDatabase', 'openAiApiKey'],
-  Snapshot: ['sourceDatabase', 'targetDatabase'],
-  Users: ['sourceDatabase', 'targetDatabase'],
-  Plan: ['sourceDatabase', 'targetDatabase'],
-  EmbeddingBatches: ['sourceDatabase', 'targetDatabase', 'openAiApiKey'],
-  MigrateBatch: ['sourceDatabase', 'targetDatabase', 'openAiApiKey'],
-  MigrateRelationships: ['sourceDatabase', 'targetDatabase'],
-  RebuildCmi: ['targetDatabase'],
-  VerifySlice: ['sourceDatabase', 'targetDatabase'],
-  Verify: ['sourceDatabase', 'targetDatabase'],
-  VerifySearch: ['sourceDatabase', 'targetDatabase'],
-  Report: ['sourceDatabase', 'targetDatabase'],
-  Rollback: ['targetDatabase'],
-  Restore: ['sourceDatabase', 'targetDatabase'],
-};
 
 export interface MigrationFunctionsProps {
   bucket: IBucket;
@@ -46,9 +27,12 @@ export interface MigrationFunctionsProps {
   securityGroups?: ISecurityGroup[];
 }
 
-/** One function per state, each allowed the run bucket and only the secrets it needs. */
+/**
+ * One function per step of the registry (functions/steps/index.ts), each allowed the run bucket
+ * and only the secrets its registry entry names.
+ */
 export class MigrationFunctions extends Construct {
-  readonly byHandler: Record<HandlerName, MigrationFunction>;
+  readonly byHandler: Record<StepName, MigrationFunction>;
 
   constructor(scope: Construct, id: string, props: MigrationFunctionsProps) {
     super(scope, id);
@@ -65,7 +49,7 @@ export class MigrationFunctions extends Construct {
       ...(props.embeddingWorkers ? { EMBEDDING_WORKERS: String(props.embeddingWorkers) } : {}),
       ...dataApiEnvironment(props.dataApi),
     };
-    const entries = (Object.keys(HANDLER_FILES) as HandlerName[]).map((handler) => {
+    const entries = STEP_NAMES.map((handler) => {
       const fn = new MigrationFunction(this, handler, {
         handler,
         environment,
@@ -77,10 +61,10 @@ export class MigrationFunctions extends Construct {
         securityGroups: props.securityGroups,
       });
       props.bucket.grantReadWrite(fn);
-      for (const secret of SECRETS_BY_HANDLER[handler]) props.secrets[secret].grantRead(fn);
+      for (const secret of STEPS[handler].secrets) props.secrets[secret].grantRead(fn);
       grantDataApi(fn, props.dataApi);
       return [handler, fn] as const;
     });
-    this.byHandler = Object.fromEntries(entries) as Record<HandlerName, MigrationFunction>;
+    this.byHandler = Object.fromEntries(entries) as Record<StepName, MigrationFunction>;
   }
 }

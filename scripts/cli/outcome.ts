@@ -1,6 +1,6 @@
 import { runIdFrom, runLayout } from '../../functions/core/run-options.js';
 import type { ReportResult } from '../../functions/steps/report.js';
-import type { SnapshotResult } from '../../functions/steps/snapshot.js';
+import { storedSnapshotSchema } from '../../functions/steps/stored-schemas.js';
 import { getJson, type RunStore } from '../../functions/store/run-store.js';
 import type { LocalMigrationResult } from './local-migration.js';
 
@@ -11,7 +11,7 @@ const peakMemoryMiB = () => fmt(Math.round(process.resourceUsage().maxRSS / 1024
 
 /** Where the run's logical snapshot of both databases went, if it took one. */
 async function snapshotLocation(store: RunStore, runId: string): Promise<string | undefined> {
-  const recorded = await getJson<SnapshotResult>(store, runLayout(runIdFrom(runId)).snapshot).catch(
+  const recorded = await getJson(store, runLayout(runIdFrom(runId)).snapshot, storedSnapshotSchema).catch(
     () => null,
   );
   return recorded?.logical?.location;

@@ -7,13 +7,16 @@ import { type EmbeddingsServer, startEmbeddingsServer } from '../../dev/harness/
 import { createBucket, makeS3Client } from '../../dev/harness/s3.js';
 import { services } from '../../dev/harness/services.js';
 import { withClient } from '../../dev/support/checksums.js';
-import type { BatchSummary } from '../../functions/core/batch.js';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
-import type { MigrationReport } from '../../functions/core/report/model.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import { readBatchOutput } from '../../functions/embed/batch-files.js';
 import { truncateToTokens } from '../../functions/embed/token-estimate.js';
 import type { EmbeddingBatchManifest } from '../../functions/steps/embedding-batches.js';
+import {
+  batchSummarySchema,
+  embeddingBatchManifestSchema,
+  migrationReportSchema,
+} from '../../functions/steps/stored-schemas.js';
 import { getJson, putJson, S3RunStore } from '../../functions/store/run-store.js';
 import { runLocalMigration, type StoreChoice } from '../../scripts/cli/local-migration.js';
 
@@ -117,7 +120,7 @@ describe('End to end: embeddings through the Batch API, run locally', () => {
     expect(stats.requests).toBe(0);
     expect(stats.batchApi).toMatchObject({ filesUploaded: 0, batchesCreated: 0 });
     const layout = runLayout('batch-dry-run');
-    const report = await getJson<MigrationReport>(storeChoice.store, layout.report.json);
+    const report = await getJson(storeChoice.store, layout.report.json, migrationReportSchema);
     const e = report.embeddings;
     expect(e?.api).toBe('batch');
     expect(e?.estimatedCostUsd).toBeGreaterThan(0);
@@ -150,9 +153,10 @@ describe('End to end: embeddings through the Batch API, run locally', () => {
     // Assess: the run went through the wait loop to the end
     expect(result.status, result.cause).toBe('SUCCEEDED');
     const stats = server.stats();
-    const manifest = await getJson<EmbeddingBatchManifest>(
+    const manifest = await getJson(
       storeChoice.store,
       runLayout('batch-run').embeddingBatches,
+      embeddingBatchManifestSchema,
     );
     expect(manifest.batches.map((b) => b.status)).toEqual(['completed', 'completed', 'expired', 'completed']);
     expect(stats.batchApi).toMatchObject({ filesUploaded: 4, batchesCreated: 4, batchesRefused: 0 });
@@ -181,10 +185,16 @@ describe('End to end: embeddings through the Batch API, run locally', () => {
     expect(stats.batchApi.batchFailedInputs).toBeGreaterThan(FILE_MAX_INPUTS);
     expect(stats.inputs).toBe(stats.batchApi.batchFailedInputs);
     expect(target.size).toBe(fromFiles.size + stats.inputs);
-    const report = await getJson<MigrationReport>(storeChoice.store, runLayout('batch-run').report.json);
+    const report = await getJson(
+      storeChoice.store,
+      runLayout('batch-run').report.json,
+      migrationReportSchema,
+    );
     expect(report.totals.migrated).toBe(target.size);
     const keys = await storeChoice.store.list(runLayout('batch-run').batchesPrefix);
-    const summaries = await Promise.all(keys.map((key) => getJson<BatchSummary>(storeChoice.store, key)));
+    const summaries = await Promise.all(
+      keys.map((key) => getJson(storeChoice.store, key, batchSummarySchema)),
+    );
     expect(summaries.reduce((n, b) => n + (b.embedding?.batchInputs ?? 0), 0)).toBe(fromFiles.size);
   }, 240_000);
 
@@ -192,7 +202,7 @@ describe('End to end: embeddings through the Batch API, run locally', () => {
     // Prepare: the run store forgets the batches, so only the API's list can give them back
     const before = server.stats().batchApi;
     const key = runLayout('batch-run').embeddingBatches;
-    const made = await getJson<EmbeddingBatchManifest>(storeChoice.store, key);
+    const made = await getJson(storeChoice.store, key, embeddingBatchManifestSchema);
     await putJson(storeChoice.store, key, { batches: [] } satisfies EmbeddingBatchManifest);
 
     // Act
@@ -203,7 +213,7 @@ describe('End to end: embeddings through the Batch API, run locally', () => {
     const after = server.stats().batchApi;
     expect(after.batchesCreated).toBe(before.batchesCreated);
     expect(after.filesUploaded).toBe(before.filesUploaded);
-    const found = await getJson<EmbeddingBatchManifest>(storeChoice.store, key);
+    const found = await getJson(storeChoice.store, key, embeddingBatchManifestSchema);
     expect(found.batches.map((b) => b.batchId)).toEqual(made.batches.map((b) => b.batchId));
   }, 240_000);
 });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CONTRACT } from '../../functions/error-contract.js';
 import { allStates } from '../../functions/local/asl-definition.js';
 import { type BundledApp, loadBundledApp } from '../../functions/local/bundled-functions.js';
+import { STEP_NAMES } from '../../functions/steps/index.js';
 import { MIGRATION_BUNDLING, MIGRATION_RUNTIME } from '../../infra/constructs/migration-function.js';
 
 type BundleHandler = (event: unknown, context: Context) => Promise<unknown>;
@@ -46,15 +47,20 @@ describe('The error contract in the deployed bundles', () => {
     });
   });
 
-  it('throws the literal names from every bundle', async () => {
-    // Prepare: every function without its bucket; Preflight given a bad execution input
-    const unconfigured: Record<string, string | undefined> = {};
+  it('throws the literal names from every bundle, each bundle checking its own step', async () => {
+    // Prepare: every function given a malformed event; Preflight without its bucket, then given a bad execution input
+    const malformed: Record<string, Error | null> = {};
 
     // Act
     delete process.env.RUN_BUCKET;
     for (const [fn, file] of Object.entries(app.bundles)) {
-      unconfigured[fn] = (await thrownBy(file, { run: {} }, `${fn}-unconfigured`))?.name;
+      malformed[fn] = await thrownBy(file, { run: {} }, `${fn}-malformed`);
     }
+    const unconfigured = await thrownBy(
+      app.bundles.Preflight,
+      { input: {}, executionName: 'contract' },
+      'preflight-unconfigured',
+    );
     process.env.RUN_BUCKET = 'contract-bucket';
     const badInput = await thrownBy(
       app.bundles.Preflight,
@@ -63,8 +69,13 @@ describe('The error contract in the deployed bundles', () => {
     );
 
     // Assess
-    expect(Object.keys(unconfigured)).toHaveLength(14);
-    for (const [fn, name] of Object.entries(unconfigured)) expect(name, fn).toBe('PreflightError');
+    expect(Object.keys(malformed)).toEqual(STEP_NAMES);
+    for (const [fn, error] of Object.entries(malformed)) {
+      expect(error?.name, fn).toBe('InvalidInputError');
+      expect(error?.message, fn).toContain(`${fn} got a malformed event`);
+    }
+    expect(malformed.MigrateBatch?.message).toContain('run.runId: expected string');
+    expect(unconfigured?.name).toBe('PreflightError');
     expect(badInput?.name).toBe('InvalidInputError');
     expect(badInput?.message).toMatch(/batchSize/);
   }, 240_000); // fourteen bundles of several MB each: slow to load on a busy machine

@@ -1,7 +1,7 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../functions/errors.js';
-import { SECRETS_BY_HANDLER } from '../../infra/constructs/migration-functions.js';
+import { STEP_NAMES, STEPS, type StepName } from '../../functions/steps/index.js';
 import type { MigrationStack } from '../../infra/migration-stack.js';
 import {
   actionsOf,
@@ -74,6 +74,11 @@ describe('Class: MigrationStack', () => {
   });
 
   describe('functions', () => {
+    it('are one per step of the registry, named as the step', () => {
+      // Assess
+      expect(Object.keys(stack.functions.byHandler)).toEqual(STEP_NAMES);
+    });
+
     it('run every handler on nodejs24.x, arm64, traced, with the shared sizes', () => {
       // Assess
       template.resourcePropertiesCountIs(
@@ -86,13 +91,18 @@ describe('Class: MigrationStack', () => {
           Timeout: 900,
           TracingConfig: { Mode: 'Active' },
         },
-        14,
+        STEP_NAMES.length,
       );
     });
 
     it('log to their own log groups with a retention', () => {
       // Assess
-      template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 15);
+      // One per function, and the state machine's.
+      template.resourcePropertiesCountIs(
+        'AWS::Logs::LogGroup',
+        { RetentionInDays: 90 },
+        STEP_NAMES.length + 1,
+      );
       template.allResourcesProperties('AWS::Lambda::Function', {
         LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('^Functions.+Logs') } },
       });
@@ -171,7 +181,7 @@ describe('Class: MigrationStack', () => {
         const readable = statements
           .filter((statement) => actionsOf(statement).includes('secretsmanager:GetSecretValue'))
           .map((statement) => bucketAndSecrets(statement).match(/Secrets(\w+?)[0-9A-F]{8}/)?.[1]);
-        const expected = SECRETS_BY_HANDLER[handler as keyof typeof SECRETS_BY_HANDLER].map(
+        const expected = STEPS[handler as StepName].secrets.map(
           (secret) =>
             ({
               sourceDatabase: 'SourceDatabaseUrl',
@@ -231,9 +241,9 @@ describe('Class: MigrationStack', () => {
 
     it('keeps the OpenAI key away from the steps that do not embed', () => {
       // Assess
-      expect(SECRETS_BY_HANDLER.RebuildCmi).toEqual(['targetDatabase']);
-      expect(SECRETS_BY_HANDLER.Users).not.toContain('openAiApiKey');
-      expect(SECRETS_BY_HANDLER.MigrateBatch).toContain('openAiApiKey');
+      expect(STEPS.RebuildCmi.secrets).toEqual(['targetDatabase']);
+      expect(STEPS.Users.secrets).not.toContain('openAiApiKey');
+      expect(STEPS.MigrateBatch.secrets).toContain('openAiApiKey');
     });
 
     it('lets the state machine invoke only its functions and use only the run bucket', () => {

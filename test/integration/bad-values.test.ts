@@ -7,6 +7,7 @@ import { targetMemoryId } from '../../functions/core/ids.js';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
+import { written } from '../../functions/steps/stored-schemas.js';
 import { getJson } from '../../functions/store/run-store.js';
 
 // The planted bad values reject a few percent of this small source, past the default threshold.
@@ -76,7 +77,7 @@ describe('Bad values become rejects or recorded repairs', () => {
 
     // Assess: both runs see the same
     const reportOf = (run: typeof dry) =>
-      getJson<ReportJson>(run.runtime.store, runLayout(run.run.runId).report.json);
+      getJson(run.runtime.store, runLayout(run.run.runId).report.json, written<ReportJson>());
     const [dryReport, realReport] = await Promise.all([reportOf(dry), reportOf(real)]);
     for (const report of [dryReport, realReport]) {
       expect(Object.fromEntries(report.repairsByRule.map((r) => [r.rule, r.count]))).toMatchObject({

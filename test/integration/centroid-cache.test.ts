@@ -1,17 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
 import { freshDatabases } from '../../dev/harness/databases.js';
 import { withClient } from '../../dev/support/checksums.js';
 import { runSteps, type StepRunResult } from '../../dev/support/run-steps.js';
-import type { ModuleCentroidAccumulatorJson } from '../../functions/core/centroids.js';
+import {
+  ModuleCentroidAccumulator,
+  type ModuleCentroidAccumulatorJson,
+} from '../../functions/core/centroids.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { getJson } from '../../functions/store/run-store.js';
 
 const INPUT = { preserveEmbeddings: true, batchSize: 100, snapshot: 'none' };
 
-const centroidsOf = (result: StepRunResult) =>
-  getJson<ModuleCentroidAccumulatorJson>(result.runtime.store, runLayout(result.run.runId).centroids);
+const centroidsOf = async (result: StepRunResult): Promise<ModuleCentroidAccumulatorJson> =>
+  ModuleCentroidAccumulator.fromJSON(
+    await getJson(result.runtime.store, runLayout(result.run.runId).centroids, z.unknown()),
+  ).toJSON();
 
 /** Marks the cached centroids (a sample limit no run set), so a run that shows the mark took the cache. */
 async function tamperWithCache(targetUrl: string): Promise<void> {

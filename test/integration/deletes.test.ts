@@ -6,11 +6,10 @@ import { runSteps } from '../../dev/support/run-steps.js';
 import { targetMemoryId } from '../../functions/core/ids.js';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
 import { runLayout } from '../../functions/core/run-options.js';
-import type { VerificationResult } from '../../functions/core/verification.js';
-import type { DeletesSummary } from '../../functions/db/delete-propagation.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { introspectSource } from '../../functions/db/source-schema.js';
 import { verifyMigration } from '../../functions/engine/verify.js';
+import { deletesSummarySchema, verificationResultSchema } from '../../functions/steps/stored-schemas.js';
 import { getJson } from '../../functions/store/run-store.js';
 
 const INPUT = { preserveEmbeddings: true, batchSize: 100, snapshot: 'none' };
@@ -106,7 +105,11 @@ describe('Deletes in the source reach the target', () => {
     closers.push(rerun.runtime);
 
     // Assess
-    const deletes = await getJson<DeletesSummary>(rerun.runtime.store, runLayout(rerun.run.runId).deletes);
+    const deletes = await getJson(
+      rerun.runtime.store,
+      runLayout(rerun.run.runId).deletes,
+      deletesSummarySchema,
+    );
     expect(deletes).toMatchObject({ memories: deleted.memoryIds.length, users: 1, usersKept: 0 });
     expect(deletes.relationships).toBeGreaterThanOrEqual(1);
     expect((rerun.outputs.verify as { ok: boolean }).ok).toBe(true);
@@ -161,15 +164,20 @@ describe('Deletes in the source reach the target', () => {
     // Assess
     expect((keeping.outputs.verify as { ok: boolean }).ok).toBe(true);
     const keptCheck = (
-      await getJson<VerificationResult>(keeping.runtime.store, runLayout(keeping.run.runId).verification)
+      await getJson(
+        keeping.runtime.store,
+        runLayout(keeping.run.runId).verification,
+        verificationResultSchema,
+      )
     ).checks.find((c) => c.name === 'deleted_in_source');
     expect(keptCheck).toMatchObject({ ok: true, actual: 2 });
     expect(keptRows).toBeGreaterThanOrEqual(4);
     expect(strict.checks.find((c) => c.name === 'deleted_in_source')).toMatchObject({ ok: false, actual: 2 });
     expect(strict.ok).toBe(false);
-    const deletes = await getJson<DeletesSummary>(
+    const deletes = await getJson(
       incremental.runtime.store,
       runLayout(incremental.run.runId).deletes,
+      deletesSummarySchema,
     );
     expect(deletes).toMatchObject({ memories: 2 });
     expect((incremental.outputs.verify as { ok: boolean }).ok).toBe(true);
@@ -204,7 +212,11 @@ describe('Deletes in the source reach the target', () => {
     closers.push(rerun.runtime);
 
     // Assess
-    const deletes = await getJson<DeletesSummary>(rerun.runtime.store, runLayout(rerun.run.runId).deletes);
+    const deletes = await getJson(
+      rerun.runtime.store,
+      runLayout(rerun.run.runId).deletes,
+      deletesSummarySchema,
+    );
     expect(deletes).toMatchObject({ memories: 1, relationships: 1 });
     expect(await targetRowsOf(targetUrl, [memoryId])).toBe(0);
     await withClient(targetUrl, async (c) => {

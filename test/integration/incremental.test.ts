@@ -5,8 +5,8 @@ import { withClient } from '../../dev/support/checksums.js';
 import { runSteps } from '../../dev/support/run-steps.js';
 import { targetMemoryId } from '../../functions/core/ids.js';
 import { runLayout } from '../../functions/core/run-options.js';
-import type { VerificationResult } from '../../functions/core/verification.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
+import { verificationResultSchema } from '../../functions/steps/stored-schemas.js';
 import { getJson } from '../../functions/store/run-store.js';
 
 const INPUT = { preserveEmbeddings: true, batchSize: 200, snapshot: 'none' };
@@ -88,9 +88,10 @@ describe('Incremental runs (the schedule)', () => {
     expect(batches.accounting.migrated + batches.accounting.rejected).toBe(2);
     expect((second.outputs.verify as { ok: boolean }).ok).toBe(true);
     // Verify compared every migrated memory, not only the two this run read, in slices of the whole table.
-    const verification = await getJson<VerificationResult>(
+    const verification = await getJson(
       second.runtime.store,
       runLayout(second.run.runId).verification,
+      verificationResultSchema,
     );
     expect(second.outputs.plan).toMatchObject({ verifySliceCount: 3 });
     expect(verification.counts.compared).toBe(verification.counts.migrated);

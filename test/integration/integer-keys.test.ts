@@ -4,8 +4,8 @@ import { freshDatabases } from '../../dev/harness/databases.js';
 import { targetChecksums, withClient } from '../../dev/support/checksums.js';
 import { runSteps, type StepRunResult } from '../../dev/support/run-steps.js';
 import { runLayout } from '../../functions/core/run-options.js';
-import type { VerificationResult } from '../../functions/core/verification.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
+import { verificationResultSchema } from '../../functions/steps/stored-schemas.js';
 import { getJson } from '../../functions/store/run-store.js';
 
 // Small batches and slices: many ranges, so keys such as 9 and 10 fall in different ones.
@@ -42,7 +42,7 @@ describe('A BigMemory keyed by integers', () => {
   const runs: StepRunResult[] = [];
 
   const verification = (run: StepRunResult) =>
-    getJson<VerificationResult>(run.runtime.store, runLayout(run.run.runId).verification);
+    getJson(run.runtime.store, runLayout(run.run.runId).verification, verificationResultSchema);
 
   beforeAll(async () => {
     ({ sourceUrl, targetUrl } = await freshDatabases());

@@ -14,9 +14,9 @@ import { runSteps, type StepRunResult } from '../../dev/support/run-steps.js';
 import type { BatchLlmSummary, BatchSummary, MemoryDecision } from '../../functions/core/batch.js';
 import { LLM_BATCH_SIZE } from '../../functions/core/llm-classification.js';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
-import type { MigrationReport } from '../../functions/core/report/model.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
+import { batchSummarySchema, migrationReportSchema } from '../../functions/steps/stored-schemas.js';
 import { getJson } from '../../functions/store/run-store.js';
 
 const API_KEY = 'sk-llm-3f9a61c0d2e84b7a95c1e6f0a2b4d8c7';
@@ -34,7 +34,7 @@ const RETRY = { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20 };
 
 async function batchSummaries(result: StepRunResult): Promise<BatchSummary[]> {
   const keys = await result.runtime.store.list(runLayout(result.run.runId).batchesPrefix);
-  return Promise.all(keys.map((key) => getJson<BatchSummary>(result.runtime.store, key)));
+  return Promise.all(keys.map((key) => getJson(result.runtime.store, key, batchSummarySchema)));
 }
 
 async function decisions(result: StepRunResult): Promise<MemoryDecision[]> {
@@ -121,9 +121,10 @@ describe('Step: MigrateBatch with the LLM classifier', () => {
     );
     expect(llm.reduce((n, l) => n + l.inputTokens, 0)).toBeGreaterThan(candidates * 5);
     expect(llm.reduce((n, l) => n + (l.estimatedCostUsd ?? 0), 0)).toBeGreaterThan(0);
-    const report = await getJson<MigrationReport>(
+    const report = await getJson(
       result.runtime.store,
       runLayout(result.run.runId).report.json,
+      migrationReportSchema,
     );
     expect(report.classification?.llm).toMatchObject({ model: MODEL, estimated: true, candidates });
     expect(report.classification?.llm?.costUsd).toBeGreaterThan(0);

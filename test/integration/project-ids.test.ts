@@ -5,9 +5,9 @@ import { withClient } from '../../dev/support/checksums.js';
 import { runSteps } from '../../dev/support/run-steps.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import type { VerificationResult } from '../../functions/core/verification.js';
-import type { DeletesSummary } from '../../functions/db/delete-propagation.js';
 import { introspectSource } from '../../functions/db/source-schema.js';
 import { verifyMigration } from '../../functions/engine/verify.js';
+import { deletesSummarySchema, verificationResultSchema } from '../../functions/steps/stored-schemas.js';
 import { getJson } from '../../functions/store/run-store.js';
 
 const INPUT = { preserveEmbeddings: true, batchSize: 100, snapshot: 'none' };
@@ -111,14 +111,19 @@ describe('Every project_id in the target resolves', () => {
 
     // Assess
     expect(await projectIdsOf(targetUrl, tasks)).toEqual(tasks.flatMap(() => [null, null]));
-    const deletes = await getJson<DeletesSummary>(rerun.runtime.store, runLayout(rerun.run.runId).deletes);
+    const deletes = await getJson(
+      rerun.runtime.store,
+      runLayout(rerun.run.runId).deletes,
+      deletesSummarySchema,
+    );
     expect(deletes.projectIdsCleared).toBe(tasks.length);
     const markdown = (await rerun.runtime.store.get(runLayout(rerun.run.runId).report.markdown)).toString();
     expect(markdown).toContain(`| Tasks whose project was removed: project_id cleared | ${tasks.length} |`);
     expect((rerun.outputs.verify as { ok: boolean }).ok).toBe(true);
-    const verification = await getJson<VerificationResult>(
+    const verification = await getJson(
       rerun.runtime.store,
       runLayout(rerun.run.runId).verification,
+      verificationResultSchema,
     );
     expect(verification.checks.find((c) => c.name === 'project_ids')).toMatchObject({ ok: true });
   });

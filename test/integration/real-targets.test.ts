@@ -8,12 +8,11 @@ import { createDatabase, createTarget, defaultTargetVariant } from '../../dev/ha
 import { type EmbeddingsServer, startEmbeddingsServer } from '../../dev/harness/embeddings-server.js';
 import { withClient } from '../../dev/support/checksums.js';
 import { runSteps, type StepRunResult } from '../../dev/support/run-steps.js';
-import type { MigrationReport } from '../../functions/core/report/model.js';
 import { runLayout } from '../../functions/core/run-options.js';
-import type { VerificationResult } from '../../functions/core/verification.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { moduleStatistics } from '../../functions/db/statistics.js';
 import { PreflightError } from '../../functions/errors.js';
+import { migrationReportSchema, verificationResultSchema } from '../../functions/steps/stored-schemas.js';
 import { getJson } from '../../functions/store/run-store.js';
 
 // The vitest project decides which real Federated Memory schema this file runs against.
@@ -46,9 +45,9 @@ async function driftedSource(seed: number): Promise<string> {
 }
 
 const verification = (run: StepRunResult) =>
-  getJson<VerificationResult>(run.runtime.store, runLayout(run.run.runId).verification);
+  getJson(run.runtime.store, runLayout(run.run.runId).verification, verificationResultSchema);
 const reportOf = (run: StepRunResult) =>
-  getJson<MigrationReport>(run.runtime.store, runLayout(run.run.runId).report.json);
+  getJson(run.runtime.store, runLayout(run.run.runId).report.json, migrationReportSchema);
 
 describe(`Real Federated Memory targets (${VARIANT} schema)`, () => {
   let sourceUrl: string;

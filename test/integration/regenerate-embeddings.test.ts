@@ -16,11 +16,15 @@ import { runSteps, type StepRunOptions, type StepRunResult } from '../../dev/sup
 import type { BatchSummary } from '../../functions/core/batch.js';
 import { reduceEmbeddingForCmi } from '../../functions/core/embedding.js';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../../functions/core/modules.js';
-import type { MigrationReport } from '../../functions/core/report/model.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { type KeyRange, rangePredicate } from '../../functions/db/source-reader.js';
 import { EmbeddingUnavailableError, PreflightError } from '../../functions/errors.js';
+import {
+  batchSummarySchema,
+  keyRangesSchema,
+  migrationReportSchema,
+} from '../../functions/steps/stored-schemas.js';
 import { FileRunStore, getJson, type RunStore } from '../../functions/store/run-store.js';
 
 const API_KEY = 'sk-regen-7c41e9a2b5d8f03164a7e2c9b0d5f8a1';
@@ -145,7 +149,7 @@ async function batchTableChecksums(targetUrl: string): Promise<Record<string, st
 async function batchSummaries(result: StepRunResult): Promise<BatchSummary[]> {
   const layout = runLayout(result.run.runId);
   const keys = await result.runtime.store.list(layout.batchesPrefix);
-  return Promise.all(keys.map((key) => getJson<BatchSummary>(result.runtime.store, key)));
+  return Promise.all(keys.map((key) => getJson(result.runtime.store, key, batchSummarySchema)));
 }
 
 async function storedText(store: RunStore, prefix = 'runs/'): Promise<string> {
@@ -232,7 +236,11 @@ describe('Step: MigrateBatch regenerating embeddings', () => {
 
     it('sends one request per batch that has memories to embed, where the original scripts sent two per memory', async () => {
       // Prepare
-      const ranges = await getJson<KeyRange[]>(first.runtime.store, runLayout(first.run.runId).memoryRanges);
+      const ranges = await getJson(
+        first.runtime.store,
+        runLayout(first.run.runId).memoryRanges,
+        keyRangesSchema,
+      );
       const [source, users, byRange] = await Promise.all([
         sourceRows(sourceUrl),
         mappedUsers(targetUrl),
@@ -308,9 +316,10 @@ describe('Step: MigrateBatch regenerating embeddings', () => {
 
     it('reports the requests, tokens and retries of a real run, and never stores the API key', async () => {
       // Prepare
-      const report = await getJson<MigrationReport>(
+      const report = await getJson(
         first.runtime.store,
         runLayout(first.run.runId).report.json,
+        migrationReportSchema,
       );
 
       // Assess
@@ -384,7 +393,7 @@ describe('Step: MigrateBatch regenerating embeddings', () => {
       const { [`${LEDGER_SCHEMA}.memory_ledger`]: ledger, ...publicTables } = after;
       expect(publicTables).toEqual(before);
       expect(ledger).toBe('0:empty');
-      const report = await getJson<MigrationReport>(store, runLayout(runId).report.json);
+      const report = await getJson(store, runLayout(runId).report.json, migrationReportSchema);
       expect(report.run.status).toBe('failed');
       expect(report.error?.name).toBe('EmbeddingUnavailableError');
     });
@@ -468,9 +477,10 @@ describe('Step: MigrateBatch regenerating embeddings', () => {
 
     // Assess
     expect(server.stats()).toMatchObject({ requests: 0, inputs: 0 });
-    const report = await getJson<MigrationReport>(
+    const report = await getJson(
       result.runtime.store,
       runLayout(result.run.runId).report.json,
+      migrationReportSchema,
     );
     expect(report.embeddings).toMatchObject({ mode: 'regenerate', model: MODEL, estimatedRequests: 3 });
     const tokens = report.embeddings?.estimatedTokens ?? 0;

@@ -3,9 +3,9 @@ import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
 import { freshDatabases } from '../../dev/harness/databases.js';
 import { type EmbeddingsServer, startEmbeddingsServer } from '../../dev/harness/embeddings-server.js';
 import { runSteps, type StepRunResult } from '../../dev/support/run-steps.js';
-import type { BatchSummary } from '../../functions/core/batch.js';
 import type { MigrationReport } from '../../functions/core/report/model.js';
 import { runLayout } from '../../functions/core/run-options.js';
+import { batchSummarySchema, migrationReportSchema } from '../../functions/steps/stored-schemas.js';
 import { getJson } from '../../functions/store/run-store.js';
 
 // About 20,000 tokens to embed: at 60,000 a minute, ~20 s with the workers waiting for the budget.
@@ -35,7 +35,11 @@ describe('Regenerate under the account rate limit', () => {
       concurrency: 4,
       input: { batchSize: 100, createUsers: true, embeddingTpm: TPM, embeddingRpm: RPM },
     });
-    report = await getJson<MigrationReport>(result.runtime.store, runLayout(result.run.runId).report.json);
+    report = await getJson(
+      result.runtime.store,
+      runLayout(result.run.runId).report.json,
+      migrationReportSchema,
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -47,7 +51,9 @@ describe('Regenerate under the account rate limit', () => {
     // Prepare
     const layout = runLayout(result.run.runId);
     const keys = await result.runtime.store.list(layout.batchesPrefix);
-    const batches = await Promise.all(keys.map((key) => getJson<BatchSummary>(result.runtime.store, key)));
+    const batches = await Promise.all(
+      keys.map((key) => getJson(result.runtime.store, key, batchSummarySchema)),
+    );
 
     // Assess: every batch embedded, none refused
     expect(batches).toHaveLength(8);

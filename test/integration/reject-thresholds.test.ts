@@ -6,9 +6,9 @@ import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
 import { freshDatabases } from '../../dev/harness/databases.js';
 import { withClient } from '../../dev/support/checksums.js';
 import { runSteps } from '../../dev/support/run-steps.js';
-import type { MigrationReport } from '../../functions/core/report/model.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
+import { migrationReportSchema } from '../../functions/steps/stored-schemas.js';
 import { FileRunStore, getJson } from '../../functions/store/run-store.js';
 
 const INPUT = { preserveEmbeddings: true, batchSize: 200, snapshot: 'none' };
@@ -47,7 +47,7 @@ describe('Reject thresholds', () => {
     } catch (e) {
       error = e as Error;
     }
-    const report = await getJson<MigrationReport>(store, runLayout(runId).report.json);
+    const report = await getJson(store, runLayout(runId).report.json, migrationReportSchema);
     return { error, report, runId };
   }
 

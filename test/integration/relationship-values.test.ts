@@ -5,6 +5,7 @@ import { withClient } from '../../dev/support/checksums.js';
 import { runSteps } from '../../dev/support/run-steps.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
+import { written } from '../../functions/steps/stored-schemas.js';
 import { getJson } from '../../functions/store/run-store.js';
 
 const INPUT = { preserveEmbeddings: true, batchSize: 100, snapshot: 'none' };
@@ -93,7 +94,11 @@ describe('Relationships are validated', () => {
 
     // Assess
     for (const run of [dry, real]) {
-      const report = await getJson<ReportJson>(run.runtime.store, runLayout(run.run.runId).report.json);
+      const report = await getJson(
+        run.runtime.store,
+        runLayout(run.run.runId).report.json,
+        written<ReportJson>(),
+      );
       const skipped = Object.fromEntries(
         (report.relationships?.skippedByReason ?? []).map((s) => [s.reason, s.count]),
       );

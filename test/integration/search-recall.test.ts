@@ -24,6 +24,7 @@ import {
   type SearchEquivalenceOptions,
   searchEquivalence,
 } from '../../functions/engine/search-equivalence.js';
+import { searchRecallResultSchema } from '../../functions/steps/stored-schemas.js';
 import { FileRunStore, getJson } from '../../functions/store/run-store.js';
 
 const API_KEY = 'sk-search-3f9a1c7e5b2d4086a1e9c3b7d5f20864';
@@ -99,9 +100,10 @@ describe('Search equivalence: the target finds what the source found', () => {
   });
 
   it('preserve mode: the exact search gives recall@10 = 1.0, and the step stores its figures', async () => {
-    const stored = await getJson<SearchRecallResult>(
+    const stored = await getJson(
       preserved.runtime.store,
       runLayout(preserved.run.runId).search,
+      searchRecallResultSchema,
     );
     expect(stored.queries).toBe(18);
     expect(stored.k).toBe(10);
@@ -190,7 +192,7 @@ describe('Search equivalence: the target finds what the source found', () => {
     );
     expect(failure?.name).toBe('SearchRecallError');
     expect(failure?.message).toContain('minRecall');
-    const stored = await getJson<SearchRecallResult>(store, runLayout(runId).search);
+    const stored = await getJson(store, runLayout(runId).search, searchRecallResultSchema);
     expect(stored.passed).toBe(false);
     expect(stored.minRecall).toBe(0.95);
     expect(stored.exact.recall).toBeLessThan(0.95);

@@ -10,6 +10,7 @@ import { runSteps, type StepRunResult } from '../../dev/support/run-steps.js';
 import { runLayout } from '../../functions/core/run-options.js';
 import type { VerificationResult } from '../../functions/core/verification.js';
 import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
+import { written } from '../../functions/steps/stored-schemas.js';
 import { getJson } from '../../functions/store/run-store.js';
 
 const INPUT = { preserveEmbeddings: true, batchSize: 100, snapshot: 'none' };
@@ -29,7 +30,7 @@ interface ReportTotals {
 }
 
 const reportOf = (result: StepRunResult) =>
-  getJson<ReportTotals>(result.runtime.store, runLayout(result.run.runId).report.json);
+  getJson(result.runtime.store, runLayout(result.run.runId).report.json, written<ReportTotals>());
 
 interface LedgerRow {
   module: string | null;
@@ -230,9 +231,10 @@ describe('Reruns skip what is done', () => {
     );
 
     // Assess
-    const missedResult = await getJson<VerificationResult & { scope?: unknown }>(
+    const missedResult = await getJson(
       missed.runtime.store,
       runLayout(missed.run.runId).verification,
+      written<VerificationResult & { scope?: unknown }>(),
     );
     expect(missedResult.counts.compared).toBe(0);
     expect(missedResult.scope).toEqual({ mode: 'sampled', sample: 0 });

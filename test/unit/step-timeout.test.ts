@@ -20,7 +20,7 @@ const runtime = () => ({}) as MigrationRuntime;
 describe('Function: lambdaHandler (timeout guard)', () => {
   it('ends a step that would outlive its Lambda with StepTimeoutError, which the state machine retries', async () => {
     // Prepare
-    const neverDone = lambdaHandler('Plan', () => new Promise<never>(() => undefined), runtime);
+    const neverDone = lambdaHandler('Plan', () => new Promise<never>(() => undefined), { runtime });
 
     // Act
     const failure = await neverDone({}, contextWith(10_200)).catch((error: unknown) => error);
@@ -33,7 +33,7 @@ describe('Function: lambdaHandler (timeout guard)', () => {
 
   it('lets a step that finishes in time return its result', async () => {
     // Prepare
-    const quick = lambdaHandler('Plan', async () => ({ ranges: 3 }), runtime);
+    const quick = lambdaHandler('Plan', async () => ({ ranges: 3 }), { runtime });
 
     // Act
     const result = await quick({}, contextWith(60_000));
