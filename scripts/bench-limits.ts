@@ -7,15 +7,12 @@ import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { createTarget, dropDatabase } from '../dev/harness/databases.js';
 import { targetChecksums } from '../dev/support/checksums.js';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../functions/core/modules.js';
 import { LEDGER_DDL, LEDGER_SCHEMA } from '../functions/db/ledger-schema.js';
+import { openPgSession, withPgSession } from '../functions/db/pg/pg-session.js';
 
 /** The tables a migration writes, parents first: users before the rows that name them. */
 const OUTPUT_TABLES = [
@@ -26,22 +23,23 @@ const OUTPUT_TABLES = [
   `${LEDGER_SCHEMA}.memory_ledger`,
   `${LEDGER_SCHEMA}.relationship_ledger`,
   `${LEDGER_SCHEMA}.user_map`,
+  `${LEDGER_SCHEMA}.memory_ranges`,
+  `${LEDGER_SCHEMA}.relationship_items`,
+  `${LEDGER_SCHEMA}.centroid_cache`,
 ];
 
 async function copyTable(fromUrl: string, toUrl: string, table: string): Promise<number> {
-  const from = new pg.Client({ connectionString: fromUrl });
-  const to = new pg.Client({ connectionString: toUrl });
-  await Promise.all([from.connect(), to.connect()]);
+  const [from, to] = await Promise.all([openPgSession(fromUrl), openPgSession(toUrl)]);
   try {
-    const { rows } = await from.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`);
+    const { rows } = await from.session.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`);
     if (Number(rows[0]?.n) === 0) return 0;
-    await pipeline(
-      from.query(copyTo(`COPY ${table} TO STDOUT (FORMAT binary)`)),
-      to.query(copyFrom(`COPY ${table} FROM STDIN (FORMAT binary)`)),
+    await to.session.copyIn(
+      `COPY ${table} FROM STDIN (FORMAT binary)`,
+      from.session.copyTextOut(`COPY ${table} TO STDOUT (FORMAT binary)`),
     );
     return Number(rows[0]?.n);
   } finally {
-    await Promise.all([from.end(), to.end()]);
+    await Promise.all([from.close(), to.close()]);
   }
 }
 
@@ -65,10 +63,7 @@ export async function outputLimit(
 ): Promise<OutputLimit> {
   const empty = await createTarget();
   try {
-    const ddl = new pg.Client({ connectionString: empty });
-    await ddl.connect();
-    await ddl.query(LEDGER_DDL);
-    await ddl.end();
+    await withPgSession(empty, (session) => session.query(LEDGER_DDL));
     const started = performance.now();
     let rows = await copyTable(migratedUrl, empty, OUTPUT_TABLES[0] as string);
     const rest = OUTPUT_TABLES.slice(1);
@@ -80,17 +75,15 @@ export async function outputLimit(
     );
     const writeSeconds = (performance.now() - started) / 1000;
 
-    const source = new pg.Client({ connectionString: sourceUrl });
-    await source.connect();
-    const readStarted = performance.now();
-    await pipeline(
-      source.query(
-        copyTo('COPY (SELECT * FROM memories WHERE is_deleted IS NOT TRUE) TO STDOUT (FORMAT binary)'),
-      ),
-      new Writable({ write: (_chunk, _encoding, done) => done() }),
-    );
-    const readSeconds = (performance.now() - readStarted) / 1000;
-    await source.end();
+    const readSeconds = await withPgSession(sourceUrl, async (session) => {
+      const readStarted = performance.now();
+      for await (const _chunk of session.copyTextOut(
+        'COPY (SELECT * FROM memories WHERE is_deleted IS NOT TRUE) TO STDOUT (FORMAT binary)',
+      )) {
+        // Read and dropped: the limit is the server's side of the read.
+      }
+      return (performance.now() - readStarted) / 1000;
+    });
     return { writeSeconds, readSeconds, rows };
   } finally {
     await dropDatabase(empty);
@@ -99,9 +92,7 @@ export async function outputLimit(
 
 /** Edits the content of `share` of the live memories (every n-th by key), as users editing would. */
 export async function changeMemories(sourceUrl: string, share: number): Promise<number> {
-  const client = new pg.Client({ connectionString: sourceUrl });
-  await client.connect();
-  try {
+  return withPgSession(sourceUrl, async (client) => {
     const every = Math.max(1, Math.round(1 / share));
     const { rowCount } = await client.query(
       `UPDATE memories SET content = content || ' (edited)', updated_at = now()
@@ -109,9 +100,7 @@ export async function changeMemories(sourceUrl: string, share: number): Promise<
                                       WHERE is_deleted IS NOT TRUE) k WHERE n % ${every} = 0)`,
     );
     return rowCount ?? 0;
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 export async function sameChecksums(a: string, b: string): Promise<boolean> {
@@ -139,8 +128,7 @@ export async function killedRun(options: {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = once(child, 'exit');
-  const target = new pg.Client({ connectionString: options.targetUrl });
-  await target.connect();
+  const { session: target, close } = await openPgSession(options.targetUrl);
   let killedAt = 0;
   try {
     for (;;) {
@@ -158,7 +146,7 @@ export async function killedRun(options: {
     await exited;
     await target.query(`DELETE FROM ${LEDGER_SCHEMA}.lock`);
   } finally {
-    await target.end();
+    await close();
     await rm(store, { recursive: true, force: true });
   }
   return { killedAt };

@@ -30,10 +30,7 @@ import { Session } from 'node:inspector';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { createTarget, dropDatabase } from '../dev/harness/databases.js';
 import { embeddingsServerStats } from '../dev/harness/embeddings-server.js';
 import { startTestServices } from '../dev/harness/services-runtime.js';
@@ -41,6 +38,7 @@ import { targetChecksums } from '../dev/support/checksums.js';
 import { runSteps } from '../dev/support/run-steps.js';
 import { DEFAULT_MODULE_IDS as MODULE_IDS } from '../functions/core/modules.js';
 import { LEDGER_SCHEMA } from '../functions/db/ledger-schema.js';
+import { openPgSession, withPgSession } from '../functions/db/pg/pg-session.js';
 import { FileRunStore } from '../functions/store/run-store.js';
 import { changeMemories, killedRun, outputLimit, sameChecksums } from './bench-limits.js';
 import { measureClassifierThroughput } from './classify/classifier-throughput.js';
@@ -101,9 +99,12 @@ async function rawBinaryCopy(
   sourceUrl: string,
   targetUrl: string,
 ): Promise<{ rows: number; seconds: number }> {
-  const source = new pg.Client({ connectionString: sourceUrl });
-  const target = new pg.Client({ connectionString: targetUrl });
-  await Promise.all([source.connect(), target.connect()]);
+  const [sourceConnection, targetConnection] = await Promise.all([
+    openPgSession(sourceUrl),
+    openPgSession(targetUrl),
+  ]);
+  const source = sourceConnection.session;
+  const target = targetConnection.session;
   try {
     await target.query('DROP TABLE IF EXISTS bench_raw_copy');
     await target.query(`CREATE TABLE bench_raw_copy (
@@ -113,9 +114,9 @@ async function rawBinaryCopy(
     const started = performance.now();
     const cpu = cpuByPhase();
     cpu.onPhase('raw', 'start');
-    await pipeline(
-      source.query(copyTo('COPY (SELECT * FROM memories WHERE NOT is_deleted) TO STDOUT (FORMAT binary)')),
-      target.query(copyFrom('COPY bench_raw_copy FROM STDIN (FORMAT binary)')),
+    await target.copyIn(
+      'COPY bench_raw_copy FROM STDIN (FORMAT binary)',
+      source.copyTextOut('COPY (SELECT * FROM memories WHERE NOT is_deleted) TO STDOUT (FORMAT binary)'),
     );
     cpu.onPhase('raw', 'end');
     const seconds = (performance.now() - started) / 1000;
@@ -124,21 +125,15 @@ async function rawBinaryCopy(
     await target.query('DROP TABLE bench_raw_copy');
     return { rows: Number(rows[0]?.n), seconds };
   } finally {
-    await Promise.all([source.end(), target.end()]);
+    await Promise.all([sourceConnection.close(), targetConnection.close()]);
   }
 }
 
 /** CHECKPOINT needs a superuser or pg_checkpoint: on a server that refuses, say so and go on. */
 async function checkpoint(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query('CHECKPOINT');
-  } catch (error) {
+  await withPgSession(url, (session) => session.query('CHECKPOINT')).catch((error: unknown) => {
     console.log(`no CHECKPOINT before the round: ${error instanceof Error ? error.message : String(error)}`);
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 const BASELINE_PAGE = 100;
@@ -156,9 +151,12 @@ async function rowAtATime(
   targetUrl: string,
   sample: number,
 ): Promise<{ rows: number; seconds: number }> {
-  const source = new pg.Client({ connectionString: sourceUrl });
-  const target = new pg.Client({ connectionString: targetUrl });
-  await Promise.all([source.connect(), target.connect()]);
+  const [sourceConnection, targetConnection] = await Promise.all([
+    openPgSession(sourceUrl),
+    openPgSession(targetUrl),
+  ]);
+  const source = sourceConnection.session;
+  const target = targetConnection.session;
   const idOf = (sourceId: string) => `baseline-${sourceId}`;
   try {
     const { rows: mapped } = await target.query<{ source_user_id: string; target_user_id: string }>(
@@ -229,7 +227,7 @@ async function rowAtATime(
       await target.query(`DELETE FROM "${module}_memories" WHERE id LIKE 'baseline-%'`);
     return { rows: done, seconds };
   } finally {
-    await Promise.all([source.end(), target.end()]);
+    await Promise.all([sourceConnection.close(), targetConnection.close()]);
   }
 }
 
