@@ -19,7 +19,7 @@ import type { Database, DatabaseSession } from '../db/port.js';
 import { readTaskProjectReferences } from '../db/project-links.js';
 import { relationshipBasis } from '../db/relationship-basis.js';
 import { keptRelationshipOutcome, recordRelationshipOutcome } from '../db/relationship-items.js';
-import { RelationshipLoader, readLedgerEnds } from '../db/relationship-loader.js';
+import { type RelationshipBatch, RelationshipLoader, readLedgerEnds } from '../db/relationship-loader.js';
 import { readEndStates, readRelationRange, readRelationRows } from '../db/relationship-reader.js';
 import { readLedgerWriteTimes, readRelationshipLedgerStates } from '../db/source-fingerprints.js';
 
@@ -208,27 +208,7 @@ async function migrateRelations(
   const relations = withEndStates(rows, ledger, states);
   const resolved = resolveRelations(relations, ledger);
   const work = await unchangedRelationships(deps, input, resolved);
-  if (work.migrated.length === 0 && work.skipped.length === 0) {
-    return summarize(input, relations.length, work.unchanged.migrated, work.unchanged.skipped);
-  }
-  const loader = await loaderFor(deps);
-  const result = await loader.load({
-    runId: input.runId,
-    kind: input.kind,
-    migrated: work.migrated,
-    skipped: work.skipped,
-    fingerprints: work.fingerprints,
-  });
-  return {
-    ...summarize(
-      input,
-      relations.length,
-      [...result.migrated, ...work.unchanged.migrated],
-      [...result.skipped, ...work.unchanged.skipped],
-    ),
-    withdrawn: result.withdrawn,
-    displaced: result.displaced,
-  };
+  return writeChanged(deps, input, relations.length, work);
 }
 
 async function migrateProjectLinks(
@@ -250,50 +230,73 @@ async function migrateProjectLinks(
   const work = await unchangedRelationships(deps, input, resolved, (key) =>
     written.get(key.slice(PROJECT_KEY_PREFIX.length)),
   );
-  if (work.migrated.length === 0 && work.skipped.length === 0) {
-    return {
-      ...summarize(input, refs.length, work.unchanged.migrated, work.unchanged.skipped),
-      projectIdsWritten: 0,
-    };
-  }
   const changedTasks = new Set(work.migrated.map((m) => m.row.sourceMemoryId));
+  return writeChanged(
+    deps,
+    input,
+    refs.length,
+    work,
+    resolved.updates.filter((u) => changedTasks.has(u.taskTargetId)),
+  );
+}
+
+/**
+ * Writes what an item resolved differently from the ledger, in one transaction, and sums it with
+ * what was left alone. Project links (`projectUpdates` given) also count the `project_id`s written;
+ * relations, the earlier rows they displaced.
+ */
+async function writeChanged(
+  deps: MigrateRelationshipsDeps,
+  input: MigrateRelationshipsInput,
+  read: number,
+  work: UnchangedSplit,
+  projectUpdates?: RelationshipBatch['projectUpdates'],
+): Promise<RelationshipBatchSummary> {
+  if (work.migrated.length === 0 && work.skipped.length === 0) {
+    const summary = summarize(input, read, work.unchanged.migrated, work.unchanged.skipped);
+    return projectUpdates ? { ...summary, projectIdsWritten: 0 } : summary;
+  }
   const loader = await loaderFor(deps);
   const result = await loader.load({
     runId: input.runId,
     kind: input.kind,
     migrated: work.migrated,
     skipped: work.skipped,
-    projectUpdates: resolved.updates.filter((u) => changedTasks.has(u.taskTargetId)),
     fingerprints: work.fingerprints,
+    ...(projectUpdates ? { projectUpdates } : {}),
   });
-  return {
+  const summary = {
     ...summarize(
       input,
-      refs.length,
+      read,
       [...result.migrated, ...work.unchanged.migrated],
       [...result.skipped, ...work.unchanged.skipped],
     ),
     withdrawn: result.withdrawn,
-    projectIdsWritten: result.projectIdsWritten,
   };
+  return projectUpdates
+    ? { ...summary, projectIdsWritten: result.projectIdsWritten }
+    : { ...summary, displaced: result.displaced };
 }
 
 /**
  * Splits a batch's resolved relations into those to write and those whose ledger row already
  * records the same resolution (docs/design.md, "Skipping what is done"), which are left alone.
  */
+interface UnchangedSplit {
+  migrated: MigratedRelationship[];
+  skipped: SkippedRelationship[];
+  fingerprints: Map<string, string>;
+  unchanged: { migrated: MigratedRelationship[]; skipped: SkippedRelationship[] };
+}
+
 async function unchangedRelationships(
   deps: MigrateRelationshipsDeps,
   input: MigrateRelationshipsInput,
   resolved: { migrated: MigratedRelationship[]; skipped: SkippedRelationship[] },
   /** What else a key's outcome depends on (a project link: when its task was last written). */
   alsoOf: (key: string) => string | undefined = () => undefined,
-): Promise<{
-  migrated: MigratedRelationship[];
-  skipped: SkippedRelationship[];
-  fingerprints: Map<string, string>;
-  unchanged: { migrated: MigratedRelationship[]; skipped: SkippedRelationship[] };
-}> {
+): Promise<UnchangedSplit> {
   const fingerprints = new Map<string, string>();
   for (const m of resolved.migrated) fingerprints.set(m.key, relationshipFingerprint(m, alsoOf(m.key)));
   for (const s of resolved.skipped) fingerprints.set(s.key, relationshipFingerprint(s, alsoOf(s.key)));
