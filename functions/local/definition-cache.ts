@@ -2,8 +2,8 @@
  * The synthesized definition, kept on disk between local runs. Synthesis loads aws-cdk-lib and
  * builds the app in a child process, about ten seconds on a small machine: a run that fails in
  * Preflight should not wait that long to say so. The key hashes the options and every file the
- * definition is built from (the CDK app, the local runner's rewriting, the error names the retries
- * match, the locked dependency versions), so any change to them synthesizes anew.
+ * definition is built from (the CDK app, the step registry, the local runner's rewriting, the error
+ * names the retries match, the locked dependency versions), so any change to them synthesizes anew.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -12,7 +12,15 @@ import { fileURLToPath } from 'node:url';
 import type { AslDefinition } from './asl-definition.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SOURCES = ['infra', 'functions/local', 'functions/errors.ts', 'package-lock.json', 'cdk.json'];
+const SOURCES = [
+  'infra',
+  'functions/local',
+  'functions/errors.ts',
+  // The step registry: the functions, and the chained steps' states, follow from it.
+  'functions/steps/index.ts',
+  'package-lock.json',
+  'cdk.json',
+];
 const CACHE_DIR = join(ROOT, '.cache', 'state-machine');
 
 async function filesUnder(path: string): Promise<string[]> {

@@ -18,6 +18,17 @@ export interface StepEntry<E, R> {
   secrets: readonly SecretName[];
   event: z.ZodType;
   result: z.ZodType;
+  /**
+   * For a plain task of the migration chain (its event `{ run }`): the step it follows and the
+   * execution-state key its result goes to. The definition (infra/constructs/migration-definition.ts)
+   * places such a step itself, so adding one touches its work file and this table only.
+   */
+  chain?: ChainPlace;
+}
+
+interface ChainPlace {
+  after: string;
+  result: string;
 }
 
 const step = <E, R>(entry: StepEntry<E, R>) => entry;

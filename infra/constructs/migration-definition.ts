@@ -15,7 +15,8 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import type { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
-import type { StepName } from '../../functions/steps/index.js';
+import { STEPS, type StepName } from '../../functions/steps/index.js';
+import { placeChainedSteps } from './chain-places.js';
 import { lambdaStep } from './lambda-step.js';
 import type { MigrationFunction } from './migration-function.js';
 import { MAP_RESULTS_PREFIX } from './run-bucket.js';
@@ -44,7 +45,7 @@ const RDS_SNAPSHOT_POLL_SECONDS = 60;
  * but that Fail state. The failure report is written outside the definition, by the Report function
  * on the execution's FAILED/TIMED_OUT/ABORTED event (infra/constructs/failure-report-rule.ts).
  *
- * The chain is a plain list of steps (`steps` below). In front of it, `Mode` sends an input with
+ * The chain is a plain list of steps (`base` below), with the registry's chained steps spliced in. In front of it, `Mode` sends an input with
  * `rollbackRunId` to the Rollback task and one with `restore` to the Restore task instead: such an
  * execution does only that.
  */
@@ -54,53 +55,76 @@ export function buildMigrationDefinition(scope: Construct, props: MigrationDefin
   const step = (id: StepName, payload: Record<string, unknown>, resultPath: string) =>
     lambdaStep(scope, id, { fn: functions[id], payload, resultPath, functionTimeout });
 
-  const steps: IChainable[] = [
-    lambdaStep(scope, 'Preflight', {
-      fn: functions.Preflight,
-      payload: { 'input.$': '$', 'executionName.$': '$$.Execution.Name', 'executionId.$': '$$.Execution.Id' },
-      resultPath: '$.run',
-      functionTimeout,
-    }),
-    snapshotPhase(scope, step('Snapshot', RUN, '$.snapshot'), props),
-    step('Users', RUN, '$.users'),
-    step('Plan', RUN, '$.plan'),
-    embeddingBatchesPhase(scope, props),
-    rangeMap(
-      scope,
-      { id: 'MigrateBatches', taskId: 'MigrateBatch', handler: 'MigrateBatch' },
-      '$.plan.rangesKey',
-      props,
-      { tolerateFailures: true },
-    ),
-    rangeMap(
-      scope,
-      { id: 'MigrateRelationships', taskId: 'MigrateRelationshipBatch', handler: 'MigrateRelationships' },
-      '$.plan.relationRangesKey',
-      props,
-    ),
-    step('RebuildCmi', RUN, '$.cmi'),
-    rangeMap(
-      scope,
-      { id: 'VerifySlices', taskId: 'VerifySlice', handler: 'VerifySlice' },
-      '$.plan.verifySlicesKey',
-      props,
-    ),
-    step('Verify', { ...RUN, 'plan.$': '$.plan' }, '$.verify'),
-    step('VerifySearch', RUN, '$.search'),
-    lambdaStep(scope, 'Report', {
-      fn: functions.Report,
-      payload: {
-        ...RUN,
-        'users.$': '$.users',
-        'plan.$': '$.plan',
-        'verify.$': '$.verify',
-        // The report's projections and rerun command use the Map's real concurrency.
-        concurrency: props.maxConcurrency,
-      },
-      // No resultPath: the execution's output is the report handler's result, the report's S3 keys.
-      functionTimeout,
-    }),
+  // The chain by the step each state runs; the registry's chained steps are spliced in after it.
+  const base: (readonly [StepName, IChainable])[] = [
+    [
+      'Preflight',
+      lambdaStep(scope, 'Preflight', {
+        fn: functions.Preflight,
+        payload: {
+          'input.$': '$',
+          'executionName.$': '$$.Execution.Name',
+          'executionId.$': '$$.Execution.Id',
+        },
+        resultPath: '$.run',
+        functionTimeout,
+      }),
+    ],
+    ['Snapshot', snapshotPhase(scope, step('Snapshot', RUN, '$.snapshot'), props)],
+    ['Users', step('Users', RUN, '$.users')],
+    ['Plan', step('Plan', RUN, '$.plan')],
+    ['EmbeddingBatches', embeddingBatchesPhase(scope, props)],
+    [
+      'MigrateBatch',
+      rangeMap(
+        scope,
+        { id: 'MigrateBatches', taskId: 'MigrateBatch', handler: 'MigrateBatch' },
+        '$.plan.rangesKey',
+        props,
+        { tolerateFailures: true },
+      ),
+    ],
+    [
+      'MigrateRelationships',
+      rangeMap(
+        scope,
+        { id: 'MigrateRelationships', taskId: 'MigrateRelationshipBatch', handler: 'MigrateRelationships' },
+        '$.plan.relationRangesKey',
+        props,
+      ),
+    ],
+    ['RebuildCmi', step('RebuildCmi', RUN, '$.cmi')],
+    [
+      'VerifySlice',
+      rangeMap(
+        scope,
+        { id: 'VerifySlices', taskId: 'VerifySlice', handler: 'VerifySlice' },
+        '$.plan.verifySlicesKey',
+        props,
+      ),
+    ],
+    ['Verify', step('Verify', { ...RUN, 'plan.$': '$.plan' }, '$.verify')],
+    ['VerifySearch', step('VerifySearch', RUN, '$.search')],
+    [
+      'Report',
+      lambdaStep(scope, 'Report', {
+        fn: functions.Report,
+        payload: {
+          ...RUN,
+          'users.$': '$.users',
+          'plan.$': '$.plan',
+          'verify.$': '$.verify',
+          // The report's projections and rerun command use the Map's real concurrency.
+          concurrency: props.maxConcurrency,
+        },
+        // No resultPath: the execution's output is the report handler's result, the report's S3 keys.
+        functionTimeout,
+      }),
+    ],
   ];
+  const steps = placeChainedSteps(base, STEPS, (name, result) =>
+    step(name as StepName, RUN, `$.${result}`),
+  ).map(([, state]) => state);
   const [first, ...rest] = steps as [IChainable, ...IChainable[]];
   const migration = rest.reduce<Chain>((chain, next) => chain.next(next), Chain.start(first));
 

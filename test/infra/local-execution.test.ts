@@ -13,6 +13,7 @@ import {
   type AslDefinition,
   loadSynthesizedDefinition,
 } from '../../functions/local/state-machine-definition.js';
+import { STEP_NAMES } from '../../functions/steps/index.js';
 
 interface Call {
   task: string;
@@ -44,7 +45,10 @@ function fixtureHandlers(s3: S3Client, bucket: string, calls: Call[]): Record<st
       calls.push({ task: name, event: event as Record<string, unknown> });
       return result(event as Record<string, unknown>);
     };
+  // Any other step of the registry (a chained step) records its call and returns nothing to read.
+  const others = Object.fromEntries(STEP_NAMES.map((name) => [name, task(name, () => ({}))]));
   return {
+    ...others,
     Preflight: task('Preflight', (event) => ({
       runId: 'run-1',
       bucket,
