@@ -65,6 +65,30 @@ export function rdsResourcesFor(
 const isAlreadyThere = (error: unknown) =>
   ['DBSnapshotAlreadyExistsFault', 'DBClusterSnapshotAlreadyExistsFault'].includes((error as Error).name);
 
+/** Asks RDS for an instance's or a cluster's snapshot; the two APIs differ only in their names. */
+async function createSnapshot(
+  rds: RDSClient,
+  resource: RdsResource,
+  snapshotIdentifier: string,
+): Promise<{ status?: string; arn?: string }> {
+  if (resource.kind === 'instance') {
+    const { DBSnapshot: made } = await rds.send(
+      new CreateDBSnapshotCommand({
+        DBInstanceIdentifier: resource.identifier,
+        DBSnapshotIdentifier: snapshotIdentifier,
+      }),
+    );
+    return { status: made?.Status, arn: made?.DBSnapshotArn };
+  }
+  const { DBClusterSnapshot: made } = await rds.send(
+    new CreateDBClusterSnapshotCommand({
+      DBClusterIdentifier: resource.identifier,
+      DBClusterSnapshotIdentifier: snapshotIdentifier,
+    }),
+  );
+  return { status: made?.Status, arn: made?.DBClusterSnapshotArn };
+}
+
 /** Starts one snapshot per resource; one that exists already (a retried step) is taken as started. */
 export async function startRdsSnapshots(
   rds: RDSClient,
@@ -82,25 +106,9 @@ export async function startRdsSnapshots(
       status: 'creating',
     };
     try {
-      if (resource.kind === 'instance') {
-        const out = await rds.send(
-          new CreateDBSnapshotCommand({
-            DBInstanceIdentifier: resource.identifier,
-            DBSnapshotIdentifier: snapshotIdentifier,
-          }),
-        );
-        state.status = out.DBSnapshot?.Status ?? 'creating';
-        state.arn = out.DBSnapshot?.DBSnapshotArn;
-      } else {
-        const out = await rds.send(
-          new CreateDBClusterSnapshotCommand({
-            DBClusterIdentifier: resource.identifier,
-            DBClusterSnapshotIdentifier: snapshotIdentifier,
-          }),
-        );
-        state.status = out.DBClusterSnapshot?.Status ?? 'creating';
-        state.arn = out.DBClusterSnapshot?.DBClusterSnapshotArn;
-      }
+      const started = await createSnapshot(rds, resource, snapshotIdentifier);
+      state.status = started.status ?? 'creating';
+      state.arn = started.arn;
     } catch (error) {
       if (!isAlreadyThere(error)) throw rdsFailure(error, state);
     }
