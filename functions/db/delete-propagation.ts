@@ -6,6 +6,13 @@ import { LEDGER_SCHEMA } from './ledger-schema.js';
 import { removeMigratedMemories } from './memory-removal.js';
 import { readModuleRegistry } from './module-registry.js';
 import type { Database, DatabaseSession } from './port.js';
+import {
+  memoryLedgerOutcomes,
+  outcomesDigest,
+  relationLedgerOutcomes,
+  sourceMemoryDigest,
+  sourceRelationDigest,
+} from './set-digests.js';
 import type { SourceSchema } from './source-schema.js';
 import { beginRederivableWrite } from './write-transaction.js';
 
@@ -62,8 +69,8 @@ export async function propagateDeletes(
     Promise.all([sourceSide, ledgerSide]).then(([a, b]) => sameKeySet(a, b));
   try {
     const memoriesMatch = await matches(
-      keySetDigest(source, 'id::text', 'FROM memories WHERE is_deleted IS NOT TRUE'),
-      keySetDigest(target, 'source_id', `FROM ${LEDGER_SCHEMA}.memory_ledger`),
+      sourceMemoryDigest(source).then((d) => d.live),
+      memoryLedgerOutcomes(target).then(outcomesDigest),
     );
     if (!memoriesMatch)
       await walkLedger(
@@ -160,12 +167,8 @@ async function relationshipKeysMatch(
   const ledger = `${LEDGER_SCHEMA}.relationship_ledger`;
   const [relationsMatch, orphanLinks] = await Promise.all([
     Promise.all([
-      schema.hasRelations ? keySetDigest(source, 'id::text', 'FROM memory_relations') : null,
-      keySetDigest(
-        target,
-        `substr(source_key, ${RELATION_PREFIX.length + 1})`,
-        `FROM ${ledger} WHERE source_key LIKE '${RELATION_PREFIX}%'`,
-      ),
+      schema.hasRelations ? sourceRelationDigest(source) : null,
+      relationLedgerOutcomes(target).then(outcomesDigest),
     ]).then(([a, b]) => (a ? sameKeySet(a, b) : b.count === '0')),
     target.query<{ n: string }>(
       `SELECT count(*)::text AS n FROM ${ledger} r

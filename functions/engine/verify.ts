@@ -22,19 +22,20 @@ import {
   type VerificationResult,
 } from '../core/verification.js';
 import { inSample, type SampleRule } from '../core/verify-sample.js';
-import { keySetDigest, sameKeySet } from '../db/key-set-digest.js';
+import { sameKeySet } from '../db/key-set-digest.js';
 import type { Database, DatabaseSession } from '../db/port.js';
 import { danglingProjectIds } from '../db/project-ids.js';
 import { planKeyRanges } from '../db/range-planner.js';
-import type { KeyRange } from '../db/source-reader.js';
-import type { SourceSchema } from '../db/source-schema.js';
-import { inspectTarget, type TargetLayout } from '../db/target-schema.js';
 import {
   memoryLedgerOutcomes,
   outcomesDigest,
   relationLedgerOutcomes,
   sourceMemoryDigest,
-} from '../db/verification-digests.js';
+  sourceRelationDigest,
+} from '../db/set-digests.js';
+import type { KeyRange } from '../db/source-reader.js';
+import type { SourceSchema } from '../db/source-schema.js';
+import { inspectTarget, type TargetLayout } from '../db/target-schema.js';
 import {
   cmiCounts,
   countSourceRelations,
@@ -353,7 +354,7 @@ async function checkRelationships(
   }
   const missing = await migratedRelationshipsMissing(c.target);
   const [sourceKeys, outcomes] = await Promise.all([
-    keySetDigest(c.source, 'id::text', 'FROM memory_relations'),
+    sourceRelationDigest(c.source),
     relationLedgerOutcomes(c.target),
   ]);
   const matched = new RelationshipTally();

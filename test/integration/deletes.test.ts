@@ -52,6 +52,18 @@ describe('Deletes in the source reach the target', () => {
     await Promise.all(closers.map((c) => c.close()));
   });
 
+  /** A plain rerun, and the deletes its Plan carried over. */
+  async function rerunWithDeletes() {
+    const rerun = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(rerun.runtime);
+    const deletes = await getJson(
+      rerun.runtime.store,
+      runLayout(rerun.run.runId).deletes,
+      deletesSummarySchema,
+    );
+    return { rerun, deletes };
+  }
+
   /** Hard-deletes one user with its memories and relations, one other memory, and one relation. */
   async function deleteInSource(): Promise<Deleted> {
     const created = await withClient(targetUrl, async (t) => {
@@ -101,15 +113,9 @@ describe('Deletes in the source reach the target', () => {
     expect(await targetRowsOf(targetUrl, deleted.memoryIds)).toBeGreaterThan(0);
 
     // Act
-    const rerun = await runSteps({ sourceUrl, targetUrl, input: INPUT });
-    closers.push(rerun.runtime);
+    const { rerun, deletes } = await rerunWithDeletes();
 
     // Assess
-    const deletes = await getJson(
-      rerun.runtime.store,
-      runLayout(rerun.run.runId).deletes,
-      deletesSummarySchema,
-    );
     expect(deletes).toMatchObject({ memories: deleted.memoryIds.length, users: 1, usersKept: 0 });
     expect(deletes.relationships).toBeGreaterThanOrEqual(1);
     expect((rerun.outputs.verify as { ok: boolean }).ok).toBe(true);
@@ -208,15 +214,9 @@ describe('Deletes in the source reach the target', () => {
     expect(await targetRowsOf(targetUrl, [memoryId])).toBeGreaterThan(0);
 
     // Act
-    const rerun = await runSteps({ sourceUrl, targetUrl, input: INPUT });
-    closers.push(rerun.runtime);
+    const { rerun, deletes } = await rerunWithDeletes();
 
     // Assess
-    const deletes = await getJson(
-      rerun.runtime.store,
-      runLayout(rerun.run.runId).deletes,
-      deletesSummarySchema,
-    );
     expect(deletes).toMatchObject({ memories: 1, relationships: 1 });
     expect(await targetRowsOf(targetUrl, [memoryId])).toBe(0);
     await withClient(targetUrl, async (c) => {

@@ -1,10 +1,12 @@
 /**
- * The verify step's whole-table identities as aggregates (see key-set-digest.ts): when the ledger's
- * keys are exactly the source's, the counts come from one scan on each side, and only a mismatch
- * needs the key streams of verification-queries.ts to name the rows that differ.
+ * The key sets Plan and Verify compare between source and ledger, as aggregates (see
+ * key-set-digest.ts): live memories against the memory ledger, relations against the relationship
+ * ledger's `relation:` rows. Plan walks for deletes only when they differ; Verify takes its counts
+ * from them when they agree, and merges the key streams of verification-queries.ts to name rows
+ * only when they do not.
  */
 import { relationKey } from '../core/relationships.js';
-import { type KeySetDigest, keyHashSql } from './key-set-digest.js';
+import { type KeySetDigest, keyHashSql, keySetDigest } from './key-set-digest.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import type { Queryable } from './port.js';
 
@@ -26,6 +28,8 @@ export async function sourceMemoryDigest(db: Queryable): Promise<SourceMemoryDig
     deleted: Number(row?.deleted ?? 0),
   };
 }
+
+export const sourceRelationDigest = (db: Queryable) => keySetDigest(db, 'id::text', 'FROM memory_relations');
 
 /** The ledger's keys by outcome: status and reason, each with its count and hash sum. */
 export interface OutcomeDigest {
