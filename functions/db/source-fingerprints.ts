@@ -24,25 +24,27 @@ function rowHashSql(schema: SourceSchema): string {
 }
 
 /**
- * One hash of the live memories `readSourceRange` gives for each range with `limit` (the first
- * ones in key order): the same rows give the same hash, and no vector is read.
+ * An md5 of each embedding among the live memories `readSourceRange` gives for each range with
+ * `limit` (the first ones in key order), by memory id ('' where there is none): its binary form
+ * hashed by the source, so no vector crosses the wire or is printed as text.
  */
-export async function sampleRowsDigest(
+export async function sampleEmbeddingDigests(
   client: Pick<DatabaseSession, 'query'>,
   schema: SourceSchema,
   ranges: readonly KeyRange[],
   limit: number,
-): Promise<string> {
-  if (ranges.length === 0) return '';
+): Promise<Map<string, string>> {
+  if (ranges.length === 0) return new Map();
+  const digest = schema.memoryColumns.includes('embedding')
+    ? "coalesce(md5(vector_send(embedding)), '')"
+    : "''";
   const parts = ranges.map(
-    (range, index) =>
-      `(SELECT ${index} AS part, id, id::text || ':' || ${rowHashSql(schema)} AS h FROM memories
+    (range) =>
+      `(SELECT id::text AS id, ${digest} AS digest FROM memories
          WHERE ${rangeRows(schema, range, false, {})} ORDER BY id LIMIT ${Math.max(0, Math.floor(limit))})`,
   );
-  const { rows } = await client.query<{ digest: string | null }>(
-    `SELECT md5(coalesce(string_agg(h, ',' ORDER BY part, id), '')) AS digest FROM (${parts.join(' UNION ALL ')}) s`,
-  );
-  return rows[0]?.digest ?? '';
+  const { rows } = await client.query<{ id: string; digest: string }>(parts.join(' UNION ALL '));
+  return new Map(rows.map((r) => [r.id, r.digest]));
 }
 
 /**
