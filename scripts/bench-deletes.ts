@@ -67,7 +67,11 @@ Example: npm run bench:deletes -- --memories 200000`);
         );
       }
       const t0 = performance.now();
-      const summary = await propagateDeletes(source, target, schema, { dryRun: false, keepDeleted: false });
+      const summary = await propagateDeletes(source, target, schema, {
+        runId: 'bench-deletes',
+        dryRun: false,
+        keepDeleted: false,
+      });
       const seconds = (performance.now() - t0) / 1000;
       console.log(
         `${label}: ${seconds.toFixed(2)} s (${Math.round(n / seconds).toLocaleString('en-US')} ledger keys/s), removed ${summary.memories}`,

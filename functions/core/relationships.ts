@@ -58,6 +58,8 @@ export interface RelationshipBatchSummary {
   withdrawn?: number;
   displaced?: number;
   projectIdsWritten?: number;
+  /** Real runs only: the item kept an earlier run's outcome, nothing it depends on having changed. */
+  kept?: boolean;
 }
 
 /** A row of `memory_relationships`. */

@@ -11,6 +11,7 @@ import type { ModuleId, ModuleMemoryRow } from '../core/types.js';
 import { classifyDatabaseFailure } from '../errors.js';
 import { CMI_COLUMNS, cmiValues } from './cmi-columns.js';
 import { columnList, copyRowsIn, excludedSet, quoteIdentifier } from './copy-stream.js';
+import { removeLedgerRows } from './ledger-changes.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import { removeMigratedMemories } from './memory-removal.js';
 import type { PgBinaryType } from './pg-binary.js';
@@ -147,11 +148,7 @@ export class BatchLoader {
     const deleted = batch.deletedSourceIds ?? [];
     const existing = await this.readLedger(client, [...entries.map((e) => e.sourceId), ...deleted]);
     const { moved, withdrawn } = await this.removeStaleCopies(client, entries, existing, deleted);
-    if (deleted.length > 0) {
-      await client.query(`DELETE FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id = ANY($1::text[])`, [
-        deleted,
-      ]);
-    }
+    await removeLedgerRows(client, deleted, batch.runId);
 
     let refused: Awaited<ReturnType<typeof this.writeIsolating>> = [];
     if (mode.isolate) refused = await this.writeIsolating(client, batch.migrated, existing, mode.upsertAll);

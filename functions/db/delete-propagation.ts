@@ -2,6 +2,7 @@ import type { DeletesSummary } from '../core/deletes.js';
 import type { ModuleRegistry } from '../core/modules.js';
 import { classifyDatabaseFailure } from '../errors.js';
 import { type KeySetDigest, keySetDigest, sameKeySet } from './key-set-digest.js';
+import { removeLedgerRows } from './ledger-changes.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import { removeMigratedMemories } from './memory-removal.js';
 import { readModuleRegistry } from './module-registry.js';
@@ -17,6 +18,8 @@ import type { SourceSchema } from './source-schema.js';
 import { beginRederivableWrite } from './write-transaction.js';
 
 export interface DeleteOptions {
+  /** The run that removes: its removals are noted under its id (ledger-changes.ts). */
+  runId: string;
   dryRun: boolean;
   keepDeleted: boolean;
   /** Keys per look-up: one round trip each way, one target transaction. */
@@ -91,7 +94,7 @@ export async function propagateDeletes(
           summary.memories += migrated.length;
           summary.rejectedForgotten += gone.length - migrated.length;
           for (const r of migrated) if (summary.samples.length < SAMPLES) summary.samples.push(r.key);
-          if (!options.dryRun) summary.projectIdsCleared += await removeMemories(target, gone);
+          if (!options.dryRun) summary.projectIdsCleared += await removeMemories(target, gone, options.runId);
         },
       );
     // Relations by their source row; a task's project link (`project:<task id>`) by its task.
@@ -261,7 +264,7 @@ async function inTransaction(
 }
 
 /** Returns how many remaining tasks lost a `project_id` naming one of the removed memories. */
-async function removeMemories(target: Database, gone: LedgerKey[]): Promise<number> {
+async function removeMemories(target: Database, gone: LedgerKey[], runId: string): Promise<number> {
   let cleared = 0;
   const byModule = new Map<string, string[]>();
   for (const r of gone) {
@@ -273,9 +276,11 @@ async function removeMemories(target: Database, gone: LedgerKey[]): Promise<numb
     for (const [module, ids] of byModule) {
       cleared += await removeMigratedMemories(client, registry as ModuleRegistry, module, ids);
     }
-    await client.query(`DELETE FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id = ANY($1::text[])`, [
+    await removeLedgerRows(
+      client,
       gone.map((r) => r.key),
-    ]);
+      runId,
+    );
   });
   return cleared;
 }

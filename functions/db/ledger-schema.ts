@@ -93,6 +93,20 @@ CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.relationship_items (
   PRIMARY KEY (kind, item)
 );
 ALTER TABLE ${LEDGER_SCHEMA}.runs ADD COLUMN IF NOT EXISTS relationships_basis text;
+-- The relations basis: the source's relation rows and the target's modules alone. An item recorded
+-- under the same one, none of whose relations has an end written or removed since
+-- (memory_ledger.run_id, memory_removals), still holds when the run's basis moved
+-- (engine/migrate-relationships.ts).
+ALTER TABLE ${LEDGER_SCHEMA}.runs ADD COLUMN IF NOT EXISTS relations_basis text;
+ALTER TABLE ${LEDGER_SCHEMA}.relationship_items ADD COLUMN IF NOT EXISTS item_basis text;
+
+-- Memory-ledger rows a run removed (the memory gone from the source): a removal leaves no ledger
+-- row for the run's id to mark (db/ledger-changes.ts).
+CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.memory_removals (
+  source_id text NOT NULL,
+  run_id text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS memory_removals_run_idx ON ${LEDGER_SCHEMA}.memory_removals (run_id);
 
 -- Per key range of memories a real run left settled: the digest of its source rows and processing
 -- version, and what the ledger held for it (db/memory-ranges.ts), so a rerun's batch over the same

@@ -1,6 +1,6 @@
 import type { DryRunRelation, EndState, RelationRow } from '../core/relationships.js';
 import { decodeTuple, type PgBinaryType } from './pg-binary.js';
-import type { DatabaseSession } from './port.js';
+import type { DatabaseSession, Queryable } from './port.js';
 import { type KeyRange, rangePredicate } from './source-reader.js';
 import type { SourceSchema } from './source-schema.js';
 
@@ -102,4 +102,21 @@ export async function readEndStates(
     [ids],
   );
   return new Map(rows.map((r) => [r.id, r.deleted ? 'deleted' : 'live']));
+}
+
+/** Whether some relation of a range has one of `memoryIds` at either end. */
+export async function relationsReach(
+  client: Queryable,
+  schema: SourceSchema,
+  range: KeyRange,
+  memoryIds: readonly string[],
+): Promise<boolean> {
+  if (!schema.hasRelations || memoryIds.length === 0) return false;
+  const { rows } = await client.query<{ reached: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM memory_relations r
+       WHERE ${rangePredicate(range, schema.relationIdType ?? 'text', 'r.id')}
+         AND (r.source_memory_id::text = ANY($1::text[]) OR r.target_memory_id::text = ANY($1::text[]))) AS reached`,
+    [memoryIds],
+  );
+  return rows[0]?.reached ?? false;
 }

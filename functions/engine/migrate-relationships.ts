@@ -14,13 +14,19 @@ import {
   type SkippedRelationship,
   withEndStates,
 } from '../core/relationships.js';
+import { ledgerChangesSince } from '../db/ledger-changes.js';
 import { readModuleRegistry } from '../db/module-registry.js';
 import type { Database, DatabaseSession } from '../db/port.js';
 import { readTaskProjectReferences } from '../db/project-links.js';
-import { relationshipBasis } from '../db/relationship-basis.js';
-import { keptRelationshipOutcome, recordRelationshipOutcome } from '../db/relationship-items.js';
+import { type RelationshipBases, relationshipBasis } from '../db/relationship-basis.js';
+import { recordedRelationshipItem, recordRelationshipOutcome } from '../db/relationship-items.js';
 import { type RelationshipBatch, RelationshipLoader, readLedgerEnds } from '../db/relationship-loader.js';
-import { readEndStates, readRelationRange, readRelationRows } from '../db/relationship-reader.js';
+import {
+  readEndStates,
+  readRelationRange,
+  readRelationRows,
+  relationsReach,
+} from '../db/relationship-reader.js';
 import { readLedgerWriteTimes, readRelationshipLedgerStates } from '../db/source-fingerprints.js';
 
 // Project links' ledger keys: `project:<task source id>`.
@@ -39,7 +45,7 @@ export interface MigrateRelationshipsDeps {
 }
 
 async function loaderFor(deps: MigrateRelationshipsDeps): Promise<RelationshipLoader> {
-  const modules = deps.modules ?? (await readModuleRegistry(deps.target)).registry;
+  const modules = await modulesOf(deps);
   return new RelationshipLoader(deps.target, { relationIdType: deps.schema.relationIdType, modules });
 }
 
@@ -92,48 +98,95 @@ function summarize(
  * One range of relations, or of tasks that name a project, end to end: read from the source,
  * resolve both ends through the memory ledger, write rows, `project_id` and relationship-ledger
  * rows in one transaction. A dry run reads the source only (the ledger may not exist yet) and
- * counts what would happen.
+ * counts what would happen. An item whose earlier outcome still stands (itemStanding) keeps it.
  */
 export async function migrateRelationships(
   deps: MigrateRelationshipsDeps,
   input: MigrateRelationshipsInput,
 ): Promise<{ summary: RelationshipBatchSummary }> {
   if (input.dryRun) return resolveItem(deps, input);
-  const basis = input.forceReprocess ? '' : await basisOf(deps, input);
-  const kept = await keptRelationshipOutcome(deps.target, input.kind, input.range, basis).catch(
-    (error: unknown) => {
-      throw classifyDatabaseFailure(error, {
-        database: 'target',
-        kind: input.kind,
-        batch: input.range.index,
-      });
-    },
-  );
+  const bases = input.forceReprocess ? null : await basesOf(deps, input);
+  const itemBasis = input.kind === 'relations' ? (bases?.relations ?? null) : null;
+  const kept = bases ? await keptOutcome(deps, input, bases) : null;
   if (kept) return { summary: keptSummary(kept) };
   const outcome = await resolveItem(deps, input);
-  await recordRelationshipOutcome(deps.target, input.runId, input.range, {
-    basis,
-    summary: outcome.summary,
-  }).catch((error: unknown) => {
-    throw classifyDatabaseFailure(error, { database: 'target', kind: input.kind, batch: input.range.index });
-  });
+  await onTarget(
+    input,
+    recordRelationshipOutcome(deps.target, input.runId, input.range, {
+      basis: bases?.run ?? '',
+      itemBasis,
+      summary: outcome.summary,
+    }),
+  );
   return outcome;
 }
 
+// More memories written or removed since an item's record than this are not looked for among its
+// relations: the item is resolved again.
+const CHANGED_MEMORIES_LOOKED_FOR = 20_000;
+
 /**
- * The run's relationship basis (db/relationship-basis.ts); empty, so nothing is kept or recorded,
+ * The outcome an earlier run recorded for the item, if it still stands (docs/design.md, "Skipping
+ * what is done"). Under the run's basis it does. Under the relations basis alone (no relation
+ * changed, the modules the same), a range of relations stands when none of its relations has an
+ * end the ledger wrote or removed since the record (db/ledger-changes.ts); it is then recorded
+ * again under this run. Duplicates too: two relations that compete for a row share both ends.
+ */
+async function keptOutcome(
+  deps: MigrateRelationshipsDeps,
+  input: MigrateRelationshipsInput,
+  bases: RelationshipBases,
+): Promise<RelationshipBatchSummary | null> {
+  const recorded = await onTarget(input, recordedRelationshipItem(deps.target, input.kind, input.range));
+  if (!recorded) return null;
+  if (recorded.basis === bases.run) return recorded.summary;
+  if (input.kind !== 'relations' || recorded.itemBasis !== bases.relations) return null;
+  const changed = await onTarget(
+    input,
+    ledgerChangesSince(deps.target, recorded.runId, CHANGED_MEMORIES_LOOKED_FOR),
+  );
+  if (changed === null) return null;
+  if (await readFromSource(deps, input, (c) => relationsReach(c, deps.schema, input.range, changed)))
+    return null;
+  await onTarget(
+    input,
+    recordRelationshipOutcome(deps.target, input.runId, input.range, {
+      basis: bases.run,
+      itemBasis: bases.relations,
+      summary: recorded.summary,
+    }),
+  );
+  return recorded.summary;
+}
+
+function onTarget<T>(input: MigrateRelationshipsInput, work: Promise<T>): Promise<T> {
+  return work.catch((error: unknown) => {
+    throw classifyDatabaseFailure(error, { database: 'target', kind: input.kind, batch: input.range.index });
+  });
+}
+
+async function modulesOf(deps: MigrateRelationshipsDeps): Promise<ModuleRegistry> {
+  return deps.modules ?? (await readModuleRegistry(deps.target)).registry;
+}
+
+/**
+ * The run's relationship bases (db/relationship-basis.ts); null, so nothing is kept or recorded,
  * where no ledger holds the run (the engine driven without Preflight).
  */
-async function basisOf(deps: MigrateRelationshipsDeps, input: MigrateRelationshipsInput): Promise<string> {
-  const modules = deps.modules ?? (await readModuleRegistry(deps.target)).registry;
+async function basesOf(
+  deps: MigrateRelationshipsDeps,
+  input: MigrateRelationshipsInput,
+): Promise<RelationshipBases | null> {
+  const modules = await modulesOf(deps);
   try {
-    return await relationshipBasis(deps.source, deps.target, {
+    const bases = await relationshipBasis(deps.source, deps.target, {
       runId: input.runId,
       hasRelations: deps.schema.hasRelations,
       modules: modules.ids,
     });
+    return bases.run ? bases : null;
   } catch (error) {
-    if ((error as { code?: string }).code === '42P01') return '';
+    if ((error as { code?: string }).code === '42P01') return null;
     throw classifyDatabaseFailure(error, { database: 'target', kind: input.kind, batch: input.range.index });
   }
 }
@@ -141,7 +194,8 @@ async function basisOf(deps: MigrateRelationshipsDeps, input: MigrateRelationshi
 /** An earlier run's outcome of the item, as this run reports it: the same totals, nothing written. */
 function keptSummary(kept: RelationshipBatchSummary): RelationshipBatchSummary {
   const { withdrawn: _withdrawn, displaced: _displaced, projectIdsWritten: _written, ...totals } = kept;
-  return kept.kind === 'project-links' ? { ...totals, projectIdsWritten: 0 } : totals;
+  const summary = { ...totals, kept: true };
+  return kept.kind === 'project-links' ? { ...summary, projectIdsWritten: 0 } : summary;
 }
 
 async function resolveItem(

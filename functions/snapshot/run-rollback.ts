@@ -116,7 +116,7 @@ export async function rollbackRun(options: RollbackOptions): Promise<RollbackRep
       ),
     };
     // The recorded outcomes of relationship items and memory ranges describe a target this
-    // rollback just changed.
+    // rollback just changed; the removals noted for the items go with them.
     await client.query(
       `DO $$ BEGIN
          IF to_regclass('${LEDGER_SCHEMA}.relationship_items') IS NOT NULL THEN
@@ -124,6 +124,9 @@ export async function rollbackRun(options: RollbackOptions): Promise<RollbackRep
          END IF;
          IF to_regclass('${LEDGER_SCHEMA}.memory_ranges') IS NOT NULL THEN
            DELETE FROM ${LEDGER_SCHEMA}.memory_ranges;
+         END IF;
+         IF to_regclass('${LEDGER_SCHEMA}.memory_removals') IS NOT NULL THEN
+           DELETE FROM ${LEDGER_SCHEMA}.memory_removals;
          END IF;
        END $$`,
     );

@@ -7,6 +7,7 @@ import { runLayout } from '../core/run-options.js';
 import type { SourceMemory } from '../core/types.js';
 import { cacheCentroids, cachedCentroids } from '../db/centroid-cache.js';
 import { propagateDeletes } from '../db/delete-propagation.js';
+import { pruneLedgerRemovals } from '../db/ledger-changes.js';
 import { forgetSettledRanges, type PlannedRange, settledRanges, userMapDigest } from '../db/memory-ranges.js';
 import type { Database } from '../db/port.js';
 import { planKeyRanges, planUserRanges, verifySlicesOf } from '../db/range-planner.js';
@@ -75,9 +76,11 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
   const verifySlices = fullRanges
     ? verifySlicesOf(fullRanges, 1)
     : verifySlicesOf(memoryRanges, run.verifySliceSize / run.batchSize);
+  if (!run.dryRun) await pruneLedgerRemovals(await runtime.targetPool());
   // Before the batches: a memory deleted in the source takes its relationships with it, and the
   // users it leaves unreferenced can go after it.
   const deletes = await propagateDeletes(source, await runtime.targetPool(), run.sourceSchema, {
+    runId: run.runId,
     dryRun: run.dryRun,
     keepDeleted: run.keepDeleted ?? false,
   });

@@ -101,6 +101,9 @@ export interface MigrationReport {
     projectLinks: RelationshipPart & { projectIdsWritten: number };
     withdrawn: number;
     displaced: number;
+    /** Items that kept an earlier run's outcome, of all the step's items. */
+    itemsKept: number;
+    items: number;
   } | null;
   cmi: NonNullable<ReportInput['cmi']> | null;
   /** A tolerated partial run: the memory ranges that failed; their memories were not migrated. */
@@ -234,6 +237,8 @@ function relationshipSection(parts: readonly ReportRelationshipInput[], sourceRe
     projectLinks: { ...projectLinks, projectIdsWritten: sum(parts, (p) => p.projectIdsWritten ?? 0) },
     withdrawn: sum(parts, (p) => p.withdrawn ?? 0),
     displaced: sum(parts, (p) => p.displaced ?? 0),
+    itemsKept: parts.filter((p) => p.kept).length,
+    items: parts.length,
   };
 }
 

@@ -332,6 +332,12 @@ function relationships(r: MigrationReport): ReportSection {
       `${formatCount(x.read)} read ${x.holds ? '=' : '≠'} ${formatCount(x.migrated)} ${dry ? 'would migrate' : 'migrated'} + ${formatCount(x.skipped)} ${dry ? 'would be skipped' : 'skipped'}${source}`,
     ),
   ];
+  if (x.itemsKept > 0)
+    blocks.push(
+      note(
+        `${formatCount(x.itemsKept)} of ${formatCount(x.items)} items kept an earlier run's outcome: nothing at their relations' ends changed.`,
+      ),
+    );
   blocks.push(
     ...counted(
       ['Skipped because', 'Count'],

@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { freshDatabases } from '../../dev/harness/databases.js';
+import { targetChecksums, withClient } from '../../dev/support/checksums.js';
+import { runSteps, type StepRunResult } from '../../dev/support/run-steps.js';
+import { runLayout } from '../../functions/core/run-options.js';
+import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
+import { type KeyRange, rangePredicate } from '../../functions/db/source-reader.js';
+import { written } from '../../functions/steps/stored-schemas.js';
+import { getJson } from '../../functions/store/run-store.js';
+
+// Enough relations for several relationship items (an item holds at least 1,000).
+const GENERATED = { memories: 4000, users: 8, seed: 41 };
+const INPUT = { preserveEmbeddings: true, batchSize: 500, snapshot: 'none' };
+
+interface ReportRelationships {
+  relationships: {
+    read: number;
+    migrated: number;
+    skipped: number;
+    holds: boolean;
+    itemsKept: number;
+    items: number;
+  };
+}
+
+const relationshipsOf = async (result: StepRunResult) =>
+  (
+    await getJson(
+      result.runtime.store,
+      runLayout(result.run.runId).report.json,
+      written<ReportRelationships>(),
+    )
+  ).relationships;
+
+/** The run's relation items (project-link items aside) that hold a relation with one of `memoryIds` at an end. */
+async function itemsTouching(sourceUrl: string, result: StepRunResult, memoryIds: readonly string[]) {
+  const items = await getJson(
+    result.runtime.store,
+    runLayout(result.run.runId).relationshipRanges,
+    z.array(
+      z.looseObject({
+        kind: z.string(),
+        index: z.number(),
+        fromKey: z.string().nullable(),
+        toKey: z.string().nullable(),
+      }),
+    ),
+  );
+  const relationItems = items.filter((i) => i.kind === 'relations') as (KeyRange & { kind: string })[];
+  const idType = result.run.sourceSchema.relationIdType ?? 'text';
+  const touching = await withClient(sourceUrl, async (c) => {
+    const out: number[] = [];
+    for (const item of relationItems) {
+      const { rows } = await c.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM memory_relations
+          WHERE ${rangePredicate(item, idType)}
+            AND (source_memory_id::text = ANY($1::text[]) OR target_memory_id::text = ANY($1::text[]))`,
+        [memoryIds],
+      );
+      if ((rows[0]?.n ?? 0) > 0) out.push(item.index);
+    }
+    return out;
+  });
+  return { relationItems: relationItems.length, touching };
+}
+
+/**
+ * A live memory that is an end of exactly one relation: the first in key order, or the last (past
+ * the centroids' sample, which takes the start of each stretch of the key space).
+ */
+async function memoryWithOneRelation(sourceUrl: string, order: 'ASC' | 'DESC' = 'ASC'): Promise<string> {
+  return withClient(sourceUrl, async (c) => {
+    const { rows } = await c.query<{ id: string }>(
+      `SELECT m.id::text AS id FROM memories m
+         JOIN memory_relations r ON m.id IN (r.source_memory_id, r.target_memory_id)
+        WHERE m.is_deleted IS NOT TRUE
+        GROUP BY m.id HAVING count(*) = 1 ORDER BY m.id ${order} LIMIT 1`,
+    );
+    return rows[0]!.id;
+  });
+}
+
+describe('A relationship item keeps its outcome while nothing at its relations\u2019 ends changed', () => {
+  let sourceUrl: string;
+  let targetUrl: string;
+  const closers: { close(): Promise<void> }[] = [];
+
+  beforeAll(async () => {
+    ({ sourceUrl, targetUrl } = await freshDatabases());
+    await generateBigMemory({ databaseUrl: sourceUrl, ...GENERATED });
+    const first = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(first.runtime);
+  });
+
+  afterAll(async () => {
+    await Promise.all(closers.map((c) => c.close()));
+  });
+
+  it('a memory written again redoes only the items whose relations reach it', async () => {
+    // Prepare: a new updated_at rewrites the memory, and nothing its centroids depend on
+    const edited = await memoryWithOneRelation(sourceUrl);
+    await withClient(sourceUrl, (c) =>
+      c.query('UPDATE memories SET updated_at = now() WHERE id::text = $1', [edited]),
+    );
+
+    // Act
+    const again = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(again.runtime);
+
+    // Assess: only that memory was written; every relation item but the one reaching it kept its
+    // outcome (project-link items follow every task, so they are resolved again)
+    const rewritten = await withClient(targetUrl, (c) =>
+      c.query<{ source_id: string }>(
+        `SELECT source_id FROM ${LEDGER_SCHEMA}.memory_ledger WHERE run_id = $1`,
+        [again.run.runId],
+      ),
+    );
+    expect(rewritten.rows.map((r) => r.source_id)).toEqual([edited]);
+    const { relationItems, touching } = await itemsTouching(sourceUrl, again, [edited]);
+    expect(relationItems).toBeGreaterThan(2);
+    expect(touching).toHaveLength(1);
+    const relationships = await relationshipsOf(again);
+    expect(relationships.itemsKept).toBe(relationItems - 1);
+    expect(relationships.holds).toBe(true);
+    expect((again.outputs.verify as { ok: boolean }).ok).toBe(true);
+  });
+
+  it('a memory gone from the source redoes the items whose relations reach it, and their rows go', async () => {
+    // Prepare
+    const gone = await memoryWithOneRelation(sourceUrl, 'DESC');
+    await withClient(sourceUrl, (c) =>
+      c.query('UPDATE memories SET is_deleted = true, updated_at = now() WHERE id::text = $1', [gone]),
+    );
+
+    // Act
+    const again = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(again.runtime);
+
+    // Assess: the removal was noted, and the items kept are exactly those that reach no memory this
+    // run removed or wrote
+    const changed = await withClient(targetUrl, async (c) => {
+      const { rows } = await c.query<{ source_id: string; removed: boolean }>(
+        `SELECT source_id, false AS removed FROM ${LEDGER_SCHEMA}.memory_ledger WHERE run_id = $1
+         UNION ALL SELECT source_id, true FROM ${LEDGER_SCHEMA}.memory_removals WHERE run_id = $1`,
+        [again.run.runId],
+      );
+      return rows;
+    });
+    expect(changed.filter((r) => r.removed).map((r) => r.source_id)).toEqual([gone]);
+    const { relationItems, touching } = await itemsTouching(
+      sourceUrl,
+      again,
+      changed.map((r) => r.source_id),
+    );
+    expect((await itemsTouching(sourceUrl, again, [gone])).touching).toHaveLength(1);
+    const relationships = await relationshipsOf(again);
+    expect(relationships.itemsKept).toBe(relationItems - touching.length);
+    expect((again.outputs.verify as { ok: boolean }).ok).toBe(true);
+    const { targetUrl: cleanUrl } = await freshDatabases();
+    const clean = await runSteps({ sourceUrl, targetUrl: cleanUrl, input: INPUT });
+    closers.push(clean.runtime);
+    expect(await targetChecksums(targetUrl)).toEqual(await targetChecksums(cleanUrl));
+  });
+});
