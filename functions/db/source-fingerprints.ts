@@ -38,10 +38,15 @@ export async function sampleEmbeddingDigests(
   const digest = schema.memoryColumns.includes('embedding')
     ? "coalesce(md5(vector_send(embedding)), '')"
     : "''";
+  const vector = schema.memoryColumns.includes('embedding') ? ', m.embedding' : '';
+  // The hash is taken outside the limited read: a plan that sorts the whole range must not hash
+  // every vector in it. Qualified `m.id`: a bare `id` would name the select list's text and sort as
+  // text (for integer keys, picking other rows than the read).
   const parts = ranges.map(
     (range) =>
-      `(SELECT id::text AS id, ${digest} AS digest FROM memories
-         WHERE ${rangeRows(schema, range, false, {})} ORDER BY id LIMIT ${Math.max(0, Math.floor(limit))})`,
+      `(SELECT id::text AS id, ${digest} AS digest FROM (
+          SELECT m.id${vector} FROM memories m WHERE ${rangeRows(schema, range, false, {})}
+           ORDER BY m.id LIMIT ${Math.max(0, Math.floor(limit))}) sampled)`,
   );
   const { rows } = await client.query<{ id: string; digest: string }>(parts.join(' UNION ALL '));
   return new Map(rows.map((r) => [r.id, r.digest]));
