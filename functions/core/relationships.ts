@@ -60,6 +60,8 @@ export interface RelationshipBatchSummary {
   projectIdsWritten?: number;
   /** Real runs only: the item kept an earlier run's outcome, nothing it depends on having changed. */
   kept?: boolean;
+  /** Of those read, the relations resolved again (absent: all, or none when kept). */
+  resolved?: number;
 }
 
 /** A row of `memory_relationships`. */

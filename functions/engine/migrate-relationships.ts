@@ -10,6 +10,7 @@ import {
   type RelationRow,
   type RelationshipBatchSummary,
   type RelationshipKind,
+  relationKey,
   resolveRelations,
   type SkippedRelationship,
   withEndStates,
@@ -107,9 +108,9 @@ export async function migrateRelationships(
   if (input.dryRun) return resolveItem(deps, input);
   const bases = input.forceReprocess ? null : await basesOf(deps, input);
   const itemBasis = input.kind === 'relations' ? (bases?.relations ?? null) : null;
-  const kept = bases ? await keptOutcome(deps, input, bases) : null;
-  if (kept) return { summary: keptSummary(kept) };
-  const outcome = await resolveItem(deps, input);
+  const standing = bases ? await standingOf(deps, input, bases) : null;
+  if (standing && 'kept' in standing) return { summary: keptSummary(standing.kept) };
+  const outcome = await resolveItem(deps, input, standing?.reaching);
   await onTarget(
     input,
     recordRelationshipOutcome(deps.target, input.runId, input.range, {
@@ -126,28 +127,30 @@ export async function migrateRelationships(
 const CHANGED_MEMORIES_LOOKED_FOR = 20_000;
 
 /**
- * The outcome an earlier run recorded for the item, if it still stands (docs/design.md, "Skipping
- * what is done"). Under the run's basis it does. Under the relations basis alone (no relation
- * changed, the modules the same), a range of relations stands when none of its relations has an
- * end the ledger wrote or removed since the record (db/ledger-changes.ts); it is then recorded
- * again under this run. Duplicates too: two relations that compete for a row share both ends.
+ * What still stands of the outcome an earlier run recorded for the item (docs/design.md, "Skipping
+ * what is done"). Under the run's basis, all of it. Under the relations basis alone (no relation
+ * changed, the modules the same), every relation of the range none of whose ends the ledger wrote
+ * or removed since the record (db/ledger-changes.ts): all of them, and the item is recorded again
+ * under this run; or all but those `reaching` such a memory, which alone are resolved again.
+ * Duplicates too: two relations that compete for a row share both ends.
  */
-async function keptOutcome(
+async function standingOf(
   deps: MigrateRelationshipsDeps,
   input: MigrateRelationshipsInput,
   bases: RelationshipBases,
-): Promise<RelationshipBatchSummary | null> {
+): Promise<{ kept: RelationshipBatchSummary } | { reaching: ReadonlySet<string> } | null> {
   const recorded = await onTarget(input, recordedRelationshipItem(deps.target, input.kind, input.range));
   if (!recorded) return null;
-  if (recorded.basis === bases.run) return recorded.summary;
+  if (recorded.basis === bases.run) return { kept: recorded.summary };
   if (input.kind !== 'relations' || recorded.itemBasis !== bases.relations) return null;
   const changed = await onTarget(
     input,
     ledgerChangesSince(deps.target, recorded.runId, CHANGED_MEMORIES_LOOKED_FOR),
   );
   if (changed === null) return null;
-  if (await readFromSource(deps, input, (c) => relationsReach(c, deps.schema, input.range, changed)))
-    return null;
+  if (await readFromSource(deps, input, (c) => relationsReach(c, deps.schema, input.range, changed))) {
+    return { reaching: new Set(changed) };
+  }
   await onTarget(
     input,
     recordRelationshipOutcome(deps.target, input.runId, input.range, {
@@ -156,7 +159,7 @@ async function keptOutcome(
       summary: recorded.summary,
     }),
   );
-  return recorded.summary;
+  return { kept: recorded.summary };
 }
 
 function onTarget<T>(input: MigrateRelationshipsInput, work: Promise<T>): Promise<T> {
@@ -201,6 +204,7 @@ function keptSummary(kept: RelationshipBatchSummary): RelationshipBatchSummary {
 async function resolveItem(
   deps: MigrateRelationshipsDeps,
   input: MigrateRelationshipsInput,
+  reaching?: ReadonlySet<string>,
 ): Promise<{ summary: RelationshipBatchSummary }> {
   if (input.kind === 'relations') {
     if (input.dryRun) {
@@ -210,7 +214,11 @@ async function resolveItem(
       return { summary: dryRunSummary(input, relations) };
     }
     const rows = await readFromSource(deps, input, (c) => readRelationRows(c, deps.schema, input.range));
-    return { summary: await migrateRelations(deps, input, rows) };
+    return {
+      summary: reaching
+        ? await migrateRelationsReaching(deps, input, rows, reaching)
+        : await migrateRelations(deps, input, rows),
+    };
   }
   const refs = await readFromSource(deps, input, (c) =>
     readTaskProjectReferences(c, deps.schema, input.range),
@@ -263,6 +271,40 @@ async function migrateRelations(
   const resolved = resolveRelations(relations, ledger);
   const work = await unchangedRelationships(deps, input, resolved);
   return writeChanged(deps, input, relations.length, work);
+}
+
+/**
+ * A range of relations of which only those reaching `reaching` (memories written or removed since
+ * the item was recorded) may resolve differently: the others keep what their relationship-ledger
+ * rows say, and only the rest go through migrateRelations. A relation without a ledger row is
+ * resolved too.
+ */
+async function migrateRelationsReaching(
+  deps: MigrateRelationshipsDeps,
+  input: MigrateRelationshipsInput,
+  rows: RelationRow[],
+  reaching: ReadonlySet<string>,
+): Promise<RelationshipBatchSummary> {
+  const reaches = (r: RelationRow) => reaching.has(r.sourceMemoryId) || reaching.has(r.targetMemoryId);
+  const ledger = await onTarget(
+    input,
+    readRelationshipLedgerStates(
+      deps.target,
+      rows.filter((r) => !reaches(r)).map((r) => relationKey(r.id)),
+    ),
+  );
+  const redo = rows.filter((r) => reaches(r) || !ledger.has(relationKey(r.id)));
+  const resolved = await migrateRelations(deps, input, redo);
+  const summary = { ...resolved, read: rows.length, resolved: redo.length };
+  for (const r of rows) {
+    const state = ledger.get(relationKey(r.id));
+    if (!state || reaches(r)) continue;
+    if (state.status === 'migrated') {
+      summary.migrated += 1;
+      increment(summary.byType, r.relationType);
+    } else increment(summary.skippedByReason, state.reason ?? 'unknown');
+  }
+  return summary;
 }
 
 async function migrateProjectLinks(

@@ -22,6 +22,9 @@ interface ReportRelationships {
     holds: boolean;
     itemsKept: number;
     items: number;
+    resolved: number;
+    relations: { read: number; migrated: number; skipped: number };
+    projectLinks: { read: number };
   };
 }
 
@@ -123,6 +126,21 @@ describe('A relationship item keeps its outcome while nothing at its relations\u
     expect(touching).toHaveLength(1);
     const relationships = await relationshipsOf(again);
     expect(relationships.itemsKept).toBe(relationItems - 1);
+    // In that item only the one relation reaching it was resolved again; the others stood, and
+    // the totals are what the ledger holds
+    expect(relationships.resolved - relationships.projectLinks.read).toBe(1);
+    const ledger = await withClient(targetUrl, async (c) => {
+      const { rows } = await c.query<{ migrated: number; skipped: number }>(
+        `SELECT count(*) FILTER (WHERE status = 'migrated')::int AS migrated,
+                count(*) FILTER (WHERE status = 'skipped')::int AS skipped
+           FROM ${LEDGER_SCHEMA}.relationship_ledger WHERE source_key LIKE 'relation:%'`,
+      );
+      return rows[0];
+    });
+    expect(relationships.relations).toMatchObject({
+      ...ledger,
+      read: (ledger?.migrated ?? 0) + (ledger?.skipped ?? 0),
+    });
     expect(relationships.holds).toBe(true);
     expect((again.outputs.verify as { ok: boolean }).ok).toBe(true);
   });

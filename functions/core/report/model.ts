@@ -104,6 +104,8 @@ export interface MigrationReport {
     /** Items that kept an earlier run's outcome, of all the step's items. */
     itemsKept: number;
     items: number;
+    /** Relations and links resolved again this run (the others stood as an earlier run left them). */
+    resolved: number;
   } | null;
   cmi: NonNullable<ReportInput['cmi']> | null;
   /** A tolerated partial run: the memory ranges that failed; their memories were not migrated. */
@@ -239,6 +241,7 @@ function relationshipSection(parts: readonly ReportRelationshipInput[], sourceRe
     displaced: sum(parts, (p) => p.displaced ?? 0),
     itemsKept: parts.filter((p) => p.kept).length,
     items: parts.length,
+    resolved: sum(parts, (p) => (p.kept ? 0 : (p.resolved ?? p.read))),
   };
 }
 

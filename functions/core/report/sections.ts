@@ -332,10 +332,10 @@ function relationships(r: MigrationReport): ReportSection {
       `${formatCount(x.read)} read ${x.holds ? '=' : '≠'} ${formatCount(x.migrated)} ${dry ? 'would migrate' : 'migrated'} + ${formatCount(x.skipped)} ${dry ? 'would be skipped' : 'skipped'}${source}`,
     ),
   ];
-  if (x.itemsKept > 0)
+  if (!dry && x.resolved < x.read)
     blocks.push(
       note(
-        `${formatCount(x.itemsKept)} of ${formatCount(x.items)} items kept an earlier run's outcome: nothing at their relations' ends changed.`,
+        `${formatCount(x.resolved)} of ${formatCount(x.read)} resolved again; the rest stood as an earlier run left them (${formatCount(x.itemsKept)} of ${formatCount(x.items)} items whole).`,
       ),
     );
   blocks.push(
