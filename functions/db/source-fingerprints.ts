@@ -24,6 +24,30 @@ function rowHashSql(schema: SourceSchema): string {
 }
 
 /**
+ * One hash of the live memories `readSourceRange` gives for each range with `limit` (the first
+ * ones in key order): the same rows give the same hash, and no vector is read.
+ */
+export async function sampleRowsDigest(
+  client: Pick<DatabaseSession, 'query'>,
+  schema: SourceSchema,
+  ranges: readonly KeyRange[],
+  limit: number,
+): Promise<string> {
+  if (ranges.length === 0) return '';
+  // Hashed outside the limited read, like sampleEmbeddingDigests.
+  const parts = ranges.map(
+    (range, index) =>
+      `(SELECT ${index} AS part, id, id::text || ':' || ${rowHashSql(schema)} AS h FROM (
+          SELECT m.* FROM memories m WHERE ${rangeRows(schema, range, false, {})}
+           ORDER BY m.id LIMIT ${Math.max(0, Math.floor(limit))}) sampled)`,
+  );
+  const { rows } = await client.query<{ digest: string | null }>(
+    `SELECT md5(coalesce(string_agg(h, ',' ORDER BY part, id), '')) AS digest FROM (${parts.join(' UNION ALL ')}) s`,
+  );
+  return rows[0]?.digest ?? '';
+}
+
+/**
  * An md5 of each embedding among the live memories `readSourceRange` gives for each range with
  * `limit` (the first ones in key order), by memory id ('' where there is none): its binary form
  * hashed by the source, so no vector crosses the wire or is printed as text.
