@@ -34,8 +34,10 @@ export async function ledgerChangesSince(
   limit: number,
 ): Promise<string[] | null> {
   const { rows } = await target.query<{ source_id: string; known: boolean }>(
+    // UNION ALL, not UNION: the limit then stops the read early (a memory written and removed is
+    // merely listed twice).
     `SELECT source_id, true AS known FROM ${LEDGER} WHERE run_id IN (${LATER_RUNS})
-     UNION
+     UNION ALL
      SELECT source_id, true FROM ${REMOVALS} WHERE run_id IN (${LATER_RUNS})
      UNION ALL
      SELECT NULL, false WHERE NOT EXISTS (SELECT 1 FROM ${RUNS} WHERE run_id = $1)
