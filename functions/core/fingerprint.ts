@@ -44,21 +44,6 @@ export function rulesVersion(rules: CompiledRules): string {
   return version;
 }
 
-/**
- * The key of a centroid sample: each sampled memory (in the order its embedding is added), the
- * md5 of its embedding ('' for none) and the module its text confidently gives it (null: none),
- * under a rules version and dimension setting. Equal keys give equal centroids.
- */
-export function centroidSampleKey(
-  samples: readonly { id: string; embedding: string; label: string | null }[],
-  rules: CompiledRules,
-  dimensions: number | null | undefined,
-): string {
-  const hash = createHash('md5');
-  for (const s of samples) hash.update(`${s.id}\u001f${s.embedding}\u001f${s.label ?? ''}\u001e`);
-  return `${hash.digest('hex')}:${rulesVersion(rules)}:${dimensions ?? 'any'}`;
-}
-
 function centroidsVersion(centroids: ModuleCentroids | undefined): string {
   if (!centroids) return 'no-centroids';
   let version = centroidVersions.get(centroids);

@@ -17,26 +17,19 @@ interface CacheRow {
 }
 
 /**
- * Which cached centroids: those of a sample key (what the centroids are made of, see steps/plan.ts),
- * or of a rows key (the sampled rows' hashes, cheaper to take, under which a run last found them).
- */
-export type CentroidCacheKey = { sampleKey: string } | { rowsKey: string };
-
-/**
  * The module centroids a real run computed from a sample with this key (see steps/plan.ts): the
- * same sample under the same rules gives the same sums, so a rerun need not read their vectors.
+ * same sampled rows under the same rules give the same sums, so a rerun need not read their vectors.
  * One row per module, its sums as float64 bytes, keeps every row small enough for the Data API.
  */
 export async function cachedCentroids(
   target: Queryable,
-  key: CentroidCacheKey,
+  sampleKey: string,
 ): Promise<ModuleCentroidAccumulatorJson | null> {
   let rows: CacheRow[];
-  const [column, value] = 'sampleKey' in key ? ['sample_key', key.sampleKey] : ['rows_key', key.rowsKey];
   try {
     ({ rows } = await target.query<CacheRow>(
-      `SELECT module, count, sum, dimensions, max_samples FROM ${TABLE} WHERE ${column} = $1`,
-      [value],
+      `SELECT module, count, sum, dimensions, max_samples FROM ${TABLE} WHERE sample_key = $1`,
+      [sampleKey],
     ));
   } catch (error) {
     if (NO_CACHE_YET.has((error as { code?: string }).code ?? '')) return null;
@@ -58,10 +51,9 @@ export async function cachedCentroids(
 /** Keeps this sample's centroids as the only cached ones, all of them or none. */
 export async function cacheCentroids(
   target: Database,
-  keys: { sampleKey: string; rowsKey: string },
+  sampleKey: string,
   centroids: ModuleCentroidAccumulatorJson,
 ): Promise<void> {
-  const { sampleKey, rowsKey } = keys;
   const entries = Object.entries(centroids.modules).flatMap(([module, entry]) =>
     entry ? [{ module, ...entry }] : [],
   );
@@ -72,20 +64,12 @@ export async function cacheCentroids(
     await session.query(`DELETE FROM ${TABLE} WHERE sample_key <> $1`, [sampleKey]);
     for (const [i, module] of modules.entries()) {
       await session.query(
-        `INSERT INTO ${TABLE} (sample_key, module, count, sum, dimensions, max_samples, rows_key)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
+        `INSERT INTO ${TABLE} (sample_key, module, count, sum, dimensions, max_samples)
+       VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (sample_key, module) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum,
-         dimensions = EXCLUDED.dimensions, max_samples = EXCLUDED.max_samples, rows_key = EXCLUDED.rows_key`,
-        [sampleKey, module, counts[i], sums[i], centroids.dimensions, centroids.maxSamplesPerModule, rowsKey],
+         dimensions = EXCLUDED.dimensions, max_samples = EXCLUDED.max_samples`,
+        [sampleKey, module, counts[i], sums[i], centroids.dimensions, centroids.maxSamplesPerModule],
       );
     }
   });
-}
-
-/** Files the cached centroids of a sample key under the rows key a run just found them by. */
-export async function fileCachedCentroids(target: Queryable, keys: { sampleKey: string; rowsKey: string }) {
-  await target.query(`UPDATE ${TABLE} SET rows_key = $2 WHERE sample_key = $1`, [
-    keys.sampleKey,
-    keys.rowsKey,
-  ]);
 }

@@ -131,7 +131,4 @@ CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.centroid_cache (
   max_samples integer NOT NULL,
   PRIMARY KEY (sample_key, module)
 );
--- The sampled rows' hashes the centroids were last found by: an unchanged sample is taken by them
--- alone, without reading its text or hashing its vectors.
-ALTER TABLE ${LEDGER_SCHEMA}.centroid_cache ADD COLUMN IF NOT EXISTS rows_key text;
 `;

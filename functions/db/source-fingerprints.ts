@@ -34,7 +34,8 @@ export async function sampleRowsDigest(
   limit: number,
 ): Promise<string> {
   if (ranges.length === 0) return '';
-  // Hashed outside the limited read, like sampleEmbeddingDigests.
+  // Hashed outside the limited read: a plan that sorts the whole range (no statistics yet) must
+  // not hash every row of it. Qualified `m.id` sorts by the key's own type.
   const parts = ranges.map(
     (range, index) =>
       `(SELECT ${index} AS part, id, id::text || ':' || ${rowHashSql(schema)} AS h FROM (
@@ -45,35 +46,6 @@ export async function sampleRowsDigest(
     `SELECT md5(coalesce(string_agg(h, ',' ORDER BY part, id), '')) AS digest FROM (${parts.join(' UNION ALL ')}) s`,
   );
   return rows[0]?.digest ?? '';
-}
-
-/**
- * An md5 of each embedding among the live memories `readSourceRange` gives for each range with
- * `limit` (the first ones in key order), by memory id ('' where there is none): its binary form
- * hashed by the source, so no vector crosses the wire or is printed as text.
- */
-export async function sampleEmbeddingDigests(
-  client: Pick<DatabaseSession, 'query'>,
-  schema: SourceSchema,
-  ranges: readonly KeyRange[],
-  limit: number,
-): Promise<Map<string, string>> {
-  if (ranges.length === 0) return new Map();
-  const digest = schema.memoryColumns.includes('embedding')
-    ? "coalesce(md5(vector_send(embedding)), '')"
-    : "''";
-  const vector = schema.memoryColumns.includes('embedding') ? ', m.embedding' : '';
-  // The hash is taken outside the limited read: a plan that sorts the whole range must not hash
-  // every vector in it. Qualified `m.id`: a bare `id` would name the select list's text and sort as
-  // text (for integer keys, picking other rows than the read).
-  const parts = ranges.map(
-    (range) =>
-      `(SELECT id::text AS id, ${digest} AS digest FROM (
-          SELECT m.id${vector} FROM memories m WHERE ${rangeRows(schema, range, false, {})}
-           ORDER BY m.id LIMIT ${Math.max(0, Math.floor(limit))}) sampled)`,
-  );
-  const { rows } = await client.query<{ id: string; digest: string }>(parts.join(' UNION ALL '));
-  return new Map(rows.map((r) => [r.id, r.digest]));
 }
 
 /**

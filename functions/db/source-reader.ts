@@ -21,8 +21,6 @@ export interface ReadOptions {
   slab?: Float32Slab;
   /** Only these memories of the range (those a rerun found changed); all of them when absent. */
   ids?: readonly string[];
-  /** false: embeddings read as NULL, for a pass that needs only the text (a sample's labels). */
-  vectors?: boolean;
 }
 
 // Column list of the read, in the order of SourceMemory's fields; absent optional columns read as
@@ -71,9 +69,8 @@ const READ_COLUMNS: ReadColumn[] = [
 ];
 const READ_TYPES = READ_COLUMNS.map((c) => c.type);
 
-function readColumns(schema: SourceSchema, options: ReadOptions): KeyedColumn[] {
+function readColumns(schema: SourceSchema): KeyedColumn[] {
   const present = new Set(schema.memoryColumns);
-  if (options.vectors === false) present.delete('embedding');
   return READ_COLUMNS.map((c) => {
     if (!present.has(c.column)) {
       if (c.column === 'access_count') return { sql: '0::float8', type: c.type };
@@ -155,7 +152,7 @@ export async function readSourceRange(
     alias: 'm',
     key: 'm.id',
     keyType: schema.memoryIdType,
-    columns: readColumns(schema, options),
+    columns: readColumns(schema),
     where: rangeRows(schema, range, false, options),
     // Qualified: a bare `id` would name the select list's `id::text` and sort as text.
     orderBy: 'm.id',

@@ -1,17 +1,16 @@
 import { ModuleCentroidAccumulator, type ModuleCentroidAccumulatorJson } from '../core/centroids.js';
 import { classifyMemory, isConfident } from '../core/classify.js';
 import { validateEmbedding } from '../core/embedding.js';
-import { centroidSampleKey, rulesVersion } from '../core/fingerprint.js';
+import { rulesVersion } from '../core/fingerprint.js';
 import type { CompiledRules } from '../core/rules.js';
 import { runLayout } from '../core/run-options.js';
-import type { SourceMemory } from '../core/types.js';
-import { cacheCentroids, cachedCentroids, fileCachedCentroids } from '../db/centroid-cache.js';
+import { cacheCentroids, cachedCentroids } from '../db/centroid-cache.js';
 import { propagateDeletes } from '../db/delete-propagation.js';
 import { pruneLedgerRemovals } from '../db/ledger-changes.js';
 import { forgetSettledRanges, type PlannedRange, settledRanges, userMapDigest } from '../db/memory-ranges.js';
 import type { Database } from '../db/port.js';
 import { planKeyRanges, planUserRanges, verifySlicesOf } from '../db/range-planner.js';
-import { sampleEmbeddingDigests, sampleRowsDigest } from '../db/source-fingerprints.js';
+import { sampleRowsDigest } from '../db/source-fingerprints.js';
 import { type KeyRange, readSourceRange } from '../db/source-reader.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { putJson } from '../store/run-store.js';
@@ -144,11 +143,9 @@ async function planRelationshipItems(
  * Module centroids from the confidently classified memories at the start of
  * CENTROID_SAMPLE_RANGES equal stretches of the whole key space (incremental runs too), written to
  * the run store. The stretches are read concurrently but added in key order, so the sums (and the
- * centroids) do not depend on which read finished first. The centroids depend only on which
- * memories are sampled, the module each is confidently labelled with and its embedding, so a rerun
- * whose sample agrees on those (its text read, its vectors only hashed) takes the centroids the
- * last real run cached: an edit that leaves a sampled memory's label alone changes nothing. A
- * sample whose rows did not change at all is found by their hashes alone (centroidsOf).
+ * centroids) do not depend on which read finished first. A rerun whose sample hashes alike under
+ * the same rules takes the centroids the last real run cached, without reading a vector. One whose
+ * sample changed computes them again: from the same labels and vectors, the same sums.
  */
 async function sampleCentroids(runtime: MigrationRuntime, run: RunContext): Promise<PlanResult['centroids']> {
   if (!run.centroidClassification || run.sourceCounts.memories === 0) return null;
@@ -159,93 +156,19 @@ async function sampleCentroids(runtime: MigrationRuntime, run: RunContext): Prom
   const stretch = Math.max(1, Math.ceil(run.sourceCounts.memories / CENTROID_SAMPLE_RANGES));
   const sampled: KeyRange[] = await planKeyRanges(source, { batchSize: stretch });
   const perStretch = Math.ceil(CENTROID_SAMPLE_MEMORIES / CENTROID_SAMPLE_RANGES);
-  const json = await centroidsOf(source, target, run, rules, sampled, perStretch);
-  await putJson(runtime.store, runLayout(run.runId).centroids, json);
-  const counts = Object.values(json.modules).map((m) => m?.count ?? 0);
-  return { modules: counts.length, samples: counts.reduce((a, b) => a + b, 0) };
-}
-
-/**
- * The sample's centroids: cached under the sampled rows' hashes (nothing else read); else cached
- * under what they are made of (then filed under these rows too); else computed and cached.
- */
-async function centroidsOf(
-  source: Database,
-  target: Database,
-  run: RunContext,
-  rules: CompiledRules,
-  sampled: readonly KeyRange[],
-  perStretch: number,
-): Promise<ModuleCentroidAccumulatorJson> {
-  const rowsKey = [
+  const sampleKey = [
     await sampleRowsDigest(source, run.sourceSchema, sampled, perStretch),
     rulesVersion(rules),
     run.sourceSchema.embeddingDimensions ?? 'any',
   ].join(':');
-  const byRows = await cachedCentroids(target, { rowsKey });
-  if (byRows) return ModuleCentroidAccumulator.fromJSON(byRows).toJSON();
-  const sampleKey = await centroidKeyOf(source, run, rules, sampled, perStretch);
-  const bySample = await cachedCentroids(target, { sampleKey });
-  if (bySample) {
-    if (!run.dryRun) await fileCachedCentroids(target, { sampleKey, rowsKey });
-    return ModuleCentroidAccumulator.fromJSON(bySample).toJSON();
-  }
-  const json = await accumulateCentroids(source, run, rules, sampled, perStretch);
-  if (!run.dryRun) await cacheCentroids(target, { sampleKey, rowsKey }, json);
-  return json;
-}
-
-/**
- * The key of what the centroids are made of: each sampled memory, its embedding's md5 and the
- * module its text confidently gives it. Read without a vector crossing the wire.
- */
-async function centroidKeyOf(
-  source: Database,
-  run: RunContext,
-  rules: CompiledRules,
-  sampled: readonly KeyRange[],
-  perStretch: number,
-): Promise<string> {
-  const [texts, embeddings] = await Promise.all([
-    readSample(source, run, sampled, perStretch, false),
-    sampleEmbeddingDigests(source, run.sourceSchema, sampled, perStretch),
-  ]);
-  return centroidSampleKey(
-    texts.map((memory) => ({
-      id: memory.id,
-      embedding: embeddings.get(memory.id) ?? '',
-      label: confidentModule(memory, rules),
-    })),
-    rules,
-    run.sourceSchema.embeddingDimensions,
-  );
-}
-
-/** The module a memory's text alone confidently gives it, or null: what a sampled memory adds to. */
-function confidentModule(memory: SourceMemory, rules: CompiledRules): string | null {
-  const classification = classifyMemory(memory, rules);
-  return isConfident(classification) ? classification.module : null;
-}
-
-/** The sampled memories in key order, their vectors read or not. */
-async function readSample(
-  source: Database,
-  run: RunContext,
-  sampled: readonly KeyRange[],
-  perStretch: number,
-  vectors: boolean,
-): Promise<SourceMemory[]> {
-  const samples = await Promise.all(
-    sampled.map(async (range) => {
-      const client = await source.connect();
-      try {
-        return await readSourceRange(client, run.sourceSchema, range, { limit: perStretch, vectors });
-      } finally {
-        client.release();
-      }
-    }),
-  );
-  return samples.flat();
+  const cached = await cachedCentroids(target, sampleKey);
+  const json = cached
+    ? ModuleCentroidAccumulator.fromJSON(cached).toJSON()
+    : await accumulateCentroids(source, run, rules, sampled, perStretch);
+  if (!cached && !run.dryRun) await cacheCentroids(target, sampleKey, json);
+  await putJson(runtime.store, runLayout(run.runId).centroids, json);
+  const counts = Object.values(json.modules).map((m) => m?.count ?? 0);
+  return { modules: counts.length, samples: counts.reduce((a, b) => a + b, 0) };
 }
 
 async function accumulateCentroids(
@@ -255,13 +178,23 @@ async function accumulateCentroids(
   sampled: readonly KeyRange[],
   perStretch: number,
 ): Promise<ModuleCentroidAccumulatorJson> {
+  const samples = await Promise.all(
+    sampled.map(async (range) => {
+      const client = await source.connect();
+      try {
+        return await readSourceRange(client, run.sourceSchema, range, { limit: perStretch });
+      } finally {
+        client.release();
+      }
+    }),
+  );
   const accumulator = new ModuleCentroidAccumulator(rules.centroid.maxSamplesPerModule);
-  for (const memory of await readSample(source, run, sampled, perStretch, true)) {
+  for (const memory of samples.flat()) {
     // Centroids live in the source's space: classification compares source vectors with them.
     const dims = run.sourceSchema.embeddingDimensions ?? memory.embedding?.length;
     if (!memory.embedding || !validateEmbedding(memory.embedding, dims).ok) continue;
-    const module = confidentModule(memory, rules);
-    if (module !== null) accumulator.add(module, memory.embedding);
+    const classification = classifyMemory(memory, rules);
+    if (isConfident(classification)) accumulator.add(classification.module, memory.embedding);
   }
   return accumulator.toJSON();
 }

@@ -64,7 +64,7 @@ describe('Centroids are taken from the cache while their sample is unchanged', (
     expect(centroids.modules).toEqual(first.modules);
   });
 
-  it("an edit that leaves a sampled memory's label and vector alone keeps them", async () => {
+  it("an edit that leaves a sampled memory's label and vector alone computes the same centroids", async () => {
     // Prepare
     await tamperWithCache(targetUrl);
     await withClient(sourceUrl, (c) =>
@@ -77,21 +77,47 @@ describe('Centroids are taken from the cache while their sample is unchanged', (
     const rerun = await runSteps({ sourceUrl, targetUrl, input: INPUT });
     closers.push(rerun.runtime);
 
-    // Assess
+    // Assess: computed again (the sample's rows changed), to the same sums, so no memory a centroid
+    // placed is processed again: the run wrote the edited memory alone
     const centroids = await centroidsOf(rerun);
-    expect(centroids.maxSamplesPerModule).toBe(MARK);
+    expect(centroids.maxSamplesPerModule).not.toBe(MARK);
     expect(centroids.modules).toEqual(first.modules);
+    const written = await withClient(targetUrl, (c) =>
+      c.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${LEDGER_SCHEMA}.memory_ledger WHERE run_id = $1`,
+        [rerun.run.runId],
+      ),
+    );
+    expect(written.rows[0]?.n).toBe(1);
+    await expectOneCachedSample();
   });
 
-  async function expectComputedAgainAfter(change: string): Promise<void> {
+  it("a change to a sampled memory's label computes other centroids", async () => {
+    // Prepare: a type rule labels it surely, whatever it was
+    await withClient(sourceUrl, (c) =>
+      c.query(`UPDATE memories SET source_metadata = '{"type": "code"}' WHERE id = ${FIRST_SAMPLED}`),
+    );
+    const labelled = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(labelled.runtime);
+    const before = await centroidsOf(labelled);
     await tamperWithCache(targetUrl);
-    await withClient(sourceUrl, (c) => c.query(`UPDATE memories SET ${change} WHERE id = ${FIRST_SAMPLED}`));
+    await withClient(sourceUrl, (c) =>
+      c.query(`UPDATE memories SET source_metadata = '{"type": "journal"}' WHERE id = ${FIRST_SAMPLED}`),
+    );
 
+    // Act
     const rerun = await runSteps({ sourceUrl, targetUrl, input: INPUT });
     closers.push(rerun.runtime);
 
+    // Assess: technical to personal
     const centroids = await centroidsOf(rerun);
     expect(centroids.maxSamplesPerModule).not.toBe(MARK);
+    expect(centroids.modules.technical).not.toEqual(before.modules.technical);
+    expect(centroids.modules.personal).not.toEqual(before.modules.personal);
+    await expectOneCachedSample();
+  });
+
+  async function expectOneCachedSample(): Promise<void> {
     const cached = await withClient(targetUrl, (c) =>
       c.query<{ n: number }>(
         `SELECT count(DISTINCT sample_key)::int AS n FROM ${LEDGER_SCHEMA}.centroid_cache`,
@@ -99,23 +125,4 @@ describe('Centroids are taken from the cache while their sample is unchanged', (
     );
     expect(cached.rows[0]?.n).toBe(1);
   }
-
-  it("a change to a sampled memory's vector computes them again", async () => {
-    await expectComputedAgainAfter(
-      // The source marks an edit by its time; the skip test reads no vector (docs/design.md).
-      'embedding = (SELECT embedding FROM memories WHERE embedding IS NOT NULL ORDER BY id DESC LIMIT 1), updated_at = now()',
-    );
-  });
-
-  it("a change to a sampled memory's label computes them again", async () => {
-    // Prepare: a type rule labels it surely, whatever it was
-    await withClient(sourceUrl, (c) =>
-      c.query(`UPDATE memories SET source_metadata = '{"type": "code"}' WHERE id = ${FIRST_SAMPLED}`),
-    );
-    const labelled = await runSteps({ sourceUrl, targetUrl, input: INPUT });
-    closers.push(labelled.runtime);
-
-    // Act and assess: technical to personal
-    await expectComputedAgainAfter(`source_metadata = '{"type": "journal"}'`);
-  });
 });
