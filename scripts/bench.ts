@@ -345,6 +345,19 @@ interface TimedMigration {
   cpu: { node: number; pg: number | null };
 }
 
+/**
+ * Deadlocks PostgreSQL has detected in a database so far: each one costs a transaction its
+ * deadlock_timeout of waiting and a retry.
+ */
+async function deadlocksOf(url: string): Promise<number> {
+  return withPgSession(url, async (client) => {
+    const { rows } = await client.query<{ n: string }>(
+      'SELECT deadlocks AS n FROM pg_stat_database WHERE datname = current_database()',
+    );
+    return Number(rows[0]?.n ?? 0);
+  });
+}
+
 /** The full migration through the steps, timed over the phases that move data, with its phase table. */
 async function timedMigration(options: {
   sourceUrl: string;
@@ -361,6 +374,7 @@ async function timedMigration(options: {
   const profile = profilePhase(options.profilePhase ?? 'batches', options.profile);
   // The run's decisions and summaries: read by its Report, then of no further use.
   const storeDir = await mkdtemp(join(tmpdir(), 'bm-bench-run-'));
+  const deadlocksBefore = await deadlocksOf(options.targetUrl);
   const { runtime, outputs, phaseMs } = await runSteps({
     store: new FileRunStore(storeDir),
     onPhase: (phase, at) => {
@@ -389,7 +403,7 @@ async function timedMigration(options: {
   );
   console.log(`cpu (s): ${cpu.line(phaseMs, migrationPhases)}`);
   console.log(
-    `migration: ${fmt(migrated)} migrated + ${fmt(rejected)} rejected in ${seconds.toFixed(2)} s (concurrency ${concurrency}, batch ${options.input.batchSize}); peak RSS ${fmt(peakRss / 1048576)} MiB`,
+    `migration: ${fmt(migrated)} migrated + ${fmt(rejected)} rejected in ${seconds.toFixed(2)} s (concurrency ${concurrency}, batch ${options.input.batchSize}); peak RSS ${fmt(peakRss / 1048576)} MiB; deadlocks in the target ${fmt((await deadlocksOf(options.targetUrl)) - deadlocksBefore)}`,
   );
   const cpuMs = cpu.total(migrationPhases);
   return {
