@@ -146,3 +146,17 @@ export async function removeCmiOrphans(client: DatabaseSession, module: TargetMo
   );
   return result.rowCount ?? 0;
 }
+
+/**
+ * Whether every row of a module table has its CMI row, known from two counts once the module's
+ * orphans are gone: the CMI holds at most one row per module row (its unique key, which the
+ * upserts above rely on) and none for a missing one, so equal counts are equal sets.
+ */
+export async function everyRowIndexed(client: DatabaseSession, module: TargetModule): Promise<boolean> {
+  const { rows } = await client.query<{ same: boolean }>(
+    `SELECT (SELECT count(*) FROM ${quoteIdentifier(module.table)})
+          = (SELECT count(*) FROM memory_index WHERE "moduleId" = $1) AS same`,
+    [module.id],
+  );
+  return rows[0]?.same ?? false;
+}

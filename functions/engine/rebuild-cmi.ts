@@ -1,6 +1,6 @@
 import { deriveCmiEntry, type RebuildCmiResult } from '../core/cmi.js';
 import type { ModuleId } from '../core/types.js';
-import { readModulePage, removeCmiOrphans, writeCmiPage } from '../db/cmi-index.js';
+import { everyRowIndexed, readModulePage, removeCmiOrphans, writeCmiPage } from '../db/cmi-index.js';
 import type { Database } from '../db/port.js';
 import { inspectTarget, type TargetLayout } from '../db/target-schema.js';
 import { classifyDatabaseFailure } from '../errors.js';
@@ -48,6 +48,10 @@ export async function rebuildCmi(
   let failure: Error | undefined;
   try {
     for (const module of modules) {
+      // Orphans first: with them gone, two counts tell whether any module row lacks its CMI row,
+      // and a module that lacks none is not scanned.
+      result.removedOrphans += await removeCmiOrphans(client, module);
+      if (!all && (await everyRowIndexed(client, module))) continue;
       const progress: RebuildCmiProgress = { module: module.id, scanned: 0, created: 0, updated: 0 };
       let after: string | null = null;
       for (;;) {
@@ -69,7 +73,6 @@ export async function rebuildCmi(
       result.scanned += progress.scanned;
       result.created += progress.created;
       result.updated += progress.updated;
-      result.removedOrphans += await removeCmiOrphans(client, module);
     }
   } catch (error) {
     failure = error instanceof Error ? error : new Error(String(error));

@@ -119,6 +119,26 @@ describe('Function: rebuildCmi', () => {
     expect(await cmiChecksum(target)).toBe(before);
   });
 
+  it('restores a missing CMI row beside an orphan of the same module, though their counts matched', async () => {
+    // Prepare: one work row loses its CMI row and a work entry names no memory, so the module's
+    // counts are equal until the orphan goes
+    const before = await cmiChecksum(target);
+    await target.query(
+      `DELETE FROM memory_index WHERE id = (SELECT id FROM memory_index WHERE "moduleId" = 'work' ORDER BY id LIMIT 1)`,
+    );
+    await target.query(
+      `INSERT INTO memory_index ("id", "userId", "moduleId", "remoteMemoryId", "title", "updatedAt")
+       SELECT 'orphan-entry-2', "userId", 'work', 'no-such-memory-2', 'gone', now() FROM memory_index LIMIT 1`,
+    );
+
+    // Act
+    const result = await rebuildCmi({ target });
+
+    // Assess
+    expect(result).toMatchObject({ scanned: 1, created: 1, removedOrphans: 1 });
+    expect(await cmiChecksum(target)).toBe(before);
+  });
+
   it('re-derives every row with `all`, leaving them unchanged', async () => {
     // Prepare
     const before = await cmiChecksum(target);
