@@ -99,7 +99,7 @@ function summarize(
  * One range of relations, or of tasks that name a project, end to end: read from the source,
  * resolve both ends through the memory ledger, write rows, `project_id` and relationship-ledger
  * rows in one transaction. A dry run reads the source only (the ledger may not exist yet) and
- * counts what would happen. An item whose earlier outcome still stands (itemStanding) keeps it.
+ * counts what would happen. What still stands of an earlier outcome (standingOf) is kept.
  */
 export async function migrateRelationships(
   deps: MigrateRelationshipsDeps,
