@@ -93,15 +93,10 @@ CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.relationship_items (
   PRIMARY KEY (kind, item)
 );
 ALTER TABLE ${LEDGER_SCHEMA}.runs ADD COLUMN IF NOT EXISTS relationships_basis text;
--- The relations basis: the source's relation rows and the target's modules alone. An item recorded
--- under the same one, none of whose relations has an end written or removed since
--- (memory_ledger.run_id, memory_removals), still holds when the run's basis moved
--- (engine/migrate-relationships.ts).
-ALTER TABLE ${LEDGER_SCHEMA}.runs ADD COLUMN IF NOT EXISTS relations_basis text;
-ALTER TABLE ${LEDGER_SCHEMA}.relationship_items ADD COLUMN IF NOT EXISTS item_basis text;
 
--- Memory-ledger rows a run removed (the memory gone from the source): a removal leaves no ledger
--- row for the run's id to mark (db/ledger-changes.ts).
+-- Memory-ledger rows a run removed (the memory gone from the source). With the rows later runs
+-- wrote (memory_ledger.run_id), what a relationship item recorded earlier asks about its relations'
+-- ends (db/ledger-changes.ts): a removal leaves no ledger row for the run's id to mark.
 CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.memory_removals (
   source_id text NOT NULL,
   run_id text NOT NULL

@@ -3,11 +3,9 @@ import { LEDGER_SCHEMA } from './ledger-schema.js';
 import type { Queryable } from './port.js';
 import type { KeyRange } from './source-reader.js';
 
-/** A relationship item's last outcome, and the bases (relationship-basis.ts, its own) it was computed under. */
+/** A relationship item's last outcome, and the basis (relationship-basis.ts) it was computed under. */
 export interface RelationshipItemRecord {
   basis: string;
-  /** The item's own basis: its relation rows and the target's modules (null: not taken). */
-  itemBasis: string | null;
   summary: RelationshipBatchSummary;
 }
 
@@ -27,18 +25,15 @@ export async function recordedRelationshipItem(
 ): Promise<RecordedRelationshipItem | null> {
   const { rows } = await target.query<{
     basis: string;
-    item_basis: string | null;
     summary: RelationshipBatchSummary;
     run_id: string;
   }>(
-    `SELECT basis, item_basis, summary, run_id FROM ${LEDGER_SCHEMA}.relationship_items
+    `SELECT basis, summary, run_id FROM ${LEDGER_SCHEMA}.relationship_items
       WHERE kind = $1 AND item = $2 AND from_key IS NOT DISTINCT FROM $3 AND to_key IS NOT DISTINCT FROM $4`,
     [kind, range.index, range.fromKey, range.toKey],
   );
   const row = rows[0];
-  return row
-    ? { basis: row.basis, itemBasis: row.item_basis, summary: row.summary, runId: row.run_id }
-    : null;
+  return row ? { basis: row.basis, summary: row.summary, runId: row.run_id } : null;
 }
 
 /** Records an item's outcome once it is written (a crash before this only costs the next run the item's work). */
@@ -50,11 +45,10 @@ export async function recordRelationshipOutcome(
 ): Promise<void> {
   if (!record.basis) return;
   await target.query(
-    `INSERT INTO ${LEDGER_SCHEMA}.relationship_items (kind, item, from_key, to_key, basis, summary, run_id, item_basis)
-     VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)
+    `INSERT INTO ${LEDGER_SCHEMA}.relationship_items (kind, item, from_key, to_key, basis, summary, run_id)
+     VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
      ON CONFLICT (kind, item) DO UPDATE SET from_key = EXCLUDED.from_key, to_key = EXCLUDED.to_key,
-       basis = EXCLUDED.basis, summary = EXCLUDED.summary, run_id = EXCLUDED.run_id,
-       item_basis = EXCLUDED.item_basis`,
+       basis = EXCLUDED.basis, summary = EXCLUDED.summary, run_id = EXCLUDED.run_id`,
     [
       record.summary.kind,
       range.index,
@@ -63,7 +57,6 @@ export async function recordRelationshipOutcome(
       record.basis,
       JSON.stringify(record.summary),
       runId,
-      record.itemBasis,
     ],
   );
 }

@@ -19,7 +19,7 @@ import { ledgerChangesSince } from '../db/ledger-changes.js';
 import { readModuleRegistry } from '../db/module-registry.js';
 import type { Database, DatabaseSession } from '../db/port.js';
 import { readTaskProjectReferences } from '../db/project-links.js';
-import { type RelationshipBases, relationshipBasis } from '../db/relationship-basis.js';
+import { relationshipBasis } from '../db/relationship-basis.js';
 import { recordedRelationshipItem, recordRelationshipOutcome } from '../db/relationship-items.js';
 import { type RelationshipBatch, RelationshipLoader, readLedgerEnds } from '../db/relationship-loader.js';
 import {
@@ -106,18 +106,13 @@ export async function migrateRelationships(
   input: MigrateRelationshipsInput,
 ): Promise<{ summary: RelationshipBatchSummary }> {
   if (input.dryRun) return resolveItem(deps, input);
-  const bases = input.forceReprocess ? null : await basesOf(deps, input);
-  const itemBasis = input.kind === 'relations' ? (bases?.relations ?? null) : null;
-  const standing = bases ? await standingOf(deps, input, bases) : null;
+  const basis = input.forceReprocess ? '' : await basisOf(deps, input);
+  const standing = basis ? await standingOf(deps, input, basis) : null;
   if (standing && 'kept' in standing) return { summary: keptSummary(standing.kept) };
   const outcome = await resolveItem(deps, input, standing?.reaching);
   await onTarget(
     input,
-    recordRelationshipOutcome(deps.target, input.runId, input.range, {
-      basis: bases?.run ?? '',
-      itemBasis,
-      summary: outcome.summary,
-    }),
+    recordRelationshipOutcome(deps.target, input.runId, input.range, { basis, summary: outcome.summary }),
   );
   return outcome;
 }
@@ -128,36 +123,33 @@ const CHANGED_MEMORIES_LOOKED_FOR = 20_000;
 
 /**
  * What still stands of the outcome an earlier run recorded for the item (docs/design.md, "Skipping
- * what is done"). Under the run's basis, all of it. Under the relations basis alone (no relation
- * changed, the modules the same), every relation of the range none of whose ends the ledger wrote
- * or removed since the record (db/ledger-changes.ts): all of them, and the item is recorded again
- * under this run; or all but those `reaching` such a memory, which alone are resolved again.
- * Duplicates too: two relations that compete for a row share both ends.
+ * what is done"), under the same basis (no relation changed, the same modules), from the memories
+ * the ledger wrote or removed since the record (db/ledger-changes.ts). None: all of it. Otherwise,
+ * for a range of relations, every relation none of whose ends is among them: all of them (the item
+ * is then recorded again under this run), or all but those `reaching` one, which alone are resolved
+ * again. Duplicates too: two relations that compete for a row share both ends. A project-link item
+ * follows every task, so any change resolves it again.
  */
 async function standingOf(
   deps: MigrateRelationshipsDeps,
   input: MigrateRelationshipsInput,
-  bases: RelationshipBases,
+  basis: string,
 ): Promise<{ kept: RelationshipBatchSummary } | { reaching: ReadonlySet<string> } | null> {
   const recorded = await onTarget(input, recordedRelationshipItem(deps.target, input.kind, input.range));
-  if (!recorded) return null;
-  if (recorded.basis === bases.run) return { kept: recorded.summary };
-  if (input.kind !== 'relations' || recorded.itemBasis !== bases.relations) return null;
+  if (!recorded || recorded.basis !== basis) return null;
   const changed = await onTarget(
     input,
     ledgerChangesSince(deps.target, recorded.runId, CHANGED_MEMORIES_LOOKED_FOR),
   );
   if (changed === null) return null;
+  if (changed.length === 0) return { kept: recorded.summary };
+  if (input.kind !== 'relations') return null;
   if (await readFromSource(deps, input, (c) => relationsReach(c, deps.schema, input.range, changed))) {
     return { reaching: new Set(changed) };
   }
   await onTarget(
     input,
-    recordRelationshipOutcome(deps.target, input.runId, input.range, {
-      basis: bases.run,
-      itemBasis: bases.relations,
-      summary: recorded.summary,
-    }),
+    recordRelationshipOutcome(deps.target, input.runId, input.range, { basis, summary: recorded.summary }),
   );
   return { kept: recorded.summary };
 }
@@ -173,23 +165,19 @@ async function modulesOf(deps: MigrateRelationshipsDeps): Promise<ModuleRegistry
 }
 
 /**
- * The run's relationship bases (db/relationship-basis.ts); null, so nothing is kept or recorded,
+ * The run's relationship basis (db/relationship-basis.ts); empty, so nothing is kept or recorded,
  * where no ledger holds the run (the engine driven without Preflight).
  */
-async function basesOf(
-  deps: MigrateRelationshipsDeps,
-  input: MigrateRelationshipsInput,
-): Promise<RelationshipBases | null> {
+async function basisOf(deps: MigrateRelationshipsDeps, input: MigrateRelationshipsInput): Promise<string> {
   const modules = await modulesOf(deps);
   try {
-    const bases = await relationshipBasis(deps.source, deps.target, {
+    return await relationshipBasis(deps.source, deps.target, {
       runId: input.runId,
       hasRelations: deps.schema.hasRelations,
       modules: modules.ids,
     });
-    return bases.run ? bases : null;
   } catch (error) {
-    if ((error as { code?: string }).code === '42P01') return null;
+    if ((error as { code?: string }).code === '42P01') return '';
     throw classifyDatabaseFailure(error, { database: 'target', kind: input.kind, batch: input.range.index });
   }
 }
