@@ -121,6 +121,31 @@ export async function migrateRelationships(
 // relations: the item is resolved again.
 const CHANGED_MEMORIES_LOOKED_FOR = 20_000;
 
+// The relationships step writes no memory-ledger row, so within a run the memories changed since
+// a given record are the same for every item: read once per container and run, not once per item.
+const changesByRun: { runId: string; since: Map<string, Promise<string[] | null>> } = {
+  runId: '',
+  since: new Map(),
+};
+
+function changesSince(
+  deps: MigrateRelationshipsDeps,
+  runId: string,
+  since: string,
+): Promise<string[] | null> {
+  if (changesByRun.runId !== runId) {
+    changesByRun.runId = runId;
+    changesByRun.since = new Map();
+  }
+  let changes = changesByRun.since.get(since);
+  if (!changes) {
+    changes = ledgerChangesSince(deps.target, since, CHANGED_MEMORIES_LOOKED_FOR);
+    changes.catch(() => changesByRun.since.delete(since));
+    changesByRun.since.set(since, changes);
+  }
+  return changes;
+}
+
 /**
  * What still stands of the outcome an earlier run recorded for the item (docs/design.md, "Skipping
  * what is done"), under the same basis (no relation changed, the same modules), from the memories
@@ -137,10 +162,7 @@ async function standingOf(
 ): Promise<{ kept: RelationshipBatchSummary } | { reaching: ReadonlySet<string> } | null> {
   const recorded = await onTarget(input, recordedRelationshipItem(deps.target, input.kind, input.range));
   if (!recorded || recorded.basis !== basis) return null;
-  const changed = await onTarget(
-    input,
-    ledgerChangesSince(deps.target, recorded.runId, CHANGED_MEMORIES_LOOKED_FOR),
-  );
+  const changed = await onTarget(input, changesSince(deps, input.runId, recorded.runId));
   if (changed === null) return null;
   if (changed.length === 0) return { kept: recorded.summary };
   if (input.kind !== 'relations') return null;
