@@ -161,50 +161,24 @@ export class RelationshipLoader {
     const keys = [...batch.migrated.map((m) => m.key), ...batch.skipped.map((s) => s.key)];
     if (keys.length === 0)
       return { migrated: [], skipped: [], displaced: 0, withdrawn: 0, projectIdsWritten: 0 };
-    const rows = [...batch.migrated].sort((a, b) => (a.row.id < b.row.id ? -1 : a.row.id > b.row.id ? 1 : 0));
 
     await beginRederivableWrite(client, STAGING_DDL);
     const { withdrawn, ledgered } = await this.withdrawStale(client, batch);
-
-    // Locks the rows that exist, in id order: their owners cannot change until this commits.
-    const { rows: before } = await client.query<{ id: string; relation_owner: string | null }>(
-      `SELECT id, ${RELATION_OWNER} AS relation_owner FROM memory_relationships
-        WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
-      [rows.map((m) => m.row.id)],
-    );
-    const ownerBefore = new Map(before.map((r) => [r.id, r.relation_owner]));
 
     await copyRowsIn(
       client,
       'bm_stage_relationships',
       RELATIONSHIP_COLUMNS,
-      rows.map((m) => relationshipValues(m.row)),
+      batch.migrated.map((m) => relationshipValues(m.row)),
     );
-    const { rows: written } = await client.query<{ id: string; inserted: boolean }>(
-      `INSERT INTO memory_relationships (${columnList(RELATIONSHIP_COLUMNS)})
-       SELECT ${columnList(RELATIONSHIP_COLUMNS)} FROM bm_stage_relationships
-        ORDER BY "sourceModule", "sourceMemoryId", "targetModule", "targetMemoryId", "relationshipType"
-       ON CONFLICT ("sourceModule", "sourceMemoryId", "targetModule", "targetMemoryId", "relationshipType")
-       DO UPDATE SET "strength" = EXCLUDED."strength", "metadata" = EXCLUDED."metadata", "userId" = EXCLUDED."userId",
-                     "createdAt" = EXCLUDED."createdAt"
-       WHERE ${this.takeoverCondition(batch.kind)}
-       RETURNING id, (xmax = 0) AS inserted`,
-    );
-    const won = new Map(written.map((w) => [w.id, w.inserted]));
-    // Rows a concurrent batch inserted after this batch's lock, which the upsert then took over:
-    // their previous owner is the relation the ledger gave them (that batch has committed).
-    const ownerTakenOver = await this.ledgeredOwners(
-      client,
-      batch.migrated.filter((m) => won.get(m.row.id) === false && !ownerBefore.has(m.row.id)),
-      keys,
-    );
+    const won = await this.upsertInKeyOrder(client, batch);
 
     const migrated: MigratedRelationship[] = [];
     const skipped: SkippedRelationship[] = [...batch.skipped];
     const displacedKeys: string[] = [];
     for (const m of batch.migrated) {
-      const inserted = won.get(m.row.id);
-      const previous = ownerBefore.get(m.row.id) ?? ownerTakenOver.get(m.row.id);
+      const inserted = won.get(m.row.id)?.inserted;
+      const previous = won.get(m.row.id)?.ownerBefore ?? undefined;
       if (inserted === undefined) {
         // Links count as migrated when a source relation already carries the same belongs_to.
         if (batch.kind === 'project-links') migrated.push(m);
@@ -212,7 +186,7 @@ export class RelationshipLoader {
           skipped.push({
             key: m.key,
             reason: 'duplicate',
-            detail: `same target key as relation ${previous ?? '(concurrent)'}`,
+            detail: `same target key as ${previous ? `relation ${previous}` : 'a row this migration did not write'}`,
           });
         continue;
       }
@@ -238,29 +212,61 @@ export class RelationshipLoader {
   }
 
   /**
-   * The source relation the ledger records as owning each of these rows, leaving out this batch's
-   * own keys (a rerun's earlier entries); a row owned by a project–task link has none.
+   * Writes the staged rows, returning for each row id whether it was inserted (true), taken over
+   * (false) or left to its owner (absent `inserted`), and the owner it had before.
+   *
+   * Every row is locked in one statement, in the target key's order: a new row by inserting it,
+   * one that exists by an `ON CONFLICT` update whose `WHERE false` locks the row and changes
+   * nothing. Two batches that share keys thus lock them in the same order. A separate
+   * `SELECT … FOR UPDATE` of the existing rows before inserting the rest would not: a row another
+   * batch commits in between is then locked out of that order, and two batches can each wait for
+   * the other. Under the lock, the owners are read and the rows this batch may take over updated.
    */
-  private async ledgeredOwners(
+  private async upsertInKeyOrder(
     client: DatabaseSession,
-    rows: MigratedRelationship[],
-    ownKeys: string[],
-  ): Promise<Map<string, string>> {
-    if (rows.length === 0) return new Map();
-    const { rows: owners } = await client.query<{ source_key: string; target_id: string }>(
-      `SELECT source_key, target_id FROM ${LEDGER_SCHEMA}.relationship_ledger
-        WHERE target_id = ANY($1::text[]) AND status = 'migrated' AND source_key LIKE 'relation:%'
-          AND NOT (source_key = ANY($2::text[]))`,
-      [rows.map((m) => m.row.id), ownKeys],
+    batch: RelationshipBatch,
+  ): Promise<Map<string, { inserted?: boolean; ownerBefore: string | null }>> {
+    const { rows: inserted } = await client.query<{ id: string }>(
+      `INSERT INTO memory_relationships (${columnList(RELATIONSHIP_COLUMNS)})
+       SELECT ${columnList(RELATIONSHIP_COLUMNS)} FROM bm_stage_relationships
+        ORDER BY "sourceModule", "sourceMemoryId", "targetModule", "targetMemoryId", "relationshipType"
+       ON CONFLICT ("sourceModule", "sourceMemoryId", "targetModule", "targetMemoryId", "relationshipType")
+       DO UPDATE SET "strength" = EXCLUDED."strength" WHERE false
+       RETURNING id`,
     );
-    return new Map(owners.map((o) => [o.target_id, o.source_key.slice('relation:'.length)]));
+    const outcome = new Map<string, { inserted?: boolean; ownerBefore: string | null }>(
+      inserted.map((r) => [r.id, { inserted: true, ownerBefore: null }]),
+    );
+    const held = batch.migrated.map((m) => m.row.id).filter((id) => !outcome.has(id));
+    if (held.length === 0) return outcome;
+    const { rows: existing } = await client.query<{ id: string; owner: string | null; taken: boolean }>(
+      `SELECT m.id, m.${RELATION_OWNER} AS owner, (${this.takeoverCondition(batch.kind)}) AS taken
+         FROM bm_stage_relationships s JOIN memory_relationships m ON m.id = s.id
+        WHERE m.id = ANY($1::text[])`,
+      [held],
+    );
+    for (const row of existing) outcome.set(row.id, { ownerBefore: row.owner });
+    const taken = existing.filter((row) => row.taken).map((row) => row.id);
+    if (taken.length > 0) {
+      await client.query(
+        `UPDATE memory_relationships m
+            SET "strength" = s."strength", "metadata" = s."metadata", "userId" = s."userId",
+                "createdAt" = s."createdAt"
+           FROM bm_stage_relationships s
+          WHERE m.id = s.id AND m.id = ANY($1::text[])`,
+        [taken],
+      );
+      for (const row of existing)
+        if (row.taken) outcome.set(row.id, { inserted: false, ownerBefore: row.owner });
+    }
+    return outcome;
   }
 
+  /** Whether this batch's staged row `s` may take over the row `m` that holds its key. */
   private takeoverCondition(kind: RelationshipKind): string {
-    if (kind === 'project-links') return `NOT (memory_relationships.metadata ? 'original_relation_id')`;
+    if (kind === 'project-links') return `NOT (m.metadata ? 'original_relation_id')`;
     const t = this.relationIdType;
-    return `memory_relationships.${RELATION_OWNER} IS NULL
-         OR (memory_relationships.${RELATION_OWNER})::${t} >= (EXCLUDED.${RELATION_OWNER})::${t}`;
+    return `m.${RELATION_OWNER} IS NULL OR (m.${RELATION_OWNER})::${t} >= (s.${RELATION_OWNER})::${t}`;
   }
 
   /**
