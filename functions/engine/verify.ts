@@ -1,5 +1,6 @@
 import { reduceEmbeddingForCmi, type VectorShape } from '../core/embedding.js';
 import { ModuleRegistry } from '../core/modules.js';
+import { allSettledOrThrow } from '../core/settled.js';
 import {
   AccountingTally,
   assembleVerificationResult,
@@ -132,14 +133,6 @@ async function withClients<T>(
     source.release(failure instanceof Error ? failure : undefined);
     target?.release(failure instanceof Error ? failure : undefined);
   }
-}
-
-/** Like Promise.all, but rejects only once every task has settled, so no connection is still busy. */
-async function allSettledOrThrow<T extends unknown[]>(tasks: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
-  const settled = await Promise.allSettled(tasks);
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed) throw failed.reason;
-  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as T;
 }
 
 /**

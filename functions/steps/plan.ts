@@ -1,9 +1,11 @@
 import { ModuleCentroidAccumulator, type ModuleCentroidAccumulatorJson } from '../core/centroids.js';
 import { classifyMemory, isConfident } from '../core/classify.js';
+import type { DeletesSummary } from '../core/deletes.js';
 import { validateEmbedding } from '../core/embedding.js';
 import { rulesVersion } from '../core/fingerprint.js';
 import type { CompiledRules } from '../core/rules.js';
 import { runLayout } from '../core/run-options.js';
+import { allSettledOrThrow } from '../core/settled.js';
 import { cacheCentroids, cachedCentroids } from '../db/centroid-cache.js';
 import { propagateDeletes } from '../db/delete-propagation.js';
 import { pruneLedgerRemovals } from '../db/ledger-changes.js';
@@ -61,28 +63,31 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
   const source = await runtime.sourcePool();
   const changedSince = run.changedSince ? new Date(run.changedSince) : null;
 
-  // Independent reads run side by side, each on a connection of its own from the pool: the
-  // relationship items, the memory ranges and the centroid sample.
-  const [{ memoryRanges, centroids }, relationshipItems, fullRanges] = await Promise.all([
+  // Independent work runs side by side, each on a connection of its own from the pool: the
+  // relationship items, the memory ranges, the centroid sample and, before the batches, the
+  // deletes carried over (a memory deleted in the source takes its relationships with it, and the
+  // users it leaves unreferenced can go after it). The deletes write only what the others do not
+  // read: the target's ledger and migrated rows.
+  const [{ memoryRanges, centroids }, relationshipItems, fullRanges, deletes] = await allSettledOrThrow<
+    [
+      { memoryRanges: KeyRange[]; centroids: PlanResult['centroids'] },
+      RelationshipItem[],
+      KeyRange[] | null,
+      DeletesSummary,
+    ]
+  >([
     Promise.all([
       planKeyRanges(source, { batchSize: run.batchSize, changedSince }),
       sampleCentroids(runtime, run),
     ]).then(([memoryRanges, centroids]) => ({ memoryRanges, centroids })),
     planRelationshipItems(runtime, run, changedSince),
     // Verify compares every memory, not only the changed ones an incremental run migrates.
-    changedSince ? planKeyRanges(source, { batchSize: run.verifySliceSize }) : null,
+    changedSince ? planKeyRanges(source, { batchSize: run.verifySliceSize }) : Promise.resolve(null),
+    carryDeletesOver(runtime, run),
   ]);
   const verifySlices = fullRanges
     ? verifySlicesOf(fullRanges, 1)
     : verifySlicesOf(memoryRanges, run.verifySliceSize / run.batchSize);
-  if (!run.dryRun) await pruneLedgerRemovals(await runtime.targetPool());
-  // Before the batches: a memory deleted in the source takes its relationships with it, and the
-  // users it leaves unreferenced can go after it.
-  const deletes = await propagateDeletes(source, await runtime.targetPool(), run.sourceSchema, {
-    runId: run.runId,
-    dryRun: run.dryRun,
-    keepDeleted: run.keepDeleted ?? false,
-  });
   await putJson(runtime.store, layout.deletes, deletes);
   await putJson(runtime.store, layout.memoryRanges, await withRangeRecords(runtime, run, memoryRanges));
   await putJson(runtime.store, layout.relationshipRanges, relationshipItems);
@@ -117,6 +122,16 @@ async function withRangeRecords(
     return ranges;
   }
   return settledRanges(target, ranges, await userMapDigest(target));
+}
+
+async function carryDeletesOver(runtime: MigrationRuntime, run: RunContext) {
+  const target = await runtime.targetPool();
+  if (!run.dryRun) await pruneLedgerRemovals(target);
+  return propagateDeletes(await runtime.sourcePool(), target, run.sourceSchema, {
+    runId: run.runId,
+    dryRun: run.dryRun,
+    keepDeleted: run.keepDeleted ?? false,
+  });
 }
 
 async function planRelationshipItems(
