@@ -138,7 +138,7 @@ async function withClients<T>(
 /**
  * Reconciles the target with the source (docs/design.md, "Verification") and reports every
  * check; it never throws for a failed check (the caller decides what a failure means), only for a
- * database it cannot read. The checks are independent reads, so three groups of them run side by
+ * database it cannot read. The checks are independent reads, so four groups of them run side by
  * side on connections of their own; the report lists them in a fixed order whatever finishes
  * first.
  */
@@ -148,13 +148,15 @@ export async function verifyMigration(
 ): Promise<VerificationResult> {
   const deps = await withLayout(given);
   const sampleSize = options.sampleSize ?? DEFAULT_SEARCH_SAMPLE_SIZE;
-  // Three groups of about equal cost once the checksums come from the VerifySlices results.
-  const [[accounting, fingerprintSummary, cmi], [rejects, modules, projectIds], [relationships, probes]] =
+  // Groups of about equal cost once the checksums come from the VerifySlices results; the search
+  // probes, one after another on one connection, are a group of their own.
+  const [[accounting, fingerprintSummary, cmi], [rejects, modules, projectIds], relationships, probes] =
     await allSettledOrThrow<
       [
         [AccountingTally, FingerprintSummary, Awaited<ReturnType<typeof checkCmi>>],
         [VerificationCheck, VerificationCheck, VerificationCheck],
-        [Awaited<ReturnType<typeof checkRelationships>>, SearchProbe[]],
+        Awaited<ReturnType<typeof checkRelationships>>,
+        SearchProbe[],
       ]
     >([
       withClients(deps, async (c) => [
@@ -174,10 +176,8 @@ export async function verifyMigration(
         await step('module_counts', () => checkModuleCounts(c)),
         await step('project_ids', async () => projectIdsCheck(await danglingProjectIds(c.target, c.modules))),
       ]),
-      withClients(deps, async (c) => [
-        await step('relationships', () => checkRelationships(c)),
-        await step('search_smoke', () => probeSearch(c, sampleSize)),
-      ]),
+      withClients(deps, (c) => step('relationships', () => checkRelationships(c))),
+      withClients(deps, (c) => step('search_smoke', () => probeSearch(c, sampleSize))),
     ]);
   const fingerprints = new FingerprintTally({
     preserveEmbeddings: options.preserveEmbeddings,

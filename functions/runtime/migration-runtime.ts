@@ -259,9 +259,9 @@ export function awsMigrationRuntime(
   awsRuntime = createMigrationRuntime({
     store: new S3RunStore(s3, bucket),
     s3,
-    // Verify runs three groups of checks side by side, each on a connection to each database; the
+    // Verify runs four groups of checks side by side, each on a connection to each database; the
     // pools open connections only when asked, so a step that needs fewer holds fewer.
-    poolSize: 3,
+    poolSize: 4,
     sourceUrl: () => resolveDatabaseUrl('source', env, secretsClient),
     targetUrl: () => resolveDatabaseUrl('target', env, secretsClient),
     dataApi: dataApiFromEnv(
