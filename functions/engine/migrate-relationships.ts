@@ -176,6 +176,7 @@ async function standingOf(
   return { kept: recorded.summary };
 }
 
+/** A target read or write of the item: a database failure becomes the named error, naming the item. */
 function onTarget<T>(input: MigrateRelationshipsInput, work: Promise<T>): Promise<T> {
   return work.catch((error: unknown) => {
     throw classifyDatabaseFailure(error, { database: 'target', kind: input.kind, batch: input.range.index });
@@ -327,12 +328,13 @@ async function migrateProjectLinks(
   );
   const ledger = await readTargetLedger(deps, input, ids);
   const resolved = resolveProjectLinks(refs, ledger);
-  const written = await readLedgerWriteTimes(
-    deps.target,
-    refs.map((r) => r.taskSourceId),
-  ).catch((error: unknown) => {
-    throw classifyDatabaseFailure(error, { database: 'target', kind: input.kind, batch: input.range.index });
-  });
+  const written = await onTarget(
+    input,
+    readLedgerWriteTimes(
+      deps.target,
+      refs.map((r) => r.taskSourceId),
+    ),
+  );
   const work = await unchangedRelationships(deps, input, resolved, (key) =>
     written.get(key.slice(PROJECT_KEY_PREFIX.length)),
   );
@@ -406,15 +408,7 @@ async function unchangedRelationships(
   const fingerprints = new Map<string, string>();
   for (const m of resolved.migrated) fingerprints.set(m.key, relationshipFingerprint(m, alsoOf(m.key)));
   for (const s of resolved.skipped) fingerprints.set(s.key, relationshipFingerprint(s, alsoOf(s.key)));
-  const ledger = await readRelationshipLedgerStates(deps.target, [...fingerprints.keys()]).catch(
-    (error: unknown) => {
-      throw classifyDatabaseFailure(error, {
-        database: 'target',
-        kind: input.kind,
-        batch: input.range.index,
-      });
-    },
-  );
+  const ledger = await onTarget(input, readRelationshipLedgerStates(deps.target, [...fingerprints.keys()]));
   const same = (key: string) => relationshipUnchanged(ledger.get(key), fingerprints.get(key) as string);
   return {
     migrated: resolved.migrated.filter((m) => !same(m.key)),
@@ -427,14 +421,6 @@ async function unchangedRelationships(
   };
 }
 
-async function readTargetLedger(
-  deps: MigrateRelationshipsDeps,
-  input: MigrateRelationshipsInput,
-  ids: string[],
-) {
-  try {
-    return await readLedgerEnds(deps.target, ids);
-  } catch (error) {
-    throw classifyDatabaseFailure(error, { database: 'target', kind: input.kind, batch: input.range.index });
-  }
+function readTargetLedger(deps: MigrateRelationshipsDeps, input: MigrateRelationshipsInput, ids: string[]) {
+  return onTarget(input, readLedgerEnds(deps.target, ids));
 }
