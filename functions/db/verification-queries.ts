@@ -434,28 +434,35 @@ export interface NearestHit {
 }
 
 /**
- * Nearest neighbour of a memory's own embedding among its user's memories in its module table
- * (cosine distance), as FM searches a user's memories. Among every user's, each probe would read
- * and compare every vector of the module, growing with the table; the module tables' `userId`
- * index keeps a probe to one user's rows.
+ * Nearest neighbour of each sample's own embedding among its user's memories in its module table
+ * (cosine distance), as FM searches a user's memories; keyed by source id, absent where the
+ * sample's row is gone. Among every user's, each probe would read and compare every vector of the
+ * module, growing with the table; the module tables' `userId` index keeps a probe to one user's
+ * rows. One statement per module: the probes cost the scans, not a round trip each.
  */
-export async function nearestInModule(
+export async function nearestInModules(
   client: DatabaseSession,
   modules: ModuleRegistry,
-  sample: SearchSample,
-): Promise<NearestHit | null> {
-  const table = quoteIdentifier(modules.tableOf(sample.module));
-  const { rows } = await client.query<{ id: string; distance: number; self_distance: number }>(
-    `WITH q AS (SELECT embedding FROM ${table} WHERE id = $1)
-     SELECT t.id, t.embedding <=> q.embedding AS distance,
-            (SELECT s.embedding <=> q.embedding FROM ${table} s WHERE s.id = $1) AS self_distance
-       FROM ${table} t, q
-      WHERE t."userId" = $2 AND t.embedding IS NOT NULL
-      ORDER BY t.embedding <=> q.embedding LIMIT 1`,
-    [sample.targetId, sample.userId],
-  );
-  const row = rows[0];
-  return row ? { id: row.id, distance: row.distance, selfDistance: row.self_distance } : null;
+  samples: readonly SearchSample[],
+): Promise<Map<string, NearestHit>> {
+  const hits = new Map<string, NearestHit>();
+  for (const module of new Set(samples.map((s) => s.module))) {
+    const table = quoteIdentifier(modules.tableOf(module));
+    const probed = samples.filter((s) => s.module === module);
+    const { rows } = await client.query<{ key: string; id: string; distance: number; self_distance: number }>(
+      `WITH q AS MATERIALIZED (
+         SELECT a.key, a.user_id, t.embedding FROM unnest($1::text[], $2::text[], $3::text[]) AS a(key, id, user_id)
+           JOIN ${table} t ON t.id = a.id)
+       SELECT q.key, n.id, n.distance, q.embedding <=> q.embedding AS self_distance
+         FROM q CROSS JOIN LATERAL (
+           SELECT t.id, t.embedding <=> q.embedding AS distance FROM ${table} t
+            WHERE t."userId" = q.user_id AND t.embedding IS NOT NULL
+            ORDER BY t.embedding <=> q.embedding LIMIT 1) n`,
+      [probed.map((s) => s.sourceId), probed.map((s) => s.targetId), probed.map((s) => s.userId)],
+    );
+    for (const r of rows) hits.set(r.key, { id: r.id, distance: r.distance, selfDistance: r.self_distance });
+  }
+  return hits;
 }
 
 export interface CmiHit {
@@ -465,33 +472,51 @@ export interface CmiHit {
   selfDistance: number | null;
 }
 
-/** The CMI's top hit for a reduced query vector among one user's entries, as FM's router searches. */
+/**
+ * The CMI's top hit for each sample's reduced query vector among its user's entries, as FM's
+ * router searches; keyed by source id, absent where the user has no entry. One statement for
+ * every sample.
+ */
 export async function nearestInCmi(
   client: DatabaseSession,
-  sample: SearchSample,
-  reduced: Float32Array,
-): Promise<CmiHit | null> {
+  samples: readonly SearchSample[],
+  reduced: (sample: SearchSample) => Float32Array,
+): Promise<Map<string, CmiHit>> {
+  if (samples.length === 0) return new Map();
   const { rows } = await client.query<{
+    key: string;
     moduleId: string;
     remoteMemoryId: string;
     distance: number;
     self_distance: number | null;
   }>(
-    `SELECT c."moduleId", c."remoteMemoryId", c.embedding <=> $1::vector AS distance,
-            (SELECT s.embedding <=> $1::vector FROM memory_index s
-              WHERE s."moduleId" = $3 AND s."remoteMemoryId" = $4) AS self_distance
-       FROM memory_index c
-      WHERE c."userId" = $2 AND c.embedding IS NOT NULL
-      ORDER BY c.embedding <=> $1::vector LIMIT 1`,
-    [vectorLiteral(reduced), sample.userId, sample.module, sample.targetId],
+    `WITH q AS MATERIALIZED (
+       SELECT a.key, a.user_id, a.module, a.target_id, a.vec::vector AS v
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS a(key, user_id, module, target_id, vec))
+     SELECT q.key, n."moduleId", n."remoteMemoryId", n.distance,
+            (SELECT s.embedding <=> q.v FROM memory_index s
+              WHERE s."moduleId" = q.module AND s."remoteMemoryId" = q.target_id) AS self_distance
+       FROM q CROSS JOIN LATERAL (
+         SELECT c."moduleId", c."remoteMemoryId", c.embedding <=> q.v AS distance FROM memory_index c
+          WHERE c."userId" = q.user_id AND c.embedding IS NOT NULL
+          ORDER BY c.embedding <=> q.v LIMIT 1) n`,
+    [
+      samples.map((s) => s.sourceId),
+      samples.map((s) => s.userId),
+      samples.map((s) => s.module),
+      samples.map((s) => s.targetId),
+      samples.map((s) => vectorLiteral(reduced(s))),
+    ],
   );
-  const row = rows[0];
-  return row
-    ? {
-        moduleId: row.moduleId,
-        remoteMemoryId: row.remoteMemoryId,
-        distance: row.distance,
-        selfDistance: row.self_distance,
-      }
-    : null;
+  return new Map(
+    rows.map((r) => [
+      r.key,
+      {
+        moduleId: r.moduleId,
+        remoteMemoryId: r.remoteMemoryId,
+        distance: r.distance,
+        selfDistance: r.self_distance,
+      },
+    ]),
+  );
 }

@@ -38,13 +38,15 @@ import type { KeyRange } from '../db/source-reader.js';
 import type { SourceSchema } from '../db/source-schema.js';
 import { inspectTarget, type TargetLayout } from '../db/target-schema.js';
 import {
+  type CmiHit,
   cmiCounts,
   countSourceRelations,
   ledgerMemoryKeys,
   migratedRelationshipsMissing,
   moduleCounts,
+  type NearestHit,
   nearestInCmi,
-  nearestInModule,
+  nearestInModules,
   rejectedWithoutReason,
   relationshipLedgerIsEmpty,
   relationshipLedgerKeys,
@@ -388,35 +390,38 @@ type SearchClients = Pick<Clients, 'target' | 'modules' | 'vectors'>;
 
 async function probeSearch(c: SearchClients, sampleSize: number): Promise<SearchProbe[]> {
   const samples = await searchSamples(c.target, c.modules, sampleSize);
-  const probes: SearchProbe[] = [];
-  for (const sample of samples) probes.push(await probeOne(c, sample));
-  return probes;
+  const own = await nearestInModules(c.target, c.modules, samples);
+  const routed = await nearestInCmi(c.target, samples, (sample) =>
+    reduceEmbeddingForCmi(sample.embedding, c.vectors.cmiDimensions),
+  );
+  return samples.map((sample) =>
+    probeOutcome(c, sample, own.get(sample.sourceId), routed.get(sample.sourceId)),
+  );
 }
 
-async function probeOne(c: SearchClients, sample: SearchSample): Promise<SearchProbe> {
+function probeOutcome(
+  c: SearchClients,
+  sample: SearchSample,
+  own: NearestHit | undefined,
+  hit: CmiHit | undefined,
+): SearchProbe {
   const problems: string[] = [];
-  const own = await nearestInModule(c.target, c.modules, sample);
   const table = c.modules.tableOf(sample.module);
   // An exact tie (a duplicate embedding) is as good as finding the memory itself.
-  const foundSelf = own !== null && (own.id === sample.targetId || own.distance === own.selfDistance);
+  const foundSelf = own !== undefined && (own.id === sample.targetId || own.distance === own.selfDistance);
   if (!foundSelf) {
     problems.push(
-      own === null
+      own === undefined
         ? `no neighbour in ${table}`
         : `nearest in ${table} is ${own.id} at ${own.distance}, itself at ${own.selfDistance}`,
     );
   }
-  const hit = await nearestInCmi(
-    c.target,
-    sample,
-    reduceEmbeddingForCmi(sample.embedding, c.vectors.cmiDimensions),
-  );
   const foundModule =
-    hit !== null &&
+    hit !== undefined &&
     (hit.moduleId === sample.module || (hit.selfDistance !== null && hit.distance === hit.selfDistance));
   if (!foundModule) {
     problems.push(
-      hit === null
+      hit === undefined
         ? `no CMI entry of user ${sample.userId}`
         : `CMI top hit is ${hit.moduleId}/${hit.remoteMemoryId} at ${hit.distance}, own entry at ${hit.selfDistance ?? 'none'}`,
     );
