@@ -16,14 +16,75 @@ export interface SettledRange {
   rejectsByReason: Record<string, number>;
 }
 
-/** A batch's range as Plan hands it out: the user map it was planned under and, if any, its record. */
+/** A recorded range inside a Map item that holds several (see `mergeSettledRanges`). */
+interface RangePart {
+  fromKey: string | null;
+  toKey: string | null;
+  settled: SettledRange;
+}
+
+/**
+ * A batch's range as Plan hands it out: the user map it was planned under and, if any, its record;
+ * or, for consecutive recorded ranges handed out together, the span and its parts.
+ */
 export interface PlannedRange extends KeyRange {
   userMap?: string;
   settled?: SettledRange;
+  parts?: RangePart[];
+}
+
+/** Items Plan aims for over the recorded ranges, and the most ranges one item holds. */
+const MERGED_ITEMS = 8;
+const MAX_RANGES_PER_ITEM = 16;
+
+/**
+ * Hands out runs of consecutive recorded ranges as one Map item each (up to MAX_RANGES_PER_ITEM,
+ * about MERGED_ITEMS items in all). A rerun's changes are spread over the key space: one memory
+ * edited in a hundred touches every range, and a transaction per range costs more than the few
+ * memories it writes. An item over several ranges confirms each by its digest, finds the changed
+ * memories of the others and writes them in transactions of at most a batch's size. Ranges
+ * without a record (a first run's, a failed run's rest) stay one item each: all their memories
+ * are work, and the Map spreads it. The result is numbered afresh, in key order.
+ */
+export function mergeSettledRanges(ranges: readonly PlannedRange[]): PlannedRange[] {
+  const recorded = ranges.filter((r) => r.settled).length;
+  const size = Math.min(MAX_RANGES_PER_ITEM, Math.ceil(recorded / MERGED_ITEMS));
+  if (size < 2) return [...ranges];
+  const items: Omit<PlannedRange, 'index'>[] = [];
+  let run: PlannedRange[] = [];
+  const flush = () => {
+    for (let i = 0; i < run.length; i += size) {
+      const group = run.slice(i, i + size);
+      const [first] = group;
+      const last = group.at(-1);
+      if (!first || !last) continue;
+      if (group.length === 1) {
+        items.push(first);
+        continue;
+      }
+      items.push({
+        fromKey: first.fromKey,
+        toKey: last.toKey,
+        ...(first.userMap === undefined ? {} : { userMap: first.userMap }),
+        parts: group.map((r) => ({ fromKey: r.fromKey, toKey: r.toKey, settled: r.settled as SettledRange })),
+      });
+    }
+    run = [];
+  };
+  for (const range of ranges) {
+    if (range.settled) {
+      run.push(range);
+      continue;
+    }
+    flush();
+    items.push(range);
+  }
+  flush();
+  return items.map((item, index) => ({ ...item, index }));
 }
 
 const TABLE = `${LEDGER_SCHEMA}.memory_ranges`;
-const rangeKey = (range: KeyRange) => JSON.stringify([range.fromKey, range.toKey]);
+const rangeKey = (range: Pick<KeyRange, 'fromKey' | 'toKey'>) => JSON.stringify([range.fromKey, range.toKey]);
 
 /** Where each source user maps, as one digest (the map is small: one row per source user). */
 export function userMapDigest(target: Queryable): Promise<string> {
@@ -64,23 +125,26 @@ export async function forgetSettledRanges(target: Queryable): Promise<void> {
   await target.query(`DELETE FROM ${TABLE}`);
 }
 
-export async function recordSettledRange(
+/** Records ranges as settled under one user map, in one statement. */
+export async function recordSettledRanges(
   target: Queryable,
-  range: PlannedRange & { userMap: string },
-  settled: SettledRange,
+  userMap: string,
+  ranges: readonly { range: Pick<KeyRange, 'fromKey' | 'toKey'>; settled: SettledRange }[],
   runId: string,
 ): Promise<void> {
+  if (ranges.length === 0) return;
   await target.query(
     `INSERT INTO ${TABLE} (range_key, digest, user_map, live, rejects, run_id)
-     VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+     SELECT r.range_key, r.digest, $3, r.live, r.rejects, $6
+       FROM unnest($1::text[], $2::text[], $4::int[], $5::jsonb[]) AS r(range_key, digest, live, rejects)
      ON CONFLICT (range_key) DO UPDATE SET digest = EXCLUDED.digest, user_map = EXCLUDED.user_map,
        live = EXCLUDED.live, rejects = EXCLUDED.rejects, run_id = EXCLUDED.run_id`,
     [
-      rangeKey(range),
-      settled.digest,
-      range.userMap,
-      settled.live,
-      JSON.stringify(settled.rejectsByReason),
+      ranges.map((r) => rangeKey(r.range)),
+      ranges.map((r) => r.settled.digest),
+      userMap,
+      ranges.map((r) => r.settled.live),
+      ranges.map((r) => JSON.stringify(r.settled.rejectsByReason)),
       runId,
     ],
   );

@@ -49,25 +49,47 @@ export async function sampleRowsDigest(
 }
 
 /**
- * The range's memories, live and soft-deleted, hashed by the source in one query (docs/design.md,
- * "Skipping what is done"). `embedding IS NULL` reads no vector; a row's text form tells NULL from
- * an empty value, so two different rows never hash alike by shifting a NULL.
+ * The memories of consecutive ranges, live and soft-deleted, hashed by the source in one query
+ * (docs/design.md, "Skipping what is done"), one list per range in key order. `embedding IS NULL`
+ * reads no vector; a row's text form tells NULL from an empty value, so two different rows never
+ * hash alike by shifting a NULL.
  */
 export async function readSourceRowHashes(
   client: DatabaseSession,
   schema: SourceSchema,
-  range: KeyRange,
+  ranges: readonly Pick<KeyRange, 'fromKey' | 'toKey'>[],
   changedSince: Date | null,
-): Promise<SourceRowHash[]> {
-  const { rows } = await client.query<{ id: string; user_id: string; deleted: boolean; row_hash: string }>(
-    `SELECT id::text AS id, user_id::text AS user_id, is_deleted IS TRUE AS deleted,
+): Promise<SourceRowHash[][]> {
+  const first = ranges[0];
+  const last = ranges.at(-1);
+  if (!first || !last) return [];
+  // The server tells which range a row falls in: it orders the keys by their own type.
+  const ends = ranges
+    .slice(0, -1)
+    .map(
+      (r, i) =>
+        `WHEN ${rangePredicate({ index: 0, fromKey: null, toKey: r.toKey }, schema.memoryIdType)} THEN ${i}`,
+    );
+  const part = ends.length > 0 ? `CASE ${ends.join(' ')} ELSE ${ends.length} END` : '0';
+  const { rows } = await client.query<{
+    part: number;
+    id: string;
+    user_id: string;
+    deleted: boolean;
+    row_hash: string;
+  }>(
+    `SELECT ${part} AS part, id::text AS id, user_id::text AS user_id, is_deleted IS TRUE AS deleted,
             ${rowHashSql(schema)} AS row_hash
        FROM memories
-      WHERE ${rangePredicate(range, schema.memoryIdType)}
+      WHERE ${rangePredicate({ index: 0, fromKey: first.fromKey, toKey: last.toKey }, schema.memoryIdType)}
         AND ${changedSincePredicate(schema, changedSince)}
       ORDER BY id`,
   );
-  return rows.map((r) => ({ id: r.id, userId: r.user_id, deleted: r.deleted, rowHash: r.row_hash }));
+  const byRange: SourceRowHash[][] = ranges.map(() => []);
+  for (const r of rows) {
+    byRange[r.part]?.push({ id: r.id, userId: r.user_id, deleted: r.deleted, rowHash: r.row_hash });
+  }
+  return byRange;
 }
 
 export interface LedgerState {

@@ -48,6 +48,8 @@ export interface BatchChanges {
   unchanged: number;
   /** Of those, the ones the ledger holds as rejected, by reason. */
   unchangedRejectsByReason: Record<string, number>;
+  /** The same rejects, each memory with its reason. */
+  unchangedRejects: ReadonlyMap<string, string>;
   /** Soft-deleted memories of the range the ledger still holds. */
   deletedSourceIds: string[];
   users: ReadonlyMap<string, UserMapping>;
@@ -55,11 +57,15 @@ export interface BatchChanges {
   fingerprintOf(sourceId: string, rule: string | null): string | null;
 }
 
-/** The range's rows hashed at the source, live and soft-deleted, vectors unread. */
-export async function readRangeHashes(deps: ChangeDeps, input: ChangeInput): Promise<SourceRowHash[]> {
+/** The rows of the item's ranges hashed at the source, live and soft-deleted, vectors unread. */
+export async function readRangeHashes(
+  deps: ChangeDeps,
+  input: ChangeInput,
+  ranges: readonly Pick<KeyRange, 'fromKey' | 'toKey'>[],
+): Promise<SourceRowHash[][]> {
   const client = await deps.source.connect();
   try {
-    return await readSourceRowHashes(client, deps.schema, input.range, input.changedSince ?? null);
+    return await readSourceRowHashes(client, deps.schema, ranges, input.changedSince ?? null);
   } catch (error) {
     throw classifyDatabaseFailure(error, { database: 'source', batch: input.range.index });
   } finally {
@@ -107,10 +113,12 @@ export async function changedMemories(
   const changed = input.forceReprocess
     ? live
     : live.filter((h) => !isUnchanged(ledger.get(h.id), h.rowHash, targetUserOf(h.userId), version));
+  const unchangedRejects = rejectedUnchanged(live, changed, ledger);
   return {
     changedIds: changed.length === live.length && live.length > 0 ? null : changed.map((h) => h.id),
     unchanged: live.length - changed.length,
-    unchangedRejectsByReason: rejectsByReason(live, changed, ledger),
+    unchangedRejectsByReason: countReasons(unchangedRejects.values()),
+    unchangedRejects,
     deletedSourceIds: hashes.filter((h) => h.deleted && ledger.has(h.id)).map((h) => h.id),
     users,
     fingerprintOf(sourceId, rule) {
@@ -120,20 +128,26 @@ export async function changedMemories(
   };
 }
 
-function rejectsByReason(
+function rejectedUnchanged(
   live: readonly SourceRowHash[],
   changed: readonly SourceRowHash[],
   ledger: ReadonlyMap<string, LedgerState>,
-): Record<string, number> {
-  const out: Record<string, number> = {};
+): Map<string, string> {
+  const out = new Map<string, string>();
   if (changed.length === live.length) return out;
   const redone = new Set(changed.map((h) => h.id));
   for (const h of live) {
     const state = ledger.get(h.id);
     if (redone.has(h.id) || state?.status !== 'rejected') continue;
-    const reason = state.reason ?? 'unknown';
-    out[reason] = (out[reason] ?? 0) + 1;
+    out.set(h.id, state.reason ?? 'unknown');
   }
+  return out;
+}
+
+/** How many times each reason occurs. */
+export function countReasons(reasons: Iterable<string>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const reason of reasons) out[reason] = (out[reason] ?? 0) + 1;
   return out;
 }
 

@@ -2,6 +2,7 @@ import {
   type BatchEmbeddingSummary,
   type BatchLlmSummary,
   type BatchSummary,
+  type LoadResult,
   type MemoryDecision,
   prepareBatch,
   type RefusedMemory,
@@ -17,15 +18,23 @@ import { ModuleRegistry } from '../core/modules.js';
 import type { CompiledRules } from '../core/rules.js';
 import type { Classification, ModuleId, SourceMemory } from '../core/types.js';
 import { BatchLoader } from '../db/batch-loader.js';
-import { type PlannedRange, recordSettledRange, type SettledRange } from '../db/memory-ranges.js';
+import { type PlannedRange, recordSettledRanges, type SettledRange } from '../db/memory-ranges.js';
 import { Float32Slab } from '../db/pg-binary.js';
 import type { Database } from '../db/port.js';
+import type { SourceRowHash } from '../db/source-fingerprints.js';
 import { readSourceRange } from '../db/source-reader.js';
 import type { SourceSchema } from '../db/source-schema.js';
 import { inspectTarget } from '../db/target-schema.js';
 import { planEmbeddingRequests } from '../embed/token-estimate.js';
 import { classifyDatabaseFailure } from '../errors.js';
-import { changedMemories, readRangeHashes, unchangedSummary, versionOf } from './batch-changes.js';
+import {
+  type BatchChanges,
+  changedMemories,
+  countReasons,
+  readRangeHashes,
+  unchangedSummary,
+  versionOf,
+} from './batch-changes.js';
 
 export interface MigrateBatchDeps {
   source: Database;
@@ -90,6 +99,8 @@ export interface MigrateBatchInput {
   changedSince?: Date | null;
   /** Process every memory of the range, fingerprints notwithstanding (`--force-reprocess`). */
   forceReprocess?: boolean;
+  /** The most memories an item of several ranges writes in one transaction (the run's batch size). */
+  chunkSize?: number;
 }
 
 export interface BatchOutcome {
@@ -276,10 +287,6 @@ const increment = (counts: Record<string, number>, key: string) => {
   counts[key] = (counts[key] ?? 0) + 1;
 };
 
-/**
- * One range of the source, end to end: read → classify → transform → (embed) → load in one
- * transaction. A dry run stops before the load and touches nothing.
- */
 async function withTarget(
   deps: MigrateBatchDeps,
 ): Promise<Required<Pick<MigrateBatchDeps, 'modules' | 'vectors'>>> {
@@ -288,57 +295,70 @@ async function withTarget(
   return { modules: new ModuleRegistry(layout.modules), vectors: layout.vectors };
 }
 
+type Deps = MigrateBatchDeps & Required<Pick<MigrateBatchDeps, 'modules' | 'vectors'>>;
+
+/** A range of the item: the item itself, or one of the recorded ranges it holds. */
+interface ItemRange {
+  fromKey: string | null;
+  toKey: string | null;
+  settled?: SettledRange;
+}
+
+const rangesOf = (range: PlannedRange): ItemRange[] => range.parts ?? [range];
+
 /**
- * Records the range as settled once its writes committed (db/memory-ranges.ts), unless a later run
+ * Records ranges as settled once their writes committed (db/memory-ranges.ts), unless a later run
  * must look again anyway: a dry or incremental run, or a reject that is always retried.
  */
-async function settleRange(
+async function settleRanges(
   deps: MigrateBatchDeps,
   input: MigrateBatchInput,
-  settled: SettledRange,
+  settled: { range: ItemRange; settled: SettledRange }[],
 ): Promise<void> {
   const userMap = input.range.userMap;
   if (input.dryRun || input.changedSince || userMap === undefined) return;
-  if (Object.keys(settled.rejectsByReason).some(isRetriedReject)) return;
-  await recordSettledRange(deps.target, { ...input.range, userMap }, settled, input.runId).catch(
-    (error: unknown) => {
-      throw classifyDatabaseFailure(error, { database: 'target', batch: input.range.index });
-    },
-  );
+  const lasting = settled.filter((s) => !Object.keys(s.settled.rejectsByReason).some(isRetriedReject));
+  await recordSettledRanges(deps.target, userMap, lasting, input.runId).catch((error: unknown) => {
+    throw classifyDatabaseFailure(error, { database: 'target', batch: input.range.index });
+  });
 }
 
-export async function migrateBatch(given: MigrateBatchDeps, input: MigrateBatchInput): Promise<BatchOutcome> {
-  const deps = { ...given, ...(await withTarget(given)) };
+/** What one transaction's worth of memories came to. */
+interface ChunkOutcome {
+  read: number;
+  decisions: MemoryDecision[];
+  /** The start of each decided memory's content, by position in `decisions`. */
+  snippets: string[];
+  repairs: { rule: string }[];
+  load: LoadResult | null;
+  embedding: BatchEmbeddingSummary | null;
+  llm: BatchLlmSummary | null;
+  timings: BatchSummary['timings'];
+}
+
+/**
+ * Read → (embed) → classify → transform → load in one transaction, for these memories of the
+ * item (all of its range when `ids` is null). A dry run stops before the load and touches nothing.
+ */
+async function migrateMemories(
+  deps: Deps,
+  input: MigrateBatchInput,
+  work: BatchChanges,
+  ids: string[] | null,
+  deletedSourceIds: string[],
+): Promise<ChunkOutcome> {
   const t0 = performance.now();
-  const hashes = await readRangeHashes(deps, input);
-  const version = versionOf(deps);
-  const digest = rangeDigest(hashes, version);
-  const settled = input.range.settled;
-  if (settled && settled.digest === digest && !input.forceReprocess && !input.changedSince) {
-    const kept = { unchanged: settled.live, unchangedRejectsByReason: settled.rejectsByReason };
-    return { summary: unchangedSummary(input.range.index, kept, performance.now() - t0), decisions: [] };
-  }
-  const work = await changedMemories(deps, input, hashes, version);
-  const live = hashes.filter((h) => !h.deleted).length;
-  if (work.changedIds !== null && work.changedIds.length === 0 && work.deletedSourceIds.length === 0) {
-    await settleRange(deps, input, { digest, live, rejectsByReason: work.unchangedRejectsByReason });
-    return {
-      summary: unchangedSummary(input.range.index, work, performance.now() - t0),
-      decisions: [],
-    };
-  }
   // The batch's vectors, source and CMI, live in pooled blocks that the next batches reuse.
   const vectors = Float32Slab.pooled();
   const sourceClient = await deps.source.connect();
   let memories: Awaited<ReturnType<typeof readSourceRange>>;
-  const deletedSourceIds = work.deletedSourceIds;
   try {
     memories =
-      work.changedIds === null || work.changedIds.length > 0
+      ids === null || ids.length > 0
         ? await readSourceRange(sourceClient, deps.schema, input.range, {
             changedSince: input.changedSince,
             slab: vectors,
-            ...(work.changedIds ? { ids: work.changedIds } : {}),
+            ...(ids ? { ids } : {}),
           })
         : [];
   } catch (error) {
@@ -378,7 +398,42 @@ export async function migrateBatch(given: MigrateBatchDeps, input: MigrateBatchI
   // Written (or, in a dry run, never to be): nothing below or in the outcome holds a vector, so
   // the blocks go back to the pool. A failure above leaves them to the garbage collector.
   vectors.recycle();
+  return {
+    read: memories.length,
+    // prepareBatch decides the memories in order, one decision each.
+    decisions: prepared.decisions,
+    snippets: prepared.decisions.map((_, i) => snippetOf(memories[i]?.content)),
+    repairs: prepared.repairs,
+    load,
+    embedding,
+    llm,
+    timings: { readMs: t1 - t0, embedMs: t2 - t1, prepareMs: t3 - t2, loadMs: t4 - t3 },
+  };
+}
 
+/** The loads of an item's transactions as one. */
+function combinedLoad(loads: readonly LoadResult[]): LoadResult | null {
+  const [first, ...rest] = loads;
+  if (!first) return null;
+  return rest.reduce<LoadResult>(
+    (all, l) => ({
+      inserted: all.inserted + l.inserted,
+      upserted: all.upserted + l.upserted,
+      moved: all.moved + l.moved,
+      withdrawn: all.withdrawn + l.withdrawn,
+      path: all.path === l.path ? l.path : 'mixed',
+      refused: [...all.refused, ...l.refused],
+    }),
+    first,
+  );
+}
+
+function summarize(
+  index: number,
+  kept: Pick<BatchSummary, 'unchanged'> & { unchangedRejectsByReason: Record<string, number> },
+  chunks: readonly ChunkOutcome[],
+  checkMs: number,
+): BatchSummary {
   const byModule: Partial<Record<ModuleId, number>> = {};
   const byRule: Record<string, number> = {};
   const rejectsByReason: Record<string, number> = {};
@@ -386,50 +441,142 @@ export async function migrateBatch(given: MigrateBatchDeps, input: MigrateBatchI
   const samples: BatchSummary['samples'] = [];
   const sampled: Record<string, number> = {};
   const confidenceHistogram: number[] = new Array(CONFIDENCE_BUCKETS).fill(0);
-  // prepareBatch decides the memories in order, one decision each.
-  prepared.decisions.forEach((d, i) => {
-    if (d.status === 'migrated' && d.confidence !== null) {
-      const bucket = Math.min(
-        CONFIDENCE_BUCKETS - 1,
-        Math.max(0, Math.floor(d.confidence * CONFIDENCE_BUCKETS)),
-      );
-      (confidenceHistogram[bucket] as number)++;
-    }
-    const sampleKey = d.status === 'migrated' ? `module:${d.module}` : `reject:${d.reason}`;
-    if ((sampled[sampleKey] ?? 0) < SAMPLES_PER_MODULE) {
-      increment(sampled, sampleKey);
-      samples.push({ ...d, snippet: snippetOf(memories[i]?.content) });
-    }
-    if (d.rule) increment(byRule, d.rule);
-    if (d.status === 'migrated' && d.module) byModule[d.module] = (byModule[d.module] ?? 0) + 1;
-    if (d.reason) increment(rejectsByReason, d.reason);
-  });
-  for (const r of prepared.repairs) increment(repairsByRule, r.rule);
-  if (load) {
-    const rejects = { ...work.unchangedRejectsByReason };
-    for (const [reason, n] of Object.entries(rejectsByReason)) rejects[reason] = (rejects[reason] ?? 0) + n;
-    await settleRange(deps, input, { digest, live, rejectsByReason: rejects });
+  const timings = { readMs: checkMs, embedMs: 0, prepareMs: 0, loadMs: 0 };
+  let migrated = 0;
+  for (const chunk of chunks) {
+    chunk.decisions.forEach((d, i) => {
+      if (d.status === 'migrated' && d.confidence !== null) {
+        const bucket = Math.min(
+          CONFIDENCE_BUCKETS - 1,
+          Math.max(0, Math.floor(d.confidence * CONFIDENCE_BUCKETS)),
+        );
+        (confidenceHistogram[bucket] as number)++;
+      }
+      const sampleKey = d.status === 'migrated' ? `module:${d.module}` : `reject:${d.reason}`;
+      if ((sampled[sampleKey] ?? 0) < SAMPLES_PER_MODULE) {
+        increment(sampled, sampleKey);
+        samples.push({ ...d, snippet: chunk.snippets[i] ?? '' });
+      }
+      if (d.rule) increment(byRule, d.rule);
+      if (d.status === 'migrated') migrated++;
+      if (d.status === 'migrated' && d.module) byModule[d.module] = (byModule[d.module] ?? 0) + 1;
+      if (d.reason) increment(rejectsByReason, d.reason);
+    });
+    for (const r of chunk.repairs) increment(repairsByRule, r.rule);
+    timings.readMs += chunk.timings.readMs;
+    timings.embedMs += chunk.timings.embedMs;
+    timings.prepareMs += chunk.timings.prepareMs;
+    timings.loadMs += chunk.timings.loadMs;
   }
-
+  const decided = chunks.reduce((n, c) => n + c.decisions.length, 0);
+  const llm = chunks.find((c) => c.llm)?.llm;
+  const loads = chunks.flatMap((c) => (c.load ? [c.load] : []));
   return {
-    summary: {
-      index: input.range.index,
-      read: memories.length,
-      unchanged: work.unchanged,
-      unchangedRejectsByReason: work.unchangedRejectsByReason,
-      migrated: prepared.batch.migrated.length,
-      rejected: prepared.batch.rejected.length,
-      byModule,
-      byRule,
-      rejectsByReason,
-      repairsByRule,
-      load,
-      embedding,
-      ...(llm ? { llm } : {}),
-      confidenceHistogram,
-      samples,
-      timings: { readMs: t1 - t0, embedMs: t2 - t1, prepareMs: t3 - t2, loadMs: t4 - t3 },
-    },
-    decisions: prepared.decisions,
+    index,
+    read: chunks.reduce((n, c) => n + c.read, 0),
+    unchanged: kept.unchanged,
+    unchangedRejectsByReason: kept.unchangedRejectsByReason,
+    migrated,
+    rejected: decided - migrated,
+    byModule,
+    byRule,
+    rejectsByReason,
+    repairsByRule,
+    load: combinedLoad(loads),
+    embedding: chunks.find((c) => c.embedding)?.embedding ?? null,
+    ...(llm ? { llm } : {}),
+    confidenceHistogram,
+    samples,
+    timings,
   };
+}
+
+function addCounts(into: Record<string, number>, from: Record<string, number>): Record<string, number> {
+  for (const [key, n] of Object.entries(from)) into[key] = (into[key] ?? 0) + n;
+  return into;
+}
+
+/**
+ * One Map item, end to end: a key range, or several recorded ones (db/memory-ranges.ts). Each
+ * range whose rows hash as its record says is left alone; the others' changed memories are read,
+ * decided and written, at most `chunkSize` to a transaction, and their records renewed.
+ */
+export async function migrateBatch(given: MigrateBatchDeps, input: MigrateBatchInput): Promise<BatchOutcome> {
+  const deps = { ...given, ...(await withTarget(given)) };
+  const t0 = performance.now();
+  const ranges = rangesOf(input.range);
+  const hashes = await readRangeHashes(deps, input, ranges);
+  const version = versionOf(deps);
+  const skipping = !input.forceReprocess && !input.changedSince;
+  const kept = { unchanged: 0, unchangedRejectsByReason: {} as Record<string, number> };
+  const open: { range: ItemRange; hashes: SourceRowHash[]; digest: string }[] = [];
+  ranges.forEach((range, i) => {
+    const rows = hashes[i] ?? [];
+    const digest = rangeDigest(rows, version);
+    if (skipping && range.settled?.digest === digest) {
+      kept.unchanged += range.settled.live;
+      addCounts(kept.unchangedRejectsByReason, range.settled.rejectsByReason);
+    } else open.push({ range, hashes: rows, digest });
+  });
+  if (open.length === 0)
+    return { summary: unchangedSummary(input.range.index, kept, performance.now() - t0), decisions: [] };
+
+  const work = await changedMemories(
+    deps,
+    input,
+    open.flatMap((o) => o.hashes),
+    version,
+  );
+  const totals = {
+    unchanged: kept.unchanged + work.unchanged,
+    unchangedRejectsByReason: addCounts({ ...kept.unchangedRejectsByReason }, work.unchangedRejectsByReason),
+  };
+  const settle = (rejectOf: (id: string) => string | undefined) =>
+    settleRanges(
+      deps,
+      input,
+      open.map(({ range, hashes: rows, digest }) => {
+        const live = rows.filter((h) => !h.deleted);
+        const reasons = live.flatMap((h) => rejectOf(h.id) ?? []);
+        return { range, settled: { digest, live: live.length, rejectsByReason: countReasons(reasons) } };
+      }),
+    );
+  if (work.changedIds !== null && work.changedIds.length === 0 && work.deletedSourceIds.length === 0) {
+    await settle((id) => work.unchangedRejects.get(id));
+    return { summary: unchangedSummary(input.range.index, totals, performance.now() - t0), decisions: [] };
+  }
+  const checkMs = performance.now() - t0;
+
+  const chunks: ChunkOutcome[] = [];
+  for (const [i, ids] of transactionsOf(deps, input, open, work).entries()) {
+    chunks.push(await migrateMemories(deps, input, work, ids, i === 0 ? work.deletedSourceIds : []));
+  }
+  const summary = summarize(input.range.index, totals, chunks, checkMs);
+  const decisions = chunks.flatMap((c) => c.decisions);
+  if (!input.dryRun) {
+    const rejected = new Map(decisions.flatMap((d) => (d.reason ? [[d.sourceId, d.reason] as const] : [])));
+    await settle((id) => rejected.get(id) ?? work.unchangedRejects.get(id));
+  }
+  return { summary, decisions };
+}
+
+/**
+ * The memories each transaction writes: for one range, its changed memories (null: all of it)
+ * in one; for an item of several, the changed memories of its changed ranges, at most
+ * `chunkSize` to a transaction, so a transaction stays the size of a batch. A run that calls an
+ * API per memory (embeddings, the LLM) gets one range per item from Plan and never comes here
+ * with several.
+ */
+function transactionsOf(
+  deps: Deps,
+  input: MigrateBatchInput,
+  open: readonly { hashes: readonly SourceRowHash[] }[],
+  work: BatchChanges,
+): (string[] | null)[] {
+  if (!input.range.parts) return [work.changedIds];
+  const ids = work.changedIds ?? open.flatMap((o) => o.hashes.filter((h) => !h.deleted).map((h) => h.id));
+  const size = deps.embedder || deps.llm ? ids.length : Math.max(1, input.chunkSize ?? ids.length);
+  const out: string[][] = [];
+  for (let i = 0; i < ids.length; i += size) out.push(ids.slice(i, i + size));
+  return out.length > 0 ? out : [[]];
 }

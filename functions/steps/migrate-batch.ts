@@ -172,6 +172,7 @@ export async function migrateBatch(
         dryRun: run.dryRun,
         changedSince: run.changedSince ? new Date(run.changedSince) : null,
         forceReprocess: run.forceReprocess ?? false,
+        chunkSize: run.batchSize,
       },
     );
   const pacers = runtime.embeddingPacers;

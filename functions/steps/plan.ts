@@ -9,7 +9,13 @@ import { allSettledOrThrow } from '../core/settled.js';
 import { cacheCentroids, cachedCentroids } from '../db/centroid-cache.js';
 import { propagateDeletes } from '../db/delete-propagation.js';
 import { pruneLedgerRemovals } from '../db/ledger-changes.js';
-import { forgetSettledRanges, type PlannedRange, settledRanges, userMapDigest } from '../db/memory-ranges.js';
+import {
+  forgetSettledRanges,
+  mergeSettledRanges,
+  type PlannedRange,
+  settledRanges,
+  userMapDigest,
+} from '../db/memory-ranges.js';
 import type { Database } from '../db/port.js';
 import { planKeyRanges, planUserRanges, verifySlicesOf } from '../db/range-planner.js';
 import { sampleRowsDigest } from '../db/source-fingerprints.js';
@@ -89,12 +95,13 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
     ? verifySlicesOf(fullRanges, 1)
     : verifySlicesOf(memoryRanges, run.verifySliceSize / run.batchSize);
   await putJson(runtime.store, layout.deletes, deletes);
-  await putJson(runtime.store, layout.memoryRanges, await withRangeRecords(runtime, run, memoryRanges));
+  const items = await withRangeRecords(runtime, run, memoryRanges);
+  await putJson(runtime.store, layout.memoryRanges, items);
   await putJson(runtime.store, layout.relationshipRanges, relationshipItems);
   await putJson(runtime.store, layout.verifySlices, verifySlices);
 
   return {
-    batchCount: memoryRanges.length,
+    batchCount: items.length,
     rangesKey: layout.memoryRanges,
     relationBatchCount: relationshipItems.length,
     relationRangesKey: layout.relationshipRanges,
@@ -108,7 +115,9 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
 /**
  * A real run's ranges with the records earlier runs left of them (db/memory-ranges.ts), for the
  * batches to confirm with one query each. An incremental run writes across records it does not
- * keep, so it drops them; a dry run leaves them alone and uses none.
+ * keep, so it drops them; a dry run leaves them alone and uses none. Consecutive recorded ranges
+ * go out together when a memory costs only this run's own work; a run that calls an API per memory
+ * (embeddings, the LLM) keeps one range per item, as each may take minutes.
  */
 async function withRangeRecords(
   runtime: MigrationRuntime,
@@ -121,7 +130,9 @@ async function withRangeRecords(
     await forgetSettledRanges(target);
     return ranges;
   }
-  return settledRanges(target, ranges, await userMapDigest(target));
+  const planned = await settledRanges(target, ranges, await userMapDigest(target));
+  const local = run.embedMode === 'preserve' && run.classifier !== 'llm' && !run.forceReprocess;
+  return local ? mergeSettledRanges(planned) : planned;
 }
 
 async function carryDeletesOver(runtime: MigrationRuntime, run: RunContext) {

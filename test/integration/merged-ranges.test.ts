@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
+import { createTarget, freshDatabases } from '../../dev/harness/databases.js';
+import { targetChecksums, withClient } from '../../dev/support/checksums.js';
+import { runSteps, type StepRunResult } from '../../dev/support/run-steps.js';
+import { runLayout } from '../../functions/core/run-options.js';
+import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
+import type { PlannedRange } from '../../functions/db/memory-ranges.js';
+import { keyRangesSchema, written } from '../../functions/steps/stored-schemas.js';
+import { getJson } from '../../functions/store/run-store.js';
+
+// 1,200 memories in ranges of 50: enough recorded ranges for a rerun to hand them out together.
+// Without centroids, an edit changes no other memory's decision: a run reads what was edited.
+const INPUT = { preserveEmbeddings: true, batchSize: 50, snapshot: 'none', centroidClassification: false };
+const GENERATED = { memories: 1200, users: 12, seed: 31 };
+
+interface ReportTotals {
+  totals: { read: number; unchanged?: number; migrated: number; rejected: number };
+  accounting: { holds: boolean | null };
+}
+
+const reportOf = (result: StepRunResult) =>
+  getJson(result.runtime.store, runLayout(result.run.runId).report.json, written<ReportTotals>());
+
+const itemsOf = (result: StepRunResult) =>
+  getJson(
+    result.runtime.store,
+    runLayout(result.run.runId).memoryRanges,
+    written<PlannedRange[]>(keyRangesSchema),
+  );
+
+/** Edits the content of every `every`-th live memory (in key order); returns how many. */
+async function editEvery(sourceUrl: string, every: number, offset: number): Promise<number> {
+  return withClient(sourceUrl, async (c) => {
+    const { rowCount } = await c.query(
+      `UPDATE memories SET content = content || ' (edited)', updated_at = now()
+        WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM memories
+                                      WHERE is_deleted IS NOT TRUE) k WHERE n % ${every} = ${offset})`,
+    );
+    return rowCount ?? 0;
+  });
+}
+
+/** What a clean single run of the source leaves in a new target. */
+async function cleanChecksums(sourceUrl: string, closers: { close(): Promise<void> }[]) {
+  const cleanUrl = await createTarget();
+  const clean = await runSteps({ sourceUrl, targetUrl: cleanUrl, input: INPUT });
+  closers.push(clean.runtime);
+  return targetChecksums(cleanUrl);
+}
+
+describe('Recorded ranges handed out together', () => {
+  let sourceUrl: string;
+  let targetUrl: string;
+  let rangeCount: number;
+  // Memories every run reads again: rejects whose cause may have gone (a user mapped since).
+  let retried: number;
+  const closers: { close(): Promise<void> }[] = [];
+
+  beforeAll(async () => {
+    ({ sourceUrl, targetUrl } = await freshDatabases());
+    await generateBigMemory({ databaseUrl: sourceUrl, ...GENERATED });
+    const first = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(first.runtime);
+    rangeCount = (first.outputs.plan as { batchCount: number }).batchCount;
+    const unchanged = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(unchanged.runtime);
+    retried = (await reportOf(unchanged)).totals.read;
+  });
+
+  afterAll(async () => {
+    await Promise.all(closers.map((c) => c.close()));
+  });
+
+  it('a rerun writes only the changed memories of each item, and renews every range it holds', async () => {
+    // Prepare: edits spread over every range, and one memory soft-deleted.
+    const edited = await editEvery(sourceUrl, 40, 7);
+    await withClient(sourceUrl, (c) =>
+      c.query(
+        `UPDATE memories SET is_deleted = true
+          WHERE id = (SELECT id FROM memories WHERE is_deleted IS NOT TRUE ORDER BY id LIMIT 1 OFFSET 333)`,
+      ),
+    );
+
+    // Act
+    const rerun = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(rerun.runtime);
+
+    // Assess: fewer items than ranges, each over consecutive recorded ranges.
+    const items = await itemsOf(rerun);
+    expect(items.length).toBeLessThan(rangeCount);
+    expect(items.every((item) => (item.parts?.length ?? 1) >= 1)).toBe(true);
+    expect(items.reduce((n, item) => n + (item.parts?.length ?? 1), 0)).toBe(rangeCount);
+    for (const item of items) {
+      const parts = item.parts ?? [];
+      parts.forEach((part, i) => {
+        expect(part.fromKey).toBe(i === 0 ? item.fromKey : parts[i - 1]?.toKey);
+      });
+      if (parts.length > 0) expect(parts.at(-1)?.toKey).toBe(item.toKey);
+    }
+    expect(items.some((item) => (item.parts?.length ?? 0) > 1)).toBe(true);
+    const report = await reportOf(rerun);
+    expect(report.totals.read).toBe(edited + retried);
+    expect(report.accounting.holds).toBe(true);
+    expect((rerun.outputs.verify as { ok: boolean }).ok).toBe(true);
+    expect(await targetChecksums(targetUrl)).toEqual(await cleanChecksums(sourceUrl, closers));
+
+    // Every range's record was renewed: the next run confirms each by its digest alone.
+    const again = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(again.runtime);
+    expect((await reportOf(again)).totals.read).toBe(retried);
+    // (A range holding a reject that is always retried is never recorded.)
+    const records = await withClient(targetUrl, (c) =>
+      c.query<{ run_id: string; n: number }>(
+        `SELECT run_id, count(*)::int AS n FROM ${LEDGER_SCHEMA}.memory_ranges GROUP BY run_id`,
+      ),
+    );
+    expect(records.rows.map((r) => r.run_id)).toEqual([rerun.run.runId]);
+    expect(records.rows[0]?.n).toBeGreaterThanOrEqual(rangeCount - retried);
+  });
+
+  it('an item writes its changed memories at most a batch to a transaction', async () => {
+    // Prepare: most memories change, so each item holds more changed memories than a batch.
+    const edited = await editEvery(sourceUrl, 5, 0).then(
+      async (n) => n + (await editEvery(sourceUrl, 5, 1)) + (await editEvery(sourceUrl, 5, 2)),
+    );
+
+    // Act
+    const rerun = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(rerun.runtime);
+
+    // Assess: memories written in one transaction share its now(), the ledger's updated_at.
+    const items = await itemsOf(rerun);
+    const transactions = await withClient(targetUrl, (c) =>
+      c.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${LEDGER_SCHEMA}.memory_ledger WHERE run_id = $1 GROUP BY updated_at`,
+        [rerun.run.runId],
+      ),
+    );
+    const sizes = transactions.rows.map((r) => r.n);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(edited + retried);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(INPUT.batchSize);
+    expect(sizes.length).toBeGreaterThan(items.length);
+    expect((await reportOf(rerun)).totals.read).toBe(edited + retried);
+    expect((rerun.outputs.verify as { ok: boolean }).ok).toBe(true);
+    expect(await targetChecksums(targetUrl)).toEqual(await cleanChecksums(sourceUrl, closers));
+  });
+});
