@@ -18,7 +18,7 @@ export interface SourceMemoryDigest {
 export async function sourceMemoryDigest(db: Queryable): Promise<SourceMemoryDigest> {
   const { rows } = await db.query<{ live: string; hash_sum: string; deleted: string }>(
     `SELECT count(*) FILTER (WHERE is_deleted IS NOT TRUE)::text AS live,
-            coalesce(sum(${keyHashSql('id::text')}::numeric) FILTER (WHERE is_deleted IS NOT TRUE), 0)::text AS hash_sum,
+            coalesce(sum(${keyHashSql('id::text')}) FILTER (WHERE is_deleted IS NOT TRUE), 0)::text AS hash_sum,
             count(*) FILTER (WHERE is_deleted IS TRUE)::text AS deleted
        FROM memories`,
   );
@@ -41,7 +41,7 @@ export interface OutcomeDigest {
 
 async function outcomeDigests(db: Queryable, keyExpr: string, from: string): Promise<OutcomeDigest[]> {
   const { rows } = await db.query<{ status: string; reason: string | null; count: string; hash_sum: string }>(
-    `SELECT status, reason, count(*)::text AS count, sum(${keyHashSql(keyExpr)}::numeric)::text AS hash_sum
+    `SELECT status, reason, count(*)::text AS count, sum(${keyHashSql(keyExpr)})::text AS hash_sum
        ${from} GROUP BY status, reason`,
   );
   return rows.map((r) => ({
