@@ -1,5 +1,6 @@
 import type { DeletesSummary } from '../core/deletes.js';
 import type { ModuleRegistry } from '../core/modules.js';
+import { mergeSorted } from '../core/verification.js';
 import { classifyDatabaseFailure } from '../errors.js';
 import { type KeySetDigest, keySetDigest, sameKeySet } from './key-set-digest.js';
 import { removeLedgerRows } from './ledger-changes.js';
@@ -15,6 +16,7 @@ import {
   sourceRelationDigest,
 } from './set-digests.js';
 import type { SourceSchema } from './source-schema.js';
+import { ledgerMemoryKeys, sourceMemoryKeys } from './verification-queries.js';
 import { beginRederivableWrite } from './write-transaction.js';
 
 export interface DeleteOptions {
@@ -67,7 +69,6 @@ export async function propagateDeletes(
   };
   if (options.keepDeleted || !(await ledgerExists(target))) return summary;
   const chunk = options.chunkSize ?? CHUNK;
-  const memoriesProbe: SourceProbe = { table: 'memories', idType: schema.memoryIdType, live: true };
   const matches = (sourceSide: Promise<KeySetDigest>, ledgerSide: Promise<KeySetDigest>) =>
     Promise.all([sourceSide, ledgerSide]).then(([a, b]) => sameKeySet(a, b));
   try {
@@ -75,28 +76,16 @@ export async function propagateDeletes(
       sourceMemoryDigest(source).then((d) => d.live),
       memoryLedgerOutcomes(target).then(outcomesDigest),
     );
-    if (!memoriesMatch)
-      await walkLedger(
-        target,
-        'memory_ledger',
-        'source_id',
-        'status, module, target_id',
-        chunk,
-        async (rows) => {
-          const live = await liveKeys(
-            source,
-            memoriesProbe,
-            rows.map((r) => r.key),
-          );
-          const gone = rows.filter((r) => !live.has(r.key));
-          if (gone.length === 0) return;
-          const migrated = gone.filter((r) => r.status === 'migrated');
-          summary.memories += migrated.length;
-          summary.rejectedForgotten += gone.length - migrated.length;
-          for (const r of migrated) if (summary.samples.length < SAMPLES) summary.samples.push(r.key);
-          if (!options.dryRun) summary.projectIdsCleared += await removeMemories(target, gone, options.runId);
-        },
-      );
+    if (!memoriesMatch) {
+      const gone = await goneMemories(source, target, schema);
+      const migrated = gone.filter((r) => r.status === 'migrated');
+      summary.memories += migrated.length;
+      summary.rejectedForgotten += gone.length - migrated.length;
+      for (const r of migrated.slice(0, SAMPLES)) summary.samples.push(r.key);
+      for (let i = 0; i < gone.length && !options.dryRun; i += chunk) {
+        summary.projectIdsCleared += await removeMemories(target, gone.slice(i, i + chunk), options.runId);
+      }
+    }
     // Relations by their source row; a task's project link (`project:<task id>`) by its task.
     if (!(await relationshipKeysMatch(source, target, schema, summary)))
       await walkLedger(
@@ -112,7 +101,7 @@ export async function propagateDeletes(
             : null;
           for (const [prefix, probe] of [
             [RELATION_PREFIX, relationsProbe],
-            [PROJECT_PREFIX, memoriesProbe],
+            [PROJECT_PREFIX, { table: 'memories', idType: schema.memoryIdType, live: true }],
           ] as const) {
             const keyed = rows.filter((r) => r.key.startsWith(prefix));
             if (keyed.length === 0) continue;
@@ -188,6 +177,46 @@ async function ledgerExists(target: Database): Promise<boolean> {
     `SELECT to_regclass('${LEDGER_SCHEMA}.memory_ledger')::text AS t`,
   );
   return Boolean(rows[0]?.t);
+}
+
+/**
+ * The memory-ledger rows whose source memory is gone (hard-deleted) or soft-deleted: the source's
+ * keys and the ledger's, each read once in one order and merged. Probing the source for every
+ * ledger key instead costs an index look-up per key, and a failed run's rerun, whose ledger holds
+ * only part of the source, always gets that far. The rows are collected before anything is
+ * removed, so no connection is held for a write while both reads stream.
+ */
+async function goneMemories(source: Database, target: Database, schema: SourceSchema): Promise<LedgerKey[]> {
+  const sourceClient = await source.connect();
+  let targetClient: DatabaseSession | undefined;
+  let failure: unknown;
+  try {
+    targetClient = await target.connect();
+    const gone: LedgerKey[] = [];
+    const pairs = mergeSorted(
+      sourceMemoryKeys(sourceClient, schema),
+      ledgerMemoryKeys(targetClient),
+      (s) => s.id,
+      (l) => l.sourceId,
+    );
+    for await (const { left, right } of pairs) {
+      if (!right || (left && !left.deleted)) continue;
+      gone.push({
+        key: right.sourceId,
+        status: right.status,
+        module: right.module,
+        target_id: right.targetId,
+      });
+    }
+    return gone;
+  } catch (error) {
+    failure = error;
+    throw error;
+  } finally {
+    // An interrupted COPY leaves a connection mid-protocol: discard it instead of pooling it.
+    sourceClient.release(failure instanceof Error ? failure : undefined);
+    targetClient?.release(failure instanceof Error ? failure : undefined);
+  }
 }
 
 /** Keyset pages of a ledger table in its primary key's order (an index scan, no OFFSET). */

@@ -71,10 +71,22 @@ export async function* sourceMemoryKeys(
   for await (const t of client.streamTuples(query)) yield { id: text(t[0]) as string, deleted: bool(t[1]) };
 }
 
-export async function* ledgerMemoryKeys(client: DatabaseSession): AsyncGenerator<LedgerMemoryKey> {
-  const query = `SELECT source_id, status, reason FROM ${LEDGER} ORDER BY source_id COLLATE "C"`;
+/** A memory-ledger row as the key merges see it, with where a migrated memory went. */
+export interface LedgerMemoryRow extends LedgerMemoryKey {
+  module: string | null;
+  targetId: string | null;
+}
+
+export async function* ledgerMemoryKeys(client: DatabaseSession): AsyncGenerator<LedgerMemoryRow> {
+  const query = `SELECT source_id, status, reason, module, target_id FROM ${LEDGER} ORDER BY source_id COLLATE "C"`;
   for await (const t of client.streamTuples(query)) {
-    yield { sourceId: text(t[0]) as string, status: text(t[1]) as string, reason: text(t[2]) };
+    yield {
+      sourceId: text(t[0]) as string,
+      status: text(t[1]) as string,
+      reason: text(t[2]),
+      module: text(t[3]),
+      targetId: text(t[4]),
+    };
   }
 }
 

@@ -96,4 +96,42 @@ describe('A BigMemory keyed by integers', () => {
     expect(ledger.numeric).toBe(ledger.total);
     expect(ledger.links).toBeGreaterThan(0);
   });
+
+  it('carries deletes over, merging keys in text order, not number order', async () => {
+    // Prepare: keys 9 and 10 sort apart as text; one is removed, the other soft-deleted.
+    const deleted = await withClient(sourceUrl, async (c) => {
+      const { rows } = await c.query<{ id: string }>(
+        `SELECT id::text FROM memories WHERE id IN (9, 10, 100) AND NOT is_deleted ORDER BY id`,
+      );
+      await c.query('DELETE FROM memory_relations WHERE source_memory_id = 9 OR target_memory_id = 9');
+      await c.query('DELETE FROM memories WHERE id = 9');
+      await c.query('UPDATE memories SET is_deleted = true WHERE id IN (10, 100)');
+      return rows.map((r) => r.id);
+    });
+    const gone = await withClient(targetUrl, async (c) => {
+      const { rows } = await c.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id = ANY($1::text[]) AND status = 'migrated'`,
+        [deleted],
+      );
+      return rows[0]?.n ?? 0;
+    });
+    expect(gone).toBeGreaterThan(0);
+
+    // Act
+    const rerun = await runSteps({ sourceUrl, targetUrl, input: INPUT, concurrency: 2 });
+    runs.push(rerun);
+
+    // Assess
+    expect(rerun.outputs.plan).toMatchObject({ deletes: { memories: gone } });
+    const result = await verification(rerun);
+    expect(result?.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual([]);
+    const left = await withClient(targetUrl, async (c) => {
+      const { rows } = await c.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id = ANY($1::text[])`,
+        [deleted],
+      );
+      return rows[0]?.n ?? 0;
+    });
+    expect(left).toBe(0);
+  });
 });
