@@ -19,6 +19,7 @@ import type {
 import { SAMPLE_LIMIT } from '../core/verification.js';
 import { drawThreshold, type SampleRule } from '../core/verify-sample.js';
 import { quoteIdentifier } from './copy-stream.js';
+import { keyHashSql } from './key-set-digest.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import { decodeField } from './pg-binary.js';
 import type { DatabaseSession } from './port.js';
@@ -394,8 +395,10 @@ export interface SearchSample {
 }
 
 /**
- * The search smoke test's sample: the first `size` migrated memories with an embedding, in md5
- * order of their source id (spread over users and modules, the same on every run). Candidates come
+ * The search smoke test's sample: the first `size` migrated memories with an embedding, in the
+ * order of a hash of their source id (spread over users and modules, the same on every run; the
+ * key-set digests' `hashtextextended`, several times cheaper than an md5 over a ledger of millions
+ * of rows, every run). Candidates come
  * from the ledger alone, a few times `size` of them: ordering every module row joined to the ledger
  * costs several times more than ordering the ledger. Only when too few candidates have an
  * embedding does the whole join run.
@@ -407,9 +410,9 @@ export async function searchSamples(
 ): Promise<SearchSample[]> {
   const limit = Math.max(0, Math.floor(size));
   const selectList = `SELECT l.source_id, l.module, m.id, m."userId", m.embedding`;
-  const order = `ORDER BY md5(l.source_id), l.source_id LIMIT ${limit}`;
+  const order = `ORDER BY ${keyHashSql('l.source_id')}, l.source_id LIMIT ${limit}`;
   const fromCandidates = `WITH l AS (SELECT source_id, module, target_id FROM ${LEDGER}
-      WHERE status = 'migrated' ORDER BY md5(source_id), source_id LIMIT ${limit * CANDIDATES_PER_SAMPLE})
+      WHERE status = 'migrated' ORDER BY ${keyHashSql('source_id')}, source_id LIMIT ${limit * CANDIDATES_PER_SAMPLE})
     ${selectList} FROM l CROSS JOIN LATERAL (SELECT * FROM (${allModuleRows(modules, 'id, "userId", embedding')}) r
       WHERE r.module = l.module AND r.id = l.target_id AND r.embedding IS NOT NULL) m
     ${order}`;

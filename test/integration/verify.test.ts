@@ -133,14 +133,14 @@ describe('Function: verifyMigration', () => {
   });
 
   it('samples the search smoke test as the whole join would, also when few candidates have an embedding', async () => {
-    // Prepare: the first migrated memories with an embedding, in md5 order of their source id
+    // Prepare: the first migrated memories with an embedding, in hash order of their source id
     const firstWithEmbedding = (client: DatabaseSession) =>
       client
         .query<{ source_id: string }>(
           `SELECT l.source_id FROM ${LEDGER_SCHEMA}.memory_ledger l
              JOIN (${MODULE_IDS.map((m) => `SELECT id FROM "${m}_memories" WHERE embedding IS NOT NULL`).join(' UNION ALL ')}) m
                ON m.id = l.target_id
-            WHERE l.status = 'migrated' ORDER BY md5(l.source_id), l.source_id LIMIT 20`,
+            WHERE l.status = 'migrated' ORDER BY hashtextextended(l.source_id, 0), l.source_id LIMIT 20`,
         )
         .then((r) => r.rows.map((row) => row.source_id));
     const client = await target.connect();
@@ -153,7 +153,7 @@ describe('Function: verifyMigration', () => {
         await client.query(
           `UPDATE "${m}_memories" SET embedding = NULL WHERE id IN (
              SELECT target_id FROM ${LEDGER_SCHEMA}.memory_ledger WHERE status = 'migrated'
-              ORDER BY md5(source_id), source_id LIMIT 70)`,
+              ORDER BY hashtextextended(source_id, 0), source_id LIMIT 70)`,
         );
       }
       const after = await firstWithEmbedding(client);
