@@ -1,8 +1,9 @@
 /**
  * npm run bench:deletes -- [--memories N]
- * What finding the source's deletes costs: a ledger of N migrated memories (default 1,000,000) is
- * walked and its keys looked up in the source by primary key, once with nothing deleted and once
- * after 1,000 hard deletes (their target rows are then removed). Prints the figures.
+ * What finding the source's deletes costs: a ledger of N migrated memories (default 1,000,000)
+ * against its source, once with nothing deleted (one aggregate on each side shows the key sets
+ * equal) and once after 1,000 hard deletes (the source's keys and the ledger's are merged, and the
+ * gone memories' target rows removed). Prints the figures.
  */
 import './require-node.cjs';
 import { createDatabase, createTarget } from '../dev/harness/databases.js';
@@ -18,8 +19,9 @@ async function main(): Promise<number> {
   if (values.help) {
     console.log(`usage: npm run bench:deletes -- [options]
 
-What carrying the source's deletes over costs: a ledger of N migrated memories is walked and its
-keys looked up in the source by primary key, with nothing deleted and after 1,000 hard deletes.
+What carrying the source's deletes over costs: a ledger of N migrated memories against its source,
+with nothing deleted (compared by one aggregate a side) and after 1,000 hard deletes (the source's
+and the ledger's keys merged).
 
   --memories <n>  migrated memories in the ledger (default: 1000000)
   --help          this text
