@@ -1,3 +1,7 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
 import { createTarget, freshDatabases } from '../../dev/harness/databases.js';
@@ -16,6 +20,7 @@ const GENERATED = { memories: 1200, users: 12, seed: 31 };
 
 interface ReportTotals {
   totals: { read: number; unchanged?: number; migrated: number; rejected: number };
+  load: { moved: number } | null;
   accounting: { holds: boolean | null };
 }
 
@@ -42,9 +47,13 @@ async function editEvery(sourceUrl: string, every: number, offset: number): Prom
 }
 
 /** What a clean single run of the source leaves in a new target. */
-async function cleanChecksums(sourceUrl: string, closers: { close(): Promise<void> }[]) {
+async function cleanChecksums(
+  sourceUrl: string,
+  closers: { close(): Promise<void> }[],
+  input: Record<string, unknown> = INPUT,
+) {
   const cleanUrl = await createTarget();
-  const clean = await runSteps({ sourceUrl, targetUrl: cleanUrl, input: INPUT });
+  const clean = await runSteps({ sourceUrl, targetUrl: cleanUrl, input });
   closers.push(clean.runtime);
   return targetChecksums(cleanUrl);
 }
@@ -144,5 +153,42 @@ describe('Recorded ranges handed out together', () => {
     expect((await reportOf(rerun)).totals.read).toBe(edited + retried);
     expect((rerun.outputs.verify as { ok: boolean }).ok).toBe(true);
     expect(await targetChecksums(targetUrl)).toEqual(await cleanChecksums(sourceUrl, closers));
+  });
+
+  it('a rules change moves memories across the transactions of items of several ranges', async () => {
+    // Prepare: the memories of the commonest metadata type go to another module now. The rules'
+    // version changes, so every memory is decided again, in transactions of a batch's size.
+    const ledger = await withClient(targetUrl, (c) =>
+      c.query<{ rule: string; module: string; n: number }>(
+        `SELECT rule, module, count(*)::int AS n FROM ${LEDGER_SCHEMA}.memory_ledger
+          WHERE status = 'migrated' AND rule LIKE 'type:%' GROUP BY rule, module ORDER BY n DESC LIMIT 1`,
+      ),
+    );
+    const { rule, module, n } = ledger.rows[0] ?? { rule: '', module: '', n: 0 };
+    expect(n).toBeGreaterThan(0);
+    const elsewhere = module === 'creative' ? 'learning' : 'creative';
+    const dir = await mkdtemp(join(tmpdir(), 'bm-rules-'));
+    const rulesFile = join(dir, 'rules.json');
+    await writeFile(rulesFile, JSON.stringify({ typeRules: { [rule.slice('type:'.length)]: elsewhere } }));
+    const input = { ...INPUT, rules: pathToFileURL(rulesFile).href };
+
+    // Act
+    const rerun = await runSteps({ sourceUrl, targetUrl, input });
+    closers.push(rerun.runtime);
+
+    // Assess: every memory of that type moved, items still held several ranges, and the target is
+    // what a clean run with the new rules makes of the source.
+    const items = await itemsOf(rerun);
+    expect(items.some((item) => (item.parts?.length ?? 0) > 1)).toBe(true);
+    const moved = await withClient(targetUrl, (c) =>
+      c.query<{ module: string; n: number }>(
+        `SELECT module, count(*)::int AS n FROM ${LEDGER_SCHEMA}.memory_ledger WHERE rule = $1 GROUP BY module`,
+        [rule],
+      ),
+    );
+    expect(moved.rows).toEqual([{ module: elsewhere, n }]);
+    expect((await reportOf(rerun)).load?.moved).toBeGreaterThanOrEqual(n);
+    expect((rerun.outputs.verify as { ok: boolean }).ok).toBe(true);
+    expect(await targetChecksums(targetUrl)).toEqual(await cleanChecksums(sourceUrl, closers, input));
   });
 });
