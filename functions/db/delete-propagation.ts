@@ -7,7 +7,7 @@ import { removeLedgerRows } from './ledger-changes.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import { removeMigratedMemories } from './memory-removal.js';
 import { readModuleRegistry } from './module-registry.js';
-import type { Database, DatabaseSession } from './port.js';
+import { type Database, type DatabaseSession, withSessions } from './port.js';
 import {
   memoryLedgerOutcomes,
   outcomesDigest,
@@ -187,15 +187,11 @@ async function ledgerExists(target: Database): Promise<boolean> {
  * removed, so no connection is held for a write while both reads stream.
  */
 async function goneMemories(source: Database, target: Database, schema: SourceSchema): Promise<LedgerKey[]> {
-  const sourceClient = await source.connect();
-  let targetClient: DatabaseSession | undefined;
-  let failure: unknown;
-  try {
-    targetClient = await target.connect();
+  return withSessions(source, target, async (sourceSession, targetSession) => {
     const gone: LedgerKey[] = [];
     const pairs = mergeSorted(
-      sourceMemoryKeys(sourceClient, schema),
-      ledgerMemoryKeys(targetClient),
+      sourceMemoryKeys(sourceSession, schema),
+      ledgerMemoryKeys(targetSession),
       (s) => s.id,
       (l) => l.sourceId,
     );
@@ -209,14 +205,7 @@ async function goneMemories(source: Database, target: Database, schema: SourceSc
       });
     }
     return gone;
-  } catch (error) {
-    failure = error;
-    throw error;
-  } finally {
-    // An interrupted COPY leaves a connection mid-protocol: discard it instead of pooling it.
-    sourceClient.release(failure instanceof Error ? failure : undefined);
-    targetClient?.release(failure instanceof Error ? failure : undefined);
-  }
+  });
 }
 
 /** Keyset pages of a ledger table in its primary key's order (an index scan, no OFFSET). */

@@ -80,3 +80,27 @@ export async function inTransaction<T>(
     pooled?.release();
   }
 }
+
+/**
+ * `work` with one session of each database. After a failure both are discarded instead of
+ * pooled: a COPY the failure interrupted leaves its connection mid-protocol.
+ */
+export async function withSessions<T>(
+  source: Database,
+  target: Database,
+  work: (source: DatabaseSession, target: DatabaseSession) => Promise<T>,
+): Promise<T> {
+  const sourceSession = await source.connect();
+  let targetSession: DatabaseSession | undefined;
+  let failure: unknown;
+  try {
+    targetSession = await target.connect();
+    return await work(sourceSession, targetSession);
+  } catch (error) {
+    failure = error;
+    throw error;
+  } finally {
+    sourceSession.release(failure instanceof Error ? failure : undefined);
+    targetSession?.release(failure instanceof Error ? failure : undefined);
+  }
+}

@@ -24,7 +24,7 @@ import {
 } from '../core/verification.js';
 import { inSample, type SampleRule } from '../core/verify-sample.js';
 import { sameKeySet } from '../db/key-set-digest.js';
-import type { Database, DatabaseSession } from '../db/port.js';
+import { type Database, type DatabaseSession, withSessions } from '../db/port.js';
 import { danglingProjectIds } from '../db/project-ids.js';
 import { planKeyRanges } from '../db/range-planner.js';
 import {
@@ -120,21 +120,10 @@ async function withClients<T>(
   deps: Required<VerifyDeps>,
   work: (clients: Clients) => Promise<T>,
 ): Promise<T> {
-  const source = await deps.source.connect();
-  let target: DatabaseSession | undefined;
-  let failure: unknown;
-  try {
-    target = await deps.target.connect();
+  return withSessions(deps.source, deps.target, (source, target) => {
     const modules = new ModuleRegistry(deps.layout.modules);
-    return await work({ source, target, schema: deps.schema, modules, vectors: deps.layout.vectors });
-  } catch (error) {
-    failure = error;
-    throw error;
-  } finally {
-    // An interrupted COPY leaves a connection mid-protocol: discard it instead of pooling it.
-    source.release(failure instanceof Error ? failure : undefined);
-    target?.release(failure instanceof Error ? failure : undefined);
-  }
+    return work({ source, target, schema: deps.schema, modules, vectors: deps.layout.vectors });
+  });
 }
 
 /**
