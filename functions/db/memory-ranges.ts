@@ -1,6 +1,7 @@
 import { keySetDigest } from './key-set-digest.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import type { Queryable } from './port.js';
+import { planKeyRanges } from './range-planner.js';
 import type { KeyRange } from './source-reader.js';
 
 /**
@@ -118,6 +119,78 @@ export async function settledRanges(
     const settled = byKey.get(rangeKey(range));
     return settled ? { ...range, userMap, settled } : { ...range, userMap };
   });
+}
+
+/** A recorded range grown past this many batches is cut anew. */
+const GROWN = 1.5;
+
+/**
+ * The cut the records describe, while it still fits the source (docs/design.md, "Skipping what is
+ * done"). New memories then fall into the recorded ranges, where a fresh cut by row number would
+ * shift every boundary after the first of them and leave no record describing it. A range grown
+ * past half again a batch (or a smaller `--batch-size`) is cut anew and its record dropped; keys
+ * past the last recorded range get ranges of their own. Null, to plan afresh, when there is no
+ * record, the records do not chain from the first key, or a boundary key is gone from the source.
+ */
+export async function recordedCut(
+  source: Queryable,
+  target: Queryable,
+  options: { batchSize: number; idType: string },
+): Promise<KeyRange[] | null> {
+  const { rows } = await target.query<{ range_key: string }>(`SELECT range_key FROM ${TABLE}`);
+  const next = new Map<string | null, string | null>();
+  for (const r of rows) {
+    const [from, to] = JSON.parse(r.range_key) as [string | null, string | null];
+    if (next.has(from)) return null;
+    next.set(from, to);
+  }
+  const chain: { fromKey: string | null; toKey: string | null }[] = [];
+  for (let from: string | null = null; next.has(from) && chain.length <= rows.length; ) {
+    const to: string | null = next.get(from) ?? null;
+    chain.push({ fromKey: from, toKey: to });
+    if (to === null) break;
+    from = to;
+  }
+  if (chain.length === 0 || chain.length !== rows.length) return null;
+  const ends = chain.flatMap((r) => (r.toKey === null ? [] : [r.toKey]));
+  const [{ rows: found }, { rows: total }] = await Promise.all([
+    source.query<{ key: string; rn: string }>(
+      `SELECT key, rn FROM (SELECT id::text AS key, row_number() OVER (ORDER BY id) AS rn FROM memories) k
+        WHERE key = ANY($1::text[])`,
+      [ends],
+    ),
+    source.query<{ n: string }>('SELECT count(*) AS n FROM memories'),
+  ]);
+  const position = new Map(found.map((r) => [r.key, Number(r.rn)]));
+  if (ends.some((key) => !position.has(key))) return null;
+  const cut: KeyRange[] = [];
+  const recut: typeof chain = [];
+  const afresh = async (range: { fromKey: string | null; toKey: string | null }) => {
+    const pieces = await planKeyRanges(source, {
+      batchSize: options.batchSize,
+      within: { range: { index: 0, ...range }, idType: options.idType },
+    });
+    const last = pieces.at(-1);
+    // The last piece ends where the range did, so the cut still covers every key.
+    if (last && range.toKey !== null) last.toKey = range.toKey;
+    cut.push(...pieces);
+  };
+  let before = 0;
+  for (const range of chain) {
+    const at = range.toKey === null ? Number(total[0]?.n ?? 0) : (position.get(range.toKey) as number);
+    if (at - before > options.batchSize * GROWN) {
+      recut.push(range);
+      await afresh(range);
+    } else cut.push({ index: 0, ...range });
+    before = at;
+  }
+  const last = chain.at(-1);
+  if (last?.toKey != null && Number(total[0]?.n ?? 0) > before)
+    await afresh({ fromKey: last.toKey, toKey: null });
+  if (recut.length > 0) {
+    await target.query(`DELETE FROM ${TABLE} WHERE range_key = ANY($1::text[])`, [recut.map(rangeKey)]);
+  }
+  return cut.map((range, index) => ({ ...range, index }));
 }
 
 /** Drops every record: the ledger is about to change in ways no record follows. */

@@ -561,11 +561,10 @@ export async function migrateBatch(given: MigrateBatchDeps, input: MigrateBatchI
 }
 
 /**
- * The memories each transaction writes: for one range, its changed memories (null: all of it)
- * in one; for an item of several, the changed memories of its changed ranges, at most
- * `chunkSize` to a transaction, so a transaction stays the size of a batch. A run that calls an
- * API per memory (embeddings, the LLM) gets one range per item from Plan and never comes here
- * with several.
+ * The memories each transaction writes: the changed memories of the item's changed ranges (null:
+ * all of its one range), at most `chunkSize` to a transaction, so a transaction stays the size of
+ * a batch however many ranges an item holds or however a recorded range grew. A run that calls an
+ * API per memory (embeddings, the LLM) writes an item in one: Plan gives it one range per item.
  */
 function transactionsOf(
   deps: Deps,
@@ -573,9 +572,11 @@ function transactionsOf(
   open: readonly { hashes: readonly SourceRowHash[] }[],
   work: BatchChanges,
 ): (string[] | null)[] {
-  if (!input.range.parts) return [work.changedIds];
-  const ids = work.changedIds ?? open.flatMap((o) => o.hashes.filter((h) => !h.deleted).map((h) => h.id));
-  const size = deps.embedder || deps.llm ? ids.length : Math.max(1, input.chunkSize ?? ids.length);
+  const size =
+    deps.embedder || deps.llm ? Number.POSITIVE_INFINITY : Math.max(1, input.chunkSize ?? Infinity);
+  const live = open.flatMap((o) => o.hashes.filter((h) => !h.deleted).map((h) => h.id));
+  if (work.changedIds === null && !input.range.parts && live.length <= size) return [null];
+  const ids = work.changedIds ?? live;
   const out: string[][] = [];
   for (let i = 0; i < ids.length; i += size) out.push(ids.slice(i, i + size));
   return out.length > 0 ? out : [[]];

@@ -13,6 +13,7 @@ import {
   forgetSettledRanges,
   mergeSettledRanges,
   type PlannedRange,
+  recordedCut,
   settledRanges,
   userMapDigest,
 } from '../db/memory-ranges.js';
@@ -91,11 +92,11 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
     changedSince ? planKeyRanges(source, { batchSize: run.verifySliceSize }) : Promise.resolve(null),
     carryDeletesOver(runtime, run),
   ]);
+  await putJson(runtime.store, layout.deletes, deletes);
+  const { cut, items } = await withRangeRecords(runtime, run, memoryRanges);
   const verifySlices = fullRanges
     ? verifySlicesOf(fullRanges, 1)
-    : verifySlicesOf(memoryRanges, run.verifySliceSize / run.batchSize);
-  await putJson(runtime.store, layout.deletes, deletes);
-  const items = await withRangeRecords(runtime, run, memoryRanges);
+    : verifySlicesOf(cut, run.verifySliceSize / run.batchSize);
   await putJson(runtime.store, layout.memoryRanges, items);
   await putJson(runtime.store, layout.relationshipRanges, relationshipItems);
   await putJson(runtime.store, layout.verifySlices, verifySlices);
@@ -114,25 +115,31 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
 
 /**
  * A real run's ranges with the records earlier runs left of them (db/memory-ranges.ts), for the
- * batches to confirm with one query each. An incremental run writes across records it does not
- * keep, so it drops them; a dry run leaves them alone and uses none. Consecutive recorded ranges
- * go out together when a memory costs only this run's own work; a run that calls an API per memory
- * (embeddings, the LLM) keeps one range per item, as each may take minutes.
+ * batches to confirm with one query each: the cut the records describe while it fits, the fresh
+ * `ranges` otherwise. An incremental run writes across records it does not keep, so it drops them;
+ * a dry run leaves them alone and uses none. Consecutive recorded ranges go out together when a
+ * memory costs only this run's own work; a run that calls an API per memory (embeddings, the LLM)
+ * keeps one range per item, as each may take minutes.
  */
 async function withRangeRecords(
   runtime: MigrationRuntime,
   run: RunContext,
   ranges: KeyRange[],
-): Promise<KeyRange[] | PlannedRange[]> {
-  if (run.dryRun) return ranges;
+): Promise<{ cut: KeyRange[]; items: KeyRange[] | PlannedRange[] }> {
+  if (run.dryRun) return { cut: ranges, items: ranges };
   const target = await runtime.targetPool();
   if (run.changedSince) {
     await forgetSettledRanges(target);
-    return ranges;
+    return { cut: ranges, items: ranges };
   }
-  const planned = await settledRanges(target, ranges, await userMapDigest(target));
+  const recorded = await recordedCut(await runtime.sourcePool(), target, {
+    batchSize: run.batchSize,
+    idType: run.sourceSchema.memoryIdType,
+  });
+  const cut = recorded ?? ranges;
+  const planned = await settledRanges(target, cut, await userMapDigest(target));
   const local = run.embedMode === 'preserve' && run.classifier !== 'llm' && !run.forceReprocess;
-  return local ? mergeSettledRanges(planned) : planned;
+  return { cut, items: local ? mergeSettledRanges(planned) : planned };
 }
 
 async function carryDeletesOver(runtime: MigrationRuntime, run: RunContext) {

@@ -46,6 +46,18 @@ async function editEvery(sourceUrl: string, every: number, offset: number): Prom
   });
 }
 
+/** Copies `n` live memories at random under new keys (the table's default id); returns how many. */
+async function insertCopies(sourceUrl: string, n: number): Promise<number> {
+  return withClient(sourceUrl, async (c) => {
+    const { rowCount } = await c.query(
+      `INSERT INTO memories (user_id, content, embedding, tags, source, source_metadata)
+       SELECT user_id, content || ' (copy)', embedding, tags, source, source_metadata
+         FROM memories WHERE is_deleted IS NOT TRUE ORDER BY random() LIMIT ${n}`,
+    );
+    return rowCount ?? 0;
+  });
+}
+
 /** What a clean single run of the source leaves in a new target. */
 async function cleanChecksums(
   sourceUrl: string,
@@ -153,6 +165,56 @@ describe('Recorded ranges handed out together', () => {
     expect((await reportOf(rerun)).totals.read).toBe(edited + retried);
     expect((rerun.outputs.verify as { ok: boolean }).ok).toBe(true);
     expect(await targetChecksums(targetUrl)).toEqual(await cleanChecksums(sourceUrl, closers));
+  });
+
+  it('new memories fall into the recorded ranges: their records hold, and only the new are written', async () => {
+    // Prepare: new memories at random keys, which would shift every boundary of a fresh cut.
+    const inserted = await insertCopies(sourceUrl, 40);
+
+    // Act
+    const rerun = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(rerun.runtime);
+
+    // Assess: the recorded cut was kept (items of several ranges), and only the new were read.
+    const items = await itemsOf(rerun);
+    expect(items.some((item) => (item.parts?.length ?? 0) > 1)).toBe(true);
+    expect(items.reduce((n, item) => n + (item.parts?.length ?? 1), 0)).toBe(rangeCount);
+    expect((await reportOf(rerun)).totals.read).toBe(inserted + retried);
+    expect((rerun.outputs.verify as { ok: boolean }).ok).toBe(true);
+    expect(await targetChecksums(targetUrl)).toEqual(await cleanChecksums(sourceUrl, closers));
+    const again = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(again.runtime);
+    expect((await reportOf(again)).totals.read).toBe(retried);
+  });
+
+  it('a range grown past half again a batch is cut anew, and no transaction outgrows a batch', async () => {
+    // Prepare: about 30 new memories in every range of 50.
+    const inserted = await insertCopies(sourceUrl, 700);
+
+    // Act
+    const rerun = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(rerun.runtime);
+
+    // Assess
+    const items = await itemsOf(rerun);
+    const ranges = items.reduce((n, item) => n + (item.parts?.length ?? 1), 0);
+    expect(ranges).toBeGreaterThan(rangeCount);
+    const transactions = await withClient(targetUrl, (c) =>
+      c.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${LEDGER_SCHEMA}.memory_ledger WHERE run_id = $1 GROUP BY updated_at`,
+        [rerun.run.runId],
+      ),
+    );
+    const sizes = transactions.rows.map((r) => r.n);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(inserted + retried);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(INPUT.batchSize);
+    expect((rerun.outputs.verify as { ok: boolean }).ok).toBe(true);
+    expect(await targetChecksums(targetUrl)).toEqual(await cleanChecksums(sourceUrl, closers));
+    // The new cut is recorded: the next run confirms it range by range.
+    const again = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(again.runtime);
+    expect((await reportOf(again)).totals.read).toBe(retried);
+    expect((await itemsOf(again)).some((item) => (item.parts?.length ?? 0) > 1)).toBe(true);
   });
 
   it('a rules change moves memories across the transactions of items of several ranges', async () => {
