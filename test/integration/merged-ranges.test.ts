@@ -58,6 +58,20 @@ async function insertCopies(sourceUrl: string, n: number): Promise<number> {
   });
 }
 
+/**
+ * How many memories each of a run's transactions wrote: memories written in one transaction share
+ * its now(), the ledger's updated_at.
+ */
+async function transactionSizes(targetUrl: string, runId: string): Promise<number[]> {
+  const { rows } = await withClient(targetUrl, (c) =>
+    c.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${LEDGER_SCHEMA}.memory_ledger WHERE run_id = $1 GROUP BY updated_at`,
+      [runId],
+    ),
+  );
+  return rows.map((r) => r.n);
+}
+
 /** What a clean single run of the source leaves in a new target. */
 async function cleanChecksums(
   sourceUrl: string,
@@ -150,15 +164,9 @@ describe('Recorded ranges handed out together', () => {
     const rerun = await runSteps({ sourceUrl, targetUrl, input: INPUT });
     closers.push(rerun.runtime);
 
-    // Assess: memories written in one transaction share its now(), the ledger's updated_at.
+    // Assess
     const items = await itemsOf(rerun);
-    const transactions = await withClient(targetUrl, (c) =>
-      c.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM ${LEDGER_SCHEMA}.memory_ledger WHERE run_id = $1 GROUP BY updated_at`,
-        [rerun.run.runId],
-      ),
-    );
-    const sizes = transactions.rows.map((r) => r.n);
+    const sizes = await transactionSizes(targetUrl, rerun.run.runId);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(edited + retried);
     expect(Math.max(...sizes)).toBeLessThanOrEqual(INPUT.batchSize);
     expect(sizes.length).toBeGreaterThan(items.length);
@@ -199,13 +207,7 @@ describe('Recorded ranges handed out together', () => {
     const items = await itemsOf(rerun);
     const ranges = items.reduce((n, item) => n + (item.parts?.length ?? 1), 0);
     expect(ranges).toBeGreaterThan(rangeCount);
-    const transactions = await withClient(targetUrl, (c) =>
-      c.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM ${LEDGER_SCHEMA}.memory_ledger WHERE run_id = $1 GROUP BY updated_at`,
-        [rerun.run.runId],
-      ),
-    );
-    const sizes = transactions.rows.map((r) => r.n);
+    const sizes = await transactionSizes(targetUrl, rerun.run.runId);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(inserted + retried);
     expect(Math.max(...sizes)).toBeLessThanOrEqual(INPUT.batchSize);
     expect((rerun.outputs.verify as { ok: boolean }).ok).toBe(true);
