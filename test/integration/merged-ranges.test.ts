@@ -186,7 +186,10 @@ describe('Recorded ranges handed out together', () => {
     // Assess: the recorded cut was kept (items of several ranges), and only the new were read.
     const items = await itemsOf(rerun);
     expect(items.some((item) => (item.parts?.length ?? 0) > 1)).toBe(true);
-    expect(items.reduce((n, item) => n + (item.parts?.length ?? 1), 0)).toBe(rangeCount);
+    // The recorded ranges, and one more when a new key fell past the last of them.
+    const ranges = items.reduce((n, item) => n + (item.parts?.length ?? 1), 0);
+    expect(ranges - rangeCount).toBeGreaterThanOrEqual(0);
+    expect(ranges - rangeCount).toBeLessThanOrEqual(1);
     expect((await reportOf(rerun)).totals.read).toBe(inserted + retried);
     expect((rerun.outputs.verify as { ok: boolean }).ok).toBe(true);
     expect(await targetChecksums(targetUrl)).toEqual(await cleanChecksums(sourceUrl, closers));
