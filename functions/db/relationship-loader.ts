@@ -9,7 +9,7 @@ import type {
 } from '../core/relationships.js';
 import { classifyDatabaseFailure, InvalidInputError, TransientDatabaseError } from '../errors.js';
 import { columnList, copyRowsIn, quoteIdentifier } from './copy-stream.js';
-import { MEMORY_LEDGER, probeLedger } from './ledger-probe.js';
+import { MEMORY_LEDGER, probeLedger, RELATIONSHIP_LEDGER } from './ledger-probe.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import type { PgBinaryType } from './pg-binary.js';
 import type { Database, DatabaseSession, Queryable } from './port.js';
@@ -282,14 +282,11 @@ export class RelationshipLoader {
       ...batch.migrated.map((m) => [m.key, m.row.id] as const),
       ...batch.skipped.map((s) => [s.key, null] as const),
     ]);
-    const { rows: previous } = await client.query<{
-      source_key: string;
-      status: string;
-      target_id: string | null;
-    }>(
-      `SELECT source_key, status, target_id FROM ${LEDGER_SCHEMA}.relationship_ledger
-        WHERE source_key = ANY($1::text[])`,
-      [[...now.keys()]],
+    const previous = await probeLedger<{ source_key: string; status: string; target_id: string | null }>(
+      client,
+      RELATIONSHIP_LEDGER,
+      'l.source_key, l.status, l.target_id',
+      [...now.keys()],
     );
     const ledgered = previous.length > 0;
     const stale = previous.filter(
