@@ -19,12 +19,13 @@ import {
 } from '../db/memory-ranges.js';
 import type { Database } from '../db/port.js';
 import { planKeyRanges, planUserRanges, verifySlicesOf } from '../db/range-planner.js';
+import { relationshipBasis } from '../db/relationship-basis.js';
 import { sampleRowsDigest } from '../db/source-fingerprints.js';
 import { type KeyRange, readSourceRange } from '../db/source-reader.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { putJson } from '../store/run-store.js';
 import type { RunContext } from './run-context.js';
-import { loadRunRules } from './run-inputs.js';
+import { loadRunRules, moduleRegistryOf } from './run-inputs.js';
 
 export interface PlanEvent {
   run: RunContext;
@@ -165,6 +166,15 @@ async function planRelationshipItems(
       ? planKeyRanges(source, { batchSize: Math.max(run.batchSize, 1000), table: 'memory_relations' })
       : [],
     planUserRanges(source, { memoriesPerRange: run.batchSize * PROJECT_LINK_BATCHES_PER_ITEM, changedSince }),
+    // The basis every item compares its record with: computed here, beside the other reads, it is
+    // ready when the items start instead of holding them all behind the first.
+    run.dryRun || run.forceReprocess
+      ? null
+      : relationshipBasis(source, await runtime.targetPool(), {
+          runId: run.runId,
+          hasRelations: run.sourceSchema.hasRelations,
+          modules: moduleRegistryOf(run).ids,
+        }),
   ]);
   return [
     ...relationRanges.map((r) => ({ ...r, kind: 'relations' as const })),
