@@ -243,6 +243,10 @@ async function checkModuleCounts(c: Clients): Promise<VerificationCheck> {
 const FINGERPRINT_CHUNK = 2000;
 // Written ids passed whole to every page's query, up to this many.
 const WRITTEN_INLINE_LIMIT = 5000;
+// Written ids held in memory rather than asked of the ledger page by page, up to this many: a
+// resumed run's rest. Every slice reads up to this many of the run's ids before it knows, so the
+// limit stays small beside a slice.
+const WRITTEN_HELD_LIMIT = 50_000;
 
 /**
  * Content, embedding and timestamp checksums of the live source memories in `range` (all of them
@@ -262,15 +266,25 @@ interface FingerprintOptions {
   preserveEmbeddings: boolean;
   range: KeyRange | null;
   select?: SampleRule;
+  /** How many of the run's written ids go inline into each page's query, and how many are held. */
+  writtenLimits?: { inline: number; held: number };
 }
 
-/** A sampled Verify's memories of a page: those the run wrote, and those the sample draws. */
-async function selectedOf(c: Clients, page: KeyRange, select: SampleRule): Promise<string[]> {
+/**
+ * A sampled Verify's memories of a page: those the run wrote (`written` when known, otherwise
+ * asked of the ledger for the page), and those the sample draws.
+ */
+async function selectedOf(
+  c: Clients,
+  page: KeyRange,
+  select: SampleRule,
+  written: ReadonlySet<string> | null,
+): Promise<string[]> {
   const ids = await liveIdsOfPage(c.source, c.schema, page);
   const drawn = ids.filter((id) => inSample(select, id));
   if (drawn.length === ids.length) return ids;
-  const written = await writtenByRun(c.target, select.runId, ids);
-  return ids.filter((id) => written.has(id) || inSample(select, id));
+  const wrote = written ?? (await writtenByRun(c.target, select.runId, ids));
+  return ids.filter((id) => wrote.has(id) || inSample(select, id));
 }
 
 async function checkFingerprints(c: Clients, options: FingerprintOptions): Promise<FingerprintSummary> {
@@ -291,13 +305,17 @@ async function checkFingerprints(c: Clients, options: FingerprintOptions): Promi
   });
   const select = options.select;
   // A rerun writes few memories: the page's query then takes them and draws the sample itself.
-  const written = select ? await idsWrittenByRun(c.target, select.runId, WRITTEN_INLINE_LIMIT) : null;
+  // More, up to a limit, are kept here to pick each page's; beyond it each page asks the ledger.
+  const limits = options.writtenLimits ?? { inline: WRITTEN_INLINE_LIMIT, held: WRITTEN_HELD_LIMIT };
+  const written = select ? await idsWrittenByRun(c.target, select.runId, limits.held) : null;
+  const inline = written && written.length <= limits.inline ? written : null;
+  const held = written && !inline ? new Set(written) : null;
   const read = async (index: number) => {
     const page = pages[index];
     if (!page) return null;
     if (!select) return sourceFingerprintPage(c.source, c.schema, page);
-    if (written) return sourceFingerprintPage(c.source, c.schema, page, written, select);
-    const ids = await selectedOf(c, page, select);
+    if (inline) return sourceFingerprintPage(c.source, c.schema, page, inline, select);
+    const ids = await selectedOf(c, page, select, held);
     return ids.length > 0 ? sourceFingerprintPage(c.source, c.schema, page, ids) : [];
   };
   // Each page's lookup runs beside the read of the next page, one query on each connection.

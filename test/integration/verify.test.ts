@@ -280,6 +280,58 @@ describe('Function: verifyMigration', () => {
     }
   });
 
+  it('a sampled Verify compares the same memories whether the run’s written ids go inline, are held or are asked per page', async () => {
+    // Prepare: the run wrote only the first 300 memories (the others carry an earlier run's id),
+    // and one of them differs in the target
+    const { rows: firsts } = await target.query<{ source_id: string }>(
+      `SELECT source_id FROM ${LEDGER_SCHEMA}.memory_ledger WHERE status = 'migrated' ORDER BY source_id LIMIT 300`,
+    );
+    const writtenIds = firsts.map((r) => r.source_id);
+    await target.query(
+      `UPDATE ${LEDGER_SCHEMA}.memory_ledger SET run_id = 'earlier-run' WHERE NOT (source_id = ANY($1::text[]))`,
+      [writtenIds],
+    );
+    await target.query('CREATE SCHEMA tamper');
+    await target.query(
+      `CREATE TABLE tamper.content AS SELECT id, content FROM ${subject.module}_memories WHERE id = '${subject.targetId}'`,
+    );
+    await target.query(
+      `UPDATE ${subject.module}_memories SET content = content || ' (edited)' WHERE id = '${subject.targetId}'`,
+    );
+    const deps = { source, target, schema };
+    const select = { runId: RUN_ID, rate: 0.05 };
+    const tallied = (writtenLimits?: { inline: number; held: number }) =>
+      verifyFingerprints(deps, {
+        preserveEmbeddings: true,
+        range: null,
+        select,
+        ...(writtenLimits ? { writtenLimits } : {}),
+      });
+    try {
+      // Act
+      const inline = await tallied();
+      const held = await tallied({ inline: 10, held: 1000 });
+      const perPage = await tallied({ inline: 10, held: 10 });
+
+      // Assess
+      expect(writtenIds).toContain(subject.sourceId);
+      expect(inline.compared).toBeGreaterThan(300);
+      expect(inline.compared).toBeLessThan(500);
+      expect(inline.content).toMatchObject({
+        count: 1,
+        samples: [expect.stringMatching(`^${subject.sourceId}: `)],
+      });
+      expect(held).toEqual(inline);
+      expect(perPage).toEqual(inline);
+    } finally {
+      await target.query(
+        `UPDATE ${subject.module}_memories m SET content = s.content FROM tamper.content s WHERE m.id = s.id`,
+      );
+      await target.query('DROP SCHEMA tamper CASCADE');
+      await target.query(`UPDATE ${LEDGER_SCHEMA}.memory_ledger SET run_id = $1`, [RUN_ID]);
+    }
+  });
+
   it('fails content_checksums, and only it, when one target content changes', async () => {
     // Act
     const result = await withTampering(
