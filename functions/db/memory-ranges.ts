@@ -129,8 +129,9 @@ const GROWN = 1.5;
  * done"). New memories then fall into the recorded ranges, where a fresh cut by row number would
  * shift every boundary after the first of them and leave no record describing it. A range grown
  * past half again a batch (or a smaller `--batch-size`) is cut anew and its record dropped; keys
- * past the last recorded range get ranges of their own. Null, to plan afresh, when there is no
- * record, the records do not chain from the first key, or a boundary key is gone from the source.
+ * past the last recorded range get ranges of their own. A boundary whose memory was deleted for
+ * good still bounds its range. Null, to plan afresh, when there is no record or the records do not
+ * chain from the first key.
  */
 export async function recordedCut(
   source: Queryable,
@@ -153,16 +154,10 @@ export async function recordedCut(
   }
   if (chain.length === 0 || chain.length !== rows.length) return null;
   const ends = chain.flatMap((r) => (r.toKey === null ? [] : [r.toKey]));
-  const [{ rows: found }, { rows: total }] = await Promise.all([
-    source.query<{ key: string; rn: string }>(
-      `SELECT key, rn FROM (SELECT id::text AS key, row_number() OVER (ORDER BY id) AS rn FROM memories) k
-        WHERE key = ANY($1::text[])`,
-      [ends],
-    ),
+  const [position, { rows: total }] = await Promise.all([
+    keysUpTo(source, options.idType, ends),
     source.query<{ n: string }>('SELECT count(*) AS n FROM memories'),
   ]);
-  const position = new Map(found.map((r) => [r.key, Number(r.rn)]));
-  if (ends.some((key) => !position.has(key))) return null;
   const cut: KeyRange[] = [];
   const recut: typeof chain = [];
   const afresh = async (range: { fromKey: string | null; toKey: string | null }) => {
@@ -191,6 +186,28 @@ export async function recordedCut(
     await target.query(`DELETE FROM ${TABLE} WHERE range_key = ANY($1::text[])`, [recut.map(rangeKey)]);
   }
   return cut.map((range, index) => ({ ...range, index }));
+}
+
+/**
+ * How many memories have a key up to each of these (in the key type's order), whether or not the
+ * key itself is still there: a boundary whose memory was deleted for good still bounds its range.
+ * One pass over the keys, each boundary sorted in after the memories equal to it.
+ */
+async function keysUpTo(
+  source: Queryable,
+  idType: string,
+  keys: readonly string[],
+): Promise<Map<string, number>> {
+  const { rows } = await source.query<{ key: string; rn: string }>(
+    `SELECT key, rn FROM (
+       SELECT key, is_end, count(*) FILTER (WHERE NOT is_end) OVER (ORDER BY k, is_end ROWS UNBOUNDED PRECEDING) AS rn
+         FROM (SELECT id AS k, NULL::text AS key, false AS is_end FROM memories
+               UNION ALL
+               SELECT e::${idType}, e, true FROM unnest($1::text[]) AS e) u) w
+      WHERE is_end`,
+    [keys],
+  );
+  return new Map(rows.map((r) => [r.key, Number(r.rn)]));
 }
 
 /** Drops every record: the ledger is about to change in ways no record follows. */

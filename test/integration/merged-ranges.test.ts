@@ -222,6 +222,41 @@ describe('Recorded ranges handed out together', () => {
     expect((await itemsOf(again)).some((item) => (item.parts?.length ?? 0) > 1)).toBe(true);
   });
 
+  it('a memory deleted for good at a range’s end leaves the recorded cut standing', async () => {
+    // Prepare: the memory that ends a recorded range goes from the source, as a purge removes it.
+    const before = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(before.runtime);
+    const ranges = (await itemsOf(before)).reduce((n, item) => n + (item.parts?.length ?? 1), 0);
+    const { rows } = await withClient(targetUrl, (c) =>
+      c.query<{ key: string }>(
+        `SELECT range_key::jsonb->>1 AS key FROM ${LEDGER_SCHEMA}.memory_ranges
+          WHERE range_key::jsonb->>1 IS NOT NULL ORDER BY range_key LIMIT 1 OFFSET 3`,
+      ),
+    );
+    const boundary = rows[0]?.key as string;
+    const deleted = await withClient(sourceUrl, (c) =>
+      c.query('DELETE FROM memories WHERE id = $1', [boundary]),
+    );
+    expect(deleted.rowCount).toBe(1);
+
+    // Act
+    const rerun = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(rerun.runtime);
+
+    // Assess: the same cut, still handed out together; the memory is gone from the target, which
+    // is what a clean run makes of the source.
+    const items = await itemsOf(rerun);
+    expect(items.some((item) => (item.parts?.length ?? 0) > 1)).toBe(true);
+    expect(items.reduce((n, item) => n + (item.parts?.length ?? 1), 0)).toBe(ranges);
+    expect((await reportOf(rerun)).totals.read).toBe(retried);
+    const ledgered = await withClient(targetUrl, (c) =>
+      c.query(`SELECT 1 FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id = $1`, [boundary]),
+    );
+    expect(ledgered.rowCount).toBe(0);
+    expect((rerun.outputs.verify as { ok: boolean }).ok).toBe(true);
+    expect(await targetChecksums(targetUrl)).toEqual(await cleanChecksums(sourceUrl, closers));
+  });
+
   it('a rules change moves memories across the transactions of items of several ranges', async () => {
     // Prepare: the memories of the commonest metadata type go to another module now. The rules'
     // version changes, so every memory is decided again, in transactions of a batch's size.
