@@ -54,6 +54,10 @@ export interface LambdaHandlerOptions {
   result?: z.ZodType;
 }
 
+// Invocations running in this container: one at a time on Lambda, several where the local runner
+// shares one module instance among a Map's items.
+let inFlight = 0;
+
 /**
  * Wraps a state's work as a Lambda handler: the event checked against its schema before anything
  * runs, Powertools logger context, metrics flush, and errors logged with their name and context
@@ -67,11 +71,14 @@ export function lambdaHandler<E, R>(
 ) {
   const base = async (event: E, _context: Context): Promise<R> => {
     const started = performance.now();
+    let containerRuntime: MigrationRuntime | undefined;
+    inFlight += 1;
     try {
       checkEvent(step, options.event, event);
       const clients = options.runtime
         ? options.runtime()
         : awsMigrationRuntime(process.env, (c) => tracer.captureAWSv3Client(c));
+      if (!options.runtime) containerRuntime = clients;
       const result = await withRunHeartbeat(clients, step, event, () => work(clients, event));
       checkResult(step, options.result, result);
       const durationMs = performance.now() - started;
@@ -97,6 +104,12 @@ export function lambdaHandler<E, R>(
         context: named instanceof MigrationError ? named.context : undefined,
       });
       throw named;
+    } finally {
+      inFlight -= 1;
+      // A frozen container must hold no connection: the server counts it against max_connections
+      // until Lambda reaps the container, minutes later, and every Map leaves as many containers
+      // as it ran side by side. The next invocation opens its own.
+      if (containerRuntime && inFlight === 0) await containerRuntime.close().catch(() => undefined);
     }
   };
   return middy(base, {

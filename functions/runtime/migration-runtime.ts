@@ -146,8 +146,10 @@ function lazyPool(
       });
     },
     async end() {
-      if (pool) await (await pool).end().catch(() => undefined);
+      // Forgotten before it ends: a get() meanwhile opens a new pool instead of the ending one.
+      const ending = pool;
       pool = undefined;
+      if (ending) await (await ending.catch(() => undefined))?.end().catch(() => undefined);
     },
   };
 }
@@ -239,6 +241,18 @@ export function dataApiFromEnv(env: NodeJS.ProcessEnv, client?: RDSDataClient): 
 
 let awsRuntime: MigrationRuntime | undefined;
 
+/** `resolve`'s answer, asked for once; a failure is asked again next time. */
+function once(resolve: () => Promise<string>): () => Promise<string> {
+  let answer: Promise<string> | undefined;
+  return () => {
+    answer ??= resolve().catch((error: unknown) => {
+      answer = undefined;
+      throw error;
+    });
+    return answer;
+  };
+}
+
 /** Wraps an AWS SDK client, e.g. to trace its calls; the identity where nothing traces. */
 export type ClientInstrument = <T extends object>(client: T) => T;
 
@@ -262,8 +276,9 @@ export function awsMigrationRuntime(
     // Verify runs four groups of checks side by side, each on a connection to each database; the
     // pools open connections only when asked, so a step that needs fewer holds fewer.
     poolSize: 4,
-    sourceUrl: () => resolveDatabaseUrl('source', env, secretsClient),
-    targetUrl: () => resolveDatabaseUrl('target', env, secretsClient),
+    // Resolved once per container: the pools close after every invocation, the secrets stay.
+    sourceUrl: once(() => resolveDatabaseUrl('source', env, secretsClient)),
+    targetUrl: once(() => resolveDatabaseUrl('target', env, secretsClient)),
     dataApi: dataApiFromEnv(
       env,
       env.SOURCE_DATA_API_CLUSTER_ARN ? instrument(new RDSDataClient({})) : undefined,

@@ -154,6 +154,9 @@ describe('End to end: the state machine through the deployed bundles', () => {
       c.query<{ n: string }>('SELECT count(*) AS n FROM memory_index'),
     );
     expect(Number(cmi.rows[0]?.n)).toBe(output.accounting?.migrated);
+    // Every function closed its pools as it finished: a frozen container holds no connection.
+    expect(await otherConnections(sourceUrl)).toBe(0);
+    expect(await otherConnections(targetUrl)).toBe(0);
   }, 240_000);
 
   it('fails a bad input without retrying it, and the failure report gives the input hint', async () => {
@@ -173,6 +176,25 @@ describe('End to end: the state machine through the deployed bundles', () => {
     expect(report.error.hint).toMatch(/Correct the execution input/);
   }, 120_000);
 });
+
+/**
+ * Connections to the database besides the asking one, once those just closed have gone (a backend
+ * leaves pg_stat_activity a moment after its client hangs up).
+ */
+async function otherConnections(url: string): Promise<number> {
+  return withClient(url, async (client) => {
+    let count = Number.NaN;
+    for (let attempt = 0; attempt < 40; attempt += 1) {
+      const { rows } = await client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+      );
+      count = rows[0]?.n ?? Number.NaN;
+      if (count === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return count;
+  });
+}
 
 /** The connection that waits for a lock `holder` holds: the batch's write, blocked. */
 async function waitForLockWaiter(url: string, holder: number): Promise<number> {
