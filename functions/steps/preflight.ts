@@ -1,3 +1,9 @@
+import {
+  connectionsNeeded,
+  type DatabaseRole,
+  STEP_SESSIONS,
+  widestFittingMap,
+} from '../core/connection-needs.js';
 import { ModuleRegistry } from '../core/modules.js';
 import { loadRules } from '../core/rules.js';
 import {
@@ -56,18 +62,24 @@ async function connected(pool: () => Promise<Database>, role: string): Promise<D
 }
 
 /**
- * Every batch in flight holds a connection to each database, plus one for the steps around them:
- * a Map wider than the servers' free connections answers its batches with "sorry, too many
- * clients already", one after another. Say so before anything is written.
+ * The connections a deployed run opens to each database at once (core/connection-needs.ts), held
+ * against the servers' free ones: a Map wider than they allow answers its items with "sorry, too
+ * many clients already", one after another, and a server with fewer than Verify's four fails the
+ * run at its end. Say so before anything is written.
  */
-async function checkMapConcurrency(concurrency: number, databases: { role: string; db: Database }[]) {
-  const needed = concurrency + 1;
+async function checkMapConcurrency(concurrency: number, databases: { role: DatabaseRole; db: Database }[]) {
   for (const { role, db } of databases) {
+    const needed = connectionsNeeded(role, concurrency);
     const { max, free } = await connectionBudget(db);
     if (needed <= free) continue;
+    const widest = widestFittingMap(role, free);
+    const fix =
+      widest > 0
+        ? `redeploy with -c bigmemory-migration:maxConcurrency=${widest} or less, or raise max_connections`
+        : 'raise max_connections, or close other sessions';
     throw new PreflightError(
-      `The state machine runs up to ${concurrency} batches at once (stack context bigmemory-migration:maxConcurrency), needing at least ${needed} connections to the ${role} database, which has ${free} free (max_connections ${max}): redeploy with -c bigmemory-migration:maxConcurrency=${Math.max(1, free - 1)} or less, or raise max_connections.`,
-      { context: { role, concurrency, free, max } },
+      `The state machine runs up to ${concurrency} batches at once (stack context bigmemory-migration:maxConcurrency), each holding ${role === 'target' ? 'up to two connections to the target (its writes and the run heartbeat)' : 'a connection to the source'}, and Plan and Verify open ${STEP_SESSIONS} per database: the run needs at least ${needed} connections to the ${role} database, which has ${free} free (max_connections ${max}): ${fix}.`,
+      { context: { role, concurrency, needed, free, max } },
     );
   }
 }

@@ -95,7 +95,7 @@ describe('Preflight: the deployed Map’s concurrency within the servers’ conn
     // Assess
     expect(refused).toBeInstanceOf(PreflightError);
     expect((refused as Error).message).toMatch(
-      /runs up to 500 batches at once \(stack context bigmemory-migration:maxConcurrency\), needing at least 501 connections to the source database, which has \d+ free \(max_connections \d+\): redeploy with -c bigmemory-migration:maxConcurrency=\d+ or less/,
+      /runs up to 500 batches at once \(stack context bigmemory-migration:maxConcurrency\), each holding a connection to the source, and Plan and Verify open 4 per database: the run needs at least 501 connections to the source database, which has \d+ free \(max_connections \d+\): redeploy with -c bigmemory-migration:maxConcurrency=\d+ or less, or raise max_connections\./,
     );
     const ledger = await withClient(targetUrl, (c) =>
       c.query<{ t: string | null }>(`SELECT to_regclass('bigmemory_migration.runs')::text AS t`),
