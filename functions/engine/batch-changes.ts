@@ -99,15 +99,15 @@ export async function changedMemories(
   version: ProcessingVersion,
 ): Promise<BatchChanges> {
   const live = hashes.filter((h) => !h.deleted);
-  const [ledger, users] = await Promise.all([
-    readLedgerStates(
-      deps.target,
-      hashes.map((h) => h.id),
-    ).catch((error: unknown) => {
-      throw classifyDatabaseFailure(error, { database: 'target', batch: input.range.index });
-    }),
-    deps.resolveUsers([...new Set(live.map((h) => h.userId))]),
-  ]);
+  // One after the other: an item holds one connection to the target for its work
+  // (core/connection-needs.ts).
+  const ledger = await readLedgerStates(
+    deps.target,
+    hashes.map((h) => h.id),
+  ).catch((error: unknown) => {
+    throw classifyDatabaseFailure(error, { database: 'target', batch: input.range.index });
+  });
+  const users = await deps.resolveUsers([...new Set(live.map((h) => h.userId))]);
   const byId = new Map(live.map((h) => [h.id, h]));
   const targetUserOf = (userId: string) => users.get(userId)?.targetUserId ?? null;
   const changed = input.forceReprocess
