@@ -76,25 +76,24 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
   // deletes carried over (a memory deleted in the source takes its relationships with it, and the
   // users it leaves unreferenced can go after it). The deletes write only what the others do not
   // read: the target's ledger and migrated rows.
-  const [{ memoryRanges, centroids }, relationshipItems, fullRanges, deletes] = await allSettledOrThrow<
+  const [{ cut, centroids }, relationshipItems, fullRanges, deletes] = await allSettledOrThrow<
     [
-      { memoryRanges: KeyRange[]; centroids: PlanResult['centroids'] },
+      { cut: KeyRange[]; centroids: PlanResult['centroids'] },
       RelationshipItem[],
       KeyRange[] | null,
       DeletesSummary,
     ]
   >([
-    Promise.all([
-      planKeyRanges(source, { batchSize: run.batchSize, changedSince }),
-      sampleCentroids(runtime, run),
-    ]).then(([memoryRanges, centroids]) => ({ memoryRanges, centroids })),
+    Promise.all([keyRangesOf(runtime, run, changedSince), sampleCentroids(runtime, run)]).then(
+      ([cut, centroids]) => ({ cut, centroids }),
+    ),
     planRelationshipItems(runtime, run, changedSince),
     // Verify compares every memory, not only the changed ones an incremental run migrates.
     changedSince ? planKeyRanges(source, { batchSize: run.verifySliceSize }) : Promise.resolve(null),
     carryDeletesOver(runtime, run),
   ]);
   await putJson(runtime.store, layout.deletes, deletes);
-  const { cut, items } = await withRangeRecords(runtime, run, memoryRanges);
+  const items = await withRangeRecords(runtime, run, cut);
   const verifySlices = fullRanges
     ? verifySlicesOf(fullRanges, 1)
     : verifySlicesOf(cut, run.verifySliceSize / run.batchSize);
@@ -115,32 +114,47 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
 }
 
 /**
+ * The cut of the key space for the batches (docs/design.md, "Skipping what is done"): the one the
+ * records describe while it fits the source (db/memory-ranges.ts), else a fresh one, which is then
+ * the only scan of the keys. A dry run takes a fresh cut and leaves the records alone; an
+ * incremental run cuts only the memories changed since its watermark.
+ */
+async function keyRangesOf(
+  runtime: MigrationRuntime,
+  run: RunContext,
+  changedSince: Date | null,
+): Promise<KeyRange[]> {
+  const source = await runtime.sourcePool();
+  const fresh = () => planKeyRanges(source, { batchSize: run.batchSize, changedSince });
+  if (run.dryRun || changedSince) return fresh();
+  const recorded = await recordedCut(source, await runtime.targetPool(), {
+    batchSize: run.batchSize,
+    idType: run.sourceSchema.memoryIdType,
+  });
+  return recorded ?? fresh();
+}
+
+/**
  * A real run's ranges with the records earlier runs left of them (db/memory-ranges.ts), for the
- * batches to confirm with one query each: the cut the records describe while it fits, the fresh
- * `ranges` otherwise. An incremental run writes across records it does not keep, so it drops them;
- * a dry run leaves them alone and uses none. Consecutive recorded ranges go out together when a
- * memory costs only this run's own work; a run that calls an API per memory (embeddings, the LLM)
- * keeps one range per item, as each may take minutes.
+ * batches to confirm with one query each. An incremental run writes across records it does not
+ * keep, so it drops them; a dry run leaves them alone and uses none. Consecutive recorded ranges go
+ * out together when a memory costs only this run's own work; a run that calls an API per memory
+ * (embeddings, the LLM) keeps one range per item, as each may take minutes.
  */
 async function withRangeRecords(
   runtime: MigrationRuntime,
   run: RunContext,
-  ranges: KeyRange[],
-): Promise<{ cut: KeyRange[]; items: KeyRange[] | PlannedRange[] }> {
-  if (run.dryRun) return { cut: ranges, items: ranges };
+  cut: KeyRange[],
+): Promise<KeyRange[] | PlannedRange[]> {
+  if (run.dryRun) return cut;
   const target = await runtime.targetPool();
   if (run.changedSince) {
     await forgetSettledRanges(target);
-    return { cut: ranges, items: ranges };
+    return cut;
   }
-  const recorded = await recordedCut(await runtime.sourcePool(), target, {
-    batchSize: run.batchSize,
-    idType: run.sourceSchema.memoryIdType,
-  });
-  const cut = recorded ?? ranges;
   const planned = await settledRanges(target, cut, await userMapDigest(target));
   const local = run.embedMode === 'preserve' && run.classifier !== 'llm' && !run.forceReprocess;
-  return { cut, items: local ? mergeSettledRanges(planned) : planned };
+  return local ? mergeSettledRanges(planned) : planned;
 }
 
 async function carryDeletesOver(runtime: MigrationRuntime, run: RunContext) {
