@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { STEP_SESSIONS } from '../core/connection-needs.js';
 import { DataApiPool, type DataApiTarget } from '../db/data-api/data-api-pool.js';
 import { openPgDatabase } from '../db/pg/pg-database.js';
 import type { Database } from '../db/port.js';
@@ -274,8 +275,9 @@ export function awsMigrationRuntime(
     store: new S3RunStore(s3, bucket),
     s3,
     // Verify runs four groups of checks side by side, each on a connection to each database; the
-    // pools open connections only when asked, so a step that needs fewer holds fewer.
-    poolSize: 4,
+    // pools open connections only when asked, so a step that needs fewer holds fewer. Preflight
+    // counts on this many (core/connection-needs.ts).
+    poolSize: STEP_SESSIONS,
     // Resolved once per container: the pools close after every invocation, the secrets stay.
     sourceUrl: once(() => resolveDatabaseUrl('source', env, secretsClient)),
     targetUrl: once(() => resolveDatabaseUrl('target', env, secretsClient)),
