@@ -215,10 +215,6 @@ export async function targetFingerprintsOf(
 // ---------------------------------------------------------------------------------------------
 // Module and CMI counts (target only)
 
-export async function moduleCounts(client: DatabaseSession, modules: ModuleRegistry): Promise<ModuleCount[]> {
-  return withHashJoins(client, () => countModuleRows(client, modules));
-}
-
 /** Every module table's rows as one relation, each row tagged with its module's name. */
 const allModuleRows = (modules: ModuleRegistry, columns: string) =>
   modules.modules
@@ -227,15 +223,54 @@ const allModuleRows = (modules: ModuleRegistry, columns: string) =>
     )
     .join(' UNION ALL ');
 
-async function countModuleRows(client: DatabaseSession, modules: ModuleRegistry): Promise<ModuleCount[]> {
+/**
+ * The ledger's migrated memories against their module rows and their CMI rows, per module:
+ * `module_counts` and the CMI check read the same pairs, so one join of the ledger, the module
+ * tables and the CMI answers both, with a second for CMI rows filed under another module.
+ */
+export async function moduleAndCmiCounts(
+  client: DatabaseSession,
+  modules: ModuleRegistry,
+): Promise<{ modules: ModuleCount[]; cmi: CmiModuleCount[] }> {
+  return withHashJoins(client, async () => {
+    const { rows } = await client.query<{
+      module: string;
+      ledger: number;
+      present: number;
+      cmi_rows: number;
+      missing: number;
+      wrong_user: number;
+    }>(
+      `SELECT l.module, count(*)::int AS ledger, count(m.id)::int AS present,
+              count(c.id) FILTER (WHERE m.id IS NOT NULL)::int AS cmi_rows,
+              count(*) FILTER (WHERE m.id IS NOT NULL AND c.id IS NULL)::int AS missing,
+              count(*) FILTER (WHERE m.id IS NOT NULL AND c.id IS NOT NULL AND c."userId" IS DISTINCT FROM m."userId")::int AS wrong_user
+         FROM ${LEDGER} l
+         LEFT JOIN (${allModuleRows(modules, 'id, "userId"')}) m ON m.module = l.module AND m.id = l.target_id
+         LEFT JOIN memory_index c ON c."moduleId" = l.module AND c."remoteMemoryId" = l.target_id
+        WHERE l.status = 'migrated' AND l.module = ANY($1::text[]) GROUP BY l.module`,
+      [modules.ids],
+    );
+    const byModule = new Map(rows.map((r) => [r.module, r]));
+    return {
+      modules: await moduleRowCounts(client, modules, byModule),
+      cmi: await cmiRowCounts(client, modules, byModule),
+    };
+  });
+}
+
+type JoinedCounts = ReadonlyMap<
+  string,
+  { ledger: number; present: number; cmi_rows: number; missing: number; wrong_user: number }
+>;
+
+/** Per module, the ledger's migrated memories and how many have their module row. */
+async function moduleRowCounts(
+  client: DatabaseSession,
+  modules: ModuleRegistry,
+  byModule: JoinedCounts,
+): Promise<ModuleCount[]> {
   const ids = modules.ids;
-  const { rows } = await client.query<{ module: string; ledger: number; present: number }>(
-    `SELECT l.module, count(*)::int AS ledger, count(m.id)::int AS present
-       FROM ${LEDGER} l LEFT JOIN (${allModuleRows(modules, 'id')}) m ON m.module = l.module AND m.id = l.target_id
-      WHERE l.status = 'migrated' AND l.module = ANY($1::text[]) GROUP BY l.module`,
-    [ids],
-  );
-  const byModule = new Map(rows.map((r) => [r.module, r]));
   const counts: ModuleCount[] = [];
   for (const module of ids) {
     const ledgerMigrated = byModule.get(module)?.ledger ?? 0;
@@ -263,11 +298,12 @@ async function countModuleRows(client: DatabaseSession, modules: ModuleRegistry)
   return counts;
 }
 
-export async function cmiCounts(client: DatabaseSession, modules: ModuleRegistry): Promise<CmiModuleCount[]> {
-  return withHashJoins(client, () => countCmiRows(client, modules));
-}
-
-async function countCmiRows(client: DatabaseSession, modules: ModuleRegistry): Promise<CmiModuleCount[]> {
+/** Per module, the module rows that are ledger targets against the CMI rows that point at them. */
+async function cmiRowCounts(
+  client: DatabaseSession,
+  modules: ModuleRegistry,
+  byModule: JoinedCounts,
+): Promise<CmiModuleCount[]> {
   // A module row's id is unique across modules (UUIDv5 of the source id), so a CMI row with that
   // remote id under another module is a stray, counted for every module in one pass.
   const { rows: strays } = await client.query<{ module: string; n: number }>(
@@ -276,21 +312,6 @@ async function countCmiRows(client: DatabaseSession, modules: ModuleRegistry): P
       WHERE l.status = 'migrated' GROUP BY l.module`,
   );
   const wrongModule = new Map(strays.map((r) => [r.module, r.n]));
-  const { rows: own } = await client.query<{
-    module: string;
-    module_rows: number;
-    cmi_rows: number;
-    missing: number;
-    wrong_user: number;
-  }>(
-    `SELECT l.module, count(*)::int AS module_rows, count(c.id)::int AS cmi_rows,
-            count(*) FILTER (WHERE c.id IS NULL)::int AS missing,
-            count(*) FILTER (WHERE c.id IS NOT NULL AND c."userId" IS DISTINCT FROM m."userId")::int AS wrong_user
-       FROM ${LEDGER} l JOIN (${allModuleRows(modules, 'id, "userId"')}) m ON m.module = l.module AND m.id = l.target_id
-       LEFT JOIN memory_index c ON c."moduleId" = l.module AND c."remoteMemoryId" = l.target_id
-      WHERE l.status = 'migrated' GROUP BY l.module`,
-  );
-  const byModule = new Map(own.map((r) => [r.module, r]));
   const counts: CmiModuleCount[] = [];
   for (const module of modules.ids) {
     const o = byModule.get(module);
@@ -298,7 +319,7 @@ async function countCmiRows(client: DatabaseSession, modules: ModuleRegistry): P
     const problems = (o?.missing ?? 0) + (o?.wrong_user ?? 0) + wrong;
     counts.push({
       module,
-      moduleRows: o?.module_rows ?? 0,
+      moduleRows: o?.present ?? 0,
       cmiRows: o?.cmi_rows ?? 0,
       missing: o?.missing ?? 0,
       wrongUser: o?.wrong_user ?? 0,

@@ -4,6 +4,7 @@ import { allSettledOrThrow } from '../core/settled.js';
 import {
   AccountingTally,
   assembleVerificationResult,
+  type CmiModuleCount,
   cmiCheck,
   deletedInSourceCheck,
   type FingerprintSummary,
@@ -39,11 +40,10 @@ import type { SourceSchema } from '../db/source-schema.js';
 import { inspectTarget, type TargetLayout } from '../db/target-schema.js';
 import {
   type CmiHit,
-  cmiCounts,
   countSourceRelations,
   ledgerMemoryKeys,
   migratedRelationshipsMissing,
-  moduleCounts,
+  moduleAndCmiCounts,
   type NearestHit,
   nearestInCmi,
   nearestInModules,
@@ -139,12 +139,19 @@ export async function verifyMigration(
 ): Promise<VerificationResult> {
   const deps = await withLayout(given);
   const sampleSize = options.sampleSize ?? DEFAULT_SEARCH_SAMPLE_SIZE;
+  // module_counts and the CMI check read one join (db/verification-queries.ts), made on the
+  // connection of whichever of their two groups asks first.
+  let joined: ReturnType<typeof moduleAndCmiCounts> | undefined;
+  const countsOf = (c: Clients) => {
+    joined ??= moduleAndCmiCounts(c.target, c.modules);
+    return joined;
+  };
   // Groups of about equal cost once the checksums come from the VerifySlices results; the search
   // probes, one after another on one connection, are a group of their own.
   const [[accounting, fingerprintSummary, cmi], [rejects, modules, projectIds], relationships, probes] =
     await allSettledOrThrow<
       [
-        [AccountingTally, FingerprintSummary, Awaited<ReturnType<typeof checkCmi>>],
+        [AccountingTally, FingerprintSummary, ReturnType<typeof cmiOutcome>],
         [VerificationCheck, VerificationCheck, VerificationCheck],
         Awaited<ReturnType<typeof checkRelationships>>,
         SearchProbe[],
@@ -160,11 +167,11 @@ export async function verifyMigration(
               select: options.select,
             }),
           )),
-        await step('cmi', () => checkCmi(c)),
+        await step('cmi', async () => cmiOutcome((await countsOf(c)).cmi)),
       ]),
       withClients(deps, async (c) => [
         await step('rejects_have_reasons', () => checkRejectReasons(c)),
-        await step('module_counts', () => checkModuleCounts(c)),
+        await step('module_counts', async () => moduleCountsCheck((await countsOf(c)).modules)),
         await step('project_ids', async () => projectIdsCheck(await danglingProjectIds(c.target, c.modules))),
       ]),
       withClients(deps, (c) => step('relationships', () => checkRelationships(c))),
@@ -232,10 +239,6 @@ async function checkAccounting(c: Clients, notMigrated?: ReadonlySet<string>): P
 async function checkRejectReasons(c: Clients): Promise<VerificationCheck> {
   const { count, samples } = await rejectedWithoutReason(c.target);
   return rejectsHaveReasonsCheck(count, samples);
-}
-
-async function checkModuleCounts(c: Clients): Promise<VerificationCheck> {
-  return moduleCountsCheck(await moduleCounts(c.target, c.modules));
 }
 
 // Source ids per target lookup: enough to amortise a round trip, small enough for the Data API's
@@ -335,10 +338,11 @@ async function checkFingerprints(c: Clients, options: FingerprintOptions): Promi
   return tally.summary();
 }
 
-async function checkCmi(
-  c: Clients,
-): Promise<{ check: VerificationCheck; byModule: Record<string, number>; cmiRows: number }> {
-  const counts = await cmiCounts(c.target, c.modules);
+function cmiOutcome(counts: readonly CmiModuleCount[]): {
+  check: VerificationCheck;
+  byModule: Record<string, number>;
+  cmiRows: number;
+} {
   return {
     check: cmiCheck(counts),
     byModule: Object.fromEntries(counts.map((m) => [m.module, m.moduleRows])),
