@@ -153,11 +153,10 @@ export async function recordedCut(
     from = to;
   }
   if (chain.length === 0 || chain.length !== rows.length) return null;
-  const ends = chain.flatMap((r) => (r.toKey === null ? [] : [r.toKey]));
-  const [position, { rows: total }] = await Promise.all([
-    keysUpTo(source, options.idType, ends),
-    source.query<{ n: string }>('SELECT count(*) AS n FROM memories'),
-  ]);
+  // Every range's end, and past the last recorded one the end of the key space (null): all the
+  // memories.
+  const position = await keysUpTo(source, options.idType, [...chain.map((r) => r.toKey), null]);
+  const total = position.get(null) ?? 0;
   const cut: KeyRange[] = [];
   const recut: typeof chain = [];
   const afresh = async (range: { fromKey: string | null; toKey: string | null }) => {
@@ -172,7 +171,7 @@ export async function recordedCut(
   };
   let before = 0;
   for (const range of chain) {
-    const at = range.toKey === null ? Number(total[0]?.n ?? 0) : (position.get(range.toKey) as number);
+    const at = position.get(range.toKey) ?? total;
     if (at - before > options.batchSize * GROWN) {
       recut.push(range);
       await afresh(range);
@@ -180,8 +179,7 @@ export async function recordedCut(
     before = at;
   }
   const last = chain.at(-1);
-  if (last?.toKey != null && Number(total[0]?.n ?? 0) > before)
-    await afresh({ fromKey: last.toKey, toKey: null });
+  if (last?.toKey != null && total > before) await afresh({ fromKey: last.toKey, toKey: null });
   if (recut.length > 0) {
     await target.query(`DELETE FROM ${TABLE} WHERE range_key = ANY($1::text[])`, [recut.map(rangeKey)]);
   }
@@ -191,14 +189,15 @@ export async function recordedCut(
 /**
  * How many memories have a key up to each of these (in the key type's order), whether or not the
  * key itself is still there: a boundary whose memory was deleted for good still bounds its range.
- * One pass over the keys, each boundary sorted in after the memories equal to it.
+ * Null stands for the end of the key space (every memory). One pass over the keys, each boundary
+ * sorted in after the memories equal to it, null after all of them.
  */
 async function keysUpTo(
   source: Queryable,
   idType: string,
-  keys: readonly string[],
-): Promise<Map<string, number>> {
-  const { rows } = await source.query<{ key: string; rn: string }>(
+  keys: readonly (string | null)[],
+): Promise<Map<string | null, number>> {
+  const { rows } = await source.query<{ key: string | null; rn: string }>(
     `SELECT key, rn FROM (
        SELECT key, is_end, count(*) FILTER (WHERE NOT is_end) OVER (ORDER BY k, is_end ROWS UNBOUNDED PRECEDING) AS rn
          FROM (SELECT id AS k, NULL::text AS key, false AS is_end FROM memories
