@@ -124,9 +124,13 @@ function lazyPool(
   max: number,
 ): { get(): Promise<Database>; end(): Promise<void> } {
   let pool: Promise<Database> | undefined;
+  // The URL outlives the pools (a Lambda closes them after every invocation): its secret is read
+  // once, and again only after a failure.
+  let resolved: Promise<string> | undefined;
   return {
     get() {
-      pool ??= url().then((connectionString) =>
+      resolved ??= url();
+      pool ??= resolved.then((connectionString) =>
         openPgDatabase({
           connectionString,
           max,
@@ -141,6 +145,7 @@ function lazyPool(
       );
       return pool.catch((error) => {
         pool = undefined;
+        resolved = undefined;
         throw error instanceof PreflightError
           ? error
           : new PreflightError(`cannot set up the ${role} database pool`, { cause: error });
@@ -242,18 +247,6 @@ export function dataApiFromEnv(env: NodeJS.ProcessEnv, client?: RDSDataClient): 
 
 let awsRuntime: MigrationRuntime | undefined;
 
-/** `resolve`'s answer, asked for once; a failure is asked again next time. */
-function once(resolve: () => Promise<string>): () => Promise<string> {
-  let answer: Promise<string> | undefined;
-  return () => {
-    answer ??= resolve().catch((error: unknown) => {
-      answer = undefined;
-      throw error;
-    });
-    return answer;
-  };
-}
-
 /** Wraps an AWS SDK client, e.g. to trace its calls; the identity where nothing traces. */
 export type ClientInstrument = <T extends object>(client: T) => T;
 
@@ -278,9 +271,8 @@ export function awsMigrationRuntime(
     // pools open connections only when asked, so a step that needs fewer holds fewer. Preflight
     // counts on this many (core/connection-needs.ts).
     poolSize: STEP_SESSIONS,
-    // Resolved once per container: the pools close after every invocation, the secrets stay.
-    sourceUrl: once(() => resolveDatabaseUrl('source', env, secretsClient)),
-    targetUrl: once(() => resolveDatabaseUrl('target', env, secretsClient)),
+    sourceUrl: () => resolveDatabaseUrl('source', env, secretsClient),
+    targetUrl: () => resolveDatabaseUrl('target', env, secretsClient),
     dataApi: dataApiFromEnv(
       env,
       env.SOURCE_DATA_API_CLUSTER_ARN ? instrument(new RDSDataClient({})) : undefined,
