@@ -9,27 +9,34 @@ const TABLE = `${LEDGER_SCHEMA}.centroid_cache`;
 const HEADER = '';
 
 interface CacheRow {
+  sample_key: string;
   module: string;
   count: number;
   sum: Buffer;
   dimensions: number;
   max_samples: number;
+  sample: { rows: string[]; offers: string[] } | null;
+}
+
+/** The sample a real run computed centroids from, and what each of its memories offered them. */
+export interface CachedSample {
+  /** The sample's rows hashed, with the rules' and the vectors' versions (see steps/plan.ts). */
+  sampleKey: string;
+  centroids: ModuleCentroidAccumulatorJson;
+  /** `<id>:<row hash>` of each sampled memory, and its offer (core/centroid-sample.ts); null: unknown. */
+  sample: { rows: string[]; offers: string[] } | null;
 }
 
 /**
- * The module centroids a real run computed from a sample with this key (see steps/plan.ts): the
- * same sampled rows under the same rules give the same sums, so a rerun need not read their vectors.
- * One row per module, its sums as float64 bytes, keeps every row small enough for the Data API.
+ * The one sample the last real run cached: the same sampled rows under the same rules give the same
+ * sums, so a rerun need not read their vectors. One row per module, its sums as float64 bytes,
+ * keeps every row small enough for the Data API; the header row holds the sample itself.
  */
-export async function cachedCentroids(
-  target: Queryable,
-  sampleKey: string,
-): Promise<ModuleCentroidAccumulatorJson | null> {
+export async function cachedSample(target: Queryable): Promise<CachedSample | null> {
   let rows: CacheRow[];
   try {
     ({ rows } = await target.query<CacheRow>(
-      `SELECT module, count, sum, dimensions, max_samples FROM ${TABLE} WHERE sample_key = $1`,
-      [sampleKey],
+      `SELECT sample_key, module, count, sum, dimensions, max_samples, sample FROM ${TABLE}`,
     ));
   } catch (error) {
     if (NO_CACHE_YET.has((error as { code?: string }).code ?? '')) return null;
@@ -39,21 +46,27 @@ export async function cachedCentroids(
   if (!header) return null;
   const modules: ModuleCentroidAccumulatorJson['modules'] = {};
   for (const row of rows) {
-    if (row.module === HEADER) continue;
+    if (row.module === HEADER || row.sample_key !== header.sample_key) continue;
     const sum = new Float64Array(
       row.sum.buffer.slice(row.sum.byteOffset, row.sum.byteOffset + row.sum.byteLength),
     );
     modules[row.module] = { count: row.count, sum: [...sum] };
   }
-  return { version: 1, dimensions: header.dimensions, maxSamplesPerModule: header.max_samples, modules };
+  return {
+    sampleKey: header.sample_key,
+    centroids: {
+      version: 1,
+      dimensions: header.dimensions,
+      maxSamplesPerModule: header.max_samples,
+      modules,
+    },
+    sample: header.sample,
+  };
 }
 
 /** Keeps this sample's centroids as the only cached ones, all of them or none. */
-export async function cacheCentroids(
-  target: Database,
-  sampleKey: string,
-  centroids: ModuleCentroidAccumulatorJson,
-): Promise<void> {
+export async function cacheCentroids(target: Database, cached: CachedSample): Promise<void> {
+  const { sampleKey, centroids } = cached;
   const entries = Object.entries(centroids.modules).flatMap(([module, entry]) =>
     entry ? [{ module, ...entry }] : [],
   );
@@ -61,14 +74,20 @@ export async function cacheCentroids(
   const counts = [0, ...entries.map((e) => e.count)];
   const sums = [Buffer.alloc(0), ...entries.map((e) => Buffer.from(Float64Array.from(e.sum).buffer))];
   await inTransaction(target, async (session) => {
-    await session.query(`DELETE FROM ${TABLE} WHERE sample_key <> $1`, [sampleKey]);
+    await session.query(`DELETE FROM ${TABLE}`);
     for (const [i, module] of modules.entries()) {
       await session.query(
-        `INSERT INTO ${TABLE} (sample_key, module, count, sum, dimensions, max_samples)
-       VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (sample_key, module) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum,
-         dimensions = EXCLUDED.dimensions, max_samples = EXCLUDED.max_samples`,
-        [sampleKey, module, counts[i], sums[i], centroids.dimensions, centroids.maxSamplesPerModule],
+        `INSERT INTO ${TABLE} (sample_key, module, count, sum, dimensions, max_samples, sample)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)`,
+        [
+          sampleKey,
+          module,
+          counts[i],
+          sums[i],
+          centroids.dimensions,
+          centroids.maxSamplesPerModule,
+          module === HEADER && cached.sample ? JSON.stringify(cached.sample) : null,
+        ],
       );
     }
   });

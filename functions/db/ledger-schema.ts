@@ -126,4 +126,7 @@ CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.centroid_cache (
   max_samples integer NOT NULL,
   PRIMARY KEY (sample_key, module)
 );
+-- The sample itself (its rows' hashes and what each offered the centroids), on the header row: a
+-- rerun whose changed rows offer the same keeps the sums (core/centroid-sample.ts).
+ALTER TABLE ${LEDGER_SCHEMA}.centroid_cache ADD COLUMN IF NOT EXISTS sample jsonb;
 `;

@@ -24,16 +24,16 @@ function rowHashSql(schema: SourceSchema): string {
 }
 
 /**
- * One hash of the live memories `readSourceRange` gives for each range with `limit` (the first
- * ones in key order): the same rows give the same hash, and no vector is read.
+ * The live memories `readSourceRange` gives for each range with `limit` (the first ones in key
+ * order), as `<id>:<row hash>` in that order: the same rows give the same list, and no vector is read.
  */
-export async function sampleRowsDigest(
+export async function readSampleRows(
   client: Pick<DatabaseSession, 'query'>,
   schema: SourceSchema,
   ranges: readonly KeyRange[],
   limit: number,
-): Promise<string> {
-  if (ranges.length === 0) return '';
+): Promise<string[]> {
+  if (ranges.length === 0) return [];
   // Hashed outside the limited read: a plan that sorts the whole range (no statistics yet) must
   // not hash every row of it. Qualified `m.id` sorts by the key's own type.
   const parts = ranges.map(
@@ -42,10 +42,10 @@ export async function sampleRowsDigest(
           SELECT m.* FROM memories m WHERE ${rangeRows(schema, range, false, {})}
            ORDER BY m.id LIMIT ${Math.max(0, Math.floor(limit))}) sampled)`,
   );
-  const { rows } = await client.query<{ digest: string | null }>(
-    `SELECT md5(coalesce(string_agg(h, ',' ORDER BY part, id), '')) AS digest FROM (${parts.join(' UNION ALL ')}) s`,
+  const { rows } = await client.query<{ h: string }>(
+    `SELECT h FROM (${parts.join(' UNION ALL ')}) s ORDER BY part, id`,
   );
-  return rows[0]?.digest ?? '';
+  return rows.map((r) => r.h);
 }
 
 /**

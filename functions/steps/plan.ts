@@ -1,12 +1,6 @@
-import { ModuleCentroidAccumulator, type ModuleCentroidAccumulatorJson } from '../core/centroids.js';
-import { classifyMemory, isConfident } from '../core/classify.js';
 import type { DeletesSummary } from '../core/deletes.js';
-import { validateEmbedding } from '../core/embedding.js';
-import { rulesVersion } from '../core/fingerprint.js';
-import type { CompiledRules } from '../core/rules.js';
 import { runLayout } from '../core/run-options.js';
 import { allSettledOrThrow } from '../core/settled.js';
-import { cacheCentroids, cachedCentroids } from '../db/centroid-cache.js';
 import { propagateDeletes } from '../db/delete-propagation.js';
 import { pruneLedgerRemovals } from '../db/ledger-changes.js';
 import {
@@ -17,11 +11,10 @@ import {
   settledRanges,
   userMapDigest,
 } from '../db/memory-ranges.js';
-import type { Database } from '../db/port.js';
 import { planKeyRanges, planUserRanges, verifySlicesOf } from '../db/range-planner.js';
 import { relationshipBasis } from '../db/relationship-basis.js';
-import { sampleRowsDigest } from '../db/source-fingerprints.js';
-import { type KeyRange, readSourceRange } from '../db/source-reader.js';
+import type { KeyRange } from '../db/source-reader.js';
+import { sampleCentroids } from '../engine/sample-centroids.js';
 import type { MigrationRuntime } from '../runtime/migration-runtime.js';
 import { putJson } from '../store/run-store.js';
 import type { RunContext } from './run-context.js';
@@ -84,7 +77,7 @@ export async function plan(runtime: MigrationRuntime, event: PlanEvent): Promise
       DeletesSummary,
     ]
   >([
-    Promise.all([keyRangesOf(runtime, run, changedSince), sampleCentroids(runtime, run)]).then(
+    Promise.all([keyRangesOf(runtime, run, changedSince), centroidsOf(runtime, run)]).then(
       ([cut, centroids]) => ({ cut, centroids }),
     ),
     planRelationshipItems(runtime, run, changedSince),
@@ -199,59 +192,22 @@ async function planRelationshipItems(
 /**
  * Module centroids from the confidently classified memories at the start of
  * CENTROID_SAMPLE_RANGES equal stretches of the whole key space (incremental runs too), written to
- * the run store. The stretches are read concurrently but added in key order, so the sums (and the
- * centroids) do not depend on which read finished first. A rerun whose sample hashes alike under
- * the same rules takes the centroids the last real run cached, without reading a vector. One whose
- * sample changed computes them again: from the same labels and vectors, the same sums.
+ * the run store; engine/sample-centroids.ts says when a rerun keeps the cached ones.
  */
-async function sampleCentroids(runtime: MigrationRuntime, run: RunContext): Promise<PlanResult['centroids']> {
+async function centroidsOf(runtime: MigrationRuntime, run: RunContext): Promise<PlanResult['centroids']> {
   if (!run.centroidClassification || run.sourceCounts.memories === 0) return null;
   const rules = await loadRunRules(runtime, run);
   if (!rules.centroid.enabled) return null;
   const source = await runtime.sourcePool();
-  const target = await runtime.targetPool();
   const stretch = Math.max(1, Math.ceil(run.sourceCounts.memories / CENTROID_SAMPLE_RANGES));
-  const sampled: KeyRange[] = await planKeyRanges(source, { batchSize: stretch });
-  const perStretch = Math.ceil(CENTROID_SAMPLE_MEMORIES / CENTROID_SAMPLE_RANGES);
-  const sampleKey = [
-    await sampleRowsDigest(source, run.sourceSchema, sampled, perStretch),
-    rulesVersion(rules),
-    run.sourceSchema.embeddingDimensions ?? 'any',
-  ].join(':');
-  const cached = await cachedCentroids(target, sampleKey);
-  const json = cached
-    ? ModuleCentroidAccumulator.fromJSON(cached).toJSON()
-    : await accumulateCentroids(source, run, rules, sampled, perStretch);
-  if (!cached && !run.dryRun) await cacheCentroids(target, sampleKey, json);
+  const json = await sampleCentroids(source, await runtime.targetPool(), {
+    rules,
+    schema: run.sourceSchema,
+    stretches: await planKeyRanges(source, { batchSize: stretch }),
+    perStretch: Math.ceil(CENTROID_SAMPLE_MEMORIES / CENTROID_SAMPLE_RANGES),
+    dryRun: run.dryRun,
+  });
   await putJson(runtime.store, runLayout(run.runId).centroids, json);
   const counts = Object.values(json.modules).map((m) => m?.count ?? 0);
   return { modules: counts.length, samples: counts.reduce((a, b) => a + b, 0) };
-}
-
-async function accumulateCentroids(
-  source: Database,
-  run: RunContext,
-  rules: CompiledRules,
-  sampled: readonly KeyRange[],
-  perStretch: number,
-): Promise<ModuleCentroidAccumulatorJson> {
-  const samples = await Promise.all(
-    sampled.map(async (range) => {
-      const client = await source.connect();
-      try {
-        return await readSourceRange(client, run.sourceSchema, range, { limit: perStretch });
-      } finally {
-        client.release();
-      }
-    }),
-  );
-  const accumulator = new ModuleCentroidAccumulator(rules.centroid.maxSamplesPerModule);
-  for (const memory of samples.flat()) {
-    // Centroids live in the source's space: classification compares source vectors with them.
-    const dims = run.sourceSchema.embeddingDimensions ?? memory.embedding?.length;
-    if (!memory.embedding || !validateEmbedding(memory.embedding, dims).ok) continue;
-    const classification = classifyMemory(memory, rules);
-    if (isConfident(classification)) accumulator.add(classification.module, memory.embedding);
-  }
-  return accumulator.toJSON();
 }

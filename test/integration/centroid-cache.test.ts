@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { generateBigMemory } from '../../dev/generator/bigmemory-generator.js';
-import { freshDatabases } from '../../dev/harness/databases.js';
+import { createTarget, freshDatabases } from '../../dev/harness/databases.js';
 import { withClient } from '../../dev/support/checksums.js';
 import { runSteps, type StepRunResult } from '../../dev/support/run-steps.js';
 import {
@@ -64,12 +64,13 @@ describe('Centroids are taken from the cache while their sample is unchanged', (
     expect(centroids.modules).toEqual(first.modules);
   });
 
-  it("an edit that leaves a sampled memory's label and vector alone computes the same centroids", async () => {
+  it("an edit that leaves a sampled memory's label and vector alone keeps the cached centroids", async () => {
     // Prepare
     await tamperWithCache(targetUrl);
     await withClient(sourceUrl, (c) =>
       c.query(
-        `UPDATE memories SET updated_at = now(), access_count = access_count + 1 WHERE id = ${FIRST_SAMPLED}`,
+        `UPDATE memories SET updated_at = now(), access_count = access_count + 1, content = content || ' (edited)'
+          WHERE id = ${FIRST_SAMPLED}`,
       ),
     );
 
@@ -77,10 +78,10 @@ describe('Centroids are taken from the cache while their sample is unchanged', (
     const rerun = await runSteps({ sourceUrl, targetUrl, input: INPUT });
     closers.push(rerun.runtime);
 
-    // Assess: computed again (the sample's rows changed), to the same sums, so no memory a centroid
-    // placed is processed again: the run wrote the edited memory alone
+    // Assess: the sample's rows changed, but not what they offer the centroids, so the cached sums
+    // stand; no memory a centroid placed is processed again: the run wrote the edited memory alone
     const centroids = await centroidsOf(rerun);
-    expect(centroids.maxSamplesPerModule).not.toBe(MARK);
+    expect(centroids.maxSamplesPerModule).toBe(MARK);
     expect(centroids.modules).toEqual(first.modules);
     const written = await withClient(targetUrl, (c) =>
       c.query<{ n: number }>(
@@ -89,6 +90,43 @@ describe('Centroids are taken from the cache while their sample is unchanged', (
       ),
     );
     expect(written.rows[0]?.n).toBe(1);
+    await expectOneCachedSample();
+
+    // and the next run over the same rows finds the sample as this one left it
+    const again = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(again.runtime);
+    expect((await centroidsOf(again)).maxSamplesPerModule).toBe(MARK);
+  });
+
+  it('a new vector for a sampled memory computes the centroids again, as a fresh run would', async () => {
+    // Prepare: the first confidently labelled sampled memory's vector, reversed
+    const offering = await withClient(sourceUrl, (c) =>
+      c.query<{ id: string }>(
+        `SELECT id::text AS id FROM memories WHERE is_deleted IS NOT TRUE AND embedding IS NOT NULL
+          AND source_metadata->>'type' IS NOT NULL ORDER BY id LIMIT 1`,
+      ),
+    );
+    const id = offering.rows[0]?.id as string;
+    await tamperWithCache(targetUrl);
+    await withClient(sourceUrl, (c) =>
+      c.query(
+        `UPDATE memories SET embedding = (SELECT array_agg(x ORDER BY i DESC) FROM unnest(embedding::real[]) WITH ORDINALITY AS v(x, i))::vector,
+                updated_at = now() WHERE id = $1`,
+        [id],
+      ),
+    );
+
+    // Act
+    const rerun = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(rerun.runtime);
+    const clean = await runSteps({ sourceUrl, targetUrl: await createTarget(), input: INPUT });
+    closers.push(clean.runtime);
+
+    // Assess
+    const centroids = await centroidsOf(rerun);
+    expect(centroids.maxSamplesPerModule).not.toBe(MARK);
+    expect(centroids.modules).not.toEqual(first.modules);
+    expect(centroids).toEqual(await centroidsOf(clean));
     await expectOneCachedSample();
   });
 
