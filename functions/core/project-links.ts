@@ -79,6 +79,34 @@ export function chooseProject(ref: TaskProjectReference): ProjectChoice {
   return { reason: 'project_not_found', detail: `${named}: no such project` };
 }
 
+/**
+ * What a project-link item's outcome rests on besides its users' tasks and projects as they are
+ * now: the tasks that named a project and the projects they found, and the ids named that found no
+ * memory. A later run keeps the outcome while none of these changed and no changed memory of the
+ * item's users is a task or a project (docs/design.md, "Skipping what is done").
+ */
+export interface ProjectLinkInputs {
+  memories: string[];
+  unresolvedIds: string[];
+}
+
+// An item with more than this many inputs is not kept across changes: the record stays small enough
+// for one row of the Data API, and such an item is resolved again whenever anything changed.
+const MAX_RECORDED_INPUTS = 10_000;
+
+export function projectLinkInputs(refs: readonly TaskProjectReference[]): ProjectLinkInputs | null {
+  const memories = new Set<string>();
+  const unresolvedIds = new Set<string>();
+  for (const ref of refs) {
+    memories.add(ref.taskSourceId);
+    if (ref.byId) memories.add(ref.byId.sourceId);
+    else if (ref.projectIdRef !== null) unresolvedIds.add(ref.projectIdRef);
+    if (ref.byName) memories.add(ref.byName.sourceId);
+  }
+  if (memories.size + unresolvedIds.size > MAX_RECORDED_INPUTS) return null;
+  return { memories: [...memories], unresolvedIds: [...unresolvedIds] };
+}
+
 /** Resolves task → project references through the memory ledger into links and metadata updates. */
 export function resolveProjectLinks(
   refs: readonly TaskProjectReference[],

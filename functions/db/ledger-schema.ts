@@ -92,6 +92,8 @@ CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.relationship_items (
   run_id text NOT NULL,
   PRIMARY KEY (kind, item)
 );
+-- A project-link item's inputs (core/project-links.ts), which a later run checks its changes against.
+ALTER TABLE ${LEDGER_SCHEMA}.relationship_items ADD COLUMN IF NOT EXISTS link_inputs jsonb;
 ALTER TABLE ${LEDGER_SCHEMA}.runs ADD COLUMN IF NOT EXISTS relationships_basis text;
 
 -- Memory-ledger rows a run removed (the memory gone from the source). With the rows later runs

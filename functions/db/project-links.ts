@@ -1,6 +1,6 @@
 import type { TaskProjectReference } from '../core/project-links.js';
 import { decodeTuple, type PgBinaryType } from './pg-binary.js';
-import type { DatabaseSession } from './port.js';
+import type { DatabaseSession, Queryable } from './port.js';
 import { type KeyRange, rangePredicate } from './source-reader.js';
 import type { SourceSchema } from './source-schema.js';
 
@@ -100,4 +100,33 @@ export async function readTaskProjectReferences(
     });
   });
   return refs;
+}
+
+/**
+ * Whether memories written or removed since an item's record may link differently (see
+ * projectLinkInputs): one of them, live or soft-deleted, is a task or a project of the range's
+ * users, or is the memory one of `unresolvedIds` names (compared by the key's own type, as the link
+ * query compares them).
+ */
+export async function projectLinksReach(
+  client: Queryable,
+  schema: SourceSchema,
+  range: KeyRange,
+  memoryIds: readonly string[],
+  unresolvedIds: readonly string[],
+): Promise<boolean> {
+  if (memoryIds.length === 0) return false;
+  if (!schema.memoryColumns.includes('source_metadata')) return false;
+  const meta = `m.source_metadata${schema.metadataIsJson ? '::jsonb' : ''}`;
+  const { rows } = await client.query<{ reached: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM memories m
+       WHERE m.id = ANY($1::text[]::${schema.memoryIdType}[])
+         AND ${rangePredicate(range, schema.userIdType, 'm.user_id')}
+         AND jsonb_typeof(${meta}) = 'object'
+         AND lower(${meta}->>'type') IN ('task', 'project'))
+     OR EXISTS (SELECT 1 FROM unnest($2::text[]) AS named(ref)
+       WHERE ${projectIdLookup(schema.memoryIdType, 'named.ref')} = ANY($1::text[]::${schema.memoryIdType}[])) AS reached`,
+    [memoryIds, unresolvedIds],
+  );
+  return rows[0]?.reached ?? false;
 }

@@ -1,3 +1,4 @@
+import type { ProjectLinkInputs } from '../core/project-links.js';
 import type { RelationshipBatchSummary, RelationshipKind } from '../core/relationships.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import type { Queryable } from './port.js';
@@ -7,6 +8,8 @@ import type { KeyRange } from './source-reader.js';
 export interface RelationshipItemRecord {
   basis: string;
   summary: RelationshipBatchSummary;
+  /** A project-link item's inputs (core/project-links.ts); absent: the item is redone on any change. */
+  linkInputs?: ProjectLinkInputs | null;
 }
 
 /** What an earlier run recorded for an item over the same keys, and which run that was. */
@@ -26,14 +29,17 @@ export async function recordedRelationshipItem(
   const { rows } = await target.query<{
     basis: string;
     summary: RelationshipBatchSummary;
+    link_inputs: ProjectLinkInputs | null;
     run_id: string;
   }>(
-    `SELECT basis, summary, run_id FROM ${LEDGER_SCHEMA}.relationship_items
+    `SELECT basis, summary, link_inputs, run_id FROM ${LEDGER_SCHEMA}.relationship_items
       WHERE kind = $1 AND item = $2 AND from_key IS NOT DISTINCT FROM $3 AND to_key IS NOT DISTINCT FROM $4`,
     [kind, range.index, range.fromKey, range.toKey],
   );
   const row = rows[0];
-  return row ? { basis: row.basis, summary: row.summary, runId: row.run_id } : null;
+  return row
+    ? { basis: row.basis, summary: row.summary, linkInputs: row.link_inputs, runId: row.run_id }
+    : null;
 }
 
 /** Records an item's outcome once it is written (a crash before this only costs the next run the item's work). */
@@ -45,10 +51,11 @@ export async function recordRelationshipOutcome(
 ): Promise<void> {
   if (!record.basis) return;
   await target.query(
-    `INSERT INTO ${LEDGER_SCHEMA}.relationship_items (kind, item, from_key, to_key, basis, summary, run_id)
-     VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
+    `INSERT INTO ${LEDGER_SCHEMA}.relationship_items (kind, item, from_key, to_key, basis, summary, link_inputs, run_id)
+     VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)
      ON CONFLICT (kind, item) DO UPDATE SET from_key = EXCLUDED.from_key, to_key = EXCLUDED.to_key,
-       basis = EXCLUDED.basis, summary = EXCLUDED.summary, run_id = EXCLUDED.run_id`,
+       basis = EXCLUDED.basis, summary = EXCLUDED.summary, link_inputs = EXCLUDED.link_inputs,
+       run_id = EXCLUDED.run_id`,
     [
       record.summary.kind,
       range.index,
@@ -56,6 +63,7 @@ export async function recordRelationshipOutcome(
       range.toKey,
       record.basis,
       JSON.stringify(record.summary),
+      record.linkInputs ? JSON.stringify(record.linkInputs) : null,
       runId,
     ],
   );

@@ -1,6 +1,12 @@
 import { relationshipFingerprint, relationshipUnchanged } from '../core/fingerprint.js';
 import type { ModuleRegistry } from '../core/modules.js';
-import { dryRunProjectLinks, resolveProjectLinks, type TaskProjectReference } from '../core/project-links.js';
+import {
+  dryRunProjectLinks,
+  type ProjectLinkInputs,
+  projectLinkInputs,
+  resolveProjectLinks,
+  type TaskProjectReference,
+} from '../core/project-links.js';
 import {
   type DryRunRelation,
   dryRunRelations,
@@ -18,9 +24,13 @@ import {
 import { ledgerChangesSince } from '../db/ledger-changes.js';
 import { readModuleRegistry } from '../db/module-registry.js';
 import type { Database, DatabaseSession } from '../db/port.js';
-import { readTaskProjectReferences } from '../db/project-links.js';
+import { projectLinksReach, readTaskProjectReferences } from '../db/project-links.js';
 import { relationshipBasis } from '../db/relationship-basis.js';
-import { recordedRelationshipItem, recordRelationshipOutcome } from '../db/relationship-items.js';
+import {
+  type RecordedRelationshipItem,
+  recordedRelationshipItem,
+  recordRelationshipOutcome,
+} from '../db/relationship-items.js';
 import { type RelationshipBatch, RelationshipLoader, readLedgerEnds } from '../db/relationship-loader.js';
 import {
   readEndStates,
@@ -105,16 +115,20 @@ export async function migrateRelationships(
   deps: MigrateRelationshipsDeps,
   input: MigrateRelationshipsInput,
 ): Promise<{ summary: RelationshipBatchSummary }> {
-  if (input.dryRun) return resolveItem(deps, input);
+  if (input.dryRun) return { summary: (await resolveItem(deps, input)).summary };
   const basis = input.forceReprocess ? '' : await basisOf(deps, input);
   const standing = basis ? await standingOf(deps, input, basis) : null;
   if (standing && 'kept' in standing) return { summary: keptSummary(standing.kept) };
   const outcome = await resolveItem(deps, input, standing?.reaching);
   await onTarget(
     input,
-    recordRelationshipOutcome(deps.target, input.runId, input.range, { basis, summary: outcome.summary }),
+    recordRelationshipOutcome(deps.target, input.runId, input.range, {
+      basis,
+      summary: outcome.summary,
+      linkInputs: outcome.linkInputs,
+    }),
   );
-  return outcome;
+  return { summary: outcome.summary };
 }
 
 // More memories written or removed since an item's record than this are not looked for among its
@@ -153,7 +167,7 @@ function changesSince(
  * for a range of relations, every relation none of whose ends is among them: all of them (the item
  * is then recorded again under this run), or all but those `reaching` one, which alone are resolved
  * again. Duplicates too: two relations that compete for a row share both ends. A project-link item
- * follows every task, so any change resolves it again.
+ * is kept whole or resolved whole (linksMayDiffer).
  */
 async function standingOf(
   deps: MigrateRelationshipsDeps,
@@ -165,15 +179,40 @@ async function standingOf(
   const changed = await onTarget(input, changesSince(deps, input.runId, recorded.runId));
   if (changed === null) return null;
   if (changed.length === 0) return { kept: recorded.summary };
-  if (input.kind !== 'relations') return null;
-  if (await readFromSource(deps, input, (c) => relationsReach(c, deps.schema, input.range, changed))) {
+  if (input.kind === 'project-links') {
+    if (await linksMayDiffer(deps, input, recorded, changed)) return null;
+  } else if (await readFromSource(deps, input, (c) => relationsReach(c, deps.schema, input.range, changed))) {
     return { reaching: new Set(changed) };
   }
   await onTarget(
     input,
-    recordRelationshipOutcome(deps.target, input.runId, input.range, { basis, summary: recorded.summary }),
+    recordRelationshipOutcome(deps.target, input.runId, input.range, {
+      basis,
+      summary: recorded.summary,
+      linkInputs: recorded.linkInputs,
+    }),
   );
   return { kept: recorded.summary };
+}
+
+/**
+ * Whether a project-link item may link differently now that `changed` memories were written or
+ * removed: one of its recorded inputs changed, or a changed memory of its users is a task or a
+ * project, or is one a task names and did not find. An item recorded without inputs may.
+ */
+async function linksMayDiffer(
+  deps: MigrateRelationshipsDeps,
+  input: MigrateRelationshipsInput,
+  recorded: RecordedRelationshipItem,
+  changed: readonly string[],
+): Promise<boolean> {
+  const inputs = recorded.linkInputs;
+  if (!inputs) return true;
+  const memories = new Set(inputs.memories);
+  if (changed.some((id) => memories.has(id))) return true;
+  return readFromSource(deps, input, (c) =>
+    projectLinksReach(c, deps.schema, input.range, changed, inputs.unresolvedIds),
+  );
 }
 
 /** A target read or write of the item: a database failure becomes the named error, naming the item. */
@@ -216,7 +255,7 @@ async function resolveItem(
   deps: MigrateRelationshipsDeps,
   input: MigrateRelationshipsInput,
   reaching?: ReadonlySet<string>,
-): Promise<{ summary: RelationshipBatchSummary }> {
+): Promise<{ summary: RelationshipBatchSummary; linkInputs?: ProjectLinkInputs | null }> {
   if (input.kind === 'relations') {
     if (input.dryRun) {
       const relations = await readFromSource(deps, input, (c) =>
@@ -247,7 +286,7 @@ async function resolveItem(
       },
     };
   }
-  return { summary: await migrateProjectLinks(deps, input, refs) };
+  return { summary: await migrateProjectLinks(deps, input, refs), linkInputs: projectLinkInputs(refs) };
 }
 
 function dryRunSummary(

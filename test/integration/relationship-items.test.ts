@@ -52,6 +52,7 @@ async function itemsTouching(sourceUrl: string, result: StepRunResult, memoryIds
     ),
   );
   const relationItems = items.filter((i) => i.kind === 'relations') as (KeyRange & { kind: string })[];
+  const linkItems = items.length - relationItems.length;
   const idType = result.run.sourceSchema.relationIdType ?? 'text';
   const touching = await withClient(sourceUrl, async (c) => {
     const out: number[] = [];
@@ -66,12 +67,13 @@ async function itemsTouching(sourceUrl: string, result: StepRunResult, memoryIds
     }
     return out;
   });
-  return { relationItems: relationItems.length, touching };
+  return { relationItems: relationItems.length, linkItems, touching };
 }
 
 /**
- * A live memory that is an end of exactly one relation: the first in key order, or the last (past
- * the centroids' sample, which takes the start of each stretch of the key space).
+ * A live memory, neither a task nor a project, that is an end of exactly one relation: the first in
+ * key order, or the last (past the centroids' sample, which takes the start of each stretch of the
+ * key space).
  */
 async function memoryWithOneRelation(sourceUrl: string, order: 'ASC' | 'DESC' = 'ASC'): Promise<string> {
   return withClient(sourceUrl, async (c) => {
@@ -79,6 +81,7 @@ async function memoryWithOneRelation(sourceUrl: string, order: 'ASC' | 'DESC' = 
       `SELECT m.id::text AS id FROM memories m
          JOIN memory_relations r ON m.id IN (r.source_memory_id, r.target_memory_id)
         WHERE m.is_deleted IS NOT TRUE
+          AND coalesce(m.source_metadata->>'type', '') NOT IN ('task', 'project')
         GROUP BY m.id HAVING count(*) = 1 ORDER BY m.id ${order} LIMIT 1`,
     );
     return rows[0]!.id;
@@ -112,8 +115,8 @@ describe('A relationship item keeps its outcome while nothing at its relations\u
     const again = await runSteps({ sourceUrl, targetUrl, input: INPUT });
     closers.push(again.runtime);
 
-    // Assess: only that memory was written; every relation item but the one reaching it kept its
-    // outcome (project-link items follow every task, so they are resolved again)
+    // Assess: only that memory was written; every item but the relation item reaching it kept its
+    // outcome (the memory is no task and no project, so no link can change)
     const rewritten = await withClient(targetUrl, (c) =>
       c.query<{ source_id: string }>(
         `SELECT source_id FROM ${LEDGER_SCHEMA}.memory_ledger WHERE run_id = $1`,
@@ -121,14 +124,15 @@ describe('A relationship item keeps its outcome while nothing at its relations\u
       ),
     );
     expect(rewritten.rows.map((r) => r.source_id)).toEqual([edited]);
-    const { relationItems, touching } = await itemsTouching(sourceUrl, again, [edited]);
+    const { relationItems, linkItems, touching } = await itemsTouching(sourceUrl, again, [edited]);
     expect(relationItems).toBeGreaterThan(2);
+    expect(linkItems).toBeGreaterThan(0);
     expect(touching).toHaveLength(1);
     const relationships = await relationshipsOf(again);
-    expect(relationships.itemsKept).toBe(relationItems - 1);
+    expect(relationships.itemsKept).toBe(relationItems + linkItems - 1);
     // In that item only the one relation reaching it was resolved again; the others stood, and
     // the totals are what the ledger holds
-    expect(relationships.resolved - relationships.projectLinks.read).toBe(1);
+    expect(relationships.resolved).toBe(1);
     const ledger = await withClient(targetUrl, async (c) => {
       const { rows } = await c.query<{ migrated: number; skipped: number }>(
         `SELECT count(*) FILTER (WHERE status = 'migrated')::int AS migrated,
@@ -167,18 +171,141 @@ describe('A relationship item keeps its outcome while nothing at its relations\u
       return rows;
     });
     expect(changed.filter((r) => r.removed).map((r) => r.source_id)).toEqual([gone]);
-    const { relationItems, touching } = await itemsTouching(
+    const { relationItems, linkItems, touching } = await itemsTouching(
       sourceUrl,
       again,
       changed.map((r) => r.source_id),
     );
     expect((await itemsTouching(sourceUrl, again, [gone])).touching).toHaveLength(1);
     const relationships = await relationshipsOf(again);
-    expect(relationships.itemsKept).toBe(relationItems - touching.length);
+    expect(relationships.itemsKept).toBe(relationItems + linkItems - touching.length);
     expect((again.outputs.verify as { ok: boolean }).ok).toBe(true);
     const { targetUrl: cleanUrl } = await freshDatabases();
     const clean = await runSteps({ sourceUrl, targetUrl: cleanUrl, input: INPUT });
     closers.push(clean.runtime);
     expect(await targetChecksums(targetUrl)).toEqual(await targetChecksums(cleanUrl));
+  });
+});
+
+describe('A project-link item is resolved again when a change can move one of its links', () => {
+  let sourceUrl: string;
+  let targetUrl: string;
+  // A task that names, by id alone, a memory the source does not hold yet.
+  const namedLater = '5a0c3f52-7d1e-4b6a-9c2f-0e8b1d4a6f73';
+  let taskNamingLater: string;
+  const closers: { close(): Promise<void> }[] = [];
+
+  beforeAll(async () => {
+    ({ sourceUrl, targetUrl } = await freshDatabases());
+    await generateBigMemory({ databaseUrl: sourceUrl, memories: 1500, users: 6, seed: 43 });
+    taskNamingLater = await withClient(sourceUrl, async (c) => {
+      const { rows } = await c.query<{ id: string }>(
+        `UPDATE memories SET source_metadata = (source_metadata - 'projectName') || jsonb_build_object('projectId', $1::text)
+          WHERE id = (SELECT id FROM memories WHERE is_deleted IS NOT TRUE AND source_metadata->>'type' = 'task'
+                       ORDER BY id DESC LIMIT 1)
+          RETURNING id::text AS id`,
+        [namedLater],
+      );
+      return rows[0]!.id;
+    });
+    const first = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(first.runtime);
+  });
+
+  afterAll(async () => {
+    await Promise.all(closers.map((c) => c.close()));
+  });
+
+  /** What the relationship ledger holds for a task's link: its status and reason. */
+  const linkOf = (task: string) =>
+    withClient(targetUrl, async (c) => {
+      const { rows } = await c.query<{ status: string; reason: string | null }>(
+        `SELECT status, reason FROM ${LEDGER_SCHEMA}.relationship_ledger WHERE source_key = $1`,
+        [`project:${task}`],
+      );
+      return rows[0];
+    });
+
+  /** Reruns, then migrates the same source into a new target: the two must hold the same rows. */
+  async function rerunMatchesAFreshRun(): Promise<void> {
+    const again = await runSteps({ sourceUrl, targetUrl, input: INPUT });
+    closers.push(again.runtime);
+    expect((again.outputs.verify as { ok: boolean }).ok).toBe(true);
+    const { targetUrl: cleanUrl } = await freshDatabases();
+    const clean = await runSteps({ sourceUrl, targetUrl: cleanUrl, input: INPUT });
+    closers.push(clean.runtime);
+    expect(await targetChecksums(targetUrl)).toEqual(await targetChecksums(cleanUrl));
+  }
+
+  it('a project that is one no more drops the link of a task that found it by name', async () => {
+    // Prepare: a task that names its project by name alone
+    const { task, project } = await withClient(sourceUrl, async (c) => {
+      const { rows } = await c.query<{ task: string; project: string }>(
+        `SELECT t.id::text AS task, p.id::text AS project FROM memories t
+           JOIN memories p ON p.user_id = t.user_id AND p.source_metadata->>'type' = 'project'
+                          AND p.source_metadata->>'projectName' = t.source_metadata->>'projectName'
+          WHERE t.source_metadata->>'type' = 'task' AND t.source_metadata->>'projectId' IS NULL
+            AND t.is_deleted IS NOT TRUE AND p.is_deleted IS NOT TRUE
+          ORDER BY t.id LIMIT 1`,
+      );
+      return rows[0]!;
+    });
+    expect((await linkOf(task))?.status).toBe('migrated');
+    await withClient(sourceUrl, (c) =>
+      c.query(
+        `UPDATE memories SET source_metadata = jsonb_set(source_metadata, '{type}', '"note"'), updated_at = now()
+          WHERE id::text = $1`,
+        [project],
+      ),
+    );
+
+    // Act + Assess
+    await rerunMatchesAFreshRun();
+    expect((await linkOf(task))?.status).toBe('skipped');
+  });
+
+  it('a note that becomes the project a task names links that task', async () => {
+    // Prepare: a task whose project name no project holds, and a note of the same user
+    const { task, note, name } = await withClient(sourceUrl, async (c) => {
+      const { rows } = await c.query<{ task: string; note: string; name: string }>(
+        `SELECT t.id::text AS task, n.id::text AS note, t.source_metadata->>'projectName' AS name
+           FROM memories t JOIN memories n ON n.user_id = t.user_id
+          WHERE t.source_metadata->>'projectName' LIKE 'Retired Initiative %' AND t.is_deleted IS NOT TRUE
+            AND n.is_deleted IS NOT TRUE AND n.embedding IS NOT NULL
+            AND coalesce(n.source_metadata->>'type', '') NOT IN ('task', 'project')
+          ORDER BY t.id, n.id LIMIT 1`,
+      );
+      return rows[0]!;
+    });
+    expect((await linkOf(task))?.status).toBe('skipped');
+    await withClient(sourceUrl, (c) =>
+      c.query(
+        `UPDATE memories SET source_metadata = jsonb_build_object('type', 'project', 'projectName', $2::text),
+                updated_at = now() WHERE id::text = $1`,
+        [note, name],
+      ),
+    );
+
+    // Act + Assess
+    await rerunMatchesAFreshRun();
+    expect((await linkOf(task))?.status).toBe('migrated');
+  });
+
+  it('a memory that appears under an id a task names, whatever its kind, reaches that task', async () => {
+    // Prepare: a note of the task's user, copied under the id the task names
+    const before = await linkOf(taskNamingLater);
+    await withClient(sourceUrl, (c) =>
+      c.query(
+        `INSERT INTO memories (id, user_id, content, embedding, source_metadata, created_at, updated_at)
+         SELECT $1::uuid, n.user_id, 'A note filed under an old project id', n.embedding, '{"type": "note"}', now(), now()
+           FROM memories n JOIN memories t ON t.user_id = n.user_id AND t.id::text = $2
+          WHERE n.embedding IS NOT NULL ORDER BY n.id LIMIT 1`,
+        [namedLater, taskNamingLater],
+      ),
+    );
+
+    // Act + Assess: the link's outcome moved, as a fresh run has it
+    await rerunMatchesAFreshRun();
+    expect(await linkOf(taskNamingLater)).not.toEqual(before);
   });
 });
