@@ -130,3 +130,15 @@ export async function projectLinksReach(
   );
   return rows[0]?.reached ?? false;
 }
+
+/** Every memory of a range of users (a key range of `memories.user_id`), live or soft-deleted. */
+export async function memoriesOfUsers(
+  client: Queryable,
+  schema: SourceSchema,
+  range: KeyRange,
+): Promise<string[]> {
+  const { rows } = await client.query<{ id: string }>(
+    `SELECT id::text AS id FROM memories WHERE ${rangePredicate(range, schema.userIdType, 'user_id')}`,
+  );
+  return rows.map((r) => r.id);
+}

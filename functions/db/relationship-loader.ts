@@ -25,6 +25,11 @@ export interface RelationshipBatch {
   projectUpdates?: ProjectIdUpdate[];
   /** What each key resolved to (`relationshipFingerprint`), kept in its ledger row; absent: none kept. */
   fingerprints?: ReadonlyMap<string, string>;
+  /**
+   * Keys that resolve to nothing any more (a task that names no project now): the rows they own
+   * and their ledger rows are removed, as a fresh run would never have written them.
+   */
+  retired?: readonly string[];
 }
 
 export interface RelationshipLoadResult {
@@ -159,7 +164,8 @@ export class RelationshipLoader {
     ledgerByCopy: boolean,
   ): Promise<RelationshipLoadResult> {
     const keys = [...batch.migrated.map((m) => m.key), ...batch.skipped.map((s) => s.key)];
-    if (keys.length === 0)
+    const retired = batch.retired ?? [];
+    if (keys.length === 0 && retired.length === 0)
       return { migrated: [], skipped: [], displaced: 0, withdrawn: 0, projectIdsWritten: 0 };
 
     await beginRederivableWrite(client, STAGING_DDL);
@@ -207,6 +213,12 @@ export class RelationshipLoader {
     }
     const projectIdsWritten = await this.writeProjectIds(client, batch.projectUpdates ?? []);
     await this.writeLedger(client, batch, migrated, skipped, ledgerByCopy && !ledgered);
+    if (retired.length > 0) {
+      await client.query(
+        `DELETE FROM ${LEDGER_SCHEMA}.relationship_ledger WHERE source_key = ANY($1::text[])`,
+        [retired],
+      );
+    }
     await client.query('COMMIT');
     return { migrated, skipped, displaced: displacedKeys.length, withdrawn, projectIdsWritten };
   }
@@ -270,9 +282,9 @@ export class RelationshipLoader {
   }
 
   /**
-   * Deletes the rows an earlier run wrote for keys of this batch that are now skipped or resolve to
-   * another row (an end changed module), but only rows the key still owns. `ledgered`: whether the
-   * ledger knows any key of the batch.
+   * Deletes the rows an earlier run wrote for keys of this batch that are now skipped, retired or
+   * resolve to another row (an end changed module), but only rows the key still owns. `ledgered`:
+   * whether the ledger knows any key of the batch.
    */
   private async withdrawStale(
     client: DatabaseSession,
@@ -281,6 +293,7 @@ export class RelationshipLoader {
     const now = new Map<string, string | null>([
       ...batch.migrated.map((m) => [m.key, m.row.id] as const),
       ...batch.skipped.map((s) => [s.key, null] as const),
+      ...(batch.retired ?? []).map((key) => [key, null] as const),
     ]);
     const previous = await probeLedger<{ source_key: string; status: string; target_id: string | null }>(
       client,

@@ -24,7 +24,7 @@ import {
 import { ledgerChangesSince } from '../db/ledger-changes.js';
 import { readModuleRegistry } from '../db/module-registry.js';
 import type { Database, DatabaseSession } from '../db/port.js';
-import { projectLinksReach, readTaskProjectReferences } from '../db/project-links.js';
+import { memoriesOfUsers, projectLinksReach, readTaskProjectReferences } from '../db/project-links.js';
 import { relationshipBasis } from '../db/relationship-basis.js';
 import {
   type RecordedRelationshipItem,
@@ -384,13 +384,29 @@ async function migrateProjectLinks(
     refs.length,
     work,
     resolved.updates.filter((u) => changedTasks.has(u.taskTargetId)),
+    await retiredLinks(deps, input, refs),
   );
 }
 
 /**
- * Writes what an item resolved differently from the ledger, in one transaction, and sums it with
- * what was left alone. Project links (`projectUpdates` given) also count the `project_id`s written;
- * relations, the earlier rows they displaced.
+ * The links an earlier run wrote for memories of the item's users that name no project now (a task
+ * whose reference was taken away, or that is a task no more): a fresh run would have none.
+ */
+async function retiredLinks(
+  deps: MigrateRelationshipsDeps,
+  input: MigrateRelationshipsInput,
+  refs: readonly TaskProjectReference[],
+): Promise<string[]> {
+  const naming = new Set(refs.map((r) => r.taskSourceId));
+  const memories = await readFromSource(deps, input, (c) => memoriesOfUsers(c, deps.schema, input.range));
+  const keys = memories.filter((id) => !naming.has(id)).map((id) => `${PROJECT_KEY_PREFIX}${id}`);
+  return [...(await onTarget(input, readRelationshipLedgerStates(deps.target, keys))).keys()];
+}
+
+/**
+ * Writes what an item resolved differently from the ledger, and removes the links it retired, in
+ * one transaction, and sums it with what was left alone. Project links (`projectUpdates` given)
+ * also count the `project_id`s written; relations, the earlier rows they displaced.
  */
 async function writeChanged(
   deps: MigrateRelationshipsDeps,
@@ -398,8 +414,9 @@ async function writeChanged(
   read: number,
   work: UnchangedSplit,
   projectUpdates?: RelationshipBatch['projectUpdates'],
+  retired: readonly string[] = [],
 ): Promise<RelationshipBatchSummary> {
-  if (work.migrated.length === 0 && work.skipped.length === 0) {
+  if (work.migrated.length === 0 && work.skipped.length === 0 && retired.length === 0) {
     const summary = summarize(input, read, work.unchanged.migrated, work.unchanged.skipped);
     return projectUpdates ? { ...summary, projectIdsWritten: 0 } : summary;
   }
@@ -411,6 +428,7 @@ async function writeChanged(
     skipped: work.skipped,
     fingerprints: work.fingerprints,
     ...(projectUpdates ? { projectUpdates } : {}),
+    ...(retired.length > 0 ? { retired } : {}),
   });
   const summary = {
     ...summarize(

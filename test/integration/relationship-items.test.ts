@@ -264,6 +264,28 @@ describe('A project-link item is resolved again when a change can move one of it
     expect((await linkOf(task))?.status).toBe('skipped');
   });
 
+  it('a task that names no project any more loses its link', async () => {
+    // Prepare: a linked task, its references taken away
+    const task = await withClient(targetUrl, async (c) => {
+      const { rows } = await c.query<{ key: string }>(
+        `SELECT source_key AS key FROM ${LEDGER_SCHEMA}.relationship_ledger
+          WHERE source_key LIKE 'project:%' AND status = 'migrated' ORDER BY source_key LIMIT 1`,
+      );
+      return rows[0]!.key.slice('project:'.length);
+    });
+    await withClient(sourceUrl, (c) =>
+      c.query(
+        `UPDATE memories SET source_metadata = source_metadata - 'projectId' - 'projectName', updated_at = now()
+          WHERE id::text = $1`,
+        [task],
+      ),
+    );
+
+    // Act + Assess
+    await rerunMatchesAFreshRun();
+    expect(await linkOf(task)).toBeUndefined();
+  });
+
   it('a note that becomes the project a task names links that task', async () => {
     // Prepare: a task whose project name no project holds, and a note of the same user
     const { task, note, name } = await withClient(sourceUrl, async (c) => {
