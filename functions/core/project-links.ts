@@ -81,30 +81,50 @@ export function chooseProject(ref: TaskProjectReference): ProjectChoice {
 
 /**
  * What a project-link item's outcome rests on besides its users' tasks and projects as they are
- * now: the tasks that named a project and the projects they found, and the ids named that found no
- * memory. A later run keeps the outcome while none of these changed and no changed memory of the
- * item's users is a task or a project (docs/design.md, "Skipping what is done").
+ * now (docs/design.md, "Skipping what is done"): per task that named a project, the memories it
+ * found and the id it named that found none. A later run resolves again only the tasks a change
+ * reaches: one of these changed, or a change the source shows (affectedTasks in db/project-links.ts).
  */
 export interface ProjectLinkInputs {
-  memories: string[];
-  unresolvedIds: string[];
+  tasks: ProjectLinkTask[];
 }
 
-// An item with more than this many inputs is not kept across changes: the record stays small enough
-// for one row of the Data API, and such an item is resolved again whenever anything changed.
-const MAX_RECORDED_INPUTS = 10_000;
+export interface ProjectLinkTask {
+  task: string;
+  /** The memories it found, by id and by name. */
+  found: string[];
+  /** The `projectId` it named that found no memory. */
+  unresolvedId?: string;
+}
+
+// An item with more than this many tasks is not kept across changes: the record stays small enough
+// for one row of the Data API, and such an item is resolved again whole whenever anything changed.
+const MAX_RECORDED_TASKS = 4_000;
 
 export function projectLinkInputs(refs: readonly TaskProjectReference[]): ProjectLinkInputs | null {
-  const memories = new Set<string>();
-  const unresolvedIds = new Set<string>();
-  for (const ref of refs) {
-    memories.add(ref.taskSourceId);
-    if (ref.byId) memories.add(ref.byId.sourceId);
-    else if (ref.projectIdRef !== null) unresolvedIds.add(ref.projectIdRef);
-    if (ref.byName) memories.add(ref.byName.sourceId);
-  }
-  if (memories.size + unresolvedIds.size > MAX_RECORDED_INPUTS) return null;
-  return { memories: [...memories], unresolvedIds: [...unresolvedIds] };
+  return boundedLinkInputs(
+    refs.map((ref) => {
+      const found = [ref.byId?.sourceId, ref.byName?.sourceId].filter((id) => id !== undefined);
+      const unresolved = ref.byId === null && ref.projectIdRef !== null ? ref.projectIdRef : undefined;
+      return {
+        task: ref.taskSourceId,
+        found: [...new Set(found)],
+        ...(unresolved ? { unresolvedId: unresolved } : {}),
+      };
+    }),
+  );
+}
+
+/** These tasks as a record's inputs, or null when there are too many to record. */
+export function boundedLinkInputs(tasks: ProjectLinkTask[]): ProjectLinkInputs | null {
+  return tasks.length > MAX_RECORDED_TASKS ? null : { tasks };
+}
+
+/** The recorded tasks a change reaches through what the record holds: the task itself or a memory it found. */
+export function recordedTasksReached(inputs: ProjectLinkInputs, changed: ReadonlySet<string>): string[] {
+  return inputs.tasks
+    .filter((t) => changed.has(t.task) || t.found.some((id) => changed.has(id)))
+    .map((t) => t.task);
 }
 
 /** Resolves task → project references through the memory ledger into links and metadata updates. */

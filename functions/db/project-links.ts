@@ -1,4 +1,5 @@
 import type { TaskProjectReference } from '../core/project-links.js';
+import { escapeLiteral } from './pg/escape.js';
 import { decodeTuple, type PgBinaryType } from './pg-binary.js';
 import type { DatabaseSession, Queryable } from './port.js';
 import { type KeyRange, rangePredicate } from './source-reader.js';
@@ -40,6 +41,8 @@ export async function readTaskProjectReferences(
   client: DatabaseSession,
   schema: SourceSchema,
   range: KeyRange,
+  /** Only these tasks of the range (those a change reached); all of them when absent. */
+  only?: readonly string[],
 ): Promise<TaskProjectReference[]> {
   const columns = new Set(schema.memoryColumns);
   if (!columns.has('source_metadata')) return [];
@@ -57,6 +60,7 @@ export async function readTaskProjectReferences(
          AND t.is_deleted IS NOT TRUE
          AND jsonb_typeof(${meta('t')}) = 'object'
          AND lower(${meta('t')}->>'type') = 'task'
+         AND ${only ? `t.id = ANY(ARRAY[${only.map(escapeLiteral).join(', ')}]::${schema.memoryIdType}[])` : 'true'}
     ),
     named AS (
       SELECT * FROM tasks WHERE id_ref IS NOT NULL OR name_ref IS NOT NULL
@@ -103,42 +107,60 @@ export async function readTaskProjectReferences(
 }
 
 /**
- * Whether memories written or removed since an item's record may link differently (see
- * projectLinkInputs): one of them, live or soft-deleted, is a task or a project of the range's
- * users, or is the memory one of `unresolvedIds` names (compared by the key's own type, as the link
- * query compares them).
+ * The tasks of a range of users (a key range of `memories.user_id`) that memories written or
+ * removed since the item's record (`changed`) reach in ways the record cannot show: live tasks
+ * among them, tasks whose name a project among them now carries (it may be the one the name
+ * finds), and the recorded tasks whose unresolved `projectId` names one of them (compared by the
+ * key's own type, as the link query compares them).
  */
-export async function projectLinksReach(
+export async function affectedTasks(
   client: Queryable,
   schema: SourceSchema,
   range: KeyRange,
-  memoryIds: readonly string[],
-  unresolvedIds: readonly string[],
-): Promise<boolean> {
-  if (memoryIds.length === 0) return false;
-  if (!schema.memoryColumns.includes('source_metadata')) return false;
-  const meta = `m.source_metadata${schema.metadataIsJson ? '::jsonb' : ''}`;
-  const { rows } = await client.query<{ reached: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM memories m
-       WHERE m.id = ANY($1::text[]::${schema.memoryIdType}[])
-         AND ${rangePredicate(range, schema.userIdType, 'm.user_id')}
-         AND jsonb_typeof(${meta}) = 'object'
-         AND lower(${meta}->>'type') IN ('task', 'project'))
-     OR EXISTS (SELECT 1 FROM unnest($2::text[]) AS named(ref)
-       WHERE ${projectIdLookup(schema.memoryIdType, 'named.ref')} = ANY($1::text[]::${schema.memoryIdType}[])) AS reached`,
-    [memoryIds, unresolvedIds],
+  changed: readonly string[],
+  unresolved: readonly { task: string; id: string }[],
+): Promise<string[]> {
+  if (changed.length === 0 || !schema.memoryColumns.includes('source_metadata')) return [];
+  const meta = (alias: string) => `${alias}.source_metadata${schema.metadataIsJson ? '::jsonb' : ''}`;
+  const inRange = (alias: string) => rangePredicate(range, schema.userIdType, `${alias}.user_id`);
+  const isA = (alias: string, type: string) =>
+    `jsonb_typeof(${meta(alias)}) = 'object' AND lower(${meta(alias)}->>'type') = '${type}'`;
+  const changedIds = `$1::text[]::${schema.memoryIdType}[]`;
+  const title = schema.memoryColumns.includes('title') ? 'lower(p.title)' : 'NULL::text';
+  const { rows } = await client.query<{ task: string }>(
+    `WITH projects AS MATERIALIZED (
+       SELECT p.user_id, lower(${meta('p')}->>'projectName') AS project_name, ${title} AS title
+         FROM memories p WHERE p.id = ANY(${changedIds}) AND ${inRange('p')} AND ${isA('p', 'project')}
+     ), named AS (
+       SELECT t.id, t.user_id, lower(NULLIF(btrim(${meta('t')}->>'projectName'), '')) AS name_ref
+         FROM memories t
+        WHERE ${inRange('t')} AND t.is_deleted IS NOT TRUE AND ${isA('t', 'task')}
+          AND (t.id = ANY(${changedIds}) OR t.user_id IN (SELECT user_id FROM projects))
+     )
+     SELECT n.id::text AS task FROM named n
+      WHERE n.id = ANY(${changedIds})
+         OR EXISTS (SELECT 1 FROM projects p WHERE p.user_id = n.user_id
+                       AND (p.project_name = n.name_ref OR p.title = n.name_ref))
+     UNION
+     SELECT u.task FROM unnest($2::text[], $3::text[]) AS u(task, ref)
+      WHERE ${projectIdLookup(schema.memoryIdType, 'u.ref')} = ANY(${changedIds})`,
+    [changed, unresolved.map((u) => u.task), unresolved.map((u) => u.id)],
   );
-  return rows[0]?.reached ?? false;
+  return rows.map((r) => r.task);
 }
 
-/** Every memory of a range of users (a key range of `memories.user_id`), live or soft-deleted. */
+/** The memories of a range of users (a key range of `memories.user_id`), live or soft-deleted, or those `among` them. */
 export async function memoriesOfUsers(
   client: Queryable,
   schema: SourceSchema,
   range: KeyRange,
+  among?: readonly string[],
 ): Promise<string[]> {
+  if (among?.length === 0) return [];
   const { rows } = await client.query<{ id: string }>(
-    `SELECT id::text AS id FROM memories WHERE ${rangePredicate(range, schema.userIdType, 'user_id')}`,
+    `SELECT id::text AS id FROM memories WHERE ${rangePredicate(range, schema.userIdType, 'user_id')}
+        ${among ? `AND id = ANY($1::text[]::${schema.memoryIdType}[])` : ''}`,
+    among ? [among] : [],
   );
   return rows.map((r) => r.id);
 }

@@ -1,9 +1,11 @@
 import { relationshipFingerprint, relationshipUnchanged } from '../core/fingerprint.js';
 import type { ModuleRegistry } from '../core/modules.js';
 import {
+  boundedLinkInputs,
   dryRunProjectLinks,
   type ProjectLinkInputs,
   projectLinkInputs,
+  recordedTasksReached,
   resolveProjectLinks,
   type TaskProjectReference,
 } from '../core/project-links.js';
@@ -24,13 +26,9 @@ import {
 import { ledgerChangesSince } from '../db/ledger-changes.js';
 import { readModuleRegistry } from '../db/module-registry.js';
 import type { Database, DatabaseSession } from '../db/port.js';
-import { memoriesOfUsers, projectLinksReach, readTaskProjectReferences } from '../db/project-links.js';
+import { affectedTasks, memoriesOfUsers, readTaskProjectReferences } from '../db/project-links.js';
 import { relationshipBasis } from '../db/relationship-basis.js';
-import {
-  type RecordedRelationshipItem,
-  recordedRelationshipItem,
-  recordRelationshipOutcome,
-} from '../db/relationship-items.js';
+import { recordedRelationshipItem, recordRelationshipOutcome } from '../db/relationship-items.js';
 import { type RelationshipBatch, RelationshipLoader, readLedgerEnds } from '../db/relationship-loader.js';
 import {
   readEndStates,
@@ -119,7 +117,7 @@ export async function migrateRelationships(
   const basis = input.forceReprocess ? '' : await basisOf(deps, input);
   const standing = basis ? await standingOf(deps, input, basis) : null;
   if (standing && 'kept' in standing) return { summary: keptSummary(standing.kept) };
-  const outcome = await resolveItem(deps, input, standing?.reaching);
+  const outcome = await resolveItem(deps, input, standing ?? undefined);
   await onTarget(
     input,
     recordRelationshipOutcome(deps.target, input.runId, input.range, {
@@ -160,27 +158,46 @@ function changesSince(
   return changes;
 }
 
+/** Of an item's earlier outcome, what must be resolved again; the rest stands (standingOf). */
+type Standing = { kept: RelationshipBatchSummary } | { reaching: ReadonlySet<string> } | LinksReached;
+
+/** An item's outcome, and for a project-link item what it rests on (core/project-links.ts). */
+interface ResolvedItem {
+  summary: RelationshipBatchSummary;
+  linkInputs?: ProjectLinkInputs | null;
+}
+
+/** The tasks of a project-link item a change reached, its record's inputs, and the change. */
+interface LinksReached {
+  tasks: readonly string[];
+  inputs: ProjectLinkInputs;
+  changed: readonly string[];
+}
+
 /**
  * What still stands of the outcome an earlier run recorded for the item (docs/design.md, "Skipping
  * what is done"), under the same basis (no relation changed, the same modules), from the memories
  * the ledger wrote or removed since the record (db/ledger-changes.ts). None: all of it. Otherwise,
  * for a range of relations, every relation none of whose ends is among them: all of them (the item
  * is then recorded again under this run), or all but those `reaching` one, which alone are resolved
- * again. Duplicates too: two relations that compete for a row share both ends. A project-link item
- * is kept whole or resolved whole (linksMayDiffer).
+ * again. Duplicates too: two relations that compete for a row share both ends. For a range of
+ * users, every task the changes do not reach (linkTasksReached); the others are resolved again.
  */
 async function standingOf(
   deps: MigrateRelationshipsDeps,
   input: MigrateRelationshipsInput,
   basis: string,
-): Promise<{ kept: RelationshipBatchSummary } | { reaching: ReadonlySet<string> } | null> {
+): Promise<Standing | null> {
   const recorded = await onTarget(input, recordedRelationshipItem(deps.target, input.kind, input.range));
   if (!recorded || recorded.basis !== basis) return null;
   const changed = await onTarget(input, changesSince(deps, input.runId, recorded.runId));
   if (changed === null) return null;
   if (changed.length === 0) return { kept: recorded.summary };
   if (input.kind === 'project-links') {
-    if (await linksMayDiffer(deps, input, recorded, changed)) return null;
+    const inputs = recorded.linkInputs;
+    if (!inputs) return null;
+    const tasks = await linkTasksReached(deps, input, inputs, changed);
+    if (tasks.length > 0) return { tasks, inputs, changed };
   } else if (await readFromSource(deps, input, (c) => relationsReach(c, deps.schema, input.range, changed))) {
     return { reaching: new Set(changed) };
   }
@@ -196,23 +213,23 @@ async function standingOf(
 }
 
 /**
- * Whether a project-link item may link differently now that `changed` memories were written or
- * removed: one of its recorded inputs changed, or a changed memory of its users is a task or a
- * project, or is one a task names and did not find. An item recorded without inputs may.
+ * The tasks of a project-link item that memories written or removed since its record (`changed`)
+ * reach: recorded tasks that are among them or found one of them (core/project-links.ts), and
+ * those the source shows a change reaching (db/project-links.ts, affectedTasks).
  */
-async function linksMayDiffer(
+async function linkTasksReached(
   deps: MigrateRelationshipsDeps,
   input: MigrateRelationshipsInput,
-  recorded: RecordedRelationshipItem,
+  inputs: ProjectLinkInputs,
   changed: readonly string[],
-): Promise<boolean> {
-  const inputs = recorded.linkInputs;
-  if (!inputs) return true;
-  const memories = new Set(inputs.memories);
-  if (changed.some((id) => memories.has(id))) return true;
-  return readFromSource(deps, input, (c) =>
-    projectLinksReach(c, deps.schema, input.range, changed, inputs.unresolvedIds),
+): Promise<string[]> {
+  const unresolved = inputs.tasks.flatMap((t) =>
+    t.unresolvedId ? [{ task: t.task, id: t.unresolvedId }] : [],
   );
+  const shown = await readFromSource(deps, input, (c) =>
+    affectedTasks(c, deps.schema, input.range, changed, unresolved),
+  );
+  return [...new Set([...recordedTasksReached(inputs, new Set(changed)), ...shown])];
 }
 
 /** A target read or write of the item: a database failure becomes the named error, naming the item. */
@@ -254,8 +271,9 @@ function keptSummary(kept: RelationshipBatchSummary): RelationshipBatchSummary {
 async function resolveItem(
   deps: MigrateRelationshipsDeps,
   input: MigrateRelationshipsInput,
-  reaching?: ReadonlySet<string>,
-): Promise<{ summary: RelationshipBatchSummary; linkInputs?: ProjectLinkInputs | null }> {
+  standing?: Exclude<Standing, { kept: RelationshipBatchSummary }>,
+): Promise<ResolvedItem> {
+  const reaching = standing && 'reaching' in standing ? standing.reaching : undefined;
   if (input.kind === 'relations') {
     if (input.dryRun) {
       const relations = await readFromSource(deps, input, (c) =>
@@ -270,6 +288,7 @@ async function resolveItem(
         : await migrateRelations(deps, input, rows),
     };
   }
+  if (standing && 'tasks' in standing) return migrateLinksReached(deps, input, standing);
   const refs = await readFromSource(deps, input, (c) =>
     readTaskProjectReferences(c, deps.schema, input.range),
   );
@@ -286,7 +305,56 @@ async function resolveItem(
       },
     };
   }
-  return { summary: await migrateProjectLinks(deps, input, refs), linkInputs: projectLinkInputs(refs) };
+  const memories = await readFromSource(deps, input, (c) => memoriesOfUsers(c, deps.schema, input.range));
+  const retired = await retiredLinks(deps, input, refs, memories);
+  return {
+    summary: await migrateProjectLinks(deps, input, refs, retired),
+    linkInputs: projectLinkInputs(refs),
+  };
+}
+
+/**
+ * A project-link item of which only the tasks a change reached are resolved again: the others keep
+ * what their relationship-ledger rows say, and the item's totals are summed from both. A recorded
+ * task without a ledger row (a record out of step with the ledger) has the whole item resolved.
+ */
+async function migrateLinksReached(
+  deps: MigrateRelationshipsDeps,
+  input: MigrateRelationshipsInput,
+  reached: LinksReached,
+): Promise<ResolvedItem> {
+  const again = new Set(reached.tasks);
+  const standing = reached.inputs.tasks.filter((t) => !again.has(t.task));
+  const ledger = await onTarget(
+    input,
+    readRelationshipLedgerStates(
+      deps.target,
+      standing.map((t) => `${PROJECT_KEY_PREFIX}${t.task}`),
+    ),
+  );
+  if (ledger.size < standing.length) return resolveItem(deps, input);
+  const refs = await readFromSource(deps, input, (c) =>
+    readTaskProjectReferences(c, deps.schema, input.range, reached.tasks),
+  );
+  // Of the memories the change touched, those of this item's users may have a link to retire.
+  const touched = await readFromSource(deps, input, (c) =>
+    memoriesOfUsers(c, deps.schema, input.range, [...new Set([...reached.tasks, ...reached.changed])]),
+  );
+  const retired = await retiredLinks(deps, input, refs, touched);
+  const summary = {
+    ...(await migrateProjectLinks(deps, input, refs, retired)),
+    read: refs.length + standing.length,
+    resolved: refs.length,
+  };
+  for (const { task } of standing) {
+    const state = ledger.get(`${PROJECT_KEY_PREFIX}${task}`);
+    if (state?.status === 'migrated') {
+      summary.migrated += 1;
+      increment(summary.byType, 'belongs_to');
+    } else increment(summary.skippedByReason, state?.reason ?? 'unknown');
+  }
+  const resolved = projectLinkInputs(refs);
+  return { summary, linkInputs: resolved && boundedLinkInputs([...standing, ...resolved.tasks]) };
 }
 
 function dryRunSummary(
@@ -361,6 +429,7 @@ async function migrateProjectLinks(
   deps: MigrateRelationshipsDeps,
   input: MigrateRelationshipsInput,
   refs: TaskProjectReference[],
+  retired: readonly string[],
 ): Promise<RelationshipBatchSummary> {
   const ids = refs.flatMap((r) =>
     [r.taskSourceId, r.byId?.sourceId, r.byName?.sourceId].filter((id) => id !== undefined),
@@ -384,21 +453,21 @@ async function migrateProjectLinks(
     refs.length,
     work,
     resolved.updates.filter((u) => changedTasks.has(u.taskTargetId)),
-    await retiredLinks(deps, input, refs),
+    retired,
   );
 }
 
 /**
- * The links an earlier run wrote for memories of the item's users that name no project now (a task
- * whose reference was taken away, or that is a task no more): a fresh run would have none.
+ * The links an earlier run wrote for `memories` of the item's users that name no project now (a
+ * task whose reference was taken away, or that is a task no more): a fresh run would have none.
  */
 async function retiredLinks(
   deps: MigrateRelationshipsDeps,
   input: MigrateRelationshipsInput,
   refs: readonly TaskProjectReference[],
+  memories: readonly string[],
 ): Promise<string[]> {
   const naming = new Set(refs.map((r) => r.taskSourceId));
-  const memories = await readFromSource(deps, input, (c) => memoriesOfUsers(c, deps.schema, input.range));
   const keys = memories.filter((id) => !naming.has(id)).map((id) => `${PROJECT_KEY_PREFIX}${id}`);
   return [...(await onTarget(input, readRelationshipLedgerStates(deps.target, keys))).keys()];
 }
