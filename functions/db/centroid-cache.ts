@@ -1,12 +1,17 @@
+import { z } from 'zod';
 import type { ModuleCentroidAccumulatorJson } from '../core/centroids.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
-import { type Database, inTransaction, type Queryable } from './port.js';
+import { escapeLiteral } from './pg/escape.js';
+import { type Database, inTransaction } from './port.js';
+import { readWideJson } from './wide-json.js';
 
 // A dry run before any real run finds no ledger; a ledger from before the cache, no table.
 const NO_CACHE_YET = new Set(['42P01', '3F000']);
 const TABLE = `${LEDGER_SCHEMA}.centroid_cache`;
 // The row that says the sample was cached, whatever its modules: a sample may confirm none.
 const HEADER = '';
+// The sample as cacheCentroids writes it; anything else (an older cache) counts as unknown.
+const sampleSchema = z.object({ rows: z.array(z.string()), offers: z.array(z.string()) });
 
 interface CacheRow {
   sample_key: string;
@@ -15,7 +20,6 @@ interface CacheRow {
   sum: Buffer;
   dimensions: number;
   max_samples: number;
-  sample: { rows: string[]; offers: string[] } | null;
 }
 
 /** The sample a real run computed centroids from, and what each of its memories offered them. */
@@ -32,11 +36,11 @@ export interface CachedSample {
  * sums, so a rerun need not read their vectors. One row per module, its sums as float64 bytes,
  * keeps every row small enough for the Data API; the header row holds the sample itself.
  */
-export async function cachedSample(target: Queryable): Promise<CachedSample | null> {
+export async function cachedSample(target: Database): Promise<CachedSample | null> {
   let rows: CacheRow[];
   try {
     ({ rows } = await target.query<CacheRow>(
-      `SELECT sample_key, module, count, sum, dimensions, max_samples, sample FROM ${TABLE}`,
+      `SELECT sample_key, module, count, sum, dimensions, max_samples FROM ${TABLE}`,
     ));
   } catch (error) {
     if (NO_CACHE_YET.has((error as { code?: string }).code ?? '')) return null;
@@ -52,6 +56,12 @@ export async function cachedSample(target: Queryable): Promise<CachedSample | nu
     );
     modules[row.module] = { count: row.count, sum: [...sum] };
   }
+  const sample = await readWideJson(target, {
+    table: TABLE,
+    key: `w.sample_key || '/' || w.module`,
+    column: 'sample',
+    where: `w.module = ${escapeLiteral(HEADER)} AND w.sample_key = ${escapeLiteral(header.sample_key)}`,
+  });
   return {
     sampleKey: header.sample_key,
     centroids: {
@@ -60,7 +70,7 @@ export async function cachedSample(target: Queryable): Promise<CachedSample | nu
       maxSamplesPerModule: header.max_samples,
       modules,
     },
-    sample: header.sample,
+    sample: sampleSchema.safeParse(sample).data ?? null,
   };
 }
 

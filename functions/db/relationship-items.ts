@@ -1,8 +1,11 @@
+import { z } from 'zod';
 import type { ProjectLinkInputs } from '../core/project-links.js';
 import type { RelationshipBatchSummary, RelationshipKind } from '../core/relationships.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
-import type { Queryable } from './port.js';
+import { escapeLiteral } from './pg/escape.js';
+import type { Database, Queryable } from './port.js';
 import type { KeyRange } from './source-reader.js';
+import { readWideJson } from './wide-json.js';
 
 /** A relationship item's last outcome, and the basis (relationship-basis.ts) it was computed under. */
 export interface RelationshipItemRecord {
@@ -11,6 +14,13 @@ export interface RelationshipItemRecord {
   /** A project-link item's inputs (core/project-links.ts); absent: the item is redone on any change. */
   linkInputs?: ProjectLinkInputs | null;
 }
+
+// A project-link record's inputs as recordRelationshipOutcome writes them; anything else counts as none.
+const linkInputsSchema = z.object({
+  tasks: z.array(
+    z.object({ task: z.string(), found: z.array(z.string()), unresolvedId: z.string().optional() }),
+  ),
+});
 
 /** What an earlier run recorded for an item over the same keys, and which run that was. */
 export interface RecordedRelationshipItem extends RelationshipItemRecord {
@@ -22,24 +32,36 @@ export interface RecordedRelationshipItem extends RelationshipItemRecord {
  * run basis the item's relations resolve alike and the target already holds what they resolved to.
  */
 export async function recordedRelationshipItem(
-  target: Queryable,
+  target: Database,
   kind: RelationshipKind,
   range: KeyRange,
 ): Promise<RecordedRelationshipItem | null> {
   const { rows } = await target.query<{
     basis: string;
     summary: RelationshipBatchSummary;
-    link_inputs: ProjectLinkInputs | null;
     run_id: string;
   }>(
-    `SELECT basis, summary, link_inputs, run_id FROM ${LEDGER_SCHEMA}.relationship_items
+    `SELECT basis, summary, run_id FROM ${LEDGER_SCHEMA}.relationship_items
       WHERE kind = $1 AND item = $2 AND from_key IS NOT DISTINCT FROM $3 AND to_key IS NOT DISTINCT FROM $4`,
     [kind, range.index, range.fromKey, range.toKey],
   );
   const row = rows[0];
-  return row
-    ? { basis: row.basis, summary: row.summary, linkInputs: row.link_inputs, runId: row.run_id }
-    : null;
+  if (!row) return null;
+  const linkInputs =
+    kind === 'project-links'
+      ? await readWideJson(target, {
+          table: `${LEDGER_SCHEMA}.relationship_items`,
+          key: `w.kind || ':' || w.item`,
+          column: 'link_inputs',
+          where: `w.kind = ${escapeLiteral(kind)} AND w.item = ${Math.floor(range.index)}`,
+        })
+      : null;
+  return {
+    basis: row.basis,
+    summary: row.summary,
+    linkInputs: linkInputsSchema.safeParse(linkInputs).data ?? null,
+    runId: row.run_id,
+  };
 }
 
 /** Records an item's outcome once it is written (a crash before this only costs the next run the item's work). */
