@@ -34,8 +34,11 @@ export interface PlannedRange extends KeyRange {
   parts?: RangePart[];
 }
 
-/** Items Plan aims for over the recorded ranges, and the most ranges one item holds. */
-const MERGED_ITEMS = 8;
+/**
+ * Items Plan aims for over the recorded ranges (one for each of the Map's default four slots: a
+ * second wave of small items costs a rerun more than it spreads), and the most ranges one item holds.
+ */
+const MERGED_ITEMS = 4;
 const MAX_RANGES_PER_ITEM = 16;
 
 /**

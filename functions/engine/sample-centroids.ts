@@ -5,7 +5,7 @@ import {
   sampleOffer,
   sampleRowId,
 } from '../core/centroid-sample.js';
-import type { ModuleCentroidAccumulatorJson } from '../core/centroids.js';
+import { ModuleCentroidAccumulator, type ModuleCentroidAccumulatorJson } from '../core/centroids.js';
 import { rulesVersion } from '../core/fingerprint.js';
 import type { CompiledRules } from '../core/rules.js';
 import type { SourceMemory } from '../core/types.js';
@@ -49,12 +49,14 @@ export async function sampleCentroids(
     input.schema.embeddingDimensions ?? 'any',
   ].join(':');
   const cached = await cachedSample(target);
+  // The cached sums pass the accumulator's own checks (shape, dimensions) before they are used.
+  if (cached) cached.centroids = ModuleCentroidAccumulator.fromJSON(cached.centroids).toJSON();
   if (cached?.sampleKey === sampleKey) return cached.centroids;
-  const kept = cached && (await offersUnchanged(source, input, cached, sampleKey, rows));
-  const computed = kept ? null : await readWhole(source, input, rows);
-  const centroids = kept ? (cached as CachedSample).centroids : (computed as Computed).centroids;
+  const reused = cached && (await offersUnchanged(source, input, cached, sampleKey, rows)) ? cached : null;
+  const { centroids, offers } = reused
+    ? { centroids: reused.centroids, offers: reused.sample?.offers ?? null }
+    : await readWhole(source, input, rows);
   if (!input.dryRun) {
-    const offers = kept ? (cached as CachedSample).sample?.offers : computed?.offers;
     await cacheCentroids(target, { sampleKey, centroids, sample: offers ? { rows, offers } : null });
   }
   return centroids;

@@ -16,20 +16,24 @@ function ranges(pattern: string): PlannedRange[] {
 
 describe('mergeSettledRanges', () => {
   it('leaves few recorded ranges one to an item', () => {
-    const planned = ranges('rrrrrrrr');
+    const planned = ranges('rrrr');
     expect(mergeSettledRanges(planned)).toEqual(planned);
   });
 
-  it('hands out consecutive recorded ranges together, about eight items in all, numbered afresh', () => {
+  it('hands out consecutive recorded ranges together, about four items in all, numbered afresh', () => {
     const items = mergeSettledRanges(ranges('r'.repeat(40)));
-    expect(items).toHaveLength(8);
-    expect(items.map((i) => i.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(items).toHaveLength(4);
+    expect(items.map((i) => i.index)).toEqual([0, 1, 2, 3]);
     expect(items[1]).toEqual({
       index: 1,
-      fromKey: 'k4',
-      toKey: 'k9',
+      fromKey: 'k9',
+      toKey: 'k19',
       userMap: 'm',
-      parts: [5, 6, 7, 8, 9].map((n) => ({ fromKey: `k${n - 1}`, toKey: `k${n}`, settled })),
+      parts: [10, 11, 12, 13, 14, 15, 16, 17, 18, 19].map((n) => ({
+        fromKey: `k${n - 1}`,
+        toKey: `k${n}`,
+        settled,
+      })),
     });
   });
 
