@@ -70,6 +70,20 @@ async function itemsTouching(sourceUrl: string, result: StepRunResult, memoryIds
   return { relationItems: relationItems.length, linkItems, touching };
 }
 
+/** What the relationship ledger holds for keys of one kind (`relation:` or `project:`), as a report totals it. */
+async function ledgerTotals(targetUrl: string, prefix: string) {
+  const { migrated, skipped } = await withClient(targetUrl, async (c) => {
+    const { rows } = await c.query<{ migrated: number; skipped: number }>(
+      `SELECT count(*) FILTER (WHERE status = 'migrated')::int AS migrated,
+              count(*) FILTER (WHERE status = 'skipped')::int AS skipped
+         FROM ${LEDGER_SCHEMA}.relationship_ledger WHERE starts_with(source_key, $1)`,
+      [prefix],
+    );
+    return rows[0] ?? { migrated: 0, skipped: 0 };
+  });
+  return { migrated, skipped, read: migrated + skipped };
+}
+
 /**
  * A live memory, neither a task nor a project, that is an end of exactly one relation: the first in
  * key order, or the last (past the centroids' sample, which takes the start of each stretch of the
@@ -133,18 +147,7 @@ describe('A relationship item keeps its outcome while nothing at its relations\u
     // In that item only the one relation reaching it was resolved again; the others stood, and
     // the totals are what the ledger holds
     expect(relationships.resolved).toBe(1);
-    const ledger = await withClient(targetUrl, async (c) => {
-      const { rows } = await c.query<{ migrated: number; skipped: number }>(
-        `SELECT count(*) FILTER (WHERE status = 'migrated')::int AS migrated,
-                count(*) FILTER (WHERE status = 'skipped')::int AS skipped
-           FROM ${LEDGER_SCHEMA}.relationship_ledger WHERE source_key LIKE 'relation:%'`,
-      );
-      return rows[0];
-    });
-    expect(relationships.relations).toMatchObject({
-      ...ledger,
-      read: (ledger?.migrated ?? 0) + (ledger?.skipped ?? 0),
-    });
+    expect(relationships.relations).toMatchObject(await ledgerTotals(targetUrl, 'relation:'));
     expect(relationships.holds).toBe(true);
     expect((again.outputs.verify as { ok: boolean }).ok).toBe(true);
   });
@@ -242,15 +245,7 @@ describe('A project-link item is resolved again when a change can move one of it
     const [resolvedAgain, links] = [relationships.resolved, relationships.projectLinks];
     expect(resolvedAgain).toBeGreaterThan(0);
     expect(resolvedAgain).toBeLessThan(links.read / 4);
-    const ledger = await withClient(targetUrl, async (c) => {
-      const { rows } = await c.query<{ migrated: number; skipped: number }>(
-        `SELECT count(*) FILTER (WHERE status = 'migrated')::int AS migrated,
-                count(*) FILTER (WHERE status = 'skipped')::int AS skipped
-           FROM ${LEDGER_SCHEMA}.relationship_ledger WHERE source_key LIKE 'project:%'`,
-      );
-      return rows[0];
-    });
-    expect(links).toMatchObject({ ...ledger, read: (ledger?.migrated ?? 0) + (ledger?.skipped ?? 0) });
+    expect(links).toMatchObject(await ledgerTotals(targetUrl, 'project:'));
   }
 
   it('a project that is one no more drops the link of a task that found it by name', async () => {
