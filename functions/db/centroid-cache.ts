@@ -7,6 +7,7 @@ import { readWideJson } from './wide-json.js';
 
 // A dry run before any real run finds no ledger; a ledger from before the cache, no table.
 const NO_CACHE_YET = new Set(['42P01', '3F000']);
+const UNDEFINED_COLUMN = '42703';
 const TABLE = `${LEDGER_SCHEMA}.centroid_cache`;
 // The row that says the sample was cached, whatever its modules: a sample may confirm none.
 const HEADER = '';
@@ -61,6 +62,10 @@ export async function cachedSample(target: Database): Promise<CachedSample | nul
     key: `w.sample_key || '/' || w.module`,
     column: 'sample',
     where: `w.module = ${escapeLiteral(HEADER)} AND w.sample_key = ${escapeLiteral(header.sample_key)}`,
+  }).catch((error: unknown) => {
+    // A dry run leaves the ledger as it found it: one from before the cache kept samples has no column.
+    if ((error as { code?: string }).code === UNDEFINED_COLUMN) return null;
+    throw error;
   });
   return {
     sampleKey: header.sample_key,

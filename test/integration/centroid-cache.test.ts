@@ -155,6 +155,33 @@ describe('Centroids are taken from the cache while their sample is unchanged', (
     await expectOneCachedSample();
   });
 
+  it('a dry run over a ledger from before the cache kept samples computes the centroids afresh', async () => {
+    // Prepare: the cache as an older version left it, and a sampled memory edited
+    await withClient(targetUrl, (c) =>
+      c.query(`ALTER TABLE ${LEDGER_SCHEMA}.centroid_cache DROP COLUMN sample`),
+    );
+    await withClient(sourceUrl, (c) =>
+      c.query(
+        `UPDATE memories SET updated_at = now(), content = content || ' (again)' WHERE id = ${FIRST_SAMPLED}`,
+      ),
+    );
+
+    // Act
+    const dry = await runSteps({ sourceUrl, targetUrl, input: { ...INPUT, dryRun: true } });
+    closers.push(dry.runtime);
+
+    // Assess: it read the sample whole and left the ledger as it was
+    const centroids = await centroidsOf(dry);
+    expect(Object.keys(centroids.modules).length).toBeGreaterThan(0);
+    const columns = await withClient(targetUrl, (c) =>
+      c.query(
+        `SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'centroid_cache' AND column_name = 'sample'`,
+        [LEDGER_SCHEMA],
+      ),
+    );
+    expect(columns.rowCount).toBe(0);
+  });
+
   async function expectOneCachedSample(): Promise<void> {
     const cached = await withClient(targetUrl, (c) =>
       c.query<{ n: number }>(
