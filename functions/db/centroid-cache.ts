@@ -5,9 +5,13 @@ import { escapeLiteral } from './pg/escape.js';
 import { type Database, inTransaction } from './port.js';
 import { readWideJson } from './wide-json.js';
 
-// A dry run before any real run finds no ledger; a ledger from before the cache, no table.
-const NO_CACHE_YET = new Set(['42P01', '3F000']);
-const UNDEFINED_COLUMN = '42703';
+// A dry run leaves the ledger as it finds it: before any real run there is none; from before the
+// cache, no table; from before the cache kept samples, no column. Each reads as nothing cached.
+const NO_CACHE_YET = new Set(['42P01', '3F000', '42703']);
+const nothingCached = (error: unknown) => {
+  if (NO_CACHE_YET.has((error as { code?: string }).code ?? '')) return null;
+  throw error;
+};
 const TABLE = `${LEDGER_SCHEMA}.centroid_cache`;
 // The row that says the sample was cached, whatever its modules: a sample may confirm none.
 const HEADER = '';
@@ -44,8 +48,7 @@ export async function cachedSample(target: Database): Promise<CachedSample | nul
       `SELECT sample_key, module, count, sum, dimensions, max_samples FROM ${TABLE}`,
     ));
   } catch (error) {
-    if (NO_CACHE_YET.has((error as { code?: string }).code ?? '')) return null;
-    throw error;
+    return nothingCached(error);
   }
   const header = rows.find((r) => r.module === HEADER);
   if (!header) return null;
@@ -62,11 +65,7 @@ export async function cachedSample(target: Database): Promise<CachedSample | nul
     key: `w.sample_key || '/' || w.module`,
     column: 'sample',
     where: `w.module = ${escapeLiteral(HEADER)} AND w.sample_key = ${escapeLiteral(header.sample_key)}`,
-  }).catch((error: unknown) => {
-    // A dry run leaves the ledger as it found it: one from before the cache kept samples has no column.
-    if ((error as { code?: string }).code === UNDEFINED_COLUMN) return null;
-    throw error;
-  });
+  }).catch(nothingCached);
   return {
     sampleKey: header.sample_key,
     centroids: {

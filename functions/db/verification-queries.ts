@@ -233,14 +233,7 @@ export async function moduleAndCmiCounts(
   modules: ModuleRegistry,
 ): Promise<{ modules: ModuleCount[]; cmi: CmiModuleCount[] }> {
   return withHashJoins(client, async () => {
-    const { rows } = await client.query<{
-      module: string;
-      ledger: number;
-      present: number;
-      cmi_rows: number;
-      missing: number;
-      wrong_user: number;
-    }>(
+    const { rows } = await client.query<JoinedCount & { module: string }>(
       `SELECT l.module, count(*)::int AS ledger, count(m.id)::int AS present,
               count(c.id) FILTER (WHERE m.id IS NOT NULL)::int AS cmi_rows,
               count(*) FILTER (WHERE m.id IS NOT NULL AND c.id IS NULL)::int AS missing,
@@ -259,10 +252,15 @@ export async function moduleAndCmiCounts(
   });
 }
 
-type JoinedCounts = ReadonlyMap<
-  string,
-  { ledger: number; present: number; cmi_rows: number; missing: number; wrong_user: number }
->;
+/** One module's row of the join: its migrated memories, their module rows and their CMI rows. */
+interface JoinedCount {
+  ledger: number;
+  present: number;
+  cmi_rows: number;
+  missing: number;
+  wrong_user: number;
+}
+type JoinedCounts = ReadonlyMap<string, JoinedCount>;
 
 /** Per module, the ledger's migrated memories and how many have their module row. */
 async function moduleRowCounts(
