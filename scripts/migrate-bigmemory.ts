@@ -274,7 +274,7 @@ function usdPrice(value: string): number {
  */
 export function defaultRunId(prefix = 'migration', now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').replace('.', '-').replace('Z', '');
-  return `${prefix}-${stamp}-${randomBytes(3).toString('hex')}`;
+  return `${prefix}-${stamp}-${randomBytes(4).toString('hex')}`;
 }
 
 async function main(): Promise<number> {

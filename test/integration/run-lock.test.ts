@@ -66,7 +66,7 @@ describe('Function: acquireRunLock (one writer)', () => {
 
     // Assess
     expect(ids.size).toBe(50);
-    for (const id of ids) expect(id).toMatch(/^migration-20261204-184508-123-[0-9a-f]{6}$/);
+    for (const id of ids) expect(id).toMatch(/^migration-20261204-184508-123-[0-9a-f]{8}$/);
   });
 
   it('lets exactly one of two runs started together write, 20 times in a row', async () => {
