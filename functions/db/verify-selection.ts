@@ -1,7 +1,9 @@
+import type { SampleRule } from '../core/verify-sample.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import type { DatabaseSession } from './port.js';
 import { type KeyRange, rangePredicate } from './source-reader.js';
 import type { SourceSchema } from './source-schema.js';
+import { inSampleSql } from './verification-queries.js';
 
 /** The live source memories of a page of the key space: ids only, from the primary key's order. */
 export async function liveIdsOfPage(
@@ -14,6 +16,28 @@ export async function liveIdsOfPage(
       WHERE is_deleted IS NOT TRUE AND ${rangePredicate(page, schema.memoryIdType)}`,
   );
   return rows.map((r) => r.id);
+}
+
+/**
+ * A sampled Verify's live memories of a range in one read, ids only and in key order: those in
+ * `written` and those the sample draws (decided by the server, as sourceFingerprintPage does).
+ * Null when there are more than `limit`, for the caller to go page by page.
+ */
+export async function selectedIdsOf(
+  client: DatabaseSession,
+  schema: SourceSchema,
+  range: KeyRange,
+  selection: { written: readonly string[]; draw: SampleRule },
+  limit: number,
+): Promise<string[] | null> {
+  const { rows } = await client.query<{ id: string }>(
+    `SELECT id::text AS id FROM memories
+      WHERE is_deleted IS NOT TRUE AND ${rangePredicate(range, schema.memoryIdType)}
+        AND (id = ANY($1::${schema.memoryIdType}[]) OR ${inSampleSql(selection.draw, 'id::text')})
+      ORDER BY id LIMIT $2`,
+    [selection.written, limit + 1],
+  );
+  return rows.length > limit ? null : rows.map((r) => r.id);
 }
 
 /** Which of these source memories the ledger says this run wrote. */

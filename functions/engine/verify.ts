@@ -57,7 +57,7 @@ import {
   sourceRelationKeys,
   targetFingerprintsOf,
 } from '../db/verification-queries.js';
-import { idsWrittenByRun, liveIdsOfPage, writtenByRun } from '../db/verify-selection.js';
+import { idsWrittenByRun, liveIdsOfPage, selectedIdsOf, writtenByRun } from '../db/verify-selection.js';
 import { classifyDatabaseFailure } from '../errors.js';
 
 export interface VerifyDeps {
@@ -244,12 +244,25 @@ async function checkRejectReasons(c: Clients): Promise<VerificationCheck> {
 // Source ids per target lookup: enough to amortise a round trip, small enough for the Data API's
 // 1 MiB response (a fingerprint row is about 200 bytes).
 const FINGERPRINT_CHUNK = 2000;
-// Written ids passed whole to every page's query, up to this many.
-const WRITTEN_INLINE_LIMIT = 5000;
-// Written ids held in memory rather than asked of the ledger page by page, up to this many: a
-// resumed run's rest. Every slice reads up to this many of the run's ids before it knows, so the
-// limit stays small beside a slice.
-const WRITTEN_HELD_LIMIT = 50_000;
+
+/** How a sampled Verify picks its memories (checkFingerprints). */
+interface SelectionLimits {
+  inline: number;
+  held: number;
+  oneRead: number;
+}
+
+const SELECTION_LIMITS: SelectionLimits = {
+  // Written ids passed whole to every page's query, up to this many.
+  inline: 5000,
+  // Written ids held in memory rather than asked of the ledger page by page, up to this many: a
+  // resumed run's rest. Every slice reads up to this many of the run's ids before it knows, so the
+  // limit stays small beside a slice.
+  held: 50_000,
+  // Memories a sampled Verify with inline ids selects in one read of their ids (about 40 bytes
+  // each, well within the Data API's 1 MiB response); more go page by page.
+  oneRead: 10_000,
+};
 
 /**
  * Content, embedding and timestamp checksums of the live source memories in `range` (all of them
@@ -269,8 +282,11 @@ interface FingerprintOptions {
   preserveEmbeddings: boolean;
   range: KeyRange | null;
   select?: SampleRule;
-  /** How many of the run's written ids go inline into each page's query, and how many are held. */
-  writtenLimits?: { inline: number; held: number };
+  /**
+   * How many of the run's written ids go inline into each page's query, how many are held, and how
+   * many selected memories are read in one go instead of page by page.
+   */
+  selectionLimits?: SelectionLimits;
 }
 
 /**
@@ -300,27 +316,17 @@ async function checkFingerprints(c: Clients, options: FingerprintOptions): Promi
       tally.record({ key: source.sourceId, left: source, right: targets.get(source.sourceId) });
     }
   };
-  // Pages bounded by keys found first: a bound below alone (`id > last … LIMIT n`) let the planner
-  // sort the rest of the table for every page.
-  const pages = await planKeyRanges(c.source, {
-    batchSize: FINGERPRINT_CHUNK,
-    ...(options.range ? { within: { range: options.range, idType: c.schema.memoryIdType } } : {}),
-  });
   const select = options.select;
-  // A rerun writes few memories: the page's query then takes them and draws the sample itself.
-  // More, up to a limit, are kept here to pick each page's; beyond it each page asks the ledger.
-  const limits = options.writtenLimits ?? { inline: WRITTEN_INLINE_LIMIT, held: WRITTEN_HELD_LIMIT };
+  // A rerun writes few memories: they and the sample are then selected in one read, or, where that
+  // selects too many, each page's query takes them and draws the sample itself. More written
+  // memories, up to a limit, are kept here to pick each page's; beyond it each page asks the ledger.
+  const limits = options.selectionLimits ?? SELECTION_LIMITS;
   const written = select ? await idsWrittenByRun(c.target, select.runId, limits.held) : null;
   const inline = written && written.length <= limits.inline ? written : null;
   const held = written && !inline ? new Set(written) : null;
-  const read = async (index: number) => {
-    const page = pages[index];
-    if (!page) return null;
-    if (!select) return sourceFingerprintPage(c.source, c.schema, page);
-    if (inline) return sourceFingerprintPage(c.source, c.schema, page, inline, select);
-    const ids = await selectedOf(c, page, select, held);
-    return ids.length > 0 ? sourceFingerprintPage(c.source, c.schema, page, ids) : [];
-  };
+  const read =
+    (await selectedInOneRead(c, options.range, { inline, select, limit: limits.oneRead })) ??
+    (await pageReader(c, options.range, { select, inline, held }));
   // Each page's lookup runs beside the read of the next page, one query on each connection.
   let chunk = await read(0);
   for (let index = 1; chunk !== null; index++) {
@@ -336,6 +342,66 @@ async function checkFingerprints(c: Clients, options: FingerprintOptions): Promi
     chunk = next;
   }
   return tally.summary();
+}
+
+/**
+ * The range in pages bounded by keys found first (a bound below alone, `id > last … LIMIT n`, let
+ * the planner sort the rest of the table for every page), each page's selection picked as `inline`
+ * and `held` say (checkFingerprints).
+ */
+async function pageReader(
+  c: Clients,
+  range: KeyRange | null,
+  selection: {
+    select: SampleRule | undefined;
+    inline: readonly string[] | null;
+    held: ReadonlySet<string> | null;
+  },
+): Promise<FingerprintReader> {
+  const { select, inline, held } = selection;
+  const pages = await planKeyRanges(c.source, {
+    batchSize: FINGERPRINT_CHUNK,
+    ...(range ? { within: { range, idType: c.schema.memoryIdType } } : {}),
+  });
+  return async (index) => {
+    const page = pages[index];
+    if (!page) return null;
+    if (!select) return sourceFingerprintPage(c.source, c.schema, page);
+    if (inline) return sourceFingerprintPage(c.source, c.schema, page, inline, select);
+    const ids = await selectedOf(c, page, select, held);
+    return ids.length > 0 ? sourceFingerprintPage(c.source, c.schema, page, ids) : [];
+  };
+}
+
+/** Reads the source fingerprints of the selection, one chunk per index, until null. */
+type FingerprintReader = (index: number) => Promise<MemoryFingerprint[] | null>;
+
+const MIN_OVERLAPPED_CHUNK = 100;
+
+const WHOLE_KEY_SPACE: KeyRange = { index: 0, fromKey: null, toKey: null };
+
+/**
+ * A sampled Verify of a run that wrote few memories selects few: their ids come in one read, and
+ * their fingerprints in chunks by id, instead of a plan of pages over every key of the range and a
+ * query per page. Null where the selection is larger than one read should return.
+ */
+async function selectedInOneRead(
+  c: Clients,
+  range: KeyRange | null,
+  selection: { inline: readonly string[] | null; select: SampleRule | undefined; limit: number },
+): Promise<FingerprintReader | null> {
+  const { inline, select, limit } = selection;
+  if (!inline || !select) return null;
+  const within = range ?? WHOLE_KEY_SPACE;
+  const ids = await selectedIdsOf(c.source, c.schema, within, { written: inline, draw: select }, limit);
+  if (ids === null) return null;
+  // Several chunks even for a small selection, so that each chunk's target lookup overlaps the read
+  // of the next one.
+  const size = Math.min(FINGERPRINT_CHUNK, Math.max(MIN_OVERLAPPED_CHUNK, Math.ceil(ids.length / 4)));
+  return async (index) => {
+    const chunk = ids.slice(index * size, (index + 1) * size);
+    return chunk.length > 0 ? sourceFingerprintPage(c.source, c.schema, within, chunk) : null;
+  };
 }
 
 function cmiOutcome(counts: readonly CmiModuleCount[]): {

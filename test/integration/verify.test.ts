@@ -13,6 +13,7 @@ import { LEDGER_SCHEMA } from '../../functions/db/ledger-schema.js';
 import { openPgDatabase, type PgDatabase } from '../../functions/db/pg/pg-database.js';
 import type { Database, DatabaseSession } from '../../functions/db/port.js';
 import { planKeyRanges, planUserRanges, verifySlicesOf } from '../../functions/db/range-planner.js';
+import type { KeyRange } from '../../functions/db/source-reader.js';
 import { introspectSource, type SourceSchema } from '../../functions/db/source-schema.js';
 import { loadUserMapping, migrateUsers } from '../../functions/db/user-migration.js';
 import { searchSamples } from '../../functions/db/verification-queries.js';
@@ -280,7 +281,7 @@ describe('Function: verifyMigration', () => {
     }
   });
 
-  it('a sampled Verify compares the same memories whether the run’s written ids go inline, are held or are asked per page', async () => {
+  it('a sampled Verify compares the same memories whether it selects them in one read, or page by page with the run’s written ids inline, held or asked per page', async () => {
     // Prepare: the run wrote only the first 300 memories (the others carry an earlier run's id),
     // and one of them differs in the target
     const { rows: firsts } = await target.query<{ source_id: string }>(
@@ -300,18 +301,26 @@ describe('Function: verifyMigration', () => {
     );
     const deps = { source, target, schema };
     const select = { runId: RUN_ID, rate: 0.05 };
-    const tallied = (writtenLimits?: { inline: number; held: number }) =>
+    const tallied = (
+      selectionLimits?: { inline: number; held: number; oneRead: number },
+      range = null as KeyRange | null,
+    ) =>
       verifyFingerprints(deps, {
         preserveEmbeddings: true,
-        range: null,
+        range,
         select,
-        ...(writtenLimits ? { writtenLimits } : {}),
+        ...(selectionLimits ? { selectionLimits } : {}),
       });
     try {
       // Act
-      const inline = await tallied();
-      const held = await tallied({ inline: 10, held: 1000 });
-      const perPage = await tallied({ inline: 10, held: 10 });
+      const oneRead = await tallied();
+      const inline = await tallied({ inline: 1000, held: 1000, oneRead: 10 });
+      const held = await tallied({ inline: 10, held: 1000, oneRead: 10 });
+      const perPage = await tallied({ inline: 10, held: 10, oneRead: 10 });
+      const sliced = new FingerprintTally({ preserveEmbeddings: true });
+      for (const slice of verifySlicesOf(await planKeyRanges(source, { batchSize: 250 }), 3)) {
+        sliced.absorb(await tallied(undefined, slice));
+      }
 
       // Assess
       expect(writtenIds).toContain(subject.sourceId);
@@ -321,6 +330,8 @@ describe('Function: verifyMigration', () => {
         count: 1,
         samples: [expect.stringMatching(`^${subject.sourceId}: `)],
       });
+      expect(oneRead).toEqual(inline);
+      expect(sliced.summary()).toEqual(inline);
       expect(held).toEqual(inline);
       expect(perPage).toEqual(inline);
     } finally {
