@@ -50,6 +50,9 @@ export function cmiReductionGroup(shape: VectorShape): number | null {
   return Number.isInteger(embeddingDimensions / cmiDimensions) ? embeddingDimensions / cmiDimensions : null;
 }
 
+// The group means of reduceEmbeddingForCmi, reused by every call.
+let meansScratch = new Float64Array(0);
+
 /**
  * Federated Memory's `reduceDimensions(embedding, cmiDimensions)`: the mean of each consecutive
  * group of `length / cmiDimensions` values, then scaled to unit length. Its query router reduces
@@ -76,11 +79,15 @@ export function reduceEmbeddingForCmi(
       { context: { dimensions: embedding.length, cmiDimensions } },
     );
   }
-  const means = new Float64Array(cmiDimensions);
+  // One scratch array for every call (the function never yields): a batch reduces thousands of
+  // vectors, and a fresh array for each was garbage to collect.
+  if (meansScratch.length < cmiDimensions) meansScratch = new Float64Array(cmiDimensions);
+  const means = meansScratch;
   let squares = 0;
+  let j = 0;
   for (let i = 0; i < cmiDimensions; i++) {
     let sum = 0;
-    for (let j = i * group; j < (i + 1) * group; j++) sum += embedding[j] as number;
+    for (const end = j + group; j < end; j++) sum += embedding[j] as number;
     const mean = sum / group;
     means[i] = mean;
     squares += mean * mean;
