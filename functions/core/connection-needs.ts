@@ -11,14 +11,15 @@ export const STEP_SESSIONS = 4;
 
 export type DatabaseRole = 'source' | 'target';
 
-const perItem = (role: DatabaseRole) => (role === 'target' ? 2 : 1);
+/** The connections one Map item may hold to the database at once. */
+export const connectionsPerMapItem = (role: DatabaseRole) => (role === 'target' ? 2 : 1);
 
 export function connectionsNeeded(role: DatabaseRole, mapConcurrency: number): number {
-  return Math.max(mapConcurrency * perItem(role), STEP_SESSIONS) + 1;
+  return Math.max(mapConcurrency * connectionsPerMapItem(role), STEP_SESSIONS) + 1;
 }
 
 /** The widest Map that fits `free` connections to the database, or 0 when even one item does not. */
 export function widestFittingMap(role: DatabaseRole, free: number): number {
   if (connectionsNeeded(role, 1) > free) return 0;
-  return Math.floor((free - 1) / perItem(role));
+  return Math.floor((free - 1) / connectionsPerMapItem(role));
 }

@@ -1,5 +1,6 @@
 import {
   connectionsNeeded,
+  connectionsPerMapItem,
   type DatabaseRole,
   STEP_SESSIONS,
   widestFittingMap,
@@ -61,6 +62,13 @@ async function connected(pool: () => Promise<Database>, role: string): Promise<D
   }
 }
 
+/** In words, what one Map item holds of the database's connections (core/connection-needs.ts). */
+function heldPerItem(role: DatabaseRole): string {
+  const n = connectionsPerMapItem(role);
+  const held = n === 1 ? 'a connection' : `up to ${n} connections`;
+  return `${held} to the ${role}${role === 'target' ? ' (its writes and the run heartbeat)' : ''}`;
+}
+
 /**
  * The connections a deployed run opens to each database at once (core/connection-needs.ts), held
  * against the servers' free ones: a Map wider than they allow answers its items with "sorry, too
@@ -78,7 +86,7 @@ async function checkMapConcurrency(concurrency: number, databases: { role: Datab
         ? `redeploy with -c bigmemory-migration:maxConcurrency=${widest} or less, or raise max_connections`
         : 'raise max_connections, or close other sessions';
     throw new PreflightError(
-      `The state machine runs up to ${concurrency} batches at once (stack context bigmemory-migration:maxConcurrency), each holding ${role === 'target' ? 'up to two connections to the target (its writes and the run heartbeat)' : 'a connection to the source'}, and Plan and Verify open ${STEP_SESSIONS} per database: the run needs at least ${needed} connections to the ${role} database, which has ${free} free (max_connections ${max}): ${fix}.`,
+      `The state machine runs up to ${concurrency} batches at once (stack context bigmemory-migration:maxConcurrency), each holding ${heldPerItem(role)}, and Plan and Verify open ${STEP_SESSIONS} per database: the run needs at least ${needed} connections to the ${role} database, which has ${free} free (max_connections ${max}): ${fix}.`,
       { context: { role, concurrency, needed, free, max } },
     );
   }
