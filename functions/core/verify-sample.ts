@@ -1,10 +1,10 @@
 /**
  * A sampled Verify (docs/design.md, "Verification"): the checksums of what the run wrote, plus a
- * random sample of the rest of about `sample` memories. Membership is a hash of the run's seed and
- * the memory's id, so every slice draws its share of the sample without talking to the others,
- * and a rerun of the same run (a redrive) draws the same memories.
+ * random sample of the rest of about `sample` memories. Membership is a hash of the run's id and
+ * the memory's id, drawn by the source server as it reads the memories (db/verification-queries.ts,
+ * inSampleSql), so every slice draws its share of the sample without talking to the others, and a
+ * rerun of the same run (a redrive) draws the same memories.
  */
-import { createHash } from 'node:crypto';
 
 export interface VerifyScope {
   mode: 'sampled' | 'full';
@@ -23,18 +23,11 @@ export function sampleRule(runId: string, sample: number, liveMemories: number):
 }
 
 /**
- * The draws (the first 32 bits of the md5, as an unsigned number) that fall in the sample: those
- * below this, so that `draw / 2^32 < rate` holds exactly. Above 2^32 − 1: every draw.
+ * The draws (32 bits of the hash, as an unsigned number) that fall in the sample: those below
+ * this, so that `draw / 2^32 < rate` holds exactly. Above 2^32 − 1: every draw.
  */
 export function drawThreshold(rule: SampleRule): number {
   if (rule.rate >= 1) return 2 ** 32;
   if (rule.rate <= 0) return 0;
   return Math.ceil(rule.rate * 2 ** 32);
-}
-
-export function inSample(rule: SampleRule, sourceId: string): boolean {
-  if (rule.rate >= 1) return true;
-  if (rule.rate <= 0) return false;
-  const draw = createHash('md5').update(`${rule.runId}\u001f${sourceId}`).digest().readUInt32BE(0);
-  return draw / 2 ** 32 < rule.rate;
 }

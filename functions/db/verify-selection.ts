@@ -5,17 +5,21 @@ import { type KeyRange, rangePredicate } from './source-reader.js';
 import type { SourceSchema } from './source-schema.js';
 import { inSampleSql } from './verification-queries.js';
 
-/** The live source memories of a page of the key space: ids only, from the primary key's order. */
-export async function liveIdsOfPage(
+/**
+ * The live source memories of a page of the key space, ids only, from the primary key's order,
+ * each with whether the sample draws it (inSampleSql).
+ */
+export async function liveDrawsOfPage(
   client: DatabaseSession,
   schema: SourceSchema,
   page: KeyRange,
-): Promise<string[]> {
-  const { rows } = await client.query<{ id: string }>(
-    `SELECT id::text AS id FROM memories
+  draw: SampleRule,
+): Promise<{ id: string; drawn: boolean }[]> {
+  const { rows } = await client.query<{ id: string; drawn: boolean }>(
+    `SELECT id::text AS id, ${inSampleSql(draw, 'id::text')} AS drawn FROM memories
       WHERE is_deleted IS NOT TRUE AND ${rangePredicate(page, schema.memoryIdType)}`,
   );
-  return rows.map((r) => r.id);
+  return rows;
 }
 
 /**

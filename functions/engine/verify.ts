@@ -23,7 +23,7 @@ import {
   type VerificationCheck,
   type VerificationResult,
 } from '../core/verification.js';
-import { inSample, type SampleRule } from '../core/verify-sample.js';
+import type { SampleRule } from '../core/verify-sample.js';
 import { sameKeySet } from '../db/key-set-digest.js';
 import { type Database, type DatabaseSession, withSessions } from '../db/port.js';
 import { danglingProjectIds } from '../db/project-ids.js';
@@ -57,7 +57,7 @@ import {
   sourceRelationKeys,
   targetFingerprintsOf,
 } from '../db/verification-queries.js';
-import { idsWrittenByRun, liveIdsOfPage, selectedIdsOf, writtenByRun } from '../db/verify-selection.js';
+import { idsWrittenByRun, liveDrawsOfPage, selectedIdsOf, writtenByRun } from '../db/verify-selection.js';
 import { classifyDatabaseFailure } from '../errors.js';
 
 export interface VerifyDeps {
@@ -299,11 +299,11 @@ async function selectedOf(
   select: SampleRule,
   written: ReadonlySet<string> | null,
 ): Promise<string[]> {
-  const ids = await liveIdsOfPage(c.source, c.schema, page);
-  const drawn = ids.filter((id) => inSample(select, id));
-  if (drawn.length === ids.length) return ids;
+  const live = await liveDrawsOfPage(c.source, c.schema, page, select);
+  const ids = live.map((m) => m.id);
+  if (live.every((m) => m.drawn)) return ids;
   const wrote = written ?? (await writtenByRun(c.target, select.runId, ids));
-  return ids.filter((id) => wrote.has(id) || inSample(select, id));
+  return live.filter((m) => m.drawn || wrote.has(m.id)).map((m) => m.id);
 }
 
 async function checkFingerprints(c: Clients, options: FingerprintOptions): Promise<FingerprintSummary> {

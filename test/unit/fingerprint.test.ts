@@ -7,7 +7,6 @@ import {
   processingVersion,
 } from '../../functions/core/fingerprint.js';
 import { loadRules } from '../../functions/core/rules.js';
-import { inSample, sampleRule } from '../../functions/core/verify-sample.js';
 
 const rules = loadRules(undefined, { textModel: null });
 const MODULES = ['work', 'personal', 'technical', 'learning', 'communication', 'creative'];
@@ -78,23 +77,5 @@ describe('Function: isUnchanged', () => {
       false,
     );
     expect(isUnchanged(undefined, 'row', 'user-1', version)).toBe(false);
-  });
-});
-
-describe('Function: inSample', () => {
-  it('draws about the asked share, the same memories for the same run, others for another', () => {
-    const ids = Array.from({ length: 20_000 }, (_, i) => `memory-${i}`);
-    const rule = sampleRule('run-a', 1000, ids.length);
-    const drawn = ids.filter((id) => inSample(rule, id));
-    expect(drawn.length).toBeGreaterThan(850);
-    expect(drawn.length).toBeLessThan(1150);
-    expect(ids.filter((id) => inSample(sampleRule('run-a', 1000, ids.length), id))).toEqual(drawn);
-    const other = ids.filter((id) => inSample(sampleRule('run-b', 1000, ids.length), id));
-    expect(other).not.toEqual(drawn);
-  });
-
-  it('draws everything when the sample is the source or larger, nothing for 0', () => {
-    expect(inSample(sampleRule('run', 10, 10), 'x')).toBe(true);
-    expect(inSample(sampleRule('run', 0, 10), 'x')).toBe(false);
   });
 });
