@@ -2,7 +2,14 @@ import type { DeletesSummary } from '../core/deletes.js';
 import type { ModuleRegistry } from '../core/modules.js';
 import { mergeSorted } from '../core/verification.js';
 import { classifyDatabaseFailure } from '../errors.js';
-import { type KeySetDigest, keySetDigest, sameKeySet } from './key-set-digest.js';
+import {
+  type KeyPrefixes,
+  type KeySetDigest,
+  keyPrefixLength,
+  keySetDigest,
+  keySetDigestsByPrefix,
+  sameKeySet,
+} from './key-set-digest.js';
 import { removeLedgerRows } from './ledger-changes.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import { removeMigratedMemories } from './memory-removal.js';
@@ -181,17 +188,20 @@ async function ledgerExists(target: Database): Promise<boolean> {
 
 /**
  * The memory-ledger rows whose source memory is gone (hard-deleted) or soft-deleted: the source's
- * keys and the ledger's, each read once in one order and merged. Probing the source for every
- * ledger key instead costs an index look-up per key, and a failed run's rerun, whose ledger holds
- * only part of the source, always gets that far. The rows are collected before anything is
- * removed, so no connection is held for a write while both reads stream.
+ * keys and the ledger's, each read once in one order and merged, under the key prefixes where the
+ * two differ (prefixesToWalk). Probing the source for every ledger key instead costs an index
+ * look-up per key, and a failed run's rerun, whose ledger holds only part of the source, always
+ * gets that far. The rows are collected before anything is removed, so no connection is held for a
+ * write while both reads stream.
  */
 async function goneMemories(source: Database, target: Database, schema: SourceSchema): Promise<LedgerKey[]> {
+  const within = await prefixesToWalk(source, target, schema);
+  if (within.values.length === 0) return [];
   return withSessions(source, target, async (sourceSession, targetSession) => {
     const gone: LedgerKey[] = [];
     const pairs = mergeSorted(
-      sourceMemoryKeys(sourceSession, schema),
-      ledgerMemoryKeys(targetSession),
+      sourceMemoryKeys(sourceSession, schema, within),
+      ledgerMemoryKeys(targetSession, within),
       (s) => s.id,
       (l) => l.sourceId,
     );
@@ -206,6 +216,30 @@ async function goneMemories(source: Database, target: Database, schema: SourceSc
     }
     return gone;
   });
+}
+
+/**
+ * The key prefixes (ranges of the key order) under which the ledger holds keys that are not
+ * exactly the source's live ones; under any other prefix no ledger key can be gone, as the ledger
+ * holds none there or the same set. A batch writes its whole range of the key order or nothing,
+ * so after a failed run the two differ only under the prefixes its last ranges cut, and the
+ * rerun's walk reads those instead of every key on both sides.
+ */
+async function prefixesToWalk(
+  source: Database,
+  target: Database,
+  schema: SourceSchema,
+): Promise<KeyPrefixes> {
+  const length = keyPrefixLength(schema.memoryIdType);
+  const [live, ledger] = await Promise.all([
+    keySetDigestsByPrefix(source, 'id::text', length, 'FROM memories WHERE is_deleted IS NOT TRUE'),
+    keySetDigestsByPrefix(target, 'source_id', length, `FROM ${LEDGER_SCHEMA}.memory_ledger`),
+  ]);
+  const differ = (prefix: string, keys: KeySetDigest) => {
+    const sourceKeys = live.get(prefix);
+    return !sourceKeys || !sameKeySet(sourceKeys, keys);
+  };
+  return { length, values: [...ledger].filter(([prefix, keys]) => differ(prefix, keys)).map(([p]) => p) };
 }
 
 /** Keyset pages of a ledger table in its primary key's order (an index scan, no OFFSET). */

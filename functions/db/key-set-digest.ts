@@ -1,3 +1,4 @@
+import { escapeLiteral } from './pg/escape.js';
 import type { Queryable } from './port.js';
 
 /**
@@ -39,3 +40,38 @@ export async function keySetDigest(db: Queryable, keyExpr: string, from: string)
 
 export const sameKeySet = (a: KeySetDigest, b: KeySetDigest): boolean =>
   a.count === b.count && a.hashSum === b.hashSum;
+
+/**
+ * Keys whose first `length` characters are one of `values`. Both databases cut their keys alike
+ * this way, and each prefix is a range of the keys' code-point order (a uuid's own order).
+ */
+export interface KeyPrefixes {
+  length: number;
+  values: readonly string[];
+}
+
+/** The prefix length that splits keys of a source id type into ranges: 256 for a uuid's hex digits. */
+export const keyPrefixLength = (idType: string): number => (idType === 'uuid' ? 2 : 1);
+
+const keyPrefixSql = (keyExpr: string, length: number) => `left(${keyExpr}, ${Math.floor(length)})`;
+
+/** SQL: whether the text key `keyExpr` falls under one of the prefixes (none: false). */
+export function underPrefixesSql(keyExpr: string, prefixes: KeyPrefixes): string {
+  if (prefixes.values.length === 0) return 'false';
+  return `${keyPrefixSql(keyExpr, prefixes.length)} IN (${prefixes.values.map(escapeLiteral).join(', ')})`;
+}
+
+/** The digests of the text keys `keyExpr` over `from`, one for each prefix of `length` characters. */
+export async function keySetDigestsByPrefix(
+  db: Queryable,
+  keyExpr: string,
+  length: number,
+  from: string,
+): Promise<Map<string, KeySetDigest>> {
+  const { rows } = await db.query<{ prefix: string; count: string; hash_sum: string }>(
+    `SELECT ${keyPrefixSql(keyExpr, length)} AS prefix, count(*)::text AS count,
+            sum(${keyHashSql(keyExpr)})::text AS hash_sum
+       ${from} GROUP BY 1`,
+  );
+  return new Map(rows.map((r) => [r.prefix, { count: r.count, hashSum: r.hash_sum }]));
+}

@@ -19,7 +19,7 @@ import type {
 import { SAMPLE_LIMIT } from '../core/verification.js';
 import { drawThreshold, type SampleRule } from '../core/verify-sample.js';
 import { quoteIdentifier } from './copy-stream.js';
-import { keyHashSql } from './key-set-digest.js';
+import { type KeyPrefixes, keyHashSql, underPrefixesSql } from './key-set-digest.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
 import { decodeField } from './pg-binary.js';
 import type { DatabaseSession } from './port.js';
@@ -67,8 +67,10 @@ async function withHashJoins<T>(client: DatabaseSession, work: () => Promise<T>)
 export async function* sourceMemoryKeys(
   client: DatabaseSession,
   schema: SourceSchema,
+  within?: KeyPrefixes,
 ): AsyncGenerator<SourceMemoryKey> {
-  const query = `SELECT id::text, is_deleted IS TRUE FROM memories ORDER BY ${sourceIdOrder(schema)}`;
+  const where = within ? ` WHERE ${underPrefixesSql('id::text', within)}` : '';
+  const query = `SELECT id::text, is_deleted IS TRUE FROM memories${where} ORDER BY ${sourceIdOrder(schema)}`;
   for await (const t of client.streamTuples(query)) yield { id: text(t[0]) as string, deleted: bool(t[1]) };
 }
 
@@ -78,8 +80,12 @@ export interface LedgerMemoryRow extends LedgerMemoryKey {
   targetId: string | null;
 }
 
-export async function* ledgerMemoryKeys(client: DatabaseSession): AsyncGenerator<LedgerMemoryRow> {
-  const query = `SELECT source_id, status, reason, module, target_id FROM ${LEDGER} ORDER BY source_id COLLATE "C"`;
+export async function* ledgerMemoryKeys(
+  client: DatabaseSession,
+  within?: KeyPrefixes,
+): AsyncGenerator<LedgerMemoryRow> {
+  const where = within ? ` WHERE ${underPrefixesSql('source_id', within)}` : '';
+  const query = `SELECT source_id, status, reason, module, target_id FROM ${LEDGER}${where} ORDER BY source_id COLLATE "C"`;
   for await (const t of client.streamTuples(query)) {
     yield {
       sourceId: text(t[0]) as string,
