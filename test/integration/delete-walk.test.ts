@@ -58,16 +58,13 @@ describe('Deletes carried over after a failed run, whose ledger holds only its f
     // A cut inside a key prefix, with two keys of it past the cut: once the test deletes the key
     // before the cut, the ledger holds fewer keys under that prefix than the source, one of them gone.
     const prefix = (id: string | undefined) => id?.slice(0, 2);
+    const splits = (at: number) =>
+      migrated.has(ids[at - 1] as string) &&
+      prefix(ids[at - 1]) === prefix(ids[at]) &&
+      prefix(ids[at]) === prefix(ids[at + 1]);
     cut = Math.floor(ids.length * 0.8);
-    while (
-      !(
-        migrated.has(ids[cut - 1] as string) &&
-        prefix(ids[cut - 1]) === prefix(ids[cut]) &&
-        prefix(ids[cut]) === prefix(ids[cut + 1])
-      )
-    ) {
-      cut += 1;
-    }
+    while (cut < ids.length - 2 && !splits(cut)) cut += 1;
+    expect(splits(cut)).toBe(true);
     await withClient(targetUrl, (c) =>
       c.query(`DELETE FROM ${LEDGER_SCHEMA}.memory_ledger WHERE source_id COLLATE "C" >= $1`, [ids[cut]]),
     );
