@@ -223,7 +223,9 @@ async function goneMemories(source: Database, target: Database, schema: SourceSc
  * exactly the source's live ones; under any other prefix no ledger key can be gone, as the ledger
  * holds none there or the same set. A batch writes its whole range of the key order or nothing,
  * so after a failed run the two differ only under the prefixes its last ranges cut, and the
- * rerun's walk reads those instead of every key on both sides.
+ * rerun's walk reads those instead of every key on both sides. Asked only once the whole sets
+ * differ: grouped by prefix, the aggregates cost more than the whole ones that settle a rerun of an
+ * unchanged source.
  */
 async function prefixesToWalk(
   source: Database,

@@ -9,6 +9,7 @@ import type { ModuleRegistry } from '../core/modules.js';
 import { type ProjectIdCounts, SAMPLE_LIMIT } from '../core/verification.js';
 import { quoteIdentifier } from './copy-stream.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
+import { escapeLiteral } from './pg/escape.js';
 import type { DatabaseSession } from './port.js';
 
 /** A removed relationship row: its source end is the task whose `project_id` may name its target end. */
@@ -57,7 +58,7 @@ export async function danglingProjectIds(
   const linked = modules.modules
     .map(
       ({ id, table }) =>
-        `SELECT '${id.replaceAll("'", "''")}'::text AS module, id, metadata->>'original_id' AS original_id,
+        `SELECT ${escapeLiteral(id)}::text AS module, id, metadata->>'original_id' AS original_id,
                 metadata->>'project_id' AS project_id, metadata->>'project_source_id' AS project_source_id
            FROM ${quoteIdentifier(table)} WHERE metadata ? 'project_source_id'`,
     )
@@ -65,7 +66,7 @@ export async function danglingProjectIds(
   const present = modules.modules
     .map(
       ({ id, table }) =>
-        `SELECT 1 FROM ${quoteIdentifier(table)} p WHERE l.module = '${id.replaceAll("'", "''")}' AND p.id = l.target_id`,
+        `SELECT 1 FROM ${quoteIdentifier(table)} p WHERE l.module = ${escapeLiteral(id)} AND p.id = l.target_id`,
     )
     .join(' UNION ALL ');
   const { rows } = await client.query<{ linked: number; dangling: number; samples: string[] | null }>(

@@ -10,12 +10,12 @@
 import type { ModuleRegistry } from '../core/modules.js';
 import { quoteIdentifier } from './copy-stream.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
+import { escapeLiteral } from './pg/escape.js';
 import type { DatabaseSession } from './port.js';
 import type { SourceSchema } from './source-schema.js';
 
 const LEDGER = `${LEDGER_SCHEMA}.memory_ledger`;
 const USER_MAP = `${LEDGER_SCHEMA}.user_map`;
-const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
 const vectorLiteral = (v: ArrayLike<number>) => `[${Array.from(v).join(',')}]`;
 
@@ -131,7 +131,7 @@ function userModuleRows(modules: ModuleRegistry, ids: readonly string[], columns
   return ids
     .map(
       (id) =>
-        `SELECT ${literal(id)}::text AS module, ${columns} FROM ${quoteIdentifier(modules.tableOf(id))} WHERE "userId" = $1 AND embedding IS NOT NULL`,
+        `SELECT ${escapeLiteral(id)}::text AS module, ${columns} FROM ${quoteIdentifier(modules.tableOf(id))} WHERE "userId" = $1 AND embedding IS NOT NULL`,
     )
     .join(' UNION ALL ');
 }

@@ -21,6 +21,7 @@ import { drawThreshold, type SampleRule } from '../core/verify-sample.js';
 import { quoteIdentifier } from './copy-stream.js';
 import { type KeyPrefixes, keyHashSql, underPrefixesSql } from './key-set-digest.js';
 import { LEDGER_SCHEMA } from './ledger-schema.js';
+import { escapeLiteral } from './pg/escape.js';
 import { decodeField } from './pg-binary.js';
 import type { DatabaseSession } from './port.js';
 import { type KeyRange, rangePredicate } from './source-reader.js';
@@ -28,7 +29,6 @@ import type { SourceSchema } from './source-schema.js';
 
 const LEDGER = `${LEDGER_SCHEMA}.memory_ledger`;
 const RELATIONSHIP_LEDGER = `${LEDGER_SCHEMA}.relationship_ledger`;
-const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
 const text = (field: Buffer | null | undefined) => (field ? field.toString('utf8') : null);
 const bool = (field: Buffer | null | undefined) => field?.[0] === 1;
@@ -178,7 +178,7 @@ export function inSampleSql(rule: SampleRule, key: string): string {
   const below = drawThreshold(rule);
   if (below <= 0) return 'false';
   if (below > 0xffffffff) return 'true';
-  return `(hashtextextended(${literal(rule.runId)} || chr(31) || ${key}, 0) & 4294967295) < ${below}`;
+  return `(hashtextextended(${escapeLiteral(rule.runId)} || chr(31) || ${key}, 0) & 4294967295) < ${below}`;
 }
 
 /**
@@ -200,7 +200,7 @@ export async function targetFingerprintsOf(
     }) => `SELECT m.id, md5(m.content) AS content_md5, md5(vector_send(m.embedding)) AS embedding_md5,
         vector_dims(m.embedding) AS dims, ${epochMs('m."createdAt"')} AS created_ms,
         ${epochMs('m."updatedAt"')} AS updated_ms, ${epochMs('m."lastAccessed"')} AS accessed_ms
-      FROM ${quoteIdentifier(table)} m WHERE l.module = ${literal(id)} AND m.id = l.target_id`,
+      FROM ${quoteIdentifier(table)} m WHERE l.module = ${escapeLiteral(id)} AND m.id = l.target_id`,
   );
   const { rows } = await client.query<
     FingerprintRow & { source_id: string; module: string; target_id: string; present: boolean }
@@ -229,7 +229,8 @@ export async function targetFingerprintsOf(
 const allModuleRows = (modules: ModuleRegistry, columns: string) =>
   modules.modules
     .map(
-      ({ id, table }) => `SELECT ${literal(id)}::text AS module, ${columns} FROM ${quoteIdentifier(table)}`,
+      ({ id, table }) =>
+        `SELECT ${escapeLiteral(id)}::text AS module, ${columns} FROM ${quoteIdentifier(table)}`,
     )
     .join(' UNION ALL ');
 
